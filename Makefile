@@ -1,0 +1,42 @@
+# The README's commands. Everything runs inside .venv (created on first use).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+MANAGE := cd sandbox_shop && ../$(PY) manage.py
+STAMP := $(VENV)/.installed
+
+.PHONY: venv install test test-sqlite test-postgres demo demo-data bench clean
+
+$(STAMP): setup.py requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements-dev.txt
+	touch $(STAMP)
+
+venv install: $(STAMP)
+
+# The whole suite: SQLite, then PostgreSQL; Celery tests use a real worker over Redis.
+test: $(STAMP)
+	$(PY) -m pytest -q
+	ECOM_AI_TEST_DB=postgres $(PY) -m pytest -q -m "not browser"
+
+test-sqlite: $(STAMP)
+	$(PY) -m pytest -q
+
+test-postgres: $(STAMP)
+	ECOM_AI_TEST_DB=postgres $(PY) -m pytest -q
+
+# Fresh demo: migrate SQLite, seed demo data, train models, serve on http://127.0.0.1:8000
+demo: $(STAMP)
+	$(MANAGE) migrate --noinput
+	$(MANAGE) sandbox_seed
+	$(MANAGE) ecom_ai_train_all
+	@echo ""
+	@echo "  Sandbox shop:  http://127.0.0.1:8000/"
+	@echo "  Admin:         http://127.0.0.1:8000/admin/   (login: admin / admin)"
+	@echo ""
+	$(MANAGE) runserver 127.0.0.1:8000
+
+clean:
+	rm -rf $(VENV) sandbox_shop/db.sqlite3 sandbox_shop/media

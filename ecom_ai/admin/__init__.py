@@ -1,0 +1,1 @@
+"""ecom_ai's admin, one module per domain."""

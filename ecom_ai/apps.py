@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class EcomAIConfig(AppConfig):
+    name = "ecom_ai"
+    verbose_name = _("ecom AI")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from ecom_ai import checks  # noqa: F401  registers system checks
+        from ecom_ai import receivers  # noqa: F401  connects signal receivers

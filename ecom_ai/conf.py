@@ -1,0 +1,220 @@
+"""ecom_ai's one settings object.
+
+Read settings through ``ecom_ai.conf.settings`` (``from ecom_ai.conf import settings as
+ecom_settings``), never ``django.conf.settings.ECOM_AI`` directly::
+
+    ecom_settings.MAX_BATCH_SIZE
+
+The host project configures ecom_ai with one dict in its Django settings::
+
+    ECOM_AI = {
+        "PRODUCT_MODEL": "shop.Product",
+        "ORDER_MODEL": "shop.Order",
+    }
+
+Every key, its default and its meaning is documented in ``docs/settings.md``. Values are
+validated when first read (and by ``manage.py check``); the object drops its cache on
+Django's ``setting_changed`` signal, so ``override_settings(ECOM_AI=...)`` works in tests.
+"""
+from __future__ import annotations
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+
+DEFAULT_EVENT_TYPES = (
+    "view",
+    "click",
+    "search",
+    "add_to_cart",
+    "remove_from_cart",
+    "favorite",
+    "purchase",
+    "refund",
+    "impression",
+    "chat",
+    "page_view",
+)
+
+DEFAULT_CHANNELS = ("web", "app", "mini_program", "store", "email", "api")
+
+DEFAULTS: dict = {
+    # --- host shop -------------------------------------------------------------------
+    "ADAPTER": "ecom_ai.adapters.DefaultShopAdapter",
+    "PRODUCT_MODEL": None,
+    "ORDER_MODEL": None,
+    # neutral name -> attribute path on the host product ("category.name" follows relations)
+    "PRODUCT_FIELDS": {
+        "title": "title",
+        "text": "description",
+        "category": "category.name",
+        "price": "price",
+        "in_stock": "in_stock",
+    },
+    # neutral name -> attribute path on the host order
+    "ORDER_FIELDS": {
+        "number": "number",
+        "user": "user",
+        "email": "email",
+        "total": "total",
+        "currency": "currency",
+        "created_at": "created_at",
+        "status": "status",
+        "lines": "lines.all",
+        "line_product": "product",
+        "line_quantity": "quantity",
+        "line_price": "price",
+    },
+    "DEFAULT_CURRENCY": "USD",
+    # --- events ------------------------------------------------------------------------
+    "EVENT_TYPES": DEFAULT_EVENT_TYPES,
+    "EXTRA_EVENT_TYPES": (),
+    "CHANNELS": DEFAULT_CHANNELS,
+    "EXTRA_CHANNELS": (),
+    "VISITOR_COOKIE_NAME": "ecom_ai_vid",
+    "VISITOR_COOKIE_AGE": 60 * 60 * 24 * 365 * 2,
+    "VISITOR_COOKIE_SECURE": False,
+    "MAX_BATCH_SIZE": 500,
+    "MAX_CONTEXT_BYTES": 4096,
+    "MAX_EVENT_AGE_DAYS": 365,
+    "MAX_CLOCK_SKEW_SECONDS": 300,
+    "TRACK_STAFF": False,
+    "EVENTS_THROTTLE_RATE": "120/min",
+    "API_KEY_THROTTLE_RATE": "6000/min",
+    "RETENTION_DAYS": 730,
+    # --- tasks and ML ------------------------------------------------------------------
+    "TASK_MODE": "auto",  # auto | celery | inline
+    "TASK_QUEUE": "ecom_ai",
+    "TRAINING_QUEUE": "ecom_ai_training",
+    "DEVICE": "auto",  # auto | cpu | cuda | cuda:N | mps
+    "SEED": 1234,
+    "ARTIFACT_STORAGE": "default",  # an alias in Django's STORAGES
+    "ARTIFACT_PATH": "ecom_ai/models",
+    "TEXT_ENCODER": "ecom_ai.ml.text.HashingTextEncoder",
+    "SENTENCE_TRANSFORMER_MODEL": None,
+    "EVALUATION_TOLERANCE": 0.01,
+    "TRAINING_LOCK_TIMEOUT": 60 * 60 * 6,
+}
+
+_STR = (str,)
+_INT = (int,)
+_NUM = (int, float)
+
+# key -> (accepted types, extra validator or None, description for errors)
+_VALIDATORS = {
+    "ADAPTER": (_STR, None),
+    "PRODUCT_MODEL": ((str, type(None)), None),
+    "ORDER_MODEL": ((str, type(None)), None),
+    "PRODUCT_FIELDS": ((dict,), None),
+    "ORDER_FIELDS": ((dict,), None),
+    "DEFAULT_CURRENCY": (_STR, lambda v: len(v) == 3 or "must be a 3-letter ISO 4217 code"),
+    "EVENT_TYPES": ((list, tuple), None),
+    "EXTRA_EVENT_TYPES": ((list, tuple), None),
+    "CHANNELS": ((list, tuple), None),
+    "EXTRA_CHANNELS": ((list, tuple), None),
+    "VISITOR_COOKIE_NAME": (_STR, lambda v: bool(v) or "must not be empty"),
+    "VISITOR_COOKIE_AGE": (_INT, lambda v: v > 0 or "must be positive"),
+    "VISITOR_COOKIE_SECURE": ((bool,), None),
+    "MAX_BATCH_SIZE": (_INT, lambda v: 1 <= v <= 100_000 or "must be between 1 and 100000"),
+    "MAX_CONTEXT_BYTES": (_INT, lambda v: v > 0 or "must be positive"),
+    "MAX_EVENT_AGE_DAYS": (_INT, lambda v: v > 0 or "must be positive"),
+    "MAX_CLOCK_SKEW_SECONDS": (_INT, lambda v: v >= 0 or "must not be negative"),
+    "TRACK_STAFF": ((bool,), None),
+    "EVENTS_THROTTLE_RATE": ((str, type(None)), None),
+    "API_KEY_THROTTLE_RATE": ((str, type(None)), None),
+    "RETENTION_DAYS": ((int, type(None)), lambda v: v is None or v > 0 or "must be positive or None"),
+    "TASK_MODE": (_STR, lambda v: v in ("auto", "celery", "inline") or "must be auto, celery or inline"),
+    "TASK_QUEUE": (_STR, None),
+    "TRAINING_QUEUE": (_STR, None),
+    "DEVICE": (_STR, lambda v: v == "auto" or v in ("cpu", "mps") or v.startswith("cuda") or "must be auto, cpu, cuda, cuda:N or mps"),
+    "SEED": (_INT, None),
+    "ARTIFACT_STORAGE": (_STR, None),
+    "ARTIFACT_PATH": (_STR, None),
+    "TEXT_ENCODER": (_STR, None),
+    "SENTENCE_TRANSFORMER_MODEL": ((str, type(None)), None),
+    "EVALUATION_TOLERANCE": (_NUM, lambda v: 0 <= v < 1 or "must be in [0, 1)"),
+    "TRAINING_LOCK_TIMEOUT": (_INT, lambda v: v > 0 or "must be positive"),
+}
+
+
+def _type_names(types) -> str:
+    return " or ".join("None" if t is type(None) else t.__name__ for t in types)
+
+
+def validate(user_settings) -> list[str]:
+    """Return a list of problems with ``user_settings`` (the host's ``ECOM_AI`` dict)."""
+    if not isinstance(user_settings, dict):
+        return [f"ECOM_AI must be a dict, not {type(user_settings).__name__}."]
+    problems = []
+    for key, value in user_settings.items():
+        if key not in DEFAULTS:
+            problems.append(f"ECOM_AI[{key!r}] is not a known setting (see docs/settings.md).")
+            continue
+        types, check = _VALIDATORS.get(key, (None, None))
+        wrong_bool = isinstance(value, bool) and bool not in types
+        if types and (not isinstance(value, types) or wrong_bool):
+            problems.append(
+                f"ECOM_AI[{key!r}] must be {_type_names(types)}, got {type(value).__name__} {value!r}."
+            )
+            continue
+        if check:
+            verdict = check(value)
+            if verdict is not True:
+                problems.append(f"ECOM_AI[{key!r}] {verdict}, got {value!r}.")
+    return problems
+
+
+class AppSettings:
+    """Attribute access to ecom_ai's settings with defaults, validated on first use."""
+
+    def __init__(self, defaults: dict):
+        self._defaults = defaults
+        self._cache: dict | None = None
+
+    def _load(self) -> dict:
+        if self._cache is None:
+            user = getattr(django_settings, "ECOM_AI", {}) or {}
+            problems = validate(user)
+            if problems:
+                raise ImproperlyConfigured(" ".join(problems))
+            merged = dict(self._defaults)
+            merged.update(user)
+            # mappings are merged key by key so a host can override one field only
+            for key in ("PRODUCT_FIELDS", "ORDER_FIELDS"):
+                if key in user:
+                    merged[key] = {**self._defaults[key], **user[key]}
+            self._cache = merged
+        return self._cache
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        values = self._load()
+        if name not in values:
+            raise AttributeError(f"ecom_ai has no setting {name!r}")
+        return values[name]
+
+    @property
+    def all_event_types(self) -> tuple[str, ...]:
+        return tuple(self.EVENT_TYPES) + tuple(self.EXTRA_EVENT_TYPES)
+
+    @property
+    def all_channels(self) -> tuple[str, ...]:
+        return tuple(self.CHANNELS) + tuple(self.EXTRA_CHANNELS)
+
+    def reload(self) -> None:
+        self._cache = None
+
+
+settings = AppSettings(DEFAULTS)
+
+
+def _reload(*, setting, **kwargs):
+    if setting == "ECOM_AI":
+        settings.reload()
+        from ecom_ai import adapters
+
+        adapters.get_adapter.cache_clear()
+
+
+setting_changed.connect(_reload)

