@@ -31,3 +31,18 @@ def dispatch(task, *args, queue: str | None = None, **kwargs):
             task.apply(args=args, kwargs=kwargs, throw=True)
 
     transaction.on_commit(send)
+
+
+# Task modules, imported so that Celery's autodiscovery of "ecom_ai.tasks" finds them all.
+def _import_task_modules():
+    from importlib import import_module
+
+    for name in ("events", "catalog", "ml", "recommend", "fraud", "chat"):
+        try:
+            import_module(f"ecom_ai.tasks.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"ecom_ai.tasks.{name}":
+                raise
+
+
+_import_task_modules()
