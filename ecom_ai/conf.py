@@ -94,6 +94,17 @@ DEFAULTS: dict = {
     "SENTENCE_TRANSFORMER_MODEL": None,
     "EVALUATION_TOLERANCE": 0.01,
     "TRAINING_LOCK_TIMEOUT": 60 * 60 * 6,
+    # --- fraud (fraud area) ------------------------------------------------------------
+    "FRAUD_ENABLED": True,
+    "FRAUD_ASYNC": True,
+    "FRAUD_MEDIUM_THRESHOLD": 30,
+    "FRAUD_HIGH_THRESHOLD": 70,
+    "FRAUD_ABSURD_AMOUNT": 100_000,
+    "FRAUD_CURRENCIES": None,
+    "FRAUD_IP_COUNTRY_HEADER": None,
+    "FRAUD_MIN_LABELS": 40,
+    "FRAUD_MIN_POSITIVES": 8,
+    "FRAUD_ASSUME_LEGIT_AFTER_DAYS": 60,
 }
 
 _STR = (str,)
@@ -134,6 +145,17 @@ _VALIDATORS = {
     "SENTENCE_TRANSFORMER_MODEL": ((str, type(None)), None),
     "EVALUATION_TOLERANCE": (_NUM, lambda v: 0 <= v < 1 or "must be in [0, 1)"),
     "TRAINING_LOCK_TIMEOUT": (_INT, lambda v: v > 0 or "must be positive"),
+    # fraud (fraud area)
+    "FRAUD_ENABLED": ((bool,), None),
+    "FRAUD_ASYNC": ((bool,), None),
+    "FRAUD_MEDIUM_THRESHOLD": (_INT, lambda v: 1 <= v <= 100 or "must be between 1 and 100"),
+    "FRAUD_HIGH_THRESHOLD": (_INT, lambda v: 1 <= v <= 100 or "must be between 1 and 100"),
+    "FRAUD_ABSURD_AMOUNT": (_NUM, lambda v: v > 0 or "must be positive"),
+    "FRAUD_CURRENCIES": ((list, tuple, type(None)), None),
+    "FRAUD_IP_COUNTRY_HEADER": ((str, type(None)), None),
+    "FRAUD_MIN_LABELS": (_INT, lambda v: v >= 2 or "must be at least 2"),
+    "FRAUD_MIN_POSITIVES": (_INT, lambda v: v >= 1 or "must be at least 1"),
+    "FRAUD_ASSUME_LEGIT_AFTER_DAYS": ((int, type(None)), lambda v: v is None or v > 0 or "must be positive or None"),
 }
 
 
