@@ -105,6 +105,22 @@ DEFAULTS: dict = {
     "FRAUD_MIN_LABELS": 40,
     "FRAUD_MIN_POSITIVES": 8,
     "FRAUD_ASSUME_LEGIT_AFTER_DAYS": 60,
+    # --- chat (chat area) --------------------------------------------------------------
+    "CHAT_ENCODER": "auto",  # auto | builtin | sentence_transformer | dotted path
+    "CHAT_INTENT_THRESHOLD": 0.5,
+    "CHAT_OOS_MIN_SIMILARITY": None,  # None: calibrated when the classifier is trained
+    "CHAT_KB_MIN_SIMILARITY": 0.45,
+    "CHAT_PRODUCT_MIN_SIMILARITY": 0.1,
+    "CHAT_MAX_MESSAGE_LENGTH": 1000,
+    "CHAT_HISTORY_LIMIT": 100,
+    "CHAT_THROTTLE_RATE": "20/min",
+    "CHAT_MAX_ORDER_LOOKUP_FAILURES": 5,
+    "CHAT_POLL_SECONDS": 5,
+    "CHAT_LLM_BACKEND": None,
+    "CHAT_LLM_URL": "",
+    "CHAT_LLM_MODEL": "",
+    "CHAT_LLM_API_KEY": "",
+    "CHAT_LLM_TIMEOUT": 5.0,
 }
 
 _STR = (str,)
@@ -156,6 +172,22 @@ _VALIDATORS = {
     "FRAUD_MIN_LABELS": (_INT, lambda v: v >= 2 or "must be at least 2"),
     "FRAUD_MIN_POSITIVES": (_INT, lambda v: v >= 1 or "must be at least 1"),
     "FRAUD_ASSUME_LEGIT_AFTER_DAYS": ((int, type(None)), lambda v: v is None or v > 0 or "must be positive or None"),
+    # chat (chat area)
+    "CHAT_ENCODER": (_STR, lambda v: bool(v) or "must not be empty"),
+    "CHAT_INTENT_THRESHOLD": (_NUM, lambda v: 0 <= v <= 1 or "must be in [0, 1]"),
+    "CHAT_OOS_MIN_SIMILARITY": ((int, float, type(None)), lambda v: v is None or -1 <= v <= 1 or "must be in [-1, 1] or None"),
+    "CHAT_KB_MIN_SIMILARITY": (_NUM, lambda v: -1 <= v <= 1 or "must be in [-1, 1]"),
+    "CHAT_PRODUCT_MIN_SIMILARITY": (_NUM, lambda v: -1 <= v <= 1 or "must be in [-1, 1]"),
+    "CHAT_MAX_MESSAGE_LENGTH": (_INT, lambda v: 1 <= v <= 20_000 or "must be between 1 and 20000"),
+    "CHAT_HISTORY_LIMIT": (_INT, lambda v: v > 0 or "must be positive"),
+    "CHAT_THROTTLE_RATE": ((str, type(None)), None),
+    "CHAT_MAX_ORDER_LOOKUP_FAILURES": (_INT, lambda v: v > 0 or "must be positive"),
+    "CHAT_POLL_SECONDS": (_INT, lambda v: v > 0 or "must be positive"),
+    "CHAT_LLM_BACKEND": ((str, type(None)), None),
+    "CHAT_LLM_URL": (_STR, None),
+    "CHAT_LLM_MODEL": (_STR, None),
+    "CHAT_LLM_API_KEY": (_STR, None),
+    "CHAT_LLM_TIMEOUT": (_NUM, lambda v: v > 0 or "must be positive"),
 }
 
 
