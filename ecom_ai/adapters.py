@@ -22,6 +22,8 @@ from typing import Any, Iterable
 
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
+from django.db.models.manager import BaseManager
+from django.urls import NoReverseMatch
 from django.utils.module_loading import import_string
 
 from ecom_ai.conf import settings as ecom_settings
@@ -80,7 +82,8 @@ def resolve_path(obj: Any, path: str | None, default: Any = None) -> Any:
             value = getattr(value, part)
         except (AttributeError, ObjectDoesNotExist):
             return default
-        if callable(value) and not isinstance(value, type):
+        # related managers are callable (manager selection), but "lines" must stay the manager
+        if callable(value) and not isinstance(value, (type, BaseManager)):
             value = value()
     return default if value is None else value
 
@@ -159,7 +162,12 @@ class DefaultShopAdapter:
 
     def product_url(self, product) -> str:
         get_url = getattr(product, "get_absolute_url", None)
-        return get_url() if callable(get_url) else ""
+        if not callable(get_url):
+            return ""
+        try:
+            return str(get_url() or "")
+        except NoReverseMatch:  # a host URL not (yet) routed must not break catalog sync
+            return ""
 
     def iter_products(self) -> Iterable:
         model = self.product_model

@@ -17,6 +17,7 @@ from django.apps import apps
 from django.conf import settings as django_settings
 from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Manager
 from django.utils.module_loading import import_string
 
 from ecom_ai import conf
@@ -24,20 +25,40 @@ from ecom_ai import conf
 MIDDLEWARE_PATH = "ecom_ai.events.middleware.VisitorMiddleware"
 
 
-def _check_path(model, path: str) -> str | None:
-    """Return an error text if the first hop(s) of ``path`` are not fields/attributes of model."""
+def _follow_path(model, path: str) -> tuple[str | None, object]:
+    """Walk ``path`` over model fields. Returns (error text or None, model reached or None).
+
+    A hop that is not a field but an attribute (property, method, reverse accessor) ends the
+    walk without error: only its existence can be checked. After a to-many relation, a
+    manager method (``lines.all``) is accepted and the walk continues on the related model.
+    """
     current = model
-    for part in path.split("."):
+    parts = path.split(".")
+    index = 0
+    while index < len(parts):
+        part = parts[index]
         if current is None:
-            return None
+            return None, None
         try:
             field = current._meta.get_field(part)
         except FieldDoesNotExist:
             if hasattr(current, part):  # property, method or reverse manager name
-                return None
-            return f"{current.__name__} has no field or attribute {part!r}"
-        current = field.related_model if field.is_relation else None
-    return None
+                return None, None
+            return f"{current.__name__} has no field or attribute {part!r}", None
+        if not field.is_relation:
+            current = None
+        else:
+            current = field.related_model
+            following = parts[index + 1] if index + 1 < len(parts) else None
+            if (field.one_to_many or field.many_to_many) and following and hasattr(Manager, following):
+                index += 1  # "lines.all": the manager call, then continue on the line model
+        index += 1
+    return None, current
+
+
+def _check_path(model, path: str) -> str | None:
+    """Return an error text if the hops of ``path`` that can be checked are not on ``model``."""
+    return _follow_path(model, path)[0]
 
 
 @register(Tags.compatibility)
@@ -58,15 +79,15 @@ def check_settings(app_configs=None, **kwargs):
         adapter_cls = import_string(settings.ADAPTER)
         if not (isinstance(adapter_cls, type) and issubclass(adapter_cls, DefaultShopAdapter)):
             errors.append(Error(f"ECOM_AI['ADAPTER'] = {settings.ADAPTER!r} is not a subclass of "
-                                "ecom_ai.adapters.DefaultShopAdapter.", id="ecom_ai.E002"))
+                                "ecom_ai.adapters.DefaultShopAdapter.",
+                                hint="Subclass DefaultShopAdapter and override the methods that differ.",
+                                id="ecom_ai.E002"))
     except ImportError as exc:
         errors.append(Error(f"ECOM_AI['ADAPTER'] = {settings.ADAPTER!r} cannot be imported: {exc}",
                             hint="Give the dotted path of an adapter class.", id="ecom_ai.E002"))
 
-    for setting, mapping_key, skip in (
-        ("PRODUCT_MODEL", "PRODUCT_FIELDS", ()),
-        ("ORDER_MODEL", "ORDER_FIELDS", ("line_product", "line_quantity", "line_price")),
-    ):
+    line_fields = ("line_product", "line_quantity", "line_price")
+    for setting, mapping_key in (("PRODUCT_MODEL", "PRODUCT_FIELDS"), ("ORDER_MODEL", "ORDER_FIELDS")):
         label = getattr(settings, setting)
         if not label:
             continue
@@ -78,13 +99,23 @@ def check_settings(app_configs=None, **kwargs):
                                 id="ecom_ai.E003"))
             continue
         user_mapping = (user or {}).get(mapping_key, {})
-        for name, path in getattr(settings, mapping_key).items():
-            if name in skip or not path:
+        mapping = getattr(settings, mapping_key)
+        line_model = None
+        if mapping_key == "ORDER_FIELDS" and mapping.get("lines"):
+            line_model = _follow_path(model, mapping["lines"])[1]
+        for name, path in mapping.items():
+            if not path or name not in user_mapping:  # defaults may legitimately be absent
                 continue
-            problem = _check_path(model, path)
-            if problem and name in user_mapping:
+            if name in line_fields:
+                if line_model is None:  # the line model is not known (lines is a method): not checkable
+                    continue
+                target, target_label = line_model, line_model._meta.label
+            else:
+                target, target_label = model, label
+            problem = _check_path(target, path)
+            if problem:
                 errors.append(Error(f"ECOM_AI[{mapping_key!r}][{name!r}] = {path!r}: {problem}.",
-                                    hint=f"Map {name!r} to a field of {label}, or to None.",
+                                    hint=f"Map {name!r} to a field of {target_label}, or to None.",
                                     id="ecom_ai.E004"))
 
     storages = getattr(django_settings, "STORAGES", {})

@@ -18,6 +18,8 @@ Django's ``setting_changed`` signal, so ``override_settings(ECOM_AI=...)`` works
 """
 from __future__ import annotations
 
+import difflib
+
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
@@ -127,13 +129,25 @@ _STR = (str,)
 _INT = (int,)
 _NUM = (int, float)
 
+
+# --- catalog: field mappings must name known neutral fields and give attribute paths ---
+def _check_field_mapping(key: str, mapping: dict):
+    unknown = sorted(str(name) for name in mapping if name not in DEFAULTS[key])
+    if unknown:
+        return (f"has unknown field name(s) {', '.join(map(repr, unknown))} "
+                f"(known: {', '.join(DEFAULTS[key])})")
+    bad = sorted(name for name, path in mapping.items() if not (path is None or isinstance(path, str)))
+    if bad:
+        return f"must map each field to an attribute path (str) or None; not so for {', '.join(map(repr, bad))}"
+    return True
+
 # key -> (accepted types, extra validator or None, description for errors)
 _VALIDATORS = {
     "ADAPTER": (_STR, None),
     "PRODUCT_MODEL": ((str, type(None)), None),
     "ORDER_MODEL": ((str, type(None)), None),
-    "PRODUCT_FIELDS": ((dict,), None),
-    "ORDER_FIELDS": ((dict,), None),
+    "PRODUCT_FIELDS": ((dict,), lambda v: _check_field_mapping("PRODUCT_FIELDS", v)),
+    "ORDER_FIELDS": ((dict,), lambda v: _check_field_mapping("ORDER_FIELDS", v)),
     "DEFAULT_CURRENCY": (_STR, lambda v: len(v) == 3 or "must be a 3-letter ISO 4217 code"),
     "EVENT_TYPES": ((list, tuple), None),
     "EXTRA_EVENT_TYPES": ((list, tuple), None),
@@ -202,7 +216,9 @@ def validate(user_settings) -> list[str]:
     problems = []
     for key, value in user_settings.items():
         if key not in DEFAULTS:
-            problems.append(f"ECOM_AI[{key!r}] is not a known setting (see docs/settings.md).")
+            close = difflib.get_close_matches(str(key), DEFAULTS, n=1)
+            guess = f" Did you mean {close[0]!r}?" if close else ""
+            problems.append(f"ECOM_AI[{key!r}] is not a known setting (see docs/settings.md).{guess}")
             continue
         types, check = _VALIDATORS.get(key, (None, None))
         wrong_bool = isinstance(value, bool) and bool not in types
