@@ -96,6 +96,9 @@ DEFAULTS: dict = {
     "SENTENCE_TRANSFORMER_MODEL": None,
     "EVALUATION_TOLERANCE": 0.01,
     "TRAINING_LOCK_TIMEOUT": 60 * 60 * 6,
+    # --- ml (registry) ------------------------------------------------------------------
+    "TRAINERS": {},  # kind -> dotted path of an ecom_ai.ml.registry.Trainer subclass
+    "ACTIVE_MODEL_CHECK_SECONDS": 5,
     # --- fraud (fraud area) ------------------------------------------------------------
     "FRAUD_ENABLED": True,
     "FRAUD_ASYNC": True,
@@ -185,6 +188,10 @@ _VALIDATORS = {
     "FRAUD_IP_COUNTRY_HEADER": ((str, type(None)), None),
     "FRAUD_MIN_LABELS": (_INT, lambda v: v >= 2 or "must be at least 2"),
     "FRAUD_MIN_POSITIVES": (_INT, lambda v: v >= 1 or "must be at least 1"),
+    # ml (registry)
+    "TRAINERS": ((dict,), lambda v: all(isinstance(k, str) and k and isinstance(p, str) and p for k, p in v.items())
+                 or "must map kind names to dotted paths of Trainer subclasses"),
+    "ACTIVE_MODEL_CHECK_SECONDS": (_NUM, lambda v: v >= 0 or "must not be negative"),
     "FRAUD_ASSUME_LEGIT_AFTER_DAYS": ((int, type(None)), lambda v: v is None or v > 0 or "must be positive or None"),
     # chat (chat area)
     "CHAT_ENCODER": (_STR, lambda v: bool(v) or "must not be empty"),

@@ -1,3 +1,4 @@
 """ecom_ai's models, one module per domain."""
 from ecom_ai.models.catalog import Item  # noqa: F401
 from ecom_ai.models.events import ChannelKey, Event, VisitorIdentity  # noqa: F401
+from ecom_ai.models.registry import ModelVersion, TrainingRun  # noqa: F401

@@ -1,0 +1,76 @@
+"""Training tasks: a thin shell over ``ecom_ai.ml.registry``.
+
+``request_training(kind)`` takes the kind's training lock (a queued ``TrainingRun``) and
+sends ``train_model_task`` to ``ECOM_AI["TRAINING_QUEUE"]`` after commit — a GPU worker
+can own that queue (``celery -A proj worker -Q ecom_ai_training``). For periodic
+retraining a host adds beat entries naming the task ``"ecom_ai.train_model"`` (see docs/ml.md).
+"""
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.contrib.auth import get_user_model
+from django.db import InterfaceError, OperationalError
+
+from ecom_ai.conf import settings as ecom_settings
+from ecom_ai.ml.registry import NotEnoughData, TrainingLocked, queue_training_run, train_model
+from ecom_ai.models.registry import TrainingRun
+from ecom_ai.tasks import dispatch
+
+logger = logging.getLogger("ecom_ai.tasks")
+
+
+@shared_task(
+    bind=True,
+    name="ecom_ai.train_model",
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=3,
+)
+def train_model_task(self, kind, params=None, user_id=None, run_id=None):
+    """Train a new ``kind`` version; returns a small summary dict.
+
+    Transient database errors are retried with backoff (a fresh run each time). A held lock
+    (``TrainingLocked``), missing data (``NotEnoughData``) or a failing trainer end the task
+    without retry; the failure is recorded on the ``TrainingRun`` and logged.
+    """
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    run = TrainingRun.objects.filter(pk=run_id).first() if run_id else None
+    if run_id and run is None:
+        logger.warning("ecom_ai: training run #%s no longer exists; nothing to do", run_id)
+        return {"kind": kind, "status": "skipped", "message": f"run #{run_id} does not exist"}
+    if run is not None and self.request.retries:
+        # a retry after a database error: the first attempt's run is over either way
+        TrainingRun.objects.filter(pk=run.pk, status__in=TrainingRun.LOCKING_STATUSES).update(
+            status=TrainingRun.Status.FAILED, message="Interrupted by a database error; retried as a new run.")
+        run = None
+    if run is not None:
+        TrainingRun.objects.filter(pk=run.pk).update(task_id=self.request.id or "")
+    try:
+        version = train_model(kind, params, user=user or (run.requested_by if run else None), run=run)
+    except TrainingLocked as exc:
+        logger.info("ecom_ai: %s", exc)
+        return {"kind": kind, "status": "locked", "message": str(exc)}
+    except NotEnoughData as exc:
+        return {"kind": kind, "status": "not_enough_data", "message": str(exc)}
+    except (OperationalError, InterfaceError):
+        raise  # autoretry
+    except Exception as exc:  # recorded on the run by train_model; don't crash the caller (inline mode)
+        logger.exception("ecom_ai: %s training failed", kind)
+        return {"kind": kind, "status": "failed", "message": f"{type(exc).__name__}: {exc}"}
+    return {"kind": kind, "status": version.status, "version": version.number, "metrics": version.metrics}
+
+
+def request_training(kind, params=None, user=None) -> TrainingRun:
+    """Queue a training of ``kind``: creates a queued ``TrainingRun`` and dispatches the task.
+
+    Raises ``UnknownModelKind`` (an ``ImproperlyConfigured``) for a kind without trainer and
+    ``TrainingLocked`` when a training of that kind is already queued or running.
+    """
+    run = queue_training_run(kind, params, user=user)
+    dispatch(train_model_task, kind, params=dict(params or {}), user_id=getattr(run.requested_by, "pk", None),
+             run_id=run.pk, queue=ecom_settings.TRAINING_QUEUE)
+    return run
