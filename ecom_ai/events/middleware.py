@@ -19,6 +19,15 @@ def read_visitor_cookie(request) -> str:
     return value if isinstance(value, str) and 0 < len(value) <= 64 else ""
 
 
+def get_visitor_key(request) -> str:
+    """The request's visitor key: set by VisitorMiddleware, else read from the cookie, else ""."""
+    key = getattr(request, "ecom_ai_visitor", None)
+    if key:
+        return key
+    cookies = getattr(request, "COOKIES", None)
+    return read_visitor_cookie(request) if cookies else ""
+
+
 class VisitorMiddleware:
     """Sets ``request.ecom_ai_visitor`` and the signed visitor cookie."""
 

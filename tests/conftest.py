@@ -1,0 +1,90 @@
+"""Fixtures shared by the whole suite. Keep each fixture small and documented."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# --- a real Celery worker over Redis ---------------------------------------------------------
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup):
+    """One real ``celery worker`` subprocess per test session (``--pool=solo``).
+
+    It runs ``tests.celery_app`` against the SAME test database as the tests (SQLite on a
+    file, or PostgreSQL) and consumes queues unique to this session. Yields a dict with the
+    ``app`` (the tests' Celery app) and the ``queue``/``training_queue`` names.
+    """
+    from django.db import connection
+
+    from tests import celery_app
+
+    suffix = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    queue, training_queue = f"ecom_ai_test_{suffix}", f"ecom_ai_training_test_{suffix}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "sandbox_shop"), os.environ.get("PYTHONPATH", "")]),
+        "ECOM_AI_WORKER_DB_NAME": str(connection.settings_dict["NAME"]),
+        "ECOM_AI_WORKER_QUEUE": queue,
+        "ECOM_AI_WORKER_TRAINING_QUEUE": training_queue,
+    }
+    log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"ecom_ai_test_worker_{suffix}.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "tests.celery_app", "worker", "--pool=solo",
+         "-Q", f"{queue},{training_queue}", "-n", f"test_{suffix}@%h", "-l", "WARNING",
+         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        result = celery_app.ping.apply_async(queue=queue)
+        try:
+            assert result.get(timeout=60) == "pong"
+        except Exception as exc:  # pragma: no cover - shows the worker's log
+            proc.terminate()
+            raise RuntimeError(f"the Celery worker did not start: {exc}\n{log_path.read_text()[-3000:]}") from exc
+        yield {"app": celery_app.app, "queue": queue, "training_queue": training_queue, "log": log_path}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            proc.kill()
+            proc.wait()
+        log.close()
+        for name in (queue, training_queue):
+            with celery_app.app.connection_for_write() as conn:
+                conn.default_channel.queue_delete(name)
+        log_path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def celery_worker(celery_worker_process, transactional_db, settings):
+    """Use in a test to send ecom_ai tasks to the real worker.
+
+    Sets ``TASK_MODE = "celery"`` and this session's queues, and makes the tests' Celery app
+    the current app (so ``ecom_ai.tasks.dispatch`` publishes to Redis); restores both after.
+    Needs ``transactional_db``: the worker only sees committed rows.
+    """
+    from celery import _state
+
+    settings.ECOM_AI = {
+        **getattr(settings, "ECOM_AI", {}),
+        "TASK_MODE": "celery",
+        "TASK_QUEUE": celery_worker_process["queue"],
+        "TRAINING_QUEUE": celery_worker_process["training_queue"],
+    }
+    previous = _state._tls.current_app
+    celery_worker_process["app"].set_current()
+    try:
+        yield celery_worker_process
+    finally:
+        _state._tls.current_app = previous
+
