@@ -128,6 +128,15 @@ DEFAULTS: dict = {
     "CHAT_LLM_TIMEOUT": 5.0,
 }
 
+
+def _is_rate(value) -> bool:
+    """A DRF throttle rate: "<n>/<period>" with a period starting with s, m, h or d (events)."""
+    if value is None:
+        return True
+    count, _, period = value.partition("/")
+    return count.isdigit() and int(count) > 0 and period[:1] in ("s", "m", "h", "d")
+
+
 _STR = (str,)
 _INT = (int,)
 _NUM = (int, float)
@@ -164,8 +173,9 @@ _VALIDATORS = {
     "MAX_EVENT_AGE_DAYS": (_INT, lambda v: v > 0 or "must be positive"),
     "MAX_CLOCK_SKEW_SECONDS": (_INT, lambda v: v >= 0 or "must not be negative"),
     "TRACK_STAFF": ((bool,), None),
-    "EVENTS_THROTTLE_RATE": ((str, type(None)), None),
-    "API_KEY_THROTTLE_RATE": ((str, type(None)), None),
+    # events: throttle rates as DRF writes them ("120/min"), or None for no throttle
+    "EVENTS_THROTTLE_RATE": ((str, type(None)), lambda v: _is_rate(v) or "must look like '120/min' (s, min, hour, day) or be None"),
+    "API_KEY_THROTTLE_RATE": ((str, type(None)), lambda v: _is_rate(v) or "must look like '6000/min' (s, min, hour, day) or be None"),
     "RETENTION_DAYS": ((int, type(None)), lambda v: v is None or v > 0 or "must be positive or None"),
     "TASK_MODE": (_STR, lambda v: v in ("auto", "celery", "inline") or "must be auto, celery or inline"),
     "TASK_QUEUE": (_STR, None),

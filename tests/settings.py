@@ -17,3 +17,13 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = tempfile.mkdtemp(prefix="ecom_ai_test_media_")
 CELERY_TASK_ALWAYS_EAGER = True
 REDIS_TEST_URL = os.environ.get("ECOM_AI_TEST_REDIS", "redis://127.0.0.1:6379/15")
+
+# Test databases a real Celery worker process can reach (tests/conftest.py `celery_worker`):
+# SQLite on a file instead of in memory; a name per test run, so runs side by side never
+# drop each other's database. ECOM_AI_TEST_DB_NAME fixes the name.
+_test_db = DATABASES["default"]  # noqa: F405
+if _test_db["ENGINE"].endswith("sqlite3"):
+    _test_db["TEST"] = {"NAME": os.environ.get("ECOM_AI_TEST_DB_NAME")
+                        or os.path.join(tempfile.mkdtemp(prefix="ecom_ai_test_db_"), "test.sqlite3")}
+else:
+    _test_db["TEST"] = {"NAME": os.environ.get("ECOM_AI_TEST_DB_NAME") or f"test_ecom_ai_{os.getpid()}"}
