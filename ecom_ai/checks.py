@@ -21,6 +21,7 @@ from django.db.models import Manager
 from django.utils.module_loading import import_string
 
 from ecom_ai import conf
+from ecom_ai.ml import checks as _ml_checks  # noqa: F401  (ml area) registers ecom_ai.E020
 
 MIDDLEWARE_PATH = "ecom_ai.events.middleware.VisitorMiddleware"
 

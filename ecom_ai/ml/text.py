@@ -63,7 +63,8 @@ class SentenceTransformerEncoder:
         if not self.name:
             raise ValueError("SentenceTransformerEncoder needs ECOM_AI['SENTENCE_TRANSFORMER_MODEL'].")
         self.model = SentenceTransformer(_resolve_model_path(self.name), device=device or "cpu")
-        self.dim = self.model.get_sentence_embedding_dimension()
+        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = dimension()
 
     def encode(self, texts) -> np.ndarray:
         vectors = self.model.encode(list(texts), batch_size=64, normalize_embeddings=True,
@@ -85,3 +86,71 @@ def _resolve_model_path(name: str) -> str:
         except ImportError:
             pass
     return name
+
+
+_DEFAULT_ENCODER = "ecom_ai.ml.text.HashingTextEncoder"
+_encoder = None
+_encoder_lock = None
+
+
+def get_text_encoder():
+    """The configured text encoder, built once per process.
+
+    ``ECOM_AI["TEXT_ENCODER"]`` names the class. With the default (hashing) encoder and a
+    ``SENTENCE_TRANSFORMER_MODEL`` set, ``SentenceTransformerEncoder`` is used. When a
+    sentence-transformers model cannot be loaded (not installed, no offline copy), a warning
+    is logged and the built-in ``HashingTextEncoder`` is returned instead, so serving keeps
+    working. Encoders have ``name``, ``dim`` and ``encode(texts) -> float32 array`` (rows
+    L2-normalised); models trained on one encoder's vectors should record ``encoder.name``.
+    """
+    global _encoder, _encoder_lock
+    if _encoder is not None:
+        return _encoder
+    import logging
+    import threading
+
+    from django.utils.module_loading import import_string
+
+    from ecom_ai.conf import settings as ecom_settings
+
+    if _encoder_lock is None:
+        _encoder_lock = threading.Lock()
+    with _encoder_lock:
+        if _encoder is not None:
+            return _encoder
+        path = ecom_settings.TEXT_ENCODER
+        model_name = ecom_settings.SENTENCE_TRANSFORMER_MODEL
+        cls = import_string(path)
+        if path == _DEFAULT_ENCODER and model_name:
+            cls = SentenceTransformerEncoder
+        try:
+            encoder = cls()
+        except Exception as exc:
+            if cls is HashingTextEncoder:
+                raise
+            logging.getLogger("ecom_ai.ml").warning(
+                "ecom_ai: text encoder %s (model %r) cannot be loaded (%s: %s); using the built-in "
+                "HashingTextEncoder instead.", cls.__name__, model_name, type(exc).__name__, exc)
+            encoder = HashingTextEncoder()
+        _encoder = encoder
+        return encoder
+
+
+def reset_text_encoder() -> None:
+    """Forget the cached encoder (done automatically when ECOM_AI changes)."""
+    global _encoder
+    _encoder = None
+
+
+def _on_setting_changed(*, setting, **kwargs):
+    if setting == "ECOM_AI":
+        reset_text_encoder()
+
+
+def _connect():
+    from django.core.signals import setting_changed
+
+    setting_changed.connect(_on_setting_changed, dispatch_uid="ecom_ai.ml.text.reset")
+
+
+_connect()

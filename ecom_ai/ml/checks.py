@@ -1,0 +1,41 @@
+"""System checks of the ML settings (registered from ``ecom_ai.checks``).
+
+| id | meaning |
+|---|---|
+| ecom_ai.E020 | an ``ECOM_AI["TRAINERS"]`` entry cannot be imported, is not a ``Trainer`` subclass, or its kind is not a usable name |
+"""
+from __future__ import annotations
+
+from django.core.checks import Error, Tags, register
+
+from ecom_ai import conf
+
+
+@register(Tags.compatibility)
+def check_trainers(app_configs=None, **kwargs):
+    from django.conf import settings as django_settings
+
+    if conf.validate(getattr(django_settings, "ECOM_AI", {}) or {}):
+        return []  # ecom_ai.E001 already reports the settings themselves
+    from django.utils.module_loading import import_string
+
+    from ecom_ai.ml.artifacts import _KIND_RE
+    from ecom_ai.ml.registry import Trainer
+
+    errors = []
+    for kind, path in conf.settings.TRAINERS.items():
+        where = f"ECOM_AI['TRAINERS'][{kind!r}] = {path!r}"
+        if not _KIND_RE.match(kind):
+            errors.append(Error(f"{where}: the kind {kind!r} may only use letters, digits, '_', '.' and '-'.",
+                                id="ecom_ai.E020"))
+            continue
+        try:
+            cls = import_string(path)
+        except ImportError as exc:
+            errors.append(Error(f"{where} cannot be imported: {exc}",
+                                hint="Give the dotted path of a subclass of ecom_ai.ml.registry.Trainer.",
+                                id="ecom_ai.E020"))
+            continue
+        if not (isinstance(cls, type) and issubclass(cls, Trainer)):
+            errors.append(Error(f"{where} is not a subclass of ecom_ai.ml.registry.Trainer.", id="ecom_ai.E020"))
+    return errors
