@@ -1,0 +1,1 @@
+from tests.catalog.conftest import make_product  # noqa: F401
