@@ -1,0 +1,37 @@
+"""``manage.py ecom_ai_models [kind]``: list model versions with their status and metrics."""
+from django.core.management.base import BaseCommand
+
+from ecom_ai.ml.registry import primary_metric_value
+from ecom_ai.models import ModelVersion
+
+
+class Command(BaseCommand):
+    help = "List model versions (newest first per kind) with status, primary metric and all metrics."
+
+    def add_arguments(self, parser):
+        parser.add_argument("kind", nargs="?", help="only this kind")
+        parser.add_argument("--limit", type=int, default=10, help="versions per kind (default 10)")
+
+    def handle(self, kind=None, limit=10, **options):
+        versions = ModelVersion.objects.order_by("kind", "-number")
+        if kind:
+            versions = versions.filter(kind=kind)
+        shown: dict[str, int] = {}
+        rows = []
+        for version in versions.iterator():
+            if shown.get(version.kind, 0) >= limit:
+                continue
+            shown[version.kind] = shown.get(version.kind, 0) + 1
+            name, value = primary_metric_value(version)
+            primary = f"{name}={value:.4g}" if isinstance(value, (int, float)) and name else (name and f"{name}=-") or "-"
+            metrics = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                               for k, v in sorted(version.metrics.items()))
+            rows.append((version.kind, f"v{version.number}", version.status, primary,
+                         f"{version.created_at:%Y-%m-%d %H:%M}", metrics or version.error[:60]))
+        if not rows:
+            self.stdout.write("No model versions" + (f" of kind {kind!r}." if kind else "."))
+            return
+        header = ("kind", "version", "status", "primary", "created", "metrics")
+        widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header) - 1)]
+        for row in [header] + rows:
+            self.stdout.write("  ".join(str(c).ljust(w) for c, w in zip(row, widths)) + "  " + str(row[-1]))
