@@ -1,3 +1,11 @@
+from shop.cart import Cart
+from shop.models import Category
+
+
 def cart(request):
-    items = request.session.get("cart", {}) if hasattr(request, "session") else {}
-    return {"cart_count": sum(items.values()) if isinstance(items, dict) else 0}
+    count = Cart(request.session).count if hasattr(request, "session") else 0
+    return {"cart_count": count}
+
+
+def categories(request):
+    return {"nav_categories": Category.objects.all()}

@@ -40,6 +40,16 @@ class Product(models.Model):
     def get_absolute_url(self):
         return reverse("shop:product", args=[self.slug])
 
+    @property
+    def hue(self) -> int:
+        """A stable colour per category for the placeholder picture (the sandbox has no images)."""
+        return (self.category_id or 0) * 47 % 360
+
+    @property
+    def monogram(self) -> str:
+        words = [w for w in self.title.split() if w[:1].isalpha()]
+        return "".join(w[0] for w in words[-2:]).upper() or "•"
+
 
 class Order(models.Model):
     STATUS_CHOICES = [
@@ -66,6 +76,9 @@ class Order(models.Model):
     device_id = models.CharField(max_length=64, blank=True)
     payment_fingerprint = models.CharField(max_length=64, blank=True)
     channel = models.CharField(max_length=20, default="web")
+    # one-time token of the checkout form: a double submit finds the first order instead of
+    # placing a second one
+    checkout_token = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -88,3 +101,7 @@ class OrderLine(models.Model):
 
     def __str__(self):
         return f"{self.quantity} × {self.product}"
+
+    @property
+    def total(self) -> Decimal:
+        return self.price * self.quantity

@@ -1,0 +1,231 @@
+"""Word lists for the demo catalog that ``manage.py sandbox_seed`` generates.
+
+Each category: product nouns, modifiers (materials, styles), brands, a price range and a few
+feature phrases used in descriptions. ``COMPLEMENTS`` pairs categories whose products are
+often bought together (what "also bought" should learn).
+"""
+
+CATEGORIES = {
+    "Headphones & Audio": {
+        "nouns": ["Wireless Headphones", "Earbuds", "Bluetooth Speaker", "Soundbar", "Studio Monitors",
+                  "Noise-Cancelling Headphones", "Turntable", "Portable Speaker", "DAC Amplifier"],
+        "mods": ["Pro", "Compact", "Bass-Boosted", "Studio", "Sport", "Hi-Fi", "Foldable", "Travel"],
+        "brands": ["Sonora", "Auralis", "Beatline", "Kinetic Audio", "Vantor"],
+        "price": (19, 399),
+        "features": ["up to 30 hours of battery life", "active noise cancellation", "a USB-C fast charge",
+                     "multipoint Bluetooth 5.3", "a sweat-resistant IPX4 shell", "rich, balanced sound"],
+    },
+    "Laptops & Tablets": {
+        "nouns": ["Laptop", "Ultrabook", "Tablet", "2-in-1 Convertible", "Chromebook", "Laptop Stand",
+                  "Laptop Sleeve", "USB-C Dock", "Stylus Pen"],
+        "mods": ["14-inch", "15-inch", "13-inch", "Slim", "Performance", "Student", "Creator", "Lightweight"],
+        "brands": ["Novabook", "Zentro", "Lumina", "Arcwave", "Pixelon"],
+        "price": (25, 1899),
+        "features": ["an all-day battery", "a bright anti-glare display", "a backlit keyboard",
+                     "fast SSD storage", "an aluminium unibody", "Wi-Fi 6E"],
+    },
+    "Phones & Accessories": {
+        "nouns": ["Smartphone", "Phone Case", "Screen Protector", "Wireless Charger", "Power Bank",
+                  "Car Mount", "Charging Cable", "Smartwatch", "Fitness Band"],
+        "mods": ["MagSafe", "Rugged", "Clear", "Slim", "Fast-Charge", "Braided", "Leather", "10,000 mAh"],
+        "brands": ["Orbit", "Helix", "Nimbus Mobile", "Tessel", "Quanta"],
+        "price": (9, 1099),
+        "features": ["a drop-tested design", "15 W wireless charging", "a lifetime warranty",
+                     "precise cut-outs", "fast charging over USB-C", "an always-on display"],
+    },
+    "Cameras & Photo": {
+        "nouns": ["Mirrorless Camera", "Action Camera", "Camera Lens", "Tripod", "Camera Strap",
+                  "Memory Card", "Ring Light", "Drone", "Instant Camera"],
+        "mods": ["4K", "Full-Frame", "Travel", "Carbon", "Wide-Angle", "50mm", "Waterproof", "Compact"],
+        "brands": ["Lumix Lane", "Optica", "Fotonix", "Aperture Co.", "Shutterly"],
+        "price": (15, 2499),
+        "features": ["5-axis image stabilisation", "4K video at 60 fps", "weather sealing",
+                     "fast autofocus", "a quick-release plate", "a bright f/1.8 aperture"],
+    },
+    "Smart Home": {
+        "nouns": ["Smart Plug", "Video Doorbell", "Smart Bulb", "Thermostat", "Security Camera",
+                  "Robot Vacuum", "Smart Lock", "Wi-Fi Mesh Router", "Motion Sensor"],
+        "mods": ["Wi-Fi", "Matter-Ready", "Outdoor", "Colour", "Voice-Controlled", "Energy-Saving", "HD"],
+        "brands": ["Homely", "Nestwise", "Brightnest", "Domio", "Safehaus"],
+        "price": (12, 599),
+        "features": ["works with all major voice assistants", "easy app setup", "energy monitoring",
+                     "night vision", "end-to-end encryption", "a two-year warranty"],
+    },
+    "Kitchen & Dining": {
+        "nouns": ["Chef's Knife", "Cast Iron Skillet", "Espresso Machine", "Blender", "Air Fryer",
+                  "Cutting Board", "Dinner Plate Set", "French Press", "Stand Mixer", "Saucepan"],
+        "mods": ["Stainless Steel", "Non-Stick", "Ceramic", "Bamboo", "Professional", "Enamelled", "Copper"],
+        "brands": ["Cucina", "Forge & Fire", "Brewster", "Hearthware", "Saltbox"],
+        "price": (12, 649),
+        "features": ["dishwasher-safe parts", "even heat distribution", "a full-tang handle",
+                     "a 1200 W motor", "oven-safe to 260 °C", "a ten-year guarantee"],
+    },
+    "Home Decor": {
+        "nouns": ["Throw Pillow", "Table Lamp", "Wall Mirror", "Scented Candle", "Vase", "Area Rug",
+                  "Picture Frame", "Wall Clock", "Plant Pot", "Throw Blanket"],
+        "mods": ["Linen", "Velvet", "Rattan", "Marble", "Minimalist", "Boho", "Nordic", "Hand-Woven"],
+        "brands": ["Casa Nova", "Willow & Oak", "Hygge House", "Atelier Nord", "Luma Living"],
+        "price": (9, 399),
+        "features": ["hand-finished details", "natural materials", "a timeless look",
+                     "a soft, cosy texture", "sustainably sourced wood", "easy care"],
+    },
+    "Furniture": {
+        "nouns": ["Office Chair", "Standing Desk", "Bookshelf", "Coffee Table", "Sofa", "Bar Stool",
+                  "Nightstand", "TV Stand", "Dining Chair", "Wardrobe"],
+        "mods": ["Oak", "Walnut", "Ergonomic", "Modular", "Mid-Century", "Industrial", "Compact", "Upholstered"],
+        "brands": ["Fjordline", "Oakridge", "Modulo", "Hausform", "Kettle & Co."],
+        "price": (39, 1499),
+        "features": ["solid wood legs", "tool-free assembly", "a 5-year frame warranty",
+                     "stain-resistant fabric", "adjustable height", "hidden cable management"],
+    },
+    "Bedding & Bath": {
+        "nouns": ["Duvet Cover", "Pillow", "Mattress Topper", "Bath Towel Set", "Bathrobe", "Bath Mat",
+                  "Fitted Sheet", "Weighted Blanket", "Shower Curtain"],
+        "mods": ["Organic Cotton", "Bamboo", "Percale", "Sateen", "Memory Foam", "Waffle", "Linen", "Cooling"],
+        "brands": ["Dreamwell", "Slumbr", "Puro", "Cloudnine", "Haven & Hue"],
+        "price": (14, 349),
+        "features": ["OEKO-TEX certified fabric", "a breathable weave", "machine-washable",
+                     "hypoallergenic fill", "deep pockets", "extra-absorbent loops"],
+    },
+    "Men's Clothing": {
+        "nouns": ["Oxford Shirt", "Chinos", "Denim Jacket", "Hoodie", "Wool Sweater", "Polo Shirt",
+                  "Rain Jacket", "T-Shirt", "Slim Jeans", "Blazer"],
+        "mods": ["Slim-Fit", "Relaxed", "Merino", "Organic Cotton", "Stretch", "Classic", "Waterproof"],
+        "brands": ["Northbound", "Tailor & Thread", "Urban Field", "Harbor Supply", "Greyline"],
+        "price": (15, 299),
+        "features": ["a comfortable stretch", "reinforced seams", "a modern fit",
+                     "responsibly sourced cotton", "a breathable weave", "easy-iron fabric"],
+    },
+    "Women's Clothing": {
+        "nouns": ["Wrap Dress", "Silk Blouse", "Cardigan", "Trench Coat", "Midi Skirt", "Leggings",
+                  "Knit Sweater", "Wide-Leg Trousers", "Linen Shirt", "Puffer Jacket"],
+        "mods": ["Floral", "Cashmere", "Relaxed", "Tailored", "Ribbed", "High-Waisted", "Oversized"],
+        "brands": ["Maison Lila", "Willa", "Ode Studio", "Saffron", "Verano"],
+        "price": (15, 349),
+        "features": ["a flattering cut", "soft, drapey fabric", "hidden pockets",
+                     "a lined body", "sustainable fibres", "a relaxed silhouette"],
+    },
+    "Shoes": {
+        "nouns": ["Running Shoes", "Sneakers", "Hiking Boots", "Chelsea Boots", "Sandals", "Loafers",
+                  "Trail Runners", "Slippers", "Ankle Boots"],
+        "mods": ["Lightweight", "Waterproof", "Leather", "Suede", "Cushioned", "Vegan", "All-Terrain"],
+        "brands": ["Stride", "Trailmark", "Cobble & Co.", "Fleetfoot", "Ridgeback"],
+        "price": (25, 259),
+        "features": ["a responsive foam midsole", "a grippy rubber outsole", "a breathable mesh upper",
+                     "a removable insole", "a Goodyear-welted sole", "all-day comfort"],
+    },
+    "Bags & Luggage": {
+        "nouns": ["Backpack", "Carry-On Suitcase", "Tote Bag", "Duffel Bag", "Messenger Bag",
+                  "Camera Bag", "Packing Cubes", "Wallet", "Laptop Backpack"],
+        "mods": ["Waxed Canvas", "Hard-Shell", "Leather", "Recycled", "Water-Resistant", "Expandable", "Travel"],
+        "brands": ["Wanderly", "Packwell", "Nomad Goods", "Carryall", "Atlas & Pine"],
+        "price": (15, 449),
+        "features": ["a padded laptop sleeve", "YKK zips", "a lifetime warranty",
+                     "spinner wheels", "a TSA-approved lock", "a water-resistant shell"],
+    },
+    "Sports & Fitness": {
+        "nouns": ["Yoga Mat", "Dumbbell Set", "Resistance Bands", "Kettlebell", "Foam Roller",
+                  "Jump Rope", "Gym Bag", "Water Bottle", "Exercise Bike", "Pull-Up Bar"],
+        "mods": ["Non-Slip", "Adjustable", "Insulated", "Heavy-Duty", "Eco", "Pro", "Foldable"],
+        "brands": ["Pulse", "Ironclad", "Flexa", "Endura", "Peakform"],
+        "price": (9, 899),
+        "features": ["a non-slip grip", "durable construction", "a compact footprint",
+                     "a free training plan", "keeps drinks cold for 24 hours", "easy storage"],
+    },
+    "Outdoor & Camping": {
+        "nouns": ["Tent", "Sleeping Bag", "Camping Stove", "Headlamp", "Trekking Poles", "Hammock",
+                  "Cooler Box", "Camp Chair", "Water Filter", "Rain Shell"],
+        "mods": ["Ultralight", "2-Person", "4-Season", "Packable", "Rechargeable", "Insulated", "Trail"],
+        "brands": ["Summit Trail", "Basecamp", "Wildgrove", "Northpeak", "Cairn"],
+        "price": (12, 699),
+        "features": ["a packed weight under a kilo", "storm-proof poles", "a rechargeable battery",
+                     "a compression sack", "a 3000 mm waterproof rating", "quick setup"],
+    },
+    "Toys & Games": {
+        "nouns": ["Board Game", "Building Blocks Set", "Puzzle", "Plush Toy", "Remote-Control Car",
+                  "Card Game", "Wooden Train Set", "Science Kit", "Art Set"],
+        "mods": ["1000-Piece", "Family", "Classic", "Deluxe", "STEM", "Wooden", "Cooperative"],
+        "brands": ["Playwise", "Brickly", "Tumble & Co.", "Little Atlas", "Gameforge"],
+        "price": (8, 199),
+        "features": ["hours of screen-free fun", "non-toxic materials", "for 2 to 6 players",
+                     "ages 6 and up", "sturdy, rounded pieces", "a storage box included"],
+    },
+    "Books": {
+        "nouns": ["Cookbook", "Thriller Novel", "Travel Guide", "Fantasy Novel", "Biography",
+                  "Science Book", "Children's Picture Book", "Poetry Collection", "Business Book"],
+        "mods": ["Hardcover", "Paperback", "Illustrated", "Bestselling", "Collector's", "Annotated"],
+        "brands": ["Penwright Press", "Foxglove Books", "Harbourlight", "Quill House", "Meridian"],
+        "price": (7, 59),
+        "features": ["a gripping story", "beautiful illustrations", "practical, tested advice",
+                     "a new foreword", "over 100 recipes", "award-winning writing"],
+    },
+    "Beauty & Skincare": {
+        "nouns": ["Face Serum", "Moisturiser", "Sunscreen SPF 50", "Cleanser", "Lip Balm", "Hair Oil",
+                  "Eau de Parfum", "Sheet Mask Set", "Hand Cream"],
+        "mods": ["Vitamin C", "Hyaluronic", "Fragrance-Free", "Organic", "Hydrating", "Gentle", "Night"],
+        "brands": ["Lumière", "Botanica", "Dewy", "Pure Ritual", "Aloë & Co."],
+        "price": (6, 149),
+        "features": ["dermatologist tested", "cruelty-free", "suitable for sensitive skin",
+                     "a lightweight, non-greasy feel", "recyclable packaging", "vegan ingredients"],
+    },
+    "Pet Supplies": {
+        "nouns": ["Dog Bed", "Cat Tree", "Dog Leash", "Pet Food Bowl", "Chew Toy", "Cat Litter Box",
+                  "Dog Harness", "Pet Carrier", "Grooming Brush"],
+        "mods": ["Orthopedic", "Reflective", "Washable", "Stainless Steel", "Durable", "Cosy", "No-Pull"],
+        "brands": ["Pawsome", "Furbest", "Tailwag", "Whisker & Co.", "Barkley"],
+        "price": (6, 249),
+        "features": ["a washable cover", "chew-resistant materials", "non-slip feet",
+                     "vet-approved design", "reflective stitching", "easy to clean"],
+    },
+    "Office & Stationery": {
+        "nouns": ["Notebook", "Fountain Pen", "Desk Organiser", "Planner", "Mechanical Keyboard",
+                  "Wireless Mouse", "Monitor Light Bar", "Desk Mat", "Label Maker"],
+        "mods": ["Dotted", "Leather", "Ergonomic", "Minimal", "A5", "Refillable", "Wireless"],
+        "brands": ["Inkwell", "Deskcraft", "Paperline", "Keystone", "Folio"],
+        "price": (5, 229),
+        "features": ["100 gsm fountain-pen-friendly paper", "a lay-flat binding", "hot-swappable switches",
+                     "a silent click", "a multi-device connection", "a premium finish"],
+    },
+}
+
+# Categories whose products are often bought together (both directions).
+COMPLEMENTS = [
+    ("Cameras & Photo", "Bags & Luggage"),
+    ("Phones & Accessories", "Headphones & Audio"),
+    ("Laptops & Tablets", "Office & Stationery"),
+    ("Kitchen & Dining", "Home Decor"),
+    ("Furniture", "Home Decor"),
+    ("Sports & Fitness", "Shoes"),
+    ("Outdoor & Camping", "Shoes"),
+    ("Outdoor & Camping", "Bags & Luggage"),
+    ("Bedding & Bath", "Home Decor"),
+    ("Men's Clothing", "Shoes"),
+    ("Women's Clothing", "Beauty & Skincare"),
+    ("Toys & Games", "Books"),
+    ("Smart Home", "Phones & Accessories"),
+    ("Laptops & Tablets", "Headphones & Audio"),
+]
+
+COLOURS = ["Black", "White", "Navy", "Sage", "Charcoal", "Sand", "Terracotta", "Ocean Blue",
+           "Forest Green", "Graphite", "Blush", "Mustard"]
+
+FIRST_NAMES = ["Emma", "Liam", "Olivia", "Noah", "Ava", "Elijah", "Sophia", "Lucas", "Mia", "Mateo",
+               "Amelia", "Leo", "Harper", "Ethan", "Isla", "Hugo", "Chloé", "Yuki", "Wei", "Priya",
+               "Arjun", "Fatima", "Omar", "Lena", "Jonas", "Sofia", "Marco", "Ines", "Tomás", "Anna",
+               "Kenji", "Mei", "Aisha", "Noor", "Lars", "Freya", "Oscar", "Zoe", "Daniel", "Grace"]
+LAST_NAMES = ["Smith", "Johnson", "Brown", "Garcia", "Müller", "Martin", "Rossi", "Silva", "Kim",
+              "Chen", "Wang", "Patel", "Singh", "Nguyen", "Kowalski", "Dubois", "Schmidt", "Jansen",
+              "Andersson", "O'Brien", "Tanaka", "Sato", "Lopez", "Haddad", "Okafor", "Novak", "Wilson",
+              "Taylor", "Moreau", "Fischer"]
+
+# Home countries of customers, with weights, and a fake IPv4 first octet per country.
+COUNTRY_WEIGHTS = [("US", 30), ("GB", 12), ("DE", 10), ("FR", 8), ("CA", 6), ("NL", 5), ("ES", 5),
+                   ("IT", 5), ("AU", 4), ("SE", 3), ("JP", 4), ("CN", 4), ("IN", 4)]
+IP_PREFIX = {"US": 23, "GB": 51, "DE": 46, "FR": 90, "CA": 24, "NL": 145, "ES": 88, "IT": 93,
+             "AU": 101, "SE": 78, "JP": 126, "CN": 36, "IN": 49, "NG": 105, "RU": 95, "BR": 177}
+
+STREETS = ["High Street", "Maple Avenue", "Station Road", "Church Lane", "Park Road", "Oak Street",
+           "Mill Lane", "Victoria Road", "Elm Street", "Harbour Way", "King Street", "Lake Drive"]
+CITIES = {"US": "Springfield", "GB": "Bristol", "DE": "Leipzig", "FR": "Lyon", "CA": "Ottawa",
+          "NL": "Utrecht", "ES": "Valencia", "IT": "Bologna", "AU": "Brisbane", "SE": "Uppsala",
+          "JP": "Osaka", "CN": "Hangzhou", "IN": "Pune", "NG": "Lagos", "RU": "Kazan", "BR": "Recife"}
