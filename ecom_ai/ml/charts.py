@@ -1,0 +1,114 @@
+"""Training curves as inline SVG, drawn on the server (no JavaScript library, no CDN).
+
+``history_charts(history)`` turns a ``TrainingRun.history`` (``[{"epoch": 1, "loss": .., "auc": ..}, ..]``)
+into two charts: the loss curve, and the other metrics per epoch. Used by the admin and by
+the staff JSON endpoint the admin polls while a run is in progress.
+"""
+from __future__ import annotations
+
+import math
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+#: Colour-blind-friendly palette (Okabe–Ito).
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000")
+
+
+def _fmt(value: float) -> str:
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    if magnitude >= 1000 or magnitude < 0.001:
+        return f"{value:.2e}"
+    return f"{value:.4g}"
+
+
+def _numeric(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def line_chart(series: dict[str, list[tuple[float, float]]], *, title: str = "", x_label: str = "epoch",
+               width: int = 640, height: int = 220, empty_text: str = "no data yet") -> SafeString:
+    """An SVG line chart; ``series`` maps a name to ``(x, y)`` points."""
+    left, right, top, bottom = 60, 12, 22, 40
+    plot_w, plot_h = width - left - right, height - top - bottom
+    points = [(x, y) for values in series.values() for x, y in values]
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="ecom-ai-chart" role="img" viewBox="0 0 {width} {height}" '
+        f'width="100%" style="max-width:{width}px" preserveAspectRatio="xMinYMin meet" font-family="sans-serif" '
+        f'font-size="11">',
+        f'<title>{escape(title)}</title><text x="{left}" y="14" fill="#333" font-weight="bold">{escape(title)}</text>'
+        if title else "",
+    ]
+    if not points:
+        parts.append(f'<text x="{left + plot_w / 2}" y="{top + plot_h / 2}" text-anchor="middle" fill="#999">'
+                     f"{escape(empty_text)}</text></svg>")
+        return mark_safe("".join(parts))
+    x_min, x_max = min(p[0] for p in points), max(p[0] for p in points)
+    y_min, y_max = min(p[1] for p in points), max(p[1] for p in points)
+    if x_max == x_min:
+        x_min, x_max = x_min - 1, x_max + 1
+    pad = (y_max - y_min) * 0.08 or (abs(y_max) * 0.1 or 1)
+    y_min, y_max = y_min - pad, y_max + pad
+
+    def sx(x):
+        return left + (x - x_min) / (x_max - x_min) * plot_w
+
+    def sy(y):
+        return top + plot_h - (y - y_min) / (y_max - y_min) * plot_h
+
+    for tick in range(5):
+        value = y_min + (y_max - y_min) * tick / 4
+        y = sy(value)
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#e5e5e5"/>')
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#666">{_fmt(value)}</text>')
+    xs = sorted({p[0] for p in points})
+    every = max(1, math.ceil(len(xs) / 10))
+    for x in xs[::every]:
+        parts.append(f'<text x="{sx(x):.1f}" y="{top + plot_h + 14}" text-anchor="middle" fill="#666">'
+                     f"{_fmt(x)}</text>")
+    parts.append(f'<text x="{width - right}" y="{top + plot_h + 14}" text-anchor="end" fill="#999">'
+                 f"{escape(x_label)}</text>")
+    parts.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" stroke="#999"/>')
+    legend_x = left
+    for index, (name, values) in enumerate(series.items()):
+        colour = PALETTE[index % len(PALETTE)]
+        values = sorted(values)
+        if len(values) > 1:
+            path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in values)
+            parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        for x, y in values[-200:] if len(values) > 200 else values:
+            parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{colour}">'
+                         f"<title>{escape(name)} at {escape(x_label)} {_fmt(x)}: {_fmt(y)}</title></circle>")
+        parts.append(f'<rect x="{legend_x}" y="{height - 14}" width="10" height="10" fill="{colour}"/>')
+        parts.append(f'<text x="{legend_x + 14}" y="{height - 5}" fill="#333">{escape(name)}</text>')
+        legend_x += 28 + 7 * len(str(name))
+    parts.append("</svg>")
+    return mark_safe("".join(parts))
+
+
+def history_series(history, keys) -> dict[str, list[tuple[float, float]]]:
+    series: dict[str, list[tuple[float, float]]] = {}
+    for row in history or []:
+        if not isinstance(row, dict) or not _numeric(row.get("epoch")):
+            continue
+        for key in keys:
+            if _numeric(row.get(key)):
+                series.setdefault(key, []).append((float(row["epoch"]), float(row[key])))
+    return series
+
+
+def history_charts(history) -> dict[str, SafeString]:
+    """``{"loss": svg, "metrics": svg}`` for a training run's history."""
+    metric_keys = []
+    for row in history or []:
+        if isinstance(row, dict):
+            for key in row:
+                if key not in ("epoch", "loss") and key not in metric_keys and _numeric(row[key]):
+                    metric_keys.append(key)
+    return {
+        "loss": line_chart(history_series(history, ["loss"]), title="Loss per epoch"),
+        "metrics": line_chart(history_series(history, metric_keys), title="Metrics per epoch",
+                              empty_text="no metrics reported per epoch"),
+    }
