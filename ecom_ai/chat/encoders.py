@@ -1,0 +1,143 @@
+"""Sentence encoders for the chat: a pretrained sentence-transformers model when one is
+installed and named in settings, else the built-in hashed character/word n-gram encoder
+(works for Chinese too; no download).
+
+``ECOM_AI["CHAT_ENCODER"]``:
+
+* ``"auto"`` (default): ``"hybrid"`` when ``SENTENCE_TRANSFORMER_MODEL`` is set and loads,
+  else ``"builtin"``;
+* ``"builtin"``: the built-in encoder;
+* ``"sentence_transformer"``: ``SENTENCE_TRANSFORMER_MODEL`` alone (an error if it does not load);
+* ``"hybrid"``: that model's embedding next to the built-in n-gram features (better on
+  exact product words and on Chinese, which an English model embeds poorly);
+* a dotted path to a class with ``name``, ``dim`` and ``encode(texts) -> ndarray``.
+
+Encoders are loaded once per process (a sentence-transformers model takes seconds to load).
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+
+import numpy as np
+from django.utils.module_loading import import_string
+
+from ecom_ai.conf import settings as ecom_settings
+from ecom_ai.ml.text import HashingTextEncoder
+
+logger = logging.getLogger(__name__)
+
+BUILTIN_DIM = 4096
+
+_cache: dict[tuple, object] = {}
+_lock = threading.Lock()
+
+
+_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+
+
+class BuiltinChatEncoder(HashingTextEncoder):
+    """The built-in encoder (hashed words, word bigrams, character 2–4-grams) with a width
+    suited to intent classification, plus single characters for CJK scripts (where one
+    character is often a word)."""
+
+    def __init__(self, dim: int = BUILTIN_DIM):
+        super().__init__(dim=dim, char_ngrams=(2, 3, 4))
+        self.name = f"builtin-hashing-{dim}"
+
+    def _features(self, text: str):
+        feats = super()._features(text)
+        feats += [f"u:{ch}" for ch in _CJK_RE.findall(text or "")]
+        return feats
+
+    def spec(self) -> dict:
+        return {"kind": "builtin", "dim": self.dim}
+
+
+class HybridChatEncoder:
+    """A sentence-transformers model's embedding next to the built-in n-gram features
+    (each half L2-normalised): meaning from the model, exact words and non-English
+    scripts from the n-grams."""
+
+    def __init__(self, model_name: str, dim: int = BUILTIN_DIM):
+        self.sentence = _sentence_transformer(model_name)
+        self.builtin = BuiltinChatEncoder(dim)
+        self.model_name = model_name
+        self.name = f"hybrid:{model_name}+{self.builtin.name}"
+        self.dim = self.sentence.dim + self.builtin.dim
+
+    def encode(self, texts) -> np.ndarray:
+        texts = list(texts)
+        half = np.float32(np.sqrt(0.5))
+        return np.hstack([normalise(self.sentence.encode(texts)) * half, normalise(self.builtin.encode(texts)) * half])
+
+    def spec(self) -> dict:
+        return {"kind": "hybrid", "model": self.model_name, "dim": self.builtin.dim}
+
+
+def _sentence_transformer(model_name: str):
+    from ecom_ai.ml.text import SentenceTransformerEncoder
+
+    encoder = SentenceTransformerEncoder(model_name)
+    encoder.name = f"st:{model_name}"
+    encoder.spec = lambda: {"kind": "sentence_transformer", "model": model_name}
+    return encoder
+
+
+def encoder_from_spec(spec: dict):
+    """The encoder a trained classifier was trained with (cached per process)."""
+    kind = spec.get("kind")
+    key = tuple(sorted(spec.items()))
+    with _lock:
+        if key in _cache:
+            return _cache[key]
+        if kind == "builtin":
+            encoder = BuiltinChatEncoder(int(spec.get("dim", BUILTIN_DIM)))
+        elif kind == "sentence_transformer":
+            encoder = _sentence_transformer(spec["model"])
+        elif kind == "hybrid":
+            encoder = HybridChatEncoder(spec["model"], int(spec.get("dim", BUILTIN_DIM)))
+        elif kind == "path":
+            encoder = import_string(spec["path"])()
+            encoder.spec = lambda: dict(spec)
+        else:
+            raise ValueError(f"unknown chat encoder spec {spec!r}")
+        _cache[key] = encoder
+        return encoder
+
+
+def configured_encoder_spec() -> dict:
+    """The encoder spec the settings ask for (``auto`` resolved)."""
+    choice = ecom_settings.CHAT_ENCODER
+    model = ecom_settings.SENTENCE_TRANSFORMER_MODEL
+    if choice == "builtin":
+        return {"kind": "builtin", "dim": BUILTIN_DIM}
+    if choice == "sentence_transformer":
+        if not model:
+            raise ValueError("CHAT_ENCODER='sentence_transformer' needs ECOM_AI['SENTENCE_TRANSFORMER_MODEL'].")
+        return {"kind": "sentence_transformer", "model": model}
+    if choice == "hybrid":
+        if not model:
+            raise ValueError("CHAT_ENCODER='hybrid' needs ECOM_AI['SENTENCE_TRANSFORMER_MODEL'].")
+        return {"kind": "hybrid", "model": model, "dim": BUILTIN_DIM}
+    if choice == "auto":
+        if model:
+            try:
+                encoder_from_spec({"kind": "sentence_transformer", "model": model})
+                return {"kind": "hybrid", "model": model, "dim": BUILTIN_DIM}
+            except Exception as exc:  # not installed: fall back, say why once
+                logger.warning("Chat: sentence encoder %r not available (%s); using the built-in one.", model, exc)
+        return {"kind": "builtin", "dim": BUILTIN_DIM}
+    return {"kind": "path", "path": choice}
+
+
+def get_chat_encoder():
+    return encoder_from_spec(configured_encoder_spec())
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return vectors / norms
