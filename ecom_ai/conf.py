@@ -97,7 +97,7 @@ DEFAULTS: dict = {
     "EVALUATION_TOLERANCE": 0.01,
     "TRAINING_LOCK_TIMEOUT": 60 * 60 * 6,
     # --- ml (registry) ------------------------------------------------------------------
-    "TRAINERS": {},  # kind -> dotted path of an ecom_ai.ml.registry.Trainer subclass
+    "TRAINERS": {"intent": "ecom_ai.chat.training.IntentTrainer"},  # kind -> dotted path of an ecom_ai.ml.registry.Trainer subclass
     "ACTIVE_MODEL_CHECK_SECONDS": 5,
     # --- fraud (fraud area) ------------------------------------------------------------
     "FRAUD_ENABLED": True,
@@ -112,7 +112,7 @@ DEFAULTS: dict = {
     "FRAUD_ASSUME_LEGIT_AFTER_DAYS": 60,
     # --- chat (chat area) --------------------------------------------------------------
     "CHAT_ENCODER": "auto",  # auto | builtin | sentence_transformer | dotted path
-    "CHAT_INTENT_THRESHOLD": 0.5,
+    "CHAT_INTENT_THRESHOLD": 0.4,
     "CHAT_OOS_MIN_SIMILARITY": None,  # None: calibrated when the classifier is trained
     "CHAT_KB_MIN_SIMILARITY": 0.45,
     "CHAT_PRODUCT_MIN_SIMILARITY": 0.1,
@@ -211,7 +211,7 @@ _VALIDATORS = {
     "CHAT_PRODUCT_MIN_SIMILARITY": (_NUM, lambda v: -1 <= v <= 1 or "must be in [-1, 1]"),
     "CHAT_MAX_MESSAGE_LENGTH": (_INT, lambda v: 1 <= v <= 20_000 or "must be between 1 and 20000"),
     "CHAT_HISTORY_LIMIT": (_INT, lambda v: v > 0 or "must be positive"),
-    "CHAT_THROTTLE_RATE": ((str, type(None)), None),
+    "CHAT_THROTTLE_RATE": ((str, type(None)), lambda v: _is_rate(v) or "must look like 20/min (s, min, hour, day) or be None"),
     "CHAT_MAX_ORDER_LOOKUP_FAILURES": (_INT, lambda v: v > 0 or "must be positive"),
     "CHAT_POLL_SECONDS": (_INT, lambda v: v > 0 or "must be positive"),
     "CHAT_LLM_BACKEND": ((str, type(None)), None),
