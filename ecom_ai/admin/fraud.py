@@ -1,0 +1,169 @@
+"""Fraud admin: the review queue, rules (validated), allow/block lists, thresholds."""
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from ecom_ai.fraud.rules import ConditionError, parse_condition
+from ecom_ai.models.fraud import FraudAssessment, FraudListEntry, FraudRule, FraudSettings
+
+LEVEL_COLOURS = {"low": "#2e7d32", "medium": "#ef6c00", "high": "#c62828"}
+
+
+def level_badge(level: str, score) -> str:
+    return format_html(
+        '<span style="color:#fff;background:{};padding:1px 6px;border-radius:3px">{} {}</span>',
+        LEVEL_COLOURS.get(level, "#555"), level, score,
+    )
+
+
+def reasons_html(reasons) -> str:
+    if not reasons:
+        return "—"
+    items = []
+    for reason in reasons if isinstance(reasons, list) else []:
+        if not isinstance(reason, dict):
+            continue
+        extra = ""
+        if reason.get("points") is not None:
+            extra = f" (+{reason['points']})"
+        value = reason.get("value")
+        shown = f" = {value}" if value not in (None, "") and reason.get("kind") == "feature" else ""
+        items.append((reason.get("kind", ""), f"{reason.get('message', reason.get('code', ''))}{shown}{extra}"))
+    return format_html("<ul style='margin:0;padding-left:1em'>{}</ul>",
+                       format_html_join("", "<li><b>{}</b>: {}</li>", items))
+
+
+@admin.register(FraudAssessment)
+class FraudAssessmentAdmin(admin.ModelAdmin):
+    list_display = ("order_number_display", "badge", "recommended_action", "status", "scorer", "amount",
+                    "currency", "email", "placed_at", "short_reasons")
+    list_filter = ("status", "level", "recommended_action", "scorer", ("placed_at", admin.DateFieldListFilter),
+                   ("created_at", admin.DateFieldListFilter))
+    search_fields = ("order_number", "order_key", "email", "ip", "device", "payment_fingerprint", "user_key")
+    date_hierarchy = "placed_at"
+    list_select_related = ("model_version",)
+    list_per_page = 50
+    actions = ("approve_selected", "mark_selected_as_fraud")
+    readonly_fields = ("order_key", "order_number", "user_key", "email", "ip", "device", "payment_fingerprint",
+                       "amount", "currency", "placed_at", "score", "probability", "level", "recommended_action",
+                       "scorer", "reasons_display", "rules_fired", "features_display", "model_version", "status",
+                       "label", "decided_by", "decided_at", "chargeback_at", "chargeback_reason", "created_at",
+                       "updated_at")
+    fieldsets = (
+        (_("Order"), {"fields": ("order_number", "order_key", "user_key", "email", "ip", "device",
+                                 "payment_fingerprint", "amount", "currency", "placed_at")}),
+        (_("Risk"), {"fields": ("score", "probability", "level", "recommended_action", "scorer", "reasons_display",
+                                "rules_fired", "model_version")}),
+        (_("Review"), {"fields": ("status", "label", "decided_by", "decided_at", "note", "chargeback_at",
+                                  "chargeback_reason")}),
+        (_("Features"), {"classes": ("collapse",), "fields": ("features_display", "created_at", "updated_at")}),
+    )
+    change_form_template = "admin/ecom_ai/fraudassessment/change_form.html"
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description=_("order"), ordering="order_number")
+    def order_number_display(self, obj):
+        return obj.order_number or obj.order_key
+
+    @admin.display(description=_("risk"), ordering="score")
+    def badge(self, obj):
+        return level_badge(obj.level, obj.score)
+
+    @admin.display(description=_("reasons"))
+    def short_reasons(self, obj):
+        reasons = [r for r in (obj.reasons or []) if isinstance(r, dict)][:3]
+        return "; ".join(str(r.get("message", r.get("code", ""))) for r in reasons) or "—"
+
+    @admin.display(description=_("reasons"))
+    def reasons_display(self, obj):
+        return reasons_html(obj.reasons)
+
+    @admin.display(description=_("features"))
+    def features_display(self, obj):
+        rows = sorted((obj.features or {}).items())
+        return format_html("<table>{}</table>", format_html_join("", "<tr><td>{}</td><td>{}</td></tr>", rows))
+
+    # --- decisions -------------------------------------------------------------------
+    def _decide(self, request, queryset, decision: str):
+        by = request.user.get_username()
+        count = 0
+        with transaction.atomic():
+            for obj in queryset.select_for_update():
+                obj.decide(decision, by=by)
+                count += 1
+        label = _("approved") if decision == "approve" else _("marked as fraud")
+        self.message_user(request, _("%(n)d order(s) %(what)s; the decisions are training labels now.")
+                          % {"n": count, "what": label}, messages.SUCCESS)
+
+    @admin.action(description=_("Approve selected orders (legitimate)"))
+    def approve_selected(self, request, queryset):
+        self._decide(request, queryset, "approve")
+
+    @admin.action(description=_("Mark selected orders as fraud"))
+    def mark_selected_as_fraud(self, request, queryset):
+        self._decide(request, queryset, "fraud")
+
+    def response_change(self, request, obj):
+        for decision in ("approve", "fraud"):
+            if f"_decide_{decision}" in request.POST:
+                obj.decide(decision, by=request.user.get_username())
+                self.message_user(request, _("Decision recorded: %s.") % decision, messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:ecom_ai_fraudassessment_changelist"))
+        return super().response_change(request, obj)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("features")
+
+
+class FraudRuleForm(forms.ModelForm):
+    class Meta:
+        model = FraudRule
+        fields = ("name", "condition", "action", "priority", "enabled", "description")
+        widgets = {"condition": forms.Textarea(attrs={"rows": 3, "cols": 80, "style": "font-family:monospace"})}
+
+    def clean_condition(self):
+        condition = self.cleaned_data.get("condition", "")
+        try:
+            parsed = parse_condition(condition)
+        except ConditionError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return parsed.source
+
+
+@admin.register(FraudRule)
+class FraudRuleAdmin(admin.ModelAdmin):
+    form = FraudRuleForm
+    list_display = ("name", "condition", "action", "priority", "enabled", "updated_at")
+    list_editable = ("priority", "enabled")
+    list_filter = ("action", "enabled")
+    search_fields = ("name", "condition", "description")
+
+
+@admin.register(FraudListEntry)
+class FraudListEntryAdmin(admin.ModelAdmin):
+    list_display = ("value", "kind", "list", "note", "created_at")
+    list_filter = ("list", "kind")
+    search_fields = ("value", "note")
+
+
+@admin.register(FraudSettings)
+class FraudSettingsAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "medium_threshold", "high_threshold", "updated_at")
+
+    def has_add_permission(self, request):
+        return not FraudSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_changeform_initial_data(self, request):
+        defaults = FraudSettings.load()
+        return {"medium_threshold": defaults.medium_threshold, "high_threshold": defaults.high_threshold}

@@ -1,0 +1,76 @@
+"""Fraud API serializers: strict types and sizes; odd-but-typed values are scored and listed as gaps."""
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from ecom_ai.models.fraud import FraudAssessment
+
+
+class OrderLineSerializer(serializers.Serializer):
+    item_key = serializers.CharField(max_length=191, allow_blank=True, required=False, default="")
+    quantity = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False, default=1)
+    price = serializers.DecimalField(max_digits=18, decimal_places=4, required=False, allow_null=True)
+
+
+class OrderPayloadSerializer(serializers.Serializer):
+    """An order to assess. ``order_key`` or ``number`` is required; everything else is optional.
+
+    Missing fields, unknown currencies, malformed IPs and implausible amounts are assessed
+    with what is known and listed as reasons; wrong types and over-long values are a 400.
+    """
+
+    order_key = serializers.CharField(max_length=191, required=False, allow_blank=True, default="")
+    number = serializers.CharField(max_length=191, required=False, allow_blank=True, default="")
+    user_key = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    email = serializers.CharField(max_length=254, required=False, allow_blank=True, default="")
+    total = serializers.DecimalField(max_digits=18, decimal_places=4, required=False, allow_null=True, default=None)
+    currency = serializers.CharField(max_length=8, required=False, allow_blank=True, default="")
+    created_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    signed_up_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    ip = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    device_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    payment_fingerprint = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    shipping_country = serializers.CharField(max_length=8, required=False, allow_blank=True, default="")
+    billing_country = serializers.CharField(max_length=8, required=False, allow_blank=True, default="")
+    ip_country = serializers.CharField(max_length=8, required=False, allow_blank=True, default="")
+    channel = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    visitor_key = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    lines = OrderLineSerializer(many=True, required=False, default=list, max_length=500)
+
+    def validate(self, data):
+        if not (data.get("order_key") or "").strip() and not (data.get("number") or "").strip():
+            raise serializers.ValidationError({"order_key": "Give order_key or number to identify the order."})
+        unknown = set(self.initial_data) - set(self.fields) if isinstance(self.initial_data, dict) else set()
+        if unknown:
+            raise serializers.ValidationError({name: "Unknown field." for name in sorted(unknown)[:20]})
+        return data
+
+
+class AssessmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = FraudAssessment
+        fields = ("id", "order_key", "order_number", "user_key", "email", "amount", "currency", "placed_at", "score",
+                  "probability", "level", "recommended_action", "status", "scorer", "reasons", "rules_fired",
+                  "label", "decided_by", "decided_at", "note", "chargeback_at", "created_at", "updated_at")
+        read_only_fields = fields
+
+
+class AssessmentDetailSerializer(AssessmentSerializer):
+    class Meta(AssessmentSerializer.Meta):
+        fields = AssessmentSerializer.Meta.fields + ("features",)
+        read_only_fields = fields
+
+
+class DecisionSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=["approve", "fraud"])
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class AssessmentFilterSerializer(serializers.Serializer):
+    level = serializers.ChoiceField(choices=[c[0] for c in FraudAssessment.LEVEL_CHOICES], required=False)
+    status = serializers.ChoiceField(choices=[c[0] for c in FraudAssessment.STATUS_CHOICES], required=False)
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+    order = serializers.CharField(max_length=191, required=False)
+    email = serializers.CharField(max_length=254, required=False)
+    min_score = serializers.IntegerField(min_value=0, max_value=100, required=False)

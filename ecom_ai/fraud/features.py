@@ -1,0 +1,405 @@
+"""Fraud features of one order, from the adapter's ``OrderRecord``, the event log and earlier
+assessments.
+
+Everything is computed *as of the order's time* (``placed_at``) from rows placed before it,
+so the features stored with an assessment are exactly what a model trained on them later
+would have seen (no leakage when they become training data).
+
+Bad input never raises: a missing or malformed field gives ``None`` (unknown) or ``""`` for
+that feature and a *gap* (``FeatureResult.gaps``), which scoring lists as a reason.
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import statistics
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from decimal import Decimal, InvalidOperation
+
+from django.core.cache import cache
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
+IDENTIFIERS = ("user", "email", "ip", "device", "payment")
+SHARING_WINDOW = timedelta(days=30)
+SESSION_GAP = timedelta(minutes=30)
+BEHAVIOUR_WINDOW = timedelta(hours=24)
+QUANTITY_ANOMALY = 10  # units of one item in one order
+
+# name -> description (the rule language's vocabulary and the model's inputs)
+NUMERIC_FEATURES: dict[str, str] = {
+    "amount": "order total (0 when unknown)",
+    "account_age_days": "days from the account's sign-up to this order (empty for guests / unknown)",
+    "minutes_since_signup": "minutes from sign-up to this order (empty for guests / unknown)",
+    "is_guest": "1 when the order has no user account",
+    "first_order": "1 when no earlier order of this user/email was assessed",
+    "previous_orders": "earlier assessed orders of this user/email",
+    "amount_vs_user_mean": "amount / mean of this customer's earlier orders (empty without history)",
+    "amount_vs_shop_median": "amount / median of the shop's recent orders in this currency",
+    **{
+        f"orders_{ident}_{win}": f"earlier orders/attempts with the same {ident} in the last {win}"
+        for ident in IDENTIFIERS for win in WINDOWS
+    },
+    "accounts_on_device": "other accounts/emails seen on this device in 30 days",
+    "accounts_on_ip": "other accounts/emails seen from this IP in 30 days",
+    "accounts_on_payment": "other accounts/emails using this payment fingerprint in 30 days",
+    "ip_country_mismatch_shipping": "1 when the IP's country differs from the shipping country",
+    "ip_country_mismatch_billing": "1 when the IP's country differs from the billing country",
+    "shipping_billing_mismatch": "1 when shipping and billing countries differ",
+    "line_count": "order lines",
+    "total_quantity": "units ordered",
+    "max_line_quantity": "largest quantity on one line",
+    "quantity_anomaly": f"1 when one line has {QUANTITY_ANOMALY} or more units",
+    "events_24h": "events of this user/visitor in the 24 hours before the order",
+    "pages_viewed": "pages/products viewed in the 24 hours before the order",
+    "items_viewed": "distinct products viewed in the 24 hours before the order",
+    "cart_adds": "add-to-cart events in the 24 hours before the order",
+    "seconds_on_site": "length of the session that ended in this order, in seconds",
+    "hour_of_day": "hour of the order (UTC)",
+    "ip_malformed": "1 when the IP address could not be read",
+    "ip_private": "1 when the IP is private/loopback (behind a proxy?)",
+    "currency_unknown": "1 when the currency is not a known ISO 4217 code",
+    "amount_absurd": "1 when the amount is negative, missing or above FRAUD_ABSURD_AMOUNT",
+    "missing_fields": "how many of email, IP, device, payment fingerprint, countries are missing",
+}
+CATEGORICAL_FEATURES: dict[str, str] = {
+    "channel": "sales channel (web, app, store...)",
+    "currency": "ISO 4217 currency code",
+    "ip_country": "country of the IP (ISO 3166 alpha-2, from the adapter or a header)",
+    "shipping_country": "shipping country",
+    "billing_country": "billing country",
+    "email_domain": "domain of the email address",
+}
+FEATURE_NAMES = tuple(NUMERIC_FEATURES) + tuple(CATEGORICAL_FEATURES)
+
+ISO_4217 = frozenset("""
+AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN
+BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS
+GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW
+KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD
+NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD
+SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS
+VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL
+""".split())
+
+
+@dataclass
+class OrderFacts:
+    """What scoring knows about one order (neutral, from the adapter, the API or a request)."""
+
+    order_key: str
+    number: str = ""
+    user_key: str = ""
+    email: str = ""
+    amount: object = None  # anything; parsed in compute_features
+    currency: str = ""
+    placed_at: datetime | None = None
+    ip: str = ""
+    device: str = ""
+    payment_fingerprint: str = ""
+    shipping_country: str = ""
+    billing_country: str = ""
+    ip_country: str = ""
+    channel: str = ""
+    visitor_key: str = ""
+    signed_up_at: datetime | None = None
+    lines: list = field(default_factory=list)  # (item_key, quantity, price) or OrderLineRecord
+
+    @classmethod
+    def from_record(cls, record, context: dict | None = None) -> "OrderFacts":
+        """From the adapter's ``OrderRecord`` (its ``extra`` carries IP, device...) plus request context."""
+        extra = dict(getattr(record, "extra", None) or {})
+        context = context or {}
+
+        def pick(*names):
+            for source in (extra, context):
+                for name in names:
+                    value = source.get(name)
+                    if value not in (None, ""):
+                        return value
+            return ""
+
+        return cls(
+            order_key=str(record.key),
+            number=str(record.number or ""),
+            user_key=str(record.user_key or ""),
+            email=str(record.email or ""),
+            amount=record.total,
+            currency=str(record.currency or ""),
+            placed_at=record.created_at,
+            ip=str(pick("ip_address", "ip")),
+            device=str(pick("device_id", "device")),
+            payment_fingerprint=str(pick("payment_fingerprint")),
+            shipping_country=str(pick("shipping_country")),
+            billing_country=str(pick("billing_country")),
+            ip_country=str(pick("ip_country")),
+            channel=str(pick("channel")),
+            visitor_key=str(pick("visitor_key")),
+            signed_up_at=_as_datetime(pick("account_created_at", "signed_up_at")),
+            lines=[(ln.item_key, ln.quantity, ln.price) for ln in (record.lines or [])],
+        )
+
+
+@dataclass
+class FeatureResult:
+    features: dict
+    gaps: list  # [(code, message)]
+    identifiers: dict  # normalised email/ip/device/payment used for lists and storage
+    amount: Decimal | None
+    placed_at: datetime
+
+
+def _as_datetime(value):
+    if isinstance(value, datetime):
+        return value if timezone.is_aware(value) else timezone.make_aware(value, dt_timezone.utc)
+    return None
+
+
+def _clean_country(value) -> str:
+    value = str(value or "").strip().upper()
+    return value if len(value) == 2 and value.isalpha() else ""
+
+
+def _parse_amount(value) -> Decimal | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError, TypeError):
+        return None
+    return amount if amount.is_finite() else None
+
+
+def known_currencies() -> frozenset:
+    from ecom_ai.conf import settings as ecom_settings
+
+    extra = ecom_settings.FRAUD_CURRENCIES
+    return ISO_4217 | frozenset(str(c).upper() for c in (extra or ())) | {ecom_settings.DEFAULT_CURRENCY.upper()}
+
+
+def _ratio(value, base):
+    if value is None or not base:
+        return None
+    return round(float(value) / float(base), 4)
+
+
+def compute_features(facts: OrderFacts) -> FeatureResult:
+    """The named features of one order (see ``NUMERIC_FEATURES`` / ``CATEGORICAL_FEATURES``)."""
+    from ecom_ai.conf import settings as ecom_settings
+
+    gaps: list[tuple[str, str]] = []
+    f: dict = {}
+    now = timezone.now()
+    placed_at = _as_datetime(facts.placed_at)
+    if placed_at is None:
+        placed_at = now
+    # --- identifiers --------------------------------------------------------------------
+    email = str(facts.email or "").strip().lower()[:254]
+    if email and ("@" not in email or email.startswith("@") or email.endswith("@")):
+        gaps.append(("email_malformed", f"email {email[:60]!r} is not a valid address"))
+    elif not email:
+        gaps.append(("email_missing", "no email address"))
+    ip_raw = str(facts.ip or "").strip()[:64]
+    ip = ""
+    f["ip_malformed"] = 0
+    f["ip_private"] = 0
+    if ip_raw:
+        try:
+            parsed = ipaddress.ip_address(ip_raw)
+            ip = str(parsed)
+            f["ip_private"] = int(parsed.is_private or parsed.is_loopback)
+        except ValueError:
+            f["ip_malformed"] = 1
+            gaps.append(("ip_malformed", f"IP address {ip_raw[:40]!r} is malformed"))
+    else:
+        gaps.append(("ip_missing", "no IP address"))
+    device = str(facts.device or "").strip()[:128]
+    payment = str(facts.payment_fingerprint or "").strip()[:128]
+    user_key = str(facts.user_key or "").strip()[:64]
+    if not device:
+        gaps.append(("device_missing", "no device id"))
+    if not payment:
+        gaps.append(("payment_missing", "no payment fingerprint"))
+    # --- amount and currency ------------------------------------------------------------
+    amount = _parse_amount(facts.amount)
+    f["amount_absurd"] = 0
+    if amount is None:
+        f["amount_absurd"] = 1
+        gaps.append(("amount_missing", f"amount {str(facts.amount)[:30]!r} is missing or not a number"
+                     if facts.amount not in (None, "") else "no order amount"))
+    elif amount < 0 or amount > Decimal(str(ecom_settings.FRAUD_ABSURD_AMOUNT)):
+        f["amount_absurd"] = 1
+        gaps.append(("amount_absurd", f"amount {amount} is outside the plausible range"))
+    f["amount"] = float(amount) if amount is not None else 0.0
+    currency = str(facts.currency or "").strip().upper()[:8]
+    f["currency_unknown"] = int(currency not in known_currencies())
+    if f["currency_unknown"]:
+        gaps.append(("currency_unknown", f"currency {currency!r} is not a known ISO 4217 code" if currency
+                     else "no currency"))
+    f["currency"] = currency
+    # --- countries, channel -------------------------------------------------------------
+    ship, bill, ipc = (_clean_country(facts.shipping_country), _clean_country(facts.billing_country),
+                       _clean_country(facts.ip_country))
+    f["shipping_country"], f["billing_country"], f["ip_country"] = ship, bill, ipc
+    f["ip_country_mismatch_shipping"] = int(bool(ipc and ship and ipc != ship)) if ipc and ship else None
+    f["ip_country_mismatch_billing"] = int(bool(ipc and bill and ipc != bill)) if ipc and bill else None
+    f["shipping_billing_mismatch"] = int(ship != bill) if ship and bill else None
+    for code, value in (("shipping_country_missing", ship), ("billing_country_missing", bill)):
+        if not value:
+            gaps.append((code, code.replace("_", " ").replace(" missing", " missing").capitalize()))
+    f["channel"] = str(facts.channel or "").strip().lower()[:32]
+    f["email_domain"] = email.rsplit("@", 1)[-1][:100] if "@" in email else ""
+    f["missing_fields"] = sum(not v for v in (email, ip, device, payment, ship, bill))
+    f["hour_of_day"] = placed_at.astimezone(dt_timezone.utc).hour
+    # --- lines ----------------------------------------------------------------------------
+    quantities = []
+    for line in facts.lines or []:
+        qty = line[1] if isinstance(line, (list, tuple)) else getattr(line, "quantity", 1)
+        try:
+            quantities.append(max(0, int(qty)))
+        except (TypeError, ValueError):
+            gaps.append(("quantity_malformed", f"line quantity {str(qty)[:20]!r} is not a number"))
+    f["line_count"] = len(facts.lines or [])
+    f["total_quantity"] = sum(quantities)
+    f["max_line_quantity"] = max(quantities) if quantities else 0
+    f["quantity_anomaly"] = int(f["max_line_quantity"] >= QUANTITY_ANOMALY)
+    # --- account --------------------------------------------------------------------------
+    f["is_guest"] = int(not user_key)
+    signed_up = _as_datetime(facts.signed_up_at) or (_signup_time(user_key) if user_key else None)
+    if signed_up is not None:
+        delta = (placed_at - signed_up).total_seconds()
+        f["minutes_since_signup"] = round(max(0.0, delta) / 60.0, 3)
+        f["account_age_days"] = round(max(0.0, delta) / 86400.0, 4)
+    else:
+        f["minutes_since_signup"] = None
+        f["account_age_days"] = None
+    # --- history, velocities, sharing ------------------------------------------------------
+    identifiers = {"user": user_key, "email": email, "ip": ip or ip_raw, "device": device, "payment": payment}
+    _history_features(f, facts.order_key, identifiers, amount, currency, placed_at)
+    # --- behaviour before the purchase ------------------------------------------------------
+    _behaviour_features(f, user_key, str(facts.visitor_key or "")[:64], placed_at)
+    for name in FEATURE_NAMES:
+        f.setdefault(name, None)
+    return FeatureResult(features=f, gaps=gaps, identifiers=identifiers, amount=amount, placed_at=placed_at)
+
+
+def _signup_time(user_key: str):
+    """The sign-up time of a user: the adapter's ``user_joined_at`` or the user model's ``date_joined``."""
+    from ecom_ai.adapters import get_adapter
+
+    adapter = get_adapter()
+    hook = getattr(adapter, "user_joined_at", None)
+    try:
+        if callable(hook):
+            return _as_datetime(hook(user_key))
+        from django.contrib.auth import get_user_model
+
+        model = get_user_model()
+        if not any(f.name == "date_joined" for f in model._meta.get_fields()):
+            return None
+        pk = model._meta.pk.to_python(user_key)
+        return _as_datetime(model._default_manager.filter(pk=pk).values_list("date_joined", flat=True).first())
+    except Exception:  # a key of another type, a missing table...: unknown
+        return None
+
+
+_FIELD = {"user": "user_key", "email": "email", "ip": "ip", "device": "device", "payment": "payment_fingerprint"}
+
+
+def _history_features(f: dict, order_key: str, ids: dict, amount, currency: str, placed_at) -> None:
+    from ecom_ai.models.fraud import FraudAssessment
+
+    base = FraudAssessment.objects.exclude(order_key=order_key).filter(placed_at__lt=placed_at)
+    window_start = placed_at - max(max(WINDOWS.values()), SHARING_WINDOW)
+    for ident, value in ids.items():
+        if not value:
+            for win in WINDOWS:
+                f[f"orders_{ident}_{win}"] = None
+            continue
+        rows = list(
+            base.filter(**{_FIELD[ident]: value, "placed_at__gte": window_start})
+            .order_by("-placed_at").values_list("placed_at", "user_key", "email")[:1000]
+        )
+        for win, span in WINDOWS.items():
+            f[f"orders_{ident}_{win}"] = sum(1 for r in rows if r[0] >= placed_at - span)
+        if ident in ("device", "ip", "payment"):
+            others = {r[1] or r[2] for r in rows if r[0] >= placed_at - SHARING_WINDOW and (r[1] or r[2])}
+            others.discard(ids["user"] or ids["email"])
+            others.discard(ids["email"])
+            f[f"accounts_on_{ident}"] = len(others)
+    for ident in ("device", "ip", "payment"):
+        f.setdefault(f"accounts_on_{ident}", None)
+    # customer's history: same user (or same email for guests)
+    who = {"user_key": ids["user"]} if ids["user"] else ({"email": ids["email"]} if ids["email"] else None)
+    if who:
+        previous = list(base.filter(**who).order_by("-placed_at").values_list("amount", flat=True)[:50])
+        f["previous_orders"] = len(previous)
+        f["first_order"] = int(not previous)
+        amounts = [float(a) for a in previous if a is not None]
+        f["amount_vs_user_mean"] = _ratio(amount, statistics.fmean(amounts)) if amounts and amount is not None else None
+    else:
+        f["previous_orders"], f["first_order"], f["amount_vs_user_mean"] = 0, 1, None
+    median = shop_median_amount(currency) if amount is not None else None
+    f["amount_vs_shop_median"] = _ratio(amount, median)
+
+
+def shop_median_amount(currency: str):
+    """Median amount of the shop's last 500 assessed orders in ``currency`` (cached 10 minutes)."""
+    from ecom_ai.models.fraud import FraudAssessment
+
+    key = f"ecom_ai:fraud:median:{currency or '-'}"
+    value = cache.get(key)
+    if value is None:
+        amounts = [float(a) for a in FraudAssessment.objects.filter(currency=currency, amount__gt=0)
+                   .order_by("-placed_at").values_list("amount", flat=True)[:500]]
+        value = statistics.median(amounts) if len(amounts) >= 5 else 0.0
+        cache.set(key, value, 600)
+    return value or None
+
+
+def _behaviour_features(f: dict, user_key: str, visitor_key: str, placed_at) -> None:
+    from django.db.models import Q
+
+    from ecom_ai.models.events import Event
+
+    f.update(events_24h=0, pages_viewed=0, items_viewed=0, cart_adds=0, seconds_on_site=0.0)
+    who = Q()
+    if user_key:
+        who |= Q(user_key=user_key)
+    if visitor_key:
+        who |= Q(visitor_key=visitor_key)
+    if not who:
+        return
+    rows = list(
+        Event.objects.filter(who, occurred_at__gte=placed_at - BEHAVIOUR_WINDOW, occurred_at__lte=placed_at)
+        .order_by("-occurred_at").values_list("event_type", "item_key", "occurred_at", "channel")[:500]
+    )
+    f["events_24h"] = len(rows)
+    f["pages_viewed"] = sum(1 for r in rows if r[0] in ("view", "page_view"))
+    f["items_viewed"] = len({r[1] for r in rows if r[0] == "view" and r[1]})
+    f["cart_adds"] = sum(1 for r in rows if r[0] == "add_to_cart")
+    if rows:
+        start = last = placed_at
+        for row in rows:  # newest first: walk back while gaps stay under SESSION_GAP
+            if last - row[2] > SESSION_GAP:
+                break
+            start = last = row[2]
+        f["seconds_on_site"] = round(max(0.0, (placed_at - start).total_seconds()), 1)
+        if not f.get("channel"):
+            f["channel"] = rows[0][3]
+
+
+def numeric_value(value) -> float | None:
+    """A feature value as a float for the model (None stays None)."""
+    if value is None or value == "":
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None

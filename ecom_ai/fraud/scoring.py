@@ -1,0 +1,394 @@
+"""Scoring orders: ``assess_order(order)`` → a stored ``FraudAssessment``.
+
+The score (0–100) comes from the active ``fraud`` model version when there is one (a
+calibrated probability × 100) and from a transparent heuristic otherwise. Then:
+
+1. the allow/block lists (email, IP, device, payment fingerprint): a block-list hit makes
+   the order high risk (cancel), an allow-list hit low risk (accept), whatever else says;
+2. the enabled rules in priority order: the first one that fires decides (block → high,
+   review → at least medium, allow → low); every rule that fired is listed;
+3. otherwise the thresholds (admin "fraud thresholds") give the level: low → accept,
+   medium → review, high → cancel.
+
+Reasons list the features that pushed the score, the rules and list entries that fired and
+any gaps in the order's data. Scoring never raises into the caller: on an unexpected error
+an assessment is still stored, scored by "error", sent to review with the error listed.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+
+from ecom_ai import signals
+from ecom_ai.conf import settings as ecom_settings
+from ecom_ai.fraud.features import (
+    CATEGORICAL_FEATURES,
+    NUMERIC_FEATURES,
+    FeatureResult,
+    OrderFacts,
+    compute_features,
+)
+from ecom_ai.fraud.rules import evaluate_rules
+
+logger = logging.getLogger("ecom_ai.fraud")
+
+MODEL_KIND = "fraud"
+
+# Heuristic (no model active yet): (feature, test, points, message). Points add up, capped at 100.
+HEURISTIC_SIGNALS = [
+    ("minutes_since_signup", lambda v: v is not None and v < 1, 45, "ordered within a minute of signing up"),
+    ("minutes_since_signup", lambda v: v is not None and 1 <= v < 10, 15, "ordered within 10 minutes of signing up"),
+    ("accounts_on_device", lambda v: (v or 0) >= 1, 20, "device used by other accounts"),
+    ("accounts_on_ip", lambda v: (v or 0) >= 2, 15, "IP used by several other accounts"),
+    ("accounts_on_payment", lambda v: (v or 0) >= 1, 25, "payment method used by other accounts"),
+    ("orders_ip_1h", lambda v: (v or 0) >= 3, 15, "many orders from this IP in the last hour"),
+    ("orders_device_24h", lambda v: (v or 0) >= 3, 15, "many orders from this device in 24 hours"),
+    ("orders_payment_24h", lambda v: (v or 0) >= 3, 15, "many orders with this payment method in 24 hours"),
+    ("orders_email_24h", lambda v: (v or 0) >= 3, 10, "many orders with this email in 24 hours"),
+    ("ip_country_mismatch_shipping", lambda v: v == 1, 15, "IP country differs from the shipping country"),
+    ("ip_country_mismatch_billing", lambda v: v == 1, 10, "IP country differs from the billing country"),
+    ("shipping_billing_mismatch", lambda v: v == 1, 10, "shipping and billing countries differ"),
+    ("amount_vs_user_mean", lambda v: (v or 0) >= 5, 15, "amount far above this customer's usual"),
+    ("amount_vs_shop_median", lambda v: (v or 0) >= 10, 15, "amount far above the shop's usual"),
+    ("quantity_anomaly", lambda v: v == 1, 10, "unusually large quantity of one item"),
+    ("amount_absurd", lambda v: v == 1, 30, "implausible amount"),
+    ("ip_malformed", lambda v: v == 1, 10, "malformed IP address"),
+    ("currency_unknown", lambda v: v == 1, 10, "unknown currency"),
+    ("missing_fields", lambda v: (v or 0) >= 4, 10, "most identifying fields are missing"),
+]
+
+LEVEL_ACTIONS = {"low": "accept", "medium": "review", "high": "cancel"}
+
+
+@dataclass
+class ScoreResult:
+    """Everything an assessment stores, before it is saved."""
+
+    facts: OrderFacts
+    features: FeatureResult
+    score: int
+    probability: float | None
+    level: str
+    action: str
+    scorer: str
+    reasons: list = field(default_factory=list)
+    rules_fired: list = field(default_factory=list)
+    model_version_id: int | None = None
+
+
+def _describe(name: str) -> str:
+    return NUMERIC_FEATURES.get(name) or CATEGORICAL_FEATURES.get(name) or name
+
+
+def _fmt(value):
+    if isinstance(value, float):
+        return round(value, 3)
+    return value
+
+
+def heuristic_score(features: dict) -> tuple[int, list]:
+    points, reasons = 0, []
+    for name, test, weight, message in HEURISTIC_SIGNALS:
+        try:
+            hit = test(features.get(name))
+        except TypeError:
+            hit = False
+        if hit:
+            points += weight
+            reasons.append({"kind": "feature", "code": name, "value": _fmt(features.get(name)),
+                            "points": weight, "message": message})
+    return min(100, points), reasons
+
+
+def model_score(model, features: dict) -> tuple[float, list]:
+    probability, pushed = model.explain(features)
+    reasons = [{"kind": "feature", "code": name, "value": _fmt(features.get(name)), "points": round(points, 1),
+                "impact": round(impact, 3), "message": _describe(name)} for name, points, impact in pushed]
+    return probability, reasons
+
+
+def _thresholds():
+    from ecom_ai.models.fraud import FraudSettings
+
+    obj = FraudSettings.load()
+    return obj.medium_threshold, obj.high_threshold
+
+
+def level_for(score: int, medium: int, high: int) -> str:
+    return "high" if score >= high else "medium" if score >= medium else "low"
+
+
+def _list_hits(identifiers: dict) -> list:
+    from ecom_ai.models.fraud import FraudListEntry
+
+    wanted = {("email", identifiers.get("email")), ("ip", identifiers.get("ip")),
+              ("device", identifiers.get("device")), ("payment_fingerprint", identifiers.get("payment"))}
+    wanted = {(k, FraudListEntry.normalize(k, v)) for k, v in wanted if v}
+    if not wanted:
+        return []
+    from django.db.models import Q
+
+    query = Q()
+    for kind, value in wanted:
+        query |= Q(kind=kind, value=value)
+    return list(FraudListEntry.objects.filter(query).values("pk", "kind", "value", "list", "note"))
+
+
+def _active_rules():
+    from ecom_ai.models.fraud import FraudRule
+
+    return list(FraudRule.objects.filter(enabled=True).order_by("priority", "name").only(
+        "pk", "name", "condition", "action", "priority"))
+
+
+def score_order(facts: OrderFacts, *, model=None, use_active_model: bool = False) -> ScoreResult:
+    """Compute features, score, lists, rules and reasons for ``facts`` (nothing is saved)."""
+    version_id = None
+    if model is None and use_active_model:
+        from ecom_ai.ml.registry import active_version, load_active
+
+        model = load_active(MODEL_KIND)
+        if model is not None:
+            active = active_version(MODEL_KIND)
+            version_id = active.pk if active else None
+    result = compute_features(facts)
+    features = result.features
+    if model is not None:
+        probability, reasons = model_score(model, features)
+        score = int(round(100 * probability)) if math.isfinite(probability) else 0
+        scorer = "model"
+    else:
+        probability = None
+        score, reasons = heuristic_score(features)
+        scorer = "heuristic"
+    score = max(0, min(100, score))
+    medium, high = _thresholds()
+    level = level_for(score, medium, high)
+    # lists beat everything
+    hits = _list_hits(result.identifiers)
+    blocked = [h for h in hits if h["list"] == "block"]
+    allowed = [h for h in hits if h["list"] == "allow"]
+    fired = evaluate_rules(_active_rules(), features)
+    rules_fired = [{"id": r.id, "name": r.name, "action": r.action} for r in fired]
+    for rule in fired:
+        reasons.append({"kind": "rule", "code": rule.name, "action": rule.action,
+                        "message": f"rule {rule.name!r} fired ({rule.action})"})
+    for hit in hits:
+        reasons.append({"kind": "list", "code": f"{hit['list']}:{hit['kind']}", "value": hit["value"],
+                        "message": f"{hit['kind'].replace('_', ' ')} {hit['value']} is on the {hit['list']} list"})
+    if blocked:
+        level, score = "high", max(score, high)
+    elif allowed:
+        level = "low"
+    elif fired:
+        decisive = fired[0].action
+        if decisive == "block":
+            level, score = "high", max(score, high)
+        elif decisive == "review" and level == "low":
+            level, score = "medium", max(score, medium)
+        elif decisive == "allow":
+            level = "low"
+    for code, message in result.gaps:
+        reasons.append({"kind": "data", "code": code, "message": message})
+    return ScoreResult(facts=facts, features=result, score=score, probability=probability, level=level,
+                       action=LEVEL_ACTIONS[level], scorer=scorer, reasons=reasons, rules_fired=rules_fired,
+                       model_version_id=version_id)
+
+
+def _json_features(features: dict) -> dict:
+    out = {}
+    for key, value in features.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            value = None
+        out[key] = value
+    return out
+
+
+def save_assessment(result: ScoreResult):
+    """Store (or update, for an order scored before) the assessment; a decision already
+    taken by a reviewer is kept. Sends ``fraud_flagged`` for medium/high orders."""
+    from ecom_ai.models.fraud import FraudAssessment
+
+    facts, feat = result.facts, result.features
+    ids = feat.identifiers
+    values = dict(
+        order_number=str(facts.number or "")[:191], user_key=ids["user"][:64], email=ids["email"][:254],
+        ip=ids["ip"][:64], device=ids["device"][:128], payment_fingerprint=ids["payment"][:128],
+        amount=feat.amount if feat.amount is not None and abs(feat.amount) < 10 ** 12 else None,
+        currency=feat.features.get("currency", "")[:8], placed_at=feat.placed_at,
+        score=result.score, probability=result.probability, level=result.level,
+        recommended_action=result.action, scorer=result.scorer, reasons=result.reasons,
+        features=_json_features(feat.features), rules_fired=result.rules_fired,
+        model_version_id=result.model_version_id,
+    )
+    key = str(facts.order_key)[:191]
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                obj = FraudAssessment.objects.select_for_update().filter(order_key=key).first()
+                if obj is None:
+                    status = FraudAssessment.STATUS_AUTO if result.level == "low" else FraudAssessment.STATUS_PENDING
+                    obj = FraudAssessment.objects.create(order_key=key, status=status, **values)
+                else:
+                    for name, value in values.items():
+                        setattr(obj, name, value)
+                    if obj.status in (FraudAssessment.STATUS_AUTO, FraudAssessment.STATUS_PENDING):
+                        obj.status = (FraudAssessment.STATUS_AUTO if result.level == "low"
+                                      else FraudAssessment.STATUS_PENDING)
+                    obj.save()
+            break
+        except IntegrityError:  # a concurrent first assessment of the same order won: update it
+            if attempt:
+                raise
+    if obj.level != "low":
+        signals.fraud_flagged.send(sender=FraudAssessment, assessment=obj)
+    return obj
+
+
+def assess_facts(facts: OrderFacts, *, model=None):
+    """Score ``facts`` and store the assessment. Never raises: an error gives an 'error' assessment."""
+    try:
+        result = score_order(facts, model=model, use_active_model=model is None)
+        return save_assessment(result)
+    except Exception as exc:
+        logger.exception("ecom_ai: fraud scoring of order %r failed", getattr(facts, "order_key", None))
+        return _error_assessment(facts, exc)
+
+
+def _error_assessment(facts: OrderFacts, exc: Exception):
+    from ecom_ai.models.fraud import FraudAssessment
+
+    try:
+        key = str(getattr(facts, "order_key", "") or "")[:191]
+        if not key:
+            return None
+        obj, _ = FraudAssessment.objects.update_or_create(
+            order_key=key,
+            defaults=dict(
+                order_number=str(getattr(facts, "number", "") or "")[:191],
+                user_key=str(getattr(facts, "user_key", "") or "")[:64],
+                email=str(getattr(facts, "email", "") or "")[:254],
+                score=0, probability=None, level="medium", recommended_action="review", scorer="error",
+                status=FraudAssessment.STATUS_PENDING,
+                reasons=[{"kind": "error", "code": type(exc).__name__,
+                          "message": f"scoring failed ({type(exc).__name__}: {str(exc)[:300]}); review by hand"}],
+            ),
+        )
+        return obj
+    except Exception:
+        logger.exception("ecom_ai: could not store the error assessment of order %r", getattr(facts, "order_key", None))
+        return None
+
+
+# --- the public service --------------------------------------------------------------
+
+def request_context(request) -> dict:
+    """The facts a request adds to an order: IP, visitor key, IP country header (JSON-safe)."""
+    if request is None:
+        return {}
+    context = {}
+    try:
+        meta = getattr(request, "META", {}) or {}
+        ip = meta.get("REMOTE_ADDR") or ""
+        if ip:
+            context["ip"] = str(ip)[:64]
+        header = ecom_settings.FRAUD_IP_COUNTRY_HEADER
+        if header and meta.get(header):
+            context["ip_country"] = str(meta.get(header))[:8]
+        from ecom_ai.events.middleware import get_visitor_key
+
+        visitor = get_visitor_key(request)
+        if visitor:
+            context["visitor_key"] = visitor
+        agent = meta.get("HTTP_USER_AGENT")
+        if agent:
+            context["user_agent"] = str(agent)[:256]
+    except Exception:  # a strange request object must never stop an assessment
+        logger.warning("ecom_ai: could not read the request context for fraud scoring", exc_info=True)
+    return context
+
+
+def facts_for_order(order, context: dict | None = None) -> OrderFacts:
+    """The ``OrderFacts`` of a host order, read through the adapter."""
+    from ecom_ai.adapters import get_adapter
+
+    return OrderFacts.from_record(get_adapter().order_record(order), context)
+
+
+def find_host_order(order_key: str):
+    """The host order with this key (through the adapter), or None."""
+    from ecom_ai.adapters import get_adapter
+
+    adapter = get_adapter()
+    hook = getattr(adapter, "get_order", None)
+    if callable(hook):
+        return hook(order_key)
+    model = adapter.order_model
+    if model is None:
+        return None
+    try:
+        return model._default_manager.filter(pk=model._meta.pk.to_python(order_key)).first()
+    except Exception:
+        return None
+
+
+def assess_order_by_key(order_key: str, context: dict | None = None):
+    """Assess the host order ``order_key`` now (what the Celery task runs). Never raises."""
+    try:
+        order = find_host_order(order_key)
+    except Exception as exc:
+        logger.exception("ecom_ai: could not load order %r for fraud scoring", order_key)
+        return _error_assessment(OrderFacts(order_key=str(order_key)), exc)
+    if order is None:
+        logger.warning("ecom_ai: order %r not found for fraud scoring", order_key)
+        return None
+    try:
+        facts = facts_for_order(order, context)
+    except Exception as exc:
+        logger.exception("ecom_ai: could not read order %r through the adapter", order_key)
+        return _error_assessment(OrderFacts(order_key=str(order_key)), exc)
+    return assess_facts(facts)
+
+
+def assess_order(order, *, request=None, sync: bool | None = None):
+    """Assess a host order.
+
+    ``sync=True`` scores it now and returns the ``FraudAssessment``. Otherwise (the default,
+    ``ECOM_AI["FRAUD_ASYNC"]``) a Celery task is sent once the current transaction commits
+    and ``None`` is returned. ``request`` (optional) adds the client IP and visitor key.
+    Never raises: errors are logged and, where possible, stored as an assessment to review.
+    """
+    if not ecom_settings.FRAUD_ENABLED:
+        return None
+    try:
+        context = request_context(request)
+        if sync is None:
+            sync = not ecom_settings.FRAUD_ASYNC
+        if sync:
+            return assess_facts(facts_for_order(order, context))
+        from ecom_ai.adapters import get_adapter
+
+        # the one hand-off from the domain to the task layer (imported lazily, on purpose)
+        from ecom_ai.tasks.fraud import enqueue_assessment
+
+        enqueue_assessment(get_adapter().order_key(order), context)
+        return None
+    except Exception as exc:
+        logger.exception("ecom_ai: fraud assessment of an order could not be started")
+        try:
+            from ecom_ai.adapters import get_adapter
+
+            return _error_assessment(OrderFacts(order_key=get_adapter().order_key(order)), exc)
+        except Exception:
+            return None
+
+
+def decide(assessment, decision: str, *, user=None, note: str = ""):
+    """Record a reviewer's decision (approve / fraud) on an assessment: it becomes its label."""
+    by = getattr(user, "get_username", lambda: "")() if user is not None else ""
+    assessment.decide(decision, by=by, note=note)
+    return assessment
+

@@ -1,0 +1,121 @@
+"""``manage.py ecom_ai_import_chargebacks chargebacks.csv``: chargebacks become fraud labels.
+
+The CSV has a header row with the columns ``order`` (the order number or key; ``order_number``
+and ``order_key`` are accepted too), ``date`` (ISO date or date-time) and ``reason``
+(optional). Every row is checked first; if any row is wrong, the errors are listed with
+their line numbers and nothing is written (all or nothing). ``--skip-unknown`` skips orders
+that have no fraud assessment instead of failing.
+"""
+from __future__ import annotations
+
+import csv
+from datetime import datetime, time, timedelta
+from datetime import timezone as dt_timezone
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+ORDER_COLUMNS = ("order", "order_number", "order_key")
+MAX_ERRORS_SHOWN = 50
+
+
+def _parse_when(text: str):
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        value = parse_datetime(text)
+        if value is None:
+            day = parse_date(text)
+            value = datetime.combine(day, time.min) if day else None
+    except ValueError:
+        return None
+    if value is not None and timezone.is_naive(value):
+        value = timezone.make_aware(value, dt_timezone.utc)
+    return value
+
+
+class Command(BaseCommand):
+    help = "Import chargebacks from a CSV file (order, date, reason) as fraud labels; all rows or none."
+
+    def add_arguments(self, parser):
+        parser.add_argument("csv_path")
+        parser.add_argument("--skip-unknown", action="store_true",
+                            help="skip orders without a fraud assessment instead of failing")
+        parser.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
+
+    def handle(self, *args, csv_path, skip_unknown=False, dry_run=False, **options):
+        from ecom_ai.models.fraud import FraudAssessment
+
+        try:
+            with open(csv_path, newline="", encoding="utf-8-sig") as handle:
+                rows = list(csv.DictReader(handle))
+                header = [h.strip().lower() for h in (rows[0].keys() if rows else [])]
+        except FileNotFoundError:
+            raise CommandError(f"{csv_path}: no such file.") from None
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise CommandError(f"{csv_path}: not a readable UTF-8 CSV file ({exc}).") from None
+        if not rows:
+            raise CommandError(f"{csv_path}: no chargeback rows (a header row, then one row per chargeback).")
+        order_col = next((c for c in ORDER_COLUMNS if c in header), None)
+        if order_col is None or "date" not in header:
+            raise CommandError(f"{csv_path}: the header must have an 'order' (or order_number / order_key) and a "
+                               f"'date' column; found {', '.join(header) or 'nothing'}.")
+        errors, parsed, skipped = [], [], 0
+        seen = {}
+        for line, raw in enumerate(rows, start=2):
+            row = {str(k).strip().lower(): (v or "").strip() for k, v in raw.items() if k is not None}
+            if None in raw:
+                errors.append(f"line {line}: more values than columns.")
+                continue
+            order = row.get(order_col, "")
+            when = _parse_when(row.get("date", ""))
+            reason = row.get("reason", "")
+            if not order:
+                errors.append(f"line {line}: the order is empty.")
+                continue
+            if when is None:
+                errors.append(f"line {line}: date {row.get('date', '')!r} is not a date (use YYYY-MM-DD).")
+                continue
+            if when > timezone.now() + timedelta(days=1):
+                errors.append(f"line {line}: date {row.get('date')} is in the future.")
+                continue
+            if len(reason) > 255:
+                errors.append(f"line {line}: the reason is longer than 255 characters.")
+                continue
+            if order in seen:
+                errors.append(f"line {line}: order {order} is also on line {seen[order]}.")
+                continue
+            seen[order] = line
+            matches = list(FraudAssessment.objects.filter(Q(order_number=order) | Q(order_key=order))
+                           .values_list("pk", flat=True)[:2])
+            if not matches:
+                if skip_unknown:
+                    skipped += 1
+                    continue
+                errors.append(f"line {line}: order {order} has no fraud assessment.")
+                continue
+            if len(matches) > 1:
+                errors.append(f"line {line}: {order} matches more than one order; use the order key.")
+                continue
+            parsed.append((matches[0], when, reason))
+        if errors:
+            shown = errors[:MAX_ERRORS_SHOWN]
+            more = f"\n... and {len(errors) - len(shown)} more" if len(errors) > len(shown) else ""
+            raise CommandError(f"{csv_path}: {len(errors)} row(s) with errors, nothing was imported:\n"
+                               + "\n".join(shown) + more)
+        if dry_run:
+            self.stdout.write(f"{len(parsed)} chargeback(s) would be imported, {skipped} skipped (dry run).")
+            return
+        with transaction.atomic():
+            for pk, when, reason in parsed:
+                FraudAssessment.objects.filter(pk=pk).update(
+                    label=True, status=FraudAssessment.STATUS_FRAUD, chargeback_at=when, chargeback_reason=reason,
+                    decided_by="chargeback", decided_at=timezone.now(), updated_at=timezone.now(),
+                )
+        self.stdout.write(self.style.SUCCESS(
+            f"Imported {len(parsed)} chargeback(s) as fraud labels" + (f"; skipped {skipped} unknown order(s)."
+                                                                         if skipped else ".")))

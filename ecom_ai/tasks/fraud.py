@@ -1,0 +1,44 @@
+"""Fraud tasks: a thin shell over ``ecom_ai.fraud.scoring``."""
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import transaction
+
+from ecom_ai.conf import settings as ecom_settings
+
+logger = logging.getLogger("ecom_ai.fraud")
+
+
+@shared_task(name="ecom_ai.tasks.fraud.assess_order", ignore_result=True)
+def assess_order_task(order_key: str, context: dict | None = None):
+    """Assess one host order (idempotent: re-running updates the same assessment)."""
+    from ecom_ai.fraud.scoring import assess_order_by_key
+
+    assessment = assess_order_by_key(str(order_key), context or {})
+    return assessment.pk if assessment is not None else None
+
+
+def enqueue_assessment(order_key: str, context: dict | None = None) -> None:
+    """Send ``assess_order_task`` once the current transaction commits.
+
+    Unlike ``ecom_ai.tasks.dispatch`` this never lets an error reach the caller (the
+    checkout): a broker that cannot be reached falls back to scoring in-process.
+    """
+    from ecom_ai.tasks import celery_enabled
+
+    def send():
+        try:
+            if celery_enabled():
+                assess_order_task.apply_async(args=(order_key, context), queue=ecom_settings.TASK_QUEUE)
+                return
+        except Exception:
+            logger.exception("ecom_ai: could not queue the fraud assessment of order %r; scoring in-process",
+                             order_key)
+        try:
+            assess_order_task.apply(args=(order_key, context))
+        except Exception:  # the task itself never raises; this is belt and braces
+            logger.exception("ecom_ai: fraud assessment of order %r failed", order_key)
+
+    transaction.on_commit(send, robust=True)

@@ -1,0 +1,101 @@
+"""Fraud test helpers: sandbox orders, staff/shopper clients, synthetic labelled assessments."""
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+_seq = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    from django.core.cache import cache
+
+    from ecom_ai.fraud import rules
+    from ecom_ai.ml.registry import clear_loaded_models
+
+    cache.clear()
+    rules._PARSE_CACHE.clear()
+    clear_loaded_models()
+    yield
+    clear_loaded_models()
+
+
+@pytest.fixture
+def product(db):
+    from shop.models import Category, Product
+
+    n = next(_seq)
+    cat = Category.objects.create(name=f"Cat {n}", slug=f"cat-{n}")
+    return Product.objects.create(category=cat, title=f"Shirt {n}", slug=f"shirt-{n}", price=Decimal("20.00"),
+                                  stock=1000)
+
+
+@pytest.fixture
+def make_order(db, product):
+    """Create a sandbox order (with one line), without sending order_placed."""
+    from shop.models import Order, OrderLine
+
+    def make(**kwargs):
+        quantity = kwargs.pop("quantity", 1)
+        values = dict(email="buyer@example.com", total=Decimal("40.00"), currency="USD", shipping_country="US",
+                      billing_country="US", ip_address="203.0.113.5", device_id="dev-1",
+                      payment_fingerprint="card-1", channel="web")
+        values.update(kwargs)
+        order = Order.objects.create(**values)
+        OrderLine.objects.create(order=order, product=product, quantity=quantity, price=product.price)
+        return order
+
+    return make
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    user = django_user_model.objects.create_user("staff", "staff@example.com", "pw", is_staff=True,
+                                                 is_superuser=True)
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def shopper_client(client, django_user_model):
+    user = django_user_model.objects.create_user("shopper", "shopper@example.com", "pw")
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+def synthetic_assessments(n=160, fraud_rate=0.25, seed=7):
+    """Labelled assessments whose features separate fraud from legit (for training tests)."""
+    from ecom_ai.fraud.features import FEATURE_NAMES
+    from ecom_ai.models.fraud import FraudAssessment
+
+    rng = random.Random(seed)
+    start = timezone.now() - timedelta(days=30)
+    rows = []
+    for i in range(n):
+        fraud = rng.random() < fraud_rate
+        features = {name: None for name in FEATURE_NAMES}
+        features.update(
+            amount=rng.uniform(200, 900) if fraud else rng.uniform(10, 120),
+            minutes_since_signup=rng.uniform(0, 2) if fraud else rng.uniform(60, 50000),
+            accounts_on_device=rng.randint(1, 4) if fraud else rng.choice([0, 0, 0, 1]),
+            orders_ip_24h=rng.randint(2, 6) if fraud else rng.randint(0, 1),
+            ip_country_mismatch_shipping=1 if fraud and rng.random() < 0.7 else 0,
+            channel=rng.choice(["web", "app"]), currency="USD",
+            ip_country=rng.choice(["NG", "RU"]) if fraud else "US", shipping_country="US",
+        )
+        rows.append(FraudAssessment(
+            order_key=f"syn-{seed}-{i}", order_number=f"S{i}", features=features, label=fraud,
+            status=FraudAssessment.STATUS_FRAUD if fraud else FraudAssessment.STATUS_APPROVED,
+            placed_at=start + timedelta(minutes=10 * i), amount=Decimal(str(round(features["amount"], 2))),
+            currency="USD", score=0,
+        ))
+    FraudAssessment.objects.bulk_create(rows)
+    return rows
