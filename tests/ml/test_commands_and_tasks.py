@@ -23,7 +23,7 @@ def run(*args):
 
 def test_train_command_with_params(toy_settings):
     output = run("ecom_ai_train", "toy", "--params", json.dumps({"epochs": 2, "score": 0.9}))
-    assert "Trained toy v1: active (accuracy=0.9" in output
+    assert "Trained toy v1: active (accuracy=0.9, loss=" in output
     assert ModelVersion.objects.get().params == {"epochs": 2, "score": 0.9}
     output = run("ecom_ai_train", "toy", "--params", '{"score": 0.1}')
     assert "toy v2: ready" in output and "Not activated" in output

@@ -20,7 +20,7 @@ def parse_params(raw):
 
 
 def describe(version) -> str:
-    metrics = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in version.metrics.items())
+    metrics = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(version.metrics.items()))
     return f"{version.kind} v{version.number}: {version.status}" + (f" ({metrics})" if metrics else "")
 
 
