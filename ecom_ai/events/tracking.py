@@ -12,7 +12,6 @@ import logging
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from ecom_ai import signals
 from ecom_ai.adapters import get_adapter

@@ -84,9 +84,19 @@ def _clean_key(value, field: str, errors: dict) -> str:
     value = str(value)
     if len(value) > KEY_LENGTHS[field]:
         errors[field] = f"must be at most {KEY_LENGTHS[field]} characters"
-    elif "\x00" in value:
-        errors[field] = "must not contain NUL characters"
+    elif not _is_clean_text(value):
+        errors[field] = "must be valid text (UTF-8, no NUL characters)"
     return value
+
+
+def _is_clean_text(value: str) -> bool:
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates
+        return False
+    return True
 
 
 def _clean_time(value, errors: dict, ctx: ValidationContext):
@@ -157,11 +167,12 @@ def _clean_context(value, errors: dict, ctx: ValidationContext) -> dict:
         errors["context"] = "must be a JSON object"
         return {}
     try:
-        encoded = json.dumps(value, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError):
-        errors["context"] = "must be JSON-serialisable (no NaN or Infinity)"
+        encoded = json.dumps(value, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+        size = len(encoded.encode("utf-8"))
+    except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
+        errors["context"] = "must be JSON-serialisable valid text (no NaN, Infinity or lone surrogates)"
         return {}
-    if len(encoded.encode("utf-8")) > ctx.max_context_bytes:
+    if size > ctx.max_context_bytes:
         errors["context"] = f"must be at most {ctx.max_context_bytes} bytes as JSON"
         return {}
     if "\\u0000" in encoded:
@@ -180,8 +191,8 @@ def _clean_client_event_id(value, errors: dict):
     if not value or len(value) > CLIENT_EVENT_ID_LENGTH:
         errors["client_event_id"] = f"must be 1 to {CLIENT_EVENT_ID_LENGTH} characters"
         return None
-    if "\x00" in value:
-        errors["client_event_id"] = "must not contain NUL characters"
+    if not _is_clean_text(value):
+        errors["client_event_id"] = "must be valid text (UTF-8, no NUL characters)"
         return None
     return value
 
@@ -205,7 +216,8 @@ def validate_event(raw, ctx: ValidationContext) -> tuple[dict, dict]:
     if event_type is None or event_type == "":
         errors["event_type"] = "this field is required"
     elif not isinstance(event_type, str) or event_type not in ctx.event_types:
-        errors["event_type"] = f"unknown event type {str(event_type)[:40]!r}; known: {', '.join(sorted(ctx.event_types))}"
+        known = ", ".join(sorted(ctx.event_types))
+        errors["event_type"] = f"unknown event type {str(event_type)[:40]!r}; known: {known}"
 
     channel = raw.get("channel")
     if channel is None or channel == "":

@@ -125,6 +125,7 @@ def iso(delta):
     ({"event_type": "view", "client_event_id": "i" * 65}, "client_event_id"),
     ({"event_type": "view", "client_event_id": ""}, "client_event_id"),
     ({"event_type": "view", "price": 3}, "price"),
+    ({"event_type": "view", "value": 10**15}, "value"),
 ])
 def test_bad_event_gets_400_with_the_field_and_nothing_is_stored(make_browser, events_url, event, field):
     response = post(make_browser(), events_url, batch(VIEW, event))
@@ -132,6 +133,26 @@ def test_bad_event_gets_400_with_the_field_and_nothing_is_stored(make_browser, e
     errors = response.json()["errors"]
     assert list(errors) == ["1"] and field in errors["1"], errors
     assert not Event.objects.exists()
+
+
+@pytest.mark.parametrize("event, field", [
+    ('{"event_type": "view", "item_key": "\\ud800"}', "item_key"),
+    ('{"event_type": "view", "client_event_id": "\\udfff-x"}', "client_event_id"),
+    ('{"event_type": "view", "context": {"q": "\\ud800"}}', "context"),
+    ('{"event_type": "view", "context": {"\\ud800": 1}}', "context"),
+    ('{"event_type": "view", "context": ' + "[" * 50 + "]" * 50 + "}", "context"),
+])
+def test_text_the_database_cannot_store_is_a_400(make_browser, events_url, event, field):
+    response = post(make_browser(), events_url, '{"events": [' + event + "]}")
+    assert response.status_code == 400, response.content
+    assert field in response.json()["errors"]["0"]
+
+
+def test_unicode_text_is_fine(make_browser, events_url):
+    response = post(make_browser(), events_url, batch({"event_type": "search", "item_key": "Größe-鞋",
+                                                       "context": {"q": "näh 🧵"}}))
+    assert response.status_code == 201
+    assert Event.objects.get().context == {"q": "näh 🧵"}
 
 
 def test_event_that_is_not_an_object(make_browser, events_url):
@@ -154,6 +175,9 @@ def test_every_bad_event_is_reported(make_browser, events_url):
     ('{"evnts": []}', 400),
     ('{"events": [], "extra": 1}', 400),
     ("", 400),
+    ('{"events": ' + "[" * 100000 + "]" * 100000 + "}", 400),
+    (b'{"events": [{"event_type": "view", "item_key": "\xff\xfe"}]}', 400),
+    ('{"events": [{"event_type": NaN}]}', 400),
 ])
 def test_malformed_bodies_get_400(make_browser, events_url, body, status):
     response = post(make_browser(), events_url, body)

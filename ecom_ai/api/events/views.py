@@ -7,12 +7,12 @@ from django.conf import settings as django_settings
 from django.db import DatabaseError
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ecom_ai.api.events.authentication import BrowserSessionAuthentication, ChannelKeyAuthentication
+from ecom_ai.api.events.parsers import SafeJSONParser
 from ecom_ai.api.events.serializers import BatchAcceptedSerializer, BatchErrorSerializer, EventBatchSerializer
 from ecom_ai.api.events.throttles import BrowserEventsThrottle, ChannelKeyThrottle
 from ecom_ai.conf import settings as ecom_settings
@@ -33,7 +33,7 @@ class EventBatchView(APIView):
     authentication_classes = [ChannelKeyAuthentication, BrowserSessionAuthentication]
     permission_classes = [AllowAny]
     throttle_classes = [BrowserEventsThrottle, ChannelKeyThrottle]
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     @extend_schema(
         operation_id="ecom_ai_events_create",
