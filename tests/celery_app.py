@@ -28,6 +28,8 @@ def configure_worker_django() -> None:
         "TASK_MODE": "celery",
         "TASK_QUEUE": QUEUE,
         "TRAINING_QUEUE": TRAINING_QUEUE,
+        # ml: a toy model kind of its own for tests/ml/test_celery_training.py
+        "TRAINERS": {**getattr(settings, "ECOM_AI", {}).get("TRAINERS", {}), "ml_worker_toy": "tests.ml.toy.ToyTrainer"},
     }
     import django
 
