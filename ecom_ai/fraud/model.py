@@ -115,7 +115,8 @@ class FraudModel:
             present = logged[~missing[:, j], j]
             if present.size:
                 self.mean[j] = present.mean()
-                self.std[j] = present.std() or 1.0
+                std = float(present.std())
+                self.std[j] = std if std > 1e-6 else 1.0  # constant columns: avoid dividing by ~0
                 self.fill[j] = float(np.median(raw[~missing[:, j], j]))
             else:
                 self.fill[j] = np.nan
@@ -274,8 +275,11 @@ class FraudModel:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "FraudModel":
-        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        if state.get("format") != "ecom_ai.fraud.v1":
+        try:
+            state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise ValueError(f"not a readable fraud model artifact: {str(exc)[:200]}") from None
+        if not isinstance(state, dict) or state.get("format") != "ecom_ai.fraud.v1":
             raise ValueError("not an ecom_ai fraud model artifact")
         model = cls(state["numeric"], state["categorical"], hidden=state["hidden"], dropout=state["dropout"],
                     min_count=state["min_count"], max_vocab=state["max_vocab"])

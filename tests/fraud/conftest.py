@@ -73,7 +73,7 @@ def shopper_client(client, django_user_model):
 
 def synthetic_assessments(n=160, fraud_rate=0.25, seed=7):
     """Labelled assessments whose features separate fraud from legit (for training tests)."""
-    from ecom_ai.fraud.features import FEATURE_NAMES
+    from ecom_ai.fraud.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
     from ecom_ai.models.fraud import FraudAssessment
 
     rng = random.Random(seed)
@@ -81,10 +81,13 @@ def synthetic_assessments(n=160, fraud_rate=0.25, seed=7):
     rows = []
     for i in range(n):
         fraud = rng.random() < fraud_rate
-        features = {name: None for name in FEATURE_NAMES}
+        features = {name: 0 for name in NUMERIC_FEATURES}
+        features.update({name: "" for name in CATEGORICAL_FEATURES})
+        features.update(ip_country_mismatch_billing=None, shipping_billing_mismatch=None, amount_vs_user_mean=None,
+                        account_age_days=None, first_order=1, is_guest=1, missing_fields=2)
         features.update(
             amount=rng.uniform(200, 900) if fraud else rng.uniform(10, 120),
-            minutes_since_signup=rng.uniform(0, 2) if fraud else rng.uniform(60, 50000),
+            minutes_since_signup=rng.uniform(0, 2) if fraud else rng.uniform(60, 500000),
             accounts_on_device=rng.randint(1, 4) if fraud else rng.choice([0, 0, 0, 1]),
             orders_ip_24h=rng.randint(2, 6) if fraud else rng.randint(0, 1),
             ip_country_mismatch_shipping=1 if fraud and rng.random() < 0.7 else 0,

@@ -52,8 +52,9 @@ class Command(BaseCommand):
 
         try:
             with open(csv_path, newline="", encoding="utf-8-sig") as handle:
-                rows = list(csv.DictReader(handle))
-                header = [h.strip().lower() for h in (rows[0].keys() if rows else [])]
+                reader = csv.DictReader(handle)
+                rows = list(reader)
+                header = [str(h or "").strip().lower() for h in (reader.fieldnames or [])]
         except FileNotFoundError:
             raise CommandError(f"{csv_path}: no such file.") from None
         except (UnicodeDecodeError, csv.Error) as exc:
