@@ -97,7 +97,7 @@ DEFAULTS: dict = {
     "EVALUATION_TOLERANCE": 0.01,
     "TRAINING_LOCK_TIMEOUT": 60 * 60 * 6,
     # --- ml (registry) ------------------------------------------------------------------
-    "TRAINERS": {"intent": "ecom_ai.chat.training.IntentTrainer"},  # kind -> dotted path of an ecom_ai.ml.registry.Trainer subclass
+    "TRAINERS": {"intent": "ecom_ai.chat.training.IntentTrainer", "fraud": "ecom_ai.fraud.training.FraudTrainer"},  # kind -> dotted path of an ecom_ai.ml.registry.Trainer subclass
     "ACTIVE_MODEL_CHECK_SECONDS": 5,
     # --- fraud (fraud area) ------------------------------------------------------------
     "FRAUD_ENABLED": True,
