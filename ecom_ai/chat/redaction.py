@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 _CARD_RE = re.compile(r"(?<![\w-])(?:\d[ -]?){12,18}\d(?![\w-])")
-_IBAN_RE = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}\b", re.IGNORECASE)
+_IBAN_RE = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}", re.IGNORECASE)
 _CVV_RE = re.compile(r"\b(cvv2?|cvc2?|csc|security code|安全码)\s*(?:is|:|=|是)?\s*\d{3,4}\b", re.IGNORECASE)
 _SSN_RE = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
 _PASSWORD_RE = re.compile(
@@ -68,10 +68,14 @@ def redact(text: str) -> Redaction:
         return match.group(0)
 
     def iban(match):
-        if iban_valid(match.group(0)):
-            kinds.append("iban")
-            return "[IBAN removed]"
-        return match.group(0)
+        candidate = match.group(0)
+        # the pattern may run into the following words: try the longest valid prefix
+        for end in range(len(candidate), 14, -1):
+            if candidate[end - 1] != " " and (end == len(candidate) or not candidate[end].isalnum()) \
+                    and iban_valid(candidate[:end]):
+                kinds.append("iban")
+                return "[IBAN removed]" + candidate[end:]
+        return candidate
 
     def simple(kind, marker):
         def sub(match):

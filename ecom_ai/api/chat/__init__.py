@@ -1,0 +1,1 @@
+"""Chat API (``/ecom-ai/api/v1/chat/``)."""

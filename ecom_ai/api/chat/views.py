@@ -1,0 +1,161 @@
+"""The shopper's chat endpoint: ``GET``/``POST /ecom-ai/api/v1/chat/messages/``.
+
+Anonymous and logged-in shoppers; the Django session (CSRF enforced on POST, logged in or
+not) says which conversation is theirs — a shopper only ever sees their own conversation.
+"""
+from __future__ import annotations
+
+from django.db.models import Q
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from ecom_ai.adapters import get_adapter
+from ecom_ai.api.events.authentication import BrowserSessionAuthentication
+from ecom_ai.chat.service import ChatInputError, ChatService
+from ecom_ai.conf import settings as ecom_settings
+from ecom_ai.events.middleware import get_visitor_key
+from ecom_ai.models import Conversation, Message
+
+SESSION_KEY = "ecom_ai_chat_conversation"
+SOURCE_FIELDS = ("type", "label", "url", "number", "key", "id")
+
+
+class ChatThrottle(SimpleRateThrottle):
+    """``CHAT_THROTTLE_RATE`` messages per logged-in user, else per client IP."""
+
+    scope = "ecom_ai_chat"
+
+    def get_rate(self):
+        return ecom_settings.CHAT_THROTTLE_RATE
+
+    def get_cache_key(self, request, view):
+        user = getattr(request, "user", None)
+        ident = f"user:{user.pk}" if user is not None and user.is_authenticated else f"ip:{self.get_ident(request)}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+def _safe_url(url) -> str:
+    url = str(url or "")
+    return url if url.startswith(("/", "https://", "http://")) and not url.startswith("//") else ""
+
+
+def serialize_message(message: Message) -> dict:
+    sources = []
+    for source in message.sources or []:
+        if not isinstance(source, dict) or source.get("type") in ("intent",):
+            continue
+        item = {k: source[k] for k in SOURCE_FIELDS if k in source}
+        if "url" in item:
+            item["url"] = _safe_url(item["url"])
+            if not item["url"]:
+                del item["url"]
+        sources.append(item)
+    return {
+        "id": message.pk,
+        "sender": message.sender,
+        "text": message.text,
+        "sources": sources,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def _user_key(request) -> str:
+    return get_adapter().user_key(getattr(request, "user", None))
+
+
+def current_conversation(request, *, include_closed: bool = False) -> Conversation | None:
+    """This shopper's conversation: the one in the session if it is still theirs, else the
+    latest open one of the logged-in user (or of the visitor cookie)."""
+    user_key = _user_key(request)
+    qs = Conversation.objects.all() if include_closed else Conversation.objects.exclude(status=Conversation.STATUS_CLOSED)
+    conversation_id = request.session.get(SESSION_KEY)
+    if isinstance(conversation_id, int):
+        conversation = qs.filter(pk=conversation_id).first()
+        if conversation is not None and conversation.user_key in ("", user_key):
+            return conversation  # an anonymous conversation follows the shopper who logs in
+    if user_key:
+        mine = Q(user_key=user_key)
+    else:
+        visitor = get_visitor_key(request)
+        if not visitor:
+            return None
+        mine = Q(visitor_key=visitor, user_key="")
+    conversation = qs.filter(mine).order_by("-updated_at").first()
+    if conversation is not None:
+        request.session[SESSION_KEY] = conversation.pk
+    return conversation
+
+
+class ChatMessagesView(APIView):
+    authentication_classes = [BrowserSessionAuthentication]
+    permission_classes = [AllowAny]
+
+    def get_throttles(self):
+        return [ChatThrottle()] if self.request.method == "POST" else []
+
+    def throttled(self, request, wait):
+        from rest_framework.exceptions import Throttled
+
+        raise Throttled(wait, detail="Too many messages; please wait a moment before writing again.")
+
+    @extend_schema(
+        summary="This shopper's conversation (messages after ?after=<id>)",
+        responses={200: inline_serializer("ChatHistory", {
+            "conversation": serializers.DictField(allow_null=True), "messages": serializers.ListField(),
+            "poll_seconds": serializers.IntegerField()})},
+    )
+    def get(self, request):
+        after = request.query_params.get("after", "0")
+        if not after.isdigit() or len(after) > 18:
+            return Response({"detail": "'after' must be a message id (a non-negative integer)."},
+                            status=status.HTTP_400_BAD_REQUEST)
+        conversation = current_conversation(request, include_closed=True)
+        return Response(self._payload(conversation, after=int(after)))
+
+    @extend_schema(
+        summary="Send a message to the shop's assistant",
+        request=inline_serializer("ChatMessageIn", {"text": serializers.CharField()}),
+        responses={201: inline_serializer("ChatReply", {
+            "conversation": serializers.DictField(), "messages": serializers.ListField(),
+            "poll_seconds": serializers.IntegerField()})},
+    )
+    def post(self, request):
+        data = request.data
+        if not isinstance(data, dict) or "text" not in data:
+            return Response({"detail": "Send a JSON object with a 'text' field.", "code": "missing_text"},
+                            status=status.HTTP_400_BAD_REQUEST)
+        text = data.get("text")
+        if not isinstance(text, str):
+            return Response({"detail": "'text' must be a string.", "code": "invalid_text"},
+                            status=status.HTTP_400_BAD_REQUEST)
+        service = ChatService()
+        try:
+            from ecom_ai.chat.service import clean_text
+
+            clean_text(text)  # validate before anything is written
+        except ChatInputError as exc:
+            return Response({"detail": str(exc), "code": "invalid_text"}, status=status.HTTP_400_BAD_REQUEST)
+        conversation = current_conversation(request)
+        if conversation is None:
+            conversation = service.start_conversation(visitor_key=get_visitor_key(request), user=request.user)
+        last_id = conversation.messages.order_by("-id").values_list("id", flat=True).first() or 0
+        service.reply(conversation, text, user=request.user)
+        request.session[SESSION_KEY] = conversation.pk
+        conversation.refresh_from_db()
+        return Response(self._payload(conversation, after=last_id), status=status.HTTP_201_CREATED)
+
+    @staticmethod
+    def _payload(conversation: Conversation | None, *, after: int = 0) -> dict:
+        poll = ecom_settings.CHAT_POLL_SECONDS
+        if conversation is None:
+            return {"conversation": None, "messages": [], "poll_seconds": poll}
+        messages = conversation.messages.filter(id__gt=after).order_by("-id")[: ecom_settings.CHAT_HISTORY_LIMIT]
+        return {
+            "conversation": {"id": conversation.pk, "status": conversation.status},
+            "messages": [serialize_message(m) for m in reversed(list(messages))],
+            "poll_seconds": poll,
+        }

@@ -1,0 +1,156 @@
+"""ChatService end to end (in process): orders, knowledge base, catalog, hand-off, staff."""
+import pytest
+from django.contrib.auth.models import AnonymousUser
+
+from ecom_ai.chat.service import ChatInputError, ChatService
+from ecom_ai.models import Conversation, Message
+from ecom_ai.signals import chat_handed_off
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def service(chat_pack):
+    return ChatService()
+
+
+def new_conversation(user=None):
+    return ChatService.start_conversation(visitor_key="v-test", user=user)
+
+
+def test_logged_in_shopper_gets_own_order_status_with_source(service, shop):
+    conv = new_conversation(shop["alice"])
+    number = shop["alice_order"].number
+    bot = service.reply(conv, f"where is my order {number}?", user=shop["alice"])
+    assert bot.intent == "order_status"
+    assert number in bot.text and "shipped" in bot.text and "TRK-ALICE-1" in bot.text
+    assert bot.sources == [{"type": "order", "number": number, "label": f"Order {number}"}]
+
+
+def test_logged_in_without_number_lists_own_orders_only(service, shop):
+    conv = new_conversation(shop["alice"])
+    bot = service.reply(conv, "where is my order?", user=shop["alice"])
+    assert shop["alice_order"].number in bot.text
+    assert shop["bob_order"].number not in bot.text
+
+
+def test_other_shoppers_order_is_refused_without_leaking(service, shop):
+    conv = new_conversation(shop["alice"])
+    bob_number = shop["bob_order"].number
+    refused = service.reply(conv, f"where is my order {bob_number}", user=shop["alice"])
+    missing = service.reply(conv, "where is my order ZZ99999999", user=shop["alice"])
+    assert "TRK-BOB-9" not in refused.text and "paid" not in refused.text and "120" not in refused.text
+    assert refused.text == missing.text  # same answer whether the order exists or not
+    assert all(s["type"] != "order" for s in refused.sources)
+
+
+def test_anonymous_needs_number_and_matching_email(service, shop):
+    number = shop["guest_order"].number
+    conv = new_conversation()
+    ask = service.reply(conv, f"status of order {number}", user=AnonymousUser())
+    assert "e-mail" in ask.text and "delivered" not in ask.text
+    answer = service.reply(conv, "it's guest@example.com", user=AnonymousUser())
+    assert number in answer.text and "delivered" in answer.text
+    assert answer.sources[0]["type"] == "order"
+
+
+def test_anonymous_with_wrong_email_is_refused(service, shop):
+    number = shop["alice_order"].number
+    conv = new_conversation()
+    bot = service.reply(conv, f"where is order {number}? my email is mallory@example.com", user=None)
+    assert "TRK-ALICE-1" not in bot.text and "shipped" not in bot.text
+    missing = service.reply(conv, "where is order QQ12345678? my email is mallory@example.com", user=None)
+    assert bot.text == missing.text
+
+
+def test_anonymous_with_number_and_email_in_one_message(service, shop):
+    number = shop["alice_order"].number
+    conv = new_conversation()
+    bot = service.reply(conv, f"track order {number.lower()} email ALICE@example.com", user=None)
+    assert "TRK-ALICE-1" in bot.text
+
+
+def test_repeated_failed_lookups_stop_and_hand_off(service, shop, settings):
+    settings.ECOM_AI = {**settings.ECOM_AI, "CHAT_MAX_ORDER_LOOKUP_FAILURES": 2}
+    conv = new_conversation()
+    for guess in ("AA11111111", "BB22222222"):
+        service.reply(conv, f"where is order {guess}? email x@example.com", user=None)
+    number = shop["guest_order"].number
+    bot = service.reply(conv, f"where is order {number}? email guest@example.com", user=None)
+    assert "delivered" not in bot.text
+    conv.refresh_from_db()
+    assert conv.status == Conversation.STATUS_HANDED_OFF
+
+
+def test_knowledge_answer_cites_article(service, shop):
+    conv = new_conversation()
+    bot = service.reply(conv, "how do I return an item?", user=None)
+    assert bot.intent == "return_item"
+    assert "30 days" in bot.text
+    assert bot.sources[0]["type"] == "article" and bot.sources[0]["label"] == "Returns"
+
+
+def test_chinese_question_gets_knowledge_answer(service, shop):
+    bot = service.reply(new_conversation(), "我想退货", user=None)
+    assert bot.intent == "return_item"
+    assert bot.sources[0]["label"] == "Returns"
+
+
+def test_product_question_searches_catalog(service, shop):
+    bot = service.reply(new_conversation(), "do you have running shoes?", user=None)
+    assert bot.intent == "product_question"
+    assert "Trail Running Shoes" in bot.text and "89.00" in bot.text
+    assert bot.sources[0] == {"type": "product", "key": "1", "label": "Trail Running Shoes",
+                              "url": "/p/trail-running-shoes/"}
+
+
+def test_out_of_scope_hands_off_and_bot_stays_quiet_until_staff_returns_it(service, shop, django_user_model):
+    received = []
+
+    def receiver(sender, conversation, **kwargs):
+        received.append(conversation.pk)
+
+    chat_handed_off.connect(receiver)
+    try:
+        conv = new_conversation()
+        bot = service.reply(conv, "who won the football game yesterday", user=None)
+    finally:
+        chat_handed_off.disconnect(receiver)
+    conv.refresh_from_db()
+    assert bot.handed_off and conv.status == Conversation.STATUS_HANDED_OFF
+    assert received == [conv.pk]
+    # the bot is quiet while staff holds the conversation
+    assert service.reply(conv, "hello?", user=None) is None
+    staff = django_user_model.objects.create_user("agent", "agent@example.com", "pw", is_staff=True)
+    ChatService.staff_reply(conv, staff, "Hi, I'm Sam from customer service.")
+    assert service.reply(conv, "thanks Sam", user=None) is None
+    senders = list(conv.messages.values_list("sender", flat=True))
+    assert senders == ["shopper", "bot", "shopper", "staff", "shopper"]
+    conv.refresh_from_db()
+    assert conv.assigned_to == staff
+    ChatService.return_to_bot(conv)
+    assert service.reply(conv, "hello", user=None).intent == "greeting"
+
+
+def test_human_agent_request_hands_off(service, shop):
+    conv = new_conversation()
+    bot = service.reply(conv, "I want to talk to a human", user=None)
+    assert bot.intent == "human_agent" and bot.handed_off
+    conv.refresh_from_db()
+    assert conv.status == Conversation.STATUS_HANDED_OFF
+
+
+def test_card_numbers_are_never_stored(service, shop):
+    conv = new_conversation()
+    bot = service.reply(conv, "I paid with 4111 1111 1111 1111 but payment failed", user=None)
+    stored = list(Message.objects.filter(conversation=conv).values_list("text", flat=True))
+    assert all("4111" not in text for text in stored)
+    assert "removed payment" in bot.text
+
+
+@pytest.mark.parametrize("text", ["", "   ", None, 42, "x" * 1001])
+def test_bad_input_raises_and_stores_nothing(service, text):
+    conv = new_conversation()
+    with pytest.raises(ChatInputError):
+        service.reply(conv, text, user=None)
+    assert not conv.messages.exists()
