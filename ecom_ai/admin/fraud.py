@@ -96,7 +96,7 @@ class FraudAssessmentAdmin(admin.ModelAdmin):
         by = request.user.get_username()
         count = 0
         with transaction.atomic():
-            for obj in queryset.select_for_update():
+            for obj in queryset.select_related(None).select_for_update(of=("self",)):
                 obj.decide(decision, by=by)
                 count += 1
         label = _("approved") if decision == "approve" else _("marked as fraud")
