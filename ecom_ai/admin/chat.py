@@ -68,7 +68,7 @@ def intent_report() -> dict:
     from ecom_ai.ml.registry import active_version
 
     version = active_version("intent")
-    per_intent = ((version.metrics or {}).get("per_intent") or {}) if version else {}
+    metrics = (version.metrics or {}) if version else {}
     examples = dict(Intent.objects.annotate(n=Count("examples")).values_list("name", "n"))
     shopper = (Message.objects.filter(sender=Message.SENDER_SHOPPER).values("intent")
                .annotate(total=Count("id"), reviewed=Count("id", filter=~Q(reviewed_intent="")),
@@ -82,12 +82,11 @@ def intent_report() -> dict:
     for name in names:
         s = by_shopper.get(name, {})
         b = by_bot.get(name, {})
-        held = per_intent.get(name) or {}
         rows.append({
             "intent": name or "(out of scope)",
             "examples": examples.get(name, ""),
-            "heldout_recall": held.get("recall"),
-            "heldout_f1": held.get("f1"),
+            "heldout_recall": metrics.get(f"recall/{name}"),
+            "heldout_f1": metrics.get(f"f1/{name}"),
             "messages": s.get("total", 0),
             "reviewed": s.get("reviewed", 0),
             "reviewed_accuracy": (s["correct"] / s["reviewed"]) if s.get("reviewed") else None,

@@ -102,7 +102,10 @@ class IntentTrainer(Trainer):
             scores = evaluate(held, [texts[i] for i in test_idx], [labels[i] for i in test_idx],
                               vectors=np.asarray(vectors[test_idx]))
             metrics.update(accuracy=scores["accuracy"], macro_f1=scores["macro_f1"],
-                           per_intent=scores["per_intent"], holdout_examples=int(len(test_idx)))
+                           holdout_examples=int(len(test_idx)))
+            for name, row in scores["per_intent"].items():  # flat: the registry keeps numbers only
+                metrics[f"recall/{name}"] = row["recall"]
+                metrics[f"f1/{name}"] = row["f1"]
             progress.update(message=f"Held-out accuracy {scores['accuracy']:.3f}, macro-F1 {scores['macro_f1']:.3f}; "
                                     "training on all examples.")
 
