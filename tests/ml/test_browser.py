@@ -1,6 +1,7 @@
 """The training-run admin page refreshes its progress bar and curves live, in a real browser."""
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
@@ -28,6 +29,7 @@ def page(live_server, monkeypatch):
         page = context.new_page()
         yield page
         browser.close()
+        connections.close_all()  # ORM calls under Playwright's greenlet opened a connection of their own
 
 
 def test_progress_bar_and_chart_refresh_while_running(page, live_server):
