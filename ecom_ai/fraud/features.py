@@ -314,26 +314,34 @@ _FIELD = {"user": "user_key", "email": "email", "ip": "ip", "device": "device", 
 def _history_features(f: dict, order_key: str, ids: dict, amount, currency: str, placed_at) -> None:
     from ecom_ai.models.fraud import FraudAssessment
 
+    from django.db.models import Q
+
     base = FraudAssessment.objects.exclude(order_key=order_key).filter(placed_at__lt=placed_at)
     window_start = placed_at - max(max(WINDOWS.values()), SHARING_WINDOW)
-    for ident, value in ids.items():
+    present = {ident: value for ident, value in ids.items() if value}
+    rows = []
+    if present:  # one query for all identifiers (SQLite and PostgreSQL OR the per-column indexes)
+        match = Q()
+        for ident, value in present.items():
+            match |= Q(**{_FIELD[ident]: value})
+        rows = list(base.filter(match, placed_at__gte=window_start).order_by("-placed_at").values_list(
+            "placed_at", "user_key", "email", "ip", "device", "payment_fingerprint")[:5000])
+    column = {"user": 1, "email": 2, "ip": 3, "device": 4, "payment": 5}
+    me = {ids["user"], ids["email"]} - {""}
+    for ident in IDENTIFIERS:
+        value = present.get(ident)
         if not value:
             for win in WINDOWS:
                 f[f"orders_{ident}_{win}"] = None
+            if ident in ("device", "ip", "payment"):
+                f[f"accounts_on_{ident}"] = None
             continue
-        rows = list(
-            base.filter(**{_FIELD[ident]: value, "placed_at__gte": window_start})
-            .order_by("-placed_at").values_list("placed_at", "user_key", "email")[:1000]
-        )
+        mine = [r for r in rows if r[column[ident]] == value]
         for win, span in WINDOWS.items():
-            f[f"orders_{ident}_{win}"] = sum(1 for r in rows if r[0] >= placed_at - span)
+            f[f"orders_{ident}_{win}"] = sum(1 for r in mine if r[0] >= placed_at - span)
         if ident in ("device", "ip", "payment"):
-            others = {r[1] or r[2] for r in rows if r[0] >= placed_at - SHARING_WINDOW and (r[1] or r[2])}
-            others.discard(ids["user"] or ids["email"])
-            others.discard(ids["email"])
-            f[f"accounts_on_{ident}"] = len(others)
-    for ident in ("device", "ip", "payment"):
-        f.setdefault(f"accounts_on_{ident}", None)
+            others = {r[1] or r[2] for r in mine if r[0] >= placed_at - SHARING_WINDOW and (r[1] or r[2])}
+            f[f"accounts_on_{ident}"] = len(others - me)
     # customer's history: same user (or same email for guests)
     who = {"user_key": ids["user"]} if ids["user"] else ({"email": ids["email"]} if ids["email"] else None)
     if who:

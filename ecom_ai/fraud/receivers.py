@@ -20,3 +20,17 @@ def assess_placed_order(sender, order=None, request=None, **kwargs):
         assess_order(order, request=request)
     except Exception:  # never break the checkout
         logger.exception("ecom_ai: fraud assessment could not be started for a placed order")
+
+
+def _connect_config_invalidation():
+    from django.db.models.signals import post_delete, post_save
+
+    from ecom_ai.fraud.scoring import clear_config_cache
+    from ecom_ai.models.fraud import FraudListEntry, FraudRule, FraudSettings
+
+    for model in (FraudRule, FraudListEntry, FraudSettings):
+        for signal in (post_save, post_delete):
+            signal.connect(clear_config_cache, sender=model, dispatch_uid=f"ecom_ai.fraud.config.{model.__name__}.{signal}")
+
+
+_connect_config_invalidation()

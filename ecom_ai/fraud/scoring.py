@@ -110,15 +110,54 @@ def model_score(model, features: dict) -> tuple[float, list]:
     return probability, reasons
 
 
-def _thresholds():
+# Rules, lists and thresholds are read once per CONFIG_TTL seconds per process (and at once
+# after a change saved in this process): admin edits reach every worker within CONFIG_TTL.
+CONFIG_TTL = 5.0
+MAX_CACHED_LIST_ENTRIES = 50_000
+_config: dict = {}
+
+
+def clear_config_cache(**kwargs) -> None:
+    _config.clear()
+
+
+def _cached(name: str, loader):
+    import time
+
+    entry = _config.get(name)
+    now = time.monotonic()
+    if entry is None or now - entry[0] > CONFIG_TTL:
+        entry = (now, loader())
+        _config[name] = entry
+    return entry[1]
+
+
+def _load_thresholds():
     from ecom_ai.models.fraud import FraudSettings
 
     obj = FraudSettings.load()
     return obj.medium_threshold, obj.high_threshold
 
 
+def _thresholds():
+    return _cached("thresholds", _load_thresholds)
+
+
 def level_for(score: int, medium: int, high: int) -> str:
     return "high" if score >= high else "medium" if score >= medium else "low"
+
+
+def _load_lists():
+    """All list entries as {(kind, value): [entry...]}, or None when there are too many to cache."""
+    from ecom_ai.models.fraud import FraudListEntry
+
+    rows = list(FraudListEntry.objects.values("pk", "kind", "value", "list", "note")[:MAX_CACHED_LIST_ENTRIES + 1])
+    if len(rows) > MAX_CACHED_LIST_ENTRIES:
+        return None
+    table: dict = {}
+    for row in rows:
+        table.setdefault((row["kind"], row["value"]), []).append(row)
+    return table
 
 
 def _list_hits(identifiers: dict) -> list:
@@ -129,6 +168,9 @@ def _list_hits(identifiers: dict) -> list:
     wanted = {(k, FraudListEntry.normalize(k, v)) for k, v in wanted if v}
     if not wanted:
         return []
+    table = _cached("lists", _load_lists)
+    if table is not None:
+        return [entry for key in sorted(wanted) for entry in table.get(key, ())]
     from django.db.models import Q
 
     query = Q()
@@ -137,11 +179,15 @@ def _list_hits(identifiers: dict) -> list:
     return list(FraudListEntry.objects.filter(query).values("pk", "kind", "value", "list", "note"))
 
 
-def _active_rules():
+def _load_rules():
     from ecom_ai.models.fraud import FraudRule
 
     return list(FraudRule.objects.filter(enabled=True).order_by("priority", "name").only(
         "pk", "name", "condition", "action", "priority"))
+
+
+def _active_rules():
+    return _cached("rules", _load_rules)
 
 
 def score_order(facts: OrderFacts, *, model=None, use_active_model: bool = False) -> ScoreResult:

@@ -19,11 +19,15 @@ def _fresh_caches():
     from ecom_ai.fraud import rules
     from ecom_ai.ml.registry import clear_loaded_models
 
+    from ecom_ai.fraud.scoring import clear_config_cache
+
     cache.clear()
+    clear_config_cache()
     rules._PARSE_CACHE.clear()
     clear_loaded_models()
     yield
     clear_loaded_models()
+    clear_config_cache()
 
 
 @pytest.fixture
