@@ -288,3 +288,28 @@ def test_trainer_result_must_be_a_train_result(ecom_ai_settings, toy_settings):
             train_model("toy")
     finally:
         del toy.Bad
+
+
+def test_load_active_with_a_shared_cache_skips_the_database(toy_settings, ecom_ai_settings, settings,
+                                                             django_assert_num_queries):
+    """With Redis as cache, the per-check lookup is a cache read; activation clears the key."""
+    import uuid
+
+    from django.core.cache import cache
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": settings.REDIS_TEST_URL, "KEY_PREFIX": f"ml-{uuid.uuid4().hex}"}}
+    try:
+        ecom_ai_settings(ACTIVE_MODEL_CHECK_SECONDS=0)
+        v1 = train_model("toy", {"score": 0.8})
+        first = load_active("toy")
+        assert isinstance(first, ToyModel)
+        with django_assert_num_queries(0):
+            for _ in range(20):
+                assert load_active("toy") is first
+        v2 = train_model("toy", {"score": 0.9})
+        assert load_active("toy") is not first
+        assert cache.get("ecom_ai:ml:active:toy")[0] == v2.pk
+        assert v1.pk != v2.pk
+    finally:
+        cache.delete("ecom_ai:ml:active:toy")  # never cache.clear(): that flushes the shared Redis db
