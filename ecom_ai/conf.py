@@ -97,7 +97,7 @@ DEFAULTS: dict = {
     "EVALUATION_TOLERANCE": 0.01,
     "TRAINING_LOCK_TIMEOUT": 60 * 60 * 6,
     # --- ml (registry) ------------------------------------------------------------------
-    "TRAINERS": {"intent": "ecom_ai.chat.training.IntentTrainer", "fraud": "ecom_ai.fraud.training.FraudTrainer"},  # kind -> dotted path of an ecom_ai.ml.registry.Trainer subclass
+    "TRAINERS": {"intent": "ecom_ai.chat.training.IntentTrainer", "fraud": "ecom_ai.fraud.training.FraudTrainer", "cooccurrence": "ecom_ai.recommend.cooccurrence.CooccurrenceTrainer"},  # kind -> dotted path of an ecom_ai.ml.registry.Trainer subclass
     "ACTIVE_MODEL_CHECK_SECONDS": 5,
     # --- fraud (fraud area) ------------------------------------------------------------
     "FRAUD_ENABLED": True,
@@ -126,6 +126,18 @@ DEFAULTS: dict = {
     "CHAT_LLM_MODEL": "",
     "CHAT_LLM_API_KEY": "",
     "CHAT_LLM_TIMEOUT": 5.0,
+    # --- recommendations (recommend serving area) -----------------------------------------
+    "RECOMMEND_HISTORY_LENGTH": 50,  # latest events of the visitor/user read per request
+    "RECOMMEND_MAX_LIMIT": 50,  # longest list one request may ask for
+    "RECOMMEND_EVENT_WEIGHTS": {"view": 1.0, "click": 1.0, "favorite": 2.0, "add_to_cart": 3.0, "purchase": 5.0},
+    "RECOMMEND_TRENDING_HALF_LIFE_DAYS": 7.0,
+    "RECOMMEND_TRENDING_WINDOW_DAYS": 28,
+    "RECOMMEND_COOCCURRENCE_WINDOW_DAYS": 180,
+    "RECOMMEND_COOCCURRENCE_NEIGHBORS": 50,
+    "RECOMMEND_CACHE_SECONDS": 300,  # trending tables and live co-occurrence kept this long per process
+    "RECOMMEND_PLACEMENT_CACHE_SECONDS": 10,  # placements, rules and experiments re-read this often
+    "RECOMMEND_ATTRIBUTION_HOURS": 24,
+    "RECOMMEND_LOG_IMPRESSIONS": True,
 }
 
 
@@ -219,6 +231,20 @@ _VALIDATORS = {
     "CHAT_LLM_MODEL": (_STR, None),
     "CHAT_LLM_API_KEY": (_STR, None),
     "CHAT_LLM_TIMEOUT": (_NUM, lambda v: v > 0 or "must be positive"),
+    # recommendations (recommend serving area)
+    "RECOMMEND_HISTORY_LENGTH": (_INT, lambda v: 1 <= v <= 1000 or "must be between 1 and 1000"),
+    "RECOMMEND_MAX_LIMIT": (_INT, lambda v: 1 <= v <= 100 or "must be between 1 and 100"),
+    "RECOMMEND_EVENT_WEIGHTS": ((dict,), lambda v: all(isinstance(k, str) and isinstance(w, (int, float))
+                                                       and not isinstance(w, bool) and w >= 0 for k, w in v.items())
+                                or "must map event types to non-negative numbers"),
+    "RECOMMEND_TRENDING_HALF_LIFE_DAYS": (_NUM, lambda v: v > 0 or "must be positive"),
+    "RECOMMEND_TRENDING_WINDOW_DAYS": (_INT, lambda v: v > 0 or "must be positive"),
+    "RECOMMEND_COOCCURRENCE_WINDOW_DAYS": (_INT, lambda v: v > 0 or "must be positive"),
+    "RECOMMEND_COOCCURRENCE_NEIGHBORS": (_INT, lambda v: 1 <= v <= 1000 or "must be between 1 and 1000"),
+    "RECOMMEND_CACHE_SECONDS": (_NUM, lambda v: v >= 0 or "must not be negative"),
+    "RECOMMEND_PLACEMENT_CACHE_SECONDS": (_NUM, lambda v: v >= 0 or "must not be negative"),
+    "RECOMMEND_ATTRIBUTION_HOURS": (_NUM, lambda v: v > 0 or "must be positive"),
+    "RECOMMEND_LOG_IMPRESSIONS": ((bool,), None),
 }
 
 

@@ -4,3 +4,4 @@ from ecom_ai.models.events import ChannelKey, Event, VisitorIdentity  # noqa: F4
 from ecom_ai.models.chat import Conversation, Intent, IntentExample, KnowledgeArticle, Message  # noqa: F401
 from ecom_ai.models.registry import ModelVersion, TrainingRun  # noqa: F401
 from ecom_ai.models.fraud import FraudAssessment, FraudListEntry, FraudRule, FraudSettings  # noqa: F401
+from ecom_ai.models.recommend import Experiment, Placement, PlacementRule, RecommendationList, Variant  # noqa: F401

@@ -1,0 +1,124 @@
+"""Trending items: time-decayed popularity from the event log, overall and per category.
+
+``score(item) = Σ weight(event type) × 0.5 ** (age in days / half-life)`` over the events of
+the last ``RECOMMEND_TRENDING_WINDOW_DAYS`` days, counted per item, type and day by the
+database (one aggregate query on the ``(event_type, occurred_at)`` index). Categories come
+from the catalog mirror; inactive items are left out. With no events yet, the newest
+active, in-stock items of the mirror stand in ("new arrivals"), so a fresh shop still gets
+lists; they also fill up the table when few items have events.
+
+The table is computed at most once per ``RECOMMEND_CACHE_SECONDS`` per process (it needs
+no training and is cheap: one grouped query), so it works before any model exists.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from ecom_ai.conf import settings as ecom_settings
+from ecom_ai.models import Event, Item
+
+#: how many items per category (and overall) the table keeps
+TABLE_SIZE = 500
+_CHUNK = 900  # keys per IN (...) query, under SQLite's variable limit
+
+
+@dataclass
+class TrendingTable:
+    overall: list[tuple[str, float]] = field(default_factory=list)
+    by_category: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    category_of: dict[str, str] = field(default_factory=dict)
+    from_events: bool = True  # False: "new arrivals" stand-in (no events yet)
+    new_arrivals: set = field(default_factory=set)  # keys in the table without events (fill-ups)
+
+    def top(self, k: int, *, category: str | None = None, exclude=()) -> list[tuple[str, float]]:
+        rows = self.by_category.get(category, []) if category else self.overall
+        exclude = set(exclude)
+        return [(key, score) for key, score in rows if key not in exclude][:k]
+
+
+def item_facts(keys) -> dict[str, dict]:
+    """``{key: {"category", "in_stock", "is_active", "title"}}`` from the catalog mirror."""
+    keys = [k for k in dict.fromkeys(keys) if k]
+    facts: dict[str, dict] = {}
+    for start in range(0, len(keys), _CHUNK):
+        rows = Item.objects.filter(key__in=keys[start:start + _CHUNK]).values(
+            "key", "category", "in_stock", "is_active", "title")
+        for row in rows:
+            facts[row["key"]] = row
+    return facts
+
+
+def compute_trending(now=None) -> TrendingTable:
+    now = now or timezone.now()
+    weights = {t: float(w) for t, w in ecom_settings.RECOMMEND_EVENT_WEIGHTS.items() if w > 0}
+    half_life = float(ecom_settings.RECOMMEND_TRENDING_HALF_LIFE_DAYS)
+    since = now - timedelta(days=ecom_settings.RECOMMEND_TRENDING_WINDOW_DAYS)
+    rows = (Event.objects.filter(event_type__in=list(weights), occurred_at__gte=since, occurred_at__lte=now)
+            .exclude(item_key="")
+            .annotate(day=TruncDate("occurred_at"))
+            .values_list("item_key", "event_type", "day")
+            .annotate(n=Count("id"))
+            .order_by())
+    today = now.date()
+    scores: dict[str, float] = {}
+    for key, event_type, day, n in rows.iterator(chunk_size=5000):
+        age = max((today - day).days, 0) if day is not None else 0
+        scores[key] = scores.get(key, 0.0) + weights.get(event_type, 0.0) * n * 0.5 ** (age / half_life)
+    table = TrendingTable(from_events=bool(scores))
+    facts = item_facts(scores)
+    ranked = sorted(((k, s) for k, s in scores.items() if facts.get(k, {}).get("is_active", True)),
+                    key=lambda pair: (-pair[1], pair[0]))
+    if len(ranked) < TABLE_SIZE:  # few events yet: new arrivals fill up, below every scored item
+        floor = min((s for _, s in ranked), default=1.0)
+        newest = (Item.objects.filter(is_active=True, in_stock=True).order_by("-created_at", "key")
+                  .values("key", "category", "in_stock", "is_active", "title")[:TABLE_SIZE])
+        extra = [row for row in newest if row["key"] not in scores][:TABLE_SIZE - len(ranked)]
+        facts.update({row["key"]: row for row in extra})
+        table.new_arrivals = {row["key"] for row in extra}
+        ranked += [(row["key"], floor * 0.5 / (1 + i)) for i, row in enumerate(extra)]
+    table.overall = ranked[:TABLE_SIZE]
+    for key, score in ranked:
+        category = facts.get(key, {}).get("category") or ""
+        table.category_of[key] = category
+        if category:
+            bucket = table.by_category.setdefault(category, [])
+            if len(bucket) < TABLE_SIZE:
+                bucket.append((key, score))
+    return table
+
+
+_lock = threading.Lock()
+_cached: tuple[float, TrendingTable] | None = None
+
+
+def trending_table() -> TrendingTable:
+    """The trending table, recomputed at most every ``RECOMMEND_CACHE_SECONDS`` in this process."""
+    global _cached
+    ttl = float(ecom_settings.RECOMMEND_CACHE_SECONDS)
+    entry = _cached
+    if entry is not None and time.monotonic() - entry[0] < ttl:
+        return entry[1]
+    with _lock:
+        entry = _cached
+        if entry is not None and time.monotonic() - entry[0] < ttl:
+            return entry[1]
+        table = compute_trending()
+        _cached = (time.monotonic(), table)
+        return table
+
+
+def clear_trending_cache() -> None:
+    global _cached
+    _cached = None
+
+
+def trending(k: int, *, category: str | None = None, exclude=()) -> list[tuple[str, float]]:
+    """The ``k`` most trending items (in ``category`` when given), without ``exclude``."""
+    return trending_table().top(k, category=category, exclude=exclude)
