@@ -1,0 +1,53 @@
+"""Fraud review in a real browser: the staff order list badge and the admin bulk decision."""
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connections
+from django.test import Client
+
+from ecom_ai.fraud.features import OrderFacts
+from ecom_ai.fraud.scoring import assess_facts, assess_order
+from ecom_ai.models.fraud import FraudAssessment
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+
+
+@pytest.fixture
+def page(live_server, monkeypatch):
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    admin = get_user_model().objects.create_superuser("admin", "a@example.com", "pw")
+    client = Client()
+    client.force_login(admin)
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        context = browser.new_context()
+        context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
+                              "url": live_server.url}])
+        yield context.new_page()
+        browser.close()
+        connections.close_all()
+
+
+def test_badge_on_staff_orders_and_bulk_mark_as_fraud(page, live_server, make_order):
+    order = make_order(ip_address="203.0.113.40")
+    assess_order(order, sync=True)
+    flagged = [assess_facts(OrderFacts(order_key=f"b{i}", number=f"B-{i}", ip="bogus", amount="x", currency="QQQ"))
+               for i in range(2)]
+    page.goto(live_server.url + "/staff/orders/")
+    badge = page.locator("td.risk .ecom-ai-fraud-badge").first
+    assert badge.get_attribute("data-level") in ("low", "medium", "high")
+    badge.click()
+    page.wait_for_url("**/admin/ecom_ai/fraudassessment/*/change/")
+    assert order.number in page.content()
+
+    page.goto(live_server.url + "/admin/ecom_ai/fraudassessment/?status__exact=pending_review")
+    assert page.locator("#result_list tbody tr").count() == 2
+    assert "malformed" in page.locator("#result_list").inner_text()
+    page.locator("#action-toggle").check()
+    page.select_option("select[name=action]", "mark_selected_as_fraud")
+    page.click("button[name=index]")
+    page.wait_for_selector(".messagelist .success")
+    assert set(FraudAssessment.objects.filter(pk__in=[a.pk for a in flagged]).values_list("label", flat=True)) == {True}
