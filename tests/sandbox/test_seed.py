@@ -85,6 +85,13 @@ def test_tiny_seed_is_valid_and_complete():
     assert any(o.shipping_country != o.billing_country for o in fraud)
     # the catalog mirror was synced
     assert Item.objects.count() == 60
+    # every order was assessed for fraud, and the refunded fraud-like ones are chargebacks
+    from ecom_ai.models.fraud import FraudAssessment
+
+    assert FraudAssessment.objects.count() == orders.count()
+    refunded = set(fraud.filter(status="refunded").values_list("number", flat=True))
+    assert refunded
+    assert set(FraudAssessment.objects.filter(label=True).values_list("order_number", flat=True)) == refunded
 
 
 @pytest.mark.django_db

@@ -9,9 +9,11 @@ same data. On a database that already has products it says so and does nothing, 
 """
 from __future__ import annotations
 
-import hashlib
+import csv
 import math
+import os
 import random
+import tempfile
 import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone as dt_timezone
@@ -452,8 +454,10 @@ class Command(BaseCommand):
         parser.add_argument("--reset", action="store_true",
                             help="delete the shop's products, orders, seeded customers and all ecom_ai data first")
         parser.add_argument("--no-sync", action="store_true", help="don't sync ecom_ai's catalog mirror")
+        parser.add_argument("--no-fraud", action="store_true",
+                            help="don't assess the seeded orders for fraud nor import their chargebacks")
 
-    def handle(self, *args, products, customers, days, seed, until, reset, no_sync, **options):
+    def handle(self, *args, products, customers, days, seed, until, reset, no_sync, no_fraud=False, **options):
         if products < 1 or customers < 1 or days < 1:
             raise CommandError("--products, --customers and --days must be at least 1.")
         if products > 200_000 or customers > 100_000 or days > 3650:
@@ -487,12 +491,46 @@ class Command(BaseCommand):
             f"{len(seeder.users)} customers, {len(seeder.events)} events "
             f"({len(seeder.identities)} visitor identities), {n_orders} orders with {n_lines} lines "
             f"({seeder.fraud_orders} fraud-like) in {time.monotonic() - started:.1f} s."))
-        if no_sync:
+        if not no_sync:
+            if "ecom_ai_sync_catalog" in get_commands():
+                call_command("ecom_ai_sync_catalog", stdout=self.stdout, stderr=self.stderr)
+            else:
+                self.stdout.write("ecom_ai_sync_catalog is not available: catalog mirror not synced.")
+        if not no_fraud:
+            self.assess_orders(seeder)
+
+    def assess_orders(self, seeder):
+        """Score every seeded order, oldest first (features look only at earlier orders), as the
+        checkout would have; then the refunded fraud-like orders come back as chargebacks."""
+        try:
+            from ecom_ai.fraud.scoring import assess_order
+        except ImportError:
+            self.stdout.write("ecom_ai fraud scoring is not available: orders not assessed.")
             return
-        if "ecom_ai_sync_catalog" in get_commands():
-            call_command("ecom_ai_sync_catalog", stdout=self.stdout, stderr=self.stderr)
-        else:
-            self.stdout.write("ecom_ai_sync_catalog is not available: catalog mirror not synced.")
+        started = time.monotonic()
+        orders = (Order.objects.select_related("user").prefetch_related("lines__product")
+                  .order_by("created_at", "pk"))
+        count = 0
+        with transaction.atomic():  # one commit, not one per order
+            for order in orders.iterator(chunk_size=500):
+                assess_order(order, sync=True)
+                count += 1
+        self.stdout.write(f"Assessed {count} orders for fraud in {time.monotonic() - started:.1f} s.")
+        chargebacks = list(Order.objects.filter(status="refunded", user__username__startswith="newuser")
+                           .order_by("created_at", "pk"))
+        if not chargebacks or "ecom_ai_import_chargebacks" not in get_commands():
+            return
+        with tempfile.NamedTemporaryFile("w", suffix=".csv", newline="", delete=False) as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["order", "date", "reason"])
+            for order in chargebacks:
+                when = min(order.created_at + timedelta(days=seeder.rng.randint(5, 25)), seeder.until)
+                writer.writerow([order.number, when.isoformat(), "fraudulent transaction (seeded)"])
+        try:
+            call_command("ecom_ai_import_chargebacks", handle.name, "--skip-unknown",
+                         stdout=self.stdout, stderr=self.stderr)
+        finally:
+            os.unlink(handle.name)
 
     def ensure_admin(self):
         User = get_user_model()
