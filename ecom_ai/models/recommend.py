@@ -140,6 +140,12 @@ class Experiment(models.Model):
     def clean(self):
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             raise ValidationError({"ends_at": _("Must be after the start.")})
+        if self.status == self.Status.RUNNING and self.placement_id:
+            other = (Experiment.objects.filter(placement_id=self.placement_id, status=self.Status.RUNNING)
+                     .exclude(pk=self.pk).first())
+            if other is not None:
+                raise ValidationError({"status": _("Experiment “%(name)s” is already running on this placement; "
+                                                   "stop it first.") % {"name": other.name}})
 
     def is_live(self, now=None) -> bool:
         now = now or timezone.now()

@@ -562,27 +562,35 @@ class RecommendationService:
 
         chain = list(dict.fromkeys([strategy, placement.fallback_strategy, "trending"]))
         need = limit * 3 + len(ruleset.pins)
-        candidates: list[Candidate] = []
         facts: dict[str, dict] = {}
         final: list[Candidate] = []
-        used = []
-        for tier, name in enumerate(chain):
-            proposed = STRATEGIES.get(name, strategy_trending)(ctx, need)
-            if not proposed:
-                continue
-            used.append(name)
-            scored = _normalised([(c.key, c.score) for c in proposed], float(len(chain) - tier))
-            for cand, (_, score) in zip(proposed, scored):
-                candidates.append(Candidate(cand.key, score, cand.reason, cand.source))
-            facts.update(popularity.item_facts([c.key for c in proposed if c.key not in facts]
-                                               + [k for k in ruleset.pinned_item_keys if k not in facts]))
-            final = apply_rules(candidates, limit=limit, ruleset=ruleset, facts=facts, excluded=excluded,
-                                exclude_out_of_stock=placement.exclude_out_of_stock,
-                                max_per_category=placement.max_per_category,
-                                category_fallback=self._category_fallback(facts))
-            if len(final) >= limit:
+        base_exclude = set(ctx.exclude)
+        for attempt in range(2):  # a second, deeper pass when rules (e.g. category caps) thinned the list
+            candidates: list[Candidate] = []
+            used = []
+            ctx.exclude = set(base_exclude)
+            exhausted = True
+            for tier, name in enumerate(chain):
+                proposed = STRATEGIES.get(name, strategy_trending)(ctx, need)
+                if not proposed:
+                    continue
+                used.append(name)
+                exhausted = exhausted and len(proposed) < need
+                scored = _normalised([(c.key, c.score) for c in proposed], float(len(chain) - tier))
+                for cand, (_, score) in zip(proposed, scored):
+                    candidates.append(Candidate(cand.key, score, cand.reason, cand.source))
+                facts.update(popularity.item_facts([c.key for c in proposed if c.key not in facts]
+                                                   + [k for k in ruleset.pinned_item_keys if k not in facts]))
+                final = apply_rules(candidates, limit=limit, ruleset=ruleset, facts=facts, excluded=excluded,
+                                    exclude_out_of_stock=placement.exclude_out_of_stock,
+                                    max_per_category=placement.max_per_category,
+                                    category_fallback=self._category_fallback(facts))
+                if len(final) >= limit:
+                    break
+                ctx.exclude |= {c.key for c in proposed}
+            if len(final) >= limit or exhausted:
                 break
-            ctx.exclude |= {c.key for c in proposed}
+            need = max(need * 5, 100)
         if not used:  # nothing anywhere (no events, no catalog): still apply pins
             final = apply_rules([], limit=limit, ruleset=ruleset, facts=popularity.item_facts(ruleset.pinned_item_keys),
                                 excluded=excluded, exclude_out_of_stock=placement.exclude_out_of_stock,

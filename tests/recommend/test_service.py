@@ -92,7 +92,9 @@ def test_too_long_item_key_is_refused(shop):
 
 def test_disabled_placement_serves_nothing(shop):
     ensure_default_placements()
-    Placement.objects.filter(slug="home").update(enabled=False)
+    placement = Placement.objects.get(slug="home")
+    placement.enabled = False
+    placement.save()
     assert svc.recommend(Identity(visitor_key="x"), "home").items == []
 
 

@@ -1,0 +1,175 @@
+"""Recommendation admin: placements with their rules, experiments with variants and a report.
+
+The report page (``…/experiment/<id>/report/``) shows per variant: impressions (served
+lists), CTR and conversion with 95 % Wilson intervals, revenue per impression with a
+normal-approximation interval, and an inline SVG chart with the intervals as error bars.
+"""
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
+
+from ecom_ai.models import Experiment, Placement, PlacementRule, RecommendationList, Variant
+from ecom_ai.recommend.experiments import experiment_report
+from ecom_ai.recommend.service import ensure_default_placements
+
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
+
+
+class PlacementRuleInline(admin.TabularInline):
+    model = PlacementRule
+    extra = 1
+    fields = ("action", "item_key", "category", "weight", "position", "starts_at", "ends_at", "enabled", "note")
+
+
+@admin.register(Placement)
+class PlacementAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "strategy", "fallback_strategy", "default_limit", "max_per_category",
+                    "exclude_purchased", "exclude_out_of_stock", "exclude_in_cart", "enabled", "rule_count")
+    list_editable = ("enabled",)
+    list_filter = ("enabled", "strategy")
+    search_fields = ("slug", "name")
+    inlines = (PlacementRuleInline,)
+    actions = ("create_defaults",)
+    fieldsets = (
+        (None, {"fields": ("slug", "name", "title", "enabled")}),
+        (_("Candidates"), {"fields": ("strategy", "fallback_strategy", "default_limit")}),
+        (_("Rules"), {"fields": ("exclude_purchased", "exclude_out_of_stock", "exclude_in_cart", "exclude_viewed",
+                                 "max_per_category")}),
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_rules=Count("rules"))
+
+    @admin.display(description=_("rules"), ordering="_rules")
+    def rule_count(self, obj):
+        return obj._rules
+
+    def changelist_view(self, request, extra_context=None):
+        ensure_default_placements()  # home, product, cart, email are always there to edit
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(description=_("Create the default placements (home, product, cart, email)"))
+    def create_defaults(self, request, queryset):
+        created = ensure_default_placements()
+        messages.info(request, _("Created: %s") % (", ".join(p.slug for p in created) or "none"))
+
+
+class VariantInline(admin.TabularInline):
+    model = Variant
+    extra = 2
+    fields = ("name", "weight", "strategy", "model_version")
+    raw_id_fields = ("model_version",)
+
+
+@admin.register(Experiment)
+class ExperimentAdmin(admin.ModelAdmin):
+    list_display = ("name", "placement", "status", "starts_at", "ends_at", "created_at", "report_link")
+    list_filter = ("status", "placement")
+    list_select_related = ("placement",)
+    search_fields = ("name",)
+    inlines = (VariantInline,)
+
+    def get_urls(self):
+        urls = [path("<int:pk>/report/", self.admin_site.admin_view(self.report_view), name="ecom_ai_experiment_report")]
+        return urls + super().get_urls()
+
+    @admin.display(description=_("report"))
+    def report_link(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("admin:ecom_ai_experiment_report", args=[obj.pk]), _("report"))
+
+    def report_view(self, request, pk):
+        experiment = get_object_or_404(Experiment.objects.select_related("placement"), pk=pk)
+        if not self.has_view_permission(request, experiment):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        rows = experiment_report(experiment)
+        context = {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "experiment": experiment,
+            "rows": rows, "chart": report_chart(rows), "title": _("Report: %s") % experiment.name,
+        }
+        return TemplateResponse(request, "ecom_ai/admin/recommend/experiment_report.html", context)
+
+
+def report_chart(rows, *, width: int = 720, height: int = 260):
+    """Grouped bars (CTR and conversion per variant, in %) with 95 % intervals as error bars."""
+    metrics = (("CTR", "ctr", "ctr_ci"), ("conversion", "conversion", "conversion_ci"))
+    left, right, top, bottom = 48, 12, 14, 52
+    plot_w, plot_h = width - left - right, height - top - bottom
+    top_value = max([r.ctr_ci[1] for r in rows] + [r.conversion_ci[1] for r in rows] + [0.01])
+    y_max = min(1.0, top_value * 1.1)
+    scale = plot_h / y_max
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="ecom-ai-chart" role="img" viewBox="0 0 {width} {height}" '
+             f'width="100%" preserveAspectRatio="xMinYMin meet" font-family="sans-serif" font-size="11">',
+             "<title>CTR and conversion per variant, with 95% confidence intervals</title>"]
+    for tick in range(5):
+        value = y_max * tick / 4
+        y = top + plot_h - value * scale
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#ddd"/>')
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#666">{value * 100:.1f}%</text>')
+    group = plot_w / max(len(rows), 1)
+    bar = min(48.0, group * 0.8 / len(metrics))
+    for g, row in enumerate(rows):
+        x0 = left + g * group + (group - bar * len(metrics)) / 2
+        for m, (label, attr, ci_attr) in enumerate(metrics):
+            value, (low, high) = getattr(row, attr), getattr(row, ci_attr)
+            x = x0 + m * bar
+            y = top + plot_h - value * scale
+            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar - 4:.1f}" height="{value * scale:.1f}" '
+                         f'fill="{PALETTE[m]}"><title>{escape(row.name)} · {label}: {value * 100:.2f}% '
+                         f'(95% CI {low * 100:.2f}–{high * 100:.2f}%)</title></rect>')
+            cx = x + (bar - 4) / 2
+            y_low, y_high = top + plot_h - low * scale, top + plot_h - high * scale
+            parts.append(f'<line class="ci" x1="{cx:.1f}" y1="{y_low:.1f}" x2="{cx:.1f}" y2="{y_high:.1f}" stroke="#222"/>')
+            for yy in (y_low, y_high):
+                parts.append(f'<line x1="{cx - 4:.1f}" y1="{yy:.1f}" x2="{cx + 4:.1f}" y2="{yy:.1f}" stroke="#222"/>')
+        parts.append(f'<text x="{left + g * group + group / 2:.1f}" y="{top + plot_h + 16}" text-anchor="middle" '
+                     f'fill="#333">{escape(row.name)} (n={row.impressions})</text>')
+    parts.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" stroke="#999"/>')
+    x = left
+    for m, (label, _attr, _ci) in enumerate(metrics):
+        parts.append(f'<rect x="{x}" y="{height - 16}" width="10" height="10" fill="{PALETTE[m]}"/>')
+        parts.append(f'<text x="{x + 14}" y="{height - 7}" fill="#333">{label}</text>')
+        x += 100
+    if not rows or not any(r.impressions for r in rows):
+        parts.append(f'<text x="{left + plot_w / 2}" y="{top + plot_h / 2}" text-anchor="middle" fill="#999">'
+                     'no lists served yet</text>')
+    parts.append("</svg>")
+    return mark_safe("".join(parts))
+
+
+@admin.register(RecommendationList)
+class RecommendationListAdmin(admin.ModelAdmin):
+    list_display = ("short_id", "placement", "variant", "strategy", "visitor_short", "user_key", "size", "clicks",
+                    "add_to_carts", "purchases", "revenue", "created_at")
+    list_filter = ("placement", "strategy", ("created_at", admin.DateFieldListFilter))
+    list_select_related = ("placement", "variant")
+    search_fields = ("=id", "=visitor_key", "=user_key", "=anchor_item")
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in RecommendationList._meta.fields]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("list"))
+    def short_id(self, obj):
+        return str(obj.id)[:8]
+
+    @admin.display(description=_("visitor"))
+    def visitor_short(self, obj):
+        return obj.visitor_key[:8]
+
+    @admin.display(description=_("items"))
+    def size(self, obj):
+        return len(obj.items or [])

@@ -1,0 +1,100 @@
+"""``GET /ecom-ai/api/v1/recommendations/?placement=home&item=<key>&limit=8``.
+
+Browsers: the shopper is the visitor cookie and the logged-in user (anonymous shoppers
+too); they may not name another visitor or user. Server-to-server channels
+(``Authorization: Api-Key <key>``) give ``visitor_key`` and/or ``user_key`` and get lists
+for that shopper on their own channel. Bad input is a 400 with a message per field; an
+unknown item key or a missing/corrupt model gives a fallback list, never a 500.
+"""
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ecom_ai.api.events.authentication import ChannelKeyAuthentication
+from ecom_ai.conf import settings as ecom_settings
+from ecom_ai.models import ChannelKey
+from ecom_ai.recommend.service import Identity, RecommendationError, RecommendationService, UnknownPlacement
+
+
+class RecommendationQuerySerializer(serializers.Serializer):
+    placement = serializers.SlugField(max_length=64, help_text="Placement slug: home, product, cart, email…")
+    item = serializers.CharField(max_length=191, required=False, allow_blank=True, trim_whitespace=False,
+                                 help_text="The page's item key (anchor of 'also bought' lists).")
+    limit = serializers.IntegerField(required=False, min_value=1, help_text="List length (default: the placement's).")
+    visitor_key = serializers.CharField(max_length=64, required=False, allow_blank=True,
+                                        help_text="Channel API keys only: the shopper's visitor key.")
+    user_key = serializers.CharField(max_length=64, required=False, allow_blank=True,
+                                     help_text="Channel API keys only: the shopper's user key.")
+
+    def validate_limit(self, value):
+        maximum = ecom_settings.RECOMMEND_MAX_LIMIT
+        if value > maximum:
+            raise serializers.ValidationError(f"Ensure this value is less than or equal to {maximum}.")
+        return value
+
+    def validate_item(self, value):
+        if "\x00" in value:
+            raise serializers.ValidationError("Null characters are not allowed.")
+        return value
+
+
+class RecommendedItemSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    score = serializers.FloatField()
+    reason = serializers.CharField()
+    title = serializers.CharField()
+    position = serializers.IntegerField()
+
+
+class RecommendationSerializer(serializers.Serializer):
+    id = serializers.UUIDField(help_text="Send it back as context.rec_id with clicks for attribution.")
+    placement = serializers.CharField()
+    title = serializers.CharField()
+    strategy = serializers.CharField()
+    variant = serializers.CharField(allow_null=True)
+    items = RecommendedItemSerializer(many=True)
+
+
+class RecommendationsView(APIView):
+    authentication_classes = [ChannelKeyAuthentication, SessionAuthentication]
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="ecom_ai_recommendations",
+        parameters=[RecommendationQuerySerializer],
+        responses={200: RecommendationSerializer},
+        summary="A recommendation list for the current shopper",
+        examples=[OpenApiExample("home", value={
+            "id": "7d0c5a1e-3c1b-4c57-9d39-2f1f7d1b9a10", "placement": "home", "title": "Recommended for you",
+            "strategy": "for_you+trending", "variant": None,
+            "items": [{"key": "42", "score": 3.7, "reason": "Picked for you from your recent activity",
+                       "title": "Trail running shoe", "position": 1}]}, response_only=True)],
+    )
+    def get(self, request):
+        query = RecommendationQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        channel_key = request.auth if isinstance(request.auth, ChannelKey) else None
+        if channel_key is not None:
+            who = Identity(visitor_key=data.get("visitor_key", ""), user_key=data.get("user_key", ""),
+                           channel=channel_key.channel)
+        else:
+            named = [name for name in ("visitor_key", "user_key") if data.get(name)]
+            if named:
+                return Response({name: ["Only server-to-server channels (Api-Key) may name a shopper; browsers "
+                                        "get their own recommendations."] for name in named},
+                                status=status.HTTP_400_BAD_REQUEST)
+            who = request._request
+        try:
+            result = RecommendationService().recommend(who, data["placement"], item=data.get("item") or None,
+                                                       limit=data.get("limit"))
+        except UnknownPlacement as exc:
+            return Response({"placement": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        except RecommendationError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(result.as_dict())
