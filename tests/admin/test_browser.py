@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connections
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -18,15 +19,15 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 @pytest.fixture
 def page(live_server, monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM calls here are still synchronous
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     playwright_api = pytest.importorskip("playwright.sync_api")
+    admin = get_user_model().objects.create_superuser("admin", "a@example.com", "pw")
+    client = Client()
+    client.force_login(admin)
+    # Playwright's sync API runs an event loop in this thread; the ORM calls here stay synchronous
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         context = browser.new_context()
-        admin = get_user_model().objects.create_superuser("admin", "a@example.com", "pw")
-        client = Client()
-        client.force_login(admin)
         context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
                               "url": live_server.url}])
         page = context.new_page()
@@ -35,6 +36,7 @@ def page(live_server, monkeypatch):
         page.requested_urls = requests
         yield page
         browser.close()
+        connections.close_all()  # ORM calls under Playwright's greenlet opened a connection of their own
 
 
 def test_overview_chart_is_drawn_without_external_resources(page, live_server):
