@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable
 
 from django.apps import apps
-from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, ObjectDoesNotExist
 from django.db.models.manager import BaseManager
 from django.urls import NoReverseMatch
 from django.utils.module_loading import import_string
@@ -169,11 +169,35 @@ class DefaultShopAdapter:
         except NoReverseMatch:  # a host URL not (yet) routed must not break catalog sync
             return ""
 
-    def iter_products(self) -> Iterable:
+    def product_queryset(self):
+        """All host products, with the forward relations named in PRODUCT_FIELDS joined in
+        (``"category.name"`` -> ``select_related("category")``), so reading a batch of
+        products costs one query, not one per product. None without a product model."""
         model = self.product_model
         if model is None:
+            return None
+        related = set()
+        for path in ecom_settings.PRODUCT_FIELDS.values():
+            current, hops = model, []
+            for part in (path or "").split(".")[:-1]:
+                try:
+                    field = current._meta.get_field(part)
+                except FieldDoesNotExist:  # a property or method: stop here
+                    break
+                if not (field.many_to_one or field.one_to_one):  # to-many relations cannot be joined
+                    break
+                hops.append(part)
+                current = field.related_model
+            if hops:
+                related.add("__".join(hops))
+        queryset = model._default_manager.all()
+        return queryset.select_related(*sorted(related)) if related else queryset
+
+    def iter_products(self) -> Iterable:
+        queryset = self.product_queryset()
+        if queryset is None:
             return iter(())
-        return model._default_manager.all().order_by("pk").iterator(chunk_size=500)
+        return queryset.order_by("pk").iterator(chunk_size=500)
 
     def get_products(self, keys: Iterable[str]) -> dict[str, Any]:
         """Host product objects by item key (unknown or malformed keys are left out)."""
@@ -188,7 +212,7 @@ class DefaultShopAdapter:
                 valid.append(pk_field.to_python(key))
             except Exception:  # malformed key for this pk type (e.g. not a UUID)
                 continue
-        found = model._default_manager.filter(pk__in=valid)
+        found = self.product_queryset().filter(pk__in=valid)
         return {self.item_key(p): p for p in found}
 
     # --- orders ------------------------------------------------------------------------

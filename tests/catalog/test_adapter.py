@@ -105,3 +105,21 @@ def test_unroutable_product_url_does_not_break_records(make_product, monkeypatch
 
     monkeypatch.setattr(product, "get_absolute_url", broken)
     assert get_adapter().item_record(product).url == ""
+
+
+def test_product_queryset_joins_mapped_relations(make_product, django_assert_num_queries):
+    for _ in range(3):
+        make_product(category="Shoes")
+    queryset = get_adapter().product_queryset()
+    assert queryset.query.select_related == {"category": {}}
+    with django_assert_num_queries(1):
+        assert [get_adapter().item_record(p).category for p in get_adapter().iter_products()] == ["Shoes"] * 3
+    keys = [str(p.pk) for p in queryset]
+    with django_assert_num_queries(1):
+        assert {get_adapter().item_record(p).category for p in get_adapter().get_products(keys).values()} == {"Shoes"}
+
+
+def test_product_queryset_without_relations(gadget_settings):
+    assert get_adapter().product_queryset().query.select_related is False
+    with override_settings(ECOM_AI={}):
+        assert get_adapter().product_queryset() is None
