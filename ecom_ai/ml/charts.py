@@ -13,6 +13,8 @@ from django.utils.safestring import SafeString, mark_safe
 
 #: Colour-blind-friendly palette (Okabe–Ito).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000")
+#: Above this many points a series is drawn as a line without a marker per point.
+MAX_MARKERS = 60
 
 
 def _fmt(value: float) -> str:
@@ -77,8 +79,9 @@ def line_chart(series: dict[str, list[tuple[float, float]]], *, title: str = "",
         values = sorted(values)
         if len(values) > 1:
             path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in values)
-            parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
-        for x, y in values[-200:] if len(values) > 200 else values:
+            parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2">'
+                         f"<title>{escape(name)}: last {_fmt(values[-1][1])}</title></polyline>")
+        for x, y in values if len(values) <= MAX_MARKERS else values[-1:]:
             parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{colour}">'
                          f"<title>{escape(name)} at {escape(x_label)} {_fmt(x)}: {_fmt(y)}</title></circle>")
         parts.append(f'<rect x="{legend_x}" y="{height - 14}" width="10" height="10" fill="{colour}"/>')
@@ -88,14 +91,25 @@ def line_chart(series: dict[str, list[tuple[float, float]]], *, title: str = "",
     return mark_safe("".join(parts))
 
 
+def _rows(history) -> list[dict]:
+    return [row for row in history or [] if isinstance(row, dict) and _numeric(row.get("epoch"))]
+
+
+def _by_epoch(history) -> bool:
+    """Epochs strictly increase (one training phase); otherwise rows are plotted in order."""
+    epochs = [row["epoch"] for row in _rows(history)]
+    return all(a < b for a, b in zip(epochs, epochs[1:]))
+
+
 def history_series(history, keys) -> dict[str, list[tuple[float, float]]]:
+    """Points per key: x is the epoch, or the row's position when epochs restart (several phases)."""
     series: dict[str, list[tuple[float, float]]] = {}
-    for row in history or []:
-        if not isinstance(row, dict) or not _numeric(row.get("epoch")):
-            continue
+    by_epoch = _by_epoch(history)
+    for position, row in enumerate(_rows(history), start=1):
+        x = float(row["epoch"]) if by_epoch else float(position)
         for key in keys:
             if _numeric(row.get(key)):
-                series.setdefault(key, []).append((float(row["epoch"]), float(row[key])))
+                series.setdefault(key, []).append((x, float(row[key])))
     return series
 
 
@@ -107,8 +121,9 @@ def history_charts(history) -> dict[str, SafeString]:
             for key in row:
                 if key not in ("epoch", "loss") and key not in metric_keys and _numeric(row[key]):
                     metric_keys.append(key)
+    x_label = "epoch" if _by_epoch(history) else "update"
     return {
-        "loss": line_chart(history_series(history, ["loss"]), title="Loss per epoch"),
-        "metrics": line_chart(history_series(history, metric_keys), title="Metrics per epoch",
+        "loss": line_chart(history_series(history, ["loss"]), title=f"Loss per {x_label}", x_label=x_label),
+        "metrics": line_chart(history_series(history, metric_keys), title=f"Metrics per {x_label}", x_label=x_label,
                               empty_text="no metrics reported per epoch"),
     }

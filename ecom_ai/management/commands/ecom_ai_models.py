@@ -4,6 +4,8 @@ from django.core.management.base import BaseCommand
 from ecom_ai.ml.registry import primary_metric_value
 from ecom_ai.models import ModelVersion
 
+MAX_METRICS = 8
+
 
 class Command(BaseCommand):
     help = "List model versions (newest first per kind) with status, primary metric and all metrics."
@@ -11,8 +13,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("kind", nargs="?", help="only this kind")
         parser.add_argument("--limit", type=int, default=10, help="versions per kind (default 10)")
+        parser.add_argument("--all-metrics", action="store_true", help=f"show every metric, not the first {MAX_METRICS}")
 
-    def handle(self, kind=None, limit=10, **options):
+    def handle(self, kind=None, limit=10, all_metrics=False, **options):
+        self.all_metrics = all_metrics
         versions = ModelVersion.objects.order_by("kind", "-number")
         if kind:
             versions = versions.filter(kind=kind)
@@ -24,8 +28,13 @@ class Command(BaseCommand):
             shown[version.kind] = shown.get(version.kind, 0) + 1
             name, value = primary_metric_value(version)
             primary = f"{name}={value:.4g}" if isinstance(value, (int, float)) and name else (name and f"{name}=-") or "-"
+            items = sorted(version.metrics.items())
             metrics = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                               for k, v in sorted(version.metrics.items()))
+                               for k, v in items[:MAX_METRICS])
+            if len(items) > MAX_METRICS:
+                metrics += f" (+{len(items) - MAX_METRICS} more: ecom_ai_models {version.kind} --all-metrics)"
+                if self.all_metrics:
+                    metrics = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in items)
             rows.append((version.kind, f"v{version.number}", version.status, primary,
                          f"{version.created_at:%Y-%m-%d %H:%M}", metrics or version.error[:60]))
         if not rows:
