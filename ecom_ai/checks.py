@@ -10,6 +10,7 @@
 | ecom_ai.E006 | TEXT_ENCODER cannot be imported |
 | ecom_ai.W001 | the visitor middleware is not installed (anonymous visitors are not tracked) |
 | ecom_ai.W002 | PRODUCT_MODEL is not set (no catalog sync, no recommendations of host products) |
+| ecom_ai.W003 | a PRODUCT_FIELDS default you did not override names a field PRODUCT_MODEL lacks (items get empty values) |
 """
 from __future__ import annotations
 
@@ -105,8 +106,8 @@ def check_settings(app_configs=None, **kwargs):
         if mapping_key == "ORDER_FIELDS" and mapping.get("lines"):
             line_model = _follow_path(model, mapping["lines"])[1]
         for name, path in mapping.items():
-            if not path or name not in user_mapping:  # defaults may legitimately be absent
-                continue
+            if not path or (name not in user_mapping and mapping_key == "ORDER_FIELDS"):
+                continue  # order defaults (currency, status...) may legitimately be absent
             if name in line_fields:
                 if line_model is None:  # the line model is not known (lines is a method): not checkable
                     continue
@@ -114,7 +115,14 @@ def check_settings(app_configs=None, **kwargs):
             else:
                 target, target_label = model, label
             problem = _check_path(target, path)
-            if problem:
+            if problem and name not in user_mapping:  # a default that does not fit this model
+                if mapping_key == "PRODUCT_FIELDS":
+                    errors.append(Warning(
+                        f"ECOM_AI['PRODUCT_FIELDS'][{name!r}] is not set and its default {path!r} does not fit "
+                        f"{label}: {problem}, so no item gets a {name} from your products.",
+                        hint=f"Add \"{name}\": \"<field of {label}>\" to ECOM_AI['PRODUCT_FIELDS'], or None to "
+                             "silence this.", id="ecom_ai.W003"))
+            elif problem:
                 errors.append(Error(f"ECOM_AI[{mapping_key!r}][{name!r}] = {path!r}: {problem}.",
                                     hint=f"Map {name!r} to a field of {target_label}, or to None.",
                                     id="ecom_ai.E004"))

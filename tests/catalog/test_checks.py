@@ -109,3 +109,16 @@ def test_w001_middleware_missing():
 def test_w002_no_product_model():
     [warning] = only(run({}), "ecom_ai.W002")
     assert "PRODUCT_MODEL'] is not set" in warning.msg
+
+
+def test_w003_unmapped_product_default_that_does_not_fit():
+    partial = {"PRODUCT_MODEL": "testapp.Gadget", "PRODUCT_FIELDS": {"title": "name", "price": "cost",
+                                                                     "in_stock": "available", "text": None}}
+    [warning] = only(run(partial), "ecom_ai.W003")
+    assert warning.msg == ("ECOM_AI['PRODUCT_FIELDS']['category'] is not set and its default 'category.name' does not "
+                           "fit testapp.Gadget: Gadget has no field or attribute 'category', so no item gets a "
+                           "category from your products.")
+    assert "Add \"category\": \"<field of testapp.Gadget>\"" in warning.hint
+    assert "ecom_ai.E004" not in ids(run(partial))
+    # mapping it to None silences the warning
+    assert "ecom_ai.W003" not in ids(run({**partial, "PRODUCT_FIELDS": {**partial["PRODUCT_FIELDS"], "category": None}}))
