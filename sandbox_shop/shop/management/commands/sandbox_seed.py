@@ -86,7 +86,9 @@ class Seeder:
                               for h in range(24)])
         moment = base.replace(hour=hour, minute=self.rng.randrange(60), second=self.rng.randrange(60))
         if moment.weekday() < 5 and self.rng.random() < 0.15:
-            moment += timedelta(days=5 - moment.weekday())  # nudge some sessions to the weekend
+            weekend = moment + timedelta(days=5 - moment.weekday())  # nudge some sessions to the weekend
+            if weekend < self.until - timedelta(hours=1):
+                moment = weekend
         return min(max(moment, self.start), self.until - timedelta(minutes=30))
 
     def ip_for(self, country: str) -> str:
