@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.ml.charts import history_charts
-from ecom_ai.ml.registry import TrainingLocked, activate, primary_metric_value, rollback
+from ecom_ai.ml.registry import TrainingLocked, activate, cancel_run, primary_metric_value, rollback
 from ecom_ai.models import ModelVersion, TrainingRun
 
 logger = logging.getLogger("ecom_ai.admin")
@@ -274,6 +274,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
     list_select_related = ("version", "requested_by")
     search_fields = ("kind", "message", "task_id")
     date_hierarchy = "created_at"
+    actions = ("cancel_selected",)
     fieldsets = (
         (None, {"fields": ("kind", "status_display", "version_link", "progress", "message")}),
         (_("Curves"), {"fields": ("charts",)}),
@@ -290,6 +291,16 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    @admin.action(description=_("Cancel the selected queued or running runs"), permissions=["change"])
+    def cancel_selected(self, request, queryset):
+        cancelled = [run for run in queryset if cancel_run(run, user=request.user)]
+        if cancelled:
+            self.message_user(request, _("Cancelled: %(runs)s. A running training stops at its next progress "
+                                         "update.") % {"runs": ", ".join(f"#{run.pk}" for run in cancelled)},
+                              messages.SUCCESS)
+        if len(cancelled) < len(queryset):
+            self.message_user(request, _("Runs that had already finished were left as they were."), messages.WARNING)
 
     @admin.display(description=_("run"), ordering="id")
     def run_label(self, run):

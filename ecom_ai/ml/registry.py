@@ -37,7 +37,8 @@ from ecom_ai.models.registry import ModelVersion, TrainingRun
 logger = logging.getLogger("ecom_ai.ml")
 
 __all__ = [
-    "TrainResult", "ProgressReporter", "Trainer", "TrainingLocked", "NotEnoughData", "UnknownModelKind",
+    "TrainResult", "ProgressReporter", "Trainer", "TrainingLocked", "NotEnoughData", "TrainingCancelled",
+    "UnknownModelKind", "cancel_run",
     "get_trainer", "train_model", "passes_gate", "activate", "rollback", "active_version", "load_active",
     "queue_training_run", "release_stale_runs", "clear_loaded_models",
 ]
@@ -49,6 +50,10 @@ class TrainingLocked(Exception):
 
 class NotEnoughData(Exception):
     """Raised by a trainer when there is too little data to train; the message says why."""
+
+
+class TrainingCancelled(Exception):
+    """The run was cancelled (or released as stale) while training; raised by ``ProgressReporter``."""
 
 
 class UnknownModelKind(ImproperlyConfigured):
@@ -80,6 +85,8 @@ class ProgressReporter:
     value) and at the end. Every call with an ``epoch`` adds to or updates that epoch's
     row in the run's ``history`` (``{"epoch", "loss", **metrics}``), which the admin draws.
     Without a run (``ProgressReporter()``) nothing is written: handy in benchmarks.
+    When the run was cancelled meanwhile (admin action, or released as stale), the next
+    write raises ``TrainingCancelled``, which ends the training.
     """
 
     def __init__(self, run: TrainingRun | None = None, *, min_interval: float = 1.0):
@@ -93,6 +100,8 @@ class ProgressReporter:
         self.history: list[dict] = list(run.history) if run else []
         self._last_write = 0.0
         self._dirty = False
+        # a running run must still be running when written: else it was cancelled meanwhile
+        self._guard = bool(run and run.status == TrainingRun.Status.RUNNING)
 
     def update(self, *, percent=None, epoch=None, total_epochs=None, loss=None, metrics=None, message="") -> None:
         new_epoch = epoch is not None and epoch != self.epoch
@@ -132,9 +141,17 @@ class ProgressReporter:
             "loss": self.loss, "history": self.history, "message": self.message, "heartbeat_at": now,
             **extra,
         }
-        TrainingRun.objects.filter(pk=self.run.pk).update(**fields)
+        rows = TrainingRun.objects.filter(pk=self.run.pk)
+        if self._guard:
+            rows = rows.filter(status=TrainingRun.Status.RUNNING)
+        if not rows.update(**fields) and self._guard:
+            current = TrainingRun.objects.filter(pk=self.run.pk).values_list("status", "message").first()
+            why = f"{current[0]}: {current[1]}" if current else "the run was deleted"
+            raise TrainingCancelled(f"Training run #{self.run.pk} was stopped ({why})")
         for key, value in fields.items():
             setattr(self.run, key, value)
+        if fields.get("status", TrainingRun.Status.RUNNING) != TrainingRun.Status.RUNNING:
+            self._guard = False
         self._last_write = time.monotonic()
         self._dirty = False
 
@@ -239,6 +256,25 @@ def release_stale_runs(kind: str | None = None) -> int:
     return released
 
 
+def cancel_run(run: TrainingRun, user=None) -> bool:
+    """Stop a queued or running run: it is marked failed at once (releasing the lock).
+
+    A queued run is then never started; a running trainer stops at its next progress
+    update (``TrainingCancelled``) and its version is marked failed. Returns False when the
+    run had already finished.
+    """
+    who = f" by {user}" if getattr(user, "pk", None) else ""
+    message = f"Cancelled{who} at {timezone.now():%Y-%m-%d %H:%M:%S %Z}."
+    cancelled = TrainingRun.objects.filter(pk=run.pk, status__in=TrainingRun.LOCKING_STATUSES).update(
+        status=TrainingRun.Status.FAILED, message=message, finished_at=timezone.now())
+    if cancelled:
+        ModelVersion.objects.filter(training_runs=run, status=ModelVersion.Status.TRAINING).update(
+            status=ModelVersion.Status.FAILED, error=message)
+        logger.info("ecom_ai: %s training run #%s cancelled%s", run.kind, run.pk, who)
+    run.refresh_from_db()
+    return bool(cancelled)
+
+
 def _create_locked_run(kind, params, user, status) -> TrainingRun:
     now = timezone.now()
     values = {"kind": kind, "status": status, "params": params or {}, "requested_by": user}
@@ -321,7 +357,8 @@ def train_model(kind, params=None, *, user=None, run=None) -> ModelVersion:
         if not isinstance(result, TrainResult):
             raise TypeError(f"{type(trainer).__name__}.train() must return a TrainResult, "
                             f"not {type(result).__name__}.")
-        progress.update(message="Storing the artifact.")
+        progress.message = "Storing the artifact."
+        progress.flush()  # also: stop here if the run was cancelled meanwhile
         version.artifact = save_artifact(kind, version.number, result.payload)
         trainer.load(load_artifact(version.artifact))  # the stored artifact must be servable
         version.metrics = {str(k): _finite(v) for k, v in (result.metrics or {}).items()}
@@ -353,6 +390,8 @@ def train_model(kind, params=None, *, user=None, run=None) -> ModelVersion:
 def _record_failure(kind, run, version, exc) -> None:
     if isinstance(exc, NotEnoughData):
         message = f"Not enough data to train {kind}: {exc}"
+    elif isinstance(exc, TrainingCancelled):
+        message = str(exc)
     else:
         message = f"{type(exc).__name__}: {exc}"
     try:
@@ -494,7 +533,8 @@ class _Loaded:
 
 
 _loaded: dict[str, _Loaded] = {}
-_load_lock = threading.Lock()
+_load_lock = threading.Lock()  # guards _kind_locks and clearing
+_kind_locks: dict[str, threading.Lock] = {}
 
 
 def clear_loaded_models() -> None:
@@ -537,6 +577,8 @@ def load_active(kind):
     if entry is not None and now - entry.checked_at < ecom_settings.ACTIVE_MODEL_CHECK_SECONDS:
         return entry.servable
     with _load_lock:
+        kind_lock = _kind_locks.setdefault(kind, threading.Lock())
+    with kind_lock:  # one loader per kind; other kinds are served meanwhile
         entry = _loaded.get(kind)
         if entry is not None and now - entry.checked_at < ecom_settings.ACTIVE_MODEL_CHECK_SECONDS:
             return entry.servable

@@ -157,3 +157,16 @@ def test_active_version_cannot_be_deleted(admin_client, versions):
     assert not ModelVersion.objects.filter(pk=v3.pk).exists()
     html = admin_client.get(changelist("modelversion")).content.decode()
     assert not re.search(r'value="delete_selected"', html)
+
+
+def test_cancel_action(admin_client, toy_settings):
+    running = TrainingRun.objects.create(kind="toy", status="running")
+    done = TrainingRun.objects.create(kind="other", status="succeeded")
+    response = admin_client.post(changelist("trainingrun"), {"action": "cancel_selected",
+                                                             "_selected_action": [running.pk, done.pk]}, follow=True)
+    html = response.content.decode()
+    assert f"Cancelled: #{running.pk}" in html and "already finished were left" in html
+    running.refresh_from_db()
+    done.refresh_from_db()
+    assert running.status == "failed" and "Cancelled by admin" in running.message
+    assert done.status == "succeeded"

@@ -313,3 +313,29 @@ def test_load_active_with_a_shared_cache_skips_the_database(toy_settings, ecom_a
         assert v1.pk != v2.pk
     finally:
         cache.delete("ecom_ai:ml:active:toy")  # never cache.clear(): that flushes the shared Redis db
+
+
+def test_cancelled_run_stops_training_and_releases_the_lock(ecom_ai_settings, toy_settings):
+    from ecom_ai.ml.registry import TrainingCancelled
+
+    good = train_model("toy")
+    ecom_ai_settings(TRAINERS=trainers(toy="CancelledMidwayTrainer"))
+    with pytest.raises(TrainingCancelled, match="was stopped"):
+        train_model("toy")
+    run = TrainingRun.objects.latest("id")
+    assert run.status == "failed" and "Cancelled" in run.message
+    assert run.version.status == "failed"
+    assert active_version("toy") == good
+    ecom_ai_settings(TRAINERS=trainers(toy="ToyTrainer"))
+    assert train_model("toy").number == 3
+
+
+def test_cancelled_queued_run_is_never_started(toy_settings):
+    from ecom_ai.ml.registry import cancel_run
+
+    run = queue_training_run("toy")
+    assert cancel_run(run) is True and run.status == "failed"
+    assert cancel_run(run) is False
+    with pytest.raises(TrainingLocked, match="not queued"):
+        train_model("toy", run=run)
+    assert not ModelVersion.objects.exists()

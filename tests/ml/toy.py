@@ -101,3 +101,15 @@ class FlakyDatabaseTrainer(ToyTrainer):
 def trainers(**kinds):
     """ECOM_AI["TRAINERS"] mapping: trainers(toy="ToyTrainer") -> {"toy": "tests.ml.toy.ToyTrainer"}."""
     return {kind: f"{TOY}.{name}" for kind, name in kinds.items()}
+
+
+class CancelledMidwayTrainer(ToyTrainer):
+    """Its run gets cancelled (as by an admin in another process) during epoch 2."""
+
+    def train(self, params, progress):
+        from ecom_ai.ml.registry import cancel_run
+
+        progress.update(epoch=1, total_epochs=3, loss=1.0)
+        cancel_run(progress.run)
+        progress.update(epoch=2, total_epochs=3, loss=0.5)  # raises TrainingCancelled
+        raise AssertionError("not reached")
