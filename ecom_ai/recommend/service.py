@@ -28,6 +28,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -114,22 +115,30 @@ class ShopperState:
     recent: dict[str, float] = field(default_factory=dict)  # item -> interest weight
 
     @classmethod
-    def from_events(cls, rows) -> "ShopperState":
-        """``rows``: (item_key, event_type, channel) oldest → newest."""
+    def from_events(cls, rows, history_length: int | None = None) -> "ShopperState":
+        """``rows``: (item_key, event_type, channel) oldest → newest.
+
+        Purchases and the cart are read from all rows; the sequence and the interest
+        weights from the latest ``history_length`` (default ``RECOMMEND_HISTORY_LENGTH``).
+        """
         state = cls()
         weights = ecom_settings.RECOMMEND_EVENT_WEIGHTS
+        history_length = history_length or ecom_settings.RECOMMEND_HISTORY_LENGTH
         cart: dict[str, None] = {}
+        first_recent = max(len(rows) - history_length, 0)
         n = len(rows)
         for i, (key, event_type, channel) in enumerate(rows):
             if not key:
                 continue
-            state.history.append((key, event_type, channel))
             if event_type == "add_to_cart":
                 cart[key] = None
             elif event_type in ("remove_from_cart", "purchase"):
                 cart.pop(key, None)
             if event_type == "purchase":
                 state.purchased.add(key)
+            if i < first_recent:
+                continue
+            state.history.append((key, event_type, channel))
             weight = float(weights.get(event_type, 0.0))
             if weight:
                 recency = 0.85 ** (n - 1 - i)
@@ -141,8 +150,15 @@ class ShopperState:
         return dict(sorted(self.recent.items(), key=lambda pair: -pair[1])[:n])
 
 
+#: how many latest events are read for the purchased / in-cart exclusions (the model sees fewer)
+EVENTS_SCANNED = 500
+
+
 def fetch_history(identity: Identity, length: int | None = None) -> list[tuple[str, str, str]]:
-    """The shopper's latest events, oldest first: one query on the (user|visitor, time) indexes."""
+    """The shopper's latest events, oldest first: one query on the (user|visitor, time) indexes.
+
+    ``length`` defaults to ``max(RECOMMEND_HISTORY_LENGTH, EVENTS_SCANNED)``.
+    """
     condition = Q()
     if identity.user_key:
         condition |= Q(user_key=identity.user_key)
@@ -150,23 +166,11 @@ def fetch_history(identity: Identity, length: int | None = None) -> list[tuple[s
         condition |= Q(visitor_key=identity.visitor_key)
     if not condition:
         return []
-    length = length or ecom_settings.RECOMMEND_HISTORY_LENGTH
+    length = length or max(ecom_settings.RECOMMEND_HISTORY_LENGTH, EVENTS_SCANNED)
     rows = list(Event.objects.filter(condition).exclude(event_type="impression")
                 .order_by("-occurred_at", "-pk").values_list("item_key", "event_type", "channel")[:length])
     rows.reverse()
     return rows
-
-
-def purchased_items(identity: Identity, limit: int = 1000) -> set[str]:
-    condition = Q()
-    if identity.user_key:
-        condition |= Q(user_key=identity.user_key)
-    if identity.visitor_key:
-        condition |= Q(visitor_key=identity.visitor_key)
-    if not condition:
-        return set()
-    return set(Event.objects.filter(condition, event_type="purchase").exclude(item_key="")
-               .order_by("-occurred_at").values_list("item_key", flat=True)[:limit])
 
 
 # --------------------------------------------------------------------------- placements
@@ -542,7 +546,7 @@ class RecommendationService:
         if anchor and placement.exclude_viewed:
             excluded.add(anchor)
         if placement.exclude_purchased and who:
-            excluded |= state.purchased | purchased_items(who)
+            excluded |= state.purchased
         if placement.exclude_in_cart:
             excluded |= set(state.cart)
 
@@ -555,7 +559,8 @@ class RecommendationService:
         if not anchors and strategy in ("also_bought", "also_viewed", "similar", "trending_category"):
             anchors = state.top_recent(5)
         ruleset = config.ruleset()
-        titles = {k: f.get("title", "") for k, f in popularity.item_facts(list(anchors)).items()}
+        titles = {k: f.get("title", "") for k, f in
+                  popularity.item_facts(list(anchors) + list(state.top_recent(5))).items()}
         ctx = Context(identity=who, state=state, anchors=anchors, anchor_is_page_item=page_item,
                       recommender=recommender, cooccurrence=_active(COOCCURRENCE_KIND), titles=titles,
                       exclude=excluded | ruleset.excluded_items)
@@ -632,30 +637,32 @@ class RecommendationService:
     @staticmethod
     def _log(result: RecommendationResult) -> None:
         """Store the served list and its impression event; a failure is logged, never raised."""
-        who = result.identity
-        try:
-            RecommendationList.objects.create(
-                id=result.id, placement=result.placement, variant=result.variant, visitor_key=who.visitor_key[:64],
-                user_key=who.user_key[:64], anchor_item=result.anchor_item[:191], strategy=result.strategy[:32],
-                model_version_id=result.model_version_id,
-                items=[{"key": i.key, "score": i.score, "reason": i.reason} for i in result.items],
-                created_at=timezone.now(),
-            )
-        except Exception:  # noqa: BLE001
-            logger.exception("ecom_ai: could not store recommendation list %s", result.id)
-            return
-        if not (ecom_settings.RECOMMEND_LOG_IMPRESSIONS and who):
-            return
         from ecom_ai.events.tracking import track
 
-        context = {"rec_id": str(result.id), "placement": result.placement.slug, "items": len(result.items)}
-        if result.variant is not None:
-            context["variant"] = result.variant.name[:64]
+        who = result.identity
         try:
-            track("impression", channel=who.channel, visitor_key=who.visitor_key, user_key=who.user_key,
-                  context=context, source="recommend")
+            with transaction.atomic():  # one commit for both rows
+                RecommendationList.objects.create(
+                    id=result.id, placement=result.placement, variant=result.variant,
+                    visitor_key=who.visitor_key[:64], user_key=who.user_key[:64],
+                    anchor_item=result.anchor_item[:191], strategy=result.strategy[:32],
+                    model_version_id=result.model_version_id,
+                    items=[{"key": i.key, "score": i.score, "reason": i.reason} for i in result.items],
+                    created_at=timezone.now(),
+                )
+                if ecom_settings.RECOMMEND_LOG_IMPRESSIONS and who:
+                    context = {"rec_id": str(result.id), "placement": result.placement.slug,
+                               "items": len(result.items)}
+                    if result.variant is not None:
+                        context["variant"] = result.variant.name[:64]
+                    try:
+                        with transaction.atomic():
+                            track("impression", channel=who.channel, visitor_key=who.visitor_key,
+                                  user_key=who.user_key, context=context, source="recommend")
+                    except Exception:  # noqa: BLE001 - keep the list even when the event is refused
+                        logger.exception("ecom_ai: could not log the impression of list %s", result.id)
         except Exception:  # noqa: BLE001
-            logger.exception("ecom_ai: could not log the impression of list %s", result.id)
+            logger.exception("ecom_ai: could not store recommendation list %s", result.id)
 
 
 def recommend(identity, placement, item=None, limit=None, **kwargs) -> RecommendationResult:

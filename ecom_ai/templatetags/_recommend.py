@@ -49,7 +49,7 @@ class ProductList(list):
         return self.recommendation.title if self.recommendation is not None else ""
 
 
-def _serve(context, placement, item, limit, exclude):
+def _serve(context, placement, item, limit, exclude, tag="recommended_products"):
     request = context.get("request")
     if isinstance(exclude, (str, int)):
         exclude = [exclude]
@@ -57,7 +57,7 @@ def _serve(context, placement, item, limit, exclude):
         return RecommendationService().recommend(request, placement, item=item or None, limit=limit,
                                                  exclude=list(exclude or ()))
     except RecommendationError as exc:
-        logger.warning("ecom_ai: {%% recommended_products %%}: %s", exc)
+        logger.warning("ecom_ai: {%% %s %%}: %s", tag, exc)
     except Exception:  # noqa: BLE001 - recommendations must never break a page
         logger.exception("ecom_ai: recommendations for placement %r failed", placement)
     return None
@@ -73,8 +73,10 @@ def recommended_products(context, placement="home", limit=None, item=None, exclu
 
 @register.simple_tag(takes_context=True)
 def recommendations(context, placement="product", limit=None, item=None, exclude=(), title=None, template=None):
-    result = _serve(context, placement, item, limit, exclude)
-    products = ProductList(result.products if result is not None else [])
+    result = _serve(context, placement, item, limit, exclude, tag="recommendations")
+    if result is None:  # bad arguments or an error (logged): render nothing
+        return ""
+    products = ProductList(result.products)
     products.recommendation = result
     values = {
         "recommendation": result, "products": products, "placement": placement,
