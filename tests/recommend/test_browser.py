@@ -1,0 +1,50 @@
+"""In a real browser: the sandbox's recommendation strips, a click attributed through the JS collector."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import connections
+from django.utils.text import slugify
+
+from ecom_ai.models import Event, RecommendationList
+from shop.models import Category, Product
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+
+
+@pytest.fixture
+def page(live_server, monkeypatch):
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_context().new_page()
+        yield page
+        browser.close()
+        connections.close_all()
+
+
+def test_click_on_a_recommendation_is_attributed_to_its_list(page, live_server):
+    cat = Category.objects.create(name="Tea", slug="tea")
+    for n in range(1, 7):
+        Product.objects.create(category=cat, title=f"Tea {n}", slug=slugify(f"tea-{n}"), price=Decimal("5.00"),
+                               stock=5)
+    page.goto(live_server.url + "/")
+    strip = page.locator("section.recommendations[data-placement=home]")
+    strip.wait_for()
+    rec_id = strip.get_attribute("data-rec-id")
+    assert strip.locator("a.card-link").count() == 3  # one category, and the home placement shows at most 3 per category
+    first = strip.locator("a.card-link").first
+    clicked_key = first.get_attribute("data-ecom-ai-click")
+    first.click()
+    page.wait_for_url("**/p/**")
+    page.locator("section.recommendations[data-placement=product]").wait_for()
+    page.evaluate("window.ecomAI.flush()")
+    page.wait_for_function("window.ecomAI.pending() === 0", timeout=10000)
+    click = Event.objects.get(event_type="click", item_key=clicked_key)
+    assert click.context["rec_id"] == rec_id and click.context["placement"] == "home"
+    assert RecommendationList.objects.get(pk=rec_id).clicks == 1
