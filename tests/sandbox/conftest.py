@@ -4,6 +4,20 @@ from decimal import Decimal
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def fresh_process_caches():
+    """Pages render recommendation widgets: forget placements cached by earlier tests (their
+    rows were rolled back) and throttle counters."""
+    from django.core.cache import cache
+
+    from ecom_ai.recommend import service
+
+    service.clear_placement_cache()
+    cache.clear()
+    yield
+    service.clear_placement_cache()
+
+
 @pytest.fixture
 def catalog(db):
     from shop.models import Category, Product
