@@ -159,3 +159,17 @@ def test_checkout_never_crashes_even_if_scoring_errors(make_order, monkeypatch, 
     assert a.scorer == "error" and a.status == "pending_review"
     # the synchronous path too
     assert scoring.assess_order(order, sync=True).scorer == "error"
+
+
+def test_backfill_command_assesses_existing_orders_oldest_first(make_order):
+    from ecom_ai.fraud.scoring import assess_order
+
+    first = make_order(ip_address="192.0.2.10")
+    second = make_order(ip_address="192.0.2.10", email="other@example.com")
+    assess_order(first, sync=True)
+    call_command("ecom_ai_assess_orders")
+    a = FraudAssessment.objects.get(order_key=str(second.pk))
+    assert a.features["orders_ip_7d"] == 1  # sees the earlier order, as of its own time
+    assert FraudAssessment.objects.count() == 2
+    with pytest.raises(CommandError, match="positive"):
+        call_command("ecom_ai_assess_orders", "--limit", "0")
