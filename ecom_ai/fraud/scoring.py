@@ -194,12 +194,17 @@ def score_order(facts: OrderFacts, *, model=None, use_active_model: bool = False
     """Compute features, score, lists, rules and reasons for ``facts`` (nothing is saved)."""
     version_id = None
     if model is None and use_active_model:
-        from ecom_ai.ml.registry import active_version, load_active
+        from ecom_ai.ml import registry
 
-        model = load_active(MODEL_KIND)
+        model = registry.load_active(MODEL_KIND)
         if model is not None:
-            active = active_version(MODEL_KIND)
-            version_id = active.pk if active else None
+            # the version the in-memory model was loaded from (no query); else ask the database
+            entry = getattr(registry, "_loaded", {}).get(MODEL_KIND)
+            if entry is not None and entry.servable is model:
+                version_id = entry.version_id
+            else:
+                active = registry.active_version(MODEL_KIND)
+                version_id = active.pk if active else None
     result = compute_features(facts)
     features = result.features
     if model is not None:
