@@ -502,25 +502,20 @@ class Command(BaseCommand):
             self.assess_orders(seeder)
 
     def assess_orders(self, seeder):
-        """Score every seeded order, oldest first (features look only at earlier orders), as the
-        checkout would have; then the refunded fraud-like orders come back as chargebacks."""
-        try:
-            from ecom_ai.fraud.scoring import assess_order
-        except ImportError:
-            self.stdout.write("ecom_ai fraud scoring is not available: orders not assessed.")
+        """Score every seeded order as the checkout would have (``ecom_ai_assess_orders``: oldest
+        first, features only see earlier orders); then the refunded fraud-like orders come back
+        as chargebacks (``ecom_ai_import_chargebacks``): the fraud model's labels."""
+        commands = get_commands()
+        if "ecom_ai_assess_orders" not in commands:
+            self.stdout.write("ecom_ai_assess_orders is not available: orders not assessed for fraud.")
             return
         started = time.monotonic()
-        orders = (Order.objects.select_related("user").prefetch_related("lines__product")
-                  .order_by("created_at", "pk"))
-        count = 0
-        with transaction.atomic():  # one commit, not one per order
-            for order in orders.iterator(chunk_size=500):
-                assess_order(order, sync=True)
-                count += 1
-        self.stdout.write(f"Assessed {count} orders for fraud in {time.monotonic() - started:.1f} s.")
+        with transaction.atomic():  # one commit instead of one per order (SQLite)
+            call_command("ecom_ai_assess_orders", stdout=self.stdout, stderr=self.stderr)
+        self.stdout.write(f"Fraud assessment took {time.monotonic() - started:.1f} s.")
         chargebacks = list(Order.objects.filter(status="refunded", user__username__startswith="newuser")
                            .order_by("created_at", "pk"))
-        if not chargebacks or "ecom_ai_import_chargebacks" not in get_commands():
+        if not chargebacks or "ecom_ai_import_chargebacks" not in commands:
             return
         with tempfile.NamedTemporaryFile("w", suffix=".csv", newline="", delete=False) as handle:
             writer = csv.writer(handle)
