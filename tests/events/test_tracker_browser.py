@@ -128,16 +128,22 @@ def test_a_retried_batch_is_stored_once(page, live_server, shop):
     assert page.evaluate("JSON.parse(localStorage.getItem('ecom_ai:retry')).attempts") == 0
 
 
-def test_the_public_track_call_and_a_rejected_batch(page, live_server, shop):
+def test_the_public_track_call_and_a_refused_event(page, live_server, shop):
     page.goto(live_server.url + "/")
     wait_for_events(event_type="page_view")
-    page.evaluate("""window.ecomAI.track('add_to_cart', {item_key: '%s', quantity: 2, value: '91.80',
-                     context: {source: 'quick-add'}}); window.ecomAI.flush()""" % shop["speaker"].pk)
+    page.wait_for_function("() => window.ecomAI.pending() === 0")
+    # one good event and one the server refuses (unknown type) in the same batch
+    with page.expect_response(lambda r: EVENTS_PATH in r.url) as refused:
+        page.evaluate("""window.ecomAI.track('add_to_cart', {item_key: '%s', quantity: 2, value: '91.80',
+                         context: {source: 'quick-add'}});
+                         window.ecomAI.track('teleport', {});
+                         window.ecomAI.flush()""" % shop["speaker"].pk)
+    assert refused.value.status == 400
+    assert list(refused.value.json()["errors"]) == ["1"]
+    # only the bad event is dropped; the good one is sent again and stored
+    page.wait_for_function("() => window.ecomAI.pending() === 1")
+    page.evaluate("window.ecomAI.flush()")
     event = wait_for_events(event_type="add_to_cart")[0]
     assert (event.quantity, event.value, event.context) == (2, Decimal("91.80"), {"source": "quick-add"})
-    # an event type the server doesn't know: the batch is refused (400) and dropped, not retried forever
-    with page.expect_response(lambda r: EVENTS_PATH in r.url) as refused:
-        page.evaluate("window.ecomAI.track('teleport', {}); window.ecomAI.flush()")
-    assert refused.value.status == 400
     page.wait_for_function("() => window.ecomAI.pending() === 0")
     assert not Event.objects.filter(event_type="teleport").exists()

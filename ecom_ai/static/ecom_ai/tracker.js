@@ -16,7 +16,8 @@
  * - every event has a client_event_id (crypto.randomUUID or a fallback): a batch that is
  *   sent twice (retry after a lost response, two tabs, unload + next page) is stored once;
  * - failed batches (network errors, 408/429/5xx) stay queued and are retried with
- *   exponential backoff; batches the server rejects (other 4xx) are dropped.
+ *   exponential backoff; events the server refuses (other 4xx) are dropped — only the bad
+ *   ones when a 400 lists them, so one bad event does not take its batch down.
  *
  * Configuration comes from <script id="ecom-ai-config" type="application/json"> written by
  * the {% ecom_ai_tracker %} template tag.
@@ -138,7 +139,7 @@
       channel: data.channel || cfg.channel,
       client_event_id: data.client_event_id || uuid(),
       client_time: new Date(Date.now() + clockOffset).toISOString(),
-      context: data.context && typeof data.context === "object" ? data.context : {}
+      context: data.context && typeof data.context === "object" && !Array.isArray(data.context) ? data.context : {}
     };
     if (data.item_key !== undefined && data.item_key !== null && data.item_key !== "") event.item_key = String(data.item_key);
     if (data.quantity !== undefined && data.quantity !== null) event.quantity = parseInt(data.quantity, 10);
@@ -215,13 +216,22 @@
       }
       if (isRetryable(response.status)) {
         handleFailure(ids, "HTTP " + response.status);
-      } else {
-        // the server refused this batch for good (bad input, CSRF...): retrying cannot help
-        removeFromQueue(ids);
-        save(RETRY_KEY, { attempts: 0, nextAt: 0 });
-        if (window.console) window.console.warn("[ecomAI] events rejected with HTTP " + response.status + "; dropped " + ids.length);
+        return false;
       }
-      return false;
+      // The server refused the batch for good (bad input, CSRF...): retrying it cannot help.
+      // A 400 lists the bad events by index: drop those, the others go with the next flush.
+      return response.json().catch(function () { return null; }).then(function (reply) {
+        var bad = reply && reply.errors && typeof reply.errors === "object" ? reply.errors : null;
+        var dropped = bad ? ids.filter(function (id, i) { return bad.hasOwnProperty(String(i)); }) : ids;
+        if (!dropped.length) dropped = ids;
+        removeFromQueue(dropped);
+        save(RETRY_KEY, { attempts: 0, nextAt: 0 });
+        if (window.console) {
+          window.console.warn("[ecomAI] the server refused " + dropped.length + " event(s) (HTTP " +
+                              response.status + "); dropped", bad || "");
+        }
+        return false;
+      });
     }, function (err) {
       inFlight = false;
       handleFailure(ids, err && err.message);
@@ -245,7 +255,7 @@
     if (node) {
       try {
         var parsed = JSON.parse(node.getAttribute("data-ecom-ai-context"));
-        if (parsed && typeof parsed === "object") ctx = parsed;
+        if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) ctx = parsed;
       } catch (e) { /* ignore malformed context */ }
     }
     ctx.path = window.location.pathname;
