@@ -4,7 +4,7 @@ The admin's training-run pages poll it to refresh the progress bar and curves li
 """
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.generics import RetrieveAPIView
 from rest_framework.permissions import IsAdminUser
@@ -14,6 +14,7 @@ from ecom_ai.models import TrainingRun
 
 
 class TrainingRunSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(read_only=True, help_text="queued, running, succeeded or failed")
     version = serializers.SerializerMethodField()
     version_status = serializers.SerializerMethodField()
     elapsed_seconds = serializers.SerializerMethodField()
@@ -41,7 +42,8 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         return {name: str(svg) for name, svg in history_charts(run.history).items()}
 
 
-@extend_schema(operation_id="ecom_ai_training_run_retrieve", summary="Progress of a training run (staff only)")
+@extend_schema_view(get=extend_schema(operation_id="ecom_ai_training_run_retrieve",
+                                     summary="Progress of a training run (staff only)"))
 class TrainingRunView(RetrieveAPIView):
     permission_classes = [IsAdminUser]
     serializer_class = TrainingRunSerializer
