@@ -246,12 +246,14 @@ def compute_features(facts: OrderFacts) -> FeatureResult:
     ship, bill, ipc = (_clean_country(facts.shipping_country), _clean_country(facts.billing_country),
                        _clean_country(facts.ip_country))
     f["shipping_country"], f["billing_country"], f["ip_country"] = ship, bill, ipc
-    f["ip_country_mismatch_shipping"] = int(bool(ipc and ship and ipc != ship)) if ipc and ship else None
-    f["ip_country_mismatch_billing"] = int(bool(ipc and bill and ipc != bill)) if ipc and bill else None
+    f["ip_country_mismatch_shipping"] = int(ipc != ship) if ipc and ship else None
+    f["ip_country_mismatch_billing"] = int(ipc != bill) if ipc and bill else None
     f["shipping_billing_mismatch"] = int(ship != bill) if ship and bill else None
-    for code, value in (("shipping_country_missing", ship), ("billing_country_missing", bill)):
+    for code, value, raw, what in (("shipping_country", ship, facts.shipping_country, "shipping country"),
+                                   ("billing_country", bill, facts.billing_country, "billing country")):
         if not value:
-            gaps.append((code, code.replace("_", " ").replace(" missing", " missing").capitalize()))
+            gaps.append((f"{code}_missing", f"{what} {str(raw)[:20]!r} is not a 2-letter country code" if raw
+                         else f"no {what}"))
     f["channel"] = str(facts.channel or "").strip().lower()[:32]
     f["email_domain"] = email.rsplit("@", 1)[-1][:100] if "@" in email else ""
     f["missing_fields"] = sum(not v for v in (email, ip, device, payment, ship, bill))
