@@ -139,3 +139,22 @@ def test_no_credit_for_other_shoppers_items_not_shown_or_outside_the_window(shop
     # a malformed rec id is ignored, not an error
     ecom_ai.track("view", visitor_key="owner", item_key=recs.keys[0], context={"rec_id": "nope"})
     assert RecommendationList.objects.get(pk=recs.id).clicks == 0
+
+
+def test_a_variant_can_serve_a_specific_model_version(shop, rec_settings):
+    from ecom_ai.ml.registry import train_model
+    from tests.recommend.fake_trainer import PATH
+
+    rec_settings(TRAINERS={"recommender": PATH})
+    keys = [key(p) for p in shop.values()]
+    old = train_model("recommender", {"item_keys": keys, "order": [key(shop[5])]})
+    new = train_model("recommender", {"item_keys": keys, "order": [key(shop[6])]})
+    assert new.status == "active"
+    ensure_default_placements()
+    exp = Experiment.objects.create(placement=Placement.objects.get(slug="home"), name="old vs new", status="running")
+    Variant.objects.create(experiment=exp, name="old", weight=1, model_version=old)
+    Variant.objects.create(experiment=exp, name="broken", weight=0)
+    ecom_ai.track("view", visitor_key="vv", item_key=key(shop[9]))
+    recs = svc.recommend(Identity(visitor_key="vv"), "home", limit=1)
+    assert recs.variant.name == "old" and recs.keys == [key(shop[5])]
+    assert RecommendationList.objects.get(pk=recs.id).model_version_id == old.pk
