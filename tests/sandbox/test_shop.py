@@ -286,6 +286,10 @@ def test_signup_login_logout(client, db, django_user_model):
     assert not client.get("/").context["user"].is_authenticated
     response = client.post(reverse("shop:login"), {"username": "carol", "password": "s3cret-pass!"})
     assert response.status_code == 302 and response["Location"] == reverse("shop:home")
+    # logging in stitched this browser's visitor key to the user
+    from ecom_ai.models import VisitorIdentity
+
+    assert VisitorIdentity.objects.filter(visitor_key=visitor_key(client), user_key=str(user.pk)).exists()
     client.post(reverse("shop:logout"))
     bad = client.post(reverse("shop:signup"), {"username": "carol", "email": "x", "password1": "a", "password2": "b"})
     assert bad.status_code == 200
