@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import zlib
 
 import numpy as np
@@ -90,7 +91,7 @@ def _resolve_model_path(name: str) -> str:
 
 _DEFAULT_ENCODER = "ecom_ai.ml.text.HashingTextEncoder"
 _encoder = None
-_encoder_lock = None
+_encoder_lock = threading.Lock()
 
 
 def get_text_encoder():
@@ -103,18 +104,15 @@ def get_text_encoder():
     working. Encoders have ``name``, ``dim`` and ``encode(texts) -> float32 array`` (rows
     L2-normalised); models trained on one encoder's vectors should record ``encoder.name``.
     """
-    global _encoder, _encoder_lock
+    global _encoder
     if _encoder is not None:
         return _encoder
     import logging
-    import threading
 
     from django.utils.module_loading import import_string
 
     from ecom_ai.conf import settings as ecom_settings
 
-    if _encoder_lock is None:
-        _encoder_lock = threading.Lock()
     with _encoder_lock:
         if _encoder is not None:
             return _encoder
