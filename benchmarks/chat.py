@@ -69,7 +69,9 @@ def setup_django(db_path):
         for model in apps.get_models():
             if model._meta.managed and not model._meta.proxy:
                 editor.create_model(model)
-    call_command("ecom_ai_load_chat_pack", "--articles", verbosity=0)
+    from ecom_ai.chat.pack import load_pack
+
+    load_pack(articles=True)
 
 
 def seed_shop(n_items=500):
@@ -121,12 +123,81 @@ def time_messages(messages, user, encoder_spec, *, warmup=20):
     return float(np.percentile(timings, 50)), float(np.percentile(timings, 95)), len(timings)
 
 
+def classification(args, texts, train_idx, test_idx, train_x, train_y, test_x, test_y):
+    from ecom_ai.chat.classifier import fit_intent_classifier
+    from ecom_ai.chat.encoders import BuiltinChatEncoder, encoder_from_spec, normalise
+
+    rows = []
+    started = time.perf_counter()
+    pred = tfidf_baseline(train_x, train_y, test_x)
+    rows.append(("TF-IDF (1-2 grams) + logistic regression", *scores(test_y, pred), time.perf_counter() - started))
+    print(f"  {rows[-1][0]}: done in {rows[-1][3]:.0f} s", flush=True)
+
+    cache = {}
+    started = time.perf_counter()
+    cache["builtin"] = normalise(BuiltinChatEncoder().encode(texts))
+    encode_builtin = time.perf_counter() - started
+    started = time.perf_counter()
+    minilm = encoder_from_spec({"kind": "sentence_transformer", "model": args.model})
+    cache["minilm"] = normalise(minilm.encode(texts))
+    encode_minilm = time.perf_counter() - started
+    print(f"  encoded {len(texts)} utterances: built-in {encode_builtin:.0f} s, {args.model} {encode_minilm:.0f} s",
+          flush=True)
+    half = np.float32(np.sqrt(0.5))
+    cache["hybrid"] = np.hstack([cache["minilm"] * half, cache["builtin"] * half])
+    runs = {
+        "builtin": ("ecom_ai: built-in n-gram encoder + linear head", encode_builtin),
+        "minilm": (f"ecom_ai: {args.model} + MLP head", encode_minilm),
+        "hybrid": (f"ecom_ai: hybrid ({args.model} + n-grams) + MLP head", encode_builtin + encode_minilm),
+    }
+    for name, (label, encode_seconds) in runs.items():
+        spec = encoder_specs(args.model)[name]
+        vectors = cache[name]
+        started = time.perf_counter()
+        classifier = fit_intent_classifier(train_x, train_y, encoder_spec=spec, vectors=vectors[train_idx])
+        preds = classifier.predict_many(test_x, vectors=vectors[test_idx], threshold=0.0, min_similarity=-1.0)
+        seconds = time.perf_counter() - started + encode_seconds
+        rows.append((label, *scores(test_y, [p.best_guess for p in preds]), seconds))
+        print(f"  {label}: done in {seconds:.0f} s", flush=True)
+
+    print()
+    print(f"{'classifier':58} {'accuracy':>9} {'macro-F1':>9} {'time s':>8}")
+    for label, acc, f1, seconds in rows:
+        print(f"{label:58} {acc:9.4f} {f1:9.4f} {seconds:8.1f}")
+    print("(time: encoding all utterances once + training + predicting the test split)", flush=True)
+
+
+def encoder_specs(model):
+    return {
+        "builtin": {"kind": "builtin", "dim": 4096},
+        "minilm": {"kind": "sentence_transformer", "model": model},
+        "hybrid": {"kind": "hybrid", "model": model, "dim": 4096},
+    }
+
+
+def latency(args, test_x):
+    user, orders = seed_shop()
+    rng = np.random.default_rng(1)
+    sample = [test_x[i] for i in rng.choice(len(test_x), args.messages, replace=False)]
+    messages = [(text, False) for text in sample]
+    for i in range(0, len(messages), 8):  # one in eight: a logged-in shopper asks about an order
+        messages[i] = (f"where is my order {orders[i % len(orders)].number}?", True)
+    print()
+    print(f"End-to-end ChatService.reply, {args.messages} messages (first 20 not timed), SQLite, default pack:")
+    print(f"{'encoder':58} {'p50 ms':>9} {'p95 ms':>9}")
+    for name in ("builtin", "hybrid"):
+        p50, p95, _ = time_messages(messages, user, encoder_specs(args.model)[name])
+        print(f"{'ecom_ai: ' + name:58} {p50:9.1f} {p95:9.1f}", flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--model", default="all-MiniLM-L6-v2", help="sentence-transformers model (offline)")
     parser.add_argument("--messages", type=int, default=400, help="messages timed per encoder")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--skip-classification", action="store_true", help="only the end-to-end timing")
+    parser.add_argument("--skip-latency", action="store_true", help="only the classification table")
     args = parser.parse_args(argv)
 
     import torch
@@ -141,63 +212,19 @@ def main(argv=None):
     train_y = [labels[i] for i in train_idx]
     test_x = [texts[i] for i in test_idx]
     test_y = [labels[i] for i in test_idx]
-    print(f"Bitext: {len(texts)} utterances, {len(set(labels))} intents; train {len(train_x)}, test {len(test_x)}")
+    print(f"Bitext: {len(texts)} utterances, {len(set(labels))} intents; train {len(train_x)}, test {len(test_x)}",
+          flush=True)
 
     db_file = tempfile.NamedTemporaryFile(suffix=".sqlite3", delete=False)
     db_file.close()
-    setup_django(db_file.name)
-    from ecom_ai.chat.classifier import fit_intent_classifier
-    from ecom_ai.chat.encoders import BuiltinChatEncoder, encoder_from_spec, normalise
-
-    rows = []
-    started = time.perf_counter()
-    pred = tfidf_baseline(train_x, train_y, test_x)
-    rows.append(("TF-IDF (1-2 grams) + logistic regression", *scores(test_y, pred), time.perf_counter() - started))
-
-    cache = {}
-    started = time.perf_counter()
-    cache["builtin"] = normalise(BuiltinChatEncoder().encode(texts))
-    encode_builtin = time.perf_counter() - started
-    started = time.perf_counter()
-    minilm = encoder_from_spec({"kind": "sentence_transformer", "model": args.model})
-    cache["minilm"] = normalise(minilm.encode(texts))
-    encode_minilm = time.perf_counter() - started
-    half = np.float32(np.sqrt(0.5))
-    cache["hybrid"] = np.hstack([cache["minilm"] * half, cache["builtin"] * half])
-    specs = {
-        "builtin": ({"kind": "builtin", "dim": 4096}, "ecom_ai: built-in n-gram encoder + linear head", encode_builtin),
-        "minilm": ({"kind": "sentence_transformer", "model": args.model}, f"ecom_ai: {args.model} + MLP head",
-                   encode_minilm),
-        "hybrid": ({"kind": "hybrid", "model": args.model, "dim": 4096},
-                   f"ecom_ai: hybrid ({args.model} + n-grams) + MLP head", encode_builtin + encode_minilm),
-    }
-    for name, (spec, label, encode_seconds) in specs.items():
-        vectors = cache[name]
-        started = time.perf_counter()
-        classifier = fit_intent_classifier(train_x, train_y, encoder_spec=spec, vectors=vectors[train_idx])
-        preds = classifier.predict_many(test_x, vectors=vectors[test_idx], threshold=0.0, min_similarity=-1.0)
-        seconds = time.perf_counter() - started + encode_seconds
-        rows.append((label, *scores(test_y, [p.best_guess for p in preds]), seconds))
-
-    print()
-    print(f"{'classifier':58} {'accuracy':>9} {'macro-F1':>9} {'time s':>8}")
-    for label, acc, f1, seconds in rows:
-        print(f"{label:58} {acc:9.4f} {f1:9.4f} {seconds:8.1f}")
-    print("(time: encoding all utterances once + training + predicting the test split)")
-
-    user, orders = seed_shop()
-    rng = np.random.default_rng(1)
-    sample = [test_x[i] for i in rng.choice(len(test_x), args.messages, replace=False)]
-    messages = [(text, False) for text in sample]
-    for i in range(0, len(messages), 8):  # one in eight: a logged-in shopper asks about an order
-        messages[i] = (f"where is my order {orders[i % len(orders)].number}?", True)
-    print()
-    print(f"End-to-end ChatService.reply, {args.messages} messages (first 20 not timed), SQLite:")
-    print(f"{'encoder':58} {'p50 ms':>9} {'p95 ms':>9}")
-    for name in ("builtin", "hybrid"):
-        p50, p95, n = time_messages(messages, user, specs[name][0])
-        print(f"{specs[name][1].split(' + ')[0] if name == 'builtin' else 'ecom_ai: hybrid':58} {p50:9.1f} {p95:9.1f}")
-    os.unlink(db_file.name)
+    try:
+        setup_django(db_file.name)
+        if not args.skip_classification:
+            classification(args, texts, train_idx, test_idx, train_x, train_y, test_x, test_y)
+        if not args.skip_latency:
+            latency(args, test_x)
+    finally:
+        os.unlink(db_file.name)
 
 
 if __name__ == "__main__":

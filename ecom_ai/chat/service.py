@@ -227,7 +227,7 @@ class ChatService:
             elif intent.handler == Intent.HANDLER_KNOWLEDGE:
                 answer = self.knowledge_answer(intent, prediction, text)
             elif intent.handler == Intent.HANDLER_PRODUCT:
-                answer = self.product_answer(intent, prediction, text, entities)
+                answer = self.product_answer(intent, prediction, text, entities, conversation=conversation, user=user)
             elif intent.handler == Intent.HANDLER_HANDOFF:
                 answer = Answer(
                     intent.answer_template or "I'm passing this conversation to a member of our team; "
@@ -276,7 +276,8 @@ class ChatService:
             handoff=True, handoff_reason=f"no knowledge-base article for {intent.name}",
         )
 
-    def product_answer(self, intent: Intent, prediction: IntentPrediction, text: str, entities) -> Answer:
+    def product_answer(self, intent: Intent, prediction: IntentPrediction, text: str, entities, *,
+                       conversation: Conversation | None = None, user=None) -> Answer:
         matches = retrieval.catalog_matches(
             text, prediction.vector, self.classifier.encoder, mentioned_keys=entities.product_keys,
             limit=3, min_score=ecom_settings.CHAT_PRODUCT_MIN_SIMILARITY,
@@ -297,7 +298,35 @@ class ChatService:
             facts.append({"product": match.title, "price": str(match.price) if match.price is not None else None,
                           "in_stock": match.in_stock})
         intro = intent.answer_template or "Here is what I found in our catalog:"
-        return Answer(intro + "\n" + "\n".join(lines), sources=sources, facts=facts)
+        text_out = intro + "\n" + "\n".join(lines)
+        extra = self._recommendations(matches[0].key, [m.key for m in matches], conversation, user)
+        if extra:
+            text_out += "\nCustomers also liked: " + ", ".join(title for _, title, _ in extra) + "."
+            for key, title, rec_id in extra:
+                sources.append({"type": "recommendation", "key": key, "label": title, "list": rec_id})
+                facts.append({"also_liked": title})
+        return Answer(text_out, sources=sources, facts=facts)
+
+    @staticmethod
+    def _recommendations(anchor_key: str, exclude: list[str], conversation, user, limit: int = 2):
+        """``[(key, title, list id)]`` from the recommendation service's "product" placement
+        for the found item; empty when that service is not available or has nothing."""
+        try:
+            from ecom_ai.recommend.service import RecommendationService
+        except ImportError:
+            return []
+        from ecom_ai.models import Item
+
+        who = {"visitor_key": getattr(conversation, "visitor_key", ""), "user_key": get_adapter().user_key(user),
+               "channel": "web"}
+        try:
+            result = RecommendationService().recommend(who, "product", item=anchor_key, limit=limit, exclude=exclude)
+        except Exception:  # recommendations are a bonus: never break the answer
+            logger.warning("Chat: recommendations failed", exc_info=True)
+            return []
+        keys = [entry[0] for entry in result.items][:limit]
+        titles = dict(Item.objects.filter(key__in=keys, is_active=True).values_list("key", "title"))
+        return [(key, titles[key], str(result.id)) for key in keys if key in titles]
 
     # --- orders ------------------------------------------------------------------------
     def order_answer(self, conversation: Conversation, entities, *, user=None) -> Answer:
