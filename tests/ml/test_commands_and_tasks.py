@@ -5,7 +5,6 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import OperationalError
 
 from ecom_ai.ml.registry import TrainingLocked, UnknownModelKind, active_version, load_active, train_model
 from ecom_ai.models import ModelVersion, TrainingRun
