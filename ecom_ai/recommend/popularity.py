@@ -1,14 +1,16 @@
 """Trending items: time-decayed popularity from the event log, overall and per category.
 
 ``score(item) = Σ weight(event type) × 0.5 ** (age in days / half-life)`` over the events of
-the last ``RECOMMEND_TRENDING_WINDOW_DAYS`` days, counted per item, type and day by the
-database (one aggregate query on the ``(event_type, occurred_at)`` index). Categories come
+the last ``RECOMMEND_TRENDING_WINDOW_DAYS`` days, counted per item, type and age bucket
+(at most 28 equal buckets; an event's age is its bucket's middle) by the database in one
+aggregate query on the ``(event_type, occurred_at)`` index. Categories come
 from the catalog mirror; inactive items are left out. With no events yet, the newest
 active, in-stock items of the mirror stand in ("new arrivals"), so a fresh shop still gets
 lists; they also fill up the table when few items have events.
 
-The table is computed at most once per ``RECOMMEND_CACHE_SECONDS`` per process (it needs
-no training and is cheap: one grouped query), so it works before any model exists.
+The table is computed at most once per ``RECOMMEND_CACHE_SECONDS`` per process and shared
+through Django's cache (with Redis, one process computes it for all); it needs no
+training, so it works before any model exists.
 """
 from __future__ import annotations
 
@@ -17,8 +19,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import Count
-from django.db.models.functions import TruncDate
+from django.core.cache import cache
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from ecom_ai.conf import settings as ecom_settings
@@ -27,6 +29,7 @@ from ecom_ai.models import Event, Item
 #: how many items per category (and overall) the table keeps
 TABLE_SIZE = 500
 _CHUNK = 900  # keys per IN (...) query, under SQLite's variable limit
+SHARED_CACHE_KEY = "ecom_ai:recommend:trending:v1"
 
 
 @dataclass
@@ -55,22 +58,30 @@ def item_facts(keys) -> dict[str, dict]:
     return facts
 
 
+#: the window is counted in at most this many equal time buckets (one filtered COUNT each)
+MAX_BUCKETS = 28
+
+
 def compute_trending(now=None) -> TrendingTable:
     now = now or timezone.now()
     weights = {t: float(w) for t, w in ecom_settings.RECOMMEND_EVENT_WEIGHTS.items() if w > 0}
     half_life = float(ecom_settings.RECOMMEND_TRENDING_HALF_LIFE_DAYS)
-    since = now - timedelta(days=ecom_settings.RECOMMEND_TRENDING_WINDOW_DAYS)
-    rows = (Event.objects.filter(event_type__in=list(weights), occurred_at__gte=since, occurred_at__lte=now)
-            .exclude(item_key="")
-            .annotate(day=TruncDate("occurred_at"))
-            .values_list("item_key", "event_type", "day")
-            .annotate(n=Count("id"))
-            .order_by())
-    today = now.date()
+    window = float(ecom_settings.RECOMMEND_TRENDING_WINDOW_DAYS)
+    n_buckets = max(1, min(MAX_BUCKETS, int(window)))
+    width = window / n_buckets
+    # one GROUP BY (item, type) with a filtered COUNT per age bucket: all of it in SQL
+    edges = [now - timedelta(days=width * b) for b in range(n_buckets + 1)]
+    buckets = {f"b{b}": Count("id", filter=Q(occurred_at__lt=edges[b], occurred_at__gte=edges[b + 1]))
+               for b in range(n_buckets)}
+    rows = (Event.objects.filter(event_type__in=list(weights), occurred_at__gte=edges[-1], occurred_at__lt=now)
+            .exclude(item_key="").values("item_key", "event_type").annotate(**buckets).order_by())
+    decay = [0.5 ** ((b + 0.5) * width / half_life) for b in range(n_buckets)]
     scores: dict[str, float] = {}
-    for key, event_type, day, n in rows.iterator(chunk_size=5000):
-        age = max((today - day).days, 0) if day is not None else 0
-        scores[key] = scores.get(key, 0.0) + weights.get(event_type, 0.0) * n * 0.5 ** (age / half_life)
+    for row in rows.iterator(chunk_size=5000):
+        weight = weights.get(row["event_type"], 0.0)
+        total = sum(row[f"b{b}"] * decay[b] for b in range(n_buckets))
+        if total:
+            scores[row["item_key"]] = scores.get(row["item_key"], 0.0) + weight * total
     table = TrendingTable(from_events=bool(scores))
     facts = item_facts(scores)
     ranked = sorted(((k, s) for k, s in scores.items() if facts.get(k, {}).get("is_active", True)),
@@ -109,7 +120,17 @@ def trending_table() -> TrendingTable:
         entry = _cached
         if entry is not None and time.monotonic() - entry[0] < ttl:
             return entry[1]
-        table = compute_trending()
+        table = None
+        try:  # another process may have computed it (a shared cache such as Redis)
+            table = cache.get(SHARED_CACHE_KEY)
+        except Exception:  # noqa: BLE001 - a cache outage only costs a recomputation
+            pass
+        if not isinstance(table, TrendingTable):
+            table = compute_trending()
+            try:
+                cache.set(SHARED_CACHE_KEY, table, timeout=max(int(ttl), 1))
+            except Exception:  # noqa: BLE001
+                pass
         _cached = (time.monotonic(), table)
         return table
 
@@ -117,6 +138,10 @@ def trending_table() -> TrendingTable:
 def clear_trending_cache() -> None:
     global _cached
     _cached = None
+    try:
+        cache.delete(SHARED_CACHE_KEY)
+    except Exception:  # noqa: BLE001
+        pass
 
 
 def trending(k: int, *, category: str | None = None, exclude=()) -> list[tuple[str, float]]:
