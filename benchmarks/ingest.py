@@ -75,8 +75,12 @@ def create_schema() -> None:
     call_command("migrate", run_syncdb=True, verbosity=0, interactive=False)
 
 
-def fill_table(target_rows: int) -> float:
-    """Grow ecom_ai_event to ``target_rows`` rows with generated SQL; returns seconds spent."""
+def fill_table(target_rows: int, final_rows: int | None = None) -> float:
+    """Grow ecom_ai_event to ``target_rows`` rows with generated SQL; returns seconds spent.
+
+    Rows are spread over the last 365 days in insertion order (row ``final_rows`` is "now"),
+    as an append-only events table is.
+    """
     from django.db import connection
 
     from ecom_ai.models import Event
@@ -84,6 +88,8 @@ def fill_table(target_rows: int) -> float:
     missing = target_rows - Event.objects.count()
     if missing <= 0:
         return 0.0
+    final_rows = max(final_rows or target_rows, target_rows)
+    spread = 31_536_000 / final_rows  # seconds between consecutive rows
     started = time.perf_counter()
     columns = ("event_type, channel, visitor_key, user_key, item_key, quantity, value, context, client_time, "
                "occurred_at, received_at, client_event_id, source")
@@ -95,21 +101,21 @@ def fill_table(target_rows: int) -> float:
                        (ARRAY['web','web','app','store','email'])[1 + (x %% 5)],
                        md5((x / 20)::text), CASE WHEN x %% 3 = 0 THEN ((x / 60) %% 200000)::text ELSE '' END,
                        ((x * 7919) %% 20000)::text, NULL, NULL, '{{}}'::jsonb, NULL,
-                       now() - make_interval(secs => (x %% 31536000)), now(), md5(x::text || 'f'), 'bench-fill'
-                FROM generate_series(%s::bigint, %s::bigint) AS x""", [target_rows - missing + 1, target_rows])
+                       now() - make_interval(secs => (%s - x) * %s), now(), md5(x::text || 'f'), 'bench-fill'
+                FROM generate_series(%s::bigint, %s::bigint) AS x""", [final_rows, spread, target_rows - missing + 1, target_rows])
             cursor.execute("ANALYZE ecom_ai_event")
         else:
             cursor.execute(f"""
-                WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < %s)
+                WITH RECURSIVE n(x) AS (SELECT %s UNION ALL SELECT x + 1 FROM n WHERE x < %s)
                 INSERT INTO ecom_ai_event ({columns})
                 SELECT CASE x %% 7 WHEN 0 THEN 'click' WHEN 1 THEN 'add_to_cart' WHEN 2 THEN 'purchase'
                                   WHEN 3 THEN 'search' ELSE 'view' END,
                        CASE x %% 5 WHEN 0 THEN 'app' WHEN 1 THEN 'store' WHEN 2 THEN 'email' ELSE 'web' END,
                        hex(randomblob(16)), CASE WHEN x %% 3 = 0 THEN CAST((x / 60) %% 200000 AS TEXT) ELSE '' END,
                        CAST((x * 7919) %% 20000 AS TEXT), NULL, NULL, '{{}}', NULL,
-                       datetime('now', '-' || (x %% 31536000) || ' seconds'), datetime('now'),
+                       datetime('now', '-' || CAST((%s - x) * %s AS INTEGER) || ' seconds'), datetime('now'),
                        hex(randomblob(16)), 'bench-fill'
-                FROM n""", [missing])
+                FROM n""", [target_rows - missing + 1, target_rows, final_rows, spread])
     return time.perf_counter() - started
 
 
@@ -243,7 +249,7 @@ def measure(args) -> list[dict]:
     senders = {}
     results = []
     for step, size in enumerate(steps):
-        fill_seconds = fill_table(size)
+        fill_seconds = fill_table(size, args.grow_to)
         before = Event.objects.count() if size < 200_000 or connection.vendor == "sqlite" else size
         row = {"db": connection.vendor, "rows_before": before, "fill_s": round(fill_seconds, 1),
                "events": args.events, "batch": args.batch_size}
