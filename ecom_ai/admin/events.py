@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import ShowFacets
+from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
@@ -22,7 +23,7 @@ from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _, ngettext
 
@@ -112,8 +113,6 @@ class EventAdmin(ExactKeySearchMixin, admin.ModelAdmin):
     # --- overview page ----------------------------------------------------------------
     def overview_view(self, request):
         if not self.has_view_permission(request):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
         try:
             days = int(request.GET.get("days", OVERVIEW_PERIODS[0]))
@@ -128,7 +127,7 @@ class EventAdmin(ExactKeySearchMixin, admin.ModelAdmin):
             "opts": self.model._meta,
             "days": days,
             "periods": OVERVIEW_PERIODS,
-            "changelist_url": reverse("admin:ecom_ai_event_changelist"),
+            "changelist_url": reverse(f"{self.admin_site.name}:ecom_ai_event_changelist"),
         }
         return TemplateResponse(request, "ecom_ai/admin/overview.html", context)
 
@@ -137,7 +136,7 @@ def overview_data(days: int) -> dict:
     """Events per day and channel over the last ``days`` days, totals, and table sizes."""
     today = timezone.localdate()
     first_day = today - timedelta(days=days - 1)
-    since = timezone.make_aware(timezone.datetime.combine(first_day, timezone.datetime.min.time()))
+    since = timezone.make_aware(datetime.combine(first_day, time.min))
     window = Event.objects.filter(occurred_at__gte=since)
     per_day = (
         window.annotate(day=TruncDate("occurred_at")).values("day", "channel").annotate(n=Count("pk")).order_by()

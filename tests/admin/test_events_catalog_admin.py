@@ -273,3 +273,11 @@ def test_item_sync_whole_catalog_button(admin_client, make_product, staff_client
     # view-only staff see no button and may not sync
     assert url("item_sync_catalog") not in staff_client.get(url("item_changelist")).content.decode()
     assert staff_client.post(url("item_sync_catalog")).status_code == 403
+
+
+def test_overview_needs_the_view_event_permission(client, events):
+    user = User.objects.create_user("clerk", password="x", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename="view_item"))
+    client.force_login(user)
+    assert client.get(url("overview")).status_code == 403
+    assert client.get(url("item_changelist")).status_code == 200
