@@ -185,3 +185,13 @@ def test_admin_refuses_a_second_running_experiment_with_a_message(shop, staff_cl
 def test_admin_is_staff_only(shop, client):
     response = client.get(reverse("admin:ecom_ai_placement_changelist"))
     assert response.status_code == 302
+
+
+def test_api_throttle_when_configured(shop, client, rec_settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    rec_settings(RECOMMEND_THROTTLE_RATE="2/min")
+    codes = [client.get(URL, {"placement": "home", "limit": 1}).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    cache.clear()

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ecom_ai.api.events.authentication import ChannelKeyAuthentication
+from ecom_ai.api.events.throttles import BrowserEventsThrottle
 from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.models import ChannelKey
 from ecom_ai.recommend.service import Identity, RecommendationError, RecommendationService, UnknownPlacement
@@ -60,9 +61,19 @@ class RecommendationSerializer(serializers.Serializer):
     items = RecommendedItemSerializer(many=True)
 
 
+class RecommendationsThrottle(BrowserEventsThrottle):
+    """``RECOMMEND_THROTTLE_RATE`` per browser (user, else visitor cookie, else IP); channel keys are not throttled here."""
+
+    scope = "ecom_ai_recommendations"
+
+    def get_rate(self):
+        return ecom_settings.RECOMMEND_THROTTLE_RATE
+
+
 class RecommendationsView(APIView):
     authentication_classes = [ChannelKeyAuthentication, SessionAuthentication]
     permission_classes = [AllowAny]
+    throttle_classes = [RecommendationsThrottle]
 
     @extend_schema(
         operation_id="ecom_ai_recommendations",
