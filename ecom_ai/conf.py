@@ -139,11 +139,6 @@ DEFAULTS: dict = {
     "RECOMMEND_ATTRIBUTION_HOURS": 24,
     "RECOMMEND_LOG_IMPRESSIONS": True,
     "RECOMMEND_THROTTLE_RATE": None,  # e.g. "300/min" per browser (user, visitor or IP); None = no throttle
-    # --- recommend (sequential model area) -------------------------------------------
-    "RECOMMENDER_PARAMS": {},  # overrides of the model's training parameters (docs/recommendations-model.md)
-    "RECOMMENDER_MIN_SEQUENCES": 10,  # shoppers with 2+ steps needed to train
-    "RECOMMENDER_TRAINING_WINDOW_DAYS": 365,  # events older than this are not read (None: all)
-    "RECOMMENDER_MAX_TRAINING_EVENTS": 5_000_000,  # newest events read at most (bounds memory)
 }
 
 
@@ -252,11 +247,6 @@ _VALIDATORS = {
     "RECOMMEND_ATTRIBUTION_HOURS": (_NUM, lambda v: v > 0 or "must be positive"),
     "RECOMMEND_LOG_IMPRESSIONS": ((bool,), None),
     "RECOMMEND_THROTTLE_RATE": ((str, type(None)), lambda v: _is_rate(v) or "must look like '300/min' (s, min, hour, day) or be None"),
-    # recommend (sequential model area)
-    "RECOMMENDER_PARAMS": ((dict,), lambda v: all(isinstance(k, str) for k in v) or "must map parameter names to values"),
-    "RECOMMENDER_MIN_SEQUENCES": (_INT, lambda v: v >= 1 or "must be at least 1"),
-    "RECOMMENDER_TRAINING_WINDOW_DAYS": ((int, type(None)), lambda v: v is None or v > 0 or "must be positive or None"),
-    "RECOMMENDER_MAX_TRAINING_EVENTS": ((int, type(None)), lambda v: v is None or v > 0 or "must be positive or None"),
 }
 
 
