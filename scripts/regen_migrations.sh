@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -f ecom_ai/migrations/0*.py
-cd sandbox_shop && PYTHONPATH=.. ../.venv/bin/python manage.py makemigrations ecom_ai --name initial
+cd sandbox_shop && PYTHONPATH=.. ../.venv/bin/python manage.py makemigrations ecom_ai --name initial --skip-checks
