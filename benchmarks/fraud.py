@@ -89,7 +89,7 @@ def features(df: pd.DataFrame) -> pd.DataFrame:
         "hour_of_day": df["purchase_time"].dt.hour,
         "age": df["age"].astype(float),
         "signup_hour": df["signup_time"].dt.hour,
-        "purchase_weekday": df["purchase_time"].dt.dayofweek,
+        "purchase_weekday": df["purchase_time"].dt.day_of_week,
         "channel": df["source"].str.lower(),
         "browser": df["browser"],
         "sex": df["sex"],
@@ -123,22 +123,22 @@ def rows_of(frame: pd.DataFrame) -> list[dict]:
     return frame.to_dict("records")
 
 
-def run_ours(xtr, ytr, xte, seed):
+def run_ours(xtr, ytr, xte, seed, epochs=40, threads=2):
     import torch
 
     from ecom_ai.fraud.model import FraudModel
 
-    torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+    torch.set_num_threads(threads)
     rows = rows_of(xtr)
     cut = int(len(rows) * 0.85)
     model = FraudModel(NUMERIC, CATEGORICAL)
     started = time.perf_counter()
-    report = model.fit(rows[:cut], ytr[:cut], val_rows=rows[cut:], val_labels=ytr[cut:], seed=seed)
+    report = model.fit(rows[:cut], ytr[:cut], val_rows=rows[cut:], val_labels=ytr[cut:], seed=seed, epochs=epochs)
     seconds = time.perf_counter() - started
     return model, model.predict_proba(rows_of(xte)), seconds, report
 
 
-def run_lightgbm(xtr, ytr, xte, seed):
+def run_lightgbm(xtr, ytr, xte, seed, threads=2):
     import lightgbm as lgb
 
     tr, te = xtr.copy(), xte.copy()
@@ -147,7 +147,7 @@ def run_lightgbm(xtr, ytr, xte, seed):
         tr[col] = tr[col].astype(str).astype(cats)
         te[col] = te[col].astype(str).where(te[col].astype(str).isin(cats.categories)).astype(cats)
     model = lgb.LGBMClassifier(n_estimators=300, learning_rate=0.05, num_leaves=31, random_state=seed,
-                               verbose=-1, n_jobs=2)
+                               verbose=-1, n_jobs=threads)
     started = time.perf_counter()
     model.fit(tr, ytr)
     seconds = time.perf_counter() - started
@@ -248,11 +248,20 @@ def main(argv=None):
     parser.add_argument("--latency-orders", type=int, default=2000)
     parser.add_argument("--history-rows", type=int, default=20000)
     parser.add_argument("--skip-product-path", action="store_true")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for training ours and LightGBM")
+    parser.add_argument("--epochs", type=int, default=40, help="most epochs for ours (early stopping)")
+    parser.add_argument("--max-rows", type=int, default=None, help="use only the first N rows in file order (smoke runs)")
     parser.add_argument("--latency-only", action="store_true",
                         help="train ours on the time-ordered split only and measure latency (no baselines)")
     args = parser.parse_args(argv)
 
-    df = load(Path(args.data))
+    data = Path(args.data)
+    if not (data / "Fraud_Data.csv.gz").exists():
+        parser.error(f"{data}/Fraud_Data.csv.gz not found (give --data)")
+    df = load(data)
+    if args.max_rows:
+        df = df[df["file_row"] < args.max_rows].reset_index(drop=True)
+        df["file_row"] = df["file_row"].rank(method="first").astype(int) - 1
     x = features(df)
     y = df["class"].to_numpy()
     n_test = int(len(df) * args.test_fraction)
@@ -272,13 +281,13 @@ def main(argv=None):
         print(f"train {len(xtr)} (fraud {ytr.mean():.2%}), test {len(xte)} (fraud {yte.mean():.2%}); test rows "
               f"without the same-minute shortcut: {no_shortcut.sum()} (fraud {yte[no_shortcut].mean():.2%})")
         results = {}
-        ours, p, sec, report = run_ours(xtr, ytr, xte, args.seed)
+        ours, p, sec, report = run_ours(xtr, ytr, xte, args.seed, args.epochs, args.threads)
         model = model or ours
         results["ecom_ai FraudModel (torch)"] = (p, sec)
         print(f"ours: {report.epochs} epochs (best {report.best_epoch}), Platt a={report.calibration[0]:.3f} "
               f"b={report.calibration[1]:.3f}; test mean predicted {p.mean():.4f} vs observed {yte.mean():.4f}")
         if not args.latency_only:
-            results["LightGBM"] = run_lightgbm(xtr, ytr, xte, args.seed)
+            results["LightGBM"] = run_lightgbm(xtr, ytr, xte, args.seed, args.threads)
             results["logistic regression"] = run_logreg(xtr, ytr, xte, args.seed)
         print("| model | test rows | ROC-AUC | PR-AUC | recall@1%FPR | recall@5%FPR | train s |")
         print("|---|---|---|---|---|---|---|")

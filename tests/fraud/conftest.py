@@ -21,6 +21,10 @@ def _fresh_caches():
 
     from ecom_ai.fraud.scoring import clear_config_cache
 
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: one thread is fastest, and the CPUs are shared
     cache.clear()
     clear_config_cache()
     rules._PARSE_CACHE.clear()
@@ -28,6 +32,7 @@ def _fresh_caches():
     yield
     clear_loaded_models()
     clear_config_cache()
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture
