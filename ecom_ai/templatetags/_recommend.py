@@ -14,7 +14,8 @@
 ``{{ product|ecom_ai_rec_context }}``
     The ``data-ecom-ai-context`` JSON for a recommended product (rec id, placement, position).
 
-Both tags identify the shopper from ``request`` (visitor cookie and logged-in user), and
+Both tags identify the shopper from ``request`` (visitor cookie and logged-in user), or
+from ``user=`` (a host user or an ``Identity``: for emails rendered outside a request), and
 never break the page: a bad placement or limit, or any error, gives an empty list and a
 logged warning.
 """
@@ -49,8 +50,8 @@ class ProductList(list):
         return self.recommendation.title if self.recommendation is not None else ""
 
 
-def _serve(context, placement, item, limit, exclude, tag="recommended_products"):
-    request = context.get("request")
+def _serve(context, placement, item, limit, exclude, tag="recommended_products", user=None):
+    request = context.get("request") if user is None else user
     if isinstance(exclude, (str, int)):
         exclude = [exclude]
     try:
@@ -64,16 +65,17 @@ def _serve(context, placement, item, limit, exclude, tag="recommended_products")
 
 
 @register.simple_tag(takes_context=True)
-def recommended_products(context, placement="home", limit=None, item=None, exclude=()):
-    result = _serve(context, placement, item, limit, exclude)
+def recommended_products(context, placement="home", limit=None, item=None, exclude=(), user=None):
+    result = _serve(context, placement, item, limit, exclude, user=user)
     products = ProductList(result.products if result is not None else [])
     products.recommendation = result
     return products
 
 
 @register.simple_tag(takes_context=True)
-def recommendations(context, placement="product", limit=None, item=None, exclude=(), title=None, template=None):
-    result = _serve(context, placement, item, limit, exclude, tag="recommendations")
+def recommendations(context, placement="product", limit=None, item=None, exclude=(), title=None, template=None,
+                    user=None):
+    result = _serve(context, placement, item, limit, exclude, tag="recommendations", user=user)
     if result is None:  # bad arguments or an error (logged): render nothing
         return ""
     products = ProductList(result.products)

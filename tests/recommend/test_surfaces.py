@@ -195,3 +195,13 @@ def test_api_throttle_when_configured(shop, client, rec_settings):
     codes = [client.get(URL, {"placement": "home", "limit": 1}).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
     cache.clear()
+
+
+def test_email_template_names_the_user(shop, django_user_model):
+    customer = django_user_model.objects.create_user("cust", "c@example.com", "pw")
+    ecom_ai.track("purchase", channel="store", visitor_key="card", user_key=str(customer.pk), item_key=key(shop[12]))
+    html = Template('{% load ecom_ai %}{% recommended_products placement="email" limit=11 user=customer as recs %}'
+                    '{% for p in recs %}{{ p.pk }},{% endfor %}').render(Context({"customer": customer}))
+    keys = html.strip(",").split(",")
+    assert len(keys) == 6 and key(shop[12]) not in keys  # at most 2 per category (3 categories), not the one bought
+    assert RecommendationList.objects.get().user_key == str(customer.pk)
