@@ -97,7 +97,7 @@ DEFAULTS: dict = {
     "EVALUATION_TOLERANCE": 0.01,
     "TRAINING_LOCK_TIMEOUT": 60 * 60 * 6,
     # --- ml (registry) ------------------------------------------------------------------
-    "TRAINERS": {"intent": "ecom_ai.chat.training.IntentTrainer", "fraud": "ecom_ai.fraud.training.FraudTrainer", "cooccurrence": "ecom_ai.recommend.cooccurrence.CooccurrenceTrainer"},  # kind -> dotted path of an ecom_ai.ml.registry.Trainer subclass
+    "TRAINERS": {"intent": "ecom_ai.chat.training.IntentTrainer", "fraud": "ecom_ai.fraud.training.FraudTrainer", "cooccurrence": "ecom_ai.recommend.cooccurrence.CooccurrenceTrainer", "recommender": "ecom_ai.recommend.training.RecommenderTrainer"},  # kind -> dotted path of an ecom_ai.ml.registry.Trainer subclass
     "ACTIVE_MODEL_CHECK_SECONDS": 5,
     # --- fraud (fraud area) ------------------------------------------------------------
     "FRAUD_ENABLED": True,
@@ -139,6 +139,11 @@ DEFAULTS: dict = {
     "RECOMMEND_ATTRIBUTION_HOURS": 24,
     "RECOMMEND_LOG_IMPRESSIONS": True,
     "RECOMMEND_THROTTLE_RATE": None,  # e.g. "300/min" per browser (user, visitor or IP); None = no throttle
+    # --- recommend (sequential model area) -------------------------------------------
+    "RECOMMENDER_PARAMS": {},  # overrides of the model's training parameters (docs/recommendations-model.md)
+    "RECOMMENDER_MIN_SEQUENCES": 10,  # shoppers with 2+ steps needed to train
+    "RECOMMENDER_TRAINING_WINDOW_DAYS": 365,  # events older than this are not read (None: all)
+    "RECOMMENDER_MAX_TRAINING_EVENTS": 5_000_000,  # newest events read at most (bounds memory)
 }
 
 
@@ -201,6 +206,10 @@ _VALIDATORS = {
     "SENTENCE_TRANSFORMER_MODEL": ((str, type(None)), None),
     "EVALUATION_TOLERANCE": (_NUM, lambda v: 0 <= v < 1 or "must be in [0, 1)"),
     "TRAINING_LOCK_TIMEOUT": (_INT, lambda v: v > 0 or "must be positive"),
+    # ml (registry)
+    "TRAINERS": ((dict,), lambda v: all(isinstance(k, str) and k and isinstance(p, str) and p for k, p in v.items())
+                 or "must map kind names to dotted paths of Trainer subclasses"),
+    "ACTIVE_MODEL_CHECK_SECONDS": (_NUM, lambda v: v >= 0 or "must not be negative"),
     # fraud (fraud area)
     "FRAUD_ENABLED": ((bool,), None),
     "FRAUD_ASYNC": ((bool,), None),
@@ -211,10 +220,6 @@ _VALIDATORS = {
     "FRAUD_IP_COUNTRY_HEADER": ((str, type(None)), None),
     "FRAUD_MIN_LABELS": (_INT, lambda v: v >= 2 or "must be at least 2"),
     "FRAUD_MIN_POSITIVES": (_INT, lambda v: v >= 1 or "must be at least 1"),
-    # ml (registry)
-    "TRAINERS": ((dict,), lambda v: all(isinstance(k, str) and k and isinstance(p, str) and p for k, p in v.items())
-                 or "must map kind names to dotted paths of Trainer subclasses"),
-    "ACTIVE_MODEL_CHECK_SECONDS": (_NUM, lambda v: v >= 0 or "must not be negative"),
     "FRAUD_ASSUME_LEGIT_AFTER_DAYS": ((int, type(None)), lambda v: v is None or v > 0 or "must be positive or None"),
     # chat (chat area)
     "CHAT_ENCODER": (_STR, lambda v: bool(v) or "must not be empty"),
@@ -247,6 +252,11 @@ _VALIDATORS = {
     "RECOMMEND_ATTRIBUTION_HOURS": (_NUM, lambda v: v > 0 or "must be positive"),
     "RECOMMEND_LOG_IMPRESSIONS": ((bool,), None),
     "RECOMMEND_THROTTLE_RATE": ((str, type(None)), lambda v: _is_rate(v) or "must look like '300/min' (s, min, hour, day) or be None"),
+    # recommend (sequential model area)
+    "RECOMMENDER_PARAMS": ((dict,), lambda v: all(isinstance(k, str) for k in v) or "must map parameter names to values"),
+    "RECOMMENDER_MIN_SEQUENCES": (_INT, lambda v: v >= 1 or "must be at least 1"),
+    "RECOMMENDER_TRAINING_WINDOW_DAYS": ((int, type(None)), lambda v: v is None or v > 0 or "must be positive or None"),
+    "RECOMMENDER_MAX_TRAINING_EVENTS": ((int, type(None)), lambda v: v is None or v > 0 or "must be positive or None"),
 }
 
 

@@ -1,0 +1,489 @@
+"""A SASRec-family sequential recommender in PyTorch, and the object serving uses.
+
+The model reads a shopper's recent events, oldest to newest, as tokens
+``(item, event type, channel)`` and predicts the next item. It is SASRec (Kang & McAuley,
+2018: causal self-attention over the item sequence) trained with cross-entropy over all
+items (as in SASRec+ / gSASRec), with two additions for a shop:
+
+* **event type and channel embeddings** are added to each input token (a purchase on the
+  app is not a view on the web);
+* **item content**: an item's vector is ``id embedding + W · text vector + category
+  embedding``. Items never seen in training (new products) have no id embedding (it is
+  masked to zero), so they are scored from their text and category alone; *id dropout*
+  during training (``id_dropout``) teaches the content part to stand on its own.
+
+The same item vectors embed input items and score output items (shared embeddings), so
+top-k is one matrix-vector product. ``fit_sasrec`` trains; ``SequentialRecommender`` is the
+servable object with ``recommend()`` and ``similar_items()``.
+
+Training speed on a CPU comes from: batches of sequences of similar length padded only to
+their own longest one (``batch_tokens`` tokens per batch instead of ``batch × maxlen``), the
+loss computed on real positions only, every position trained (not only the last), fused
+scaled-dot-product attention, and optional sampled softmax for very large catalogues
+(``loss="sampled"``, ``negatives`` shared per batch).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+FORMAT = "ecom_ai.sasrec/1"
+
+DEFAULT_PARAMS = {
+    "hidden": 64,
+    "blocks": 2,
+    "heads": 1,
+    "maxlen": 200,
+    "dropout": 0.2,
+    "id_dropout": 0.1,
+    "lr": 1e-3,
+    "weight_decay": 0.0,
+    "epochs": 200,
+    "batch_tokens": 12800,
+    "max_logits": 48_000_000,  # cap on batch tokens × catalogue size (memory of the full softmax)
+    "loss": "auto",  # auto | full | sampled
+    "negatives": 2048,  # sampled softmax: negatives shared by one batch
+    "sampled_above": 50_000,  # "auto" samples when the catalogue is larger than this
+    "eval_every": 5,
+    "patience": 3,  # evaluations without improvement before stopping
+    "time_budget": None,  # seconds; stop after the epoch that passes it
+    "seed": 1234,
+}
+
+
+def merged_params(params: dict | None) -> dict:
+    out = dict(DEFAULT_PARAMS)
+    for key, value in (params or {}).items():
+        if key in DEFAULT_PARAMS:
+            out[key] = value
+    return out
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: causal self-attention, then a position-wise FFN."""
+
+    def __init__(self, hidden: int, heads: int, dropout: float):
+        super().__init__()
+        if hidden % heads:
+            raise ValueError(f"hidden ({hidden}) must be divisible by heads ({heads}).")
+        self.heads = heads
+        self.dropout = dropout
+        self.norm1 = nn.LayerNorm(hidden)
+        self.qkv = nn.Linear(hidden, 3 * hidden)
+        self.out = nn.Linear(hidden, hidden)
+        self.norm2 = nn.LayerNorm(hidden)
+        self.ff1 = nn.Linear(hidden, hidden)
+        self.ff2 = nn.Linear(hidden, hidden)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x):
+        batch, length, hidden = x.shape
+        q, k, v = self.qkv(self.norm1(x)).view(batch, length, 3, self.heads, hidden // self.heads).permute(
+            2, 0, 3, 1, 4)
+        attn = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # fused kernel (no attention dropout)
+        x = x + self.drop(self.out(attn.transpose(1, 2).reshape(batch, length, hidden)))
+        y = self.ff2(self.drop(F.relu(self.ff1(self.norm2(x)))))
+        return x + self.drop(y)
+
+
+class SASRec(nn.Module):
+    """The network. Item index 0 is padding; real items are 1..n_items."""
+
+    def __init__(self, n_items: int, n_event_types: int, n_channels: int, n_categories: int, text_dim: int,
+                 hidden: int = 64, blocks: int = 2, heads: int = 1, maxlen: int = 200, dropout: float = 0.2):
+        super().__init__()
+        self.n_items, self.maxlen, self.hidden = n_items, maxlen, hidden
+        self.item_id = nn.Embedding(n_items + 1, hidden, padding_idx=0)
+        self.category = nn.Embedding(n_categories + 1, hidden, padding_idx=0)
+        self.text = nn.Linear(text_dim, hidden, bias=False) if text_dim else None
+        self.event_type = nn.Embedding(n_event_types + 1, hidden, padding_idx=0)
+        self.channel = nn.Embedding(n_channels + 1, hidden, padding_idx=0)
+        self.position = nn.Embedding(maxlen + 1, hidden, padding_idx=0)
+        self.blocks = nn.ModuleList([Block(hidden, heads, dropout) for _ in range(blocks)])
+        self.norm = nn.LayerNorm(hidden)
+        self.drop = nn.Dropout(dropout)
+        # item side information (buffers: saved in the state dict, moved with the model)
+        self.register_buffer("item_text", torch.zeros(n_items + 1, text_dim))
+        self.register_buffer("item_category", torch.zeros(n_items + 1, dtype=torch.long))
+        self.register_buffer("id_mask", torch.ones(n_items + 1))  # 0: no trained id embedding (new item)
+        nn.init.normal_(self.item_id.weight, std=hidden ** -0.5)
+        nn.init.normal_(self.category.weight, std=hidden ** -0.5)
+        for emb in (self.event_type, self.channel, self.position):
+            nn.init.normal_(emb.weight, std=0.02)
+        with torch.no_grad():
+            for emb in (self.item_id, self.category, self.event_type, self.channel, self.position):
+                emb.weight[0].zero_()
+
+    def item_vectors(self, id_keep: torch.Tensor | None = None) -> torch.Tensor:
+        """``(n_items + 1, hidden)``: every item's vector; row 0 (padding) is zero."""
+        mask = self.id_mask if id_keep is None else self.id_mask * id_keep
+        vectors = self.item_id.weight * mask.unsqueeze(1) + self.category(self.item_category)
+        if self.text is not None:
+            vectors = vectors + self.text(self.item_text)
+        return vectors * (torch.arange(self.n_items + 1, device=vectors.device) > 0).unsqueeze(1)
+
+    def encode(self, items, event_types, channels, positions, vectors=None):
+        """Hidden state after every position of right-padded ``(batch, length)`` inputs."""
+        if vectors is None:
+            vectors = self.item_vectors()
+        x = F.embedding(items, vectors) * math.sqrt(self.hidden)
+        x = x + self.event_type(event_types) + self.channel(channels) + self.position(positions)
+        x = self.drop(x)  # right padding + causal attention: real positions never see the padding
+        for block in self.blocks:
+            x = block(x)
+        return self.norm(x)
+
+
+# --------------------------------------------------------------------------- data
+
+@dataclass
+class SequenceData:
+    """Per-shopper sequences of integer codes (item 1..n, event type 1..m, channel 1..c).
+
+    ``items[u]``/``events[u]``/``channels[u]`` are int64 arrays, oldest first.
+    """
+
+    items: list
+    events: list
+    channels: list
+
+    def __len__(self):
+        return len(self.items)
+
+
+@dataclass
+class ItemFeatures:
+    """Side information of items 1..n (row 0 is padding): text vectors and category codes."""
+
+    text: np.ndarray | None = None  # (n + 1, dim) float32, or None
+    category: np.ndarray | None = None  # (n + 1,) int64, 0 = none
+    n_categories: int = 0
+
+
+def _batches(lengths: np.ndarray, batch_tokens: int, max_batch: int, rng: np.random.Generator):
+    """Index batches of sequences of similar length, ~``batch_tokens`` padded tokens each."""
+    order = np.argsort(lengths + rng.random(len(lengths)), kind="stable")  # shuffle within equal lengths
+    batches, start = [], 0
+    while start < len(order):
+        # sorted ascending: the batch's longest is its last; grow while under budget
+        end = start + 1
+        while end < len(order) and end - start < max_batch and (end - start + 1) * lengths[order[end]] <= batch_tokens:
+            end += 1
+        batches.append(order[start:end])
+        start = end
+    rng.shuffle(batches)
+    return batches
+
+
+def _pad(seqs: list, indices, maxlen: int, drop_last: bool):
+    """Right-padded ``(items, events, channels, positions)`` inputs and the next-item targets."""
+    rows = []
+    for i in indices:
+        it, ev, ch = seqs.items[i], seqs.events[i], seqs.channels[i]
+        if drop_last:  # training: inputs seq[:-1], targets seq[1:]
+            it, ev, ch = it[-(maxlen + 1):], ev[-(maxlen + 1):], ch[-(maxlen + 1):]
+            rows.append((it[:-1], ev[:-1], ch[:-1], it[1:], ev[1:]))
+        else:
+            rows.append((it[-maxlen:], ev[-maxlen:], ch[-maxlen:], None, None))
+    length = max(len(r[0]) for r in rows)
+    batch = len(rows)
+    items = np.zeros((batch, length), dtype=np.int64)
+    events = np.zeros_like(items)
+    channels = np.zeros_like(items)
+    positions = np.zeros_like(items)
+    targets = np.zeros_like(items)
+    target_events = np.zeros_like(items)
+    for b, (it, ev, ch, tg, te) in enumerate(rows):
+        n = len(it)
+        items[b, :n], events[b, :n], channels[b, :n] = it, ev, ch
+        positions[b, :n] = np.arange(maxlen - n + 1, maxlen + 1)  # the newest token is position maxlen
+        if tg is not None:
+            targets[b, :n], target_events[b, :n] = tg, te
+    return (torch.from_numpy(items), torch.from_numpy(events), torch.from_numpy(channels),
+            torch.from_numpy(positions), torch.from_numpy(targets), torch.from_numpy(target_events))
+
+
+def build_model(n_items: int, n_event_types: int, n_channels: int, features: ItemFeatures, params: dict) -> SASRec:
+    text_dim = 0 if features.text is None else int(features.text.shape[1])
+    model = SASRec(n_items, n_event_types, n_channels, features.n_categories, text_dim,
+                   hidden=int(params["hidden"]), blocks=int(params["blocks"]), heads=int(params["heads"]),
+                   maxlen=int(params["maxlen"]), dropout=float(params["dropout"]))
+    set_item_features(model, features)
+    return model
+
+
+def set_item_features(model: SASRec, features: ItemFeatures) -> None:
+    with torch.no_grad():
+        if features.text is not None and model.text is not None:
+            model.item_text.copy_(torch.as_tensor(features.text, dtype=torch.float32))
+        if features.category is not None:
+            model.item_category.copy_(torch.as_tensor(features.category, dtype=torch.long))
+
+
+@dataclass
+class FitReport:
+    epochs: int = 0
+    seconds: float = 0.0
+    history: list = field(default_factory=list)  # [{"epoch", "loss", "seconds", **metrics}]
+    best_epoch: int = 0
+    best_metric: float | None = None
+    stopped: str = ""
+
+
+def _fused(device) -> dict:
+    """Fused Adam (one kernel per step) where this torch build has it for the device."""
+    try:
+        torch.optim.AdamW([torch.zeros(1, device=device, requires_grad=True)], fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return {}
+    return {"fused": True}
+
+
+def fit_sasrec(model: SASRec, train: SequenceData, params: dict, *, evaluate=None, progress=None,
+               device=None, trained_items: np.ndarray | None = None, event_weights=None) -> FitReport:
+    """Train ``model`` in place on ``train`` (every position predicts the next item).
+
+    ``evaluate(model) -> dict`` is called every ``eval_every`` epochs (and after the last);
+    its ``"ndcg@10"`` picks the best epoch (its weights are restored) and early-stops after
+    ``patience`` evaluations without improvement. ``progress(epoch, total, loss, metrics,
+    percent)`` is called after each epoch. ``trained_items``: a 0/1 mask (n + 1) of items
+    whose id embedding is learned (seen as targets); others stay content-only.
+    ``event_weights``: loss weight per event-type code (index 0 unused), e.g. a purchase
+    target counting more than a view.
+    """
+    params = merged_params(params)
+    device = torch.device(device or "cpu")
+    rng = np.random.default_rng(int(params["seed"]))
+    model.to(device)
+    if trained_items is not None:
+        model.id_mask.copy_(torch.as_tensor(trained_items, dtype=torch.float32))
+    n_items = model.n_items
+    maxlen = int(params["maxlen"])
+    lengths = np.array([min(len(s), maxlen + 1) - 1 for s in train.items])
+    keep = np.flatnonzero(lengths > 0)
+    lengths = lengths[keep]
+    train = SequenceData([train.items[i] for i in keep], [train.events[i] for i in keep],
+                         [train.channels[i] for i in keep])
+    loss_kind = params["loss"]
+    if loss_kind == "auto":
+        loss_kind = "sampled" if n_items > int(params["sampled_above"]) else "full"
+    negatives = min(int(params["negatives"]), n_items)
+    width = negatives + 1 if loss_kind == "sampled" else n_items
+    batch_tokens = max(maxlen, min(int(params["batch_tokens"]), int(params["max_logits"]) // max(1, width)))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=float(params["lr"]), betas=(0.9, 0.98),
+                                  weight_decay=float(params["weight_decay"]), **_fused(device))
+    id_dropout = float(params["id_dropout"])
+    weights = None if event_weights is None else torch.as_tensor(event_weights, dtype=torch.float32, device=device)
+    epochs = int(params["epochs"])
+    eval_every = max(1, int(params["eval_every"]))
+    budget = params.get("time_budget")
+    report = FitReport()
+    best_state, bad_evals = None, 0
+    started = time.monotonic()
+    for epoch in range(1, epochs + 1):
+        model.train()
+        total, count = 0.0, 0
+        for idx in _batches(lengths, batch_tokens, 4096, rng):
+            items, events, channels, positions, targets, target_events = (t.to(device) for t in _pad(
+                train, idx, maxlen, drop_last=True))
+            keep_ids = None
+            if id_dropout > 0:
+                keep_ids = (torch.rand(n_items + 1, device=device) >= id_dropout).float()
+            vectors = model.item_vectors(keep_ids)
+            hidden = model.encode(items, events, channels, positions, vectors)
+            valid = targets > 0
+            h = hidden[valid]
+            tgt = targets[valid]
+            if loss_kind == "full":
+                logits = h @ vectors[1:].T
+                losses = F.cross_entropy(logits, tgt - 1, reduction="none")
+            else:
+                # softmax over the target and `negatives` items drawn uniformly for the whole batch
+                # (a drawn item equal to the target is masked out)
+                neg = torch.randint(1, n_items + 1, (negatives,), device=device)
+                pos_logit = (h * F.embedding(tgt, vectors)).sum(-1)
+                neg_logits = (h @ F.embedding(neg, vectors).T).masked_fill_(
+                    neg.unsqueeze(0) == tgt.unsqueeze(1), float("-inf"))
+                losses = torch.logaddexp(pos_logit, torch.logsumexp(neg_logits, 1)) - pos_logit
+            if weights is None:
+                loss = losses.mean()
+            else:
+                w = weights[target_events[valid]]
+                loss = (losses * w).sum() / w.sum().clamp_min(1e-9)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(tgt)
+            count += len(tgt)
+        elapsed = time.monotonic() - started
+        row = {"epoch": epoch, "loss": total / max(1, count), "seconds": round(elapsed, 1)}
+        out_of_time = budget is not None and elapsed >= float(budget)
+        metrics = {}
+        if evaluate is not None and (epoch % eval_every == 0 or epoch == epochs or out_of_time):
+            metrics = evaluate(model)
+            row.update(metrics)
+            score = metrics.get("ndcg@10")
+            if score is not None and (report.best_metric is None or score > report.best_metric):
+                report.best_metric, report.best_epoch, bad_evals = score, epoch, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                bad_evals += 1
+        report.history.append(row)
+        report.epochs = epoch
+        if progress is not None:
+            progress(epoch, epochs, row["loss"], metrics, 100.0 * epoch / epochs)
+        if best_state is not None and bad_evals >= int(params["patience"]):
+            report.stopped = f"early stop: no better ndcg@10 in {bad_evals} evaluations"
+            break
+        if out_of_time:
+            report.stopped = f"time budget of {budget} s reached"
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    report.seconds = time.monotonic() - started
+    model.eval()
+    return report
+
+
+@torch.no_grad()
+def score_last(model: SASRec, seqs: SequenceData, batch_size: int = 256, vectors=None) -> torch.Tensor:
+    """Scores ``(len(seqs), n_items + 1)`` of the next item after each whole sequence."""
+    model.eval()
+    maxlen = model.maxlen
+    if vectors is None:
+        vectors = model.item_vectors()
+    out = []
+    order = np.argsort([len(s) for s in seqs.items], kind="stable")
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        items, events, channels, positions, _, _ = _pad(seqs, idx, maxlen, drop_last=False)
+        hidden = model.encode(items, events, channels, positions, vectors)
+        last = hidden[torch.arange(len(idx)), (items > 0).sum(1) - 1]
+        out.append(last @ vectors.T)
+    scores = torch.cat(out)
+    inverse = torch.empty(len(order), dtype=torch.long)
+    inverse[torch.from_numpy(order)] = torch.arange(len(order))
+    scores = scores[inverse]
+    scores[:, 0] = float("-inf")
+    return scores
+
+
+# --------------------------------------------------------------------------- artifact and serving
+
+def to_payload(model: SASRec, *, item_keys, event_types, channels, categories, params, encoder_name="",
+               event_weights=None, extra=None) -> dict:
+    """A payload ``ecom_ai.ml.artifacts`` can store (plain types and tensors only)."""
+    return {
+        "format": FORMAT,
+        "params": {k: v for k, v in merged_params(params).items() if isinstance(v, (int, float, str, type(None)))},
+        "dims": {"n_items": model.n_items, "n_event_types": model.event_type.num_embeddings - 1,
+                 "n_channels": model.channel.num_embeddings - 1, "n_categories": model.category.num_embeddings - 1,
+                 "text_dim": 0 if model.text is None else model.text.in_features},
+        "item_keys": list(item_keys),
+        "event_types": list(event_types),
+        "channels": list(channels),
+        "categories": list(categories),
+        "encoder": encoder_name,
+        "event_weights": [float(w) for w in (event_weights if event_weights is not None else
+                                             [0.0] + [1.0] * len(event_types))],
+        "extra": dict(extra or {}),
+        "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+    }
+
+
+def from_payload(payload: dict) -> SASRec:
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"Not a recommender artifact of format {FORMAT!r}.")
+    dims, params = payload["dims"], merged_params(payload["params"])
+    model = SASRec(dims["n_items"], dims["n_event_types"], dims["n_channels"], dims["n_categories"],
+                   dims["text_dim"], hidden=int(params["hidden"]), blocks=int(params["blocks"]),
+                   heads=int(params["heads"]), maxlen=int(params["maxlen"]), dropout=float(params["dropout"]))
+    model.load_state_dict(payload["state_dict"])
+    model.eval()
+    return model
+
+
+class SequentialRecommender:
+    """What ``load_active("recommender")`` returns: the model with its item vectors in memory.
+
+    ``recommend(history, k, exclude)``: ``history`` is ``[(item_key, event_type, channel),
+    ...]`` oldest → newest; unknown item keys are ignored (unknown event types/channels
+    count as none); returns up to ``k`` ``(item_key, score)`` best first, leaving out
+    ``exclude``. An empty (or all-unknown) history gives ``[]`` (the caller falls back).
+    ``similar_items(item_key, k, exclude)``: nearest items by cosine of item vectors.
+    """
+
+    def __init__(self, payload: dict):
+        self.model = from_payload(payload)
+        self.item_keys: list[str] = list(payload["item_keys"])
+        self.event_types: list[str] = list(payload["event_types"])
+        self.channels: list[str] = list(payload["channels"])
+        self.categories: list[str] = list(payload["categories"])
+        self.encoder = payload.get("encoder", "")
+        self.params = merged_params(payload["params"])
+        self._index = {key: i + 1 for i, key in enumerate(self.item_keys)}
+        self._event_index = {name: i + 1 for i, name in enumerate(self.event_types)}
+        self._channel_index = {name: i + 1 for i, name in enumerate(self.channels)}
+        weights = list(payload.get("event_weights") or [])
+        self._strength = weights if len(weights) == len(self.event_types) + 1 else list(range(len(self.event_types) + 1))
+        with torch.no_grad():
+            self.vectors = self.model.item_vectors().contiguous()
+            norms = self.vectors.norm(dim=1, keepdim=True).clamp_min(1e-9)
+            self.unit_vectors = (self.vectors / norms).contiguous()
+
+    def __len__(self):
+        return len(self.item_keys)
+
+    def _top(self, scores: torch.Tensor, k: int, exclude, skip=()) -> list[tuple[str, float]]:
+        scores = scores.clone()
+        scores[0] = float("-inf")
+        for key in list(exclude or ()) + list(skip):
+            i = self._index.get(key)
+            if i is not None:
+                scores[i] = float("-inf")
+        k = max(0, min(int(k), len(self.item_keys)))
+        if k == 0:
+            return []
+        values, indices = torch.topk(scores, k)
+        return [(self.item_keys[i - 1], float(v)) for v, i in zip(values.tolist(), indices.tolist())
+                if v != float("-inf")]
+
+    @torch.inference_mode()
+    def recommend(self, history, k: int, exclude=()) -> list[tuple[str, float]]:
+        maxlen = self.model.maxlen
+        tokens = []
+        for entry in history or ():
+            key, event_type, channel = (tuple(entry) + ("", ""))[:3]
+            i = self._index.get(str(key))
+            if i is None:
+                continue
+            event = self._event_index.get(event_type, 0)
+            token = (i, event, self._channel_index.get(channel, 0))
+            if tokens and tokens[-1][0] == i:  # view, cart, purchase of one item: one step, strongest type
+                if self._strength[event] > self._strength[tokens[-1][1]]:
+                    tokens[-1] = token
+                continue
+            tokens.append(token)
+        tokens = tokens[-maxlen:]
+        if not tokens:
+            return []
+        n = len(tokens)
+        data = torch.tensor(tokens, dtype=torch.long).T.unsqueeze(1)  # (3, 1, n)
+        positions = torch.arange(maxlen - n + 1, maxlen + 1).unsqueeze(0)
+        hidden = self.model.encode(data[0], data[1], data[2], positions, self.vectors)
+        scores = self.vectors @ hidden[0, -1]
+        return self._top(scores, k, exclude)
+
+    @torch.inference_mode()
+    def similar_items(self, item_key: str, k: int, exclude=()) -> list[tuple[str, float]]:
+        i = self._index.get(str(item_key))
+        if i is None:
+            return []
+        scores = self.unit_vectors @ self.unit_vectors[i]
+        return self._top(scores, k, exclude, skip=(str(item_key),))

@@ -1,0 +1,171 @@
+"""``RecommenderTrainer`` (kind ``"recommender"``): trains the sequential recommender through the registry.
+
+Two modes (``params["mode"]``):
+
+* ``"full"`` (default): a new model from scratch on the event log of the training window.
+* ``"refresh"``: warm-starts from the **active** version's weights and trains a few epochs
+  (``refresh_epochs``) on the current events. Item, event-type, channel and category
+  vocabularies keep their codes; new items (and new types, channels, categories) get new
+  rows, initialised fresh (new items are content-only until they have events). With no
+  active version, or one trained with another text encoder, it trains from scratch.
+
+The evaluation gate's metric is ``ndcg@10``: the last event of each shopper (with 3 or
+more steps) is held out, the model trained on the rest, and each held-out item ranked
+among all items (the shopper's history is *not* excluded: shoppers do come back to an
+item). ``hr@10`` and the counts are reported as well. ``NotEnoughData`` when fewer than
+``RECOMMENDER_MIN_SEQUENCES`` shoppers have two or more steps.
+
+Parameters (``ECOM_AI["RECOMMENDER_PARAMS"]``, overridden per training by the params
+given to ``train_model``): everything in ``ecom_ai.recommend.sasrec.DEFAULT_PARAMS`` plus
+``refresh_epochs`` and ``eval_users`` (held-out shoppers evaluated, at most).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ecom_ai.conf import settings as ecom_settings
+from ecom_ai.ml.registry import NotEnoughData, ProgressReporter, Trainer, TrainResult
+from ecom_ai.recommend.data import (
+    catalog_features, event_weights, leave_last_out, load_event_sequences, training_window_start,
+)
+from ecom_ai.recommend.evaluation import ranking_metrics
+from ecom_ai.recommend.sasrec import (
+    SequentialRecommender, build_model, fit_sasrec, from_payload, merged_params, score_last, to_payload,
+)
+
+KIND = "recommender"
+
+# defaults for a shop's event log (short sessions, small catalogues); see sasrec.DEFAULT_PARAMS
+TRAINING_DEFAULTS = {
+    "hidden": 64, "blocks": 2, "heads": 1, "maxlen": 50, "dropout": 0.2, "id_dropout": 0.15, "lr": 2e-3,
+    "epochs": 60, "eval_every": 5, "patience": 3, "batch_tokens": 8192,
+}
+EXTRA_DEFAULTS = {"mode": "full", "refresh_epochs": 10, "eval_users": 5000}
+
+
+def _trained_mask(data, n_items: int) -> np.ndarray:
+    mask = np.zeros(n_items + 1, dtype=np.float32)
+    targets = [s[1:] for s in data.items if len(s) > 1]
+    if targets:
+        mask[np.unique(np.concatenate(targets))] = 1.0
+    mask[0] = 0.0
+    return mask
+
+
+def warm_start(model, old) -> None:
+    """Copy ``old``'s weights into ``model``; embedding tables row by row (old codes keep their rows)."""
+    new_state = model.state_dict()
+    skip = {"item_text", "item_category", "id_mask"}
+    with torch.no_grad():
+        for name, value in old.state_dict().items():
+            if name in skip or name not in new_state:
+                continue
+            target = new_state[name]
+            if value.shape == target.shape:
+                target.copy_(value)
+            elif value.dim() == 2 and value.shape[1] == target.shape[1] and value.shape[0] <= target.shape[0]:
+                target[: value.shape[0]].copy_(value)  # embedding tables grew: new rows keep their init
+
+
+class RecommenderTrainer(Trainer):
+    kind = KIND
+    primary_metric = "ndcg@10"
+    higher_is_better = True
+
+    def load(self, payload):
+        return SequentialRecommender(payload)
+
+    def _base(self, mode):
+        """The active version's payload for a refresh, or ``(None, why not)``."""
+        if mode != "refresh":
+            return None, ""
+        from ecom_ai.ml.artifacts import ArtifactError, load_artifact
+        from ecom_ai.ml.registry import active_version
+
+        active = active_version(self.kind)
+        if active is None:
+            return None, "no active version to refresh: trained from scratch"
+        try:
+            payload = load_artifact(active.artifact)
+            from_payload(payload)
+        except (ArtifactError, ValueError, KeyError, RuntimeError) as exc:
+            return None, f"the active v{active.number} cannot be loaded ({exc}): trained from scratch"
+        return (payload, active.number), ""
+
+    def train(self, params, progress: ProgressReporter) -> TrainResult:
+        params = {**EXTRA_DEFAULTS, **TRAINING_DEFAULTS, **(ecom_settings.RECOMMENDER_PARAMS or {}), **(params or {})}
+        mode = params["mode"]
+        if mode not in ("full", "refresh"):
+            raise ValueError(f"Unknown recommender training mode {mode!r}: use 'full' or 'refresh'.")
+        base, note = self._base(mode)
+        old = base[0] if base else None
+        progress.update(percent=1, message="Reading the event log.")
+        seqs = load_event_sequences(
+            since=training_window_start(), max_events=ecom_settings.RECOMMENDER_MAX_TRAINING_EVENTS,
+            item_keys=old["item_keys"] if old else None, event_types=old["event_types"] if old else None,
+            channels=old["channels"] if old else None)
+        usable = sum(1 for s in seqs.data.items if len(s) >= 2)
+        minimum = ecom_settings.RECOMMENDER_MIN_SEQUENCES
+        if usable < minimum or seqs.n_items < 2:
+            raise NotEnoughData(f"{usable} shoppers with two or more steps ({seqs.n_events} usable events, "
+                                f"{seqs.n_items} items); at least {minimum} are needed "
+                                "(ECOM_AI['RECOMMENDER_MIN_SEQUENCES']).")
+        features, categories, encoder_name = catalog_features(
+            seqs.item_keys, old_categories=old["categories"] if old else None)
+        if old and old.get("encoder") != encoder_name:
+            note = f"the active model used text encoder {old.get('encoder')!r}, now {encoder_name!r}: trained from scratch"
+            old, base = None, None
+        fit_params = merged_params(params)
+        if old:
+            # the architecture is the active version's; a refresh only changes the data
+            for key in ("hidden", "blocks", "heads", "maxlen"):
+                fit_params[key] = old["params"][key]
+            fit_params["epochs"] = int(params["refresh_epochs"])
+        weights = event_weights()
+        code_weights = [0.0] + [weights.get(name, 0.0) for name in seqs.event_types]
+        model = build_model(seqs.n_items, len(seqs.event_types), len(seqs.channels), features, fit_params)
+        trained = None
+        if old:
+            old_model = from_payload(old)
+            warm_start(model, old_model)
+            n_old = old_model.n_items
+        holdout = leave_last_out(seqs.data, min_length=3, max_cases=int(params["eval_users"]),
+                                 seed=int(fit_params["seed"]))
+        trained = _trained_mask(holdout.train, seqs.n_items)
+        if old:
+            trained[: n_old + 1] = np.maximum(trained[: n_old + 1], old["state_dict"]["id_mask"].numpy())
+        device = self.device
+
+        def evaluate(model):
+            if not len(holdout.targets):
+                return {}
+            scores = score_last(model, holdout.inputs).cpu()
+            return ranking_metrics(lambda idx: scores[idx], holdout.targets, holdout.inputs.items, seqs.n_items,
+                                   k=10, negatives=0)
+
+        def report(epoch, total, loss, metrics, percent):
+            progress.update(epoch=epoch, total_epochs=total, loss=loss,
+                            metrics={k: v for k, v in metrics.items() if k in ("ndcg@10", "hr@10")},
+                            percent=min(95.0, 5 + 0.9 * percent))
+
+        mode_used = "refresh" if old else "full"
+        progress.update(percent=5, message=f"Training ({mode_used}) on {len(seqs.data)} shoppers, "
+                                           f"{seqs.n_items} items, {device}." + (f" Note: {note}." if note else ""))
+        fit = fit_sasrec(model, holdout.train, fit_params, evaluate=evaluate, progress=report, device=device,
+                         trained_items=trained, event_weights=code_weights)
+        model.to("cpu")
+        metrics = evaluate(model) if len(holdout.targets) else {}
+        metrics = {"ndcg@10": metrics.get("ndcg@10", 0.0), "hr@10": metrics.get("hr@10", 0.0),
+                   "evaluated_shoppers": int(len(holdout.targets)), "shoppers": len(seqs.data),
+                   "items": seqs.n_items, "events": seqs.n_events, "epochs": fit.epochs,
+                   "train_seconds": round(fit.seconds, 1)}
+        payload = to_payload(model, item_keys=seqs.item_keys, event_types=seqs.event_types, channels=seqs.channels,
+                             categories=categories, params=fit_params, encoder_name=encoder_name,
+                             event_weights=code_weights,
+                             extra={"mode": mode_used, "warm_start_from": base[1] if base else None})
+        used = {k: fit_params[k] for k in ("hidden", "blocks", "maxlen", "dropout", "lr", "loss", "epochs")}
+        return TrainResult(payload=payload, metrics=metrics,
+                           params={**used, "mode": mode_used, "warm_start_from": base[1] if base else None,
+                                   "note": note, "best_epoch": fit.best_epoch},
+                           data_start=seqs.data_start, data_end=seqs.data_end)

@@ -1,0 +1,108 @@
+"""Recommender tasks: train, refresh, embed item texts (thin shells over ``ecom_ai.recommend``).
+
+All three belong on ``ECOM_AI["TRAINING_QUEUE"]`` (a GPU worker can own it): the
+``request_*`` helpers and the documented beat schedule (docs/recommendations-model.md)
+send them there. Trainings take the registry's lock (one ``recommender`` training at a
+time; a second gets ``status: "locked"``), report progress to their ``TrainingRun`` and are
+retried with backoff on transient database errors.
+"""
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.core.cache import cache
+from django.db import InterfaceError, OperationalError
+
+from ecom_ai.conf import settings as ecom_settings
+from ecom_ai.tasks import dispatch
+
+logger = logging.getLogger("ecom_ai.tasks")
+
+KIND = "recommender"
+_RETRY = {"autoretry_for": (OperationalError, InterfaceError), "retry_backoff": 30, "retry_backoff_max": 600,
+          "retry_jitter": True, "max_retries": 3}
+
+
+@shared_task(bind=True, name="ecom_ai.train_recommender", **_RETRY)
+def train_recommender(self, params=None, user_id=None, run_id=None):
+    """Train a new recommender version from scratch; returns a summary dict."""
+    return _run(self, {**(params or {}), "mode": "full"}, user_id, run_id)
+
+
+@shared_task(bind=True, name="ecom_ai.refresh_recommender", **_RETRY)
+def refresh_recommender(self, params=None, user_id=None, run_id=None):
+    """Warm-start from the active recommender and train a few epochs on the new events."""
+    return _run(self, {**(params or {}), "mode": "refresh"}, user_id, run_id)
+
+
+def _run(task, params, user_id, run_id):
+    from django.contrib.auth import get_user_model
+
+    from ecom_ai.ml.registry import NotEnoughData, TrainingLocked, train_model
+    from ecom_ai.models.registry import TrainingRun
+
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    run = TrainingRun.objects.filter(pk=run_id).first() if run_id else None
+    if run_id and run is None:
+        return {"kind": KIND, "status": "skipped", "message": f"run #{run_id} does not exist"}
+    if run is not None and task.request.retries:
+        TrainingRun.objects.filter(pk=run.pk, status__in=TrainingRun.LOCKING_STATUSES).update(
+            status=TrainingRun.Status.FAILED, message="Interrupted by a database error; retried as a new run.")
+        run = None
+    if run is not None:
+        TrainingRun.objects.filter(pk=run.pk).update(task_id=task.request.id or "")
+    try:
+        version = train_model(KIND, params, user=user or (run.requested_by if run else None), run=run)
+    except TrainingLocked as exc:
+        logger.info("ecom_ai: %s", exc)
+        return {"kind": KIND, "status": "locked", "message": str(exc)}
+    except NotEnoughData as exc:
+        return {"kind": KIND, "status": "not_enough_data", "message": str(exc)}
+    except (OperationalError, InterfaceError):
+        raise  # autoretry
+    except Exception as exc:  # recorded on the run by train_model
+        logger.exception("ecom_ai: recommender training failed")
+        return {"kind": KIND, "status": "failed", "message": f"{type(exc).__name__}: {exc}"}
+    return {"kind": KIND, "status": version.status, "version": version.number, "mode": params["mode"],
+            "metrics": version.metrics}
+
+
+_EMBED_LOCK = "ecom_ai:lock:embed_items"
+
+
+@shared_task(bind=True, name="ecom_ai.embed_items", **_RETRY)
+def embed_items(self, keys=None, force=False, batch_size=256):
+    """Compute ``Item.embedding`` with the configured text encoder.
+
+    Items whose embedding is missing or was made by another encoder (or all of ``keys``
+    when ``force``). Idempotent; a second run while one is going returns ``"locked"``.
+    """
+    from ecom_ai.recommend.embeddings import embed_catalog
+
+    if not cache.add(_EMBED_LOCK, self.request.id or "inline", timeout=ecom_settings.TRAINING_LOCK_TIMEOUT):
+        return {"status": "locked", "message": "embed_items is already running"}
+    try:
+        count, name = embed_catalog(keys=keys, force=force, batch_size=batch_size)
+    finally:
+        cache.delete(_EMBED_LOCK)
+    return {"status": "done", "embedded": count, "encoder": name}
+
+
+def request_recommender_training(params=None, user=None, refresh=False):
+    """Queue a recommender training (``refresh``: warm start); returns its ``TrainingRun``.
+
+    Raises ``TrainingLocked`` when a recommender training is already queued or running.
+    """
+    from ecom_ai.ml.registry import queue_training_run
+
+    mode = "refresh" if refresh else "full"
+    run = queue_training_run(KIND, {**(params or {}), "mode": mode}, user=user)
+    task = refresh_recommender if refresh else train_recommender
+    dispatch(task, params=dict(params or {}), user_id=getattr(run.requested_by, "pk", None), run_id=run.pk,
+             queue=ecom_settings.TRAINING_QUEUE)
+    return run
+
+
+def request_item_embeddings(keys=None, force=False):
+    dispatch(embed_items, keys=list(keys) if keys else None, force=force, queue=ecom_settings.TRAINING_QUEUE)

@@ -1,0 +1,157 @@
+"""The sequential recommender on tiny synthetic data (no database): learning, cold start, interface."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ecom_ai.ml.text import HashingTextEncoder
+from ecom_ai.recommend.evaluation import ranking_metrics
+from ecom_ai.recommend.sasrec import (
+    ItemFeatures, SequenceData, SequentialRecommender, build_model, fit_sasrec, merged_params, score_last, to_payload,
+)
+
+N = 12  # items 1..N follow each other in a cycle: after item i comes item i % N + 1
+WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo",
+         "lima", "mike"]
+TINY = {"hidden": 32, "blocks": 1, "maxlen": 8, "dropout": 0.0, "lr": 5e-3, "epochs": 40, "batch_tokens": 2048,
+        "eval_every": 100, "seed": 7}
+
+
+def cycle_sequences(n_seqs=120, length=7, seed=0, n=N):
+    rng = np.random.default_rng(seed)
+    items, events, channels = [], [], []
+    for _ in range(n_seqs):
+        start = int(rng.integers(0, n))
+        seq = np.array([(start + j) % n + 1 for j in range(length)], dtype=np.int64)
+        items.append(seq)
+        events.append(np.ones(length, dtype=np.int64))
+        channels.append(np.ones(length, dtype=np.int64))
+    return SequenceData(items, events, channels)
+
+
+def keys(n=N):
+    return [f"sku-{i}" for i in range(1, n + 1)]
+
+
+def text_features(texts, categories):
+    encoder = HashingTextEncoder(dim=128)
+    text = np.zeros((len(texts) + 1, 128), dtype=np.float32)
+    text[1:] = encoder.encode(texts)
+    names = sorted(set(categories))
+    codes = np.array([0] + [names.index(c) + 1 for c in categories], dtype=np.int64)
+    return ItemFeatures(text=text, category=codes, n_categories=len(names))
+
+
+def servable(model, params, n_items=N, item_keys=None):
+    payload = to_payload(model, item_keys=item_keys or keys(n_items), event_types=["view"], channels=["web"],
+                         categories=[], params=params)
+    return SequentialRecommender(payload)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    torch.manual_seed(0)
+    params = merged_params(TINY)
+    model = build_model(N, 1, 1, ItemFeatures(), params)
+    report = fit_sasrec(model, cycle_sequences(), params, device="cpu")
+    return model, params, report
+
+
+def test_learns_an_obvious_sequential_pattern(trained):
+    model, params, report = trained
+    assert report.history[-1]["loss"] < report.history[0]["loss"] / 3
+    rec = servable(model, params)
+    for a in (1, 5, 12):
+        history = [(f"sku-{(a - 2) % N + 1}", "view", "web"), (f"sku-{a}", "view", "web")]
+        top = rec.recommend(history, 3)
+        assert top[0][0] == f"sku-{a % N + 1}", (a, top)
+
+
+def test_ranking_metrics_on_held_out_next_items(trained):
+    model, params, _ = trained
+    held = cycle_sequences(n_seqs=30, length=6, seed=1)
+    inputs = SequenceData([s[:-1] for s in held.items], [e[:-1] for e in held.events],
+                          [c[:-1] for c in held.channels])
+    targets = np.array([s[-1] for s in held.items])
+    scores = score_last(model, inputs)
+    metrics = ranking_metrics(lambda idx: scores[idx], targets, inputs.items, N, k=10, negatives=5)
+    assert metrics["hr@10"] == 1.0 and metrics["ndcg@10"] > 0.95
+    assert metrics["users"] == 30 and metrics["ndcg@10_sampled"] > 0.95
+    # a scorer that knows nothing scores far lower
+    flat = ranking_metrics(lambda idx: torch.zeros(len(idx), N + 1), targets, inputs.items, N, k=1, negatives=0)
+    assert flat["hr@1"] == 0.0
+
+
+def test_interface_contract(trained):
+    model, params, _ = trained
+    rec = servable(model, params)
+    assert rec.item_keys == keys()
+    history = [("sku-3", "view", "web"), ("unknown", "view", "web"), ("sku-4", "purchase", "pos")]
+    top = rec.recommend(history, 5, exclude={"sku-5", "sku-6"})
+    assert 0 < len(top) <= 5
+    assert all(isinstance(key, str) and isinstance(score, float) for key, score in top)
+    assert [s for _, s in top] == sorted((s for _, s in top), reverse=True)
+    assert not {"sku-5", "sku-6"} & {key for key, _ in top}
+    # unknown keys are ignored: the same list as without them
+    assert rec.recommend([("sku-3", "view", "web"), ("sku-4", "view", "web")], 5, exclude={"sku-5", "sku-6"}) == \
+        rec.recommend([("nope", "view", "web"), ("sku-3", "view", "web"), ("sku-4", "view", "web")], 5,
+                      exclude={"sku-5", "sku-6"})
+    assert rec.recommend([], 5) == []
+    assert rec.recommend([("unknown", "view", "web")], 5) == []
+    assert rec.recommend(history, 0) == []
+    assert len(rec.recommend(history, 100)) == N  # k larger than the catalogue
+    # view, then cart, then purchase of one item is one step (same list as the single view)
+    assert rec.recommend([("sku-2", "view", "web")] * 3, 4) == rec.recommend([("sku-2", "view", "web")], 4)
+    # a long history is cut to maxlen, not an error
+    long = [(f"sku-{j % N + 1}", "view", "web") for j in range(100)]
+    assert len(rec.recommend(long, 3)) == 3
+    similar = rec.similar_items("sku-1", 4, exclude={"sku-2"})
+    assert len(similar) == 4 and "sku-1" not in dict(similar) and "sku-2" not in dict(similar)
+    assert all(-1.0001 <= s <= 1.0001 for _, s in similar)
+    assert rec.similar_items("unknown", 4) == []
+    assert rec.model.item_id.weight.device.type == "cpu"
+
+
+def test_new_item_with_similar_text_is_recommended():
+    """Item N+1 has no events at all; its text and category are those of item 2 (which follows item 1)."""
+    torch.manual_seed(0)
+    texts = [f"{WORDS[i]} {WORDS[i]}ware" for i in range(N)] + [f"{WORDS[1]} {WORDS[1]}ware new"]
+    categories = [f"cat-{i}" for i in range(N)] + ["cat-1"]
+    features = text_features(texts, categories)
+    params = merged_params({**TINY, "id_dropout": 0.5, "epochs": 60})
+    model = build_model(N + 1, 1, 1, features, params)
+    trained_items = np.ones(N + 2, dtype=np.float32)
+    trained_items[0] = trained_items[N + 1] = 0  # the new item never appears in training
+    fit_sasrec(model, cycle_sequences(), params, device="cpu", trained_items=trained_items)
+    rec = servable(model, params, n_items=N + 1)
+    new_key = f"sku-{N + 1}"
+    ranked = [key for key, _ in rec.recommend([("sku-12", "view", "web"), ("sku-1", "view", "web")], N + 1,
+                                              exclude={"sku-2"})]
+    assert ranked.index(new_key) <= 1, ranked  # the new item stands in for item 2
+    assert rec.similar_items(new_key, 1)[0][0] == "sku-2"
+
+
+def test_sampled_softmax_learns_too():
+    torch.manual_seed(0)
+    params = merged_params({**TINY, "loss": "sampled", "negatives": 6})
+    model = build_model(N, 1, 1, ItemFeatures(), params)
+    fit_sasrec(model, cycle_sequences(), params, device="cpu")
+    rec = servable(model, params)
+    assert rec.recommend([("sku-7", "view", "web")], 1)[0][0] == "sku-8"
+
+
+def test_early_stopping_restores_the_best_epoch():
+    torch.manual_seed(0)
+    params = merged_params({**TINY, "epochs": 30, "eval_every": 1, "patience": 2})
+    model = build_model(N, 1, 1, ItemFeatures(), params)
+    scores = iter([0.5, 0.9, 0.4, 0.3, 0.2, 0.1] + [0.0] * 30)
+    snapshots = {}
+
+    def evaluate(m):
+        snapshots[len(snapshots) + 1] = m.item_id.weight.detach().clone()
+        return {"ndcg@10": next(scores)}
+
+    report = fit_sasrec(model, cycle_sequences(), params, evaluate=evaluate, device="cpu")
+    assert report.best_epoch == 2 and report.epochs == 4 and "early stop" in report.stopped
+    assert torch.equal(model.item_id.weight, snapshots[2])
