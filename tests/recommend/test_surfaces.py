@@ -205,3 +205,9 @@ def test_email_template_names_the_user(shop, django_user_model):
     keys = html.strip(",").split(",")
     assert len(keys) == 6 and key(shop[12]) not in keys  # at most 2 per category (3 categories), not the one bought
     assert RecommendationList.objects.get().user_key == str(customer.pk)
+
+
+def test_admin_served_list_search_accepts_anything(shop, staff_client):
+    url = reverse("admin:ecom_ai_recommendationlist_changelist")
+    for q in ("not-a-uuid", "7d0c5a1e-3c1b-4c57-9d39-2f1f7d1b9a10", "v1"):
+        assert staff_client.get(url, {"q": q}).status_code == 200
