@@ -34,3 +34,14 @@ def _connect_config_invalidation():
 
 
 _connect_config_invalidation()
+
+
+def _register_privacy():
+    try:
+        from ecom_ai.fraud.privacy import register
+    except ImportError:  # the events area's privacy registry is not there
+        return
+    register()
+
+
+_register_privacy()

@@ -173,3 +173,20 @@ def test_backfill_command_assesses_existing_orders_oldest_first(make_order):
     assert FraudAssessment.objects.count() == 2
     with pytest.raises(CommandError, match="positive"):
         call_command("ecom_ai_assess_orders", "--limit", "0")
+
+
+def test_user_export_and_erasure_include_fraud_assessments():
+    from ecom_ai.events.privacy import erase_user_data, export_user_data
+
+    mine = assess_facts(OrderFacts(order_key="p1", user_key="42", email="me@example.com", ip="192.0.2.4",
+                                   device="dev", payment_fingerprint="card", amount="10", currency="USD"))
+    other = assess_facts(OrderFacts(order_key="p2", user_key="43", email="you@example.com", amount="10",
+                                    currency="USD"))
+    exported = export_user_data("42")["fraud_assessments"]
+    assert [row["order_key"] for row in exported] == ["p1"] and exported[0]["email"] == "me@example.com"
+    counts = erase_user_data("42")
+    assert counts["fraud_assessments_anonymised"] == 1
+    mine.refresh_from_db(), other.refresh_from_db()
+    assert (mine.user_key, mine.email, mine.ip, mine.device, mine.payment_fingerprint) == ("", "", "", "", "")
+    assert mine.features["email_domain"] == "" and mine.order_key == "p1"  # the record and its label stay
+    assert other.email == "you@example.com"
