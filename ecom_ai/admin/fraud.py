@@ -22,6 +22,14 @@ def level_badge(level: str, score) -> str:
     )
 
 
+def _reason_text(reason: dict) -> str:
+    text = str(reason.get("message", reason.get("code", "")))
+    value = reason.get("value")
+    if reason.get("kind") == "feature" and value not in (None, ""):
+        text += f" = {value}"
+    return text
+
+
 def reasons_html(reasons) -> str:
     if not reasons:
         return "—"
@@ -80,7 +88,7 @@ class FraudAssessmentAdmin(admin.ModelAdmin):
     @admin.display(description=_("reasons"))
     def short_reasons(self, obj):
         reasons = [r for r in (obj.reasons or []) if isinstance(r, dict)][:3]
-        return "; ".join(str(r.get("message", r.get("code", ""))) for r in reasons) or "—"
+        return "; ".join(_reason_text(r) for r in reasons) or "—"
 
     @admin.display(description=_("reasons"))
     def reasons_display(self, obj):
