@@ -207,14 +207,24 @@ def score_order(facts: OrderFacts, *, model=None, use_active_model: bool = False
                 version_id = active.pk if active else None
     result = compute_features(facts)
     features = result.features
+    model_error = None
     if model is not None:
-        probability, reasons = model_score(model, features)
-        score = int(round(100 * probability)) if math.isfinite(probability) else 0
-        scorer = "model"
-    else:
+        try:
+            probability, reasons = model_score(model, features)
+            if not math.isfinite(probability):
+                raise ValueError("the model returned a non-finite probability")
+            score = int(round(100 * probability))
+            scorer = "model"
+        except Exception as exc:  # a broken artifact must not stop scoring: fall back to the heuristic
+            logger.exception("ecom_ai: the fraud model failed on order %r; using the heuristic", facts.order_key)
+            model, version_id, model_error = None, None, exc
+    if model is None:
         probability = None
         score, reasons = heuristic_score(features)
         scorer = "heuristic"
+        if model_error is not None:
+            reasons.append({"kind": "error", "code": "model_failed",
+                            "message": f"the active model failed ({type(model_error).__name__}); heuristic used"})
     score = max(0, min(100, score))
     medium, high = _thresholds()
     level = level_for(score, medium, high)

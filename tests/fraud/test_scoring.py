@@ -192,3 +192,13 @@ def test_disabled_scoring_does_nothing(make_order):
     with override_settings(ECOM_AI={**__import__("django.conf").conf.settings.ECOM_AI, "FRAUD_ENABLED": False}):
         assert assess_order(make_order(), sync=True) is None
     assert not FraudAssessment.objects.exists()
+
+
+def test_a_failing_model_falls_back_to_the_heuristic():
+    class Broken:
+        def explain(self, features):
+            raise RuntimeError("bad artifact")
+
+    result = score_order(facts(order_key="fb"), model=Broken())
+    assert result.scorer == "heuristic" and result.model_version_id is None
+    assert any(r["code"] == "model_failed" for r in result.reasons)
