@@ -1,12 +1,10 @@
 """Admin review queue, decisions → labels, chargeback import, badge, checkout safety."""
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.template import Context, Template
 from django.test import RequestFactory
-from django.utils import timezone
 
 from ecom_ai.fraud.features import OrderFacts
 from ecom_ai.fraud.scoring import assess_facts
