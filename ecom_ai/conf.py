@@ -139,6 +139,7 @@ DEFAULTS: dict = {
     "RECOMMEND_ATTRIBUTION_HOURS": 24,
     "RECOMMEND_LOG_IMPRESSIONS": True,
     "RECOMMEND_THROTTLE_RATE": None,  # e.g. "300/min" per browser (user, visitor or IP); None = no throttle
+    "RECOMMEND_INFERENCE_THREADS": 1,  # torch threads for one model call while serving; None = torch's setting
     # --- recommend (sequential model area) -------------------------------------------
     "RECOMMENDER_PARAMS": {},  # overrides of the model's training parameters (docs/recommendations-model.md)
     "RECOMMENDER_MIN_SEQUENCES": 10,  # shoppers with 2+ steps needed to train
@@ -252,6 +253,7 @@ _VALIDATORS = {
     "RECOMMEND_ATTRIBUTION_HOURS": (_NUM, lambda v: v > 0 or "must be positive"),
     "RECOMMEND_LOG_IMPRESSIONS": ((bool,), None),
     "RECOMMEND_THROTTLE_RATE": ((str, type(None)), lambda v: _is_rate(v) or "must look like '300/min' (s, min, hour, day) or be None"),
+    "RECOMMEND_INFERENCE_THREADS": ((int, type(None)), lambda v: v is None or v >= 1 or "must be at least 1 or None"),
     # recommend (sequential model area)
     "RECOMMENDER_PARAMS": ((dict,), lambda v: all(isinstance(k, str) for k in v) or "must map parameter names to values"),
     "RECOMMENDER_MIN_SEQUENCES": (_INT, lambda v: v >= 1 or "must be at least 1"),
