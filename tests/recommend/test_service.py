@@ -164,3 +164,30 @@ def test_no_identity_still_gets_a_list_but_logs_no_impression(shop):
     recs = svc.recommend(None, "home", limit=2)
     assert len(recs.keys) == 2
     assert not Event.objects.filter(event_type="impression").exists()
+
+
+def test_model_calls_run_with_one_torch_thread_and_restore_the_setting(shop, rec_settings, monkeypatch):
+    import torch
+
+    from tests.recommend.conftest import FakeRecommender
+
+    seen = []
+
+    class ThreadRecorder(FakeRecommender):
+        def recommend(self, history, k, exclude=()):
+            seen.append(torch.get_num_threads())
+            return super().recommend(history, k, exclude)
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        model = ThreadRecorder([key(p) for p in shop.values()])
+        monkeypatch.setattr("ecom_ai.recommend.service._active", lambda kind: model if kind == "recommender" else None)
+        ecom_ai.track("view", visitor_key="t", item_key=key(shop[1]))
+        svc.recommend(Identity(visitor_key="t"), "home", limit=2)
+        assert seen == [1] and torch.get_num_threads() == 2
+        rec_settings(RECOMMEND_INFERENCE_THREADS=None)
+        svc.recommend(Identity(visitor_key="t"), "home", limit=2)
+        assert seen == [1, 2]
+    finally:
+        torch.set_num_threads(before)
