@@ -7,7 +7,9 @@ visitors independently of earlier ones.
 
 The report counts served lists (impressions) per variant and the lists whose items were
 clicked / bought afterwards (see ``attribution``): CTR and conversion with Wilson score
-intervals, revenue per impression with a normal-approximation interval.
+intervals, revenue per impression with a normal-approximation interval, and for every
+variant after the first (the control) the relative lift of CTR and conversion with the
+two-sided p-value of a pooled two-proportion z-test.
 """
 from __future__ import annotations
 
@@ -62,6 +64,18 @@ def mean_interval(total: float, total_sq: float, n: int, z: float = Z95) -> tupl
     return mean, mean - half, mean + half
 
 
+def two_proportion_p_value(x1: int, n1: int, x2: int, n2: int) -> float | None:
+    """Two-sided p-value of a pooled two-proportion z-test; None when undefined."""
+    if n1 <= 0 or n2 <= 0:
+        return None
+    pooled = (x1 + x2) / (n1 + n2)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return None
+    z = (x2 / n2 - x1 / n1) / se
+    return math.erfc(abs(z) / math.sqrt(2))
+
+
 @dataclass
 class VariantReport:
     variant_id: int
@@ -77,6 +91,11 @@ class VariantReport:
     conversion_ci: tuple[float, float]
     revenue_per_impression: float
     revenue_ci: tuple[float, float]
+    # against the first variant (the control); None for the control itself or without data
+    ctr_lift: float | None = None
+    ctr_p_value: float | None = None
+    conversion_lift: float | None = None
+    conversion_p_value: float | None = None
 
 
 def experiment_report(experiment, *, since=None, until=None) -> list[VariantReport]:
@@ -110,7 +129,17 @@ def experiment_report(experiment, *, since=None, until=None) -> list[VariantRepo
             conversion=converted / n if n else 0.0, conversion_ci=wilson_interval(converted, n),
             revenue_per_impression=mean, revenue_ci=(low, high),
         ))
+    if reports:
+        control = reports[0]
+        for row in reports[1:]:
+            if control.ctr:
+                row.ctr_lift = row.ctr / control.ctr - 1
+            if control.conversion:
+                row.conversion_lift = row.conversion / control.conversion - 1
+            row.ctr_p_value = two_proportion_p_value(control.clicked, control.impressions, row.clicked, row.impressions)
+            row.conversion_p_value = two_proportion_p_value(control.converted, control.impressions, row.converted,
+                                                            row.impressions)
     return reports
 
 
-__all__ = ["bucket", "choose_variant", "wilson_interval", "mean_interval", "VariantReport", "experiment_report"]
+__all__ = ["bucket", "choose_variant", "wilson_interval", "mean_interval", "two_proportion_p_value", "VariantReport", "experiment_report"]

@@ -158,3 +158,20 @@ def test_a_variant_can_serve_a_specific_model_version(shop, rec_settings):
     recs = svc.recommend(Identity(visitor_key="vv"), "home", limit=1)
     assert recs.variant.name == "old" and recs.keys == [key(shop[5])]
     assert RecommendationList.objects.get(pk=recs.id).model_version_id == old.pk
+
+
+def test_lift_and_p_value_against_the_control(experiment):
+    from ecom_ai.recommend.experiments import two_proportion_p_value
+
+    control, treatment = experiment.variants.order_by("pk")
+    for variant, n, clicked in ((control, 200, 20), (treatment, 200, 40)):
+        RecommendationList.objects.bulk_create([
+            RecommendationList(placement=experiment.placement, variant=variant, visitor_key=f"{variant.pk}-{i}",
+                               items=[{"key": "1"}], clicks=1 if i < clicked else 0) for i in range(n)])
+    first, second = experiment_report(experiment)
+    assert first.ctr_lift is None and first.ctr_p_value is None
+    assert second.ctr_lift == pytest.approx(1.0)
+    # z = (0.2 - 0.1) / sqrt(0.15 * 0.85 * (2/200)) = 2.8006 -> p = 0.0051
+    assert second.ctr_p_value == pytest.approx(0.0051, abs=2e-4)
+    assert second.conversion_lift is None and second.conversion_p_value is None  # no conversions at all
+    assert two_proportion_p_value(0, 0, 1, 10) is None
