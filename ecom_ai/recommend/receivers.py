@@ -2,11 +2,14 @@
 
 - ``events_recorded`` → attribution of clicks / add-to-carts / purchases to served lists;
 - saving or deleting a placement, rule, experiment or variant drops this process's
-  placement cache at once (other processes notice within ``RECOMMEND_PLACEMENT_CACHE_SECONDS``).
+  placement cache at once (other processes notice within ``RECOMMEND_PLACEMENT_CACHE_SECONDS``);
+- user data export / erasure (``ecom_ai.events.privacy``): served lists are exported, and
+  unlinked from the person on erasure (counts kept for experiment reports).
 """
 from django.db.models.signals import post_delete, post_save
 
 from ecom_ai import signals
+from ecom_ai.events import privacy
 from ecom_ai.models import Experiment, Placement, PlacementRule, Variant
 from ecom_ai.recommend.attribution import on_events_recorded
 from ecom_ai.recommend.service import clear_placement_cache
@@ -17,3 +20,36 @@ for _model in (Placement, PlacementRule, Experiment, Variant):
     post_save.connect(clear_placement_cache, sender=_model, dispatch_uid=f"ecom_ai.recommend.cache.save.{_model.__name__}")
     post_delete.connect(clear_placement_cache, sender=_model,
                         dispatch_uid=f"ecom_ai.recommend.cache.delete.{_model.__name__}")
+
+
+# --- data export and erasure of one user (ecom_ai.events.privacy) -----------------------------
+
+def _user_lists(user_key, visitor_keys):
+    from django.db.models import Q
+
+    from ecom_ai.models import RecommendationList
+
+    condition = Q(user_key=user_key)
+    if visitor_keys:
+        condition |= Q(visitor_key__in=list(visitor_keys))
+    return RecommendationList.objects.filter(condition)
+
+
+def export_recommendation_lists(user_key, visitor_keys):
+    return [
+        {"id": str(row["id"]), "placement": row["placement__slug"], "served_at": row["created_at"],
+         "items": [entry.get("key") for entry in row["items"] or [] if isinstance(entry, dict)],
+         "clicks": row["clicks"], "add_to_carts": row["add_to_carts"], "purchases": row["purchases"],
+         "revenue": row["revenue"]}
+        for row in _user_lists(user_key, visitor_keys).order_by("created_at").values(
+            "id", "placement__slug", "created_at", "items", "clicks", "add_to_carts", "purchases", "revenue")
+    ]
+
+
+def erase_recommendation_lists(user_key, visitor_keys):
+    """Unlink the user's served lists (keys blanked): experiment counts stay, the person does not."""
+    count = _user_lists(user_key, visitor_keys).update(user_key="", visitor_key="")
+    return {"recommendation_lists_anonymised": count}
+
+
+privacy.register("recommendation_lists", exporter=export_recommendation_lists, eraser=erase_recommendation_lists)

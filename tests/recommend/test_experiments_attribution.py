@@ -175,3 +175,19 @@ def test_lift_and_p_value_against_the_control(experiment):
     assert second.ctr_p_value == pytest.approx(0.0051, abs=2e-4)
     assert second.conversion_lift is None and second.conversion_p_value is None  # no conversions at all
     assert two_proportion_p_value(0, 0, 1, 10) is None
+
+
+def test_user_data_export_and_erasure_include_served_lists(shop):
+    from ecom_ai.events.identity import identify
+    from ecom_ai.events.privacy import erase_user_data, export_user_data
+
+    identify("mine", "55")
+    recs = svc.recommend(Identity(visitor_key="mine", user_key="55"), "home", limit=2)
+    other = svc.recommend(Identity(visitor_key="someone-else"), "home", limit=2)
+    exported = export_user_data("55")["recommendation_lists"]
+    assert [row["id"] for row in exported] == [str(recs.id)] and exported[0]["items"] == recs.keys
+    counts = erase_user_data("55")
+    assert counts["recommendation_lists_anonymised"] == 1
+    mine = RecommendationList.objects.get(pk=recs.id)
+    assert (mine.visitor_key, mine.user_key) == ("", "")
+    assert RecommendationList.objects.get(pk=other.id).visitor_key == "someone-else"
