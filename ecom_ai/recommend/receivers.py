@@ -49,7 +49,7 @@ def export_recommendation_lists(user_key, visitor_keys):
 def erase_recommendation_lists(user_key, visitor_keys):
     """Unlink the user's served lists (keys blanked): experiment counts stay, the person does not."""
     count = _user_lists(user_key, visitor_keys).update(user_key="", visitor_key="")
-    return {"recommendation_lists_anonymised": count}
+    return {"recommendation_lists_anonymised": count} if count else {}  # nothing to report for most users
 
 
 privacy.register("recommendation_lists", exporter=export_recommendation_lists, eraser=erase_recommendation_lists)
