@@ -1,4 +1,4 @@
-"""Recommendation admin: placements with their rules, experiments with variants and a report.
+"""Recommendation admin: placements with their rules (and a preview), experiments with variants and a report.
 
 The report page (``…/experiment/<id>/report/``) shows per variant: impressions (served
 lists), CTR and conversion with 95 % Wilson intervals, revenue per impression with a
@@ -6,7 +6,9 @@ normal-approximation interval, and an inline SVG chart with the intervals as err
 """
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -17,9 +19,16 @@ from django.utils.translation import gettext_lazy as _
 
 from ecom_ai.models import Experiment, Placement, PlacementRule, RecommendationList, Variant
 from ecom_ai.recommend.experiments import experiment_report
-from ecom_ai.recommend.service import ensure_default_placements
+from ecom_ai.recommend.service import Identity, RecommendationError, RecommendationService, ensure_default_placements
 
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
+
+
+class PreviewForm(forms.Form):
+    visitor_key = forms.CharField(label=_("visitor key"), max_length=64, required=False)
+    user_key = forms.CharField(label=_("user key"), max_length=64, required=False)
+    item = forms.CharField(label=_("item key (the page's item)"), max_length=191, required=False)
+    limit = forms.IntegerField(label=_("length"), min_value=1, max_value=100, required=False)
 
 
 class PlacementRuleInline(admin.TabularInline):
@@ -31,7 +40,8 @@ class PlacementRuleInline(admin.TabularInline):
 @admin.register(Placement)
 class PlacementAdmin(admin.ModelAdmin):
     list_display = ("slug", "name", "strategy", "fallback_strategy", "default_limit", "max_per_category",
-                    "exclude_purchased", "exclude_out_of_stock", "exclude_in_cart", "enabled", "rule_count")
+                    "exclude_purchased", "exclude_out_of_stock", "exclude_in_cart", "enabled", "rule_count",
+                    "preview_link")
     list_editable = ("enabled",)
     list_filter = ("enabled", "strategy")
     search_fields = ("slug", "name")
@@ -46,6 +56,38 @@ class PlacementAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_rules=Count("rules"))
+
+    def get_urls(self):
+        urls = [path("<int:pk>/preview/", self.admin_site.admin_view(self.preview_view),
+                     name="ecom_ai_placement_preview")]
+        return urls + super().get_urls()
+
+    @admin.display(description=_("preview"))
+    def preview_link(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("admin:ecom_ai_placement_preview", args=[obj.pk]),
+                           _("preview"))
+
+    def preview_view(self, request, pk):
+        """The list a shopper would get now, with scores and reasons; nothing is stored."""
+        placement = get_object_or_404(Placement, pk=pk)
+        if not self.has_view_permission(request, placement):
+            raise PermissionDenied
+        form = PreviewForm(request.GET or None)
+        result, error = None, ""
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                result = RecommendationService().recommend(
+                    Identity(visitor_key=data["visitor_key"], user_key=data["user_key"]), placement.slug,
+                    item=data["item"] or None, limit=data["limit"], log=False)
+            except RecommendationError as exc:
+                error = str(exc)
+        context = {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "placement": placement,
+            "form": form, "result": result, "error": error, "title": _("Preview: %s") % placement.name,
+            "rows": [(n, item, (result.facts.get(item.key) or {})) for n, item in enumerate(result or [], start=1)],
+        }
+        return TemplateResponse(request, "ecom_ai/admin/recommend/placement_preview.html", context)
 
     @admin.display(description=_("rules"), ordering="_rules")
     def rule_count(self, obj):
@@ -87,8 +129,6 @@ class ExperimentAdmin(admin.ModelAdmin):
     def report_view(self, request, pk):
         experiment = get_object_or_404(Experiment.objects.select_related("placement"), pk=pk)
         if not self.has_view_permission(request, experiment):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
         rows = experiment_report(experiment)
         context = {

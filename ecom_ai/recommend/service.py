@@ -551,6 +551,7 @@ class RecommendationService:
         ``item``: the page's item (a host product or its key), the anchor of "also bought"
         lists; an unknown key is fine (its list falls back). ``limit``: the list length
         (default: the placement's). ``exclude``: more item keys (or products) to leave out.
+        ``log=False``: a preview; the list is neither stored nor logged nor signalled.
         Raises ``UnknownPlacement`` / ``RecommendationError`` for bad input; a disabled
         placement gives an empty list.
         """
@@ -633,7 +634,9 @@ class RecommendationService:
             id=rec_id, placement=placement, items=items, identity=who, strategy="+".join(used) or strategy,
             variant=variant, model_version_id=model_version_id if {"model", "for_you", "similar"} & set(used) else None,
             anchor_item=anchor, facts=facts)
-        if log and items:
+        if not log:  # a preview (admin): nothing stored, nothing announced
+            return result
+        if items:
             self._log(result)
         try:
             signals.recommendations_served.send(sender=RecommendationService, recommendation=result)

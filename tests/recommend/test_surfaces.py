@@ -211,3 +211,25 @@ def test_admin_served_list_search_accepts_anything(shop, staff_client):
     url = reverse("admin:ecom_ai_recommendationlist_changelist")
     for q in ("not-a-uuid", "7d0c5a1e-3c1b-4c57-9d39-2f1f7d1b9a10", "v1"):
         assert staff_client.get(url, {"q": q}).status_code == 200
+
+
+def test_admin_preview_shows_the_list_without_storing_it(co_bought, staff_client):
+    from ecom_ai import signals
+
+    shop = co_bought
+    ensure_default_placements()
+    product = Placement.objects.get(slug="product")
+    url = reverse("admin:ecom_ai_placement_preview", args=[product.pk])
+    served = []
+    receiver = lambda sender, recommendation, **kw: served.append(recommendation)  # noqa: E731
+    signals.recommendations_served.connect(receiver)
+    try:
+        page = staff_client.get(url, {"visitor_key": "v", "item": key(shop[1]), "limit": 2}).content.decode()
+    finally:
+        signals.recommendations_served.disconnect(receiver)
+    assert "Customers who bought Item 1 also bought this" in page and "Item 2" in page
+    assert not RecommendationList.objects.exists() and served == []
+    assert staff_client.get(url).status_code == 200
+    bad = staff_client.get(url, {"limit": "zero"})
+    assert bad.status_code == 200 and "Enter a whole number" in bad.content.decode()
+    assert "preview" in staff_client.get(reverse("admin:ecom_ai_placement_changelist")).content.decode()
