@@ -233,3 +233,13 @@ def test_admin_preview_shows_the_list_without_storing_it(co_bought, staff_client
     bad = staff_client.get(url, {"limit": "zero"})
     assert bad.status_code == 200 and "Enter a whole number" in bad.content.decode()
     assert "preview" in staff_client.get(reverse("admin:ecom_ai_placement_changelist")).content.decode()
+
+
+def test_api_for_a_logged_in_shopper_uses_their_user_history(shop, client, django_user_model):
+    user = django_user_model.objects.create_user("shopper", "s@example.com", "pw")
+    ecom_ai.track("purchase", channel="store", visitor_key="card-9", user_key=str(user.pk), item_key=key(shop[12]))
+    client.force_login(user)
+    response = client.get(URL, {"placement": "home", "limit": 12})
+    assert response.status_code == 200
+    assert key(shop[12]) not in [i["key"] for i in response.json()["items"]]
+    assert RecommendationList.objects.get(pk=response.json()["id"]).user_key == str(user.pk)
