@@ -241,6 +241,14 @@ def measure(args) -> list[dict]:
     from ecom_ai.models import ChannelKey, Event
 
     create_schema()
+    from ecom_ai.signals import events_recorded
+
+    receivers = [str(r[1]() if callable(r[1]) else r[1]) for r in events_recorded.receivers]
+    print(f"# events_recorded receivers: {len(receivers)}"
+          + (" (disconnected)" if args.without_receivers else ""), file=sys.stderr)
+    if args.without_receivers:
+        events_recorded.receivers = []
+        events_recorded.sender_receivers_cache.clear()
     key, raw_key = ChannelKey.create_with_key(name="bench", channel="app")
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:  # what a production SQLite deployment would use
@@ -322,6 +330,9 @@ def main(argv=None) -> int:
                         help="pre-fill the table up to this many rows, measuring at 0, 10%%, 50%% and 100%%")
     parser.add_argument("--modes", default="http,client,raw", help="comma-separated: http, client, raw")
     parser.add_argument("--rounds", type=int, default=4, help="the modes take turns this many times per size")
+    parser.add_argument("--without-receivers", action="store_true",
+                        help="disconnect the receivers of ecom_ai.signals.events_recorded (other areas' work on "
+                             "each stored batch) to measure ingestion alone")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the endpoint (client mode)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -339,7 +350,9 @@ def main(argv=None) -> int:
     for db in (("sqlite", "postgres") if args.db == "both" else (args.db,)):
         command = [sys.executable, __file__, "--child", "--db", db, "--events", str(args.events),
                    "--batch-size", str(args.batch_size), "--grow-to", str(args.grow_to),
-                   "--modes", ",".join(args.modes), "--rounds", str(args.rounds)] + (["--profile"] if args.profile else [])
+                   "--modes", ",".join(args.modes), "--rounds", str(args.rounds)]
+        command += ["--without-receivers"] if args.without_receivers else []
+        command += ["--profile"] if args.profile else []
         print(f"# {db}: measuring ...", file=sys.stderr, flush=True)
         done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
         if done.returncode != 0:
