@@ -175,7 +175,13 @@ class ChatService:
         if conversation.status != Conversation.STATUS_BOT:
             return None  # staff holds the conversation (or it is closed): the bot stays quiet
 
-        answer = self.answer(conversation, stored_text, user=user)
+        try:
+            answer = self.answer(conversation, stored_text, user=user)
+        except Exception as exc:  # a broken model or adapter must not leave the shopper without an answer
+            logger.exception("Chat: answering message %s failed", shopper.pk)
+            answer = Answer("Sorry, something went wrong on our side. I've asked a member of our team to help; "
+                            "they will reply here.", sources=[{"type": "handoff", "label": "customer service team"}],
+                            handoff=True, handoff_reason=f"error: {type(exc).__name__}")
         if redaction.changed:
             answer.text = ("For your safety I removed payment or login details from your message — please never "
                            "share them in the chat.\n\n" + answer.text)

@@ -154,3 +154,15 @@ def test_bad_input_raises_and_stores_nothing(service, text):
     with pytest.raises(ChatInputError):
         service.reply(conv, text, user=None)
     assert not conv.messages.exists()
+
+
+def test_a_failing_adapter_hands_off_instead_of_crashing(service, shop, monkeypatch):
+    from ecom_ai.adapters import DefaultShopAdapter
+
+    def broken(self, number):
+        raise RuntimeError("database of the host is down")
+
+    monkeypatch.setattr(DefaultShopAdapter, "find_order", broken)
+    conv = new_conversation()
+    bot = service.reply(conv, "where is order AB12345678? email a@example.com", user=None)
+    assert bot.handed_off and "went wrong" in bot.text
