@@ -47,49 +47,83 @@ def _rec_id(event):
         return None
 
 
-def find_list(event):
-    """The ``RecommendationList`` to credit for ``event``, or None."""
+def _window(event):
+    window = timedelta(hours=float(ecom_settings.RECOMMEND_ATTRIBUTION_HOURS))
+    return event.occurred_at - window, event.occurred_at + timedelta(seconds=5)
+
+
+def _candidate_lists(events):
+    """Every list that could be credited for ``events``: one query for the whole batch."""
     from ecom_ai.models import RecommendationList
 
+    visitors = {e.visitor_key for e in events if e.visitor_key}
+    users = {e.user_key for e in events if e.user_key}
+    rec_ids = {r for r in map(_rec_id, events) if r is not None}
+    if not (visitors or users or rec_ids):
+        return []
+    windows = [_window(e) for e in events]
+    since, until = min(w[0] for w in windows), max(w[1] for w in windows)
+    condition = Q()
+    if visitors:
+        condition |= Q(visitor_key__in=visitors)
+    if users:
+        condition |= Q(user_key__in=users)
+    if rec_ids:
+        condition |= Q(pk__in=rec_ids)
+    return list(RecommendationList.objects.filter(condition, created_at__gte=since, created_at__lte=until)
+                .order_by("-created_at").only("id", "visitor_key", "user_key", "items", "created_at"))
+
+
+def find_list(event, candidates=None):
+    """The ``RecommendationList`` to credit for ``event``, or None.
+
+    ``candidates`` (newest first) are the lists fetched once for a whole batch by
+    :func:`_candidate_lists`; without them, they are fetched for this event alone.
+    """
     if not event.item_key or not (event.visitor_key or event.user_key):
         return None
-    window = timedelta(hours=float(ecom_settings.RECOMMEND_ATTRIBUTION_HOURS))
-    since, until = event.occurred_at - window, event.occurred_at + timedelta(seconds=5)
+    if candidates is None:
+        candidates = _candidate_lists([event])
+    since, until = _window(event)
+    in_window = [lst for lst in candidates if since <= lst.created_at <= until and _same_shopper(lst, event)]
     rec_id = _rec_id(event)
     if rec_id is not None:
-        lst = RecommendationList.objects.filter(pk=rec_id, created_at__gte=since, created_at__lte=until).first()
-        if lst is not None and _same_shopper(lst, event) and event.item_key in lst.item_keys:
-            return lst
-    condition = Q()
-    if event.visitor_key:
-        condition |= Q(visitor_key=event.visitor_key)
-    if event.user_key:
-        condition |= Q(user_key=event.user_key)
-    candidates = (RecommendationList.objects.filter(condition, created_at__gte=since, created_at__lte=until)
-                  .order_by("-created_at")[:MAX_LISTS_SCANNED])
-    for lst in candidates:
+        for lst in in_window:
+            if lst.pk == rec_id and event.item_key in lst.item_keys:
+                return lst
+    for lst in in_window[:MAX_LISTS_SCANNED]:
         if event.item_key in lst.item_keys:
             return lst
     return None
 
 
 def attribute_events(events) -> int:
-    """Credit the lists behind these events; returns how many events were attributed."""
+    """Credit the lists behind these events; returns how many events were attributed.
+
+    One query finds the candidate lists of the whole batch; one UPDATE per credited list.
+    """
     from ecom_ai.models import RecommendationList
 
+    events = [e for e in events if e.event_type in COUNTERS and e.item_key and (e.visitor_key or e.user_key)]
+    if not events:
+        return 0
+    candidates = _candidate_lists(events)
+    if not candidates:
+        return 0
+    credits: dict = {}
     attributed = 0
     for event in events:
-        counter = COUNTERS.get(event.event_type)
-        if counter is None or not event.item_key:
-            continue
-        lst = find_list(event)
+        lst = find_list(event, candidates)
         if lst is None:
             continue
-        updates = {counter: F(counter) + 1}
+        counts = credits.setdefault(lst.pk, {"clicks": 0, "add_to_carts": 0, "purchases": 0, "revenue": Decimal(0)})
+        counts[COUNTERS[event.event_type]] += 1
         if event.event_type == "purchase" and event.value is not None:
-            updates["revenue"] = F("revenue") + Decimal(event.value)
-        RecommendationList.objects.filter(pk=lst.pk).update(**updates)
+            counts["revenue"] += Decimal(event.value)
         attributed += 1
+    for pk, counts in credits.items():
+        updates = {name: F(name) + amount for name, amount in counts.items() if amount}
+        RecommendationList.objects.filter(pk=pk).update(**updates)
     return attributed
 
 
