@@ -193,10 +193,32 @@ def load_online_retail(path: str | None = None) -> Dataset:
     return dataset
 
 
-LOADERS = {"ml-1m": load_ml1m, "taobao": load_taobao, "online-retail": load_online_retail}
+LOADERS = {"ml-1m": load_ml1m, "taobao": load_taobao, "online-retail": load_online_retail,
+           "txt": None, "csv": None}
 
 
-def load(name: str, path: str | None = None) -> Dataset:
+def parse_columns(spec: str) -> dict:
+    """``"user=CustomerID,item=StockCode,time=InvoiceDate"`` → keyword arguments of ``load_csv``."""
+    out = {}
+    for part in filter(None, (p.strip() for p in (spec or "").split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or key not in ("user", "item", "time", "event", "text", "category"):
+            raise ValueError(f"bad column mapping {part!r}: use user=,item= and optionally time=,event=,text=,category=")
+        out[key] = value
+    if "user" not in out or "item" not in out:
+        raise ValueError("the column mapping needs at least user= and item=")
+    return out
+
+
+def load(name: str, path: str | None = None, columns: str = "", event_order: str = "") -> Dataset:
+    """A named dataset, or ``txt`` (SASRec format) / ``csv`` (with ``columns``) at ``path``."""
     if name not in LOADERS:
         raise ValueError(f"Unknown dataset {name!r}; known: {', '.join(LOADERS)}")
+    if name in ("txt", "csv") and not path:
+        raise ValueError(f"--dataset {name} needs --path")
+    if name == "txt":
+        return load_sasrec_txt(path, os.path.basename(path))
+    if name == "csv":
+        order = [e for e in event_order.split(",") if e] or None
+        return load_csv(path, name=os.path.basename(path), event_order=order, **parse_columns(columns))
     return LOADERS[name](path)

@@ -22,6 +22,9 @@ our model sees the same items as input when predicting the test item.
     .venv/bin/python benchmarks/recommend.py --dataset online-retail --models als,sasrec
     .venv/bin/python benchmarks/recommend.py --dataset ml-1m --models sasrec --time-budget 900 \\
         --param hidden=64 --param negatives=1024
+    .venv/bin/python benchmarks/recommend.py --dataset txt --path my_log.txt.gz      # "user item" lines
+    .venv/bin/python benchmarks/recommend.py --dataset csv --path log.csv \\
+        --columns user=uid,item=sku,time=ts,event=type --event-order view,cart,buy
 
 Prints a table (and ``--json FILE`` writes the rows).
 """
@@ -249,7 +252,7 @@ def run_one(args) -> dict:
     torch.set_num_threads(args.threads)
     torch.manual_seed(1234)
     started = time.monotonic()
-    ds = datasets.load(args.dataset, args.path)
+    ds = datasets.load(args.dataset, args.path, args.columns, args.event_order)
     load_s = time.monotonic() - started
     rss_data = peak_rss_mb()
     row = RUNNERS[args.model](ds, args)
@@ -262,6 +265,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", default="ml-1m", choices=sorted(datasets.LOADERS))
     parser.add_argument("--path", default=None, help="dataset file (default: ../shared/datasets/...)")
+    parser.add_argument("--columns", default="", help="csv: column mapping, e.g. user=uid,item=sku,time=ts,event=type")
+    parser.add_argument("--event-order", default="", help="csv: event types weakest first, e.g. view,cart,buy")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--model", default=None, help=argparse.SUPPRESS)  # child process
     parser.add_argument("--exclude-seen", dest="exclude_seen", action="store_true", default=None)
@@ -288,6 +293,10 @@ def main(argv=None):
                "--exclude-seen" if args.exclude_seen else "--include-seen"]
         if args.path:
             cmd += ["--path", args.path]
+        if args.columns:
+            cmd += ["--columns", args.columns]
+        if args.event_order:
+            cmd += ["--event-order", args.event_order]
         if args.time_budget:
             cmd += ["--time-budget", str(args.time_budget)]
         for value in args.param:

@@ -1,0 +1,241 @@
+#!/usr/bin/env python
+"""Serving speed: the recommendations endpoint against a trivial DRF endpoint, same server, same run.
+
+    .venv/bin/python benchmarks/serve.py --workers 2 --concurrency 8 --seconds 20
+
+1. Creates a throwaway PostgreSQL database ``ecom_ai_serve_<pid>`` (``--db sqlite``: a
+   temporary SQLite file instead), migrates it, seeds the sandbox shop (``sandbox_seed``)
+   and trains the ``cooccurrence`` and ``recommender`` models (so the home placement is
+   served by our sequential model, from each visitor's own recent events).
+2. Starts the sandbox under **gunicorn** (``--workers`` sync workers) on 127.0.0.1 with
+   ``benchmarks/serving/settings.py`` (DEBUG off, no throttle) — the sandbox's URLs plus
+   ``/ping/``, a DRF view that returns ``{"ok": true}`` through the same middleware.
+3. A bounded load generator (this script's own client: ``--concurrency`` threads, one
+   request at a time each, new connection per request — gunicorn's sync workers close
+   them) runs ``--seconds`` against ``/ping/``, then against
+   ``/ecom-ai/api/v1/recommendations/?placement=home`` with the visitor cookie of a
+   seeded shopper that has history (a different one per request, round robin), then
+   ``/ping/`` again. It reports requests/s, p50 and p99 latency and errors per endpoint,
+   and which strategies served the lists.
+
+The database is dropped at the end. The client shares the machine's CPUs with the server,
+equally for both endpoints.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PING = "/ping/"
+RECS = "/ecom-ai/api/v1/recommendations/?placement=home"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def environment(db: str, name: str, sqlite_path: str) -> dict:
+    env = dict(os.environ)
+    env.update(DJANGO_SETTINGS_MODULE="benchmarks.serving.settings", SANDBOX_DEBUG="0",
+               PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "sandbox_shop")]))
+    env.pop("REDIS_URL", None)
+    if db == "postgres":
+        env.update(SANDBOX_DB="postgres", PGDATABASE=name)
+    else:
+        env.update(SANDBOX_DB="sqlite", SANDBOX_SQLITE=sqlite_path)
+    return env
+
+
+def manage(env, *args):
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, str(ROOT / "sandbox_shop" / "manage.py"), *args], env=env,
+                          cwd=str(ROOT / "sandbox_shop"), capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"manage.py {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    print(f"  manage.py {' '.join(args)}: {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
+    return done.stdout
+
+
+def visitors_with_history(env, count: int) -> list[str]:
+    # the visitor cookie is signed (VisitorMiddleware): sign the keys as the server would
+    code = ("import django, json; django.setup(); from ecom_ai.models import Event; from django.db.models import Count;"
+            "from django.core import signing; from ecom_ai.conf import settings as s; from ecom_ai.events.middleware import SALT;"
+            "signer = signing.get_cookie_signer(salt=s.VISITOR_COOKIE_NAME + SALT);"
+            f"rows = Event.objects.exclude(visitor_key='').exclude(item_key='').values('visitor_key')"
+            f".annotate(n=Count('id')).filter(n__gte=3).order_by('-n').values_list('visitor_key', flat=True)[:{count}];"
+            "print(json.dumps([signer.sign(k) for k in rows]))")
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=str(ROOT / "sandbox_shop"),
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def wait_for(port: int, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", PING)
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit("gunicorn did not answer /ping/ in time")
+
+
+def load(port: int, path: str, seconds: float, concurrency: int, cookies=(), warmup: int = 50) -> dict:
+    """``concurrency`` threads issue requests back to back for ``seconds``."""
+    latencies: list[float] = []
+    statuses: Counter = Counter()
+    strategies: Counter = Counter()
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+    counter = [0]
+
+    def one(cookie):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        headers = {"Cookie": f"ecom_ai_vid={cookie}"} if cookie else {}
+        started = time.perf_counter()
+        try:
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            body = response.read()
+            status = response.status
+        except OSError as exc:
+            status, body = f"error {type(exc).__name__}", b""
+        finally:
+            conn.close()
+        return status, time.perf_counter() - started, body
+
+    for i in range(warmup):  # warm every worker (model loading, caches)
+        one(cookies[i % len(cookies)] if cookies else None)
+
+    def worker():
+        while time.monotonic() < stop:
+            with lock:
+                counter[0] += 1
+                cookie = cookies[counter[0] % len(cookies)] if cookies else None
+            status, elapsed, body = one(cookie)
+            strategy = None
+            if status == 200 and path.startswith("/ecom-ai/"):
+                try:
+                    strategy = json.loads(body).get("strategy")
+                except ValueError:
+                    strategy = "unparsable"
+            with lock:
+                latencies.append(elapsed)
+                statuses[status] += 1
+                if strategy:
+                    strategies[strategy] += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.monotonic() - started
+    latencies.sort()
+
+    def pct(p):
+        return 1000 * latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] if latencies else float("nan")
+
+    ok = statuses.get(200, 0)
+    return {"path": path, "requests": len(latencies), "ok": ok, "errors": len(latencies) - ok,
+            "statuses": {str(k): v for k, v in statuses.items()}, "rps": ok / wall, "p50_ms": pct(50),
+            "p99_ms": pct(99), "strategies": dict(strategies)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", choices=("postgres", "sqlite"), default="postgres")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--concurrency", type=int, default=8, help="client threads")
+    parser.add_argument("--seconds", type=float, default=20.0, help="per endpoint and round")
+    parser.add_argument("--products", type=int, default=500)
+    parser.add_argument("--customers", type=int, default=300)
+    parser.add_argument("--days", type=int, default=60)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+
+    name = f"ecom_ai_serve_{os.getpid()}"
+    tmp = tempfile.mkdtemp(prefix="ecom_ai_serve_")
+    env = environment(args.db, name, os.path.join(tmp, "db.sqlite3"))
+    env["ECOM_AI_SERVE_MEDIA"] = tmp
+    admin = None
+    server = None
+    try:
+        if args.db == "postgres":
+            import psycopg
+
+            admin = psycopg.connect(dbname="postgres", user=os.environ.get("PGUSER", "postgres"),
+                                    host=os.environ.get("PGHOST", "127.0.0.1"), autocommit=True)
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            admin.execute(f'CREATE DATABASE "{name}"')
+        print(f"setting up the sandbox ({args.db})...", file=sys.stderr, flush=True)
+        manage(env, "migrate", "--noinput", "-v", "0")
+        manage(env, "sandbox_seed", "--products", str(args.products), "--customers", str(args.customers),
+               "--days", str(args.days), "--no-fraud")
+        manage(env, "ecom_ai_train", "cooccurrence")
+        manage(env, "ecom_ai_train", "recommender")
+        cookies = visitors_with_history(env, 200)
+        if not cookies:
+            raise SystemExit("the seeded shop has no visitors with history")
+        port = free_port()
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "gunicorn"), "sandbox.wsgi:application", "-w", str(args.workers),
+             "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "60"],
+            env=env, cwd=str(ROOT / "sandbox_shop"))
+        wait_for(port)
+        rows = []
+        for label, path, who in (("ping", PING, ()), ("recommendations", RECS, cookies), ("ping (again)", PING, ())):
+            print(f"loading {path} for {args.seconds:.0f} s...", file=sys.stderr, flush=True)
+            row = load(port, path, args.seconds, args.concurrency, cookies=who)
+            row["endpoint"] = label
+            rows.append(row)
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        if admin is not None:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    ping_rps = max(r["rps"] for r in rows if r["endpoint"].startswith("ping"))
+    ping_p99 = min(r["p99_ms"] for r in rows if r["endpoint"].startswith("ping"))
+    recs = next(r for r in rows if r["endpoint"] == "recommendations")
+    print(f"gunicorn {args.workers} sync workers, {args.db}, {args.concurrency} client threads, "
+          f"{args.seconds:.0f} s per endpoint; {os.cpu_count()} CPUs shared by server and client")
+    header = f"{'endpoint':<17} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(f"{r['endpoint']:<17} {r['requests']:>8} {r['errors']:>6} {r['rps']:>8.1f} {r['p50_ms']:>7.1f} "
+              f"{r['p99_ms']:>7.1f}")
+    print(f"recommendations: {recs['rps'] / ping_rps:.2f} x ping's throughput (target >= 0.5), "
+          f"p99 {recs['p99_ms'] / ping_p99:.2f} x ping's best p99 (target <= 2)")
+    print(f"strategies served: {recs['strategies']}; statuses: {recs['statuses']}")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(rows, handle, indent=1)
+
+
+if __name__ == "__main__":
+    main()
