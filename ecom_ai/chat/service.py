@@ -164,36 +164,48 @@ class ChatService:
         redaction = redact(text)
         stored_text = redaction.text
         user_key = get_adapter().user_key(user)
+        use_llm = bool(ecom_settings.CHAT_LLM_BACKEND)
+        # one transaction (one commit) per message; with an LLM, a second one after its reply so
+        # that no transaction stays open while the LLM answers
         with transaction.atomic():
             conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
             if user_key and not conversation.user_key:
                 conversation.user_key = user_key
-            shopper = Message.objects.create(conversation=conversation, sender=Message.SENDER_SHOPPER,
-                                             text=stored_text)
-            Conversation.objects.filter(pk=conversation.pk).update(user_key=conversation.user_key,
-                                                                    updated_at=timezone.now())
-        if conversation.status != Conversation.STATUS_BOT:
-            return None  # staff holds the conversation (or it is closed): the bot stays quiet
-
-        try:
-            answer = self.answer(conversation, stored_text, user=user)
-        except Exception as exc:  # a broken model or adapter must not leave the shopper without an answer
-            logger.exception("Chat: answering message %s failed", shopper.pk)
-            answer = Answer("Sorry, something went wrong on our side. I've asked a member of our team to help; "
-                            "they will reply here.", sources=[{"type": "handoff", "label": "customer service team"}],
-                            handoff=True, handoff_reason=f"error: {type(exc).__name__}")
-        if redaction.changed:
-            answer.text = ("For your safety I removed payment or login details from your message — please never "
-                           "share them in the chat.\n\n" + answer.text)
+            if conversation.status != Conversation.STATUS_BOT:
+                Message.objects.create(conversation=conversation, sender=Message.SENDER_SHOPPER, text=stored_text)
+                Conversation.objects.filter(pk=conversation.pk).update(user_key=conversation.user_key,
+                                                                        updated_at=timezone.now())
+                return None  # staff holds the conversation (or it is closed): the bot stays quiet
+            answer = self._safe_answer(conversation, stored_text, user)
+            Message.objects.create(conversation=conversation, sender=Message.SENDER_SHOPPER, text=stored_text,
+                                   intent=answer.intent, confidence=answer.confidence)
+            if redaction.changed:
+                answer.text = ("For your safety I removed payment or login details from your message — please "
+                               "never share them in the chat.\n\n" + answer.text)
+            Conversation.objects.filter(pk=conversation.pk).update(
+                user_key=conversation.user_key, state=conversation.state, updated_at=timezone.now())
+            if not use_llm:
+                return self._store_answer(conversation, answer, answer.text, used_llm=False)
         text_out, used_llm = phrase_answer(question=stored_text, answer=answer.text, facts=answer.facts)
         with transaction.atomic():
-            Message.objects.filter(pk=shopper.pk).update(intent=answer.intent, confidence=answer.confidence)
-            bot = Message.objects.create(
-                conversation=conversation, sender=Message.SENDER_BOT, text=text_out, intent=answer.intent,
-                confidence=answer.confidence, handed_off=answer.handoff,
-                sources=answer.sources + ([{"type": "llm", "label": "phrased by a language model"}] if used_llm else []),
-            )
-            Conversation.objects.filter(pk=conversation.pk).update(state=conversation.state, updated_at=timezone.now())
+            return self._store_answer(conversation, answer, text_out, used_llm=used_llm)
+
+    def _safe_answer(self, conversation, text, user) -> Answer:
+        try:
+            with transaction.atomic():  # a savepoint: a failed query does not break the outer transaction
+                return self.answer(conversation, text, user=user)
+        except Exception as exc:  # a broken model or adapter must not leave the shopper without an answer
+            logger.exception("Chat: answering a message of conversation %s failed", conversation.pk)
+            return Answer("Sorry, something went wrong on our side. I've asked a member of our team to help; "
+                          "they will reply here.", sources=[{"type": "handoff", "label": "customer service team"}],
+                          handoff=True, handoff_reason=f"error: {type(exc).__name__}")
+
+    def _store_answer(self, conversation, answer: Answer, text: str, *, used_llm: bool) -> Message:
+        bot = Message.objects.create(
+            conversation=conversation, sender=Message.SENDER_BOT, text=text, intent=answer.intent,
+            confidence=answer.confidence, handed_off=answer.handoff,
+            sources=answer.sources + ([{"type": "llm", "label": "phrased by a language model"}] if used_llm else []),
+        )
         if answer.handoff:
             self.hand_off(conversation, answer.handoff_reason)
         return bot
@@ -430,8 +442,9 @@ class ChatService:
             status=Conversation.STATUS_HANDED_OFF, handoff_reason=reason[:200], handed_off_at=timezone.now(),
             updated_at=timezone.now())
         conversation.refresh_from_db()
-        if updated:
-            signals.chat_handed_off.send(sender=Conversation, conversation=conversation)
+        if updated:  # after commit: receivers (notifications...) see the stored conversation
+            transaction.on_commit(lambda: signals.chat_handed_off.send(sender=Conversation, conversation=conversation),
+                                  robust=True)
 
     @staticmethod
     def staff_reply(conversation: Conversation, staff_user, text) -> Message:

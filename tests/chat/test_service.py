@@ -104,7 +104,8 @@ def test_product_question_searches_catalog(service, shop):
                               "url": "/p/trail-running-shoes/"}
 
 
-def test_out_of_scope_hands_off_and_bot_stays_quiet_until_staff_returns_it(service, shop, django_user_model):
+def test_out_of_scope_hands_off_and_bot_stays_quiet_until_staff_returns_it(service, shop, django_user_model,
+                                                                         django_capture_on_commit_callbacks):
     received = []
 
     def receiver(sender, conversation, **kwargs):
@@ -113,7 +114,8 @@ def test_out_of_scope_hands_off_and_bot_stays_quiet_until_staff_returns_it(servi
     chat_handed_off.connect(receiver)
     try:
         conv = new_conversation()
-        bot = service.reply(conv, "who won the football game yesterday", user=None)
+        with django_capture_on_commit_callbacks(execute=True):
+            bot = service.reply(conv, "who won the football game yesterday", user=None)
     finally:
         chat_handed_off.disconnect(receiver)
     conv.refresh_from_db()
