@@ -51,15 +51,31 @@ def tfidf_baseline(train_x, train_y, test_x):
     return model.predict(vectorizer.transform(test_x)).tolist()
 
 
-def setup_django(db_path):
+PG_BENCH_DB = "ecom_ai_bench_chat"
+
+
+def _pg_admin(sql):
+    import psycopg
+
+    with psycopg.connect(host=os.environ.get("PGHOST", "127.0.0.1"), user=os.environ.get("PGUSER", "postgres"),
+                         dbname="postgres", autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def setup_django(db_path, db="sqlite"):
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
-    os.environ["ECOM_AI_TEST_DB"] = "sqlite"
+    os.environ["ECOM_AI_TEST_DB"] = db
     os.environ["SANDBOX_SQLITE"] = db_path
+    if db == "postgres":
+        _pg_admin(f"DROP DATABASE IF EXISTS {PG_BENCH_DB}")
+        _pg_admin(f"CREATE DATABASE {PG_BENCH_DB}")
+        os.environ["PGDATABASE"] = PG_BENCH_DB
     import django
     from django.conf import settings
 
     django.setup()
-    settings.DATABASES["default"]["NAME"] = db_path
+    if db == "sqlite":
+        settings.DATABASES["default"]["NAME"] = db_path
     from django.core.management import call_command
     from django.db import connection
 
@@ -176,6 +192,8 @@ def encoder_specs(model):
 
 
 def latency(args, test_x):
+    from django.db import connection
+
     user, orders = seed_shop()
     rng = np.random.default_rng(1)
     sample = [test_x[i] for i in rng.choice(len(test_x), args.messages, replace=False)]
@@ -183,7 +201,8 @@ def latency(args, test_x):
     for i in range(0, len(messages), 8):  # one in eight: a logged-in shopper asks about an order
         messages[i] = (f"where is my order {orders[i % len(orders)].number}?", True)
     print()
-    print(f"End-to-end ChatService.reply, {args.messages} messages (first 20 not timed), SQLite, default pack:")
+    print(f"End-to-end ChatService.reply, {args.messages} messages (first 20 not timed), {connection.vendor}, "
+          "default pack:")
     print(f"{'encoder':58} {'p50 ms':>9} {'p95 ms':>9}")
     for name in ("builtin", "hybrid"):
         p50, p95, _ = time_messages(messages, user, encoder_specs(args.model)[name])
@@ -198,6 +217,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--skip-classification", action="store_true", help="only the end-to-end timing")
     parser.add_argument("--skip-latency", action="store_true", help="only the classification table")
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite",
+                        help="database of the end-to-end timing (postgres: a scratch database on PGHOST, dropped after)")
     args = parser.parse_args(argv)
 
     import torch
@@ -218,13 +239,18 @@ def main(argv=None):
     db_file = tempfile.NamedTemporaryFile(suffix=".sqlite3", delete=False)
     db_file.close()
     try:
-        setup_django(db_file.name)
+        setup_django(db_file.name, args.db)
         if not args.skip_classification:
             classification(args, texts, train_idx, test_idx, train_x, train_y, test_x, test_y)
         if not args.skip_latency:
             latency(args, test_x)
     finally:
         os.unlink(db_file.name)
+        if args.db == "postgres":
+            from django.db import connections
+
+            connections.close_all()
+            _pg_admin(f"DROP DATABASE IF EXISTS {PG_BENCH_DB}")
 
 
 if __name__ == "__main__":
