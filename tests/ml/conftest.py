@@ -7,8 +7,11 @@ from tests.ml.toy import trainers
 
 
 @pytest.fixture
-def ecom_ai_settings():
+def ecom_ai_settings(request):
     """Apply ECOM_AI overrides on top of the project's ECOM_AI for the rest of the test."""
+    # pytest-django's ``settings`` is set up before and torn down after this fixture, so
+    # nested overrides always unwind in order (otherwise its changes could leak).
+    request.getfixturevalue("settings")
     stack = []
 
     def apply(**overrides):
