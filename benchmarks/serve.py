@@ -83,6 +83,33 @@ def visitors_with_history(env, count: int) -> list[str]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+PROFILE_CODE = """
+import cProfile, pstats, sys, django
+django.setup()
+from django.test import Client
+from ecom_ai.conf import settings as s
+cookies = sys.argv[1].split(",")
+client = Client()
+def run(n):
+    for i in range(n):
+        client.cookies[s.VISITOR_COOKIE_NAME] = cookies[i % len(cookies)]
+        assert client.get("RECS_PATH").status_code == 200
+run(20)
+profile = cProfile.Profile()
+profile.enable()
+run(100)
+profile.disable()
+pstats.Stats(profile).sort_stats("cumulative").print_stats(45)
+""".replace("RECS_PATH", RECS)
+
+
+def profile_in_process(env, cookies):
+    """Where one recommendations request spends its time (cProfile of 100 requests, test client)."""
+    done = subprocess.run([sys.executable, "-c", PROFILE_CODE, ",".join(cookies[:50])], env=env,
+                          cwd=str(ROOT / "sandbox_shop"), capture_output=True, text=True)
+    print(done.stdout[-12000:], done.stderr[-3000:], file=sys.stderr)
+
+
 def wait_for(port: int, timeout: float = 60.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -102,7 +129,6 @@ def load(port: int, path: str, seconds: float, concurrency: int, cookies=(), war
     statuses: Counter = Counter()
     strategies: Counter = Counter()
     lock = threading.Lock()
-    stop = time.monotonic() + seconds
     counter = [0]
 
     def one(cookie):
@@ -143,6 +169,7 @@ def load(port: int, path: str, seconds: float, concurrency: int, cookies=(), war
 
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
     started = time.monotonic()
+    stop = started + seconds
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -169,12 +196,16 @@ def main(argv=None):
     parser.add_argument("--customers", type=int, default=300)
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--no-impressions", action="store_true",
+                        help="RECOMMEND_LOG_IMPRESSIONS off (no impression event written per list)")
+    parser.add_argument("--profile", action="store_true", help="first print a cProfile of 100 in-process requests")
     args = parser.parse_args(argv)
 
     name = f"ecom_ai_serve_{os.getpid()}"
     tmp = tempfile.mkdtemp(prefix="ecom_ai_serve_")
     env = environment(args.db, name, os.path.join(tmp, "db.sqlite3"))
     env["ECOM_AI_SERVE_MEDIA"] = tmp
+    env["ECOM_AI_SERVE_IMPRESSIONS"] = "0" if args.no_impressions else "1"
     admin = None
     server = None
     try:
@@ -194,6 +225,8 @@ def main(argv=None):
         cookies = visitors_with_history(env, 200)
         if not cookies:
             raise SystemExit("the seeded shop has no visitors with history")
+        if args.profile:
+            profile_in_process(env, cookies)
         port = free_port()
         server = subprocess.Popen(
             [str(Path(sys.executable).parent / "gunicorn"), "sandbox.wsgi:application", "-w", str(args.workers),
@@ -222,7 +255,8 @@ def main(argv=None):
     ping_p99 = min(r["p99_ms"] for r in rows if r["endpoint"].startswith("ping"))
     recs = next(r for r in rows if r["endpoint"] == "recommendations")
     print(f"gunicorn {args.workers} sync workers, {args.db}, {args.concurrency} client threads, "
-          f"{args.seconds:.0f} s per endpoint; {os.cpu_count()} CPUs shared by server and client")
+          f"{args.seconds:.0f} s per endpoint; {os.cpu_count()} CPUs shared by server and client; "
+          f"impression events {'off' if args.no_impressions else 'on'}")
     header = f"{'endpoint':<17} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}"
     print(header)
     print("-" * len(header))

@@ -12,9 +12,10 @@ from sandbox.settings import ECOM_AI as _SANDBOX_ECOM_AI  # noqa: E402
 
 DEBUG = False
 MEDIA_ROOT = os.environ.get("ECOM_AI_SERVE_MEDIA", MEDIA_ROOT)  # noqa: F405 - artifacts of the run
-ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 ROOT_URLCONF = "benchmarks.serving.urls"
-ECOM_AI = {**_SANDBOX_ECOM_AI, "RECOMMEND_THROTTLE_RATE": None, "ACTIVE_MODEL_CHECK_SECONDS": 5}
+ECOM_AI = {**_SANDBOX_ECOM_AI, "RECOMMEND_THROTTLE_RATE": None, "ACTIVE_MODEL_CHECK_SECONDS": 5,
+           "RECOMMEND_LOG_IMPRESSIONS": os.environ.get("ECOM_AI_SERVE_IMPRESSIONS", "1") == "1"}
 LOGGING = {"version": 1, "disable_existing_loggers": False,
            "handlers": {"console": {"class": "logging.StreamHandler"}},
            "root": {"handlers": ["console"], "level": "WARNING"}}

@@ -41,7 +41,7 @@ def make_cycle_events(shoppers=40, length=6, n=N, offset=0, when=None):
 
 @pytest.fixture
 def shop(rec_settings):
-    rec_settings(RECOMMENDER_PARAMS=TINY, RECOMMENDER_MIN_SEQUENCES=5)
+    rec_settings(RECOMMENDER_PARAMS=TINY, RECOMMENDER_MIN_SEQUENCES=5, DEVICE="cpu")
     torch.manual_seed(0)
     make_items()
     make_cycle_events()
@@ -84,6 +84,7 @@ def test_trains_activates_and_serves(shop):
     assert run.status == "succeeded" and run.history and "ndcg@10" in run.history[-1]
     model = load_active("recommender")
     assert isinstance(model, SequentialRecommender)
+    assert model.vectors.device.type == "cpu"  # DEVICE = "cpu": trained and served on the CPU
     assert "sku-new" in model.item_keys  # recommendable before its first event
     top = model.recommend([("sku-2", "view", "web"), ("sku-3", "view", "web")], 3)
     assert top[0][0] == "sku-4"
