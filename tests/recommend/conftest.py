@@ -5,8 +5,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
-from django.test import override_settings
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -32,21 +30,20 @@ def fresh_caches():
 
 
 @pytest.fixture
-def rec_settings(tmp_path):
-    """ECOM_AI overrides for the test (merged on the project's), artifacts in a temp folder."""
-    stack = []
+def rec_settings(settings, tmp_path):
+    """ECOM_AI overrides for the test (merged on the project's), artifacts in a temp folder.
+
+    Changes go through pytest-django's ``settings`` fixture, which undoes them in order.
+    """
+    settings.MEDIA_ROOT = str(tmp_path)
 
     def apply(**overrides):
         merged = {**getattr(settings, "ECOM_AI", {}), "ACTIVE_MODEL_CHECK_SECONDS": 0, **overrides}
-        override = override_settings(ECOM_AI=merged, MEDIA_ROOT=str(tmp_path))
-        override.enable()
-        stack.append(override)
+        settings.ECOM_AI = merged
         _clear_caches()
         return merged
 
-    yield apply
-    for override in reversed(stack):
-        override.disable()
+    return apply
 
 
 @pytest.fixture
