@@ -28,8 +28,11 @@ def pack_classifier():
 @pytest.fixture
 def chat_pack(db, pack_classifier):
     """Default intents + sample articles in the database, the session classifier serving."""
+    from django.core.cache import cache
+
     from ecom_ai.ml.registry import clear_loaded_models
 
+    cache.clear()  # the registry caches the active version id in Django's cache
     load_pack(articles=True)
     assert configured_encoder_spec() == BUILTIN
     signature, _, _ = _examples_signature()

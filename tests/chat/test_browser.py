@@ -11,6 +11,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 @pytest.fixture
 def live_chat(transactional_db, pack_classifier, live_server):
+    from ecom_ai.ml.registry import clear_loaded_models
+
+    from django.core.cache import cache
+
+    cache.clear()  # the registry caches the active version id in Django's cache
+    clear_loaded_models()  # no intent version from an earlier test: the pack classifier serves
     load_pack(articles=True)
     signature, _, _ = _examples_signature()
     install_fallback_classifier(pack_classifier, signature)
@@ -42,7 +48,10 @@ def test_chat_bubble_answers_escapes_and_keeps_history_across_pages(live_chat, p
     page.fill(".ecom-ai-chat__input", "how do I return an item?")
     page.click(".ecom-ai-chat__send")
     bot = page.locator(".ecom-ai-chat__msg--bot", has_text="30 days")
-    bot.wait_for()
+    try:
+        bot.wait_for()
+    except Exception:
+        raise AssertionError("no answer; the chat shows: " + page.locator("#ecom-ai-chat").inner_text())
     assert "Returns" in bot.locator(".ecom-ai-chat__sources").inner_text()
 
     page.fill(".ecom-ai-chat__input", "<img src=x onerror=alert(1)> hello")
