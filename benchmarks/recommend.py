@@ -52,7 +52,7 @@ from ecom_ai.recommend.evaluation import ranking_metrics  # noqa: E402
 MODELS = ("popularity", "itemknn", "als", "sasrec")
 # per-dataset defaults for our model (overridable with --param key=value)
 SASREC_DEFAULTS = {
-    "ml-1m": {"hidden": 64, "maxlen": 200, "dropout": 0.2, "lr": 2e-3, "loss": "full", "negatives": 1024,
+    "ml-1m": {"hidden": 64, "maxlen": 200, "dropout": 0.2, "lr": 4e-3, "loss": "full", "negatives": 1024,
               "id_dropout": 0.0, "eval_every": 4, "patience": 3, "epochs": 200},
     "online-retail": {"hidden": 64, "maxlen": 100, "dropout": 0.3, "lr": 1e-3, "loss": "full", "id_dropout": 0.1,
                       "eval_every": 4, "patience": 3, "epochs": 200},

@@ -52,7 +52,7 @@ DEFAULT_PARAMS = {
     "sampled_above": 50_000,  # "auto" samples when the catalogue is larger than this
     "eval_every": 5,
     "patience": 3,  # evaluations without improvement before stopping
-    "time_budget": None,  # seconds; stop after the epoch that passes it
+    "time_budget": None,  # seconds; no epoch is started that would end past it (at the pace so far)
     "seed": 1234,
 }
 
@@ -323,7 +323,8 @@ def fit_sasrec(model: SASRec, train: SequenceData, params: dict, *, evaluate=Non
             count += len(tgt)
         elapsed = time.monotonic() - started
         row = {"epoch": epoch, "loss": total / max(1, count), "seconds": round(elapsed, 1)}
-        out_of_time = budget is not None and elapsed >= float(budget)
+        # stop when another epoch (at the mean pace so far) would end past the budget
+        out_of_time = budget is not None and elapsed + elapsed / epoch > float(budget)
         metrics = {}
         if evaluate is not None and (epoch % eval_every == 0 or epoch == epochs or out_of_time):
             metrics = evaluate(model)
