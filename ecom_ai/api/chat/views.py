@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from ecom_ai.adapters import get_adapter
 from ecom_ai.api.events.authentication import BrowserSessionAuthentication
-from ecom_ai.chat.service import ChatInputError, ChatService
+from ecom_ai.chat.service import ChatInputError, ChatService, clean_text
 from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.events.middleware import get_visitor_key
 from ecom_ai.models import Conversation, Message
@@ -134,8 +134,6 @@ class ChatMessagesView(APIView):
                             status=status.HTTP_400_BAD_REQUEST)
         service = ChatService()
         try:
-            from ecom_ai.chat.service import clean_text
-
             clean_text(text)  # validate before anything is written
         except ChatInputError as exc:
             return Response({"detail": str(exc), "code": "invalid_text"}, status=status.HTTP_400_BAD_REQUEST)
