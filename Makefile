@@ -17,9 +17,10 @@ $(STAMP): setup.py requirements-dev.txt
 venv install: $(STAMP)
 
 # The whole suite: SQLite, then PostgreSQL; Celery tests use a real worker over Redis.
+# SQLite run: schema from the models (fast); PostgreSQL run: schema from the real migrations.
 test: $(STAMP)
 	$(PY) -m pytest -q
-	ECOM_AI_TEST_DB=postgres $(PY) -m pytest -q -m "not browser"
+	ECOM_AI_TEST_DB=postgres $(PY) -m pytest -q -m "not browser" --migrations
 
 test-sqlite: $(STAMP)
 	$(PY) -m pytest -q
