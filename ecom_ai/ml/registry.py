@@ -512,10 +512,12 @@ def _token_key(kind) -> str:
 
 def _shared_cache() -> bool:
     """A process-local cache cannot tell this process about another's activation."""
+    from django.core.cache import DEFAULT_CACHE_ALIAS, caches
     from django.core.cache.backends.dummy import DummyCache
     from django.core.cache.backends.locmem import LocMemCache
 
-    return not isinstance(cache, (LocMemCache, DummyCache))
+    # ``django.core.cache.cache`` is a proxy: look at the real backend behind it
+    return not isinstance(caches[DEFAULT_CACHE_ALIAS], (LocMemCache, DummyCache))
 
 
 def _bump_active_token(kind) -> None:
