@@ -500,6 +500,9 @@ class Command(BaseCommand):
                 self.stdout.write("ecom_ai_sync_catalog is not available: catalog mirror not synced.")
         if not no_fraud:
             self.assess_orders(seeder)
+        if "ecom_ai_load_chat_pack" in get_commands():
+            # the chat's default intents and the sample knowledge-base articles (demo policies)
+            call_command("ecom_ai_load_chat_pack", "--articles", stdout=self.stdout, stderr=self.stderr)
 
     def assess_orders(self, seeder):
         """Score every seeded order as the checkout would have (``ecom_ai_assess_orders``: oldest
