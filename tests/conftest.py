@@ -88,3 +88,53 @@ def celery_worker(celery_worker_process, transactional_db, settings):
     finally:
         _state._tls.current_app = previous
 
+
+
+# --- a real headless browser (Debian's Chromium, driven by Playwright) ---------------------
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+
+
+@pytest.fixture
+def browser(live_server, monkeypatch):
+    """A headless Chromium for tests marked ``browser``; the sandbox runs on ``live_server``."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    from django.db import connections
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls stay synchronous
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+    connections.close_all()  # ORM calls under Playwright's greenlet opened a connection of their own
+
+
+def _new_page(context):
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.js_errors = errors
+    return page
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page (no cookies) whose uncaught JS errors collect in ``page.js_errors``."""
+    return _new_page(browser.new_context())
+
+
+@pytest.fixture
+def staff_page(browser, live_server, django_user_model):
+    """A page logged in as a superuser ``admin`` (session cookie set on the live server)."""
+    from django.test import Client
+
+    admin = django_user_model.objects.create_superuser("admin", "a@example.com", "pw")
+    client = Client()
+    client.force_login(admin)
+    context = browser.new_context()
+    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
+                          "url": live_server.url}])
+    return _new_page(context)

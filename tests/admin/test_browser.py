@@ -3,9 +3,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.db import connections
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -13,30 +10,14 @@ from ecom_ai.models import ChannelKey, Event
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
-
 
 @pytest.fixture
-def page(live_server, monkeypatch):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    admin = get_user_model().objects.create_superuser("admin", "a@example.com", "pw")
-    client = Client()
-    client.force_login(admin)
-    # Playwright's sync API runs an event loop in this thread; the ORM calls here stay synchronous
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context()
-        context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
-                              "url": live_server.url}])
-        page = context.new_page()
-        requests = []
-        page.on("request", lambda request: requests.append(request.url))
-        page.requested_urls = requests
-        yield page
-        browser.close()
-        connections.close_all()  # ORM calls under Playwright's greenlet opened a connection of their own
+def page(staff_page):
+    """The superuser's page, recording the URLs it requests in ``page.requested_urls``."""
+    requests = []
+    staff_page.on("request", lambda request: requests.append(request.url))
+    staff_page.requested_urls = requests
+    return staff_page
 
 
 def test_overview_chart_is_drawn_without_external_resources(page, live_server):

@@ -5,9 +5,6 @@ from ecom_ai.chat import retrieval
 from ecom_ai.chat.pack import load_pack
 from ecom_ai.chat.service import _examples_signature, install_fallback_classifier
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
-
 
 @pytest.fixture
 def live_chat(transactional_db, pack_classifier, live_server):
@@ -24,19 +21,6 @@ def live_chat(transactional_db, pack_classifier, live_server):
     yield live_server
     install_fallback_classifier(None)
     retrieval.clear_indexes()
-
-
-@pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context()
-        pg = context.new_page()
-        pg.set_default_timeout(15000)
-        yield pg
-        browser.close()
 
 
 @pytest.mark.browser

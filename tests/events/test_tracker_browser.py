@@ -9,8 +9,6 @@ from ecom_ai.models import Event
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 EVENTS_PATH = "/ecom-ai/api/v1/events/"
 
 
@@ -29,21 +27,6 @@ def shop(db):
         "speaker": Product.objects.create(category=audio, title="Auralis Portable Speaker",
                                           slug="auralis-portable-speaker", price=Decimal("45.00"), stock=3),
     }
-
-
-@pytest.fixture
-def page(live_server, monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM calls here are still synchronous
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        errors = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.js_errors = errors
-        yield page
-        browser.close()
 
 
 def wait_for_events(timeout=10, **filters):

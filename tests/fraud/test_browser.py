@@ -1,8 +1,5 @@
 """Fraud review in a real browser: the staff order list badge and the admin bulk decision."""
 import pytest
-from django.contrib.auth import get_user_model
-from django.db import connections
-from django.test import Client
 
 from ecom_ai.fraud.features import OrderFacts
 from ecom_ai.fraud.scoring import assess_facts, assess_order
@@ -10,25 +7,10 @@ from ecom_ai.models.fraud import FraudAssessment
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
-
 
 @pytest.fixture
-def page(live_server, monkeypatch):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    admin = get_user_model().objects.create_superuser("admin", "a@example.com", "pw")
-    client = Client()
-    client.force_login(admin)
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context()
-        context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
-                              "url": live_server.url}])
-        yield context.new_page()
-        browser.close()
-        connections.close_all()
+def page(staff_page):
+    return staff_page
 
 
 def test_badge_on_staff_orders_and_bulk_mark_as_fraud(page, live_server, make_order):

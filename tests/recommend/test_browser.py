@@ -4,28 +4,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.db import connections
 from django.utils.text import slugify
 
 from ecom_ai.models import Event, RecommendationList
 from shop.models import Category, Product
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
-
-
-@pytest.fixture
-def page(live_server, monkeypatch):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_context().new_page()
-        yield page
-        browser.close()
-        connections.close_all()
 
 
 def test_click_on_a_recommendation_is_attributed_to_its_list(page, live_server):
