@@ -53,6 +53,7 @@ DEFAULT_PARAMS = {
     "eval_every": 5,
     "patience": 3,  # evaluations without improvement before stopping
     "time_budget": None,  # seconds; no epoch is started that would end past it (at the pace so far)
+    "anneal": True,  # with a time budget: the learning rate falls linearly to 5% over it
     "seed": 1234,
 }
 
@@ -290,6 +291,10 @@ def fit_sasrec(model: SASRec, train: SequenceData, params: dict, *, evaluate=Non
         model.train()
         total, count = 0.0, 0
         for idx in _batches(lengths, batch_tokens, 4096, rng):
+            if budget and params.get("anneal"):
+                fraction = min(1.0, (time.monotonic() - started) / float(budget))
+                for group in optimizer.param_groups:
+                    group["lr"] = float(params["lr"]) * max(0.05, 1.0 - fraction)
             items, events, channels, positions, targets, target_events = (t.to(device) for t in _pad(
                 train, idx, maxlen, drop_last=True))
             keep_ids = None

@@ -155,3 +155,13 @@ def test_early_stopping_restores_the_best_epoch():
     report = fit_sasrec(model, cycle_sequences(), params, evaluate=evaluate, device="cpu")
     assert report.best_epoch == 2 and report.epochs == 4 and "early stop" in report.stopped
     assert torch.equal(model.item_id.weight, snapshots[2])
+
+
+def test_time_budget_stops_training():
+    torch.manual_seed(0)
+    params = merged_params({**TINY, "epochs": 100000, "eval_every": 3, "patience": 10**6, "time_budget": 1.0})
+    model = build_model(N, 1, 1, ItemFeatures(), params)
+    report = fit_sasrec(model, cycle_sequences(), params, evaluate=lambda m: {"ndcg@10": 0.5}, device="cpu")
+    assert "time budget" in report.stopped and 1 <= report.epochs < 100000
+    assert report.seconds < 3.0
+    assert "ndcg@10" in report.history[-1]  # evaluated when the budget ends
