@@ -21,15 +21,12 @@ from ecom_ai.tasks import dispatch
 logger = logging.getLogger("ecom_ai.tasks")
 
 
-@shared_task(
-    bind=True,
-    name="ecom_ai.train_model",
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=30,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=3,
-)
+#: retry policy of every training task: transient database errors, with backoff
+TRAINING_RETRY = {"autoretry_for": (OperationalError, InterfaceError), "retry_backoff": 30,
+                  "retry_backoff_max": 600, "retry_jitter": True, "max_retries": 3}
+
+
+@shared_task(bind=True, name="ecom_ai.train_model", **TRAINING_RETRY)
 def train_model_task(self, kind, params=None, user_id=None, run_id=None):
     """Train a new ``kind`` version; returns a small summary dict.
 
@@ -37,18 +34,25 @@ def train_model_task(self, kind, params=None, user_id=None, run_id=None):
     (``TrainingLocked``), missing data (``NotEnoughData``) or a failing trainer end the task
     without retry; the failure is recorded on the ``TrainingRun`` and logged.
     """
+    return run_training(self, kind, params, user_id=user_id, run_id=run_id)
+
+
+def run_training(task, kind, params=None, *, user_id=None, run_id=None) -> dict:
+    """The body of every training task (``task`` is the bound Celery task): train ``kind``
+    for its queued ``TrainingRun`` and return a summary dict; database errors propagate so
+    the task's ``autoretry_for`` retries them."""
     user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
     run = TrainingRun.objects.filter(pk=run_id).first() if run_id else None
     if run_id and run is None:
         logger.warning("ecom_ai: training run #%s no longer exists; nothing to do", run_id)
         return {"kind": kind, "status": "skipped", "message": f"run #{run_id} does not exist"}
-    if run is not None and self.request.retries:
+    if run is not None and task.request.retries:
         # a retry after a database error: the first attempt's run is over either way
         TrainingRun.objects.filter(pk=run.pk, status__in=TrainingRun.LOCKING_STATUSES).update(
             status=TrainingRun.Status.FAILED, message="Interrupted by a database error; retried as a new run.")
         run = None
     if run is not None:
-        TrainingRun.objects.filter(pk=run.pk).update(task_id=self.request.id or "")
+        TrainingRun.objects.filter(pk=run.pk).update(task_id=task.request.id or "")
     try:
         version = train_model(kind, params, user=user or (run.requested_by if run else None), run=run)
     except TrainingLocked as exc:

@@ -12,16 +12,14 @@ import logging
 
 from celery import shared_task
 from django.core.cache import cache
-from django.db import InterfaceError, OperationalError
-
 from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.tasks import dispatch
+from ecom_ai.tasks.ml import TRAINING_RETRY, run_training
 
 logger = logging.getLogger("ecom_ai.tasks")
 
 KIND = "recommender"
-_RETRY = {"autoretry_for": (OperationalError, InterfaceError), "retry_backoff": 30, "retry_backoff_max": 600,
-          "retry_jitter": True, "max_retries": 3}
+_RETRY = TRAINING_RETRY
 
 
 @shared_task(bind=True, name="ecom_ai.train_recommender", **_RETRY)
@@ -37,35 +35,10 @@ def refresh_recommender(self, params=None, user_id=None, run_id=None):
 
 
 def _run(task, params, user_id, run_id):
-    from django.contrib.auth import get_user_model
-
-    from ecom_ai.ml.registry import NotEnoughData, TrainingLocked, train_model
-    from ecom_ai.models.registry import TrainingRun
-
-    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-    run = TrainingRun.objects.filter(pk=run_id).first() if run_id else None
-    if run_id and run is None:
-        return {"kind": KIND, "status": "skipped", "message": f"run #{run_id} does not exist"}
-    if run is not None and task.request.retries:
-        TrainingRun.objects.filter(pk=run.pk, status__in=TrainingRun.LOCKING_STATUSES).update(
-            status=TrainingRun.Status.FAILED, message="Interrupted by a database error; retried as a new run.")
-        run = None
-    if run is not None:
-        TrainingRun.objects.filter(pk=run.pk).update(task_id=task.request.id or "")
-    try:
-        version = train_model(KIND, params, user=user or (run.requested_by if run else None), run=run)
-    except TrainingLocked as exc:
-        logger.info("ecom_ai: %s", exc)
-        return {"kind": KIND, "status": "locked", "message": str(exc)}
-    except NotEnoughData as exc:
-        return {"kind": KIND, "status": "not_enough_data", "message": str(exc)}
-    except (OperationalError, InterfaceError):
-        raise  # autoretry
-    except Exception as exc:  # recorded on the run by train_model
-        logger.exception("ecom_ai: recommender training failed")
-        return {"kind": KIND, "status": "failed", "message": f"{type(exc).__name__}: {exc}"}
-    return {"kind": KIND, "status": version.status, "version": version.number, "mode": params["mode"],
-            "metrics": version.metrics}
+    summary = run_training(task, KIND, params, user_id=user_id, run_id=run_id)
+    if "version" in summary:
+        summary["mode"] = params["mode"]
+    return summary
 
 
 _EMBED_LOCK = "ecom_ai:lock:embed_items"
