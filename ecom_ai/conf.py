@@ -138,6 +138,11 @@ DEFAULTS: dict = {
     "RECOMMEND_PLACEMENT_CACHE_SECONDS": 10,  # placements, rules and experiments re-read this often
     "RECOMMEND_ATTRIBUTION_HOURS": 24,
     "RECOMMEND_LOG_IMPRESSIONS": True,
+    "RECOMMEND_LOG_MODE": "buffered",  # "buffered": served lists + impressions written in bulk by a thread; "sync": in the request
+    "RECOMMEND_LOG_FLUSH_SECONDS": 1.0,  # buffered mode: the buffer is written at least this often
+    "RECOMMEND_LOG_BATCH_SIZE": 200,  # buffered mode: ... and as soon as this many lists wait (one transaction each)
+    "RECOMMEND_ITEM_FACTS_CACHE_SECONDS": 30,  # item facts (stock, category, title) kept per process at most this long; 0 = off
+    "RECOMMEND_ITEM_FACTS_CACHE_SIZE": 100_000,  # item facts kept per process at most (LRU)
     "RECOMMEND_THROTTLE_RATE": None,  # e.g. "300/min" per browser (user, visitor or IP); None = no throttle
     "RECOMMEND_INFERENCE_THREADS": 1,  # torch threads for one model call while serving; None = torch's setting
     # --- recommend (sequential model area) -------------------------------------------
@@ -252,6 +257,11 @@ _VALIDATORS = {
     "RECOMMEND_PLACEMENT_CACHE_SECONDS": (_NUM, lambda v: v >= 0 or "must not be negative"),
     "RECOMMEND_ATTRIBUTION_HOURS": (_NUM, lambda v: v > 0 or "must be positive"),
     "RECOMMEND_LOG_IMPRESSIONS": ((bool,), None),
+    "RECOMMEND_LOG_MODE": (_STR, lambda v: v in ("buffered", "sync") or "must be 'buffered' or 'sync'"),
+    "RECOMMEND_LOG_FLUSH_SECONDS": (_NUM, lambda v: 0 < v <= 60 or "must be more than 0 and at most 60"),
+    "RECOMMEND_LOG_BATCH_SIZE": (_INT, lambda v: 1 <= v <= 10_000 or "must be between 1 and 10000"),
+    "RECOMMEND_ITEM_FACTS_CACHE_SECONDS": (_NUM, lambda v: 0 <= v <= 3600 or "must be between 0 and 3600"),
+    "RECOMMEND_ITEM_FACTS_CACHE_SIZE": (_INT, lambda v: 1 <= v <= 10_000_000 or "must be between 1 and 10000000"),
     "RECOMMEND_THROTTLE_RATE": ((str, type(None)), lambda v: _is_rate(v) or "must look like '300/min' (s, min, hour, day) or be None"),
     "RECOMMEND_INFERENCE_THREADS": ((int, type(None)), lambda v: v is None or v >= 1 or "must be at least 1 or None"),
     # recommend (sequential model area)

@@ -25,10 +25,10 @@ from django.utils import timezone
 
 from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.models import Event, Item
+from ecom_ai.recommend import facts as facts_cache
 
 #: how many items per category (and overall) the table keeps
 TABLE_SIZE = 500
-_CHUNK = 900  # keys per IN (...) query, under SQLite's variable limit
 SHARED_CACHE_KEY = "ecom_ai:recommend:trending:v1"
 
 
@@ -47,15 +47,11 @@ class TrendingTable:
 
 
 def item_facts(keys) -> dict[str, dict]:
-    """``{key: {"category", "in_stock", "is_active", "title"}}`` from the catalog mirror."""
-    keys = [k for k in dict.fromkeys(keys) if k]
-    facts: dict[str, dict] = {}
-    for start in range(0, len(keys), _CHUNK):
-        rows = Item.objects.filter(key__in=keys[start:start + _CHUNK]).values(
-            "key", "category", "in_stock", "is_active", "title")
-        for row in rows:
-            facts[row["key"]] = row
-    return facts
+    """``{key: {"category", "in_stock", "is_active", "title"}}`` from the catalog mirror.
+
+    Served from this process's bounded, versioned cache (``ecom_ai.recommend.facts``).
+    """
+    return facts_cache.item_facts(keys)
 
 
 #: the window is counted in at most this many equal time buckets (one filtered COUNT each)
@@ -83,7 +79,7 @@ def compute_trending(now=None) -> TrendingTable:
         if total:
             scores[row["item_key"]] = scores.get(row["item_key"], 0.0) + weight * total
     table = TrendingTable(from_events=bool(scores))
-    facts = item_facts(scores)
+    facts = facts_cache.query_facts(scores)  # the whole scored set, fresh: not through the LRU
     ranked = sorted(((k, s) for k, s in scores.items() if facts.get(k, {}).get("is_active", True)),
                     key=lambda pair: (-pair[1], pair[0]))
     if len(ranked) < TABLE_SIZE:  # few events yet: new arrivals fill up, below every scored item

@@ -1,6 +1,9 @@
 """Receivers of the recommend domain (connected at start-up by ``ecom_ai.receivers``).
 
 - ``events_recorded`` → attribution of clicks / add-to-carts / purchases to served lists;
+- ``item_synced`` and saving / deleting an ``Item`` → the item facts cache's version is
+  bumped (this process drops its facts at once, the others within a second with a shared
+  cache, see ``ecom_ai.recommend.facts``);
 - saving or deleting a placement, rule, experiment or variant drops this process's
   placement cache at once (other processes notice within ``RECOMMEND_PLACEMENT_CACHE_SECONDS``);
 - user data export / erasure (``ecom_ai.events.privacy``): served lists are exported, and
@@ -10,11 +13,16 @@ from django.db.models.signals import post_delete, post_save
 
 from ecom_ai import signals
 from ecom_ai.events import privacy
-from ecom_ai.models import Experiment, Placement, PlacementRule, Variant
+from ecom_ai.models import Experiment, Item, Placement, PlacementRule, Variant
+from ecom_ai.recommend import facts
 from ecom_ai.recommend.attribution import on_events_recorded
 from ecom_ai.recommend.service import clear_placement_cache
 
 signals.events_recorded.connect(on_events_recorded, dispatch_uid="ecom_ai.recommend.attribution")
+
+signals.item_synced.connect(facts.bump_version, dispatch_uid="ecom_ai.recommend.facts.synced")
+post_save.connect(facts.bump_version, sender=Item, dispatch_uid="ecom_ai.recommend.facts.item_saved")
+post_delete.connect(facts.bump_version, sender=Item, dispatch_uid="ecom_ai.recommend.facts.item_deleted")
 
 for _model in (Placement, PlacementRule, Experiment, Variant):
     post_save.connect(clear_placement_cache, sender=_model, dispatch_uid=f"ecom_ai.recommend.cache.save.{_model.__name__}")

@@ -1,0 +1,184 @@
+"""Item facts for serving (title, category, in stock, active), cached per process.
+
+Every served list needs the catalog-mirror facts of its candidates (the rules exclude
+out-of-stock and inactive items, cap categories, and the reasons name titles). Reading
+them from the database per request cost two queries and about a quarter of a request;
+they change rarely, so each process keeps them in a bounded LRU:
+
+- at most ``RECOMMEND_ITEM_FACTS_CACHE_SIZE`` keys (least recently used dropped first), so
+  a catalog of a million items never fills a web process's memory; keys the mirror does
+  not know are remembered too (as "unknown"), so they do not cost a query per request;
+- each entry lives at most ``RECOMMEND_ITEM_FACTS_CACHE_SECONDS`` (``0`` turns the cache off);
+- a **version counter** in Django's cache (``ecom_ai:recommend:item_facts:version``) is
+  bumped whenever the catalog mirror is written (the ``item_synced`` signal, which the
+  catalog sync sends for every write, and ``post_save`` / ``post_delete`` of ``Item``),
+  once at once and once more when the transaction commits. The process that wrote drops
+  its cache at once; every process compares the counter at most once per
+  ``VERSION_CHECK_SECONDS`` and drops everything when it moved.
+
+Staleness bound: with a shared cache (Redis, Memcached) another process serves an item's
+old facts (e.g. an item that just went out of stock) for at most ``VERSION_CHECK_SECONDS``
+(1 s) after the mirror's transaction commits; with a per-process cache (LocMem, the
+default of a bare Django project) other processes cannot see the counter and the bound is
+``RECOMMEND_ITEM_FACTS_CACHE_SECONDS``. Writes that bypass both the sync code and model
+signals (``Item.objects.filter(...).update(...)`` by hand) are only seen after the TTL;
+call :func:`bump_version` after such writes.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict
+
+from django.core.cache import cache
+from django.db import transaction
+
+from ecom_ai.conf import settings as ecom_settings
+
+logger = logging.getLogger("ecom_ai.recommend")
+
+VERSION_KEY = "ecom_ai:recommend:item_facts:version"
+#: how often (seconds) a process compares its cache with the shared version counter
+VERSION_CHECK_SECONDS = 1.0
+#: the columns item_facts returns
+FIELDS = ("key", "category", "in_stock", "is_active", "title")
+_CHUNK = 900  # keys per IN (...) query, under SQLite's variable limit
+_UNKNOWN = None  # cached value for a key the mirror does not have
+
+
+def query_facts(keys) -> dict[str, dict]:
+    """``{key: {"key", "category", "in_stock", "is_active", "title"}}`` straight from the mirror."""
+    from ecom_ai.models import Item
+
+    keys = [k for k in dict.fromkeys(keys) if k]
+    facts: dict[str, dict] = {}
+    for start in range(0, len(keys), _CHUNK):
+        for row in Item.objects.filter(key__in=keys[start:start + _CHUNK]).values(*FIELDS):
+            facts[row["key"]] = row
+    return facts
+
+
+class FactsCache:
+    """A bounded LRU of item facts with a TTL and a shared version counter (see the module doc)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, tuple[float, dict | None]] = OrderedDict()
+        self._version = None
+        self._generation = 0  # moves on every drop, so a read that raced with one is not stored
+        self._checked_at = float("-inf")
+        self.hits = self.misses = 0
+
+    # -- invalidation ---------------------------------------------------------------------
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._generation += 1
+            self._checked_at = float("-inf")
+
+    def _check_version(self, now: float) -> None:
+        if now - self._checked_at < VERSION_CHECK_SECONDS:
+            return
+        try:
+            version = cache.get(VERSION_KEY)
+        except Exception:  # noqa: BLE001 - a cache outage: keep serving, the TTL still bounds staleness
+            version = self._version
+        with self._lock:
+            if version != self._version:
+                self._entries.clear()
+                self._generation += 1
+                self._version = version
+            self._checked_at = now
+
+    # -- reads ----------------------------------------------------------------------------
+    def get_many(self, keys) -> dict[str, dict]:
+        keys = [k for k in dict.fromkeys(keys) if k]
+        if not keys:
+            return {}
+        ttl = float(ecom_settings.RECOMMEND_ITEM_FACTS_CACHE_SECONDS)
+        if ttl <= 0:
+            return query_facts(keys)
+        now = time.monotonic()
+        self._check_version(now)
+        facts: dict[str, dict] = {}
+        missing: list[str] = []
+        with self._lock:
+            entries = self._entries
+            for key in keys:
+                entry = entries.get(key)
+                if entry is None or now - entry[0] >= ttl:
+                    missing.append(key)
+                    continue
+                entries.move_to_end(key)
+                if entry[1] is not None:
+                    facts[key] = entry[1]
+            self.hits += len(keys) - len(missing)
+            self.misses += len(missing)
+        if not missing:
+            return facts
+        generation = self._generation
+        found = query_facts(missing)
+        facts.update(found)
+        size = int(ecom_settings.RECOMMEND_ITEM_FACTS_CACHE_SIZE)
+        with self._lock:
+            if generation != self._generation:  # invalidated while we were reading: do not store old rows
+                return facts
+            for key in missing:
+                self._entries[key] = (now, found.get(key, _UNKNOWN))
+                self._entries.move_to_end(key)
+            while len(self._entries) > size:
+                self._entries.popitem(last=False)
+        return facts
+
+    def __len__(self):
+        return len(self._entries)
+
+
+_cache = FactsCache()
+
+
+def item_facts(keys) -> dict[str, dict]:
+    """Facts of ``keys`` (unknown keys left out), from this process's cache or the mirror."""
+    return _cache.get_many(keys)
+
+
+def clear_cache() -> None:
+    """Drop this process's facts (other processes follow :func:`bump_version`)."""
+    _cache.clear()
+
+
+def _bump_shared() -> None:
+    try:
+        try:
+            cache.incr(VERSION_KEY)
+        except ValueError:  # not set yet (or evicted): a random start, unlike any value seen before
+            cache.set(VERSION_KEY, secrets.randbits(48), timeout=None)
+    except Exception:  # noqa: BLE001 - a cache outage: other processes fall back on the TTL
+        logger.warning("ecom_ai: could not bump the item facts version; other processes see changes "
+                       "within RECOMMEND_ITEM_FACTS_CACHE_SECONDS", exc_info=True)
+
+
+def bump_version(*args, **kwargs) -> None:
+    """The catalog mirror changed: drop this process's facts and tell the other processes.
+
+    Bumps the shared counter now (processes drop their cache within a second) and again
+    when the current transaction commits (so a process that re-read the old rows between
+    the first bump and the commit drops them too). Usable as a signal receiver.
+    """
+    _cache.clear()
+    _bump_shared()
+
+    def after_commit():
+        _cache.clear()
+        _bump_shared()
+
+    try:
+        transaction.on_commit(after_commit)
+    except Exception:  # noqa: BLE001 - e.g. no database configured
+        pass
+
+
+def stats() -> dict:
+    return {"entries": len(_cache), "hits": _cache.hits, "misses": _cache.misses}
