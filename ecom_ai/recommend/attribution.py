@@ -13,6 +13,12 @@ For every recorded ``click`` / ``add_to_cart`` / ``purchase`` event with an item
 A list's ``clicks``, ``add_to_carts`` and ``purchases`` count attributed events; ``revenue``
 adds the purchase events' ``value``. Events are stored once (idempotent client event ids),
 so a retried batch is never credited twice. Called from the ``events_recorded`` receiver.
+
+With the buffered log (``RECOMMEND_LOG_MODE = "buffered"``) a served list reaches the
+database up to ``RECOMMEND_LOG_FLUSH_SECONDS`` after it was served. Before attributing,
+this process writes its own waiting lists; an event whose ``rec_id`` names a list that is
+not stored yet (served by another process a moment ago) is tried once more after two
+flush intervals.
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db.models import F, Q
+from django.utils import timezone
 
 from ecom_ai.conf import settings as ecom_settings
 
@@ -97,10 +104,21 @@ def find_list(event, candidates=None):
     return None
 
 
-def attribute_events(events) -> int:
+def _flush_served_lists() -> None:
+    """Lists this process served but has not written yet (buffered log mode) are written
+    first, so a click right after the list was served still finds it."""
+    from ecom_ai.recommend import logwriter
+
+    if logwriter.pending():
+        logwriter.flush()
+
+
+def attribute_events(events, *, unmatched: list | None = None) -> int:
     """Credit the lists behind these events; returns how many events were attributed.
 
     One query finds the candidate lists of the whole batch; one UPDATE per credited list.
+    ``unmatched``: a list that receives the events that were credited to nobody although
+    their ``rec_id`` is well-formed and names no stored list (yet).
     """
     from ecom_ai.models import RecommendationList
 
@@ -108,13 +126,15 @@ def attribute_events(events) -> int:
     if not events:
         return 0
     candidates = _candidate_lists(events)
-    if not candidates:
-        return 0
+    known = {lst.pk for lst in candidates}
     credits: dict = {}
     attributed = 0
     for event in events:
-        lst = find_list(event, candidates)
+        lst = find_list(event, candidates) if candidates else None
         if lst is None:
+            rec_id = _rec_id(event)
+            if unmatched is not None and rec_id is not None and rec_id not in known:
+                unmatched.append(event)
             continue
         counts = credits.setdefault(lst.pk, {"clicks": 0, "add_to_carts": 0, "purchases": 0, "revenue": Decimal(0)})
         counts[COUNTERS[event.event_type]] += 1
@@ -127,8 +147,30 @@ def attribute_events(events) -> int:
     return attributed
 
 
+def _retry_later(events) -> None:
+    """Events naming a list that is not stored yet: with the buffered log, another process may
+    still hold it (it is written within ``RECOMMEND_LOG_FLUSH_SECONDS``). Try once more after
+    two flush intervals, on the log writer's thread; those events were credited to nobody,
+    so the retry can never credit twice. Lost if the process stops meanwhile."""
+    if not events or ecom_settings.RECOMMEND_LOG_MODE != "buffered":
+        return
+    from ecom_ai.recommend import logwriter
+
+    recent = timezone.now() - timedelta(minutes=5)  # a list older than that was either written or lost
+    events = [e for e in events if e.occurred_at >= recent]
+    if events:
+        logwriter.writer.defer(lambda: attribute_events(events),
+                               2 * float(ecom_settings.RECOMMEND_LOG_FLUSH_SECONDS) + 0.5)
+
+
 def on_events_recorded(sender, events=(), **kwargs):
+    events = [e for e in events if e.event_type in COUNTERS]
+    if not events:
+        return
     try:
-        attribute_events([e for e in events if e.event_type in COUNTERS])
+        _flush_served_lists()
+        unmatched: list = []
+        attribute_events(events, unmatched=unmatched)
+        _retry_later(unmatched)
     except Exception:  # noqa: BLE001 - attribution must never break event recording
         logger.exception("ecom_ai: recommendation attribution failed")

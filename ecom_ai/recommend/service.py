@@ -11,12 +11,15 @@
 
 Per call: one indexed query for the shopper's latest ``RECOMMEND_HISTORY_LENGTH`` events
 (user key or visitor key, so anonymous visitors count and a new click shows on the next
-page), candidates from the placement's strategy then its fallback then trending, one
-catalog-mirror query for the rules, one insert for the served list and one impression
-event. Models come from the registry and stay in memory (``load_active``); placements,
-rules and experiments are cached per process for ``RECOMMEND_PLACEMENT_CACHE_SECONDS``
-(and dropped at once in the process that edits them). Nothing here raises into a page
-for missing models, data or artifacts: those give a fallback list.
+page), candidates from the placement's strategy then its fallback then trending, the
+rules with item facts from the per-process cache (``ecom_ai.recommend.facts``), and the
+served list and its impression event handed to ``ecom_ai.recommend.logwriter`` (written
+in bulk by a background thread with ``RECOMMEND_LOG_MODE = "buffered"``, in the request
+with ``"sync"``). Models come from the registry and stay in memory (``load_active``);
+placements, rules and experiments are cached per process for
+``RECOMMEND_PLACEMENT_CACHE_SECONDS`` (and dropped at once in the process that edits
+them). Nothing here raises into a page for missing models, data or artifacts: those give
+a fallback list.
 """
 from __future__ import annotations
 
@@ -30,7 +33,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -667,33 +669,11 @@ class RecommendationService:
 
     @staticmethod
     def _log(result: RecommendationResult) -> None:
-        """Store the served list and its impression event; a failure is logged, never raised."""
-        from ecom_ai.events.tracking import track
+        """Store the served list and its impression event (``RECOMMEND_LOG_MODE``: buffered or
+        in the request); a failure is logged, never raised."""
+        from ecom_ai.recommend import logwriter
 
-        who = result.identity
-        try:
-            with transaction.atomic():  # one commit for both rows
-                RecommendationList.objects.create(
-                    id=result.id, placement=result.placement, variant=result.variant,
-                    visitor_key=who.visitor_key[:64], user_key=who.user_key[:64],
-                    anchor_item=result.anchor_item[:191], strategy=result.strategy[:32],
-                    model_version_id=result.model_version_id,
-                    items=[{"key": i.key, "score": i.score, "reason": i.reason} for i in result.items],
-                    created_at=timezone.now(),
-                )
-                if ecom_settings.RECOMMEND_LOG_IMPRESSIONS and who:
-                    context = {"rec_id": str(result.id), "placement": result.placement.slug,
-                               "items": len(result.items)}
-                    if result.variant is not None:
-                        context["variant"] = result.variant.name[:64]
-                    try:
-                        with transaction.atomic():
-                            track("impression", channel=who.channel, visitor_key=who.visitor_key,
-                                  user_key=who.user_key, context=context, source="recommend")
-                    except Exception:  # noqa: BLE001 - keep the list even when the event is refused
-                        logger.exception("ecom_ai: could not log the impression of list %s", result.id)
-        except Exception:  # noqa: BLE001
-            logger.exception("ecom_ai: could not store recommendation list %s", result.id)
+        logwriter.log_served(result)
 
 
 def recommend(identity, placement, item=None, limit=None, **kwargs) -> RecommendationResult:

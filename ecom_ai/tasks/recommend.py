@@ -79,3 +79,25 @@ def request_recommender_training(params=None, user=None, refresh=False):
 
 def request_item_embeddings(keys=None, force=False):
     dispatch(embed_items, keys=list(keys) if keys else None, force=force, queue=ecom_settings.TRAINING_QUEUE)
+
+
+# --- served lists buffered in a worker process (ecom_ai.recommend.logwriter) -----------------
+# A task that serves lists (e.g. recommendation e-mails) leaves them in the process's buffer;
+# they are written when the task ends, and when the worker process shuts down, so a worker
+# never keeps them waiting for its next task or loses them on a normal stop.
+from celery import signals as _celery_signals  # noqa: E402
+
+
+def _flush_served_lists(sender=None, task=None, **kwargs):
+    request = getattr(task or sender, "request", None)
+    if getattr(request, "is_eager", False):  # an inline task inside a web request: the thread writes
+        return
+    from ecom_ai.recommend.logwriter import flush, pending
+
+    if pending():
+        flush()
+
+
+_celery_signals.task_postrun.connect(_flush_served_lists, weak=False, dispatch_uid="ecom_ai.recommend.log.task")
+_celery_signals.worker_process_shutdown.connect(_flush_served_lists, weak=False,
+                                                dispatch_uid="ecom_ai.recommend.log.shutdown")
