@@ -27,3 +27,8 @@ if _test_db["ENGINE"].endswith("sqlite3"):
                         or os.path.join(tempfile.mkdtemp(prefix="ecom_ai_test_db_"), "test.sqlite3")}
 else:
     _test_db["TEST"] = {"NAME": os.environ.get("ECOM_AI_TEST_DB_NAME") or f"test_ecom_ai_{os.getpid()}"}
+
+# Served recommendation lists are written inside the request in tests: the buffered log's
+# thread has its own database connection, which cannot see a test's uncommitted rows.
+# Tests of the buffered mode opt in (tests/recommend/test_serving_cache_and_log.py).
+ECOM_AI = {**ECOM_AI, "RECOMMEND_LOG_MODE": "sync"}  # noqa: F405

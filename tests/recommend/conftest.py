@@ -10,7 +10,7 @@ from django.utils.text import slugify
 
 from ecom_ai.ml.registry import clear_loaded_models
 from ecom_ai.models import Event
-from ecom_ai.recommend import cooccurrence, popularity, service
+from ecom_ai.recommend import cooccurrence, facts, popularity, service
 from shop.models import Category, Product
 
 
@@ -19,6 +19,7 @@ def _clear_caches():
     cooccurrence.clear_live_cache()
     service.clear_placement_cache()
     service.clear_version_cache()
+    facts.clear_cache()
     clear_loaded_models()
 
 
