@@ -100,6 +100,12 @@ profile.enable()
 run(100)
 profile.disable()
 pstats.Stats(profile).sort_stats("cumulative").print_stats(45)
+from django.db import connection
+statements = []
+with connection.execute_wrapper(lambda execute, sql, *a: statements.append(sql.split()[0]) or execute(sql, *a)):
+    run(50)
+from collections import Counter
+print(f"SQL statements per request (50 requests): {len(statements) / 50:.2f}", dict(Counter(statements)))
 """.replace("RECS_PATH", RECS)
 
 
@@ -186,6 +192,29 @@ def load(port: int, path: str, seconds: float, concurrency: int, cookies=(), war
             "p99_ms": pct(99), "strategies": dict(strategies)}
 
 
+class Server:
+    def __init__(self, process, port):
+        self.process, self.port = process, port
+
+
+def start_server(env, workers: int) -> Server:
+    port = free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "sandbox.wsgi:application", "-w", str(workers),
+         "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "60"],
+        env=env, cwd=str(ROOT / "sandbox_shop"))
+    wait_for(port)
+    return Server(process, port)
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()  # a graceful stop: workers write their buffered lists at exit
+    try:
+        server.process.wait(30)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--db", choices=("postgres", "sqlite"), default="postgres")
@@ -199,6 +228,15 @@ def main(argv=None):
     parser.add_argument("--no-impressions", action="store_true",
                         help="RECOMMEND_LOG_IMPRESSIONS off (no impression event written per list)")
     parser.add_argument("--profile", action="store_true", help="first print a cProfile of 100 in-process requests")
+    parser.add_argument("--log-mode", choices=("buffered", "sync"), default=None,
+                        help="RECOMMEND_LOG_MODE (default: ecom_ai's default)")
+    parser.add_argument("--facts-seconds", type=float, default=None,
+                        help="RECOMMEND_ITEM_FACTS_CACHE_SECONDS (0 = no item facts cache; default: ecom_ai's)")
+    parser.add_argument("--conn-max-age", type=int, default=60,
+                        help="CONN_MAX_AGE of the server's database connection (0 = a new one per request)")
+    parser.add_argument("--ladder", action="store_true",
+                        help="measure the serving changes one by one on the same data: all off (sync log, no "
+                             "facts cache, a connection per request), + CONN_MAX_AGE, + facts cache, + buffered log")
     args = parser.parse_args(argv)
 
     name = f"ecom_ai_serve_{os.getpid()}"
@@ -206,6 +244,19 @@ def main(argv=None):
     env = environment(args.db, name, os.path.join(tmp, "db.sqlite3"))
     env["ECOM_AI_SERVE_MEDIA"] = tmp
     env["ECOM_AI_SERVE_IMPRESSIONS"] = "0" if args.no_impressions else "1"
+    if args.ladder:
+        steps = [("before", {"ECOM_AI_SERVE_LOG_MODE": "sync", "ECOM_AI_SERVE_FACTS_SECONDS": "0",
+                             "ECOM_AI_SERVE_CONN_MAX_AGE": "0"}),
+                 ("+conn_max_age", {"ECOM_AI_SERVE_LOG_MODE": "sync", "ECOM_AI_SERVE_FACTS_SECONDS": "0"}),
+                 ("+facts cache", {"ECOM_AI_SERVE_LOG_MODE": "sync"}),
+                 ("+buffered log", {})]
+    else:
+        step = {"ECOM_AI_SERVE_CONN_MAX_AGE": str(args.conn_max_age)}
+        if args.log_mode:
+            step["ECOM_AI_SERVE_LOG_MODE"] = args.log_mode
+        if args.facts_seconds is not None:
+            step["ECOM_AI_SERVE_FACTS_SECONDS"] = repr(args.facts_seconds)
+        steps = [("", step)]
     admin = None
     server = None
     try:
@@ -225,47 +276,46 @@ def main(argv=None):
         cookies = visitors_with_history(env, 200)
         if not cookies:
             raise SystemExit("the seeded shop has no visitors with history")
-        if args.profile:
-            profile_in_process(env, cookies)
-        port = free_port()
-        server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "sandbox.wsgi:application", "-w", str(args.workers),
-             "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "60"],
-            env=env, cwd=str(ROOT / "sandbox_shop"))
-        wait_for(port)
         rows = []
-        for label, path, who in (("ping", PING, ()), ("recommendations", RECS, cookies), ("ping (again)", PING, ())):
-            print(f"loading {path} for {args.seconds:.0f} s...", file=sys.stderr, flush=True)
-            row = load(port, path, args.seconds, args.concurrency, cookies=who)
-            row["endpoint"] = label
-            rows.append(row)
+        for step_name, step_env in steps:
+            if args.profile:
+                profile_in_process({**env, **step_env}, cookies)
+            server = start_server({**env, **step_env}, args.workers)
+            for label, path, who in (("ping", PING, ()), ("recommendations", RECS, cookies),
+                                     ("ping (again)", PING, ())):
+                print(f"{step_name} loading {path} for {args.seconds:.0f} s...", file=sys.stderr, flush=True)
+                row = load(server.port, path, args.seconds, args.concurrency, cookies=who)
+                row["endpoint"] = label
+                row["step"] = step_name
+                row["load_average"] = os.getloadavg()[0]
+                rows.append(row)
+            stop_server(server)
+            server = None
     finally:
         if server is not None:
-            server.terminate()
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_server(server)
         if admin is not None:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    ping_rps = max(r["rps"] for r in rows if r["endpoint"].startswith("ping"))
-    ping_p99 = min(r["p99_ms"] for r in rows if r["endpoint"].startswith("ping"))
-    recs = next(r for r in rows if r["endpoint"] == "recommendations")
     print(f"gunicorn {args.workers} sync workers, {args.db}, {args.concurrency} client threads, "
           f"{args.seconds:.0f} s per endpoint; {os.cpu_count()} CPUs shared by server and client; "
           f"impression events {'off' if args.no_impressions else 'on'}")
-    header = f"{'endpoint':<17} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}"
+    header = f"{'step':<14} {'endpoint':<17} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'load':>5}"
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['endpoint']:<17} {r['requests']:>8} {r['errors']:>6} {r['rps']:>8.1f} {r['p50_ms']:>7.1f} "
-              f"{r['p99_ms']:>7.1f}")
-    print(f"recommendations: {recs['rps'] / ping_rps:.2f} x ping's throughput (target >= 0.5), "
-          f"p99 {recs['p99_ms'] / ping_p99:.2f} x ping's best p99 (target <= 2)")
-    print(f"strategies served: {recs['strategies']}; statuses: {recs['statuses']}")
+        print(f"{r['step']:<14} {r['endpoint']:<17} {r['requests']:>8} {r['errors']:>6} {r['rps']:>8.1f} "
+              f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['load_average']:>5.2f}")
+    for step_name, _ in steps:
+        mine = [r for r in rows if r["step"] == step_name]
+        ping_rps = max(r["rps"] for r in mine if r["endpoint"].startswith("ping"))
+        ping_p99 = min(r["p99_ms"] for r in mine if r["endpoint"].startswith("ping"))
+        recs = next(r for r in mine if r["endpoint"] == "recommendations")
+        print(f"{step_name + ': ' if step_name else ''}recommendations: {recs['rps'] / ping_rps:.2f} x ping's "
+              f"throughput (target >= 0.5), p99 {recs['p99_ms'] / ping_p99:.2f} x ping's best p99 (target <= 2); "
+              f"strategies served: {recs['strategies']}; statuses: {recs['statuses']}")
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(rows, handle, indent=1)

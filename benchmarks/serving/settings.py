@@ -16,6 +16,15 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 ROOT_URLCONF = "benchmarks.serving.urls"
 ECOM_AI = {**_SANDBOX_ECOM_AI, "RECOMMEND_THROTTLE_RATE": None, "ACTIVE_MODEL_CHECK_SECONDS": 5,
            "RECOMMEND_LOG_IMPRESSIONS": os.environ.get("ECOM_AI_SERVE_IMPRESSIONS", "1") == "1"}
+# the serving knobs serve.py compares (--log-mode, --facts-seconds); unset = ecom_ai's defaults
+if os.environ.get("ECOM_AI_SERVE_LOG_MODE"):
+    ECOM_AI["RECOMMEND_LOG_MODE"] = os.environ["ECOM_AI_SERVE_LOG_MODE"]
+if os.environ.get("ECOM_AI_SERVE_FACTS_SECONDS"):
+    ECOM_AI["RECOMMEND_ITEM_FACTS_CACHE_SECONDS"] = float(os.environ["ECOM_AI_SERVE_FACTS_SECONDS"])
+# persistent database connections, as production deployments run (--conn-max-age; 0 = a new
+# connection per request, Django's default, which costs a PostgreSQL connection set-up each time)
+DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("ECOM_AI_SERVE_CONN_MAX_AGE", "60"))  # noqa: F405
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # noqa: F405
 LOGGING = {"version": 1, "disable_existing_loggers": False,
            "handlers": {"console": {"class": "logging.StreamHandler"}},
            "root": {"handlers": ["console"], "level": "WARNING"}}
