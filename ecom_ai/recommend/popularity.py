@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from itertools import islice
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -42,8 +43,10 @@ class TrendingTable:
 
     def top(self, k: int, *, category: str | None = None, exclude=()) -> list[tuple[str, float]]:
         rows = self.by_category.get(category, []) if category else self.overall
-        exclude = set(exclude)
-        return [(key, score) for key, score in rows if key not in exclude][:k]
+        if not isinstance(exclude, (set, frozenset, dict)):
+            exclude = set(exclude)
+        # stop after k: the tables hold up to TABLE_SIZE rows and this runs on every request
+        return list(islice(((key, score) for key, score in rows if key not in exclude), max(k, 0)))
 
 
 def item_facts(keys) -> dict[str, dict]:
