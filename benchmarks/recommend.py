@@ -52,7 +52,7 @@ from ecom_ai.recommend.evaluation import ranking_metrics  # noqa: E402
 MODELS = ("popularity", "itemknn", "als", "sasrec")
 # per-dataset defaults for our model (overridable with --param key=value)
 SASREC_DEFAULTS = {
-    "ml-1m": {"hidden": 64, "maxlen": 200, "dropout": 0.2, "lr": 4e-3, "loss": "full", "negatives": 1024,
+    "ml-1m": {"hidden": 64, "maxlen": 200, "dropout": 0.2, "lr": 2e-3, "batch_tokens": 4096, "loss": "full",
               "id_dropout": 0.0, "eval_every": 4, "patience": 3, "epochs": 200},
     "online-retail": {"hidden": 64, "maxlen": 100, "dropout": 0.3, "lr": 1e-3, "loss": "full", "id_dropout": 0.1,
                       "eval_every": 4, "patience": 3, "epochs": 200},
@@ -226,7 +226,8 @@ def run_sasrec(ds, args):
     scores = score_last(model, test_in)
     metrics = evaluate(lambda idx: scores[idx], test_t, [np.append(s, v) for s, v in zip(train, val_t)], ds.n_items,
                        args.exclude_seen)
-    shown = {k: params[k] for k in ("hidden", "blocks", "maxlen", "dropout", "lr", "loss", "negatives", "id_dropout")}
+    shown = {k: params[k] for k in ("hidden", "blocks", "maxlen", "dropout", "lr", "batch_tokens", "loss", "negatives",
+                                    "precision", "long_windows", "id_dropout")}
     return {"train_s": elapsed, "train_cpu_s": cpu, "epochs": report.epochs, "best_epoch": report.best_epoch, "stopped": report.stopped,
             "curve": curve, "params": " ".join(f"{k}={v}" for k, v in shown.items())
             + f" text={features.text is not None} category={features.category is not None}", **metrics}

@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ecom_ai.ml.losses import bf16_is_faster, softmax_cross_entropy
+
 FORMAT = "ecom_ai.sasrec/1"
 
 DEFAULT_PARAMS = {
@@ -50,10 +52,12 @@ DEFAULT_PARAMS = {
     "loss": "auto",  # auto | full | sampled
     "negatives": 2048,  # sampled softmax: negatives shared by one batch
     "sampled_above": 50_000,  # "auto" samples when the catalogue is larger than this
+    "precision": "auto",  # full softmax matrix products: auto | fp32 | bf16 (ecom_ai.ml.losses)
     "eval_every": 5,
     "patience": 3,  # evaluations without improvement before stopping
     "time_budget": None,  # seconds; no epoch is started that would end past it (at the pace so far)
     "anneal": True,  # with a time budget: the learning rate falls linearly to 5% over it
+    "long_windows": False,  # also train on the earlier parts of sequences longer than maxlen
     "seed": 1234,
 }
 
@@ -167,6 +171,27 @@ class ItemFeatures:
     n_categories: int = 0
 
 
+def split_long(seqs: SequenceData, maxlen: int) -> SequenceData:
+    """Sequences longer than ``maxlen + 1`` cut into windows of ``maxlen + 1`` events.
+
+    Windows end at the newest event, then ``maxlen`` events earlier, and so on (each shares
+    its first event with the next window's last), so every event is a training target once
+    although the model reads at most ``maxlen`` events.
+    """
+    items, events, channels = [], [], []
+    for it, ev, ch in zip(seqs.items, seqs.events, seqs.channels):
+        end = len(it)
+        while True:
+            start = max(0, end - maxlen - 1)
+            items.append(it[start:end])
+            events.append(ev[start:end])
+            channels.append(ch[start:end])
+            if start == 0 or end - maxlen < 2:
+                break
+            end -= maxlen
+    return SequenceData(items, events, channels)
+
+
 def _batches(lengths: np.ndarray, batch_tokens: int, max_batch: int, rng: np.random.Generator):
     """Index batches of sequences of similar length, ~``batch_tokens`` padded tokens each."""
     order = np.argsort(lengths + rng.random(len(lengths)), kind="stable")  # shuffle within equal lengths
@@ -266,6 +291,8 @@ def fit_sasrec(model: SASRec, train: SequenceData, params: dict, *, evaluate=Non
         model.id_mask.copy_(torch.as_tensor(trained_items, dtype=torch.float32))
     n_items = model.n_items
     maxlen = int(params["maxlen"])
+    if params.get("long_windows"):
+        train = split_long(train, maxlen)
     lengths = np.array([min(len(s), maxlen + 1) - 1 for s in train.items])
     keep = np.flatnonzero(lengths > 0)
     lengths = lengths[keep]
@@ -280,6 +307,9 @@ def fit_sasrec(model: SASRec, train: SequenceData, params: dict, *, evaluate=Non
     optimizer = torch.optim.AdamW(model.parameters(), lr=float(params["lr"]), betas=(0.9, 0.98),
                                   weight_decay=float(params["weight_decay"]), **_fused(device))
     id_dropout = float(params["id_dropout"])
+    precision = str(params["precision"])
+    if precision == "auto":
+        precision = "bf16" if bf16_is_faster(device) else "fp32"
     weights = None if event_weights is None else torch.as_tensor(event_weights, dtype=torch.float32, device=device)
     epochs = int(params["epochs"])
     eval_every = max(1, int(params["eval_every"]))
@@ -306,8 +336,8 @@ def fit_sasrec(model: SASRec, train: SequenceData, params: dict, *, evaluate=Non
             h = hidden[valid]
             tgt = targets[valid]
             if loss_kind == "full":
-                logits = h @ vectors[1:].T
-                losses = F.cross_entropy(logits, tgt - 1, reduction="none")
+                loss = softmax_cross_entropy(h, vectors[1:], tgt - 1, precision=precision,
+                                             weights=None if weights is None else weights[target_events[valid]])
             else:
                 # softmax over the target and `negatives` items drawn uniformly for the whole batch
                 # (a drawn item equal to the target is masked out)
@@ -316,11 +346,11 @@ def fit_sasrec(model: SASRec, train: SequenceData, params: dict, *, evaluate=Non
                 neg_logits = (h @ F.embedding(neg, vectors).T).masked_fill_(
                     neg.unsqueeze(0) == tgt.unsqueeze(1), float("-inf"))
                 losses = torch.logaddexp(pos_logit, torch.logsumexp(neg_logits, 1)) - pos_logit
-            if weights is None:
-                loss = losses.mean()
-            else:
-                w = weights[target_events[valid]]
-                loss = (losses * w).sum() / w.sum().clamp_min(1e-9)
+                if weights is None:
+                    loss = losses.mean()
+                else:
+                    w = weights[target_events[valid]]
+                    loss = (losses * w).sum() / w.sum().clamp_min(1e-9)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

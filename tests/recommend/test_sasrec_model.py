@@ -165,3 +165,26 @@ def test_time_budget_stops_training():
     assert "time budget" in report.stopped and 1 <= report.epochs < 100000
     assert report.seconds < 3.0
     assert "ndcg@10" in report.history[-1]  # evaluated when the budget ends
+
+
+def test_long_sequences_split_into_windows_that_cover_every_target():
+    from ecom_ai.recommend.sasrec import split_long
+
+    seqs = SequenceData([np.arange(1, 12), np.arange(1, 4)], [np.arange(1, 12) % 3 + 1, np.ones(3, dtype=np.int64)],
+                        [np.ones(11, dtype=np.int64), np.ones(3, dtype=np.int64)])
+    windows = split_long(seqs, maxlen=4)
+    assert [w.tolist() for w in windows.items] == [[7, 8, 9, 10, 11], [3, 4, 5, 6, 7], [1, 2, 3], [1, 2, 3]]
+    assert windows.events[0].tolist() == (np.arange(7, 12) % 3 + 1).tolist()  # events travel with their items
+    targets = sorted(t for w in windows.items[:3] for t in w[1:].tolist())
+    assert targets == list(range(2, 12))  # every event but the first is a target exactly once
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_long_windows_and_both_precisions_learn(precision):
+    torch.manual_seed(0)
+    params = merged_params({**TINY, "maxlen": 4, "long_windows": True, "precision": precision})
+    model = build_model(N, 1, 1, ItemFeatures(), params)
+    report = fit_sasrec(model, cycle_sequences(length=15), params, device="cpu")
+    assert report.history[-1]["loss"] < report.history[0]["loss"]
+    rec = servable(model, params)
+    assert rec.recommend([("sku-3", "view", "web"), ("sku-4", "view", "web")], 1)[0][0] == "sku-5"
