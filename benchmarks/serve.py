@@ -152,8 +152,9 @@ def load(port: int, path: str, seconds: float, concurrency: int, cookies=(), war
             conn.close()
         return status, time.perf_counter() - started, body
 
+    warm_ok = 0
     for i in range(warmup):  # warm every worker (model loading, caches)
-        one(cookies[i % len(cookies)] if cookies else None)
+        warm_ok += one(cookies[i % len(cookies)] if cookies else None)[0] == 200
 
     def worker():
         while time.monotonic() < stop:
@@ -189,7 +190,7 @@ def load(port: int, path: str, seconds: float, concurrency: int, cookies=(), war
     ok = statuses.get(200, 0)
     return {"path": path, "requests": len(latencies), "ok": ok, "errors": len(latencies) - ok,
             "statuses": {str(k): v for k, v in statuses.items()}, "rps": ok / wall, "p50_ms": pct(50),
-            "p99_ms": pct(99), "strategies": dict(strategies)}
+            "p99_ms": pct(99), "strategies": dict(strategies), "warmup_ok": warm_ok}
 
 
 class Server:
@@ -213,6 +214,22 @@ def stop_server(server: Server) -> None:
         server.process.wait(30)
     except subprocess.TimeoutExpired:
         server.process.kill()
+
+
+def stored_counts(db: str, name: str, sqlite_path: str) -> tuple[int, int]:
+    """(served lists, impression events) stored in the benchmark's database now."""
+    sql = ("SELECT (SELECT count(*) FROM ecom_ai_recommendationlist), "
+           "(SELECT count(*) FROM ecom_ai_event WHERE event_type = 'impression')")
+    if db == "postgres":
+        import psycopg
+
+        with psycopg.connect(dbname=name, user=os.environ.get("PGUSER", "postgres"),
+                             host=os.environ.get("PGHOST", "127.0.0.1")) as conn:
+            return tuple(conn.execute(sql).fetchone())
+    import sqlite3
+
+    with sqlite3.connect(sqlite_path) as conn:
+        return tuple(conn.execute(sql).fetchone())
 
 
 def main(argv=None):
@@ -280,6 +297,7 @@ def main(argv=None):
         for step_name, step_env in steps:
             if args.profile:
                 profile_in_process({**env, **step_env}, cookies)
+            before = stored_counts(args.db, name, os.path.join(tmp, "db.sqlite3"))
             server = start_server({**env, **step_env}, args.workers)
             for label, path, who in (("ping", PING, ()), ("recommendations", RECS, cookies),
                                      ("ping (again)", PING, ())):
@@ -291,6 +309,11 @@ def main(argv=None):
                 rows.append(row)
             stop_server(server)
             server = None
+            # every list served must be stored, buffered or not, once the workers stopped normally
+            after = stored_counts(args.db, name, os.path.join(tmp, "db.sqlite3"))
+            served = sum(r["ok"] + r["warmup_ok"] for r in rows if r["step"] == step_name
+                         and r["endpoint"] == "recommendations")
+            rows[-2]["stored"] = {"served": served, "lists": after[0] - before[0], "impressions": after[1] - before[1]}
     finally:
         if server is not None:
             stop_server(server)
@@ -315,7 +338,9 @@ def main(argv=None):
         recs = next(r for r in mine if r["endpoint"] == "recommendations")
         print(f"{step_name + ': ' if step_name else ''}recommendations: {recs['rps'] / ping_rps:.2f} x ping's "
               f"throughput (target >= 0.5), p99 {recs['p99_ms'] / ping_p99:.2f} x ping's best p99 (target <= 2); "
-              f"strategies served: {recs['strategies']}; statuses: {recs['statuses']}")
+              f"strategies served: {recs['strategies']}; statuses: {recs['statuses']}; stored after the stop: "
+              f"{recs['stored']['lists']} lists, {recs['stored']['impressions']} impressions for "
+              f"{recs['stored']['served']} lists served")
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(rows, handle, indent=1)
