@@ -10,3 +10,7 @@ class EcomAIConfig(AppConfig):
     def ready(self):
         from ecom_ai import checks  # noqa: F401  registers system checks
         from ecom_ai import receivers  # noqa: F401  connects signal receivers
+        from ecom_ai.fraud import scoring
+        from ecom_ai.tasks.fraud import enqueue_assessment
+
+        scoring.set_dispatcher(enqueue_assessment)  # the domain never imports the task layer

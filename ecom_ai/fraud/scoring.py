@@ -414,6 +414,18 @@ def assess_order_by_key(order_key: str, context: dict | None = None):
     return assess_facts(facts)
 
 
+#: ``(order_key, context) -> None``: how ``assess_order`` hands an order to the background.
+#: The task layer plugs ``ecom_ai.tasks.fraud.enqueue_assessment`` in at start-up
+#: (``EcomAIConfig.ready``), so this domain package never imports ``ecom_ai.tasks``.
+_dispatcher = None
+
+
+def set_dispatcher(dispatcher) -> None:
+    """Set the callable that queues an assessment (``None``: score in-process after commit)."""
+    global _dispatcher
+    _dispatcher = dispatcher
+
+
 def assess_order(order, *, request=None, sync: bool | None = None):
     """Assess a host order.
 
@@ -432,10 +444,11 @@ def assess_order(order, *, request=None, sync: bool | None = None):
             return assess_facts(facts_for_order(order, context))
         from ecom_ai.adapters import get_adapter
 
-        # the one hand-off from the domain to the task layer (imported lazily, on purpose)
-        from ecom_ai.tasks.fraud import enqueue_assessment
-
-        enqueue_assessment(get_adapter().order_key(order), context)
+        order_key = get_adapter().order_key(order)
+        if _dispatcher is not None:
+            _dispatcher(order_key, context)
+        else:  # no task layer wired (ecom_ai's app not ready): score in-process after commit
+            transaction.on_commit(lambda: assess_order_by_key(order_key, context), robust=True)
         return None
     except Exception as exc:
         logger.exception("ecom_ai: fraud assessment of an order could not be started")

@@ -202,3 +202,31 @@ def test_a_failing_model_falls_back_to_the_heuristic():
     result = score_order(facts(order_key="fb"), model=Broken())
     assert result.scorer == "heuristic" and result.model_version_id is None
     assert any(r["code"] == "model_failed" for r in result.reasons)
+
+
+def test_async_assessment_goes_through_the_dispatcher_the_task_layer_plugs_in(make_order,
+                                                                             django_capture_on_commit_callbacks):
+    import ast
+    import inspect
+
+    from ecom_ai.fraud import scoring
+    from ecom_ai.models.fraud import FraudAssessment
+    from ecom_ai.tasks.fraud import enqueue_assessment
+
+    assert scoring._dispatcher is enqueue_assessment  # wired by EcomAIConfig.ready
+    tree = ast.parse(inspect.getsource(scoring))
+    imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert not [m for m in imported if m and m.startswith("ecom_ai.tasks")]  # the domain never imports tasks
+
+    sent = []
+    scoring.set_dispatcher(lambda key, context: sent.append((key, context)))
+    try:
+        order = make_order()
+        assert assess_order(order, sync=False) is None
+        assert sent == [(str(order.pk), {})] and not FraudAssessment.objects.exists()
+        scoring.set_dispatcher(None)  # nothing wired: scored in-process once the transaction commits
+        with django_capture_on_commit_callbacks(execute=True):
+            assert assess_order(order, sync=False) is None
+        assert FraudAssessment.objects.get().order_key == str(order.pk)
+    finally:
+        scoring.set_dispatcher(enqueue_assessment)
