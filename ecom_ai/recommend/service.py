@@ -34,12 +34,11 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from django.db.models import Q
-from django.utils import timezone
 
 from ecom_ai import signals
 from ecom_ai.adapters import get_adapter
 from ecom_ai.conf import settings as ecom_settings
-from ecom_ai.models import Event, Experiment, ModelVersion, Placement, RecommendationList
+from ecom_ai.models import Event, Experiment, ModelVersion, Placement
 from ecom_ai.recommend import cooccurrence, popularity
 from ecom_ai.recommend.experiments import choose_variant
 from ecom_ai.recommend.rules import Candidate, RuleSet, apply_rules
