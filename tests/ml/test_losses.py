@@ -73,3 +73,10 @@ def test_bad_arguments_are_refused_clearly():
         softmax_cross_entropy(hidden, vectors, targets, precision="fp8")
     with pytest.raises(ValueError, match="do not match"):
         softmax_cross_entropy(hidden, vectors[:, :3], targets)
+
+
+def test_the_precision_probe_leaves_the_global_random_state_alone():
+    bf16_is_faster.cache_clear()
+    state = torch.get_rng_state()
+    bf16_is_faster("cpu")
+    assert torch.equal(torch.get_rng_state(), state)
