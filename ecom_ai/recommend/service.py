@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from django.db import connections, router
 from django.db.models import Q
 
 from ecom_ai import signals
@@ -160,20 +161,42 @@ EVENTS_SCANNED = 500
 def fetch_history(identity: Identity, length: int | None = None) -> list[tuple[str, str, str]]:
     """The shopper's latest events, oldest first: one query on the (user|visitor, time) indexes.
 
-    ``length`` defaults to ``max(RECOMMEND_HISTORY_LENGTH, EVENTS_SCANNED)``.
+    ``length`` defaults to ``max(RECOMMEND_HISTORY_LENGTH, EVENTS_SCANNED)``. The query runs
+    on every served list, so its SQL is compiled by the ORM once per shape and database
+    and then executed directly (compiling it costs more CPU than running it).
     """
-    condition = Q()
-    if identity.user_key:
-        condition |= Q(user_key=identity.user_key)
-    if identity.visitor_key:
-        condition |= Q(visitor_key=identity.visitor_key)
-    if not condition:
+    if not (identity.user_key or identity.visitor_key):
         return []
     length = length or max(ecom_settings.RECOMMEND_HISTORY_LENGTH, EVENTS_SCANNED)
-    rows = list(Event.objects.filter(condition).exclude(event_type="impression")
-                .order_by("-occurred_at", "-pk").values_list("item_key", "event_type", "channel")[:length])
+    alias = router.db_for_read(Event)
+    sql, slots = _history_sql(alias, bool(identity.user_key), bool(identity.visitor_key), int(length))
+    values = {_USER_SLOT: identity.user_key, _VISITOR_SLOT: identity.visitor_key}
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, [values.get(p, p) if isinstance(p, str) else p for p in slots])
+        rows = [tuple(row) for row in cursor.fetchall()]
     rows.reverse()
     return rows
+
+
+_USER_SLOT, _VISITOR_SLOT = "\x00ecom_ai:user_key", "\x00ecom_ai:visitor_key"
+_history_sql_cache: dict[tuple, tuple[str, tuple]] = {}
+
+
+def _history_sql(alias: str, by_user: bool, by_visitor: bool, length: int) -> tuple[str, tuple]:
+    """``(sql, params)`` of the history query, with placeholders standing for the keys."""
+    key = (alias, by_user, by_visitor, length)
+    cached = _history_sql_cache.get(key)
+    if cached is None:
+        condition = Q()
+        if by_user:
+            condition |= Q(user_key=_USER_SLOT)
+        if by_visitor:
+            condition |= Q(visitor_key=_VISITOR_SLOT)
+        query = (Event.objects.using(alias).filter(condition).exclude(event_type="impression")
+                 .order_by("-occurred_at", "-pk").values_list("item_key", "event_type", "channel")[:length]).query
+        sql, params = query.get_compiler(using=alias).as_sql()
+        cached = _history_sql_cache[key] = (sql, tuple(params))
+    return cached
 
 
 # --------------------------------------------------------------------------- placements
