@@ -39,7 +39,7 @@ KIND = "recommender"
 # defaults for a shop's event log (short sessions, small catalogues); see sasrec.DEFAULT_PARAMS
 TRAINING_DEFAULTS = {
     "hidden": 64, "blocks": 2, "heads": 1, "maxlen": 50, "dropout": 0.2, "id_dropout": 0.15, "lr": 2e-3,
-    "epochs": 30, "eval_every": 5, "patience": 2, "batch_tokens": 8192,
+    "epochs": 30, "eval_every": 5, "patience": 2, "batch_tokens": 4096,
 }
 EXTRA_DEFAULTS = {"mode": "full", "refresh_epochs": 10, "eval_users": 5000}
 
