@@ -52,7 +52,8 @@ from ecom_ai.recommend.evaluation import ranking_metrics  # noqa: E402
 MODELS = ("popularity", "itemknn", "als", "sasrec")
 # per-dataset defaults for our model (overridable with --param key=value)
 SASREC_DEFAULTS = {
-    "ml-1m": {"hidden": 64, "maxlen": 200, "dropout": 0.2, "lr": 2e-3, "batch_tokens": 4096, "loss": "full",
+    "ml-1m": {"hidden": 128, "maxlen": 200, "dropout": 0.2, "lr": 2e-3, "batch_tokens": 4096, "loss": "full",
+              "long_windows": True,
               "id_dropout": 0.0, "eval_every": 4, "patience": 3, "epochs": 200},
     "online-retail": {"hidden": 64, "maxlen": 100, "dropout": 0.3, "lr": 1e-3, "loss": "full", "id_dropout": 0.1,
                       "eval_every": 4, "patience": 3, "epochs": 200},
