@@ -20,26 +20,26 @@ def _reference(hidden, vectors, targets, weights=None):
     return torch.autograd.grad(loss, (hidden, vectors)), loss
 
 
-@pytest.mark.parametrize("chunk", [1, 64, 299, 300, 1024])
-def test_matches_cross_entropy_in_fp32(chunk):
-    hidden, vectors, targets = _problem()
-    (ref_h, ref_v), ref_loss = _reference(hidden, vectors, targets)
-    loss = softmax_cross_entropy(hidden, vectors, targets, chunk=chunk, precision="fp32")
+def _assert_matches_reference(hidden, vectors, targets, *, weights=None, chunk):
+    """fp32 loss and gradients equal F.cross_entropy's (weighted mean when ``weights``)."""
+    (ref_h, ref_v), ref_loss = _reference(hidden, vectors, targets, weights)
+    loss = softmax_cross_entropy(hidden, vectors, targets, weights=weights, chunk=chunk, precision="fp32")
     grad_h, grad_v = torch.autograd.grad(loss, (hidden, vectors))
     assert loss.item() == pytest.approx(ref_loss.item(), rel=1e-5)
     torch.testing.assert_close(grad_h, ref_h, rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(grad_v, ref_v, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("chunk", [1, 64, 299, 300, 1024])
+def test_matches_cross_entropy_in_fp32(chunk):
+    hidden, vectors, targets = _problem()
+    _assert_matches_reference(hidden, vectors, targets, chunk=chunk)
 
 
 def test_row_weights_give_the_weighted_mean():
     hidden, vectors, targets = _problem(seed=1)
     weights = torch.rand(len(targets), generator=torch.Generator().manual_seed(2)) * 3
-    (ref_h, ref_v), ref_loss = _reference(hidden, vectors, targets, weights)
-    loss = softmax_cross_entropy(hidden, vectors, targets, weights=weights, chunk=50, precision="fp32")
-    grad_h, grad_v = torch.autograd.grad(loss, (hidden, vectors))
-    assert loss.item() == pytest.approx(ref_loss.item(), rel=1e-5)
-    torch.testing.assert_close(grad_h, ref_h, rtol=1e-4, atol=1e-6)
-    torch.testing.assert_close(grad_v, ref_v, rtol=1e-4, atol=1e-6)
+    _assert_matches_reference(hidden, vectors, targets, weights=weights, chunk=50)
 
 
 def test_upstream_gradient_scales_and_flows_through_a_graph():
