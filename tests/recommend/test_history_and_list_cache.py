@@ -1,0 +1,498 @@
+"""The serving caches: shoppers' history in the shared cache, served lists per process.
+
+Most tests run against the real Redis (``settings.REDIS_TEST_URL``) as Django's default
+cache, with a key prefix of their own (removed afterwards), because the history cache is
+only on with a shared backend. The tests' default cache (LocMem) keeps both caches off.
+
+The ``xfail(strict=True)`` tests are known bugs of the caches (see their reasons): they
+fail today and must pass once fixed (then drop the marker).
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+import pytest
+import redis
+from django.conf import settings as django_settings
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+import ecom_ai
+from ecom_ai.conf import settings as ecom_settings
+from ecom_ai.conf import validate
+from ecom_ai.events.identity import identify
+from ecom_ai.events.privacy import erase_user_data
+from ecom_ai.events.tracking import record_batch
+from ecom_ai.models import Event, Item, Placement, PlacementRule, RecommendationList
+from ecom_ai.recommend import history_cache, list_cache, logwriter
+from ecom_ai.recommend.service import Identity, RecommendationService, ensure_default_placements
+from tests.recommend.conftest import key
+
+pytestmark = pytest.mark.django_db
+svc = RecommendationService()
+ME = Identity(visitor_key="me")
+
+
+# --------------------------------------------------------------------------- fixtures / helpers
+
+@pytest.fixture(autouse=True)
+def fresh_list_cache():
+    list_cache.clear()
+    yield
+    list_cache.clear()
+
+
+def _redis_caches(prefix, location=None):
+    return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                        "LOCATION": location or django_settings.REDIS_TEST_URL, "KEY_PREFIX": prefix}}
+
+
+@pytest.fixture
+def use_redis(settings):
+    """use_redis() makes the real Redis Django's default cache, under a key prefix of this
+    test only (its keys are deleted afterwards); returns the prefix."""
+    prefixes = []
+
+    def use():
+        prefix = f"ecom_ai_test_{uuid.uuid4().hex[:12]}"
+        prefixes.append(prefix)
+        settings.CACHES = _redis_caches(prefix)
+        return prefix
+
+    yield use
+    client = redis.Redis.from_url(django_settings.REDIS_TEST_URL)
+    for prefix in prefixes:
+        keys = list(client.scan_iter(f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
+
+
+@pytest.fixture
+def redis_cache(use_redis):
+    prefix = use_redis()
+    assert history_cache.enabled()
+    return prefix
+
+
+@pytest.fixture
+def trending_shop(shop, add_events, rec_settings):
+    """Home lists are plain trending lists: 12, 11, ..., 1 (item 4 is out of stock)."""
+    rec_settings()  # ACTIVE_MODEL_CHECK_SECONDS=0, artifacts in a temp folder
+    rows = []
+    for n, product in shop.items():
+        rows += [(f"t{n}-{i}", "view", product, 30) for i in range(n)]
+    add_events(rows)
+    ensure_default_placements()
+    update_home(strategy="trending", fallback_strategy="trending", max_per_category=None)
+    return shop
+
+
+def update_home(**fields):
+    placement = Placement.objects.get(slug="home")
+    for name, value in fields.items():
+        setattr(placement, name, value)
+    placement.save()  # post_save drops this process's placement cache
+
+
+def keys_of(shop, *numbers):
+    return [key(shop[n]) for n in numbers]
+
+
+def home(who=ME, limit=4, **kwargs):
+    return svc.recommend(who, "home", limit=limit, **kwargs)
+
+
+def event_selects(queries):
+    return [q for q in queries if q["sql"].lstrip().upper().startswith("SELECT") and "ecom_ai_event" in q["sql"]]
+
+
+def history_reads(queries):
+    """The shopper's history query (``service.fetch_history``): the latest events first."""
+    return [q for q in event_selects(queries) if '"occurred_at" DESC' in q["sql"] and "GROUP BY" not in q["sql"]]
+
+
+def served(call, *, all_queries=False):
+    """(result, history SELECTs, list cache hits delta, misses delta) of one call."""
+    before = list_cache.stats()
+    with CaptureQueriesContext(connection) as queries:
+        result = call()
+    after = list_cache.stats()
+    reads = list(queries) if all_queries else history_reads(queries)
+    return result, reads, after["hits"] - before["hits"], after["misses"] - before["misses"]
+
+
+@pytest.fixture
+def buffered(rec_settings, monkeypatch):
+    """The buffered log without its thread: the test flushes (as in test_serving_cache_and_log)."""
+    rec_settings(RECOMMEND_LOG_MODE="buffered")
+    monkeypatch.setattr(logwriter.writer, "autostart", False)
+    logwriter.writer._buffer.clear()
+    yield logwriter.writer
+    logwriter.writer._buffer.clear()
+
+
+# --------------------------------------------------------------------------- 1. reuse
+
+def test_a_second_list_without_a_new_event_is_reused_as_a_new_stored_list(trending_shop, redis_cache):
+    shop = trending_shop
+    first, reads, hits, misses = served(lambda: home())
+    assert first.keys == keys_of(shop, 12, 11, 10, 9)
+    assert (hits, misses) == (0, 1) and len(reads) == 1  # computed: the history was read once
+
+    second, queries, hits, misses = served(lambda: home(), all_queries=True)
+    assert (hits, misses) == (1, 0)
+    assert event_selects(queries) == []  # neither the history query nor anything else on the event table
+    assert second.keys == first.keys and [tuple(i) for i in second.items] == [tuple(i) for i in first.items]
+    assert second.strategy == first.strategy and second.id != first.id
+    assert [p.pk for p in second.products] == [shop[n].pk for n in (12, 11, 10, 9)]
+
+    stored = {row.pk: row for row in RecommendationList.objects.all()}  # sync log mode in the tests
+    assert set(stored) == {first.id, second.id}
+    assert stored[second.id].item_keys == second.keys and stored[second.id].visitor_key == "me"
+    impressions = Event.objects.filter(event_type="impression", visitor_key="me")
+    assert sorted(e.context["rec_id"] for e in impressions) == sorted([str(first.id), str(second.id)])
+    assert list_cache.stats()["entries"] == 1
+
+
+def test_the_cached_history_is_shared_between_processes(trending_shop, redis_cache):
+    """Another web process (an empty list cache here) reads the shopper's state from Redis."""
+    ecom_ai.track("purchase", visitor_key="me", item_key=key(trending_shop[12]))
+    first, reads, _, _ = served(lambda: home())
+    assert len(reads) == 1
+    list_cache.clear()  # "another process": no list of its own, the same Redis
+    again, reads, hits, misses = served(lambda: home())
+    assert (hits, misses) == (0, 1) and reads == []  # recomputed from the cached state
+    assert again.keys == first.keys == keys_of(trending_shop, 11, 10, 9, 8)
+
+
+def test_the_list_key_covers_limit_anchor_exclusions_and_channel(trending_shop, redis_cache):
+    shop = trending_shop
+    home()
+    hits_before = list_cache.stats()["hits"]
+    for call in (lambda: home(limit=3), lambda: home(exclude=[key(shop[12])]), lambda: home(item=shop[1]),
+                 lambda: home(channel="app")):
+        result, _, hits, misses = served(call)
+        assert (hits, misses) == (0, 1)
+    assert home(exclude=[key(shop[12])]).keys == keys_of(shop, 11, 10, 9, 8)  # a hit, still without 12
+    assert home(limit=3).keys == keys_of(shop, 12, 11, 10)
+    assert list_cache.stats()["hits"] - hits_before == 2
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: a reused list shares the cached items list (and facts dict) "
+                                       "with every result built from it")
+def test_changing_one_served_list_does_not_change_the_next(trending_shop, redis_cache):
+    computed = home()
+    del computed.items[3:]  # a host trimming the list it was given
+    reused = home()
+    assert reused.keys == keys_of(trending_shop, 12, 11, 10, 9)
+    reused.items.reverse()
+    reused.facts.clear()
+    again = home()
+    assert again.keys == keys_of(trending_shop, 12, 11, 10, 9)
+    assert [i["title"] for i in again.as_dict()["items"]] == ["Item 12", "Item 11", "Item 10", "Item 9"]
+
+
+def test_previews_are_neither_served_from_nor_put_in_the_list_cache(trending_shop, redis_cache):
+    home()
+    preview, _, hits, misses = served(lambda: home(log=False))
+    assert (hits, misses) == (0, 0) and preview.keys == keys_of(trending_shop, 12, 11, 10, 9)
+    assert not RecommendationList.objects.filter(pk=preview.id).exists()
+
+
+def test_a_list_is_not_reused_after_its_age_limit(trending_shop, redis_cache, rec_settings):
+    rec_settings(RECOMMEND_LIST_CACHE_SECONDS=0.05)
+    home()
+    assert served(lambda: home())[2] == 1
+    time.sleep(0.1)
+    _, reads, hits, misses = served(lambda: home())
+    assert (hits, misses) == (0, 1) and reads == []  # the history itself is still cached
+
+
+def test_the_list_cache_is_bounded(trending_shop, redis_cache, rec_settings):
+    rec_settings(RECOMMEND_LIST_CACHE_SIZE=2)
+    for v in ("a", "b", "c"):
+        home(Identity(visitor_key=v))
+    assert list_cache.stats()["entries"] == 2
+    assert served(lambda: home(Identity(visitor_key="a")))[3] == 1  # the oldest was dropped
+    assert served(lambda: home(Identity(visitor_key="c")))[2] == 1
+
+
+# --------------------------------------------------------------------------- 2. real-time reaction
+
+def test_a_new_event_through_the_tracking_api_recomputes_the_next_list(trending_shop, redis_cache):
+    shop = trending_shop
+    assert home().keys == keys_of(shop, 12, 11, 10, 9)
+    home()  # cached now
+    result = record_batch([{"event_type": "purchase", "visitor_key": "me", "item_key": key(shop[12])}],
+                          source="test-api")
+    assert result.accepted == 1
+    after, reads, hits, misses = served(lambda: home())
+    assert (hits, misses) == (0, 1) and len(reads) == 1  # the history was read again
+    assert after.keys == keys_of(shop, 11, 10, 9, 8)  # the purchased item is left out at once
+
+    ecom_ai.track("add_to_cart", visitor_key="me", item_key=key(shop[11]))
+    assert home().keys == keys_of(shop, 10, 9, 8, 7)  # the cart's item too
+    assert served(lambda: home())[2] == 1
+    ecom_ai.track("remove_from_cart", visitor_key="me", item_key=key(shop[11]))
+    assert home().keys == keys_of(shop, 11, 10, 9, 8)
+
+
+def test_an_event_of_the_user_from_another_device_recomputes_a_logged_in_list(trending_shop, redis_cache):
+    shop = trending_shop
+    me = Identity(visitor_key="web-cookie", user_key="42")
+    assert home(me).keys == keys_of(shop, 12, 11, 10, 9)
+    home(me)
+    ecom_ai.track("purchase", channel="store", visitor_key="card-1", user_key="42", item_key=key(shop[12]))
+    after, _, hits, misses = served(lambda: home(me))
+    assert (hits, misses) == (0, 1) and after.keys == keys_of(shop, 11, 10, 9, 8)
+
+
+def test_another_shoppers_event_keeps_my_list_cached(trending_shop, redis_cache):
+    home()
+    ecom_ai.track("view", visitor_key="someone-else", item_key=key(trending_shop[3]))
+    assert served(lambda: home())[2] == 1
+
+
+def test_a_model_list_reacts_to_the_latest_view_and_keeps_its_model_version(shop, rec_settings, redis_cache):
+    from ecom_ai.ml.registry import train_model
+
+    rec_settings(TRAINERS={"recommender": "tests.recommend.fake_trainer.FakeRecommenderTrainer",
+                           "cooccurrence": "ecom_ai.recommend.cooccurrence.CooccurrenceTrainer"})
+    version = train_model("recommender", {"item_keys": [key(p) for p in shop.values()],
+                                          "order": keys_of(shop, 7, 6, 5, 12)})
+    before = home(limit=3)
+    assert all(r in ("Trending now", "New arrival") for _, _, r in before.items)
+    ecom_ai.track("view", visitor_key="me", item_key=key(shop[9]))
+    after = home(limit=3)
+    assert after.keys == keys_of(shop, 7, 6, 5)
+    again, _, hits, _ = served(lambda: home(limit=3))
+    assert hits == 1 and again.keys == after.keys and again.model_version_id == version.pk
+    assert RecommendationList.objects.get(pk=again.id).model_version_id == version.pk
+
+
+# --------------------------------------------------------------------------- 3. impressions
+
+def test_impressions_written_by_the_log_writer_do_not_invalidate(trending_shop, redis_cache, buffered):
+    first = home()
+    assert logwriter.flush() == 1
+    assert Event.objects.filter(event_type="impression", visitor_key="me").count() == 1
+    second, reads, hits, misses = served(lambda: home())
+    assert (hits, misses) == (1, 0) and reads == []
+    assert logwriter.flush() == 1
+    third, _, hits, _ = served(lambda: home())
+    assert hits == 1
+    logwriter.flush()
+    assert {row.pk for row in RecommendationList.objects.all()} == {first.id, second.id, third.id}
+    assert Event.objects.filter(event_type="impression", visitor_key="me").count() == 3
+
+
+# --------------------------------------------------------------------------- 4. identity and erasure
+
+def test_identify_invalidates_the_visitor_and_the_user(trending_shop, redis_cache):
+    shop = trending_shop
+    ecom_ai.track("purchase", visitor_key="other-device", user_key="u1", item_key=key(shop[12]))
+    assert home().keys == keys_of(shop, 12, 11, 10, 9)
+    home()
+    as_user = Identity(visitor_key="me", user_key="u1")
+    home(as_user)
+    assert served(lambda: home(as_user))[2] == 1
+
+    identify("me", "u1")
+    _, _, hits, misses = served(lambda: home())
+    assert (hits, misses) == (0, 1)
+    after, reads, hits, misses = served(lambda: home(as_user))
+    assert (hits, misses) == (0, 1) and len(reads) == 1
+    assert after.keys == keys_of(shop, 11, 10, 9, 8)
+
+
+def test_identify_makes_the_visitors_anonymous_history_count_for_the_user(trending_shop, redis_cache):
+    shop = trending_shop
+    user = Identity(visitor_key="laptop", user_key="u2")
+    ecom_ai.track("purchase", visitor_key="phone", item_key=key(shop[12]))  # anonymous, another device
+    assert home(user).keys == keys_of(shop, 12, 11, 10, 9)
+    home(user)
+    identify("phone", "u2")  # the phone's events become the user's
+    assert home(user).keys == keys_of(shop, 11, 10, 9, 8)
+
+
+def test_erasure_invalidates_the_erased_shoppers_history(trending_shop, redis_cache):
+    shop = trending_shop
+    identify("me", "u3")
+    me = Identity(visitor_key="me", user_key="u3")
+    ecom_ai.track("purchase", visitor_key="me", user_key="u3", item_key=key(shop[12]))
+    assert home(me).keys == keys_of(shop, 11, 10, 9, 8)
+    assert home(ME).keys == keys_of(shop, 11, 10, 9, 8)
+    assert served(lambda: home(me))[2] == 1
+
+    erase_user_data("u3")
+    assert not Event.objects.filter(user_key="u3").exclude(event_type="impression").exists()
+    for who in (me, ME):
+        after, reads, hits, misses = served(lambda: home(who))
+        assert (hits, misses) == (0, 1) and len(reads) == 1
+        assert after.keys == keys_of(shop, 12, 11, 10, 9)  # the erased purchase no longer counts
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: erasure forgets only the user's own (unshared) visitor keys; a shared "
+                                       "visitor's cached history keeps the erased events")
+def test_erasure_invalidates_a_shared_visitor_that_saw_the_erased_events(trending_shop, redis_cache):
+    shop = trending_shop
+    identify("family-pc", "u5")
+    identify("family-pc", "u6")  # two users on one computer: erasure keeps the visitor's link
+    ecom_ai.track("purchase", visitor_key="family-pc", user_key="u5", item_key=key(shop[12]))
+    pc = Identity(visitor_key="family-pc")  # logged out
+    assert home(pc).keys == keys_of(shop, 11, 10, 9, 8)  # u5's purchase counts for the computer
+    erase_user_data("u5")
+    assert not Event.objects.filter(user_key="u5").exclude(event_type="impression").exists()
+    list_cache.clear()  # even without this process's list: the history in Redis is stale too
+    assert home(pc).keys == keys_of(shop, 12, 11, 10, 9)  # as without the caches
+
+
+# --------------------------------------------------------------------------- 5. catalog and rules
+
+def test_a_catalog_change_makes_the_next_list_a_miss(trending_shop, redis_cache):
+    shop = trending_shop
+    assert home().keys == keys_of(shop, 12, 11, 10, 9)
+    home()
+    shop[12].stock = 0
+    shop[12].save()  # host save -> catalog sync -> item facts version bump
+    after, reads, hits, misses = served(lambda: home())
+    assert (hits, misses) == (0, 1) and reads == []  # the shopper's history is still cached
+    assert after.keys == keys_of(shop, 11, 10, 9, 8)
+
+    home()
+    item = Item.objects.get(key=key(shop[12]))
+    item.in_stock = True
+    item.save()  # the mirror's own save bumps too
+    assert served(lambda: home())[3] == 1
+    assert home().keys == keys_of(shop, 12, 11, 10, 9)
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: the list key holds id(config); a reloaded PlacementConfig often gets "
+                                       "the freed one's address, so a list built under the old rules is reused")
+def test_placement_and_rule_changes_are_applied_at_once_every_time(trending_shop, redis_cache):
+    """Each change drops this process's placement config; the next list must follow it.
+
+    Repeated, because whether the new config lands at a freed config's address (what the
+    list key compares) depends on the allocator: about one change in eight here. (A single
+    change is therefore not tested on its own: it would be a flaky test until this is fixed.)
+    """
+    shop = trending_shop
+    placement = Placement.objects.get(slug="home")
+    stale = []
+    for round_ in range(40):
+        home()
+        home()
+        rule = PlacementRule.objects.create(placement=placement, action="exclude", item_key=key(shop[12]))
+        if home().keys != keys_of(shop, 11, 10, 9, 8):
+            stale.append((round_, "rule added"))
+        home()
+        rule.delete()
+        if home().keys != keys_of(shop, 12, 11, 10, 9):
+            stale.append((round_, "rule deleted"))
+        update_home(exclude_out_of_stock=False)
+        if home(limit=12).keys != keys_of(shop, *range(12, 0, -1)):  # 4 (out of stock) is back
+            stale.append((round_, "placement edited"))
+        home(limit=12)
+        update_home(exclude_out_of_stock=True)
+        if key(shop[4]) in home(limit=12).keys:
+            stale.append((round_, "placement edited back"))
+    assert stale == []
+
+
+# --------------------------------------------------------------------------- 6. off switches
+
+def test_with_the_per_process_cache_both_caches_are_off(trending_shop):
+    assert django_settings.CACHES["default"]["BACKEND"].endswith("LocMemCache")
+    assert ecom_settings.RECOMMEND_HISTORY_CACHE == "auto" and not history_cache.enabled()
+    first, reads_1, hits, misses = served(lambda: home())
+    second, reads_2, hits_2, misses_2 = served(lambda: home())
+    assert (hits, misses, hits_2, misses_2) == (0, 0, 0, 0)
+    assert len(reads_1) == len(reads_2) == 1  # each list reads the history
+    assert second.keys == first.keys == keys_of(trending_shop, 12, 11, 10, 9)
+    assert [tuple(i) for i in second.items] == [tuple(i) for i in first.items] and second.id != first.id
+    assert list_cache.stats()["entries"] == 0
+    assert not [k for k in cache._cache if history_cache.PREFIX in k]  # no token, no state in LocMem
+
+
+def test_the_history_cache_can_be_forced_on_or_off(trending_shop, rec_settings, use_redis):
+    cache.clear()  # the tests' LocMem: no tokens of another test
+    rec_settings(RECOMMEND_HISTORY_CACHE=True)
+    assert history_cache.enabled()  # even with LocMem (a single process)
+    home()
+    assert served(lambda: home())[2] == 1
+    cache.clear()
+    use_redis()
+    rec_settings(RECOMMEND_HISTORY_CACHE=False)
+    assert not history_cache.enabled()
+    _, reads, hits, misses = served(lambda: home())
+    assert (hits, misses) == (0, 0) and len(reads) == 1
+    rec_settings(RECOMMEND_HISTORY_CACHE="auto", RECOMMEND_HISTORY_CACHE_SECONDS=0)
+    assert not history_cache.enabled()
+
+
+def test_list_cache_seconds_zero_turns_only_the_list_cache_off(trending_shop, redis_cache, rec_settings):
+    rec_settings(RECOMMEND_LIST_CACHE_SECONDS=0)
+    first = home()
+    second, reads, hits, _ = served(lambda: home())
+    assert hits == 0 and list_cache.stats()["entries"] == 0
+    assert reads == []  # the shopper's history still comes from Redis
+    assert second.keys == first.keys
+
+
+# --------------------------------------------------------------------------- 7. outage
+
+def test_a_redis_outage_serves_lists_from_the_database(trending_shop, settings, caplog):
+    settings.CACHES = _redis_caches("ecom_ai_test_down", location="redis://127.0.0.1:1/0")
+    assert history_cache.enabled()
+    shop = trending_shop
+    with caplog.at_level(logging.WARNING, logger="ecom_ai.recommend"):
+        first, reads, hits, misses = served(lambda: home())
+        ecom_ai.track("purchase", visitor_key="me", item_key=key(shop[12]))  # forget() cannot reach Redis
+        second, reads_2, _, _ = served(lambda: home())
+    assert first.keys == keys_of(shop, 12, 11, 10, 9) and second.keys == keys_of(shop, 11, 10, 9, 8)
+    assert len(reads) == len(reads_2) == 1 and (hits, misses) == (0, 0)
+    assert "history cache is unavailable" in caplog.text
+    assert RecommendationList.objects.filter(pk__in=[first.id, second.id]).count() == 2
+
+
+def test_a_lost_token_is_never_trusted(trending_shop, redis_cache):
+    """An evicted or expired token (or one deleted by another process) means: read the log."""
+    home()
+    cache.delete(history_cache.token_key("v", "me"))
+    _, reads, hits, misses = served(lambda: home())
+    assert (hits, misses) == (0, 1) and len(reads) == 1
+    assert served(lambda: home())[2] == 1  # fresh tokens, cached again
+
+
+# --------------------------------------------------------------------------- 8. settings
+
+@pytest.mark.parametrize("name, value", [
+    ("RECOMMEND_HISTORY_CACHE", "yes"), ("RECOMMEND_HISTORY_CACHE", "Auto"), ("RECOMMEND_HISTORY_CACHE", 1),
+    ("RECOMMEND_HISTORY_CACHE", None),
+    ("RECOMMEND_HISTORY_CACHE_SECONDS", -1), ("RECOMMEND_HISTORY_CACHE_SECONDS", 86401),
+    ("RECOMMEND_HISTORY_CACHE_SECONDS", "600"),
+    ("RECOMMEND_LIST_CACHE_SECONDS", -1), ("RECOMMEND_LIST_CACHE_SECONDS", 3601),
+    ("RECOMMEND_LIST_CACHE_SIZE", 0), ("RECOMMEND_LIST_CACHE_SIZE", 2.5), ("RECOMMEND_LIST_CACHE_SIZE", True),
+])
+def test_bad_cache_settings_are_refused(name, value):
+    problems = validate({name: value})
+    assert len(problems) == 1 and name in problems[0]
+
+
+@pytest.mark.parametrize("name, value", [
+    ("RECOMMEND_HISTORY_CACHE", "auto"), ("RECOMMEND_HISTORY_CACHE", True), ("RECOMMEND_HISTORY_CACHE", False),
+    ("RECOMMEND_HISTORY_CACHE_SECONDS", 0), ("RECOMMEND_HISTORY_CACHE_SECONDS", 30.5),
+    ("RECOMMEND_LIST_CACHE_SECONDS", 0), ("RECOMMEND_LIST_CACHE_SIZE", 1),
+])
+def test_good_cache_settings_pass(name, value):
+    assert validate({name: value}) == []
+
+
+def test_a_bad_history_cache_setting_stops_at_first_use(settings):
+    settings.ECOM_AI = {**settings.ECOM_AI, "RECOMMEND_HISTORY_CACHE": "sometimes"}
+    with pytest.raises(ImproperlyConfigured, match=r"RECOMMEND_HISTORY_CACHE.*True, False or 'auto'"):
+        history_cache.enabled()
