@@ -19,6 +19,12 @@ ECOM_AI = {**_SANDBOX_ECOM_AI, "RECOMMEND_THROTTLE_RATE": None, "ACTIVE_MODEL_CH
 # the serving knobs serve.py compares (--log-mode, --facts-seconds); unset = ecom_ai's defaults
 if os.environ.get("ECOM_AI_SERVE_LOG_MODE"):
     ECOM_AI["RECOMMEND_LOG_MODE"] = os.environ["ECOM_AI_SERVE_LOG_MODE"]
+if os.environ.get("ECOM_AI_SERVE_LOG_BATCH"):
+    ECOM_AI["RECOMMEND_LOG_BATCH_SIZE"] = int(os.environ["ECOM_AI_SERVE_LOG_BATCH"])
+if os.environ.get("ECOM_AI_SERVE_LIST_CACHE_SECONDS"):
+    ECOM_AI["RECOMMEND_LIST_CACHE_SECONDS"] = float(os.environ["ECOM_AI_SERVE_LIST_CACHE_SECONDS"])
+if os.environ.get("ECOM_AI_SERVE_HISTORY_CACHE"):
+    ECOM_AI["RECOMMEND_HISTORY_CACHE"] = {"on": True, "off": False}.get(os.environ["ECOM_AI_SERVE_HISTORY_CACHE"], "auto")
 if os.environ.get("ECOM_AI_SERVE_FACTS_SECONDS"):
     ECOM_AI["RECOMMEND_ITEM_FACTS_CACHE_SECONDS"] = float(os.environ["ECOM_AI_SERVE_FACTS_SECONDS"])
 # persistent database connections, as production deployments run (--conn-max-age; 0 = a new
@@ -28,3 +34,11 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # noqa: F405
 LOGGING = {"version": 1, "disable_existing_loggers": False,
            "handlers": {"console": {"class": "logging.StreamHandler"}},
            "root": {"handlers": ["console"], "level": "WARNING"}}
+# the cache (--cache): Redis, as production deployments run it (the shoppers' history cache
+# needs a shared cache), or "locmem", the per-process default of a bare Django project
+if os.environ.get("ECOM_AI_SERVE_CACHE", "locmem") == "redis":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": os.environ.get("ECOM_AI_SERVE_REDIS", "redis://127.0.0.1:6379/0"),
+                          "KEY_PREFIX": os.environ.get("ECOM_AI_SERVE_CACHE_PREFIX", "ecom_ai_serve")}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

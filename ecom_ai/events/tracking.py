@@ -1,7 +1,7 @@
 """Recording events: ``track()`` for one event from Python, ``record_batch()`` for many.
 
 Both validate with :mod:`ecom_ai.events.validation`, fill ``user_key`` from known visitor
-identities, skip staff traffic (unless ``TRACK_STAFF``), write with one ``bulk_create``
+identities, skip staff traffic (unless ``TRACK_STAFF``), write with one ``bulk_create`` (``COPY`` on PostgreSQL, ``ecom_ai.events.copy_insert``)
 in one transaction and send ``ecom_ai.signals.events_recorded``. ``record_batch()`` is the
 path the HTTP endpoint uses; it is all-or-nothing and idempotent on
 ``(source, client_event_id)``.
@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from ecom_ai import signals
 from ecom_ai.adapters import get_adapter
 from ecom_ai.conf import settings as ecom_settings
+from ecom_ai.events.copy_insert import copy_insert
 from ecom_ai.events.middleware import get_visitor_key
 from ecom_ai.events.validation import EventValidationError, ValidationContext, validate_event
 from ecom_ai.models import Event, VisitorIdentity
@@ -123,7 +124,7 @@ def write_events(events: list[Event], source: str) -> tuple[list[Event], int]:
                 skipped = len(unique) - len(candidates)
         try:
             with transaction.atomic():
-                written = Event.objects.bulk_create(candidates) if candidates else []
+                written = copy_insert(Event, candidates) if candidates else []
         except IntegrityError:
             if attempt == CONFLICT_RETRIES or not seen:
                 raise

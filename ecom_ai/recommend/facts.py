@@ -144,6 +144,13 @@ def item_facts(keys) -> dict[str, dict]:
     return _cache.get_many(keys)
 
 
+def generation() -> int:
+    """Moves whenever this process's facts are dropped (a catalog change here or, within
+    ``VERSION_CHECK_SECONDS``, in another process): lists built on older facts are stale."""
+    _cache._check_version(time.monotonic())
+    return _cache._generation
+
+
 def clear_cache() -> None:
     """Drop this process's facts (other processes follow :func:`bump_version`)."""
     _cache.clear()

@@ -94,6 +94,7 @@ def build(result) -> PendingList:
 
 def write(batch: list[PendingList]) -> bool:
     """Store a batch in one transaction; True when written. Never raises; logs a failure."""
+    from ecom_ai.events.copy_insert import copy_insert
     from ecom_ai.events.tracking import _send_recorded, fill_user_keys, write_events
     from ecom_ai.models import RecommendationList
 
@@ -102,7 +103,7 @@ def write(batch: list[PendingList]) -> bool:
     events = [p.impression for p in batch if p.impression is not None]
     try:
         with transaction.atomic():
-            RecommendationList.objects.bulk_create([p.row for p in batch])
+            copy_insert(RecommendationList, [p.row for p in batch])
             written = []
             if events:
                 fill_user_keys(events)

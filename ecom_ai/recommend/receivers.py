@@ -1,6 +1,8 @@
 """Receivers of the recommend domain (connected at start-up by ``ecom_ai.receivers``).
 
-- ``events_recorded`` → attribution of clicks / add-to-carts / purchases to served lists;
+- ``events_recorded`` → attribution of clicks / add-to-carts / purchases to served lists,
+  and the shoppers' cached history is dropped (``ecom_ai.recommend.history_cache``; also on
+  ``visitor_identified`` and erasure);
 - ``item_synced`` and saving / deleting an ``Item`` → the item facts cache's version is
   bumped (this process drops its facts at once, the others within a second with a shared
   cache, see ``ecom_ai.recommend.facts``);
@@ -14,11 +16,14 @@ from django.db.models.signals import post_delete, post_save
 from ecom_ai import signals
 from ecom_ai.events import privacy
 from ecom_ai.models import Experiment, Item, Placement, PlacementRule, Variant
-from ecom_ai.recommend import facts
+from ecom_ai.recommend import facts, history_cache
 from ecom_ai.recommend.attribution import on_events_recorded
 from ecom_ai.recommend.service import clear_placement_cache
 
 signals.events_recorded.connect(on_events_recorded, dispatch_uid="ecom_ai.recommend.attribution")
+signals.events_recorded.connect(history_cache.on_events_recorded, dispatch_uid="ecom_ai.recommend.history_cache")
+signals.visitor_identified.connect(history_cache.on_visitor_identified,
+                                   dispatch_uid="ecom_ai.recommend.history_cache.identified")
 
 signals.item_synced.connect(facts.bump_version, dispatch_uid="ecom_ai.recommend.facts.synced")
 post_save.connect(facts.bump_version, sender=Item, dispatch_uid="ecom_ai.recommend.facts.item_saved")
@@ -56,6 +61,7 @@ def export_recommendation_lists(user_key, visitor_keys):
 
 def erase_recommendation_lists(user_key, visitor_keys):
     """Unlink the user's served lists (keys blanked): experiment counts stay, the person does not."""
+    history_cache.on_user_erased(user_key, visitor_keys)  # the erased events must not be served from the cache
     count = _user_lists(user_key, visitor_keys).update(user_key="", visitor_key="")
     return {"recommendation_lists_anonymised": count} if count else {}  # nothing to report for most users
 

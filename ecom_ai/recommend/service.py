@@ -23,6 +23,7 @@ a fallback list.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import sys
 import threading
@@ -40,8 +41,9 @@ from ecom_ai import signals
 from ecom_ai.adapters import get_adapter
 from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.models import Event, Experiment, ModelVersion, Placement
-from ecom_ai.recommend import cooccurrence, popularity
+from ecom_ai.recommend import cooccurrence, history_cache, list_cache, popularity
 from ecom_ai.recommend.experiments import choose_variant
+from ecom_ai.recommend.facts import generation as facts_generation
 from ecom_ai.recommend.rules import Candidate, RuleSet, apply_rules
 
 logger = logging.getLogger("ecom_ai.recommend")
@@ -201,6 +203,9 @@ def _history_sql(alias: str, by_user: bool, by_visitor: bool, length: int) -> tu
 
 # --------------------------------------------------------------------------- placements
 
+_config_serials = itertools.count(1)
+
+
 @dataclass
 class PlacementConfig:
     placement: Placement
@@ -208,6 +213,7 @@ class PlacementConfig:
     experiment: Experiment | None
     variants: list
     loaded_at: float
+    serial: int = field(default_factory=lambda: next(_config_serials))  # unique per load (list cache key)
 
     def ruleset(self) -> RuleSet:
         return RuleSet.from_rules(self.ruleset_rules)
@@ -325,6 +331,13 @@ def _active(kind):
     except Exception as exc:  # noqa: BLE001 - e.g. no trainer configured for the kind
         logger.debug("ecom_ai: no %s model: %s", kind, exc)
         return None
+
+
+def _active_version_id(kind):
+    """The id of the version ``load_active(kind)`` holds in this process (None: none loaded)."""
+    from ecom_ai.ml import registry
+
+    return getattr(registry._loaded.get(kind), "version_id", None)
 
 
 # --------------------------------------------------------------------------- the result
@@ -593,9 +606,26 @@ class RecommendationService:
         variant = choose_variant(config.experiment.pk, config.variants, who.bucket_key) if config.experiment else None
         strategy = (variant.strategy if variant is not None and variant.strategy else placement.strategy)
         recommender, model_version_id = self._recommender(variant)
+        extra_excluded = frozenset(_item_key(x) for x in exclude if x not in (None, ""))
 
-        state = ShopperState.from_events(fetch_history(who)) if who else ShopperState()
-        excluded = {_item_key(x) for x in exclude if x not in (None, "")}
+        history_length = ecom_settings.RECOMMEND_HISTORY_LENGTH
+        snapshot = history_cache.read(who, history_length) if who else history_cache.OFF
+        list_key = None
+        if snapshot.tokens is not None and log:  # previews are always computed afresh
+            list_key = (who, config.serial, anchor, limit, extra_excluded, getattr(variant, "pk", None),
+                        model_version_id, _active_version_id(COOCCURRENCE_KIND), facts_generation())
+            cached = list_cache.get(list_key, snapshot.tokens)
+            if cached is not None:  # copies: a caller may change its list without changing the next one
+                return self._served(RecommendationResult(
+                    id=rec_id, placement=placement, items=list(cached.items), identity=who, strategy=cached.strategy,
+                    variant=variant, model_version_id=model_version_id if {"model", "for_you", "similar"} & set(
+                        cached.used) else None, anchor_item=anchor, facts=dict(cached.facts)), log)
+
+        state = snapshot.state
+        if state is None:
+            state = ShopperState.from_events(fetch_history(who)) if who else ShopperState()
+            history_cache.store(who, history_length, snapshot, state)
+        excluded = set(extra_excluded)
         if anchor and placement.exclude_viewed:
             excluded.add(anchor)
         if placement.exclude_purchased and who:
@@ -658,8 +688,17 @@ class RecommendationService:
             id=rec_id, placement=placement, items=items, identity=who, strategy="+".join(used) or strategy,
             variant=variant, model_version_id=model_version_id if {"model", "for_you", "similar"} & set(used) else None,
             anchor_item=anchor, facts=facts)
+        if list_key is not None:
+            list_cache.put(list_key, snapshot.tokens, list_cache.CachedList(
+                list(items), result.strategy, tuple(used),
+                {item.key: facts[item.key] for item in items if item.key in facts}))
+        return self._served(result, log)
+
+    def _served(self, result: RecommendationResult, log: bool) -> RecommendationResult:
+        """Store and announce a served list (``log=False``: a preview, neither)."""
         if not log:  # a preview (admin): nothing stored, nothing announced
             return result
+        items = result.items
         if items:
             self._log(result)
         try:
@@ -676,10 +715,7 @@ class RecommendationService:
         model = _active(RECOMMENDER_KIND)
         if model is None:
             return None, None
-        from ecom_ai.ml import registry
-
-        entry = getattr(registry, "_loaded", {}).get(RECOMMENDER_KIND)  # the id load_active holds
-        return model, getattr(entry, "version_id", None)
+        return model, _active_version_id(RECOMMENDER_KIND)
 
     @staticmethod
     def _category_fallback(facts):

@@ -4,8 +4,9 @@ Most tests run against the real Redis (``settings.REDIS_TEST_URL``) as Django's 
 cache, with a key prefix of their own (removed afterwards), because the history cache is
 only on with a shared backend. The tests' default cache (LocMem) keeps both caches off.
 
-The ``xfail(strict=True)`` tests are known bugs of the caches (see their reasons): they
-fail today and must pass once fixed (then drop the marker).
+Three tests were written as failing cases of bugs found in review (a reloaded
+placement config reusing a freed object's id in the list key, a reused list sharing its
+items with the cache, an erasure missing shared visitors), fixed since.
 """
 from __future__ import annotations
 
@@ -182,8 +183,6 @@ def test_the_list_key_covers_limit_anchor_exclusions_and_channel(trending_shop, 
     assert list_cache.stats()["hits"] - hits_before == 2
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a reused list shares the cached items list (and facts dict) "
-                                       "with every result built from it")
 def test_changing_one_served_list_does_not_change_the_next(trending_shop, redis_cache):
     computed = home()
     del computed.items[3:]  # a host trimming the list it was given
@@ -336,8 +335,6 @@ def test_erasure_invalidates_the_erased_shoppers_history(trending_shop, redis_ca
         assert after.keys == keys_of(shop, 12, 11, 10, 9)  # the erased purchase no longer counts
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: erasure forgets only the user's own (unshared) visitor keys; a shared "
-                                       "visitor's cached history keeps the erased events")
 def test_erasure_invalidates_a_shared_visitor_that_saw_the_erased_events(trending_shop, redis_cache):
     shop = trending_shop
     identify("family-pc", "u5")
@@ -371,8 +368,6 @@ def test_a_catalog_change_makes_the_next_list_a_miss(trending_shop, redis_cache)
     assert home().keys == keys_of(shop, 12, 11, 10, 9)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the list key holds id(config); a reloaded PlacementConfig often gets "
-                                       "the freed one's address, so a list built under the old rules is reused")
 def test_placement_and_rule_changes_are_applied_at_once_every_time(trending_shop, redis_cache):
     """Each change drops this process's placement config; the next list must follow it.
 

@@ -35,7 +35,8 @@ def buffered(rec_settings, monkeypatch):
 
 
 def inserts(queries, table):
-    return [q for q in queries if q["sql"].lstrip().upper().startswith("INSERT") and table in q["sql"]]
+    # bulk_create's INSERT, or COPY on PostgreSQL (ecom_ai.events.copy_insert)
+    return [q for q in queries if q["sql"].lstrip().upper().startswith(("INSERT", "COPY")) and table in q["sql"]]
 
 
 # --------------------------------------------------------------------------- item facts cache

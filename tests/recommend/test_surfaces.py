@@ -243,3 +243,31 @@ def test_api_for_a_logged_in_shopper_uses_their_user_history(shop, client, djang
     assert response.status_code == 200
     assert key(shop[12]) not in [i["key"] for i in response.json()["items"]]
     assert RecommendationList.objects.get(pk=response.json()["id"]).user_key == str(user.pk)
+
+
+QUERIES = [
+    "placement=home", "placement=home&limit=5", "placement=home&limit=50", "placement=home&item=42",
+    "placement=home&item=", "placement=product&item=a%20b&limit=1", "placement=my-slot_2",
+    # each of these is left to the serializer by the fast path
+    "", "limit=3", "placement=", "placement=a%20b", "placement=" + "x" * 65, "placement=home&limit=0",
+    "placement=home&limit=51", "placement=home&limit=-1", "placement=home&limit=3.0", "placement=home&limit=%2B3",
+    "placement=home&limit=%D9%A3", "placement=home&limit=abc", "placement=home&item=" + "i" * 192,
+    "placement=home&item=a%00b", "placement=home&placement=cart", "placement=home&visitor_key=v1",
+    "placement=home&user_key=u1", "placement=home&other=1",
+]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_the_fast_query_parse_agrees_with_the_serializer(query):
+    from django.http import QueryDict
+
+    from ecom_ai.api.recommend.views import RecommendationQuerySerializer, plain_query
+
+    params = QueryDict(query)
+    serializer = RecommendationQuerySerializer(data=params)
+    valid = serializer.is_valid()
+    fast = plain_query(params)
+    if fast is not None:  # whatever the fast path accepts, the serializer accepts the same way
+        assert valid and fast == dict(serializer.validated_data)
+    # the usual requests take the fast path; the rest is left to the serializer, which words any error
+    assert (fast is not None) == (QUERIES.index(query) < 7)

@@ -1,0 +1,203 @@
+"""The shoppers' recent-event state, kept in the shared Django cache between their events.
+
+Every served list starts from what the shopper's latest events say (``ShopperState``:
+the sequence the model reads, the cart, what they bought). Reading that from the event
+log costs one indexed query per list, and on PostgreSQL the database's own work for a
+shopper with a few hundred events (planning, a bitmap heap scan, a sort) was about a
+millisecond of CPU — more than the rest of a served list. Between two events of the same
+shopper the answer cannot change, so it is cached:
+
+- one entry per identity (user key and/or visitor key) holds the state and the
+  **tokens** it was read under; a token is a random value per key (``u:`` user, ``v:``
+  visitor) in the cache;
+- a read fetches the entry and its tokens in one ``get_many`` (one round trip to Redis
+  or Memcached) and uses the entry only if the tokens are present and unchanged;
+- every new event of a shopper (``events_recorded``, impressions aside) and an identity
+  link (``visitor_identified``, which moves events to the user) **delete** the shopper's
+  tokens, at once and again when the transaction commits; an erasure deletes the shared
+  **epoch** token, which every entry carries too, so no cached history at all is used
+  after it (the erased events may sit in a visitor shared with other users). A deleted (or evicted,
+  or expired) token is never trusted: the next read goes to the database, creates fresh
+  tokens and stores what it read under them. An event that lands while a read is under way
+  changes the tokens, so the state that read stores is never used.
+
+So a shopper's next list reflects their last event exactly as without the cache (the
+real-time reaction is unchanged), in every process, as long as the cache is shared. With a
+per-process cache (``LocMemCache``, ``DummyCache``: Django's default) other web processes
+could not see a token deleted by the process that recorded the event, so the cache is
+only used with a shared backend (``RECOMMEND_HISTORY_CACHE = "auto"``). Writes to the
+event table that bypass ``ecom_ai.events`` (a raw ``Event.objects...update()``, the
+retention purge) are seen after ``RECOMMEND_HISTORY_CACHE_SECONDS`` at the latest, and so
+is an event recorded while the cache was unreachable (its tokens could not be deleted).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from typing import Any, NamedTuple
+
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.db import transaction
+
+from ecom_ai.conf import settings as ecom_settings
+
+logger = logging.getLogger("ecom_ai.recommend")
+
+PREFIX = "ecom_ai:rec:shopper:"
+#: cache backends whose entries other processes cannot see
+PER_PROCESS_BACKENDS = ("django.core.cache.backends.locmem", "django.core.cache.backends.dummy")
+_FORMAT = 1  # bumped when the cached value's layout changes (old entries are then ignored)
+
+
+def enabled() -> bool:
+    setting = ecom_settings.RECOMMEND_HISTORY_CACHE
+    if not setting or ecom_settings.RECOMMEND_HISTORY_CACHE_SECONDS <= 0:
+        return False
+    if setting == "auto":
+        return type(caches[DEFAULT_CACHE_ALIAS]).__module__ not in PER_PROCESS_BACKENDS
+    return True
+
+
+def _digest(text: str) -> str:
+    # keys are arbitrary strings (memcached refuses spaces and long keys): hash them
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+
+
+def token_key(kind: str, key: str) -> str:
+    return f"{PREFIX}tok:{kind}:{_digest(key)}"
+
+
+EPOCH_KEY = f"{PREFIX}tok:epoch"  # every entry's token too: deleting it retires all entries at once
+
+
+def _token_keys(identity) -> list[str]:
+    if not (identity.user_key or identity.visitor_key):
+        return []
+    keys = [EPOCH_KEY]
+    if identity.user_key:
+        keys.append(token_key("u", identity.user_key))
+    if identity.visitor_key:
+        keys.append(token_key("v", identity.visitor_key))
+    return keys
+
+
+def _state_key(identity, length: int) -> str:
+    return f"{PREFIX}state:{_FORMAT}:{length}:{_digest(identity.user_key + chr(0) + identity.visitor_key)}"
+
+
+class Snapshot(NamedTuple):
+    """What one cache read says about a shopper: ``tokens`` (``None``: the cache is off or
+    unavailable) and the ``state`` stored under exactly those tokens (``None``: none)."""
+
+    tokens: tuple | None
+    state: Any = None
+
+
+OFF = Snapshot(None)
+
+
+def read(identity, length: int) -> Snapshot:
+    """The shopper's tokens and cached state in one round trip (more only when a token is
+    missing and has to be created). ``length``: the history length the state is built with.
+    A cache error gives ``OFF``: the cache can only save work, never change a list."""
+    token_keys = _token_keys(identity)
+    if not token_keys or not enabled():
+        return OFF
+    state_key = _state_key(identity, length)
+    try:
+        found = cache.get_many(token_keys + [state_key])
+        tokens = tuple(found.get(k) for k in token_keys)
+        if None not in tokens:
+            entry = found.get(state_key)
+            valid = isinstance(entry, tuple) and len(entry) == 2 and entry[0] == tokens
+            return Snapshot(tokens, entry[1] if valid else None)
+        timeout = 2 * float(ecom_settings.RECOMMEND_HISTORY_CACHE_SECONDS)
+        for key, token in zip(token_keys, tokens):
+            if token is None:  # a new random token: no stored entry can carry it
+                cache.add(key, secrets.token_hex(8), timeout=timeout)
+        current = cache.get_many(token_keys)
+        tokens = tuple(current.get(k) for k in token_keys)
+    except Exception:  # noqa: BLE001 - a cache outage: serve from the database
+        logger.warning("ecom_ai: the shopper history cache is unavailable", exc_info=True)
+        return OFF
+    return Snapshot(tokens if None not in tokens else None)
+
+
+def store(identity, length: int, snapshot: Snapshot, state) -> None:
+    """Keep ``state`` (read from the log *after* ``snapshot``) under the snapshot's tokens."""
+    if snapshot.tokens is None:
+        return
+    try:
+        cache.set(_state_key(identity, length), (snapshot.tokens, state),
+                  timeout=float(ecom_settings.RECOMMEND_HISTORY_CACHE_SECONDS))
+    except Exception:  # noqa: BLE001
+        logger.warning("ecom_ai: could not store a shopper's history", exc_info=True)
+
+
+def load_state(identity, read_log, length: int):
+    """``read_log(identity)`` (the shopper's state from the event log), through the cache."""
+    snapshot = read(identity, length)
+    if snapshot.state is not None:
+        return snapshot.state
+    state = read_log(identity)  # after the tokens were read: an event from now on changes them
+    store(identity, length, snapshot, state)
+    return state
+
+
+def forget(user_keys=(), visitor_keys=(), *, everyone: bool = False) -> None:
+    """These shoppers' events changed: their cached state is no longer used (in any process).
+
+    Deletes their tokens now and again when the current transaction commits (a read
+    between the two could have stored the uncommitted past). ``everyone``: every shopper's
+    entries are retired (the shared epoch token), e.g. after an erasure, whose events may
+    also sit in the history of a visitor shared with other users. Never raises.
+    """
+    keys = sorted({token_key("u", k) for k in user_keys if k} | {token_key("v", k) for k in visitor_keys if k})
+    if everyone:
+        keys.append(EPOCH_KEY)
+    if not keys or not enabled():
+        return
+
+    def delete():
+        try:
+            cache.delete_many(keys)
+        except Exception:  # noqa: BLE001 - entries still expire after RECOMMEND_HISTORY_CACHE_SECONDS
+            logger.warning("ecom_ai: could not invalidate %d shopper histories", len(keys), exc_info=True)
+
+    delete()
+    try:
+        transaction.on_commit(delete)
+    except Exception:  # noqa: BLE001 - e.g. no database configured
+        pass
+
+
+# --- receivers (connected by ecom_ai.recommend.receivers) ----------------------------------
+
+def on_events_recorded(sender, events=(), **kwargs) -> None:
+    users, visitors = set(), set()
+    for event in events:
+        if event.event_type == "impression":  # not part of any history
+            continue
+        users.add(event.user_key)
+        visitors.add(event.visitor_key)
+    forget(users, visitors)
+
+
+def on_user_erased(user_key, visitor_keys) -> None:
+    """An erasure: no cached history is used any more, and the erased user's own entries go."""
+    forget([user_key], visitor_keys, everyone=True)
+    if not enabled():
+        return
+    from ecom_ai.recommend.service import Identity
+
+    identities = [Identity(user_key=user_key)] + [Identity(visitor_key=v) for v in visitor_keys] + [
+        Identity(visitor_key=v, user_key=user_key) for v in visitor_keys]
+    try:
+        cache.delete_many([_state_key(who, ecom_settings.RECOMMEND_HISTORY_LENGTH) for who in identities])
+    except Exception:  # noqa: BLE001 - retired by the epoch anyway; gone after the TTL
+        logger.warning("ecom_ai: could not delete the erased user's cached history", exc_info=True)
+
+
+def on_visitor_identified(sender, visitor_key="", user_key="", **kwargs) -> None:
+    forget([user_key], [visitor_key])
