@@ -18,6 +18,14 @@
    ``/ping/`` again. It reports requests/s, p50 and p99 latency and errors per endpoint,
    and which strategies served the lists.
 
+The server's Django cache is Redis (``--cache redis``, the default: production deployments
+run one, and the shoppers' history cache only works with a shared cache; this run's keys
+carry their own prefix and are deleted at the end) or ``--cache locmem``. The load
+generator's 200 shoppers send no new events during the run, so after a shopper's first
+list in a worker the next ones come from the list cache (the repeat visits of a shop);
+``--cold`` adds a second step with the history and list caches off, where every list is
+computed from the event log, as when each request follows a new event of its shopper.
+
 The database is dropped at the end. The client shares the machine's CPUs with the server,
 equally for both endpoints.
 """
@@ -232,6 +240,15 @@ def stored_counts(db: str, name: str, sqlite_path: str) -> tuple[int, int]:
         return tuple(conn.execute(sql).fetchone())
 
 
+def clear_redis_prefix(prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(os.environ.get("ECOM_AI_SERVE_REDIS", "redis://127.0.0.1:6379/0"))
+    keys = list(client.scan_iter(f"{prefix}:*", count=1000))
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start:start + 1000])
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--db", choices=("postgres", "sqlite"), default="postgres")
@@ -251,6 +268,13 @@ def main(argv=None):
                         help="RECOMMEND_ITEM_FACTS_CACHE_SECONDS (0 = no item facts cache; default: ecom_ai's)")
     parser.add_argument("--conn-max-age", type=int, default=60,
                         help="CONN_MAX_AGE of the server's database connection (0 = a new one per request)")
+    parser.add_argument("--cache", choices=("redis", "locmem"), default="redis",
+                        help="Django's cache in the server: Redis (as production runs; the shoppers' history cache "
+                             "needs a shared cache) or the per-process LocMem of a bare project (history and list "
+                             "caches then off)")
+    parser.add_argument("--cold", action="store_true",
+                        help="also measure with the history and list caches off: every list computed from the "
+                             "event log, as when each request follows a new event of its shopper")
     parser.add_argument("--ladder", action="store_true",
                         help="measure the serving changes one by one on the same data: all off (sync log, no "
                              "facts cache, a connection per request), + CONN_MAX_AGE, + facts cache, + buffered log")
@@ -261,6 +285,8 @@ def main(argv=None):
     env = environment(args.db, name, os.path.join(tmp, "db.sqlite3"))
     env["ECOM_AI_SERVE_MEDIA"] = tmp
     env["ECOM_AI_SERVE_IMPRESSIONS"] = "0" if args.no_impressions else "1"
+    env["ECOM_AI_SERVE_CACHE"] = args.cache
+    env["ECOM_AI_SERVE_CACHE_PREFIX"] = name  # this run's own keys (deleted at the end)
     if args.ladder:
         steps = [("before", {"ECOM_AI_SERVE_LOG_MODE": "sync", "ECOM_AI_SERVE_FACTS_SECONDS": "0",
                              "ECOM_AI_SERVE_CONN_MAX_AGE": "0"}),
@@ -274,6 +300,8 @@ def main(argv=None):
         if args.facts_seconds is not None:
             step["ECOM_AI_SERVE_FACTS_SECONDS"] = repr(args.facts_seconds)
         steps = [("", step)]
+        if args.cold:
+            steps.append(("cold", {**step, "ECOM_AI_SERVE_HISTORY_CACHE": "off"}))
     admin = None
     server = None
     try:
@@ -321,10 +349,12 @@ def main(argv=None):
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.close()
         shutil.rmtree(tmp, ignore_errors=True)
+        if args.cache == "redis":
+            clear_redis_prefix(name)
 
     print(f"gunicorn {args.workers} sync workers, {args.db}, {args.concurrency} client threads, "
           f"{args.seconds:.0f} s per endpoint; {os.cpu_count()} CPUs shared by server and client; "
-          f"impression events {'off' if args.no_impressions else 'on'}")
+          f"impression events {'off' if args.no_impressions else 'on'}; cache {args.cache}")
     header = f"{'step':<14} {'endpoint':<17} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'load':>5}"
     print(header)
     print("-" * len(header))

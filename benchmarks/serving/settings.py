@@ -21,6 +21,8 @@ if os.environ.get("ECOM_AI_SERVE_LOG_MODE"):
     ECOM_AI["RECOMMEND_LOG_MODE"] = os.environ["ECOM_AI_SERVE_LOG_MODE"]
 if os.environ.get("ECOM_AI_SERVE_LOG_BATCH"):
     ECOM_AI["RECOMMEND_LOG_BATCH_SIZE"] = int(os.environ["ECOM_AI_SERVE_LOG_BATCH"])
+if os.environ.get("ECOM_AI_SERVE_LOG_FLUSH_SECONDS"):
+    ECOM_AI["RECOMMEND_LOG_FLUSH_SECONDS"] = float(os.environ["ECOM_AI_SERVE_LOG_FLUSH_SECONDS"])
 if os.environ.get("ECOM_AI_SERVE_LIST_CACHE_SECONDS"):
     ECOM_AI["RECOMMEND_LIST_CACHE_SECONDS"] = float(os.environ["ECOM_AI_SERVE_LIST_CACHE_SECONDS"])
 if os.environ.get("ECOM_AI_SERVE_HISTORY_CACHE"):
@@ -42,3 +44,7 @@ if os.environ.get("ECOM_AI_SERVE_CACHE", "locmem") == "redis":
                           "KEY_PREFIX": os.environ.get("ECOM_AI_SERVE_CACHE_PREFIX", "ecom_ai_serve")}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if os.environ.get("ECOM_AI_SERVE_GC") == "off":  # experiment only: no cyclic garbage collection in the workers
+    import gc
+
+    gc.disable()

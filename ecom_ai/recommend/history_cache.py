@@ -38,6 +38,7 @@ import secrets
 from typing import Any, NamedTuple
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
 
 from ecom_ai.conf import settings as ecom_settings
@@ -97,6 +98,29 @@ class Snapshot(NamedTuple):
 OFF = Snapshot(None)
 
 
+def _get_many(keys: list[str]) -> dict:
+    """``cache.get_many(keys)``; with Django's own Redis backend, through one kept client.
+
+    Django's ``RedisCache`` builds a new ``redis.Redis`` client for every call (its
+    constructor fills a case-insensitive table of ~170 reply callbacks), which cost more
+    CPU than the round trip itself on every served list. The client it builds is kept on
+    the backend's client object (per thread, like Django's cache connections) and asked
+    for a plain ``MGET``; keys and values go through the backend's own ``make_key`` and
+    serializer, so entries are the same as ``get_many``'s. Any other backend, or a Django
+    whose internals differ, uses ``get_many``.
+    """
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    holder = getattr(backend, "_cache", None) if isinstance(backend, RedisCache) else None
+    serializer = getattr(holder, "_serializer", None)
+    if holder is None or serializer is None or not hasattr(holder, "get_client"):
+        return backend.get_many(keys)
+    client = holder.__dict__.get("_ecom_ai_reader")
+    if client is None:
+        client = holder.__dict__["_ecom_ai_reader"] = holder.get_client(None, write=False)
+    values = client.mget([backend.make_key(k) for k in keys])
+    return {k: serializer.loads(v) for k, v in zip(keys, values) if v is not None}
+
+
 def read(identity, length: int) -> Snapshot:
     """The shopper's tokens and cached state in one round trip (more only when a token is
     missing and has to be created). ``length``: the history length the state is built with.
@@ -106,7 +130,7 @@ def read(identity, length: int) -> Snapshot:
         return OFF
     state_key = _state_key(identity, length)
     try:
-        found = cache.get_many(token_keys + [state_key])
+        found = _get_many(token_keys + [state_key])
         tokens = tuple(found.get(k) for k in token_keys)
         if None not in tokens:
             entry = found.get(state_key)
