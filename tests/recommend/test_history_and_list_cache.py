@@ -1,26 +1,34 @@
-"""The serving caches: shoppers' history in the shared cache, served lists per process.
+"""The serving caches: shoppers' history and served lists, both in the shared cache.
 
 Most tests run against the real Redis (``settings.REDIS_TEST_URL``) as Django's default
-cache, with a key prefix of their own (removed afterwards), because the history cache is
-only on with a shared backend. The tests' default cache (LocMem) keeps both caches off.
+cache, with a key prefix of their own (removed afterwards), because both caches are only
+on with a shared backend. Each test's prefix is new, so no list, token or history of
+another test can be read: nothing has to be cleared between tests. The tests' default
+cache (LocMem) keeps both caches off.
 
-Three tests were written as failing cases of bugs found in review (a reloaded
-placement config reusing a freed object's id in the list key, a reused list sharing its
-items with the cache, an erasure missing shared visitors), fixed since.
+"Another process" is simulated by dropping this process's own state (its placement
+configs, its item facts): the shared cache, and with it the stored lists, stays.
+
+Two tests are strict xfails for problems found while porting these tests to the shared
+list cache (a sub-second ``RECOMMEND_LIST_CACHE_SECONDS`` storing nothing, a rule's
+time window not ending a stored list).
 """
 from __future__ import annotations
 
 import logging
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 import redis
 from django.conf import settings as django_settings
 from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCacheClient
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 import ecom_ai
 from ecom_ai.conf import settings as ecom_settings
@@ -28,9 +36,11 @@ from ecom_ai.conf import validate
 from ecom_ai.events.identity import identify
 from ecom_ai.events.privacy import erase_user_data
 from ecom_ai.events.tracking import record_batch
-from ecom_ai.models import Event, Item, Placement, PlacementRule, RecommendationList
-from ecom_ai.recommend import history_cache, list_cache, logwriter
-from ecom_ai.recommend.service import Identity, RecommendationService, ensure_default_placements
+from ecom_ai.models import Event, Experiment, Item, Placement, PlacementRule, RecommendationList, Variant
+from ecom_ai.recommend import facts, history_cache, list_cache, logwriter
+from ecom_ai.recommend.service import (
+    Identity, RecommendationService, clear_placement_cache, ensure_default_placements, get_placement_config,
+)
 from tests.recommend.conftest import key
 
 pytestmark = pytest.mark.django_db
@@ -40,20 +50,20 @@ ME = Identity(visitor_key="me")
 
 # --------------------------------------------------------------------------- fixtures / helpers
 
-@pytest.fixture(autouse=True)
-def fresh_list_cache():
-    list_cache.clear()
-    yield
-    list_cache.clear()
-
-
 def _redis_caches(prefix, location=None):
     return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                         "LOCATION": location or django_settings.REDIS_TEST_URL, "KEY_PREFIX": prefix}}
 
 
 @pytest.fixture
-def use_redis(settings):
+def redis_client():
+    client = redis.Redis.from_url(django_settings.REDIS_TEST_URL)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def use_redis(settings, redis_client):
     """use_redis() makes the real Redis Django's default cache, under a key prefix of this
     test only (its keys are deleted afterwards); returns the prefix."""
     prefixes = []
@@ -65,18 +75,41 @@ def use_redis(settings):
         return prefix
 
     yield use
-    client = redis.Redis.from_url(django_settings.REDIS_TEST_URL)
     for prefix in prefixes:
-        keys = list(client.scan_iter(f"{prefix}:*"))
+        keys = list(redis_client.scan_iter(f"{prefix}:*"))
         if keys:
-            client.delete(*keys)
+            redis_client.delete(*keys)
 
 
 @pytest.fixture
 def redis_cache(use_redis):
     prefix = use_redis()
-    assert history_cache.enabled()
+    assert history_cache.enabled() and list_cache.enabled()
     return prefix
+
+
+def full_key(prefix, cache_key):
+    """The Redis key of a Django cache key (Django's default KEY_FUNCTION, version 1)."""
+    return f"{prefix}:1:{cache_key}"
+
+
+def stored_lists(client, prefix):
+    """The Redis keys of the served lists stored under ``prefix``."""
+    return sorted(k.decode() for k in client.scan_iter(full_key(prefix, list_cache.PREFIX) + "*"))
+
+
+@pytest.fixture
+def list_keys(monkeypatch):
+    """The list cache keys the service computes, in order (``list_cache.make_key`` recorded)."""
+    made = []
+    make_key = list_cache.make_key
+
+    def recording(parts):
+        made.append(make_key(parts))
+        return made[-1]
+
+    monkeypatch.setattr(list_cache, "make_key", recording)
+    return made
 
 
 @pytest.fixture
@@ -97,6 +130,12 @@ def update_home(**fields):
     for name, value in fields.items():
         setattr(placement, name, value)
     placement.save()  # post_save drops this process's placement cache
+
+
+def another_process():
+    """What another web process does not share with this one: placement configs, item facts."""
+    clear_placement_cache()
+    facts.clear_cache()
 
 
 def keys_of(shop, *numbers):
@@ -138,11 +177,13 @@ def buffered(rec_settings, monkeypatch):
 
 # --------------------------------------------------------------------------- 1. reuse
 
-def test_a_second_list_without_a_new_event_is_reused_as_a_new_stored_list(trending_shop, redis_cache):
+def test_a_second_list_without_a_new_event_is_reused_as_a_new_stored_list(trending_shop, redis_cache,
+                                                                           redis_client):
     shop = trending_shop
     first, reads, hits, misses = served(lambda: home())
     assert first.keys == keys_of(shop, 12, 11, 10, 9)
     assert (hits, misses) == (0, 1) and len(reads) == 1  # computed: the history was read once
+    assert len(stored_lists(redis_client, redis_cache)) == 1  # kept in the shared cache
 
     second, queries, hits, misses = served(lambda: home(), all_queries=True)
     assert (hits, misses) == (1, 0)
@@ -156,18 +197,53 @@ def test_a_second_list_without_a_new_event_is_reused_as_a_new_stored_list(trendi
     assert stored[second.id].item_keys == second.keys and stored[second.id].visitor_key == "me"
     impressions = Event.objects.filter(event_type="impression", visitor_key="me")
     assert sorted(e.context["rec_id"] for e in impressions) == sorted([str(first.id), str(second.id)])
-    assert list_cache.stats()["entries"] == 1
+    assert len(stored_lists(redis_client, redis_cache)) == 1  # a reuse stores nothing new
 
 
-def test_the_cached_history_is_shared_between_processes(trending_shop, redis_cache):
-    """Another web process (an empty list cache here) reads the shopper's state from Redis."""
+def test_another_process_gets_the_stored_list(trending_shop, redis_cache, list_keys):
+    """The list is shared: another web process (its own placement configs and item facts,
+    the same Redis) reuses it, with the same key (the placement's fingerprint, not a
+    per-process serial)."""
     ecom_ai.track("purchase", visitor_key="me", item_key=key(trending_shop[12]))
-    first, reads, _, _ = served(lambda: home())
-    assert len(reads) == 1
-    list_cache.clear()  # "another process": no list of its own, the same Redis
-    again, reads, hits, misses = served(lambda: home())
-    assert (hits, misses) == (0, 1) and reads == []  # recomputed from the cached state
-    assert again.keys == first.keys == keys_of(trending_shop, 11, 10, 9, 8)
+    fingerprint = get_placement_config("home").fingerprint
+    first, reads, hits, misses = served(lambda: home())
+    assert (hits, misses) == (0, 1) and len(reads) == 1
+    another_process()
+    assert get_placement_config("home").fingerprint == fingerprint  # reloaded: the same rows, the same print
+    again, queries, hits, misses = served(lambda: home(), all_queries=True)
+    assert (hits, misses) == (1, 0) and event_selects(queries) == []
+    assert again.keys == first.keys == keys_of(trending_shop, 11, 10, 9, 8) and again.id != first.id
+    assert list_keys[0] == list_keys[1]
+    assert RecommendationList.objects.filter(pk__in=[first.id, again.id]).count() == 2
+
+
+def test_a_placement_created_while_serving_has_the_fingerprint_other_processes_load(shop, rec_settings,
+                                                                                  redis_cache):
+    """The process that creates a default placement on first use keys its lists like the others."""
+    rec_settings()
+    assert not Placement.objects.filter(slug="email").exists()
+    created = get_placement_config("email")
+    another_process()
+    assert get_placement_config("email").fingerprint == created.fingerprint
+
+
+def test_a_hit_costs_one_cache_round_trip(trending_shop, redis_cache, monkeypatch, list_keys, rec_settings):
+    """The stored list comes with the shopper's tokens and state in one MGET: no other cache call
+    (the active model and the facts version are checked now and then, not per list)."""
+    rec_settings(ACTIVE_MODEL_CHECK_SECONDS=3600)
+    monkeypatch.setattr(facts, "VERSION_CHECK_SECONDS", 3600.0)
+    home()
+    reads, calls = [], []
+    get_many = history_cache._get_many
+    monkeypatch.setattr(history_cache, "_get_many", lambda keys: reads.append(list(keys)) or get_many(keys))
+    for name in ("get", "get_many", "set", "add", "delete", "delete_many", "incr", "set_many", "has_key"):
+        method = getattr(RedisCacheClient, name)
+        monkeypatch.setattr(RedisCacheClient, name, lambda self, *a, _name=name, _method=method, **kw:
+                            calls.append(_name) or _method(self, *a, **kw))
+    _, _, hits, _ = served(lambda: home())
+    assert hits == 1
+    assert len(reads) == 1 and list_keys[-1] in reads[0]
+    assert calls == []
 
 
 def test_the_list_key_covers_limit_anchor_exclusions_and_channel(trending_shop, redis_cache):
@@ -183,6 +259,34 @@ def test_the_list_key_covers_limit_anchor_exclusions_and_channel(trending_shop, 
     assert list_cache.stats()["hits"] - hits_before == 2
 
 
+def test_placements_limits_anchors_and_shoppers_have_keys_of_their_own(trending_shop, redis_cache, redis_client,
+                                                                       list_keys):
+    shop = trending_shop
+    calls = [
+        lambda: home(),
+        lambda: home(limit=5),
+        lambda: home(item=shop[1]),
+        lambda: home(item=shop[2]),
+        lambda: home(exclude=[key(shop[3])]),
+        lambda: home(Identity(visitor_key="someone-else")),
+        lambda: home(Identity(visitor_key="me", user_key="u9")),
+        lambda: svc.recommend(ME, "email", limit=4),
+        lambda: svc.recommend(ME, "cart", limit=4),
+        lambda: svc.recommend(ME, "product", item=shop[1], limit=4),
+    ]
+    first = [served(call) for call in calls]
+    assert all((hits, misses) == (0, 1) for _, _, hits, misses in first)
+    assert len(set(list_keys)) == len(calls)  # each list under a key of its own
+    assert len(stored_lists(redis_client, redis_cache)) == len(calls)
+    assert len({get_placement_config(slug).fingerprint for slug in ("home", "email", "cart", "product")}) == 4
+
+    again = [served(call) for call in calls]
+    assert all((hits, misses) == (1, 0) for _, _, hits, misses in again)
+    assert [r.keys for r, *_ in again] == [r.keys for r, *_ in first]
+    assert [r.placement.slug for r, *_ in again] == ["home"] * 7 + ["email", "cart", "product"]
+    assert list_keys[len(calls):] == list_keys[:len(calls)]
+
+
 def test_changing_one_served_list_does_not_change_the_next(trending_shop, redis_cache):
     computed = home()
     del computed.items[3:]  # a host trimming the list it was given
@@ -195,29 +299,41 @@ def test_changing_one_served_list_does_not_change_the_next(trending_shop, redis_
     assert [i["title"] for i in again.as_dict()["items"]] == ["Item 12", "Item 11", "Item 10", "Item 9"]
 
 
-def test_previews_are_neither_served_from_nor_put_in_the_list_cache(trending_shop, redis_cache):
+def test_previews_are_neither_served_from_nor_put_in_the_list_cache(trending_shop, redis_cache, redis_client):
     home()
     preview, _, hits, misses = served(lambda: home(log=False))
     assert (hits, misses) == (0, 0) and preview.keys == keys_of(trending_shop, 12, 11, 10, 9)
     assert not RecommendationList.objects.filter(pk=preview.id).exists()
+    home(Identity(visitor_key="previewed"), log=False)
+    assert len(stored_lists(redis_client, redis_cache)) == 1  # only the logged list
+
+
+def test_a_stored_list_has_the_list_cache_seconds_as_its_ttl(trending_shop, redis_cache, redis_client,
+                                                             rec_settings, list_keys):
+    rec_settings(RECOMMEND_LIST_CACHE_SECONDS=120)
+    home()
+    ttl = redis_client.ttl(full_key(redis_cache, list_keys[-1]))
+    assert 110 <= ttl <= 120
+    assert stored_lists(redis_client, redis_cache) == [full_key(redis_cache, list_keys[-1])]
 
 
 def test_a_list_is_not_reused_after_its_age_limit(trending_shop, redis_cache, rec_settings):
-    rec_settings(RECOMMEND_LIST_CACHE_SECONDS=0.05)
+    rec_settings(RECOMMEND_LIST_CACHE_SECONDS=1)
     home()
     assert served(lambda: home())[2] == 1
-    time.sleep(0.1)
+    time.sleep(1.1)
     _, reads, hits, misses = served(lambda: home())
     assert (hits, misses) == (0, 1) and reads == []  # the history itself is still cached
+    assert served(lambda: home())[2] == 1  # stored again
 
 
-def test_the_list_cache_is_bounded(trending_shop, redis_cache, rec_settings):
-    rec_settings(RECOMMEND_LIST_CACHE_SIZE=2)
-    for v in ("a", "b", "c"):
-        home(Identity(visitor_key=v))
-    assert list_cache.stats()["entries"] == 2
-    assert served(lambda: home(Identity(visitor_key="a")))[3] == 1  # the oldest was dropped
-    assert served(lambda: home(Identity(visitor_key="c")))[2] == 1
+@pytest.mark.xfail(strict=True, reason="Django's Redis (and Memcached) backends truncate the timeout to whole "
+                   "seconds: a valid RECOMMEND_LIST_CACHE_SECONDS under 1 gives timeout 0, which deletes the list")
+def test_a_sub_second_list_cache_seconds_still_keeps_the_list(trending_shop, redis_cache, rec_settings):
+    rec_settings(RECOMMEND_LIST_CACHE_SECONDS=0.5)
+    assert validate({"RECOMMEND_LIST_CACHE_SECONDS": 0.5}) == [] and list_cache.enabled()
+    home()
+    assert served(lambda: home())[2] == 1
 
 
 # --------------------------------------------------------------------------- 2. real-time reaction
@@ -238,6 +354,18 @@ def test_a_new_event_through_the_tracking_api_recomputes_the_next_list(trending_
     assert served(lambda: home())[2] == 1
     ecom_ai.track("remove_from_cart", visitor_key="me", item_key=key(shop[11]))
     assert home().keys == keys_of(shop, 11, 10, 9, 8)
+
+
+def test_an_event_in_this_process_recomputes_the_list_of_another(trending_shop, redis_cache):
+    """The event's tokens are deleted in the shared cache: no process reuses the stored list."""
+    shop = trending_shop
+    home()
+    another_process()
+    assert served(lambda: home())[2] == 1
+    ecom_ai.track("purchase", visitor_key="me", item_key=key(shop[12]))
+    another_process()
+    after, reads, hits, misses = served(lambda: home())
+    assert (hits, misses) == (0, 1) and len(reads) == 1 and after.keys == keys_of(shop, 11, 10, 9, 8)
 
 
 def test_an_event_of_the_user_from_another_device_recomputes_a_logged_in_list(trending_shop, redis_cache):
@@ -342,10 +470,12 @@ def test_erasure_invalidates_a_shared_visitor_that_saw_the_erased_events(trendin
     ecom_ai.track("purchase", visitor_key="family-pc", user_key="u5", item_key=key(shop[12]))
     pc = Identity(visitor_key="family-pc")  # logged out
     assert home(pc).keys == keys_of(shop, 11, 10, 9, 8)  # u5's purchase counts for the computer
+    assert served(lambda: home(pc))[2] == 1
     erase_user_data("u5")
     assert not Event.objects.filter(user_key="u5").exclude(event_type="impression").exists()
-    list_cache.clear()  # even without this process's list: the history in Redis is stale too
-    assert home(pc).keys == keys_of(shop, 12, 11, 10, 9)  # as without the caches
+    another_process()  # the erasure retired the stored list for every process
+    after, _, hits, misses = served(lambda: home(pc))
+    assert (hits, misses) == (0, 1) and after.keys == keys_of(shop, 12, 11, 10, 9)  # as without the caches
 
 
 # --------------------------------------------------------------------------- 5. catalog and rules
@@ -368,34 +498,91 @@ def test_a_catalog_change_makes_the_next_list_a_miss(trending_shop, redis_cache)
     assert home().keys == keys_of(shop, 12, 11, 10, 9)
 
 
-def test_placement_and_rule_changes_are_applied_at_once_every_time(trending_shop, redis_cache):
-    """Each change drops this process's placement config; the next list must follow it.
+def test_a_catalog_change_in_another_process_makes_the_next_list_a_miss(trending_shop, redis_cache, monkeypatch):
+    """Another process's bump of the shared facts version (seen here within VERSION_CHECK_SECONDS)."""
+    shop = trending_shop
+    monkeypatch.setattr(facts, "VERSION_CHECK_SECONDS", 0.0)
+    home()
+    assert served(lambda: home())[2] == 1
+    Item.objects.filter(key=key(shop[12])).update(in_stock=False)  # written by "another process"...
+    facts._bump_shared()  # ... which bumps the shared version (this process's facts are not dropped)
+    after, reads, hits, misses = served(lambda: home())
+    assert (hits, misses) == (0, 1) and reads == []
+    assert after.keys == keys_of(shop, 11, 10, 9, 8)
 
-    Repeated, because whether the new config lands at a freed config's address (what the
-    list key compares) depends on the allocator: about one change in eight here. (A single
-    change is therefore not tested on its own: it would be a flaky test until this is fixed.)
-    """
+
+def test_placement_and_rule_changes_are_applied_at_once_every_time(trending_shop, redis_cache):
+    """Each change drops this process's placement config; the reloaded one has a new
+    fingerprint (the list key), so the next list follows it. Repeated: each round's
+    lists are stored under keys that must not come back."""
     shop = trending_shop
     placement = Placement.objects.get(slug="home")
-    stale = []
-    for round_ in range(40):
+    stale, prints = [], [get_placement_config("home").fingerprint]
+
+    def check(label, ok):
+        prints.append(get_placement_config("home").fingerprint)
+        if not ok:
+            stale.append((round_, label))
+
+    for round_ in range(8):
         home()
         home()
         rule = PlacementRule.objects.create(placement=placement, action="exclude", item_key=key(shop[12]))
-        if home().keys != keys_of(shop, 11, 10, 9, 8):
-            stale.append((round_, "rule added"))
+        check("rule added", home().keys == keys_of(shop, 11, 10, 9, 8))
         home()
+        rule.enabled = False
+        rule.save()
+        check("rule disabled", home().keys == keys_of(shop, 12, 11, 10, 9))
+        home()
+        rule.enabled = True
+        rule.save()
+        check("rule enabled", home().keys == keys_of(shop, 11, 10, 9, 8))
         rule.delete()
-        if home().keys != keys_of(shop, 12, 11, 10, 9):
-            stale.append((round_, "rule deleted"))
+        check("rule deleted", home().keys == keys_of(shop, 12, 11, 10, 9))
         update_home(exclude_out_of_stock=False)
-        if home(limit=12).keys != keys_of(shop, *range(12, 0, -1)):  # 4 (out of stock) is back
-            stale.append((round_, "placement edited"))
+        check("placement edited", home(limit=12).keys == keys_of(shop, *range(12, 0, -1)))  # 4 is back
         home(limit=12)
         update_home(exclude_out_of_stock=True)
-        if key(shop[4]) in home(limit=12).keys:
-            stale.append((round_, "placement edited back"))
+        check("placement edited back", key(shop[4]) not in home(limit=12).keys)
     assert stale == []
+    assert all(a != b for a, b in zip(prints, prints[1:]))  # every change, a new fingerprint
+
+
+def test_an_experiment_is_applied_at_once_and_its_variant_is_in_the_key(trending_shop, redis_cache):
+    placement = Placement.objects.get(slug="home")
+    home()
+    assert served(lambda: home())[2] == 1
+    experiment = Experiment.objects.create(placement=placement, name="ab", status=Experiment.Status.RUNNING)
+    variant = Variant.objects.create(experiment=experiment, name="only", weight=1, strategy="trending")
+    result, _, hits, misses = served(lambda: home())
+    assert (hits, misses) == (0, 1) and result.variant.pk == variant.pk
+    result, _, hits, _ = served(lambda: home())
+    assert hits == 1 and result.variant.pk == variant.pk
+    assert RecommendationList.objects.get(pk=result.id).variant_id == variant.pk
+
+    variant.weight = 3
+    variant.save()
+    assert served(lambda: home())[3] == 1
+    experiment.status = Experiment.Status.STOPPED
+    experiment.save()
+    # the configuration is the one before the experiment again (the same fingerprint): the
+    # list stored then (no variant, the same tokens and facts) is the right list again
+    result, _, hits, misses = served(lambda: home())
+    assert (hits, misses) == (1, 0) and result.variant is None
+    assert result.keys == keys_of(trending_shop, 12, 11, 10, 9)
+    assert RecommendationList.objects.get(pk=result.id).variant_id is None
+
+
+@pytest.mark.xfail(strict=True, reason="a rule's time window is not in the list key (the fingerprint has its "
+                   "starts_at/ends_at, not whether it is live now): a list stored while the rule was live is "
+                   "reused after it ended, until RECOMMEND_LIST_CACHE_SECONDS")
+def test_a_rule_that_ends_is_not_applied_to_the_next_list(trending_shop, redis_cache):
+    shop = trending_shop
+    PlacementRule.objects.create(placement=Placement.objects.get(slug="home"), action="exclude",
+                                 item_key=key(shop[12]), ends_at=timezone.now() + timedelta(seconds=1))
+    assert home().keys == keys_of(shop, 11, 10, 9, 8)
+    time.sleep(1.1)
+    assert home().keys == keys_of(shop, 12, 11, 10, 9)  # without the list cache: the rule has ended
 
 
 # --------------------------------------------------------------------------- 6. off switches
@@ -409,8 +596,7 @@ def test_with_the_per_process_cache_both_caches_are_off(trending_shop):
     assert len(reads_1) == len(reads_2) == 1  # each list reads the history
     assert second.keys == first.keys == keys_of(trending_shop, 12, 11, 10, 9)
     assert [tuple(i) for i in second.items] == [tuple(i) for i in first.items] and second.id != first.id
-    assert list_cache.stats()["entries"] == 0
-    assert not [k for k in cache._cache if history_cache.PREFIX in k]  # no token, no state in LocMem
+    assert not [k for k in cache._cache if history_cache.PREFIX in k or list_cache.PREFIX in k]  # nothing in LocMem
 
 
 def test_the_history_cache_can_be_forced_on_or_off(trending_shop, rec_settings, use_redis):
@@ -424,16 +610,18 @@ def test_the_history_cache_can_be_forced_on_or_off(trending_shop, rec_settings, 
     rec_settings(RECOMMEND_HISTORY_CACHE=False)
     assert not history_cache.enabled()
     _, reads, hits, misses = served(lambda: home())
-    assert (hits, misses) == (0, 0) and len(reads) == 1
+    assert (hits, misses) == (0, 0) and len(reads) == 1  # no tokens: no list reuse either
     rec_settings(RECOMMEND_HISTORY_CACHE="auto", RECOMMEND_HISTORY_CACHE_SECONDS=0)
     assert not history_cache.enabled()
 
 
-def test_list_cache_seconds_zero_turns_only_the_list_cache_off(trending_shop, redis_cache, rec_settings):
+def test_list_cache_seconds_zero_turns_only_the_list_cache_off(trending_shop, redis_cache, rec_settings,
+                                                               redis_client):
     rec_settings(RECOMMEND_LIST_CACHE_SECONDS=0)
+    assert not list_cache.enabled() and history_cache.enabled()
     first = home()
-    second, reads, hits, _ = served(lambda: home())
-    assert hits == 0 and list_cache.stats()["entries"] == 0
+    second, reads, hits, misses = served(lambda: home())
+    assert (hits, misses) == (0, 0) and stored_lists(redis_client, redis_cache) == []
     assert reads == []  # the shopper's history still comes from Redis
     assert second.keys == first.keys
 
@@ -463,6 +651,16 @@ def test_a_lost_token_is_never_trusted(trending_shop, redis_cache):
     assert served(lambda: home())[2] == 1  # fresh tokens, cached again
 
 
+def test_a_stored_list_of_another_layout_or_tokens_is_ignored(trending_shop, redis_cache, list_keys):
+    home()
+    tokens = history_cache.read(ME, ecom_settings.RECOMMEND_HISTORY_LENGTH).tokens
+    for junk in ("junk", (tokens, "not a list"), (("other", "tokens"), cache.get(list_keys[-1])[1])):
+        cache.set(list_keys[-1], junk)
+        _, _, hits, misses = served(lambda: home())
+        assert (hits, misses) == (0, 1)
+    assert served(lambda: home())[2] == 1
+
+
 # --------------------------------------------------------------------------- 8. settings
 
 @pytest.mark.parametrize("name, value", [
@@ -471,7 +669,7 @@ def test_a_lost_token_is_never_trusted(trending_shop, redis_cache):
     ("RECOMMEND_HISTORY_CACHE_SECONDS", -1), ("RECOMMEND_HISTORY_CACHE_SECONDS", 86401),
     ("RECOMMEND_HISTORY_CACHE_SECONDS", "600"),
     ("RECOMMEND_LIST_CACHE_SECONDS", -1), ("RECOMMEND_LIST_CACHE_SECONDS", 3601),
-    ("RECOMMEND_LIST_CACHE_SIZE", 0), ("RECOMMEND_LIST_CACHE_SIZE", 2.5), ("RECOMMEND_LIST_CACHE_SIZE", True),
+    ("RECOMMEND_LIST_CACHE_SECONDS", "30"), ("RECOMMEND_LIST_CACHE_SECONDS", True),
 ])
 def test_bad_cache_settings_are_refused(name, value):
     problems = validate({name: value})
@@ -481,13 +679,23 @@ def test_bad_cache_settings_are_refused(name, value):
 @pytest.mark.parametrize("name, value", [
     ("RECOMMEND_HISTORY_CACHE", "auto"), ("RECOMMEND_HISTORY_CACHE", True), ("RECOMMEND_HISTORY_CACHE", False),
     ("RECOMMEND_HISTORY_CACHE_SECONDS", 0), ("RECOMMEND_HISTORY_CACHE_SECONDS", 30.5),
-    ("RECOMMEND_LIST_CACHE_SECONDS", 0), ("RECOMMEND_LIST_CACHE_SIZE", 1),
+    ("RECOMMEND_LIST_CACHE_SECONDS", 0), ("RECOMMEND_LIST_CACHE_SECONDS", 3600),
 ])
 def test_good_cache_settings_pass(name, value):
     assert validate({name: value}) == []
+
+
+def test_the_removed_list_cache_size_setting_is_refused(settings):
+    """The per-process LRU is gone: its size is an unknown setting now (a leftover fails loudly)."""
+    problems = validate({"RECOMMEND_LIST_CACHE_SIZE": 10_000})
+    assert len(problems) == 1 and "'RECOMMEND_LIST_CACHE_SIZE'] is not a known setting" in problems[0]
+    settings.ECOM_AI = {**settings.ECOM_AI, "RECOMMEND_LIST_CACHE_SIZE": 10_000}
+    with pytest.raises(ImproperlyConfigured, match="RECOMMEND_LIST_CACHE_SIZE"):
+        list_cache.enabled()
 
 
 def test_a_bad_history_cache_setting_stops_at_first_use(settings):
     settings.ECOM_AI = {**settings.ECOM_AI, "RECOMMEND_HISTORY_CACHE": "sometimes"}
     with pytest.raises(ImproperlyConfigured, match=r"RECOMMEND_HISTORY_CACHE.*True, False or 'auto'"):
         history_cache.enabled()
+
