@@ -146,8 +146,7 @@ DEFAULTS: dict = {
     "RECOMMEND_THROTTLE_RATE": None,  # e.g. "300/min" per browser (user, visitor or IP); None = no throttle
     "RECOMMEND_HISTORY_CACHE": "auto",  # shoppers' recent-event state in the shared cache between their events; "auto": only with a shared backend (Redis, Memcached...)
     "RECOMMEND_HISTORY_CACHE_SECONDS": 600,  # ... kept at most this long (bounds writes that bypass ecom_ai.events); 0 = off
-    "RECOMMEND_LIST_CACHE_SECONDS": 30,  # a served list reused per process until the shopper's next event, at most this long; 0 = off
-    "RECOMMEND_LIST_CACHE_SIZE": 10_000,  # lists kept per process at most (LRU)
+    "RECOMMEND_LIST_CACHE_SECONDS": 30,  # a served list reused (shared cache) until the shopper's next event, at most this long; 0 = off
     "RECOMMEND_INFERENCE_THREADS": 1,  # torch threads for one model call while serving; None = torch's setting
     # --- recommend (sequential model area) -------------------------------------------
     "RECOMMENDER_PARAMS": {},  # overrides of the model's training parameters (docs/recommendations-model.md)
@@ -270,7 +269,6 @@ _VALIDATORS = {
     "RECOMMEND_HISTORY_CACHE": ((bool, str), lambda v: v in (True, False, "auto") or "must be True, False or 'auto'"),
     "RECOMMEND_HISTORY_CACHE_SECONDS": (_NUM, lambda v: 0 <= v <= 86400 or "must be between 0 and 86400"),
     "RECOMMEND_LIST_CACHE_SECONDS": (_NUM, lambda v: 0 <= v <= 3600 or "must be between 0 and 3600"),
-    "RECOMMEND_LIST_CACHE_SIZE": (_INT, lambda v: 1 <= v <= 1_000_000 or "must be between 1 and 1000000"),
     "RECOMMEND_INFERENCE_THREADS": ((int, type(None)), lambda v: v is None or v >= 1 or "must be at least 1 or None"),
     # recommend (sequential model area)
     "RECOMMENDER_PARAMS": ((dict,), lambda v: all(isinstance(k, str) for k in v) or "must map parameter names to values"),

@@ -144,11 +144,12 @@ def item_facts(keys) -> dict[str, dict]:
     return _cache.get_many(keys)
 
 
-def generation() -> int:
-    """Moves whenever this process's facts are dropped (a catalog change here or, within
-    ``VERSION_CHECK_SECONDS``, in another process): lists built on older facts are stale."""
+def shared_version():
+    """The catalog version every process sees (the shared counter, read at most once per
+    ``VERSION_CHECK_SECONDS``): it moves on every catalog change, so lists built on older
+    facts are not reused."""
     _cache._check_version(time.monotonic())
-    return _cache._generation
+    return _cache._version
 
 
 def clear_cache() -> None:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import secrets
 from typing import Any, NamedTuple
 
@@ -58,6 +59,11 @@ def enabled() -> bool:
     if setting == "auto":
         return type(caches[DEFAULT_CACHE_ALIAS]).__module__ not in PER_PROCESS_BACKENDS
     return True
+
+
+def _seconds() -> int:
+    # whole seconds, rounded up: Django's Redis and Memcached backends truncate, and 0 deletes
+    return math.ceil(float(ecom_settings.RECOMMEND_HISTORY_CACHE_SECONDS))
 
 
 def _digest(text: str) -> str:
@@ -89,10 +95,12 @@ def _state_key(identity, length: int) -> str:
 
 class Snapshot(NamedTuple):
     """What one cache read says about a shopper: ``tokens`` (``None``: the cache is off or
-    unavailable) and the ``state`` stored under exactly those tokens (``None``: none)."""
+    unavailable), the ``state`` stored under exactly those tokens (``None``: none) and the
+    ``extra`` entries read in the same round trip (``{key: value}``, found ones only)."""
 
     tokens: tuple | None
     state: Any = None
+    extra: dict | None = None
 
 
 OFF = Snapshot(None)
@@ -121,22 +129,23 @@ def _get_many(keys: list[str]) -> dict:
     return {k: serializer.loads(v) for k, v in zip(keys, values) if v is not None}
 
 
-def read(identity, length: int) -> Snapshot:
+def read(identity, length: int, extra_keys=()) -> Snapshot:
     """The shopper's tokens and cached state in one round trip (more only when a token is
-    missing and has to be created). ``length``: the history length the state is built with.
-    A cache error gives ``OFF``: the cache can only save work, never change a list."""
+    missing and has to be created), with ``extra_keys`` (entries that hold their own tokens,
+    like served lists). ``length``: the history length the state is built with. A cache
+    error gives ``OFF``: the cache can only save work, never change a list."""
     token_keys = _token_keys(identity)
     if not token_keys or not enabled():
         return OFF
     state_key = _state_key(identity, length)
     try:
-        found = _get_many(token_keys + [state_key])
+        found = _get_many(token_keys + [state_key, *extra_keys])
         tokens = tuple(found.get(k) for k in token_keys)
         if None not in tokens:
             entry = found.get(state_key)
             valid = isinstance(entry, tuple) and len(entry) == 2 and entry[0] == tokens
-            return Snapshot(tokens, entry[1] if valid else None)
-        timeout = 2 * float(ecom_settings.RECOMMEND_HISTORY_CACHE_SECONDS)
+            return Snapshot(tokens, entry[1] if valid else None, {k: found[k] for k in extra_keys if k in found})
+        timeout = 2 * _seconds()
         for key, token in zip(token_keys, tokens):
             if token is None:  # a new random token: no stored entry can carry it
                 cache.add(key, secrets.token_hex(8), timeout=timeout)
@@ -153,8 +162,7 @@ def store(identity, length: int, snapshot: Snapshot, state) -> None:
     if snapshot.tokens is None:
         return
     try:
-        cache.set(_state_key(identity, length), (snapshot.tokens, state),
-                  timeout=float(ecom_settings.RECOMMEND_HISTORY_CACHE_SECONDS))
+        cache.set(_state_key(identity, length), (snapshot.tokens, state), timeout=_seconds())
     except Exception:  # noqa: BLE001
         logger.warning("ecom_ai: could not store a shopper's history", exc_info=True)
 

@@ -1,32 +1,45 @@
-"""Served lists kept per process until the shopper's next event.
+"""Served lists kept in the shared cache until the shopper's next event.
 
 A shopper who opens the home page again, goes back to the cart or reloads gets the same
 list as a moment ago unless something changed: their events, the model, the placement's
 rules, the catalog facts. Computing it again costs the model's forward pass, the
-candidates and the rules (most of a served list's CPU), so each web process keeps the
-lists it served in a bounded LRU, keyed by everything that decides the list:
+candidates and the rules (most of a served list's CPU), so a computed list is kept in
+Django's cache (the shared one the history cache uses: Redis, Memcached...), under a key
+made of everything that decides the list:
 
-- the shopper's **history tokens** from ``ecom_ai.recommend.history_cache`` (read on every
-  request anyway; any new event of the shopper, in any process, changes them), so a list
-  is never reused after the shopper did something — the real-time reaction is unchanged;
-- the placement's configuration as this process loaded it, the experiment variant, the
-  model version serving it, the item facts' generation (stock, activity, titles), the page
-  item, the limit, the extra exclusions and the channel;
-- and an age of at most ``RECOMMEND_LIST_CACHE_SECONDS`` (trending tables and
-  co-occurrence refreshes are seen within that).
+- the placement's configuration (a fingerprint of the placement, its rules, its running
+  experiment and variants, as the serving process loaded them), the experiment variant,
+  the versions of the recommender and co-occurrence models serving it, the item facts'
+  shared version (stock, activity, titles), the page item, the limit, the extra
+  exclusions, the shopper and the channel;
+- and stored with the shopper's **history tokens** (``ecom_ai.recommend.history_cache``):
+  it is used only while they are unchanged, so a list is never reused after the shopper
+  did something (any new event, in any process, changes them) — the real-time reaction
+  is unchanged;
+- for at most ``RECOMMEND_LIST_CACHE_SECONDS`` (trending tables and co-occurrence
+  refreshes are seen within that).
 
-Each reuse is still a new list: a new recommendation id, its own stored row and
-impression, attribution as usual. Only works with the shared history cache (the tokens);
-``RECOMMEND_LIST_CACHE_SECONDS = 0`` turns it off.
+The entry is read in the same round trip as the shopper's tokens and history, so a reuse
+costs no extra request to the cache, and every web process (and worker) shares it. Each
+reuse is still a new list: a new recommendation id, its own stored row and impression,
+attribution as usual. ``RECOMMEND_LIST_CACHE_SECONDS = 0`` turns it off.
 """
 from __future__ import annotations
 
+import hashlib
+import logging
+import math
 import threading
-import time
-from collections import OrderedDict
 from typing import Any, NamedTuple
 
+from django.core.cache import cache
+
 from ecom_ai.conf import settings as ecom_settings
+
+logger = logging.getLogger("ecom_ai.recommend")
+
+PREFIX = "ecom_ai:rec:list:"
+_FORMAT = 1  # bumped when the cached value's layout changes (old entries are then ignored)
 
 
 class CachedList(NamedTuple):
@@ -36,57 +49,48 @@ class CachedList(NamedTuple):
     facts: dict
 
 
-class ListCache:
+class _Counters:
     def __init__(self):
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[tuple, tuple[tuple, float, CachedList]] = OrderedDict()
+        self.lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get(self, key: tuple, tokens: tuple) -> CachedList | None:
-        ttl = float(ecom_settings.RECOMMEND_LIST_CACHE_SECONDS)
-        if ttl <= 0:
-            return None
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None or entry[0] != tokens or time.monotonic() - entry[1] >= ttl:
-                self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return entry[2]
 
-    def put(self, key: tuple, tokens: tuple, value: CachedList) -> None:
-        if float(ecom_settings.RECOMMEND_LIST_CACHE_SECONDS) <= 0:
-            return
-        size = int(ecom_settings.RECOMMEND_LIST_CACHE_SIZE)
-        with self._lock:
-            self._entries[key] = (tokens, time.monotonic(), value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > size:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    def __len__(self):
-        return len(self._entries)
+_counters = _Counters()
 
 
-_cache = ListCache()
+def enabled() -> bool:
+    return float(ecom_settings.RECOMMEND_LIST_CACHE_SECONDS) > 0
 
 
-def get(key: tuple, tokens: tuple) -> CachedList | None:
-    return _cache.get(key, tokens)
+def make_key(parts: tuple) -> str:
+    """The cache key of a list decided by ``parts`` (a tuple of plain values)."""
+    digest = hashlib.blake2b(repr(parts).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return f"{PREFIX}{_FORMAT}:{digest}"
 
 
-def put(key: tuple, tokens: tuple, value: CachedList) -> None:
-    _cache.put(key, tokens, value)
+def lookup(entry, tokens: tuple) -> CachedList | None:
+    """The list in a cache ``entry`` (as read with the tokens) if stored under ``tokens``."""
+    hit = (isinstance(entry, tuple) and len(entry) == 2 and entry[0] == tokens
+           and isinstance(entry[1], CachedList))
+    with _counters.lock:
+        if hit:
+            _counters.hits += 1
+        else:
+            _counters.misses += 1
+    return entry[1] if hit else None
 
 
-def clear() -> None:
-    _cache.clear()
+def put(key: str, tokens: tuple, value: CachedList) -> None:
+    """Keep a computed list under the tokens it was computed with. Never raises."""
+    if not enabled():
+        return
+    try:
+        # whole seconds, rounded up: Django's Redis and Memcached backends truncate, and 0 deletes
+        cache.set(key, (tokens, value), timeout=math.ceil(float(ecom_settings.RECOMMEND_LIST_CACHE_SECONDS)))
+    except Exception:  # noqa: BLE001 - the cache only saves work
+        logger.warning("ecom_ai: could not keep a served list in the cache", exc_info=True)
 
 
 def stats() -> dict[str, Any]:
-    return {"entries": len(_cache), "hits": _cache.hits, "misses": _cache.misses}
+    """This process's reuse counters (they only grow)."""
+    return {"hits": _counters.hits, "misses": _counters.misses}

@@ -23,7 +23,7 @@ a fallback list.
 """
 from __future__ import annotations
 
-import itertools
+import hashlib
 import logging
 import sys
 import threading
@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 
 from django.db import connections, router
 from django.db.models import Q
+from django.utils import timezone
 
 from ecom_ai import signals
 from ecom_ai.adapters import get_adapter
@@ -43,7 +44,7 @@ from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.models import Event, Experiment, ModelVersion, Placement
 from ecom_ai.recommend import cooccurrence, history_cache, list_cache, popularity
 from ecom_ai.recommend.experiments import choose_variant
-from ecom_ai.recommend.facts import generation as facts_generation
+from ecom_ai.recommend.facts import shared_version as facts_version
 from ecom_ai.recommend.rules import Candidate, RuleSet, apply_rules
 
 logger = logging.getLogger("ecom_ai.recommend")
@@ -203,9 +204,6 @@ def _history_sql(alias: str, by_user: bool, by_visitor: bool, length: int) -> tu
 
 # --------------------------------------------------------------------------- placements
 
-_config_serials = itertools.count(1)
-
-
 @dataclass
 class PlacementConfig:
     placement: Placement
@@ -213,7 +211,13 @@ class PlacementConfig:
     experiment: Experiment | None
     variants: list
     loaded_at: float
-    serial: int = field(default_factory=lambda: next(_config_serials))  # unique per load (list cache key)
+    fingerprint: str = ""  # of everything above that decides a list (the list cache's key)
+
+    def __post_init__(self):
+        rows = [self.placement, *self.ruleset_rules, *([self.experiment] if self.experiment else []), *self.variants]
+        text = repr(sorted((type(row).__name__, row.pk, [(f.attname, getattr(row, f.attname))
+                                                         for f in row._meta.concrete_fields]) for row in rows))
+        self.fingerprint = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
     def ruleset(self) -> RuleSet:
         return RuleSet.from_rules(self.ruleset_rules)
@@ -609,12 +613,20 @@ class RecommendationService:
         extra_excluded = frozenset(_item_key(x) for x in exclude if x not in (None, ""))
 
         history_length = ecom_settings.RECOMMEND_HISTORY_LENGTH
-        snapshot = history_cache.read(who, history_length) if who else history_cache.OFF
         list_key = None
-        if snapshot.tokens is not None and log:  # previews are always computed afresh
-            list_key = (who, config.serial, anchor, limit, extra_excluded, getattr(variant, "pk", None),
-                        model_version_id, _active_version_id(COOCCURRENCE_KIND), facts_generation())
-            cached = list_cache.get(list_key, snapshot.tokens)
+        if who and log and list_cache.enabled() and history_cache.enabled():  # previews are always computed
+            now = timezone.now() if config.ruleset_rules else None
+            list_key = list_cache.make_key((
+                who.user_key, who.visitor_key, who.channel, config.fingerprint, anchor, limit,
+                [rule.pk for rule in config.ruleset_rules if rule.is_live(now)],  # rules start and end in time
+                sorted(extra_excluded), getattr(variant, "pk", None), model_version_id,
+                _active_version_id(COOCCURRENCE_KIND), facts_version()))
+        snapshot = history_cache.read(who, history_length, [list_key] if list_key else ()) if who \
+            else history_cache.OFF
+        if snapshot.tokens is None:
+            list_key = None
+        if list_key is not None:
+            cached = list_cache.lookup((snapshot.extra or {}).get(list_key), snapshot.tokens)
             if cached is not None:  # copies: a caller may change its list without changing the next one
                 return self._served(RecommendationResult(
                     id=rec_id, placement=placement, items=list(cached.items), identity=who, strategy=cached.strategy,

@@ -9,9 +9,9 @@ cache (LocMem) keeps both caches off.
 "Another process" is simulated by dropping this process's own state (its placement
 configs, its item facts): the shared cache, and with it the stored lists, stays.
 
-Two tests are strict xfails for problems found while porting these tests to the shared
-list cache (a sub-second ``RECOMMEND_LIST_CACHE_SECONDS`` storing nothing, a rule's
-time window not ending a stored list).
+Two tests were written as failing cases of problems found while porting these tests to
+the shared list cache (a sub-second ``RECOMMEND_LIST_CACHE_SECONDS`` storing nothing, a
+rule's time window not ending a stored list), fixed since.
 """
 from __future__ import annotations
 
@@ -327,8 +327,6 @@ def test_a_list_is_not_reused_after_its_age_limit(trending_shop, redis_cache, re
     assert served(lambda: home())[2] == 1  # stored again
 
 
-@pytest.mark.xfail(strict=True, reason="Django's Redis (and Memcached) backends truncate the timeout to whole "
-                   "seconds: a valid RECOMMEND_LIST_CACHE_SECONDS under 1 gives timeout 0, which deletes the list")
 def test_a_sub_second_list_cache_seconds_still_keeps_the_list(trending_shop, redis_cache, rec_settings):
     rec_settings(RECOMMEND_LIST_CACHE_SECONDS=0.5)
     assert validate({"RECOMMEND_LIST_CACHE_SECONDS": 0.5}) == [] and list_cache.enabled()
@@ -573,9 +571,6 @@ def test_an_experiment_is_applied_at_once_and_its_variant_is_in_the_key(trending
     assert RecommendationList.objects.get(pk=result.id).variant_id is None
 
 
-@pytest.mark.xfail(strict=True, reason="a rule's time window is not in the list key (the fingerprint has its "
-                   "starts_at/ends_at, not whether it is live now): a list stored while the rule was live is "
-                   "reused after it ended, until RECOMMEND_LIST_CACHE_SECONDS")
 def test_a_rule_that_ends_is_not_applied_to_the_next_list(trending_shop, redis_cache):
     shop = trending_shop
     PlacementRule.objects.create(placement=Placement.objects.get(slug="home"), action="exclude",
