@@ -36,6 +36,8 @@ import hashlib
 import logging
 import math
 import secrets
+import threading
+import time
 from typing import Any, NamedTuple
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
@@ -59,6 +61,23 @@ def enabled() -> bool:
     if setting == "auto":
         return type(caches[DEFAULT_CACHE_ALIAS]).__module__ not in PER_PROCESS_BACKENDS
     return True
+
+
+_WARN_EVERY = 60.0  # seconds: a cache outage is logged once a minute per process, not on every list
+_warned = {"at": float("-inf"), "suppressed": 0}
+_warn_lock = threading.Lock()
+
+
+def warn_unavailable(message: str) -> None:
+    """Log a failed cache read or write (the list is still served) at most once a minute."""
+    now = time.monotonic()
+    with _warn_lock:
+        if now - _warned["at"] < _WARN_EVERY:
+            _warned["suppressed"] += 1
+            return
+        suppressed, _warned["suppressed"], _warned["at"] = _warned["suppressed"], 0, now
+    logger.warning("ecom_ai: %s (serving from the database; %d similar failures not logged in the last minute)",
+                   message, suppressed, exc_info=True)
 
 
 def _seconds() -> int:
@@ -126,7 +145,14 @@ def _get_many(keys: list[str]) -> dict:
     if client is None:
         client = holder.__dict__["_ecom_ai_reader"] = holder.get_client(None, write=False)
     values = client.mget([backend.make_key(k) for k in keys])
-    return {k: serializer.loads(v) for k, v in zip(keys, values) if v is not None}
+    found = {}
+    for key, value in zip(keys, values):
+        if value is not None:
+            try:
+                found[key] = serializer.loads(value)
+            except Exception:  # noqa: BLE001 - e.g. an entry pickled by other code: as if missing
+                continue
+    return found
 
 
 def read(identity, length: int, extra_keys=()) -> Snapshot:
@@ -149,10 +175,14 @@ def read(identity, length: int, extra_keys=()) -> Snapshot:
         for key, token in zip(token_keys, tokens):
             if token is None:  # a new random token: no stored entry can carry it
                 cache.add(key, secrets.token_hex(8), timeout=timeout)
-        current = cache.get_many(token_keys)
+        current = _get_many(token_keys)
+        for key in token_keys:
+            if current.get(key) is None:  # still none: the key holds something unreadable; replace it
+                current[key] = secrets.token_hex(8)
+                cache.set(key, current[key], timeout=timeout)
         tokens = tuple(current.get(k) for k in token_keys)
     except Exception:  # noqa: BLE001 - a cache outage: serve from the database
-        logger.warning("ecom_ai: the shopper history cache is unavailable", exc_info=True)
+        warn_unavailable("the shopper history cache is unavailable")
         return OFF
     return Snapshot(tokens if None not in tokens else None)
 
@@ -164,7 +194,7 @@ def store(identity, length: int, snapshot: Snapshot, state) -> None:
     try:
         cache.set(_state_key(identity, length), (snapshot.tokens, state), timeout=_seconds())
     except Exception:  # noqa: BLE001
-        logger.warning("ecom_ai: could not store a shopper's history", exc_info=True)
+        warn_unavailable("could not store a shopper's history")
 
 
 def load_state(identity, read_log, length: int):

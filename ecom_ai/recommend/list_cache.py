@@ -88,7 +88,9 @@ def put(key: str, tokens: tuple, value: CachedList) -> None:
         # whole seconds, rounded up: Django's Redis and Memcached backends truncate, and 0 deletes
         cache.set(key, (tokens, value), timeout=math.ceil(float(ecom_settings.RECOMMEND_LIST_CACHE_SECONDS)))
     except Exception:  # noqa: BLE001 - the cache only saves work
-        logger.warning("ecom_ai: could not keep a served list in the cache", exc_info=True)
+        from ecom_ai.recommend.history_cache import warn_unavailable
+
+        warn_unavailable("could not keep a served list in the cache")
 
 
 def stats() -> dict[str, Any]:

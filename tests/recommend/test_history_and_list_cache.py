@@ -623,9 +623,10 @@ def test_list_cache_seconds_zero_turns_only_the_list_cache_off(trending_shop, re
 
 # --------------------------------------------------------------------------- 7. outage
 
-def test_a_redis_outage_serves_lists_from_the_database(trending_shop, settings, caplog):
+def test_a_redis_outage_serves_lists_from_the_database(trending_shop, settings, caplog, monkeypatch):
     settings.CACHES = _redis_caches("ecom_ai_test_down", location="redis://127.0.0.1:1/0")
     assert history_cache.enabled()
+    monkeypatch.setitem(history_cache._warned, "at", float("-inf"))  # no failure logged in the last minute
     shop = trending_shop
     with caplog.at_level(logging.WARNING, logger="ecom_ai.recommend"):
         first, reads, hits, misses = served(lambda: home())
@@ -635,6 +636,28 @@ def test_a_redis_outage_serves_lists_from_the_database(trending_shop, settings, 
     assert len(reads) == len(reads_2) == 1 and (hits, misses) == (0, 0)
     assert "history cache is unavailable" in caplog.text
     assert RecommendationList.objects.filter(pk__in=[first.id, second.id]).count() == 2
+
+
+def test_an_outage_is_logged_once_a_minute_not_on_every_list(trending_shop, settings, caplog, monkeypatch):
+    settings.CACHES = _redis_caches("ecom_ai_test_down", location="redis://127.0.0.1:1/0")
+    monkeypatch.setitem(history_cache._warned, "at", float("-inf"))
+    with caplog.at_level(logging.WARNING, logger="ecom_ai.recommend"):
+        for _ in range(5):
+            assert home().keys
+    warnings = [r for r in caplog.records if "cache" in r.getMessage()]
+    assert len(warnings) == 1 and "serving from the database" in warnings[0].getMessage()
+    assert history_cache._warned["suppressed"] >= 4
+
+
+def test_an_entry_that_cannot_be_read_counts_as_missing(trending_shop, redis_cache):
+    import redis
+    from django.conf import settings as django_settings
+
+    home()
+    client = redis.Redis.from_url(django_settings.REDIS_TEST_URL)
+    client.set(f"{redis_cache}:1:{history_cache.token_key('v', 'me')}", b"not a pickle")
+    again, reads, hits, misses = served(lambda: home())
+    assert again.keys and len(reads) == 1 and (hits, misses) == (0, 1)  # a fresh token, the log read again
 
 
 def test_a_lost_token_is_never_trusted(trending_shop, redis_cache):
