@@ -80,9 +80,14 @@ def warn_unavailable(message: str) -> None:
                    message, suppressed, exc_info=True)
 
 
+def whole_seconds(seconds) -> int:
+    """A cache timeout in whole seconds, rounded up: Django's Redis and Memcached backends
+    truncate, and a timeout of 0 deletes."""
+    return math.ceil(float(seconds))
+
+
 def _seconds() -> int:
-    # whole seconds, rounded up: Django's Redis and Memcached backends truncate, and 0 deletes
-    return math.ceil(float(ecom_settings.RECOMMEND_HISTORY_CACHE_SECONDS))
+    return whole_seconds(ecom_settings.RECOMMEND_HISTORY_CACHE_SECONDS)
 
 
 def _digest(text: str) -> str:
@@ -195,16 +200,6 @@ def store(identity, length: int, snapshot: Snapshot, state) -> None:
         cache.set(_state_key(identity, length), (snapshot.tokens, state), timeout=_seconds())
     except Exception:  # noqa: BLE001
         warn_unavailable("could not store a shopper's history")
-
-
-def load_state(identity, read_log, length: int):
-    """``read_log(identity)`` (the shopper's state from the event log), through the cache."""
-    snapshot = read(identity, length)
-    if snapshot.state is not None:
-        return snapshot.state
-    state = read_log(identity)  # after the tokens were read: an event from now on changes them
-    store(identity, length, snapshot, state)
-    return state
 
 
 def forget(user_keys=(), visitor_keys=(), *, everyone: bool = False) -> None:

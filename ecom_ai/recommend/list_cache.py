@@ -27,16 +27,13 @@ attribution as usual. ``RECOMMEND_LIST_CACHE_SECONDS = 0`` turns it off.
 from __future__ import annotations
 
 import hashlib
-import logging
-import math
 import threading
 from typing import Any, NamedTuple
 
 from django.core.cache import cache
 
 from ecom_ai.conf import settings as ecom_settings
-
-logger = logging.getLogger("ecom_ai.recommend")
+from ecom_ai.recommend.history_cache import warn_unavailable, whole_seconds
 
 PREFIX = "ecom_ai:rec:list:"
 _FORMAT = 1  # bumped when the cached value's layout changes (old entries are then ignored)
@@ -85,11 +82,8 @@ def put(key: str, tokens: tuple, value: CachedList) -> None:
     if not enabled():
         return
     try:
-        # whole seconds, rounded up: Django's Redis and Memcached backends truncate, and 0 deletes
-        cache.set(key, (tokens, value), timeout=math.ceil(float(ecom_settings.RECOMMEND_LIST_CACHE_SECONDS)))
+        cache.set(key, (tokens, value), timeout=whole_seconds(ecom_settings.RECOMMEND_LIST_CACHE_SECONDS))
     except Exception:  # noqa: BLE001 - the cache only saves work
-        from ecom_ai.recommend.history_cache import warn_unavailable
-
         warn_unavailable("could not keep a served list in the cache")
 
 

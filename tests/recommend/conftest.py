@@ -81,6 +81,28 @@ def add_events(db):
     return add
 
 
+def seed_trending(shop, add_events):
+    """Home lists become plain trending lists in the order 12, 11, ..., 1 (more views for higher numbers)."""
+    from ecom_ai.recommend.service import ensure_default_placements
+
+    rows = []
+    for n, product in shop.items():
+        rows += [(f"t{n}-{i}", "view", product, 30) for i in range(n)]
+    add_events(rows)
+    ensure_default_placements()
+    update_home(strategy="trending", fallback_strategy="trending", max_per_category=None)
+    return shop
+
+
+def update_home(**fields):
+    from ecom_ai.models import Placement
+
+    placement = Placement.objects.get(slug="home")
+    for name, value in fields.items():
+        setattr(placement, name, value)
+    placement.save()  # post_save drops this process's placement cache
+
+
 @pytest.fixture
 def co_bought(shop, add_events):
     """Many shoppers bought 1 with 2 (and fewer 1 with 3); 9 is the most viewed item overall."""

@@ -39,9 +39,9 @@ from ecom_ai.events.tracking import record_batch
 from ecom_ai.models import Event, Experiment, Item, Placement, PlacementRule, RecommendationList, Variant
 from ecom_ai.recommend import facts, history_cache, list_cache, logwriter
 from ecom_ai.recommend.service import (
-    Identity, RecommendationService, clear_placement_cache, ensure_default_placements, get_placement_config,
+    Identity, RecommendationService, clear_placement_cache, get_placement_config,
 )
-from tests.recommend.conftest import key
+from tests.recommend.conftest import key, seed_trending, update_home
 
 pytestmark = pytest.mark.django_db
 svc = RecommendationService()
@@ -116,20 +116,7 @@ def list_keys(monkeypatch):
 def trending_shop(shop, add_events, rec_settings):
     """Home lists are plain trending lists: 12, 11, ..., 1 (item 4 is out of stock)."""
     rec_settings()  # ACTIVE_MODEL_CHECK_SECONDS=0, artifacts in a temp folder
-    rows = []
-    for n, product in shop.items():
-        rows += [(f"t{n}-{i}", "view", product, 30) for i in range(n)]
-    add_events(rows)
-    ensure_default_placements()
-    update_home(strategy="trending", fallback_strategy="trending", max_per_category=None)
-    return shop
-
-
-def update_home(**fields):
-    placement = Placement.objects.get(slug="home")
-    for name, value in fields.items():
-        setattr(placement, name, value)
-    placement.save()  # post_save drops this process's placement cache
+    return seed_trending(shop, add_events)
 
 
 def another_process():

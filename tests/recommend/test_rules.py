@@ -10,8 +10,8 @@ from django.utils import timezone
 import ecom_ai
 from ecom_ai.models import Placement, PlacementRule
 from ecom_ai.recommend.rules import Candidate, RuleSet, apply_rules
-from ecom_ai.recommend.service import Identity, RecommendationService, ensure_default_placements
-from tests.recommend.conftest import key
+from ecom_ai.recommend.service import Identity, RecommendationService
+from tests.recommend.conftest import key, seed_trending, update_home
 
 pytestmark = pytest.mark.django_db
 svc = RecommendationService()
@@ -20,20 +20,7 @@ svc = RecommendationService()
 @pytest.fixture
 def trending_shop(shop, add_events):
     """Trending order 12, 11, ..., 1 (more views for higher numbers)."""
-    rows = []
-    for n, product in shop.items():
-        rows += [(f"t{n}-{i}", "view", product, 30) for i in range(n)]
-    add_events(rows)
-    ensure_default_placements()
-    update_home(strategy="trending", fallback_strategy="trending", max_per_category=None)
-    return shop
-
-
-def update_home(**fields):
-    placement = Placement.objects.get(slug="home")
-    for name, value in fields.items():
-        setattr(placement, name, value)
-    placement.save()  # post_save drops the placement cache of this process
+    return seed_trending(shop, add_events)
 
 
 def home(limit=4, who="me"):
