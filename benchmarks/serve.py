@@ -161,7 +161,9 @@ def load(port: int, path: str, seconds: float, concurrency: int, cookies=(), war
         return status, time.perf_counter() - started, body
 
     warm_ok = 0
-    for i in range(warmup):  # warm every worker (model loading, caches)
+    # warm every worker (model loading, caches) and give each shopper a first list: the
+    # measured requests are then repeat visits (or, with the caches off, computed lists)
+    for i in range(max(warmup, len(cookies))):
         warm_ok += one(cookies[i % len(cookies)] if cookies else None)[0] == 200
 
     def worker():
@@ -204,6 +206,19 @@ def load(port: int, path: str, seconds: float, concurrency: int, cookies=(), war
 class Server:
     def __init__(self, process, port):
         self.process, self.port = process, port
+        self.log_worker = None  # --log-mode queue: the ecom_ai_log_worker process
+
+
+def start_log_worker(env) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(ROOT / "sandbox_shop" / "manage.py"), "ecom_ai_log_worker"],
+                            env=env, cwd=str(ROOT / "sandbox_shop"), stdout=subprocess.DEVNULL)
+
+
+def queue_length(env) -> int:
+    import redis
+
+    client = redis.Redis.from_url(env.get("ECOM_AI_SERVE_REDIS", "redis://127.0.0.1:6379/0"))
+    return client.llen(env["ECOM_AI_SERVE_CACHE_PREFIX"] + ":served_lists")
 
 
 def start_server(env, workers: int) -> Server:
@@ -216,12 +231,23 @@ def start_server(env, workers: int) -> Server:
     return Server(process, port)
 
 
-def stop_server(server: Server) -> None:
+def stop_server(server: Server, env=None) -> None:
+    """Stop gunicorn, then the log worker once the queue is empty."""
     server.process.terminate()  # a graceful stop: workers write their buffered lists at exit
     try:
         server.process.wait(30)
     except subprocess.TimeoutExpired:
         server.process.kill()
+    if server.log_worker is None:
+        return
+    started = time.monotonic()
+    while env is not None and queue_length(env) and time.monotonic() - started < 120:
+        time.sleep(0.05)
+    server.log_worker.terminate()  # finishes its batch, then exits
+    try:
+        server.log_worker.wait(30)
+    except subprocess.TimeoutExpired:
+        server.log_worker.kill()
 
 
 def stored_counts(db: str, name: str, sqlite_path: str) -> tuple[int, int]:
@@ -262,8 +288,9 @@ def main(argv=None):
     parser.add_argument("--no-impressions", action="store_true",
                         help="RECOMMEND_LOG_IMPRESSIONS off (no impression event written per list)")
     parser.add_argument("--profile", action="store_true", help="first print a cProfile of 100 in-process requests")
-    parser.add_argument("--log-mode", choices=("buffered", "sync"), default=None,
-                        help="RECOMMEND_LOG_MODE (default: ecom_ai's default)")
+    parser.add_argument("--log-mode", choices=("buffered", "sync", "queue"), default=None,
+                        help="RECOMMEND_LOG_MODE (default: ecom_ai's default); queue: the run's own Redis queue and "
+                             "`manage.py ecom_ai_log_worker` running beside gunicorn on the same machine")
     parser.add_argument("--facts-seconds", type=float, default=None,
                         help="RECOMMEND_ITEM_FACTS_CACHE_SECONDS (0 = no item facts cache; default: ecom_ai's)")
     parser.add_argument("--conn-max-age", type=int, default=60,
@@ -327,6 +354,8 @@ def main(argv=None):
                 profile_in_process({**env, **step_env}, cookies)
             before = stored_counts(args.db, name, os.path.join(tmp, "db.sqlite3"))
             server = start_server({**env, **step_env}, args.workers)
+            if step_env.get("ECOM_AI_SERVE_LOG_MODE") == "queue":
+                server.log_worker = start_log_worker({**env, **step_env})
             for label, path, who in (("ping", PING, ()), ("recommendations", RECS, cookies),
                                      ("ping (again)", PING, ())):
                 print(f"{step_name} loading {path} for {args.seconds:.0f} s...", file=sys.stderr, flush=True)
@@ -334,8 +363,10 @@ def main(argv=None):
                 row["endpoint"] = label
                 row["step"] = step_name
                 row["load_average"] = os.getloadavg()[0]
+                if server.log_worker is not None and label == "recommendations":
+                    row["queue_waiting"] = queue_length({**env, **step_env})  # the worker's backlog then
                 rows.append(row)
-            stop_server(server)
+            stop_server(server, {**env, **step_env})
             server = None
             # every list served must be stored, buffered or not, once the workers stopped normally
             after = stored_counts(args.db, name, os.path.join(tmp, "db.sqlite3"))
@@ -370,7 +401,9 @@ def main(argv=None):
               f"throughput (target >= 0.5), p99 {recs['p99_ms'] / ping_p99:.2f} x ping's best p99 (target <= 2); "
               f"strategies served: {recs['strategies']}; statuses: {recs['statuses']}; stored after the stop: "
               f"{recs['stored']['lists']} lists, {recs['stored']['impressions']} impressions for "
-              f"{recs['stored']['served']} lists served")
+              f"{recs['stored']['served']} lists served"
+              + (f"; {recs['queue_waiting']} lists waited in the log worker's queue when the load ended"
+                 if "queue_waiting" in recs else ""))
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(rows, handle, indent=1)

@@ -138,7 +138,10 @@ DEFAULTS: dict = {
     "RECOMMEND_PLACEMENT_CACHE_SECONDS": 10,  # placements, rules and experiments re-read this often
     "RECOMMEND_ATTRIBUTION_HOURS": 24,
     "RECOMMEND_LOG_IMPRESSIONS": True,
-    "RECOMMEND_LOG_MODE": "buffered",  # "buffered": served lists + impressions written in bulk by a thread; "sync": in the request
+    "RECOMMEND_LOG_MODE": "buffered",  # "buffered": served lists + impressions written in bulk by a thread; "sync": in the request; "queue": pushed to Redis, written by ecom_ai_log_worker
+    "RECOMMEND_LOG_QUEUE_URL": "",  # "queue" mode: the Redis of the served-list queue, e.g. "redis://127.0.0.1:6379/0"
+    "RECOMMEND_LOG_QUEUE_NAME": "ecom_ai:served_lists",  # "queue" mode: the Redis key of the queue (one per shop sharing a Redis)
+    "RECOMMEND_LOG_QUEUE_MAX": 1_000_000,  # "queue" mode: lists waiting at most; beyond, web processes write them themselves
     "RECOMMEND_LOG_FLUSH_SECONDS": 1.0,  # buffered mode: the buffer is written at least this often
     "RECOMMEND_LOG_BATCH_SIZE": 200,  # buffered mode: ... and as soon as this many lists wait (one transaction each)
     "RECOMMEND_ITEM_FACTS_CACHE_SECONDS": 30,  # item facts (stock, category, title) kept per process at most this long; 0 = off
@@ -260,7 +263,11 @@ _VALIDATORS = {
     "RECOMMEND_PLACEMENT_CACHE_SECONDS": (_NUM, lambda v: v >= 0 or "must not be negative"),
     "RECOMMEND_ATTRIBUTION_HOURS": (_NUM, lambda v: v > 0 or "must be positive"),
     "RECOMMEND_LOG_IMPRESSIONS": ((bool,), None),
-    "RECOMMEND_LOG_MODE": (_STR, lambda v: v in ("buffered", "sync") or "must be 'buffered' or 'sync'"),
+    "RECOMMEND_LOG_MODE": (_STR, lambda v: v in ("buffered", "sync", "queue") or "must be 'buffered', 'sync' or 'queue'"),
+    "RECOMMEND_LOG_QUEUE_URL": (_STR, lambda v: v == "" or v.split("://", 1)[0] in ("redis", "rediss", "unix") and "://" in v
+                                or "must be a Redis URL (redis://, rediss:// or unix://) or empty"),
+    "RECOMMEND_LOG_QUEUE_NAME": (_STR, lambda v: 1 <= len(v) <= 200 or "must be 1 to 200 characters"),
+    "RECOMMEND_LOG_QUEUE_MAX": (_INT, lambda v: 1 <= v <= 100_000_000 or "must be between 1 and 100000000"),
     "RECOMMEND_LOG_FLUSH_SECONDS": (_NUM, lambda v: 0 < v <= 60 or "must be more than 0 and at most 60"),
     "RECOMMEND_LOG_BATCH_SIZE": (_INT, lambda v: 1 <= v <= 10_000 or "must be between 1 and 10000"),
     "RECOMMEND_ITEM_FACTS_CACHE_SECONDS": (_NUM, lambda v: 0 <= v <= 3600 or "must be between 0 and 3600"),
@@ -287,6 +294,9 @@ def validate(user_settings) -> list[str]:
     if not isinstance(user_settings, dict):
         return [f"ECOM_AI must be a dict, not {type(user_settings).__name__}."]
     problems = []
+    if user_settings.get("RECOMMEND_LOG_MODE") == "queue" and not user_settings.get("RECOMMEND_LOG_QUEUE_URL"):
+        problems.append("ECOM_AI['RECOMMEND_LOG_MODE'] is 'queue' but ECOM_AI['RECOMMEND_LOG_QUEUE_URL'] is not set "
+                        "(the Redis the served lists are queued in, e.g. 'redis://127.0.0.1:6379/0').")
     for key, value in user_settings.items():
         if key not in DEFAULTS:
             close = difflib.get_close_matches(str(key), DEFAULTS, n=1)

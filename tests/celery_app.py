@@ -29,6 +29,7 @@ def configure_worker_django() -> None:
         "TASK_QUEUE": QUEUE,
         "TRAINING_QUEUE": TRAINING_QUEUE,
         # ml: a toy model kind of its own for tests/ml/test_celery_training.py
+        "RECOMMEND_LOG_QUEUE_URL": REDIS_URL,
         "TRAINERS": {**getattr(settings, "ECOM_AI", {}).get("TRAINERS", {}), "ml_worker_toy": "tests.ml.toy.ToyTrainer"},
     }
     import django

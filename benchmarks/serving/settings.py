@@ -19,6 +19,9 @@ ECOM_AI = {**_SANDBOX_ECOM_AI, "RECOMMEND_THROTTLE_RATE": None, "ACTIVE_MODEL_CH
 # the serving knobs serve.py compares (--log-mode, --facts-seconds); unset = ecom_ai's defaults
 if os.environ.get("ECOM_AI_SERVE_LOG_MODE"):
     ECOM_AI["RECOMMEND_LOG_MODE"] = os.environ["ECOM_AI_SERVE_LOG_MODE"]
+if os.environ.get("ECOM_AI_SERVE_LOG_MODE") == "queue":  # the run's own queue (deleted at the end)
+    ECOM_AI["RECOMMEND_LOG_QUEUE_URL"] = os.environ.get("ECOM_AI_SERVE_REDIS", "redis://127.0.0.1:6379/0")
+    ECOM_AI["RECOMMEND_LOG_QUEUE_NAME"] = os.environ.get("ECOM_AI_SERVE_CACHE_PREFIX", "ecom_ai_serve") + ":served_lists"
 if os.environ.get("ECOM_AI_SERVE_LOG_BATCH"):
     ECOM_AI["RECOMMEND_LOG_BATCH_SIZE"] = int(os.environ["ECOM_AI_SERVE_LOG_BATCH"])
 if os.environ.get("ECOM_AI_SERVE_LOG_FLUSH_SECONDS"):
@@ -48,3 +51,7 @@ if os.environ.get("ECOM_AI_SERVE_GC") == "off":  # experiment only: no cyclic ga
     import gc
 
     gc.disable()
+if os.environ.get("ECOM_AI_SERVE_LOG") == "off":  # experiment only: served lists neither stored nor logged
+    from ecom_ai.recommend import logwriter as _logwriter
+
+    _logwriter.log_served = lambda result: None

@@ -150,17 +150,33 @@ def attribute_events(events, *, unmatched: list | None = None) -> int:
 def _retry_later(events) -> None:
     """Events naming a list that is not stored yet: with the buffered log, another process may
     still hold it (it is written within ``RECOMMEND_LOG_FLUSH_SECONDS``). Try once more after
-    two flush intervals, on the log writer's thread; those events were credited to nobody,
-    so the retry can never credit twice. Lost if the process stops meanwhile."""
-    if not events or ecom_settings.RECOMMEND_LOG_MODE != "buffered":
+    two flush intervals, on the log writer's thread; with the queue (its worker may run on a
+    schedule or lag behind), up to four times over about 100 s. Those events were credited
+    to nobody, so a retry can never credit twice. Lost if the process stops meanwhile."""
+    if not events or ecom_settings.RECOMMEND_LOG_MODE not in ("buffered", "queue"):
         return
     from ecom_ai.recommend import logwriter
 
     recent = timezone.now() - timedelta(minutes=5)  # a list older than that was either written or lost
     events = [e for e in events if e.occurred_at >= recent]
-    if events:
-        logwriter.writer.defer(lambda: attribute_events(events),
-                               2 * float(ecom_settings.RECOMMEND_LOG_FLUSH_SECONDS) + 0.5)
+    if not events:
+        return
+    first = 2 * float(ecom_settings.RECOMMEND_LOG_FLUSH_SECONDS) + 0.5
+    if ecom_settings.RECOMMEND_LOG_MODE == "buffered":
+        logwriter.writer.defer(lambda: attribute_events(events), first)
+        return
+    # queue: the log worker may run on a schedule or lag behind; try again a few times
+    delays = iter([first, 10.0, 30.0, 60.0])
+
+    def attempt():
+        unmatched: list = []
+        attribute_events(events, unmatched=unmatched)
+        delay = next(delays, None)
+        if unmatched and delay is not None:
+            events[:] = unmatched
+            logwriter.writer.defer(attempt, delay)
+
+    logwriter.writer.defer(attempt, next(delays))
 
 
 def on_events_recorded(sender, events=(), **kwargs):

@@ -14,6 +14,11 @@ are written:
     task (``ecom_ai.tasks``), and before attribution looks for a list in this process.
 ``"sync"``
     the same write, of one list, inside the request (one transaction, two inserts).
+``"queue"``
+    one ``RPUSH`` to a Redis queue in the request; ``manage.py ecom_ai_log_worker`` (or the
+    Celery task ``drain_served_lists``) writes the batches with :func:`store`, in another
+    process (``ecom_ai.recommend.log_queue``). When the queue cannot take the list, this
+    process's buffer does, as in ``"buffered"`` mode.
 
 A batch is all or nothing: a failing write (database down, constraint...) is rolled back
 whole, logged (``ecom_ai.recommend``) and never raised into a request; the batch is tried
@@ -61,15 +66,19 @@ class PendingList:
     attempts: int = 0
 
 
-def build(result) -> PendingList:
-    """The unsaved rows of a served list (the impression validated as ``track()`` would)."""
+def build(result, served_at=None) -> PendingList:
+    """The unsaved rows of a served list (the impression validated as ``track()`` would).
+
+    ``result``: a ``RecommendationResult``, or any object with its attributes (the queue
+    worker's decoded lists); ``served_at``: when it was served (default: now).
+    """
     from ecom_ai.events.validation import ValidationContext, validate_event
     from ecom_ai.models import Event, RecommendationList
 
     who = result.identity
-    now = timezone.now()
+    now = served_at or timezone.now()
     row = RecommendationList(
-        id=result.id, placement=result.placement, variant=result.variant,
+        id=result.id, placement_id=result.placement.pk, variant_id=getattr(result.variant, "pk", None),
         visitor_key=who.visitor_key[:64], user_key=who.user_key[:64],
         anchor_item=result.anchor_item[:191], strategy=result.strategy[:32],
         model_version_id=result.model_version_id,
@@ -84,7 +93,7 @@ def build(result) -> PendingList:
         raw = {"event_type": "impression", "channel": who.channel, "visitor_key": who.visitor_key,
                "user_key": who.user_key, "item_key": "", "quantity": None, "value": None, "context": context,
                "client_time": None, "client_event_id": None}
-        clean, errors = validate_event(raw, ValidationContext.build(channel_default="web"))
+        clean, errors = validate_event(raw, ValidationContext.build(channel_default="web", now=now))
         if errors:  # e.g. a channel not in CHANNELS: keep the list, leave the event out (as before)
             logger.error("ecom_ai: the impression of list %s is refused: %s", result.id, errors)
         else:
@@ -92,14 +101,15 @@ def build(result) -> PendingList:
     return PendingList(row, impression)
 
 
-def write(batch: list[PendingList]) -> bool:
-    """Store a batch in one transaction; True when written. Never raises; logs a failure."""
+def store(batch: list[PendingList]) -> None:
+    """Store a batch in one transaction and announce its impressions; raises what the
+    database raised (the batch rolled back whole, ready to be tried again)."""
     from ecom_ai.events.copy_insert import copy_insert
     from ecom_ai.events.tracking import _send_recorded, fill_user_keys, write_events
     from ecom_ai.models import RecommendationList
 
     if not batch:
-        return True
+        return
     events = [p.impression for p in batch if p.impression is not None]
     try:
         with transaction.atomic():
@@ -108,17 +118,62 @@ def write(batch: list[PendingList]) -> bool:
             if events:
                 fill_user_keys(events)
                 written, _ = write_events(events, SOURCE)
-    except Exception:  # noqa: BLE001 - the whole batch is rolled back; serving goes on
-        logger.exception("ecom_ai: could not store %d served recommendation list(s)", len(batch))
+    except Exception:
         for pending in batch:  # a retry inserts afresh
             pending.row._state.adding = True
             if pending.impression is not None:
                 pending.impression.pk = None
-        return False
+        raise
     try:
         _send_recorded(written)
     except Exception:  # noqa: BLE001 - a receiver must not make a stored batch look failed
         logger.exception("ecom_ai: an events_recorded receiver failed for %d impression(s)", len(written))
+
+
+def _already_stored(ids) -> set:
+    from ecom_ai.models import RecommendationList
+
+    return set(RecommendationList.objects.filter(pk__in=list(ids)).values_list("pk", flat=True))
+
+
+def store_all(batch: list[PendingList]) -> int:
+    """Store a batch, leaving out lists already stored (or twice in it); returns how many
+    were stored. When the database refuses the batch (a constraint), the lists are stored
+    one at a time and those it refuses on their own are dropped, each logged. Raises when
+    the database itself fails (nothing dropped: the batch can be tried again whole)."""
+    from django.db import DataError, IntegrityError
+
+    if not batch:
+        return 0
+    known = _already_stored(p.row.pk for p in batch)
+    fresh = []
+    for pending in batch:  # e.g. queued and also buffered after a lost Redis reply
+        if pending.row.pk not in known:
+            known.add(pending.row.pk)
+            fresh.append(pending)
+    try:
+        store(fresh)
+        return len(fresh)
+    except (IntegrityError, DataError):
+        pass
+    stored = 0
+    for pending in fresh:
+        try:
+            store([pending])
+        except (IntegrityError, DataError) as exc:
+            logger.error("ecom_ai: served list %s dropped: the database refused it (%s)", pending.row.pk, exc)
+            continue
+        stored += 1
+    return stored
+
+
+def write(batch: list[PendingList]) -> bool:
+    """Store a batch (``store_all``); True when the database took it. Never raises; logs a failure."""
+    try:
+        store_all(batch)
+    except Exception:  # noqa: BLE001 - the whole batch is rolled back; serving goes on
+        logger.exception("ecom_ai: could not store %d served recommendation list(s)", len(batch))
+        return False
     return True
 
 
@@ -272,6 +327,11 @@ writer = LogWriter()
 
 def log_served(result) -> None:
     """Store ``result`` (a served list) as ``RECOMMEND_LOG_MODE`` says. Never raises."""
+    if ecom_settings.RECOMMEND_LOG_MODE == "queue":
+        from ecom_ai.recommend import log_queue
+
+        if log_queue.push(result):
+            return  # else (Redis unreachable, queue full): this process's buffer, as "buffered"
     try:
         pending = build(result)
     except Exception:  # noqa: BLE001

@@ -101,3 +101,14 @@ def _flush_served_lists(sender=None, task=None, **kwargs):
 _celery_signals.task_postrun.connect(_flush_served_lists, weak=False, dispatch_uid="ecom_ai.recommend.log.task")
 _celery_signals.worker_process_shutdown.connect(_flush_served_lists, weak=False,
                                                 dispatch_uid="ecom_ai.recommend.log.shutdown")
+
+
+@shared_task(name="ecom_ai.tasks.drain_served_lists", ignore_result=True)
+def drain_served_lists(max_lists: int = 100_000) -> int:
+    """Store the served lists waiting in the queue (``RECOMMEND_LOG_MODE = "queue"``), at
+    most ``max_lists`` per run; returns how many were stored (0: another worker drains)."""
+    from ecom_ai.recommend import log_queue
+
+    if not ecom_settings.RECOMMEND_LOG_QUEUE_URL:
+        return 0
+    return log_queue.drain(max_lists=max_lists)
