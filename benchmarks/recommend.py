@@ -192,16 +192,26 @@ def run_sasrec(ds, args):
     params = merged_params(params)
     train, train_ev, val_t, test_t = split(ds)
     ones = [np.ones_like(e) for e in train_ev]
-    train_data = SequenceData(train, train_ev, ones)
     rng = np.random.default_rng(3)
     val_users = np.arange(len(train)) if len(train) <= args.val_users else np.sort(
         rng.choice(len(train), args.val_users, replace=False))
+    if args.sasrec_validation == "subset":
+        # only the early-stopping users' validation items are held out; every other user's
+        # validation item is training data, as it is for the baselines
+        held = np.zeros(len(train), dtype=bool)
+        held[val_users] = True
+        fit_items = [s if held[u] else np.append(s, val_t[u]) for u, s in enumerate(train)]
+        fit_events = [e if held[u] else ds.events[u][:len(e) + 1] for u, e in enumerate(train_ev)]
+        train_data = SequenceData(fit_items, fit_events, [np.ones_like(e) for e in fit_events])
+    else:
+        fit_items = train
+        train_data = SequenceData(train, train_ev, ones)
     val_data = SequenceData([train[u] for u in val_users], [train_ev[u] for u in val_users],
                             [ones[u] for u in val_users])
     n_types = len(ds.event_types)
     model = build_model(ds.n_items, n_types, 1, features, params)
     trained = np.zeros(ds.n_items + 1, dtype=np.float32)
-    trained[np.unique(np.concatenate([s[1:] for s in train]))] = 1
+    trained[np.unique(np.concatenate([s[1:] for s in fit_items]))] = 1
 
     def validate(model):
         scores = score_last(model, val_data)
@@ -213,7 +223,10 @@ def run_sasrec(ds, args):
     def progress(epoch, total, loss, metrics, percent):
         cpu = time.process_time() - cpu_started
         if metrics:
-            curve.append((epoch, round(time.monotonic() - started, 1), round(cpu, 1), round(metrics["ndcg@10"], 4)))
+            point = [epoch, round(time.monotonic() - started, 1), round(cpu, 1), round(metrics["ndcg@10"], 4)]
+            if "averaged_ndcg@10" in metrics:  # params ema: the moving average of the weights, same evaluation
+                point.append(round(metrics["averaged_ndcg@10"], 4))
+            curve.append(point)
         if args.verbose:
             print(f"  epoch {epoch} loss {loss:.4f} wall {time.monotonic() - started:.0f}s cpu {cpu:.0f}s {metrics}",
                   file=sys.stderr, flush=True)
@@ -228,10 +241,12 @@ def run_sasrec(ds, args):
     metrics = evaluate(lambda idx: scores[idx], test_t, [np.append(s, v) for s, v in zip(train, val_t)], ds.n_items,
                        args.exclude_seen)
     shown = {k: params[k] for k in ("hidden", "blocks", "maxlen", "dropout", "lr", "batch_tokens", "loss", "negatives",
-                                    "precision", "long_windows", "id_dropout")}
-    return {"train_s": elapsed, "train_cpu_s": cpu, "epochs": report.epochs, "best_epoch": report.best_epoch, "stopped": report.stopped,
+                                    "precision", "long_windows", "id_dropout", "ema")}
+    return {"train_s": elapsed, "train_cpu_s": cpu, "epochs": report.epochs, "best_epoch": report.best_epoch,
+            "best_weights": report.best_weights, "stopped": report.stopped,
             "curve": curve, "params": " ".join(f"{k}={v}" for k, v in shown.items())
-            + f" text={features.text is not None} category={features.category is not None}", **metrics}
+            + f" text={features.text is not None} category={features.category is not None}"
+            + f" validation={args.sasrec_validation}", **metrics}
 
 
 RUNNERS = {"popularity": run_popularity, "itemknn": run_itemknn, "als": run_als, "sasrec": run_sasrec}
@@ -276,6 +291,10 @@ def main(argv=None):
     parser.add_argument("--time-budget", type=float, default=None, help="seconds of training for our model")
     parser.add_argument("--param", action="append", default=[], help="our model's parameter key=value (repeatable)")
     parser.add_argument("--val-users", type=int, default=2000, help="users in the validation subset (early stopping)")
+    parser.add_argument("--sasrec-validation", choices=("all", "subset"), default="all",
+                        help="our model's held-out validation items: every user's (all, as in the SASRec paper) or "
+                             "only the early-stopping subset's, the other users' being training data as they are "
+                             "for the baselines (subset)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", default=None, help="write the result rows to this file")
     parser.add_argument("--verbose", action="store_true")
@@ -292,6 +311,7 @@ def main(argv=None):
             parser.error(f"unknown model {model!r}; known: {', '.join(MODELS)}")
         cmd = [sys.executable, os.path.abspath(__file__), "--model", model, "--dataset", args.dataset,
                "--threads", str(args.threads), "--val-users", str(args.val_users),
+               "--sasrec-validation", args.sasrec_validation,
                "--exclude-seen" if args.exclude_seen else "--include-seen"]
         if args.path:
             cmd += ["--path", args.path]
@@ -325,9 +345,12 @@ def main(argv=None):
     for row in rows:
         if row.get("params"):
             extra = f" epochs={row['epochs']} best={row['best_epoch']} {row['stopped']}" if "epochs" in row else ""
+            if row.get("best_weights") == "averaged":
+                extra += " (best: the moving average of the weights)"
             print(f"  {row['model']}: {row['params']}{extra}")
         if row.get("curve"):
-            print(f"  {row['model']} validation ndcg@10 by (epoch, wall s, cpu s, ndcg@10): {row['curve']}")
+            averaged = ", averaged weights' ndcg@10" if len(row["curve"][0]) > 4 else ""
+            print(f"  {row['model']} validation ndcg@10 by (epoch, wall s, cpu s, ndcg@10{averaged}): {row['curve']}")
         if row.get("train_cpu_s"):
             print(f"  {row['model']}: training used {row['train_cpu_s']:.0f} CPU seconds in {row['train_s']:.0f} wall seconds")
     if args.json:

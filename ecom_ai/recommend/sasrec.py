@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,6 +59,7 @@ DEFAULT_PARAMS = {
     "time_budget": None,  # seconds; no epoch is started that would end past it (at the pace so far)
     "anneal": True,  # with a time budget: the learning rate falls linearly to 5% over it
     "long_windows": False,  # also train on the earlier parts of sequences longer than maxlen
+    "ema": 0.0,  # decay of an exponential moving average of the weights (0 = off); evaluations also try it
     "seed": 1234,
 }
 
@@ -259,7 +261,40 @@ class FitReport:
     history: list = field(default_factory=list)  # [{"epoch", "loss", "seconds", **metrics}]
     best_epoch: int = 0
     best_metric: float | None = None
+    best_weights: str = ""  # "trained" or "averaged" (the moving average, with ``ema``)
     stopped: str = ""
+
+
+class WeightAverage:
+    """An exponential moving average of a model's parameters (decay warmed up over the first steps)."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        if not 0.0 < float(decay) < 1.0:
+            raise ValueError(f"ema must be more than 0 and less than 1 (0 turns it off), got {decay!r}")
+        self.decay = float(decay)
+        self.params = [p for p in model.parameters()]
+        self.shadow = [p.detach().clone() for p in self.params]
+        self.steps = 0
+
+    @torch.no_grad()
+    def update(self) -> None:
+        self.steps += 1
+        decay = min(self.decay, (1 + self.steps) / (10 + self.steps))
+        torch._foreach_lerp_(self.shadow, [p.detach() for p in self.params], 1.0 - decay)
+
+    @contextmanager
+    def applied(self):
+        """The averaged weights in the model for the ``with`` block, the trained ones after it."""
+        with torch.no_grad():
+            kept = [p.detach().clone() for p in self.params]
+            for p, a in zip(self.params, self.shadow):
+                p.copy_(a)
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for p, k in zip(self.params, kept):
+                    p.copy_(k)
 
 
 def _fused(device) -> dict:
@@ -316,6 +351,7 @@ def fit_sasrec(model: SASRec, train: SequenceData, params: dict, *, evaluate=Non
     budget = params.get("time_budget")
     report = FitReport()
     best_state, bad_evals = None, 0
+    average = WeightAverage(model, float(params["ema"])) if params.get("ema") else None
     started = time.monotonic()
     for epoch in range(1, epochs + 1):
         model.train()
@@ -354,6 +390,8 @@ def fit_sasrec(model: SASRec, train: SequenceData, params: dict, *, evaluate=Non
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if average is not None:
+                average.update()
             total += float(loss.detach()) * len(tgt)
             count += len(tgt)
         elapsed = time.monotonic() - started
@@ -364,10 +402,20 @@ def fit_sasrec(model: SASRec, train: SequenceData, params: dict, *, evaluate=Non
         if evaluate is not None and (epoch % eval_every == 0 or epoch == epochs or out_of_time):
             metrics = evaluate(model)
             row.update(metrics)
-            score = metrics.get("ndcg@10")
+            score, weights_used = metrics.get("ndcg@10"), "trained"
+            if average is not None and score is not None:
+                with average.applied():
+                    averaged = evaluate(model)
+                    metrics = {**metrics, **{f"averaged_{k}": v for k, v in averaged.items()}}
+                    row.update(metrics)
+                    if averaged.get("ndcg@10", float("-inf")) > score:
+                        score, weights_used = averaged["ndcg@10"], "averaged"
+                        best_candidate = {k: v.detach().clone() for k, v in model.state_dict().items()}
             if score is not None and (report.best_metric is None or score > report.best_metric):
                 report.best_metric, report.best_epoch, bad_evals = score, epoch, 0
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                report.best_weights = weights_used
+                best_state = best_candidate if weights_used == "averaged" else {
+                    k: v.detach().clone() for k, v in model.state_dict().items()}
             else:
                 bad_evals += 1
         report.history.append(row)

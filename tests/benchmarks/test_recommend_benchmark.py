@@ -60,3 +60,23 @@ def test_benchmark_runs_all_models_on_a_tiny_dataset(tmp_path):
     assert all(0 <= row["ndcg@10"] <= 1 and row["users"] == 60 for row in rows.values())
     # the next item is fully determined by the last one: the sequential model gets it
     assert rows["sasrec"]["hr@10"] > 0.9 and rows["sasrec"]["ndcg@10"] > rows["popularity"]["ndcg@10"]
+
+
+def test_our_model_can_train_on_the_other_users_validation_items_and_average_its_weights(tmp_path):
+    path = tmp_path / "cycle.txt"
+    lines = [f"{u} {(u + j) % 15 + 1}" for u in range(1, 61) for j in range(8)]
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "rows.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "recommend.py"), "--dataset", "txt", "--path", str(path),
+         "--models", "sasrec", "--threads", "1", "--val-users", "20", "--sasrec-validation", "subset",
+         "--param", "epochs=20", "--param", "eval_every=5", "--param", "hidden=32", "--param", "maxlen=10",
+         "--param", "ema=0.9", "--json", str(out)],
+        capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (row,) = json.loads(out.read_text())
+    assert "validation=subset" in row["params"] and "ema=0.9" in row["params"]
+    assert [point[0] for point in row["curve"]] == [5, 10, 15, 20]
+    assert all(len(point) == 5 and 0 <= point[4] <= 1 for point in row["curve"])  # the averaged weights' ndcg@10
+    assert row["best_weights"] in ("trained", "averaged")
+    assert row["curve"][-1][3] > row["curve"][0][3] and row["hr@10"] > 0.7  # it learns

@@ -188,3 +188,36 @@ def test_long_windows_and_both_precisions_learn(precision):
     assert report.history[-1]["loss"] < report.history[0]["loss"]
     rec = servable(model, params)
     assert rec.recommend([("sku-3", "view", "web"), ("sku-4", "view", "web")], 1)[0][0] == "sku-5"
+
+
+def test_weight_average_is_evaluated_beside_the_trained_weights_and_the_better_kept():
+    torch.manual_seed(0)
+    params = merged_params({**TINY, "eval_every": 10, "patience": 10, "ema": 0.9})
+    model = build_model(N, 1, 1, ItemFeatures(), params)
+    data = cycle_sequences()
+    held = cycle_sequences(n_seqs=40, seed=5)
+    inputs = SequenceData([s[:-1] for s in held.items], [e[:-1] for e in held.events], [c[:-1] for c in held.channels])
+    targets = np.array([s[-1] for s in held.items])
+
+    def evaluate(m):
+        scores = score_last(m, inputs)
+        return ranking_metrics(lambda idx: scores[idx], targets, list(inputs.items), N, k=10, exclude_seen=False,
+                               negatives=0)
+
+    report = fit_sasrec(model, data, params, evaluate=evaluate, device="cpu")
+    evaluated = [row for row in report.history if "ndcg@10" in row]
+    assert [row["epoch"] for row in evaluated] == [10, 20, 30, 40]
+    assert all("averaged_ndcg@10" in row for row in evaluated)  # both sets of weights scored at every evaluation
+    assert report.best_weights in ("trained", "averaged")
+    assert report.history[-1]["loss"] < report.history[0]["loss"]
+    assert evaluate(model)["ndcg@10"] == pytest.approx(report.best_metric)  # the kept weights are the best scored
+    rec = servable(model, params)
+    assert rec.recommend([("sku-3", "view", "web"), ("sku-4", "view", "web")], 1)[0][0] == "sku-5"
+
+
+@pytest.mark.parametrize("decay", [1.0, 1.5, -0.1])
+def test_a_weight_average_decay_outside_zero_to_one_is_refused(decay):
+    params = merged_params({**TINY, "epochs": 1, "ema": decay})
+    model = build_model(N, 1, 1, ItemFeatures(), params)
+    with pytest.raises(ValueError, match="ema must be more than 0 and less than 1"):
+        fit_sasrec(model, cycle_sequences(n_seqs=10), params, device="cpu")
