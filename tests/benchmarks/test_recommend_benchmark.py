@@ -43,7 +43,8 @@ def test_csv_with_column_mapping_time_and_events(tmp_path):
         datasets.load("csv", str(path), "user=uid,item=nope")
 
 
-def test_benchmark_runs_all_models_on_a_tiny_dataset(tmp_path):
+def run_on_a_cycle(tmp_path, *args):
+    """recommend.py on 60 users walking a cycle of 15 items; (stdout, result rows)."""
     path = tmp_path / "cycle.txt"
     lines = [f"{u} {(u + j) % 15 + 1}" for u in range(1, 61) for j in range(8)]
     path.write_text("\n".join(lines) + "\n")
@@ -51,11 +52,16 @@ def test_benchmark_runs_all_models_on_a_tiny_dataset(tmp_path):
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "recommend.py"), "--dataset", "txt", "--path", str(path),
          "--threads", "1", "--param", "epochs=20", "--param", "eval_every=5", "--param", "hidden=32",
-         "--param", "maxlen=10", "--json", str(out)],
+         "--param", "maxlen=10", "--json", str(out), *args],
         capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "NDCG@10" in done.stdout and "peak MB" in done.stdout
-    rows = {row["model"]: row for row in json.loads(out.read_text())}
+    return done.stdout, json.loads(out.read_text())
+
+
+def test_benchmark_runs_all_models_on_a_tiny_dataset(tmp_path):
+    stdout, rows = run_on_a_cycle(tmp_path)
+    assert "NDCG@10" in stdout and "peak MB" in stdout
+    rows = {row["model"]: row for row in rows}
     assert set(rows) == {"popularity", "itemknn", "als", "sasrec"}
     assert all(0 <= row["ndcg@10"] <= 1 and row["users"] == 60 for row in rows.values())
     # the next item is fully determined by the last one: the sequential model gets it
@@ -63,18 +69,8 @@ def test_benchmark_runs_all_models_on_a_tiny_dataset(tmp_path):
 
 
 def test_our_model_can_train_on_the_other_users_validation_items_and_average_its_weights(tmp_path):
-    path = tmp_path / "cycle.txt"
-    lines = [f"{u} {(u + j) % 15 + 1}" for u in range(1, 61) for j in range(8)]
-    path.write_text("\n".join(lines) + "\n")
-    out = tmp_path / "rows.json"
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "recommend.py"), "--dataset", "txt", "--path", str(path),
-         "--models", "sasrec", "--threads", "1", "--val-users", "20", "--sasrec-validation", "subset",
-         "--param", "epochs=20", "--param", "eval_every=5", "--param", "hidden=32", "--param", "maxlen=10",
-         "--param", "ema=0.9", "--json", str(out)],
-        capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert done.returncode == 0, done.stderr[-3000:]
-    (row,) = json.loads(out.read_text())
+    _, (row,) = run_on_a_cycle(tmp_path, "--models", "sasrec", "--val-users", "20", "--sasrec-validation", "subset",
+                               "--param", "ema=0.9")
     assert "validation=subset" in row["params"] and "ema=0.9" in row["params"]
     assert [point[0] for point in row["curve"]] == [5, 10, 15, 20]
     assert all(len(point) == 5 and 0 <= point[4] <= 1 for point in row["curve"])  # the averaged weights' ndcg@10
