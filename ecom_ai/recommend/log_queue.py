@@ -206,6 +206,8 @@ def drain(*, batch_size: int | None = None, max_lists: int | None = None) -> int
             # database refuses on its own is dropped (logged); a database failure raises
             stored += logwriter.store_all(pendings)
             redis_client.ltrim(queue_key(), len(raws), -1)
+            if len(raws) < take:  # what waited is stored: the rest comes in the next pass as one
+                break             # batch, not one small transaction per list trickling in
             lock.reacquire()  # the full timeout again for the next batch
     finally:
         try:

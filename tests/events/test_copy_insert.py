@@ -71,3 +71,33 @@ def test_a_constraint_error_is_djangos_and_leaves_nothing_of_the_batch():
         with transaction.atomic():
             copy_insert(Event, batch)
     assert not Event.objects.exists()
+
+
+def test_values_of_other_types_are_prepared_as_bulk_create_would():
+    placement = Placement.objects.create(slug="cp2", name="Copy 2")
+    naive = timezone.now().replace(tzinfo=None)
+
+    def odd_rows():  # values Django converts: an int for text, text for numbers, a uuid as text, a naive time
+        return [Event(event_type="view", channel="web", visitor_key=12345, item_key="i", quantity="7",
+                      value="3.5", context=[1, "two"], occurred_at=naive, received_at=timezone.now(),
+                      client_event_id=None),
+                RecommendationList(id=str(uuid.uuid4()), placement_id=str(placement.pk), visitor_key="v",
+                                   strategy="trending", items=[], created_at=timezone.now())]
+
+    def stored(objs):
+        event = Event.objects.values("visitor_key", "quantity", "value", "context", "occurred_at").get(pk=objs[0].pk)
+        lst = RecommendationList.objects.values("id", "placement_id").get(pk=objs[1].pk)
+        return event, lst
+
+    with pytest.warns(RuntimeWarning, match="naive datetime"):
+        copied = odd_rows()
+        copy_insert(Event, copied[:1])
+        copy_insert(RecommendationList, copied[1:])
+        bulk = odd_rows()
+        Event.objects.bulk_create(bulk[:1])
+        RecommendationList.objects.bulk_create(bulk[1:])
+    (event_a, list_a), (event_b, list_b) = stored(copied), stored(bulk)
+    assert event_a == event_b and event_a["visitor_key"] == "12345" and event_a["quantity"] == 7
+    assert event_a["value"] == Decimal("3.5") and event_a["context"] == [1, "two"]
+    assert list_a["placement_id"] == list_b["placement_id"] == placement.pk
+    assert isinstance(list_a["id"], uuid.UUID)
