@@ -1,22 +1,43 @@
 """Visitor middleware: gives every browser a signed visitor key cookie."""
 from __future__ import annotations
 
+import functools
 import uuid
 
+from django.conf import settings as django_settings
 from django.core import signing
+from django.http import HttpRequest
 
 from ecom_ai.conf import settings as ecom_settings
 
 SALT = "ecom_ai.visitor"
 
 
-def read_visitor_cookie(request) -> str:
-    """The visitor key from the signed cookie, or "" when absent or tampered with."""
+@functools.lru_cache(maxsize=10_000)
+def _verified_key(name: str, raw: str, *signing_settings) -> str:
+    """The key in one signed cookie value ("" when tampered with), checked as Django's
+    ``get_signed_cookie`` does. Cached: a returning visitor's cookie is checked once per
+    process, not on every request (an HMAC each time); the signing settings are part of the
+    cache key, so rotating the secret key checks again."""
+    probe = HttpRequest()
+    probe.COOKIES[name] = raw
     try:
-        value = request.get_signed_cookie(ecom_settings.VISITOR_COOKIE_NAME, default="", salt=SALT)
+        value = probe.get_signed_cookie(name, default="", salt=SALT)
     except signing.BadSignature:
         return ""
     return value if isinstance(value, str) and 0 < len(value) <= 64 else ""
+
+
+def read_visitor_cookie(request) -> str:
+    """The visitor key from the signed cookie, or "" when absent or tampered with."""
+    name = ecom_settings.VISITOR_COOKIE_NAME
+    raw = request.COOKIES.get(name)
+    if not raw or len(raw) > 512:  # a visitor cookie is ~100 characters: a longer one is not ours
+        return ""
+    return _verified_key(name, raw, django_settings.SECRET_KEY,
+                         tuple(getattr(django_settings, "SECRET_KEY_FALLBACKS", ())),
+                         getattr(django_settings, "SIGNING_BACKEND", ""),
+                         getattr(django_settings, "SIGNED_COOKIE_LEGACY_SALT_FALLBACK", None))
 
 
 def get_visitor_key(request) -> str:
