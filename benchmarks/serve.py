@@ -289,7 +289,8 @@ def main(argv=None):
     parser.add_argument("--json", default=None)
     parser.add_argument("--no-impressions", action="store_true",
                         help="RECOMMEND_LOG_IMPRESSIONS off (no impression event written per list)")
-    parser.add_argument("--profile", action="store_true", help="first print a cProfile of 200 in-process requests (after every shopper had a first list)")
+    parser.add_argument("--profile", action="store_true",
+                        help="first print a cProfile of 200 in-process requests (after every shopper had a first list)")
     parser.add_argument("--log-mode", choices=("buffered", "sync", "queue"), default=None,
                         help="RECOMMEND_LOG_MODE (default: ecom_ai's default); queue: the run's own Redis queue and "
                              "`manage.py ecom_ai_log_worker` running beside gunicorn on the same machine")

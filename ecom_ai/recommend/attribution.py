@@ -162,11 +162,8 @@ def _retry_later(events) -> None:
     if not events:
         return
     first = 2 * float(ecom_settings.RECOMMEND_LOG_FLUSH_SECONDS) + 0.5
-    if ecom_settings.RECOMMEND_LOG_MODE == "buffered":
-        logwriter.writer.defer(lambda: attribute_events(events), first)
-        return
-    # queue: the log worker may run on a schedule or lag behind; try again a few times
-    delays = iter([first, 10.0, 30.0, 60.0])
+    # queue: the log worker may run on a schedule or lag behind, so a few more tries
+    delays = iter([first] if ecom_settings.RECOMMEND_LOG_MODE == "buffered" else [first, 10.0, 30.0, 60.0])
 
     def attempt():
         unmatched: list = []
