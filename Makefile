@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 MANAGE := cd sandbox_shop && ../$(PY) manage.py
 STAMP := $(VENV)/.installed
 
-.PHONY: venv install test test-sqlite test-postgres demo demo-data bench clean
+.PHONY: venv install test test-sqlite test-postgres demo demo-data bench clean docs
 
 $(STAMP): setup.py requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ demo-data: $(STAMP)
 	else \
 		echo "ecom_ai_train_all is not available: skipping model training."; \
 	fi
+
+# The tables of docs/settings.md, regenerated from the declarations in ecom_ai/conf.py.
+docs: $(STAMP)
+	$(PY) scripts/settings_doc.py
 
 clean:
 	rm -rf $(VENV) sandbox_shop/db.sqlite3 sandbox_shop/media
