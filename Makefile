@@ -6,9 +6,9 @@ PIP := $(VENV)/bin/pip
 MANAGE := cd sandbox_shop && ../$(PY) manage.py
 STAMP := $(VENV)/.installed
 
-.PHONY: venv install lint test test-sqlite test-postgres demo demo-data bench clean docs
+.PHONY: venv install lint test test-fast test-sqlite test-postgres demo demo-data bench clean docs dist
 
-$(STAMP): setup.py requirements-dev.txt
+$(STAMP): pyproject.toml requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -r requirements-dev.txt
@@ -16,15 +16,23 @@ $(STAMP): setup.py requirements-dev.txt
 
 venv install: $(STAMP)
 
-# The import contracts of pyproject.toml (layers, independence, no circles).
+# Lint: ruff's rules, mypy on the typed modules, the import contracts (layers, independence,
+# no circles) and the generated settings tables; all configured in pyproject.toml.
 lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	PYTHONPATH=. $(VENV)/bin/lint-imports
+	$(PY) scripts/settings_doc.py --check
 
 # The whole suite: lint, then SQLite, then PostgreSQL; Celery tests use a real worker over Redis.
 # SQLite run: schema from the models (fast); PostgreSQL run: schema from the real migrations.
 test: lint
 	$(PY) -m pytest -q
 	ECOM_AI_TEST_DB=postgres $(PY) -m pytest -q -m "not browser" --migrations
+
+# The inner loop: SQLite only, without the slow training tests and without lint.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
 
 test-sqlite: $(STAMP)
 	$(PY) -m pytest -q
@@ -55,5 +63,13 @@ demo-data: $(STAMP)
 docs: $(STAMP)
 	$(PY) scripts/settings_doc.py
 
+# The wheel and the sdist in dist/ (fails when the build prints a warning).
+dist: $(STAMP)
+	rm -rf dist build
+	mkdir -p build
+	env -u PYTHONDONTWRITEBYTECODE $(PY) -m build --outdir dist . > build/dist.log 2>&1 || (cat build/dist.log; exit 1)
+	@if grep -i "warning" build/dist.log; then echo "make dist: the build printed the warnings above (full log: build/dist.log)"; exit 1; fi
+	@ls -l dist
+
 clean:
-	rm -rf $(VENV) sandbox_shop/db.sqlite3 sandbox_shop/media
+	rm -rf $(VENV) build dist sandbox_shop/db.sqlite3 sandbox_shop/media

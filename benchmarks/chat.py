@@ -76,7 +76,6 @@ def setup_django(db_path, db="sqlite"):
     django.setup()
     if db == "sqlite":
         settings.DATABASES["default"]["NAME"] = db_path
-    from django.core.management import call_command
     from django.db import connection
 
     with connection.schema_editor() as editor:

@@ -218,7 +218,7 @@ def latency_product_path(model, df, xtr, n_history: int, n) -> dict | None:
         FraudRule.objects.create(name="fast signup", condition="minutes_since_signup < 1", action="review")
         test = df.iloc[len(xtr): len(xtr) + n]
         times = []
-        for i, r in enumerate(test.itertuples()):
+        for r in test.itertuples():
             facts = OrderFacts(
                 order_key=f"t{r.user_id}", user_key=str(r.user_id), email=f"u{r.user_id}@example.com",
                 amount=r.purchase_value, currency="USD", ip=str(r.ip_int), device=r.device_id,

@@ -282,7 +282,7 @@ def measure(args) -> list[dict]:
             row[mode] = round(row["events"] / seconds[mode])
         results.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
-    for send, server in senders.values():
+    for _send, server in senders.values():
         if server is not None:
             server.shutdown()
             server.server_close()

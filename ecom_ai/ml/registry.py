@@ -113,7 +113,7 @@ class ProgressReporter:
         if message:
             self.message = str(message)[:2000]
         if percent is None and epoch is not None and self.total_epochs:
-            percent = 100.0 * self.epoch / self.total_epochs
+            percent = 100.0 * int(epoch) / self.total_epochs
         if percent is not None:
             self.percent = max(0.0, min(100.0, float(percent)))
         if epoch is not None and (loss is not None or metrics):
@@ -367,7 +367,7 @@ def train_model(kind, params=None, *, user=None, run=None) -> ModelVersion:
         version.save()
 
         current = active_version(kind)
-        if passes_gate(version, current):
+        if current is None or passes_gate(version, current):
             activate(version, user=user)
             outcome = f"{kind} v{version.number} trained and activated."
         else:

@@ -29,7 +29,8 @@ class Event(models.Model):
     client_time = models.DateTimeField(_("client time"), null=True, blank=True)
     occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
-    client_event_id = models.CharField(_("client event id"), max_length=64, null=True, blank=True)
+    # NULL, not "": events without a client id must not collide in the unique constraint
+    client_event_id = models.CharField(_("client event id"), max_length=64, null=True, blank=True)  # noqa: DJ001
     source = models.CharField(
         _("source"), max_length=64, blank=True, default="",
         help_text=_("How the event arrived: python, browser, or the name of a channel key."),

@@ -665,7 +665,7 @@ class RecommendationService:
         facts: dict[str, dict] = {}
         final: list[Candidate] = []
         base_exclude = set(ctx.exclude)
-        for attempt in range(2):  # a second, deeper pass when rules (e.g. category caps) thinned the list
+        for _attempt in range(2):  # a second, deeper pass when rules (e.g. category caps) thinned the list
             candidates: list[Candidate] = []
             used = []
             ctx.exclude = set(base_exclude)

@@ -58,6 +58,7 @@ def run_on_a_cycle(tmp_path, *args):
     return done.stdout, json.loads(out.read_text())
 
 
+@pytest.mark.slow
 def test_benchmark_runs_all_models_on_a_tiny_dataset(tmp_path):
     stdout, rows = run_on_a_cycle(tmp_path)
     assert "NDCG@10" in stdout and "peak MB" in stdout
@@ -68,6 +69,7 @@ def test_benchmark_runs_all_models_on_a_tiny_dataset(tmp_path):
     assert rows["sasrec"]["hr@10"] > 0.9 and rows["sasrec"]["ndcg@10"] > rows["popularity"]["ndcg@10"]
 
 
+@pytest.mark.slow
 def test_our_model_can_train_on_the_other_users_validation_items_and_average_its_weights(tmp_path):
     _, (row,) = run_on_a_cycle(tmp_path, "--models", "sasrec", "--val-users", "20", "--sasrec-validation", "subset",
                                "--param", "ema=0.9")

@@ -67,8 +67,8 @@ def test_order_record_of_uuid_purchase(gadget_settings):
         "P-1", str(user.pk), "orders@ann.example", Decimal("30.00"))
     assert record.currency == "USD"  # not mapped: the default currency
     assert record.created_at == purchase.placed
-    assert sorted((l.item_key, l.quantity) for l in record.lines) == sorted([(str(g1.uid), 2), (str(g2.uid), 1)])
-    assert all(l.price is None for l in record.lines)
+    assert sorted((line.item_key, line.quantity) for line in record.lines) == sorted([(str(g1.uid), 2), (str(g2.uid), 1)])
+    assert all(line.price is None for line in record.lines)
     assert list(get_adapter().user_orders(str(user.pk))) == [purchase]
     assert get_adapter().find_order("P-1") == purchase
     assert get_adapter().find_order("nope") is None

@@ -75,8 +75,6 @@ def test_messages_review_list(chat_pack, staff_client):
 
 
 def test_train_action_creates_an_active_intent_version(chat_pack, staff_client, settings):
-    from ecom_ai.models import ModelVersion
-
     settings.ECOM_AI = {**settings.ECOM_AI, "TASK_MODE": "inline"}
     intent = Intent.objects.first()
     with_commit = staff_client.post("/admin/ecom_ai/intent/", {"action": "train_classifier",

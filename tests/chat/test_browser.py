@@ -35,7 +35,7 @@ def test_chat_bubble_answers_escapes_and_keeps_history_across_pages(live_chat, p
     try:
         bot.wait_for()
     except Exception:
-        raise AssertionError("no answer; the chat shows: " + page.locator("#ecom-ai-chat").inner_text())
+        raise AssertionError("no answer; the chat shows: " + page.locator("#ecom-ai-chat").inner_text()) from None
     assert "Returns" in bot.locator(".ecom-ai-chat__sources").inner_text()
 
     page.fill(".ecom-ai-chat__input", "<img src=x onerror=alert(1)> hello")

@@ -54,6 +54,7 @@ def test_needs_two_intents():
         fit_intent_classifier(["a", "b"], ["x", "x"], encoder_spec=BUILTIN)
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_trainer_through_registry(settings):
     from ecom_ai.ml.registry import clear_loaded_models, load_active, train_model

@@ -108,7 +108,7 @@ def test_badge_renders_for_staff_only(make_order, django_user_model):
     request.user = django_user_model.objects.create_user("boss", is_staff=True)
     html = template.render(Context({"order": order, "request": request}))
     assert 'class="ecom-ai-fraud-badge' in html and 'data-level="' in html
-    assert f"/admin/ecom_ai/fraudassessment/" in html
+    assert "/admin/ecom_ai/fraudassessment/" in html
     request.user = django_user_model.objects.create_user("joe")
     assert template.render(Context({"order": order, "request": request})) == "[]"
     request.user = AnonymousUser()

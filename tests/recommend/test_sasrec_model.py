@@ -49,6 +49,9 @@ def servable(model, params, n_items=N, item_keys=None):
     return SequentialRecommender(payload)
 
 
+pytestmark = pytest.mark.slow  # trains SASRec models: `make test-fast` skips them
+
+
 @pytest.fixture(scope="module")
 def trained():
     torch.manual_seed(0)

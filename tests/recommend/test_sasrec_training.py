@@ -72,6 +72,7 @@ def test_event_log_to_sequences(rec_settings):
     assert len(holdout.targets) == 1 and list(holdout.train.items[v1]) == list(seqs.data.items[v1][:-1])
 
 
+@pytest.mark.slow
 def test_trains_activates_and_serves(shop):
     Item.objects.create(key="sku-new", title="Product 2 new", text="word2 thing2", category="cat-2")
     version = train_model("recommender")
@@ -91,6 +92,7 @@ def test_trains_activates_and_serves(shop):
     assert model.similar_items("sku-3", 2)
 
 
+@pytest.mark.slow
 def test_artifact_round_trip(shop):
     version = train_model("recommender")
     served = load_active("recommender")
@@ -101,6 +103,7 @@ def test_artifact_round_trip(shop):
     assert reloaded.item_keys == served.item_keys
 
 
+@pytest.mark.slow
 def test_refresh_warm_starts_from_the_active_version(shop):
     first = train_model("recommender")
     old = load_active("recommender")
@@ -125,6 +128,7 @@ def test_refresh_warm_starts_from_the_active_version(shop):
     assert trained.status in ("active", "ready")
 
 
+@pytest.mark.slow
 def test_refresh_without_active_version_trains_from_scratch(shop):
     version = train_model("recommender", {"mode": "refresh"})
     assert version.params["mode"] == "full" and "no active version" in version.params["note"]
@@ -147,6 +151,7 @@ def test_bad_mode_fails_cleanly(shop):
     assert load_active("recommender") is None
 
 
+@pytest.mark.slow
 def test_tasks_train_refresh_and_lock(shop, django_capture_on_commit_callbacks):
     result = train_recommender.apply(kwargs={}).get()
     assert result["status"] == "active" and result["mode"] == "full"
