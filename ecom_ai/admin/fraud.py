@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from ecom_ai.fraud.rules import ConditionError, parse_condition
+from ecom_ai.fraud.scoring import decide, decide_many
 from ecom_ai.models.fraud import FraudAssessment, FraudListEntry, FraudRule, FraudSettings
 
 LEVEL_COLOURS = {"low": "#2e7d32", "medium": "#ef6c00", "high": "#c62828"}
@@ -101,12 +101,7 @@ class FraudAssessmentAdmin(admin.ModelAdmin):
 
     # --- decisions -------------------------------------------------------------------
     def _decide(self, request, queryset, decision: str):
-        by = request.user.get_username()
-        count = 0
-        with transaction.atomic():
-            for obj in queryset.select_related(None).select_for_update(of=("self",)):
-                obj.decide(decision, by=by)
-                count += 1
+        count = decide_many(queryset, decision, user=request.user)
         label = _("approved") if decision == "approve" else _("marked as fraud")
         self.message_user(request, _("%(n)d order(s) %(what)s; the decisions are training labels now.")
                           % {"n": count, "what": label}, messages.SUCCESS)
@@ -122,7 +117,7 @@ class FraudAssessmentAdmin(admin.ModelAdmin):
     def response_change(self, request, obj):
         for decision in ("approve", "fraud"):
             if f"_decide_{decision}" in request.POST:
-                obj.decide(decision, by=request.user.get_username())
+                decide(obj, decision, user=request.user)
                 self.message_user(request, _("Decision recorded: %s.") % decision, messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:ecom_ai_fraudassessment_changelist"))
         return super().response_change(request, obj)

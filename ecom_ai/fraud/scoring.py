@@ -461,8 +461,30 @@ def assess_order(order, *, request=None, sync: bool | None = None):
 
 
 def decide(assessment, decision: str, *, user=None, note: str = ""):
-    """Record a reviewer's decision (approve / fraud) on an assessment: it becomes its label."""
+    """Record a reviewer's decision (approve / fraud) on an assessment: it becomes its label.
+
+    ``assessment`` is a ``FraudAssessment`` or its primary key. The row is locked and updated
+    in one transaction of its own (joining the caller's, if any), so two reviewers deciding at
+    once are applied one after the other. Returns the updated assessment; raises
+    ``FraudAssessment.DoesNotExist`` when there is none.
+    """
+    from ecom_ai.models.fraud import FraudAssessment
+
+    pk = assessment.pk if isinstance(assessment, FraudAssessment) else assessment
     by = getattr(user, "get_username", lambda: "")() if user is not None else ""
-    assessment.decide(decision, by=by, note=note)
-    return assessment
+    with transaction.atomic():
+        locked = FraudAssessment.objects.select_for_update().get(pk=pk)
+        locked.decide(decision, by=by, note=note)
+    return locked
+
+
+def decide_many(assessments, decision: str, *, user=None) -> int:
+    """``decide()`` for a queryset of assessments, in one transaction; returns how many."""
+    by = getattr(user, "get_username", lambda: "")() if user is not None else ""
+    count = 0
+    with transaction.atomic():
+        for assessment in assessments.select_related(None).select_for_update(of=("self",)):
+            assessment.decide(decision, by=by)
+            count += 1
+    return count
 

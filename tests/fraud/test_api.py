@@ -79,3 +79,42 @@ def test_list_filters_and_decision(staff_client):
     assert body["status"] == "fraud" and body["label"] is True and body["decided_by"] == "staff"
     assert "stolen card" in body["note"]
     assert staff_client.get(LIST, {"status": "fraud"}).json()["count"] == 1
+
+
+def test_the_order_payload_serializer_gives_the_facts_scoring_reads():
+    from datetime import datetime, timezone
+    from decimal import Decimal
+
+    from ecom_ai.api.fraud.serializers import OrderPayloadSerializer
+
+    payload = OrderPayloadSerializer(data={
+        "number": " N-7 ", "user_key": "u1", "email": "a@example.com", "total": "12.50", "currency": "EUR",
+        "created_at": "2026-01-02T03:04:05Z", "signed_up_at": "2025-12-01T00:00:00Z", "ip": "10.0.0.1",
+        "device_id": "dev", "payment_fingerprint": "card", "shipping_country": "FR", "billing_country": "DE",
+        "ip_country": "US", "channel": "app", "visitor_key": "v1",
+        "lines": [{"item_key": "sku1", "quantity": 2, "price": "5.25"}, {"item_key": "sku2"}]})
+    assert payload.is_valid(), payload.errors
+    facts = payload.to_facts()
+    assert (facts.order_key, facts.number) == ("N-7", "N-7")  # the number stands for the missing key
+    assert (facts.user_key, facts.email, facts.amount, facts.currency) == ("u1", "a@example.com", Decimal("12.50"), "EUR")
+    assert facts.placed_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    assert facts.signed_up_at == datetime(2025, 12, 1, tzinfo=timezone.utc)
+    assert (facts.ip, facts.device, facts.payment_fingerprint) == ("10.0.0.1", "dev", "card")
+    assert (facts.shipping_country, facts.billing_country, facts.ip_country) == ("FR", "DE", "US")
+    assert (facts.channel, facts.visitor_key) == ("app", "v1")
+    assert facts.lines == [("sku1", 2, Decimal("5.25")), ("sku2", 1, None)]
+
+
+def test_decide_locks_and_saves_in_its_own_transaction(django_user_model):
+    from ecom_ai.fraud.scoring import decide
+    from ecom_ai.models.fraud import FraudAssessment
+
+    staff_user = django_user_model.objects.create_user("reviewer", is_staff=True)
+    assessment = FraudAssessment.objects.create(order_key="o-1", score=80, level="high")
+    decided = decide(assessment.pk, "fraud", user=staff_user, note="chargeback expected")
+    stored = FraudAssessment.objects.get(pk=assessment.pk)
+    assert decided.label is True and stored.label is True and stored.status == FraudAssessment.STATUS_FRAUD
+    assert stored.decided_by == staff_user.get_username() and stored.note == "chargeback expected"
+    assert decide(stored, "approve").status == FraudAssessment.STATUS_APPROVED  # an instance works too
+    with pytest.raises(FraudAssessment.DoesNotExist):
+        decide(999999, "fraud")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from ecom_ai.fraud.features import OrderFacts
 from ecom_ai.models.fraud import FraudAssessment
 
 
@@ -17,18 +18,21 @@ class OrderPayloadSerializer(serializers.Serializer):
 
     Missing fields, unknown currencies, malformed IPs and implausible amounts are assessed
     with what is known and listed as reasons; wrong types and over-long values are a 400.
+    Fields whose API name differs from ``OrderFacts`` name their attribute with ``source``,
+    so ``to_facts()`` needs no mapping.
     """
 
     order_key = serializers.CharField(max_length=191, required=False, allow_blank=True, default="")
     number = serializers.CharField(max_length=191, required=False, allow_blank=True, default="")
     user_key = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     email = serializers.CharField(max_length=254, required=False, allow_blank=True, default="")
-    total = serializers.DecimalField(max_digits=18, decimal_places=4, required=False, allow_null=True, default=None)
+    total = serializers.DecimalField(max_digits=18, decimal_places=4, required=False, allow_null=True, default=None,
+                                     source="amount")
     currency = serializers.CharField(max_length=8, required=False, allow_blank=True, default="")
-    created_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    created_at = serializers.DateTimeField(required=False, allow_null=True, default=None, source="placed_at")
     signed_up_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     ip = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    device_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    device_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="", source="device")
     payment_fingerprint = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
     shipping_country = serializers.CharField(max_length=8, required=False, allow_blank=True, default="")
     billing_country = serializers.CharField(max_length=8, required=False, allow_blank=True, default="")
@@ -44,6 +48,16 @@ class OrderPayloadSerializer(serializers.Serializer):
         if unknown:
             raise serializers.ValidationError({name: "Unknown field." for name in sorted(unknown)[:20]})
         return data
+
+    def to_facts(self) -> OrderFacts:
+        """The validated order as the ``OrderFacts`` scoring reads (call ``is_valid()`` first)."""
+        data = dict(self.validated_data)
+        order_key, number, lines = data.pop("order_key"), data.pop("number"), data.pop("lines")
+        return OrderFacts(
+            order_key=(order_key or number).strip(), number=number or order_key,
+            lines=[(line.get("item_key", ""), line.get("quantity", 1), line.get("price")) for line in lines],
+            **data,
+        )
 
 
 class AssessmentSerializer(serializers.ModelSerializer):

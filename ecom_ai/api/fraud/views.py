@@ -1,11 +1,10 @@
 """Staff-only fraud endpoints: assess an order payload, list assessments, record a decision."""
 from __future__ import annotations
 
-from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
-from rest_framework.generics import ListAPIView, get_object_or_404
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.generics import ListAPIView
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
@@ -18,7 +17,6 @@ from ecom_ai.api.fraud.serializers import (
     DecisionSerializer,
     OrderPayloadSerializer,
 )
-from ecom_ai.fraud.features import OrderFacts
 from ecom_ai.fraud.scoring import assess_facts, decide
 from ecom_ai.models.fraud import FraudAssessment
 
@@ -38,17 +36,7 @@ class AssessOrderView(APIView):
             raise ValidationError({"detail": "Send one order as a JSON object."})
         payload = OrderPayloadSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        data = payload.validated_data
-        facts = OrderFacts(
-            order_key=(data["order_key"] or data["number"]).strip(), number=data["number"] or data["order_key"],
-            user_key=data["user_key"], email=data["email"], amount=data["total"], currency=data["currency"],
-            placed_at=data["created_at"], signed_up_at=data["signed_up_at"], ip=data["ip"], device=data["device_id"],
-            payment_fingerprint=data["payment_fingerprint"], shipping_country=data["shipping_country"],
-            billing_country=data["billing_country"], ip_country=data["ip_country"], channel=data["channel"],
-            visitor_key=data["visitor_key"],
-            lines=[(ln.get("item_key", ""), ln.get("quantity", 1), ln.get("price")) for ln in data["lines"]],
-        )
-        assessment = assess_facts(facts)
+        assessment = assess_facts(payload.to_facts())
         if assessment is None:
             return Response({"detail": "The order could not be assessed."}, status=status.HTTP_400_BAD_REQUEST)
         return Response(AssessmentDetailSerializer(assessment).data)
@@ -93,7 +81,9 @@ class DecisionView(APIView):
     def post(self, request, pk: int):
         body = DecisionSerializer(data=request.data if isinstance(request.data, dict) else {})
         body.is_valid(raise_exception=True)
-        with transaction.atomic():
-            assessment = get_object_or_404(FraudAssessment.objects.select_for_update(), pk=pk)
-            decide(assessment, body.validated_data["decision"], user=request.user, note=body.validated_data["note"])
+        try:
+            assessment = decide(pk, body.validated_data["decision"], user=request.user,
+                                note=body.validated_data["note"])
+        except FraudAssessment.DoesNotExist:
+            raise NotFound() from None
         return Response(AssessmentSerializer(assessment).data)

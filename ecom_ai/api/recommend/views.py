@@ -19,7 +19,9 @@ from rest_framework.views import APIView
 
 from ecom_ai.api.events.authentication import ChannelKeyAuthentication
 from ecom_ai.api.events.throttles import BrowserEventsThrottle
+from ecom_ai.adapters import get_adapter
 from ecom_ai.conf import settings as ecom_settings
+from ecom_ai.events.middleware import get_visitor_key
 from ecom_ai.models import ChannelKey
 from ecom_ai.recommend.service import Identity, RecommendationError, RecommendationService, UnknownPlacement
 
@@ -131,7 +133,8 @@ class RecommendationsView(APIView):
                 return Response({name: ["Only server-to-server channels (Api-Key) may name a shopper; browsers "
                                         "get their own recommendations."] for name in named},
                                 status=status.HTTP_400_BAD_REQUEST)
-            who = request._request
+            # the browser's own shopper: DRF's authenticated user and the visitor cookie
+            who = Identity(visitor_key=get_visitor_key(request), user_key=get_adapter().user_key(request.user))
         try:
             result = RecommendationService().recommend(who, data["placement"], item=data.get("item") or None,
                                                        limit=data.get("limit"))
