@@ -32,6 +32,7 @@ from ecom_ai.fraud.features import (
     compute_features,
 )
 from ecom_ai.fraud.rules import evaluate_rules
+from ecom_ai.ttl_cache import TTLCache
 
 logger = logging.getLogger("ecom_ai.fraud")
 
@@ -114,7 +115,7 @@ def model_score(model, features: dict) -> tuple[float, list]:
 # after a change saved in this process): admin edits reach every worker within CONFIG_TTL.
 CONFIG_TTL = 5.0
 MAX_CACHED_LIST_ENTRIES = 50_000
-_config: dict = {}
+_config = TTLCache("fraud.config", ttl=lambda: CONFIG_TTL)  # fraud.receivers clears it on saves
 
 
 def clear_config_cache(**kwargs) -> None:
@@ -122,14 +123,7 @@ def clear_config_cache(**kwargs) -> None:
 
 
 def _cached(name: str, loader):
-    import time
-
-    entry = _config.get(name)
-    now = time.monotonic()
-    if entry is None or now - entry[0] > CONFIG_TTL:
-        entry = (now, loader())
-        _config[name] = entry
-    return entry[1]
+    return _config.get_or_set(name, loader)
 
 
 def _load_thresholds():

@@ -22,9 +22,7 @@ shop before anything is trained.
 """
 from __future__ import annotations
 
-import threading
-import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from datetime import timedelta
 
 import numpy as np
@@ -35,6 +33,7 @@ from django.utils import timezone
 from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.ml.registry import NotEnoughData, TrainResult, Trainer
 from ecom_ai.models import Event
+from ecom_ai.ttl_cache import TTLCache
 
 RELATIONS = {
     "bought": ("purchase",),
@@ -228,16 +227,16 @@ class CooccurrenceTrainer(Trainer):
 
 # --------------------------------------------------------------------------- live fallback
 
-_live_cache: OrderedDict = OrderedDict()
-_live_lock = threading.Lock()
 LIVE_CACHE_SIZE = 2048
 LIVE_MAX_SHOPPERS = 300
 LIVE_MAX_ROWS = 20000
+# (item key, relation) -> (neighbours, how many were computed)
+_live_cache = TTLCache("recommend.live_cooccurrence", ttl=lambda: ecom_settings.RECOMMEND_CACHE_SECONDS,
+                       maxsize=lambda: LIVE_CACHE_SIZE)
 
 
 def clear_live_cache() -> None:
-    with _live_lock:
-        _live_cache.clear()
+    _live_cache.clear()
 
 
 def live_neighbors(item_key: str, relation: str = "bought", k: int = 10) -> list[tuple[str, float]]:
@@ -250,12 +249,10 @@ def live_neighbors(item_key: str, relation: str = "bought", k: int = 10) -> list
     if not item_key or relation not in RELATIONS:
         return []
     cache_key = (item_key, relation)
-    ttl = float(ecom_settings.RECOMMEND_CACHE_SECONDS)
-    with _live_lock:
-        hit = _live_cache.get(cache_key)
-        if hit is not None and time.monotonic() - hit[0] < ttl and k <= hit[2]:
-            _live_cache.move_to_end(cache_key)
-            return hit[1][:k]
+    hit = _live_cache.get(cache_key)
+    if hit is not None and k <= hit[1]:
+        return hit[0][:k]
+    generation = _live_cache.generation
     types = RELATIONS[relation]
     since = timezone.now() - timedelta(days=ecom_settings.RECOMMEND_COOCCURRENCE_WINDOW_DAYS)
     shoppers = (Event.objects.filter(item_key=item_key, event_type__in=types, occurred_at__gte=since)
@@ -284,8 +281,5 @@ def live_neighbors(item_key: str, relation: str = "bought", k: int = 10) -> list
         result = sorted(((key, c / np.sqrt(n * max(c, 1)) * (c / (c + SHRINK))) for key, c in counts.items()),
                         key=lambda pair: (-pair[1], pair[0]))
         result = [(key, float(score)) for key, score in result[:max(k, 50)]]
-    with _live_lock:
-        _live_cache[cache_key] = (time.monotonic(), result, max(k, 50))
-        while len(_live_cache) > LIVE_CACHE_SIZE:
-            _live_cache.popitem(last=False)
+    _live_cache.set(cache_key, (result, max(k, 50)), generation=generation)
     return result[:k]

@@ -28,14 +28,13 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
 import time
-from collections import OrderedDict
 
 from django.core.cache import cache
 from django.db import transaction
 
 from ecom_ai.conf import settings as ecom_settings
+from ecom_ai.ttl_cache import TTLCache
 
 logger = logging.getLogger("ecom_ai.recommend")
 
@@ -61,22 +60,30 @@ def query_facts(keys) -> dict[str, dict]:
 
 
 class FactsCache:
-    """A bounded LRU of item facts with a TTL and a shared version counter (see the module doc)."""
+    """A bounded LRU of item facts with a TTL (a ``TTLCache``) and a shared version counter (see the module doc)."""
 
     def __init__(self):
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[str, tuple[float, dict | None]] = OrderedDict()
+        self._items = TTLCache("recommend.item_facts", ttl=lambda: ecom_settings.RECOMMEND_ITEM_FACTS_CACHE_SECONDS,
+                               maxsize=lambda: ecom_settings.RECOMMEND_ITEM_FACTS_CACHE_SIZE)
         self._version = None
-        self._generation = 0  # moves on every drop, so a read that raced with one is not stored
         self._checked_at = float("-inf")
-        self.hits = self.misses = 0
+
+    @property
+    def hits(self) -> int:
+        return self._items.hits
+
+    @property
+    def misses(self) -> int:
+        return self._items.misses
+
+    @property
+    def _entries(self):
+        return self._items._entries
 
     # -- invalidation ---------------------------------------------------------------------
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._generation += 1
-            self._checked_at = float("-inf")
+        self._items.clear()
+        self._checked_at = float("-inf")
 
     def _check_version(self, now: float) -> None:
         if now - self._checked_at < VERSION_CHECK_SECONDS:
@@ -85,55 +92,31 @@ class FactsCache:
             version = cache.get(VERSION_KEY)
         except Exception:  # noqa: BLE001 - a cache outage: keep serving, the TTL still bounds staleness
             version = self._version
-        with self._lock:
-            if version != self._version:
-                self._entries.clear()
-                self._generation += 1
-                self._version = version
-            self._checked_at = now
+        if version != self._version:
+            self._items.clear()
+            self._version = version
+        self._checked_at = now
 
     # -- reads ----------------------------------------------------------------------------
     def get_many(self, keys) -> dict[str, dict]:
         keys = [k for k in dict.fromkeys(keys) if k]
         if not keys:
             return {}
-        ttl = float(ecom_settings.RECOMMEND_ITEM_FACTS_CACHE_SECONDS)
-        if ttl <= 0:
+        if self._items.ttl <= 0:
             return query_facts(keys)
-        now = time.monotonic()
-        self._check_version(now)
-        facts: dict[str, dict] = {}
-        missing: list[str] = []
-        with self._lock:
-            entries = self._entries
-            for key in keys:
-                entry = entries.get(key)
-                if entry is None or now - entry[0] >= ttl:
-                    missing.append(key)
-                    continue
-                entries.move_to_end(key)
-                if entry[1] is not None:
-                    facts[key] = entry[1]
-            self.hits += len(keys) - len(missing)
-            self.misses += len(missing)
+        self._check_version(time.monotonic())
+        cached, missing = self._items.get_many(keys)
+        facts = {key: value for key, value in cached.items() if value is not _UNKNOWN}
         if not missing:
             return facts
-        generation = self._generation
+        generation = self._items.generation  # a drop while we read: the rows read are not stored
         found = query_facts(missing)
         facts.update(found)
-        size = int(ecom_settings.RECOMMEND_ITEM_FACTS_CACHE_SIZE)
-        with self._lock:
-            if generation != self._generation:  # invalidated while we were reading: do not store old rows
-                return facts
-            for key in missing:
-                self._entries[key] = (now, found.get(key, _UNKNOWN))
-                self._entries.move_to_end(key)
-            while len(self._entries) > size:
-                self._entries.popitem(last=False)
+        self._items.set_many({key: found.get(key, _UNKNOWN) for key in missing}, generation=generation)
         return facts
 
     def __len__(self):
-        return len(self._entries)
+        return len(self._items)
 
 
 _cache = FactsCache()

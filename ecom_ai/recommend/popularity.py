@@ -14,8 +14,6 @@ training, so it works before any model exists.
 """
 from __future__ import annotations
 
-import threading
-import time
 from itertools import islice
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -27,6 +25,7 @@ from django.utils import timezone
 from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.models import Event, Item
 from ecom_ai.recommend import facts as facts_cache
+from ecom_ai.ttl_cache import TTLCache
 
 #: how many items per category (and overall) the table keeps
 TABLE_SIZE = 500
@@ -104,39 +103,31 @@ def compute_trending(now=None) -> TrendingTable:
     return table
 
 
-_lock = threading.Lock()
-_cached: tuple[float, TrendingTable] | None = None
+_tables = TTLCache("recommend.trending", ttl=lambda: ecom_settings.RECOMMEND_CACHE_SECONDS)
+
+
+def _shared_or_computed_table() -> TrendingTable:
+    table = None
+    try:  # another process may have computed it (a shared cache such as Redis)
+        table = cache.get(SHARED_CACHE_KEY)
+    except Exception:  # noqa: BLE001 - a cache outage only costs a recomputation
+        pass
+    if not isinstance(table, TrendingTable):
+        table = compute_trending()
+        try:
+            cache.set(SHARED_CACHE_KEY, table, timeout=max(int(ecom_settings.RECOMMEND_CACHE_SECONDS), 1))
+        except Exception:  # noqa: BLE001
+            pass
+    return table
 
 
 def trending_table() -> TrendingTable:
     """The trending table, recomputed at most every ``RECOMMEND_CACHE_SECONDS`` in this process."""
-    global _cached
-    ttl = float(ecom_settings.RECOMMEND_CACHE_SECONDS)
-    entry = _cached
-    if entry is not None and time.monotonic() - entry[0] < ttl:
-        return entry[1]
-    with _lock:
-        entry = _cached
-        if entry is not None and time.monotonic() - entry[0] < ttl:
-            return entry[1]
-        table = None
-        try:  # another process may have computed it (a shared cache such as Redis)
-            table = cache.get(SHARED_CACHE_KEY)
-        except Exception:  # noqa: BLE001 - a cache outage only costs a recomputation
-            pass
-        if not isinstance(table, TrendingTable):
-            table = compute_trending()
-            try:
-                cache.set(SHARED_CACHE_KEY, table, timeout=max(int(ttl), 1))
-            except Exception:  # noqa: BLE001
-                pass
-        _cached = (time.monotonic(), table)
-        return table
+    return _tables.get_or_set("table", _shared_or_computed_table, single_flight=True)
 
 
 def clear_trending_cache() -> None:
-    global _cached
-    _cached = None
+    _tables.clear()
     try:
         cache.delete(SHARED_CACHE_KEY)
     except Exception:  # noqa: BLE001

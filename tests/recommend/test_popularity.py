@@ -39,7 +39,7 @@ def test_table_is_shared_through_the_cache(shop, add_events):
     add_events([("a", "view", shop[5], 60)])
     first = popularity.trending_table()
     assert isinstance(cache.get(popularity.SHARED_CACHE_KEY), popularity.TrendingTable)
-    popularity._cached = None  # another process: reads the shared copy instead of recomputing
+    popularity._tables.clear()  # another process: reads the shared copy instead of recomputing
     cache.set(popularity.SHARED_CACHE_KEY, popularity.TrendingTable(overall=[("zz", 1.0)]))
     assert popularity.trending_table().overall == [("zz", 1.0)]
     assert first.overall[0][0] == key(shop[5])
