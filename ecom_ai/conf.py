@@ -439,8 +439,8 @@ declare("recommend", "RECOMMEND_ITEM_FACTS_CACHE_SIZE", 100_000, INT, between(1,
         "item facts kept per process at most (least recently used dropped first; 1–10000000)")
 declare("recommend", "RECOMMEND_INFERENCE_THREADS", 1, OPT_INT, at_least(1).or_none(),
         "torch intra-op threads while the web process runs one model call (restored afterwards); `None` leaves "
-        "torch's setting. One thread is much faster under load: 1.8 ms instead of 130 ms per list on the sandbox's "
-        "model on a busy 2-core machine")
+        "torch's setting. One thread is much faster under load (see "
+        "[benchmarks](benchmarks.md#torch-threads-per-model-call-2026-11-28-busy-2-core-machine))")
 declare("recommend", "RECOMMEND_THROTTLE_RATE", None, OPT_STR, rate("'300/min'"),
         "requests to the recommendations endpoint per browser (user, else visitor cookie, else IP), DRF rate syntax "
         'such as `"300/min"`; `None` = no throttle (channel API keys are never throttled here)')

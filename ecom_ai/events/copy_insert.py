@@ -3,8 +3,9 @@
 ``bulk_create`` on PostgreSQL sends one ``INSERT`` whose parameters psycopg quotes one by
 one on the client (Django's default client-side binding): for the served lists and their
 impression events, written in batches of up to ``RECOMMEND_LOG_BATCH_SIZE`` by the
-serving log writer, that was about a quarter of a millisecond of CPU per list. ``COPY ...
-FROM STDIN`` streams the rows through psycopg's C adapters instead.
+serving log writer, that was most of the client CPU of storing a list. ``COPY ... FROM
+STDIN`` streams the rows through psycopg's C adapters instead (the measured effect is in
+docs/benchmarks.md, Serving).
 
 ``copy_insert(model, objs)`` behaves like ``bulk_create`` for what the callers need: the
 objects get their primary keys (auto keys are taken from the table's sequence first, in

@@ -5,12 +5,13 @@
 computed in row chunks, in one pass: each chunk's logits are turned in place into the
 gradient ``softmax - one_hot`` while they are still in cache, and both gradient products
 are taken right away. Nothing of size ``rows × vocabulary`` is kept for the backward pass,
-and no separate log-softmax / its backward runs over memory. On a 2-core CPU this makes the
-loss of a 12,800-row × 3,416-item batch 1.5× faster in float32.
+and no separate log-softmax / its backward runs over memory, which makes the loss faster
+than ``F.cross_entropy`` in float32.
 
 ``precision="bf16"`` runs the three matrix products in bfloat16 (float32 accumulation,
-float32 softmax): another 1.8× where the CPU has native bf16 dot products (AVX512-BF16,
-AMX) or on a recent GPU, at a relative gradient error of ~2e-3. ``"auto"`` picks bf16 only
+float32 softmax): faster again where the CPU has native bf16 dot products (AVX512-BF16,
+AMX) or on a recent GPU, at a small relative gradient error. The measured times and
+errors are in docs/benchmarks.md (Recommendations, "Speed work"). ``"auto"`` picks bf16 only
 when a quick probe shows it is actually faster on this device (it is emulated, and slower,
 on CPUs without native support).
 """

@@ -2,8 +2,9 @@
 
 Every served list needs the catalog-mirror facts of its candidates (the rules exclude
 out-of-stock and inactive items, cap categories, and the reasons name titles). Reading
-them from the database per request cost two queries and about a quarter of a request;
-they change rarely, so each process keeps them in a bounded LRU:
+them from the database per request cost two queries and a large share of a request (see
+docs/benchmarks.md, Serving); they change rarely, so each process keeps them in a bounded
+LRU (a ``TTLCache``):
 
 - at most ``RECOMMEND_ITEM_FACTS_CACHE_SIZE`` keys (least recently used dropped first), so
   a catalog of a million items never fills a web process's memory; keys the mirror does
