@@ -2,6 +2,7 @@
 from django import template
 from django.middleware.csrf import get_token
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
 
 from ecom_ai.conf import settings as ecom_settings
 
@@ -9,7 +10,8 @@ register = template.Library()
 
 
 @register.inclusion_tag("ecom_ai/chat/widget.html", takes_context=True)
-def ecom_ai_chat(context, title="Customer service", greeting="Hi! Ask me about your order, returns, shipping or our products."):
+def ecom_ai_chat(context, title=_("Customer service"),
+                 greeting=_("Hi! Ask me about your order, returns, shipping or our products.")):
     """Drop the chat bubble into a page; needs ``request`` in the template context."""
     request = context.get("request")
     try:

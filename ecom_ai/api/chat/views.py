@@ -6,6 +6,7 @@ not) says which conversation is theirs — a shopper only ever sees their own co
 from __future__ import annotations
 
 from django.db.models import Q
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -100,7 +101,7 @@ class ChatMessagesView(APIView):
     def throttled(self, request, wait):
         from rest_framework.exceptions import Throttled
 
-        raise Throttled(wait, detail="Too many messages; please wait a moment before writing again.")
+        raise Throttled(wait, detail=_("Too many messages; please wait a moment before writing again."))
 
     @extend_schema(
         summary="This shopper's conversation (messages after ?after=<id>)",
@@ -126,7 +127,7 @@ class ChatMessagesView(APIView):
     def post(self, request):
         data = request.data
         if not isinstance(data, dict) or "text" not in data:
-            return Response({"detail": "Send a JSON object with a 'text' field.", "code": "missing_text"},
+            return Response({"detail": _("Send a JSON object with a 'text' field."), "code": "missing_text"},
                             status=status.HTTP_400_BAD_REQUEST)
         text = data.get("text")
         if not isinstance(text, str):

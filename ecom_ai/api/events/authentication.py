@@ -11,6 +11,7 @@ from datetime import timedelta
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
@@ -46,17 +47,17 @@ class ChannelKeyAuthentication(BaseAuthentication):
 
     def authenticate(self, request):
         header = request.META.get("HTTP_AUTHORIZATION", "")
-        scheme, _, raw = header.partition(" ")
+        scheme, _sep, raw = header.partition(" ")
         if scheme.lower() != KEYWORD.lower():
             return None
         raw = raw.strip()
         if not raw or " " in raw:
-            raise exceptions.AuthenticationFailed("Malformed Api-Key header: use 'Authorization: Api-Key <key>'.")
+            raise exceptions.AuthenticationFailed(_("Malformed Api-Key header: use 'Authorization: Api-Key <key>'."))
         key = ChannelKey.find(raw)
         if key is None:
             if _is_deactivated(raw):
-                raise exceptions.PermissionDenied("This API key has been deactivated.")
-            raise exceptions.AuthenticationFailed("Invalid API key.")
+                raise exceptions.PermissionDenied(_("This API key has been deactivated."))
+            raise exceptions.AuthenticationFailed(_("Invalid API key."))
         touch_last_used(key)
         return AnonymousUser(), key
 

@@ -5,6 +5,7 @@ import logging
 
 from django.conf import settings as django_settings
 from django.db import DatabaseError
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
@@ -74,16 +75,17 @@ class EventBatchView(APIView):
         except ValueError:
             too_big = False
         if too_big:
-            return Response({"detail": "Request body too large."}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+            return Response({"detail": _("Request body too large.")}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
 
         body = request.data
         if not isinstance(body, dict):
-            return Response({"detail": "The body must be a JSON object: {\"events\": [...]}."}, status=400)
+            return Response({"detail": _("The body must be a JSON object: {\"events\": [...]}.")}, status=400)
         unknown = sorted(str(k) for k in body if k != "events")
         if unknown:
-            return Response({"detail": f"Unknown top-level field(s): {', '.join(unknown)}."}, status=400)
+            return Response({"detail": _("Unknown top-level field(s): %(fields)s.") % {"fields": ", ".join(unknown)}},
+                            status=400)
         if "events" not in body:
-            return Response({"detail": "Missing 'events': the body must be {\"events\": [...]}."}, status=400)
+            return Response({"detail": _("Missing 'events': the body must be {\"events\": [...]}.")}, status=400)
 
         key = request.auth if isinstance(request.auth, ChannelKey) else None
         try:
@@ -96,7 +98,7 @@ class EventBatchView(APIView):
             return Response({"detail": exc.message}, status=code)
         except DatabaseError:
             logger.exception("storing an event batch failed")
-            return Response({"detail": "Events could not be stored right now; retry later."}, status=503)
+            return Response({"detail": _("Events could not be stored right now; retry later.")}, status=503)
 
         if result.errors:
             return Response({"errors": {str(i): e for i, e in result.errors.items()}}, status=400)

@@ -1,6 +1,7 @@
 """Fraud API serializers: strict types and sizes; odd-but-typed values are scored and listed as gaps."""
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from ecom_ai.fraud.features import OrderFacts
@@ -43,10 +44,10 @@ class OrderPayloadSerializer(serializers.Serializer):
 
     def validate(self, data):
         if not (data.get("order_key") or "").strip() and not (data.get("number") or "").strip():
-            raise serializers.ValidationError({"order_key": "Give order_key or number to identify the order."})
+            raise serializers.ValidationError({"order_key": _("Give order_key or number to identify the order.")})
         unknown = set(self.initial_data) - set(self.fields) if isinstance(self.initial_data, dict) else set()
         if unknown:
-            raise serializers.ValidationError({name: "Unknown field." for name in sorted(unknown)[:20]})
+            raise serializers.ValidationError({name: _("Unknown field.") for name in sorted(unknown)[:20]})
         return data
 
     def to_facts(self) -> OrderFacts:

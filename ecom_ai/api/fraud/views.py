@@ -1,6 +1,7 @@
 """Staff-only fraud endpoints: assess an order payload, list assessments, record a decision."""
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -33,12 +34,12 @@ class AssessOrderView(APIView):
                    responses={200: AssessmentDetailSerializer}, summary="Assess an order payload (staff only)")
     def post(self, request):
         if not isinstance(request.data, dict):
-            raise ValidationError({"detail": "Send one order as a JSON object."})
+            raise ValidationError({"detail": _("Send one order as a JSON object.")})
         payload = OrderPayloadSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         assessment = assess_facts(payload.to_facts())
         if assessment is None:
-            return Response({"detail": "The order could not be assessed."}, status=status.HTTP_400_BAD_REQUEST)
+            return Response({"detail": _("The order could not be assessed.")}, status=status.HTTP_400_BAD_REQUEST)
         return Response(AssessmentDetailSerializer(assessment).data)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
@@ -17,9 +18,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ecom_ai.adapters import get_adapter
 from ecom_ai.api.events.authentication import ChannelKeyAuthentication
 from ecom_ai.api.events.throttles import BrowserEventsThrottle
-from ecom_ai.adapters import get_adapter
 from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.events.middleware import get_visitor_key
 from ecom_ai.models import ChannelKey
@@ -39,12 +40,13 @@ class RecommendationQuerySerializer(serializers.Serializer):
     def validate_limit(self, value):
         maximum = ecom_settings.RECOMMEND_MAX_LIMIT
         if value > maximum:
-            raise serializers.ValidationError(f"Ensure this value is less than or equal to {maximum}.")
+            raise serializers.ValidationError(_("Ensure this value is less than or equal to %(limit_value)s.")
+                                              % {"limit_value": maximum})
         return value
 
     def validate_item(self, value):
         if "\x00" in value:
-            raise serializers.ValidationError("Null characters are not allowed.")
+            raise serializers.ValidationError(_("Null characters are not allowed."))
         return value
 
 
