@@ -8,10 +8,12 @@ from ecom_ai.conf import settings as ecom_settings
 
 register = template.Library()
 
+DEFAULT_TITLE = _("Customer service")
+DEFAULT_GREETING = _("Hi! Ask me about your order, returns, shipping or our products.")
+
 
 @register.inclusion_tag("ecom_ai/chat/widget.html", takes_context=True)
-def ecom_ai_chat(context, title=_("Customer service"),
-                 greeting=_("Hi! Ask me about your order, returns, shipping or our products.")):
+def ecom_ai_chat(context, title=DEFAULT_TITLE, greeting=DEFAULT_GREETING):
     """Drop the chat bubble into a page; needs ``request`` in the template context."""
     request = context.get("request")
     try:
