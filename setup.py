@@ -22,8 +22,9 @@ setup(
         "djangorestframework>=3.15",
         "drf-spectacular>=0.27",
         "celery>=5.3,<6",
-        "torch>=2.2,<3",
+        "torch>=2.2,<3",  # the default Linux wheel is the CUDA build: see docs/quickstart.md for the CPU-only one
         "numpy>=1.26",
+        "scipy>=1.11",  # sparse co-occurrence counts (ecom_ai.recommend.cooccurrence)
     ],
     extras_require={
         "text": ["sentence-transformers>=3.0"],
@@ -37,6 +38,9 @@ setup(
             "celery[redis]>=5.3",
             "psycopg[binary]>=3.1",
             "gunicorn>=22",
+            # a second real host shop in the test suite (tests/oscar_shop); never needed by ecom_ai itself
+            "django-oscar>=4.2,<5",
+            "sorl-thumbnail>=12.10",
         ],
         "bench": ["scikit-learn>=1.4", "lightgbm>=4", "implicit>=0.7", "pandas>=2", "psutil>=5"],
     },
