@@ -16,7 +16,9 @@ setup(
     packages=find_packages(include=["ecom_ai", "ecom_ai.*"]),
     include_package_data=True,
     package_data={"ecom_ai": ["templates/ecom_ai/*.html", "templates/ecom_ai/**/*.html",
-                              "static/ecom_ai/*", "static/ecom_ai/**/*", "chat/data/*"]},
+                              "static/ecom_ai/*", "static/ecom_ai/**/*", "chat/data/*",
+                              "contrib/oscar/templates/ecom_ai/oscar/*.html", "contrib/oscar/templates/oscar/*.html",
+                              "contrib/oscar/templates/oscar/**/*.html"]},
     install_requires=[
         "Django>=5.2,<6.0",
         "djangorestframework>=3.15",
