@@ -313,9 +313,11 @@ class DefaultShopAdapter:
         model = self.product_model
         if model is None:
             return None
-        joined, prefetched = set(), set()
+        joined: set[str] = set()
+        prefetched: set[str] = set()
         for path in self.product_fields.values():
-            current, hops = model, []
+            current = model
+            hops: list[str] = []
             for part in (path or "").split(".")[:-1]:
                 try:
                     found = current._meta.get_field(part)

@@ -3,6 +3,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
+from ecom_ai.adapters import DefaultShopAdapter
 from ecom_ai.checks import check_settings
 
 from .conftest import GADGET_SETTINGS
@@ -143,14 +144,7 @@ def test_w004_no_availability_at_all():
     assert "ecom_ai.W004" not in ids(run(GADGET_SETTINGS))
 
 
-class AlwaysAvailable:  # replaced below by a real subclass (the adapter module imports settings)
-    pass
-
-
-from ecom_ai.adapters import DefaultShopAdapter  # noqa: E402
-
-
-class AlwaysAvailable(DefaultShopAdapter):  # noqa: F811
+class AlwaysAvailable(DefaultShopAdapter):
     def is_available(self, product):
         return True
 

@@ -9,6 +9,8 @@ import pytest
 
 pytest.importorskip("oscar")
 
+from tests.chat.conftest import chat_pack, pack_classifier  # noqa: E402,F401  the chat's fixtures, for order status
+
 
 def pytest_configure(config):
     config.addinivalue_line("filterwarnings", "ignore:(update|remove) is not implemented:UserWarning")  # haystack's simple engine

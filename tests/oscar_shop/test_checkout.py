@@ -8,7 +8,6 @@ import pytest
 from ecom_ai.adapters import get_adapter
 from ecom_ai.models import Event, Item
 from ecom_ai.models.fraud import FraudAssessment
-from tests.chat.conftest import chat_pack, pack_classifier  # noqa: F401  (the chat's fixtures)
 
 from .conftest import add_to_basket, oscar_checkout
 
@@ -72,8 +71,9 @@ def test_fraud_scoring_gets_the_request_oscar_does_not_pass(oscar_catalog, guest
     assert not codes & {"ip_missing", "email_missing", "amount_absurd"}, codes
 
 
-def test_logged_in_checkout_chat_order_status_and_dashboard_badge(client, oscar_catalog, committed, chat_pack,
-                                                                   guest_order, django_user_model):
+@pytest.mark.usefixtures("chat_pack")
+def test_logged_in_checkout_chat_order_status_and_dashboard_badge(client, oscar_catalog, committed, guest_order,
+                                                                   django_user_model):
     from django.test import Client
 
     from ecom_ai.chat.service import ChatService
