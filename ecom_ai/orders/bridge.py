@@ -55,15 +55,25 @@ def _client_time(record: OrderRecord) -> str | None:
     placed = record.created_at
     if placed is None or timezone.is_naive(placed):
         return None
-    now = timezone.now()
-    if not (now - timedelta(days=ecom_settings.MAX_EVENT_AGE_DAYS) < placed
-            <= now + timedelta(seconds=ecom_settings.MAX_CLOCK_SKEW_SECONDS)):
+    if placed > timezone.now() + timedelta(seconds=ecom_settings.MAX_CLOCK_SKEW_SECONDS):
         return None
     return placed.isoformat()
 
 
+def _too_old(record: OrderRecord) -> bool:
+    """An order older than the event log keeps (``MAX_EVENT_AGE_DAYS``) records no purchase:
+    stamping it "now" would make an old sale look like today's."""
+    placed = record.created_at
+    return bool(placed is not None and timezone.is_aware(placed)
+                and placed < timezone.now() - timedelta(days=ecom_settings.MAX_EVENT_AGE_DAYS))
+
+
 def purchase_events(record: OrderRecord, *, visitor_key: str = "") -> list[dict]:
-    """The raw purchase events of one order (one per line with an item key)."""
+    """The raw purchase events of one order (one per line with an item key; none for an order
+    older than ``MAX_EVENT_AGE_DAYS``)."""
+    if _too_old(record):
+        logger.info("ecom_ai: order %r is older than MAX_EVENT_AGE_DAYS: no purchase events", record.number)
+        return []
     channel = str((record.extra or {}).get("channel") or "web")
     if channel not in ecom_settings.all_channels:
         channel = "web"

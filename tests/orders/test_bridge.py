@@ -149,3 +149,24 @@ def test_the_current_request_is_known_under_asgi(async_client, make_order):
     response = async_to_sync(place)()
     assert response.json() == {"current": True, "same_request": True}
     assert FraudAssessment.objects.get(order_key=str(order.pk)).ip == "127.0.0.1"  # the ASGI scope's client
+
+
+def test_orders_older_than_the_event_log_record_no_purchases(make_order, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from shop.models import Order
+
+    old = make_order()
+    Order.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=400))
+    old.refresh_from_db()
+    recent = make_order()
+    Order.objects.filter(pk=recent.pk).update(created_at=timezone.now() - timedelta(days=30))
+    recent.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        ecom_ai.record_order(old, assess=False)
+        ecom_ai.record_order(recent, assess=False)
+    [event] = Event.objects.all()
+    assert event.context["order"] == recent.number
+    assert abs((event.occurred_at - recent.created_at).total_seconds()) < 1
