@@ -91,7 +91,7 @@ def main(argv=None) -> None:
                                            price=Decimal("5.00"), num_in_stock=3)
                 made += 1
             counts = []
-            for name, ecom_ai in (("generic", GENERIC), ("oscar", OSCAR)):
+            for ecom_ai in (GENERIC, OSCAR):
                 with override_settings(ECOM_AI=ecom_ai):
                     Item.objects.all().delete()
                     with CaptureQueriesContext(connection) as queries:
