@@ -11,7 +11,7 @@ never with ``eval``/``exec``/``compile``. What is allowed::
     email_domain in ["mailinator.com", "yopmail.com"]
     ip_country == ""                            # missing values are "" / 0 in features
 
-* names: the feature names of ``ecom_ai.fraud.features.FEATURE_NAMES`` only;
+* names: the feature names of ``ecom_ai.fraud.feature_names.FEATURE_NAMES`` only;
 * literals: numbers, strings, ``True``/``False``/``None`` and lists/tuples of literals;
 * operators: ``and or not``, ``== != < <= > >=``, ``in`` / ``not in``, ``+ - * /``, unary ``-``.
 
@@ -25,6 +25,8 @@ from __future__ import annotations
 import ast
 import operator
 from dataclasses import dataclass
+
+from ecom_ai.fraud.feature_names import FEATURE_NAMES
 
 MAX_CONDITION_LENGTH = 1000
 MAX_DEPTH = 20
@@ -59,8 +61,6 @@ _NODE_NAMES = {
 
 
 def _known_features() -> frozenset[str]:
-    from ecom_ai.fraud.features import FEATURE_NAMES
-
     return frozenset(FEATURE_NAMES)
 
 

@@ -79,7 +79,7 @@ def purchase_events(record: OrderRecord, *, visitor_key: str = "") -> list[dict]
         channel = "web"
     if not (visitor_key or record.user_key):  # a guest order with no browser: one pseudo-visitor per order
         visitor_key = purchase_event_id(record.key, "guest")[:_ID_LENGTH]
-    context = {"order": record.number, "order_key": record.key}
+    context: dict[str, object] = {"order": record.number, "order_key": record.key}
     if record.coupon_codes:
         context["coupons"] = list(record.coupon_codes)
     placed = _client_time(record)
