@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 MANAGE := cd sandbox_shop && ../$(PY) manage.py
 STAMP := $(VENV)/.installed
 
-.PHONY: venv install lint test test-fast test-sqlite test-postgres demo demo-data bench clean docs dist
+.PHONY: venv install lint test test-fast test-sqlite test-postgres test-oscar demo demo-data bench clean docs dist
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,9 +26,15 @@ lint: $(STAMP)
 
 # The whole suite: lint, then SQLite, then PostgreSQL; Celery tests use a real worker over Redis.
 # SQLite run: schema from the models (fast); PostgreSQL run: schema from the real migrations.
+# Each database also runs the second host shop, a plain django-oscar shop (tests/oscar_shop,
+# its own settings, so its own pytest run; schema from the models).
+OSCAR_TESTS := --ds=tests.oscar_shop.settings tests/oscar_shop
+
 test: lint
 	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(OSCAR_TESTS)
 	ECOM_AI_TEST_DB=postgres $(PY) -m pytest -q -m "not browser" --migrations
+	ECOM_AI_TEST_DB=postgres $(PY) -m pytest -q -m "not browser" $(OSCAR_TESTS)
 
 # The inner loop: SQLite only, without the slow training tests and without lint.
 test-fast: $(STAMP)
@@ -36,9 +42,14 @@ test-fast: $(STAMP)
 
 test-sqlite: $(STAMP)
 	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(OSCAR_TESTS)
 
 test-postgres: $(STAMP)
 	ECOM_AI_TEST_DB=postgres $(PY) -m pytest -q
+	ECOM_AI_TEST_DB=postgres $(PY) -m pytest -q $(OSCAR_TESTS)
+
+test-oscar: $(STAMP)
+	$(PY) -m pytest -q $(OSCAR_TESTS)
 
 # Fresh demo: migrate SQLite, seed demo data, train models, serve on http://127.0.0.1:8000
 # (`make demo-data` does all but serving; `sandbox_seed --reset` starts the data over.)

@@ -15,3 +15,11 @@ def identify(*args, **kwargs):
     from ecom_ai.events.identity import identify as _identify
 
     return _identify(*args, **kwargs)
+
+
+def record_order(*args, **kwargs):
+    """Record a placed host order: purchase events, fraud assessment, ``order_recorded``.
+    See :func:`ecom_ai.orders.bridge.record_order`."""
+    from ecom_ai.orders.bridge import record_order as _record_order
+
+    return _record_order(*args, **kwargs)

@@ -10,7 +10,13 @@
 | ecom_ai.E006 | TEXT_ENCODER cannot be imported |
 | ecom_ai.W001 | the visitor middleware is not installed (anonymous visitors are not tracked) |
 | ecom_ai.W002 | PRODUCT_MODEL is not set (no catalog sync, no recommendations of host products) |
-| ecom_ai.W003 | a PRODUCT_FIELDS default you did not override names a field PRODUCT_MODEL lacks (items get empty values) |
+| ecom_ai.E007 | ORDER_FIELDS "number", "user" or "created_at" is not a database field of ORDER_MODEL (they are used in queries) |
+| ecom_ai.W003 | a PRODUCT_FIELDS default you did not override names a field PRODUCT_MODEL lacks (items get no such value) |
+| ecom_ai.W004 | no availability: "in_stock" is None or does not resolve and the adapter does not override is_available() |
+| ecom_ai.W005 | an ORDER_FIELDS default you did not override names a field ORDER_MODEL (or its line model) lacks |
+
+Defaults are never assumed to fit: every field map entry, default or not, is checked
+against the host's models (a path through a property or method is checked as far as it can be).
 """
 from __future__ import annotations
 
@@ -61,6 +67,103 @@ def _check_path(model, path: str) -> str | None:
     """Return an error text if the hops of ``path`` that can be checked are not on ``model``."""
     return _follow_path(model, path)[0]
 
+LINE_FIELDS = ("line_product", "line_quantity", "line_price")
+#: ORDER_FIELDS used to filter and order host orders: they must be database fields.
+QUERY_FIELDS = {
+    "number": "the chat looks orders up by number",
+    "user": "the chat and fraud scoring read a customer's orders by user",
+    "created_at": "a customer's orders are sorted by it (newest first)",
+}
+#: What a host loses when an ORDER_FIELDS default does not fit its order model.
+ORDER_FIELD_LOSSES = {
+    "email": "guest orders have no e-mail (chat look-ups by number + e-mail fail, fraud scoring loses the "
+             "e-mail signals)",
+    "total": "fraud scoring sees no amount (every order is 'amount missing' and goes to review) and chat "
+             "answers give no total",
+    "currency": "every order is taken to be in DEFAULT_CURRENCY",
+    "status": "chat answers give no order status",
+    "lines": "orders have no lines (no purchase events, no basket features for fraud scoring)",
+    "line_product": "order lines name no product (no purchase events)",
+    "line_quantity": "every order line counts as quantity 1",
+    "line_price": "purchase events carry no value (no revenue attribution)",
+}
+
+
+def _check_field_map(adapter, model, label: str, mapping_key: str) -> list:
+    """E004 / W003 / W005 / E007 for one field map against its model."""
+    messages = []
+    explicit = adapter.explicit_fields(mapping_key)
+    mapping = adapter.field_map(mapping_key)
+    is_order = mapping_key == "ORDER_FIELDS"
+    line_model = _follow_path(model, mapping["lines"])[1] if is_order and mapping.get("lines") else None
+    for name, path in mapping.items():
+        if not path:
+            continue  # mapped to None on purpose: not read
+        if name in LINE_FIELDS and is_order:
+            if line_model is None:  # the line model is not known (lines is a method): not checkable
+                continue
+            target, target_label = line_model, line_model._meta.label
+        else:
+            target, target_label = model, label
+        problem = _check_path(target, path)
+        if problem and name in explicit:
+            messages.append(Error(f"ECOM_AI[{mapping_key!r}][{name!r}] = {path!r}: {problem}.",
+                                  hint=f"Map {name!r} to a field of {target_label}, or to None.",
+                                  id="ecom_ai.E004"))
+        elif problem and is_order and name in QUERY_FIELDS:
+            pass  # reported below as E007
+        elif problem and is_order:
+            messages.append(Warning(
+                f"ECOM_AI['ORDER_FIELDS'][{name!r}] is not set and its default {path!r} does not fit "
+                f"{target_label}: {problem}, so {ORDER_FIELD_LOSSES.get(name, f'orders get no {name} value')}.",
+                hint=f"Add \"{name}\": \"<field of {target_label}>\" to ECOM_AI['ORDER_FIELDS'], or None if your "
+                     "orders have no such value.", id="ecom_ai.W005"))
+        elif problem and name != "in_stock":  # availability: W004
+            messages.append(Warning(
+                f"ECOM_AI['PRODUCT_FIELDS'][{name!r}] is not set and its default {path!r} does not fit "
+                f"{label}: {problem}, so each item gets no {name} value from your products.",
+                hint=f"Add \"{name}\": \"<field of {label}>\" to ECOM_AI['PRODUCT_FIELDS'], or None to "
+                     "silence this.", id="ecom_ai.W003"))
+        if is_order and name in QUERY_FIELDS and not (problem and name in explicit):
+            from ecom_ai.adapters import db_lookup
+
+            if db_lookup(model, path) is None:
+                where = "is not set and its default" if name not in explicit else "="
+                messages.append(Error(
+                    f"ECOM_AI['ORDER_FIELDS'][{name!r}] {where} {path!r} is not a database field of {label}"
+                    f"{f' ({problem})' if problem else ''}: {QUERY_FIELDS[name]}, so it must name a column or a "
+                    "forward relation.",
+                    hint=f"Map {name!r} to a field of {label} (e.g. {_QUERY_EXAMPLES[name]}), or to None "
+                         f"({_QUERY_NONE[name]}).", id="ecom_ai.E007"))
+    return messages
+
+
+_QUERY_EXAMPLES = {"number": "'number'", "user": "'customer'", "created_at": "'date_placed'"}
+_QUERY_NONE = {"number": "orders are then looked up by their primary key",
+               "user": "customers' orders are then not listed",
+               "created_at": "orders are then sorted by primary key"}
+
+
+def _check_availability(adapter, model) -> list:
+    """W004: no availability at all means no item is ever recommended."""
+    from ecom_ai.adapters import DefaultShopAdapter
+
+    if type(adapter).is_available is not DefaultShopAdapter.is_available:
+        return []  # the adapter decides availability itself
+    path = adapter.product_fields.get("in_stock")
+    problem = _check_path(model, path) if path else None
+    if path and not problem:
+        return []
+    if path and "in_stock" in adapter.explicit_fields("PRODUCT_FIELDS"):
+        return []  # a wrong explicit path is E004
+    why = ("is None" if not path else f"is not set and its default {path!r} does not fit "
+           f"{model._meta.label}: {problem}")
+    return [Warning(
+        f"ECOM_AI['PRODUCT_FIELDS']['in_stock'] {why}, and the adapter does not override is_available(): "
+        "items get no in_stock value, a missing availability means 'not available', so no item is recommended.",
+        hint="Map 'in_stock' to a boolean or stock-count field (a path such as 'stockrecords.first.num_in_stock' "
+             "works), or override is_available(product) in your adapter.", id="ecom_ai.W004")]
+
 
 @register(Tags.compatibility)
 def check_settings(app_configs=None, **kwargs):
@@ -74,6 +177,7 @@ def check_settings(app_configs=None, **kwargs):
     settings = conf.settings
     settings.reload()
 
+    adapter = None
     try:
         from ecom_ai.adapters import DefaultShopAdapter
 
@@ -83,13 +187,16 @@ def check_settings(app_configs=None, **kwargs):
                                 "ecom_ai.adapters.DefaultShopAdapter.",
                                 hint="Subclass DefaultShopAdapter and override the methods that differ.",
                                 id="ecom_ai.E002"))
+        else:
+            adapter = adapter_cls()
     except ImportError as exc:
         errors.append(Error(f"ECOM_AI['ADAPTER'] = {settings.ADAPTER!r} cannot be imported: {exc}",
                             hint="Give the dotted path of an adapter class.", id="ecom_ai.E002"))
+    if adapter is None:  # field maps and models cannot be checked without the adapter
+        adapter = DefaultShopAdapter()
 
-    line_fields = ("line_product", "line_quantity", "line_price")
     for setting, mapping_key in (("PRODUCT_MODEL", "PRODUCT_FIELDS"), ("ORDER_MODEL", "ORDER_FIELDS")):
-        label = getattr(settings, setting)
+        label = adapter.model_label(setting)
         if not label:
             continue
         try:
@@ -99,32 +206,9 @@ def check_settings(app_configs=None, **kwargs):
                                 hint="Use 'app_label.ModelName' of a model in INSTALLED_APPS.",
                                 id="ecom_ai.E003"))
             continue
-        user_mapping = (user or {}).get(mapping_key, {})
-        mapping = getattr(settings, mapping_key)
-        line_model = None
-        if mapping_key == "ORDER_FIELDS" and mapping.get("lines"):
-            line_model = _follow_path(model, mapping["lines"])[1]
-        for name, path in mapping.items():
-            if not path or (name not in user_mapping and mapping_key == "ORDER_FIELDS"):
-                continue  # order defaults (currency, status...) may legitimately be absent
-            if name in line_fields:
-                if line_model is None:  # the line model is not known (lines is a method): not checkable
-                    continue
-                target, target_label = line_model, line_model._meta.label
-            else:
-                target, target_label = model, label
-            problem = _check_path(target, path)
-            if problem and name not in user_mapping:  # a default that does not fit this model
-                if mapping_key == "PRODUCT_FIELDS":
-                    errors.append(Warning(
-                        f"ECOM_AI['PRODUCT_FIELDS'][{name!r}] is not set and its default {path!r} does not fit "
-                        f"{label}: {problem}, so no item gets a {name} from your products.",
-                        hint=f"Add \"{name}\": \"<field of {label}>\" to ECOM_AI['PRODUCT_FIELDS'], or None to "
-                             "silence this.", id="ecom_ai.W003"))
-            elif problem:
-                errors.append(Error(f"ECOM_AI[{mapping_key!r}][{name!r}] = {path!r}: {problem}.",
-                                    hint=f"Map {name!r} to a field of {target_label}, or to None.",
-                                    id="ecom_ai.E004"))
+        errors.extend(_check_field_map(adapter, model, label, mapping_key))
+        if setting == "PRODUCT_MODEL":
+            errors.extend(_check_availability(adapter, model))
 
     storages = getattr(django_settings, "STORAGES", {})
     if settings.ARTIFACT_STORAGE not in storages:
@@ -140,7 +224,7 @@ def check_settings(app_configs=None, **kwargs):
     if MIDDLEWARE_PATH not in getattr(django_settings, "MIDDLEWARE", []):
         errors.append(Warning(f"{MIDDLEWARE_PATH} is not in MIDDLEWARE: anonymous visitors get no "
                               "visitor key and their history is not stitched on login.", id="ecom_ai.W001"))
-    if not settings.PRODUCT_MODEL:
+    if not adapter.model_label("PRODUCT_MODEL"):
         errors.append(Warning("ECOM_AI['PRODUCT_MODEL'] is not set: the catalog mirror is not synced from "
                               "host products.", id="ecom_ai.W002"))
     return errors

@@ -228,10 +228,12 @@ _ORDER_FIELDS = {
     "line_price": "price",
 }
 declare("core", "PRODUCT_FIELDS", _PRODUCT_FIELDS, DICT, field_mapping(_PRODUCT_FIELDS),
-        "neutral name → attribute path on your product; merged key by key with the default",
+        "neutral name → attribute path on your product; merged key by key with the default (and an "
+        "adapter's own defaults); `None` = not read. A missing `in_stock` value means **not available**",
         merge=True)
 declare("core", "ORDER_FIELDS", _ORDER_FIELDS, DICT, field_mapping(_ORDER_FIELDS),
-        "neutral name → attribute path on your order (and its lines); merged key by key",
+        "neutral name → attribute path on your order (and its lines; `line_price` is the unit price); merged "
+        "key by key; `None` = not read. `number`, `user`, `created_at` must be database fields (used in queries)",
         merge=True)
 declare("core", "DEFAULT_CURRENCY", "USD", STR, Rule(lambda v: len(v) == 3, "must be a 3-letter ISO 4217 code"),
         "ISO 4217 code used when an order has none")

@@ -5,6 +5,7 @@
 | ``events_recorded`` | a batch of events was stored | ``events`` (list of Event) |
 | ``visitor_identified`` | a visitor key was stitched to a user | ``visitor_key``, ``user_key``, ``channel`` |
 | ``order_placed`` | sent BY THE HOST after an order and its lines are saved | ``order``, ``request`` (or None) |
+| ``order_recorded`` | the order bridge wrote an order's purchase events (after commit) | ``order``, ``record`` (``OrderRecord``, with ``coupon_codes``), ``events`` (written this time; empty on a re-send), ``request`` |
 | ``item_synced`` | catalog mirror rows were written | ``keys`` (list of str) |
 | ``recommendations_served`` | a recommendation list was served | ``recommendation`` |
 | ``model_activated`` | a model version became active | ``version``, ``previous`` |
@@ -15,6 +16,7 @@ from django.dispatch import Signal
 
 events_recorded = Signal()
 order_placed = Signal()
+order_recorded = Signal()
 visitor_identified = Signal()
 item_synced = Signal()
 recommendations_served = Signal()

@@ -11,6 +11,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# tests/oscar_shop is a second host shop with its own settings, run as its own pytest
+# invocation (`make test`: pytest --ds=tests.oscar_shop.settings tests/oscar_shop)
+OSCAR_SETTINGS = "tests.oscar_shop.settings"
+collect_ignore_glob = [] if os.environ.get("DJANGO_SETTINGS_MODULE") == OSCAR_SETTINGS else ["oscar_shop/*"]
+
 
 # --- a real Celery worker over Redis ---------------------------------------------------------
 @pytest.fixture(scope="session")

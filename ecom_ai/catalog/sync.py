@@ -4,6 +4,8 @@ Three ways in, all idempotent:
 
 * ``sync_item(product)`` / ``remove_item(key)``: one product, called by the signal
   receivers in ``ecom_ai.catalog.receivers`` when the host saves or deletes a product;
+* ``sync_product_pks(pks)``: the items owning some host products by primary key (the
+  receivers of the adapter's ``related_models``: stock records, category links...);
 * ``sync_keys(keys)``: re-read some products by key (the admin's "sync from shop" action);
 * ``sync_catalog(batch_size)``: the whole catalog in batches with ``bulk_create`` /
   ``bulk_update`` (``manage.py ecom_ai_sync_catalog``, task ``ecom_ai.tasks.catalog.sync_catalog``);
@@ -63,6 +65,7 @@ def item_values(record: ItemRecord) -> dict:
         if price is not None and abs(price) >= _PRICE_LIMIT:
             price = None
     return {
+        "is_active": bool(record.is_active),
         "title": (record.title or "")[:255],
         "text": record.text or "",
         "category": (record.category or "")[:255],
@@ -83,14 +86,14 @@ def _send_synced(keys: list[str]) -> None:
 
 
 def sync_item(product) -> Item | None:
-    """Create or update the Item of one host product (and reactivate it). None if its key is unusable."""
+    """Create or update the Item of one host product (active unless the adapter says the
+    product is not listed). None if its key is unusable."""
     record = get_adapter().item_record(product)
     if not _valid_key(record.key):
         logger.warning("ecom_ai: product key %r is empty or longer than %d characters; not synced.",
                        record.key[:50], KEY_MAX_LENGTH)
         return None
     values = item_values(record)
-    values["is_active"] = True
     item, _ = Item.objects.update_or_create(key=record.key, defaults=values)
     _send_synced([record.key])
     return item
@@ -119,15 +122,14 @@ def _sync_batch(records: list[ItemRecord]) -> tuple[SyncResult, list[str]]:
     for key, values in by_key.items():
         item = existing.get(key)
         if item is None:
-            to_create.append(Item(key=key, is_active=True, created_at=now, updated_at=now, **values))
+            to_create.append(Item(key=key, created_at=now, updated_at=now, **values))
             continue
-        changed = not item.is_active
+        changed = False
         for name, value in values.items():
             if getattr(item, name) != value:
                 setattr(item, name, value)
                 changed = True
         if changed:
-            item.is_active = True
             item.updated_at = now
             to_update.append(item)
         else:
@@ -194,6 +196,21 @@ def sync_catalog(batch_size: int = 500) -> SyncResult:
     result.deactivated = _deactivate(gone, batch_size)
     logger.info("ecom_ai catalog sync: %s", result.as_dict())
     return result
+
+
+def sync_product_pks(pks: Iterable, batch_size: int = 500) -> SyncResult:
+    """Re-sync the items that own the host products with these primary keys (products that
+    no longer exist are left to their own delete). Costs a constant number of queries per batch."""
+    adapter = get_adapter()
+    model = adapter.product_model
+    pks = list({pk for pk in pks if pk is not None})
+    result = SyncResult()
+    if model is None or not pks:
+        return result
+    keys: set[str] = set()
+    for chunk in _batches(pks, batch_size):
+        keys.update(adapter.item_key(p) for p in model._default_manager.filter(pk__in=chunk))
+    return sync_keys(sorted(keys), batch_size=batch_size) if keys else result
 
 
 def sync_keys(keys: Iterable[str], batch_size: int = 500) -> SyncResult:

@@ -345,7 +345,8 @@ def _behaviour_features(f: dict, user_key: str, visitor_key: str, placed_at) -> 
     if not who:
         return
     rows = list(
-        Event.objects.filter(who, occurred_at__gte=placed_at - BEHAVIOUR_WINDOW, occurred_at__lte=placed_at)
+        # before the order: its own purchase events (the order bridge stamps them with the order's time) do not count
+        Event.objects.filter(who, occurred_at__gte=placed_at - BEHAVIOUR_WINDOW, occurred_at__lt=placed_at)
         .order_by("-occurred_at").values_list("event_type", "item_key", "occurred_at", "channel")[:500]
     )
     f["events_24h"] = len(rows)

@@ -425,12 +425,17 @@ def assess_order(order, *, request=None, sync: bool | None = None):
 
     ``sync=True`` scores it now and returns the ``FraudAssessment``. Otherwise (the default,
     ``ECOM_AI["FRAUD_ASYNC"]``) a Celery task is sent once the current transaction commits
-    and ``None`` is returned. ``request`` (optional) adds the client IP and visitor key.
-    Never raises: errors are logged and, where possible, stored as an assessment to review.
+    and ``None`` is returned. ``request`` (optional) adds the client IP and visitor key; when
+    it is not given, the request being handled (``VisitorMiddleware``'s ``current_request()``)
+    is used. Never raises: errors are logged and, where possible, stored as an assessment to review.
     """
     if not ecom_settings.FRAUD_ENABLED:
         return None
     try:
+        if request is None:
+            from ecom_ai.events.middleware import current_request
+
+            request = current_request()
         context = request_context(request)
         if sync is None:
             sync = not ecom_settings.FRAUD_ASYNC

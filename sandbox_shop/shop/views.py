@@ -227,13 +227,9 @@ def checkout(request):
                 messages.error(request, f"Sorry, “{exc.product.title}” no longer has enough stock. "
                                         "Please update your cart.")
                 return redirect("shop:cart")
-            token = form.cleaned_data["token"]
-            for line in order.lines.select_related("product"):
-                track(request, "purchase", item_key=str(line.product_id), quantity=line.quantity,
-                      value=line.price * line.quantity,
-                      client_event_id=f"purchase-{token}-{line.product_id}",
-                      context={"order": order.number})
-            _remember_order(request, order, token)
+            # purchases are recorded by ecom_ai's order bridge when the order commits
+            # (order_placed, sent by place_order): one event per line, never twice
+            _remember_order(request, order, form.cleaned_data["token"])
             cart.clear()
             return redirect("shop:order", number=order.number)
     else:

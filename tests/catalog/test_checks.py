@@ -3,6 +3,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
+from ecom_ai.adapters import DefaultShopAdapter
 from ecom_ai.checks import check_settings
 
 from .conftest import GADGET_SETTINGS
@@ -116,9 +117,79 @@ def test_w003_unmapped_product_default_that_does_not_fit():
                                                                      "in_stock": "available", "text": None}}
     [warning] = only(run(partial), "ecom_ai.W003")
     assert warning.msg == ("ECOM_AI['PRODUCT_FIELDS']['category'] is not set and its default 'category.name' does not "
-                           "fit testapp.Gadget: Gadget has no field or attribute 'category', so no item gets a "
-                           "category from your products.")
+                           "fit testapp.Gadget: Gadget has no field or attribute 'category', so each item gets no "
+                           "category value from your products.")
     assert "Add \"category\": \"<field of testapp.Gadget>\"" in warning.hint
     assert "ecom_ai.E004" not in ids(run(partial))
     # mapping it to None silences the warning
     assert "ecom_ai.W003" not in ids(run({**partial, "PRODUCT_FIELDS": {**partial["PRODUCT_FIELDS"], "category": None}}))
+
+
+def test_w004_no_availability_at_all():
+    # the default 'in_stock' does not fit Gadget: no item could ever be recommended
+    partial = {"PRODUCT_MODEL": "testapp.Gadget", "PRODUCT_FIELDS": {"title": "name", "category": "family",
+                                                                     "price": "cost", "text": "blurb"}}
+    [warning] = only(run(partial), "ecom_ai.W004")
+    assert warning.msg.startswith("ECOM_AI['PRODUCT_FIELDS']['in_stock'] is not set and its default 'in_stock' does "
+                                  "not fit testapp.Gadget: Gadget has no field or attribute 'in_stock'")
+    assert "items get no in_stock value, a missing availability means 'not available'" in warning.msg
+    assert "override is_available(product)" in warning.hint
+    assert "ecom_ai.W003" not in ids(run(partial))  # one warning for one cause
+    # mapped to None on purpose: still no availability
+    [warning] = only(run({**partial, "PRODUCT_FIELDS": {**partial["PRODUCT_FIELDS"], "in_stock": None}}),
+                     "ecom_ai.W004")
+    assert "['in_stock'] is None" in warning.msg
+    # an adapter that decides availability itself needs no field
+    assert "ecom_ai.W004" not in ids(run({**partial, "ADAPTER": "tests.catalog.test_checks.AlwaysAvailable"}))
+    assert "ecom_ai.W004" not in ids(run(GADGET_SETTINGS))
+
+
+class AlwaysAvailable(DefaultShopAdapter):
+    def is_available(self, product):
+        return True
+
+
+# --- ORDER_FIELDS: every default is checked against the host's order (and line) model ---------
+
+SANDBOX_NAMES_ON_GADGETS = {"PRODUCT_MODEL": "testapp.Gadget", "ORDER_MODEL": "testapp.Purchase",
+                            "PRODUCT_FIELDS": GADGET_SETTINGS["PRODUCT_FIELDS"]}
+
+
+def test_order_defaults_that_do_not_fit_are_reported():
+    """A docs-only integration whose order fields differ from the defaults cannot pass check silently."""
+    messages = run(SANDBOX_NAMES_ON_GADGETS)
+    warnings = {m.msg.split("]")[1].strip("['"): m for m in only(messages, "ecom_ai.W005")}
+    assert set(warnings) == {"email", "total", "currency", "status", "lines"}
+    assert warnings["total"].msg == (
+        "ECOM_AI['ORDER_FIELDS']['total'] is not set and its default 'total' does not fit testapp.Purchase: "
+        "Purchase has no field or attribute 'total', so fraud scoring sees no amount (every order is 'amount "
+        "missing' and goes to review) and chat answers give no total.")
+    assert "Add \"total\": \"<field of testapp.Purchase>\"" in warnings["total"].hint
+    errors = {m.msg.split("]")[1].strip("['"): m for m in only(messages, "ecom_ai.E007")}
+    assert set(errors) == {"number", "user", "created_at"}
+    assert errors["created_at"].msg.startswith(
+        "ECOM_AI['ORDER_FIELDS']['created_at'] is not set and its default 'created_at' is not a database field of "
+        "testapp.Purchase (Purchase has no field or attribute 'created_at'): a customer's orders are sorted by it")
+    assert "'date_placed'" in errors["created_at"].hint
+
+
+def test_order_line_defaults_are_checked_on_the_line_model():
+    fields = {"number": "ref", "user": "buyer", "email": "contact_email", "total": "amount", "created_at": "placed",
+              "lines": "items.all", "status": None, "currency": None}
+    messages = run({**SANDBOX_NAMES_ON_GADGETS, "ORDER_FIELDS": fields})
+    warnings = only(messages, "ecom_ai.W005")
+    assert sorted(w.msg.split("]")[1].strip("['") for w in warnings) == ["line_price", "line_product", "line_quantity"]
+    assert "fits" not in " ".join(w.msg for w in warnings)
+    assert any("testapp.PurchaseLine: PurchaseLine has no field or attribute 'price', so purchase events carry no "
+               "value" in w.msg for w in warnings)
+    assert "ecom_ai.E007" not in ids(messages)
+
+
+def test_e007_query_fields_must_be_database_fields():
+    fields = {**GADGET_SETTINGS["ORDER_FIELDS"], "created_at": "placed.date"}  # a method of the datetime
+    [error] = only(run({**GADGET_SETTINGS, "ORDER_FIELDS": fields}), "ecom_ai.E007")
+    assert error.msg.startswith("ECOM_AI['ORDER_FIELDS']['created_at'] = 'placed.date' is not a database field of "
+                                "testapp.Purchase: a customer's orders are sorted by it")
+    # None is allowed: the orders are then sorted by primary key
+    assert "ecom_ai.E007" not in ids(run({**GADGET_SETTINGS,
+                                          "ORDER_FIELDS": {**GADGET_SETTINGS["ORDER_FIELDS"], "created_at": None}}))

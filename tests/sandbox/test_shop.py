@@ -128,7 +128,8 @@ def test_a_tampered_session_cart_is_ignored(client, catalog):
 
 # --- checkout --------------------------------------------------------------------------------------
 
-def test_checkout_places_order_with_lines_stock_signal_and_purchase_events(client, catalog):
+def test_checkout_places_order_with_lines_stock_signal_and_purchase_events(client, catalog,
+                                                                          django_capture_on_commit_callbacks):
     headphones, speaker = catalog["headphones"], catalog["speaker"]
     received = []
 
@@ -141,9 +142,12 @@ def test_checkout_places_order_with_lines_stock_signal_and_purchase_events(clien
         client.get("/")
         add(client, headphones, 2)
         add(client, speaker, 1)
-        response, data = place(client)
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            response, data = place(client)
+            assert not Event.objects.filter(event_type="purchase").exists()  # recorded when the order commits
     finally:
         order_placed.disconnect(listener)
+    assert callbacks
 
     order = Order.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("shop:order", args=[order.number])
@@ -160,12 +164,15 @@ def test_checkout_places_order_with_lines_stock_signal_and_purchase_events(clien
     headphones.refresh_from_db(), speaker.refresh_from_db()
     assert (headphones.stock, speaker.stock) == (3, 1)
 
+    # ecom_ai's order bridge: one purchase per line, keyed by order and line
     purchases = {e.item_key: e for e in Event.objects.filter(event_type="purchase")}
     assert set(purchases) == {str(headphones.pk), str(speaker.pk)}
     assert purchases[str(headphones.pk)].value == Decimal("159.80")
     assert purchases[str(headphones.pk)].quantity == 2
-    assert purchases[str(speaker.pk)].client_event_id == f"purchase-{data['token']}-{speaker.pk}"
-    assert all(e.context == {"order": order.number} for e in purchases.values())
+    speaker_line = OrderLine.objects.get(order=order, product=speaker)
+    assert purchases[str(speaker.pk)].client_event_id == f"order:{order.pk}:{speaker_line.pk}"
+    assert all(e.context == {"order": order.number, "order_key": str(order.pk)} for e in purchases.values())
+    assert all(e.visitor_key == visitor_key(client) and e.source == "order" for e in purchases.values())
 
     assert client.session["cart"] == {}
     confirmation = client.get(response["Location"])
@@ -173,10 +180,12 @@ def test_checkout_places_order_with_lines_stock_signal_and_purchase_events(clien
     assert "Thank you" in confirmation.content.decode() and "$204.80" in confirmation.content.decode()
 
 
-def test_double_submit_places_one_order_and_counts_purchases_once(client, catalog):
+def test_double_submit_places_one_order_and_counts_purchases_once(client, catalog,
+                                                                  django_capture_on_commit_callbacks):
     client.get("/")
     add(client, catalog["headphones"], 1)
-    first, data = place(client)
+    with django_capture_on_commit_callbacks(execute=True):
+        first, data = place(client)
     # the same form again (double click, back button + resubmit)
     second = client.post(reverse("shop:checkout"), data)
     assert second.status_code == 302 and second["Location"] == first["Location"]
@@ -248,10 +257,11 @@ def test_my_orders_lists_only_my_orders_and_orders_are_private(client, catalog, 
     assert client.get(reverse("shop:order", args=[mine.number])).status_code == 404
 
 
-def test_logged_in_purchase_events_carry_the_user(client, catalog, shopper):
+def test_logged_in_purchase_events_carry_the_user(client, catalog, shopper, django_capture_on_commit_callbacks):
     client.force_login(shopper)
     add(client, catalog["headphones"], 1)
-    place(client)
+    with django_capture_on_commit_callbacks(execute=True):
+        place(client)
     assert Event.objects.get(event_type="purchase").user_key == str(shopper.pk)
     assert Order.objects.get().user == shopper
 

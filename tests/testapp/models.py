@@ -30,3 +30,18 @@ class PurchaseLine(models.Model):
     purchase = models.ForeignKey(Purchase, on_delete=models.CASCADE, related_name="items")
     gadget = models.ForeignKey(Gadget, on_delete=models.CASCADE)
     qty = models.IntegerField(default=1)
+
+
+class GadgetOffer(models.Model):
+    """Price and stock kept on a related model (as django-oscar keeps them on stock records)."""
+
+    gadget = models.ForeignKey(Gadget, on_delete=models.CASCADE, related_name="offers")
+    price = models.DecimalField(max_digits=10, decimal_places=2)
+    stock = models.IntegerField(default=0)
+
+
+class Tag(models.Model):
+    """Categories linked many-to-many (as django-oscar links products and categories)."""
+
+    name = models.CharField(max_length=50)
+    gadgets = models.ManyToManyField(Gadget, related_name="tags")

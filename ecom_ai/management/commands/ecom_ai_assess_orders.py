@@ -18,7 +18,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, limit=None, rescore=False, **options):
         from ecom_ai.adapters import get_adapter
-        from ecom_ai.conf import settings as ecom_settings
         from ecom_ai.fraud.scoring import assess_facts, facts_for_order
         from ecom_ai.models.fraud import FraudAssessment
 
@@ -28,7 +27,7 @@ class Command(BaseCommand):
         model = adapter.order_model
         if model is None:
             raise CommandError("ECOM_AI['ORDER_MODEL'] is not set: there are no host orders to assess.")
-        created = (ecom_settings.ORDER_FIELDS.get("created_at") or "pk").replace(".", "__")
+        created = adapter.order_lookup("created_at", fallback="pk") or "pk"  # not a column: oldest key first
         done = set() if rescore else set(FraudAssessment.objects.values_list("order_key", flat=True))
         assessed = skipped = failed = 0
         for order in model._default_manager.order_by(created, "pk").iterator(chunk_size=500):

@@ -1,0 +1,1 @@
+"""Ready-made integrations of ecom_ai with known shop frameworks."""
