@@ -110,6 +110,11 @@ DEFAULTS: dict = {
     "FRAUD_MIN_LABELS": 40,
     "FRAUD_MIN_POSITIVES": 8,
     "FRAUD_ASSUME_LEGIT_AFTER_DAYS": 60,
+    "FRAUD_EXTRA_FEATURES": {},  # the shop's own order attributes: name -> "numeric" / "categorical" / spec dict (docs/fraud.md)
+    # --- quality floors and fairness (issue 16) ------------------------------------------
+    "QUALITY_FLOORS": {},  # kind -> {metric: minimum} overriding the trainers' floors; kind -> None: no floor
+    "QUALITY_FLOOR_MARGIN": 0.0,  # a version must beat its baselines' primary metric by more than this
+    "FAIRNESS_SEGMENTS": ("country", "channel", "customer"),  # fairness report breakdowns (+ FRAUD_EXTRA_FEATURES names)
     # --- chat (chat area) --------------------------------------------------------------
     "CHAT_ENCODER": "auto",  # auto | builtin | sentence_transformer | dotted path
     "CHAT_INTENT_THRESHOLD": 0.4,
@@ -233,6 +238,16 @@ _VALIDATORS = {
     "FRAUD_MIN_LABELS": (_INT, lambda v: v >= 2 or "must be at least 2"),
     "FRAUD_MIN_POSITIVES": (_INT, lambda v: v >= 1 or "must be at least 1"),
     "FRAUD_ASSUME_LEGIT_AFTER_DAYS": ((int, type(None)), lambda v: v is None or v > 0 or "must be positive or None"),
+    "FRAUD_EXTRA_FEATURES": ((dict,), None),  # checked in full by ecom_ai.fraud.checks (ecom_ai.E030)
+    # quality floors and fairness
+    "QUALITY_FLOORS": ((dict,), lambda v: all(
+        isinstance(k, str) and (f is None or isinstance(f, dict) and all(
+            isinstance(m, str) and isinstance(n, (int, float)) and not isinstance(n, bool) and n >= 0
+            for m, n in f.items())) for k, f in v.items())
+        or "must map model kinds to None or to {metric name: non-negative minimum}"),
+    "QUALITY_FLOOR_MARGIN": (_NUM, lambda v: 0 <= v < 1 or "must be in [0, 1)"),
+    "FAIRNESS_SEGMENTS": ((list, tuple), lambda v: all(isinstance(n, str) and n for n in v)
+                          or "must be a list of segment names"),  # names checked by ecom_ai.E030
     # chat (chat area)
     "CHAT_ENCODER": (_STR, lambda v: bool(v) or "must not be empty"),
     "CHAT_INTENT_THRESHOLD": (_NUM, lambda v: 0 <= v <= 1 or "must be in [0, 1]"),

@@ -47,6 +47,7 @@ class AssessOrderView(APIView):
             billing_country=data["billing_country"], ip_country=data["ip_country"], channel=data["channel"],
             visitor_key=data["visitor_key"],
             lines=[(ln.get("item_key", ""), ln.get("quantity", 1), ln.get("price")) for ln in data["lines"]],
+            extra=data["extra"], extra_source="api",
         )
         assessment = assess_facts(facts)
         if assessment is None:
