@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 MANAGE := cd sandbox_shop && ../$(PY) manage.py
 STAMP := $(VENV)/.installed
 
-.PHONY: venv install test test-sqlite test-postgres demo demo-data bench clean
+.PHONY: venv install lint test test-sqlite test-postgres demo demo-data bench clean docs
 
 $(STAMP): setup.py requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,9 +16,13 @@ $(STAMP): setup.py requirements-dev.txt
 
 venv install: $(STAMP)
 
-# The whole suite: SQLite, then PostgreSQL; Celery tests use a real worker over Redis.
+# The import contracts of pyproject.toml (layers, independence, no circles).
+lint: $(STAMP)
+	PYTHONPATH=. $(VENV)/bin/lint-imports
+
+# The whole suite: lint, then SQLite, then PostgreSQL; Celery tests use a real worker over Redis.
 # SQLite run: schema from the models (fast); PostgreSQL run: schema from the real migrations.
-test: $(STAMP)
+test: lint
 	$(PY) -m pytest -q
 	ECOM_AI_TEST_DB=postgres $(PY) -m pytest -q -m "not browser" --migrations
 
@@ -46,6 +50,10 @@ demo-data: $(STAMP)
 	else \
 		echo "ecom_ai_train_all is not available: skipping model training."; \
 	fi
+
+# The tables of docs/settings.md, regenerated from the declarations in ecom_ai/conf.py.
+docs: $(STAMP)
+	$(PY) scripts/settings_doc.py
 
 clean:
 	rm -rf $(VENV) sandbox_shop/db.sqlite3 sandbox_shop/media

@@ -22,9 +22,9 @@ from typing import Any, Iterable
 
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, ObjectDoesNotExist
+from django.core.signals import setting_changed
 from django.db.models.manager import BaseManager
 from django.urls import NoReverseMatch
-from django.utils.module_loading import import_string
 
 from ecom_ai.conf import settings as ecom_settings
 
@@ -282,9 +282,16 @@ class DefaultShopAdapter:
 @functools.lru_cache(maxsize=None)
 def get_adapter() -> DefaultShopAdapter:
     """The configured adapter instance (cached; cleared when ``ECOM_AI`` changes)."""
-    path = ecom_settings.ADAPTER
     try:
-        cls = import_string(path)
+        cls = ecom_settings.imported("ADAPTER")
     except ImportError as exc:
-        raise ImproperlyConfigured(f"ECOM_AI['ADAPTER'] = {path!r} cannot be imported: {exc}") from exc
+        raise ImproperlyConfigured(f"ECOM_AI['ADAPTER'] = {ecom_settings.ADAPTER!r} cannot be imported: {exc}") from exc
     return cls()
+
+
+def _drop_adapter(*, setting, **kwargs):
+    if setting == "ECOM_AI":
+        get_adapter.cache_clear()
+
+
+setting_changed.connect(_drop_adapter)

@@ -20,7 +20,6 @@ from django.conf import settings as django_settings
 from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Manager
-from django.utils.module_loading import import_string
 
 from ecom_ai import conf
 from ecom_ai.fraud import checks as _fraud_checks  # noqa: F401  (fraud area) registers ecom_ai.E030
@@ -80,7 +79,7 @@ def check_settings(app_configs=None, **kwargs):
     try:
         from ecom_ai.adapters import DefaultShopAdapter
 
-        adapter_cls = import_string(settings.ADAPTER)
+        adapter_cls = settings.imported("ADAPTER")
         if not (isinstance(adapter_cls, type) and issubclass(adapter_cls, DefaultShopAdapter)):
             errors.append(Error(f"ECOM_AI['ADAPTER'] = {settings.ADAPTER!r} is not a subclass of "
                                 "ecom_ai.adapters.DefaultShopAdapter.",
@@ -135,7 +134,7 @@ def check_settings(app_configs=None, **kwargs):
                             f"(aliases: {', '.join(storages) or 'none'}).", id="ecom_ai.E005"))
 
     try:
-        import_string(settings.TEXT_ENCODER)
+        settings.imported("TEXT_ENCODER")
     except ImportError as exc:
         errors.append(Error(f"ECOM_AI['TEXT_ENCODER'] = {settings.TEXT_ENCODER!r} cannot be imported: {exc}",
                             id="ecom_ai.E006"))

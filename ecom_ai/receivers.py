@@ -1,12 +1,9 @@
 """Signal receivers ecom_ai connects at start-up (see EcomAIConfig.ready).
 
-Each domain keeps its receivers in ``ecom_ai/<domain>/receivers.py``.
+Each domain keeps its receivers in ``ecom_ai/<domain>/receivers.py``; a new domain with
+receivers adds its module here.
 """
-from importlib import import_module
-
-for _name in ("events", "catalog", "recommend", "fraud", "chat"):
-    try:
-        import_module(f"ecom_ai.{_name}.receivers")
-    except ModuleNotFoundError as exc:  # a domain without receivers
-        if exc.name != f"ecom_ai.{_name}.receivers":
-            raise
+from ecom_ai.catalog import receivers as catalog_receivers  # noqa: F401
+from ecom_ai.events import receivers as events_receivers  # noqa: F401
+from ecom_ai.fraud import receivers as fraud_receivers  # noqa: F401
+from ecom_ai.recommend import receivers as recommend_receivers  # noqa: F401

@@ -1,13 +1,14 @@
 """API v1 routes (under ``/ecom-ai/api/v1/``). Each domain has its own url module."""
-from importlib import import_module
+from ecom_ai.api.chat import urls as chat_urls
+from ecom_ai.api.events import urls as events_urls
+from ecom_ai.api.fraud import urls as fraud_urls
+from ecom_ai.api.ml import urls as ml_urls
+from ecom_ai.api.recommend import urls as recommend_urls
 
-urlpatterns: list = []
-
-for _name in ("events", "recommend", "fraud", "chat", "ml"):
-    try:
-        _module = import_module(f"ecom_ai.api.{_name}.urls")
-    except ModuleNotFoundError as exc:  # a domain not built yet
-        if exc.name not in (f"ecom_ai.api.{_name}", f"ecom_ai.api.{_name}.urls"):
-            raise
-        continue
-    urlpatterns += _module.urlpatterns
+urlpatterns: list = [
+    *events_urls.urlpatterns,
+    *recommend_urls.urlpatterns,
+    *fraud_urls.urlpatterns,
+    *chat_urls.urlpatterns,
+    *ml_urls.urlpatterns,
+]

@@ -132,10 +132,6 @@ def configured_encoder_spec() -> dict:
     return {"kind": "path", "path": choice}
 
 
-def get_chat_encoder():
-    return encoder_from_spec(configured_encoder_spec())
-
-
 def normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)

@@ -17,7 +17,6 @@ import logging
 import urllib.error
 import urllib.request
 
-from django.utils.module_loading import import_string
 
 from ecom_ai.conf import settings as ecom_settings
 
@@ -88,7 +87,7 @@ def get_llm_backend():
     if not path:
         return None
     try:
-        return import_string(path)()
+        return ecom_settings.imported("CHAT_LLM_BACKEND")()
     except Exception as exc:
         logger.error("Chat: CHAT_LLM_BACKEND %r cannot be used: %s", path, exc)
         return None

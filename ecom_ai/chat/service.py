@@ -36,6 +36,7 @@ from ecom_ai.chat.llm import phrase_answer
 from ecom_ai.chat.redaction import redact
 from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.models import Conversation, Intent, Message
+from ecom_ai.recommend.service import recommend  # the recommendation domain's documented service
 
 logger = logging.getLogger(__name__)
 
@@ -211,10 +212,6 @@ class ChatService:
         return bot
 
     # --- answering ---------------------------------------------------------------------
-    def classify(self, text: str) -> IntentPrediction | None:
-        classifier = self.classifier
-        return classifier.predict(text) if classifier is not None else None
-
     def answer(self, conversation: Conversation, text: str, *, user=None) -> Answer:
         """The grounded answer to ``text`` (already redacted) in ``conversation``."""
         classifier = self.classifier
@@ -328,17 +325,13 @@ class ChatService:
     @staticmethod
     def _recommendations(anchor_key: str, exclude: list[str], conversation, user, limit: int = 2):
         """``[(key, title, list id)]`` from the recommendation service's "product" placement
-        for the found item; empty when that service is not available or has nothing."""
-        try:
-            from ecom_ai.recommend.service import RecommendationService
-        except ImportError:
-            return []
+        for the found item; empty when it fails or has nothing."""
         from ecom_ai.models import Item
 
         who = {"visitor_key": getattr(conversation, "visitor_key", ""), "user_key": get_adapter().user_key(user),
                "channel": "web"}
         try:
-            result = RecommendationService().recommend(who, "product", item=anchor_key, limit=limit, exclude=exclude)
+            result = recommend(who, "product", item=anchor_key, limit=limit, exclude=exclude)
         except Exception:  # recommendations are a bonus: never break the answer
             logger.warning("Chat: recommendations failed", exc_info=True)
             return []

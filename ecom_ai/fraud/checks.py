@@ -20,7 +20,7 @@ def check_fraud_settings(app_configs=None, **kwargs):
     if conf.validate(getattr(django_settings, "ECOM_AI", {}) or {}):
         return []  # ecom_ai.E001 already reports the settings themselves
     from ecom_ai.fraud.extras import check_declarations
-    from ecom_ai.fraud.features import FEATURE_NAMES
+    from ecom_ai.fraud.feature_names import FEATURE_NAMES
 
     errors = []
     declared = conf.settings.FRAUD_EXTRA_FEATURES or {}

@@ -103,7 +103,7 @@ def check_declarations(value, reserved=()) -> str | bool:
 
 
 def _builtin_names() -> frozenset:
-    from ecom_ai.fraud.features import FEATURE_NAMES
+    from ecom_ai.fraud.feature_names import FEATURE_NAMES
 
     return frozenset(FEATURE_NAMES)
 

@@ -11,7 +11,7 @@ never with ``eval``/``exec``/``compile``. What is allowed::
     email_domain in ["mailinator.com", "yopmail.com"]
     ip_country == ""                            # missing values are "" / 0 in features
 
-* names: the feature names of ``ecom_ai.fraud.features.FEATURE_NAMES`` and the shop's
+* names: the feature names of ``ecom_ai.fraud.feature_names.FEATURE_NAMES`` and the shop's
   declared ``FRAUD_EXTRA_FEATURES`` (not those declared report only) only;
 * literals: numbers, strings, ``True``/``False``/``None`` and lists/tuples of literals;
 * operators: ``and or not``, ``== != < <= > >=``, ``in`` / ``not in``, ``+ - * /``, unary ``-``.
@@ -28,6 +28,8 @@ import operator
 from dataclasses import dataclass
 
 from django.core.signals import setting_changed
+
+from ecom_ai.fraud.feature_names import FEATURE_NAMES
 
 MAX_CONDITION_LENGTH = 1000
 MAX_DEPTH = 20
@@ -63,7 +65,6 @@ _NODE_NAMES = {
 
 def _known_features() -> frozenset[str]:
     from ecom_ai.fraud.extras import feature_attributes
-    from ecom_ai.fraud.features import FEATURE_NAMES
 
     return frozenset(FEATURE_NAMES) | {attribute.name for attribute in feature_attributes()}
 

@@ -17,8 +17,6 @@ def check_trainers(app_configs=None, **kwargs):
 
     if conf.validate(getattr(django_settings, "ECOM_AI", {}) or {}):
         return []  # ecom_ai.E001 already reports the settings themselves
-    from django.utils.module_loading import import_string
-
     from ecom_ai.ml.artifacts import _KIND_RE
     from ecom_ai.ml.registry import Trainer
 
@@ -30,7 +28,7 @@ def check_trainers(app_configs=None, **kwargs):
                                 id="ecom_ai.E020"))
             continue
         try:
-            cls = import_string(path)
+            cls = conf.settings.imported("TRAINERS", kind)
         except ImportError as exc:
             errors.append(Error(f"{where} cannot be imported: {exc}",
                                 hint="Give the dotted path of a subclass of ecom_ai.ml.registry.Trainer.",

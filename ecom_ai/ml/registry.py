@@ -26,7 +26,6 @@ from django.core.signals import setting_changed
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from ecom_ai import signals
 from ecom_ai.conf import settings as ecom_settings
@@ -212,7 +211,7 @@ def get_trainer(kind) -> Trainer:
         known = ", ".join(sorted(trainers)) or "none configured"
         raise UnknownModelKind(f"No trainer for model kind {kind!r} in ECOM_AI['TRAINERS'] (known kinds: {known}).")
     try:
-        cls = import_string(path)
+        cls = ecom_settings.imported("TRAINERS", kind)
     except ImportError as exc:
         raise UnknownModelKind(f"ECOM_AI['TRAINERS'][{kind!r}] = {path!r} cannot be imported: {exc}") from exc
     if not (isinstance(cls, type) and issubclass(cls, Trainer)):

@@ -109,8 +109,6 @@ def get_text_encoder():
         return _encoder
     import logging
 
-    from django.utils.module_loading import import_string
-
     from ecom_ai.conf import settings as ecom_settings
 
     with _encoder_lock:
@@ -118,7 +116,7 @@ def get_text_encoder():
             return _encoder
         path = ecom_settings.TEXT_ENCODER
         model_name = ecom_settings.SENTENCE_TRANSFORMER_MODEL
-        cls = import_string(path)
+        cls = ecom_settings.imported("TEXT_ENCODER")
         if path == _DEFAULT_ENCODER and model_name:
             cls = SentenceTransformerEncoder
         try:

@@ -7,6 +7,9 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+# the rule language: a leaf (Python's ast and the feature vocabulary), the one domain module the models use
+from ecom_ai.fraud.rules import ConditionError, parse_condition
+
 
 class FraudAssessment(models.Model):
     """The risk assessment of one host order (one row per order key; re-scoring updates it)."""
@@ -102,10 +105,6 @@ class FraudAssessment(models.Model):
     def __str__(self):
         return f"order {self.order_number or self.order_key}: {self.level} ({self.score})"
 
-    @property
-    def is_flagged(self) -> bool:
-        return self.level != self.LEVEL_LOW
-
     def decide(self, decision: str, *, by: str = "", note: str = "", when=None) -> None:
         """Record a reviewer's decision ("approve" or "fraud"); it becomes the training label."""
         if decision not in ("approve", "fraud"):
@@ -150,8 +149,6 @@ class FraudRule(models.Model):
         return f"{self.name} → {self.action}"
 
     def clean(self):
-        from ecom_ai.fraud.rules import ConditionError, parse_condition
-
         try:
             parse_condition(self.condition)
         except ConditionError as exc:
@@ -159,8 +156,6 @@ class FraudRule(models.Model):
 
     def save(self, *args, **kwargs):
         # validated on every save, not only in forms: a broken rule never reaches scoring
-        from ecom_ai.fraud.rules import ConditionError, parse_condition
-
         try:
             parse_condition(self.condition)
         except ConditionError as exc:

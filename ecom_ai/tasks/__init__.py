@@ -33,16 +33,6 @@ def dispatch(task, *args, queue: str | None = None, **kwargs):
     transaction.on_commit(send)
 
 
-# Task modules, imported so that Celery's autodiscovery of "ecom_ai.tasks" finds them all.
-def _import_task_modules():
-    from importlib import import_module
-
-    for name in ("events", "catalog", "ml", "recommend", "fraud", "chat"):
-        try:
-            import_module(f"ecom_ai.tasks.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"ecom_ai.tasks.{name}":
-                raise
-
-
-_import_task_modules()
+# Task modules, imported so that Celery's autodiscovery of "ecom_ai.tasks" finds them all (at the
+# end: they import dispatch() from here).
+from ecom_ai.tasks import catalog, events, fraud, ml, recommend  # noqa: E402,F401

@@ -77,10 +77,6 @@ def request_recommender_training(params=None, user=None, refresh=False):
     return run
 
 
-def request_item_embeddings(keys=None, force=False):
-    dispatch(embed_items, keys=list(keys) if keys else None, force=force, queue=ecom_settings.TRAINING_QUEUE)
-
-
 # --- served lists buffered in a worker process (ecom_ai.recommend.logwriter) -----------------
 # A task that serves lists (e.g. recommendation e-mails) leaves them in the process's buffer;
 # they are written when the task ends, and when the worker process shuts down, so a worker

@@ -3,18 +3,12 @@
 Each domain keeps its tags in its own module (``_events``, ``_recommend``, ``_fraud``,
 ``_chat``); this library merges them so templates load a single name.
 """
-from importlib import import_module
-
 from django import template
+
+from ecom_ai.templatetags import _chat, _events, _fraud, _recommend
 
 register = template.Library()
 
-for _name in ("_events", "_recommend", "_fraud", "_chat"):
-    try:
-        _module = import_module(f"ecom_ai.templatetags.{_name}")
-    except ModuleNotFoundError as exc:  # a domain not built yet
-        if exc.name != f"ecom_ai.templatetags.{_name}":
-            raise
-        continue
+for _module in (_events, _recommend, _fraud, _chat):
     register.tags.update(_module.register.tags)
     register.filters.update(_module.register.filters)
