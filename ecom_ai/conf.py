@@ -325,6 +325,17 @@ declare("ml", "TRAINERS",
 declare("ml", "ACTIVE_MODEL_CHECK_SECONDS", 5, NUM, NOT_NEGATIVE,
         "how often (at most) a web process checks whether another model version became active; `0` checks on every "
         "call")
+declare("ml", "QUALITY_FLOORS", {}, DICT,
+        Rule(lambda v: all(isinstance(k, str) and (f is None or isinstance(f, dict) and all(
+            isinstance(m, str) and isinstance(n, (int, float)) and not isinstance(n, bool) and n >= 0
+            for m, n in f.items())) for k, f in v.items()),
+            "must map model kinds to None or to {metric name: non-negative minimum}"),
+        "quality floors of the evaluation gate, per model kind: `{kind: {metric: minimum}}` changes the trainer's "
+        'data minimums (e.g. `{"fraud": {"fraud_labels": 100}}`), `{kind: None}` turns the kind\'s floor off '
+        "(docs/ml.md, \"Quality floors\")")
+declare("ml", "QUALITY_FLOOR_MARGIN", 0.0, NUM, Rule(lambda v: 0 <= v < 1, "must be in [0, 1)"),
+        "a version must beat each baseline of its floor (heuristic, popularity, TF-IDF…) by more than this, on its "
+        "primary metric (absolute)")
 
 # --- fraud ---------------------------------------------------------------------------
 declare("fraud", "FRAUD_ENABLED", True, BOOL, None,
@@ -348,6 +359,16 @@ declare("fraud", "FRAUD_MIN_POSITIVES", 8, INT, at_least(1),
 declare("fraud", "FRAUD_ASSUME_LEGIT_AFTER_DAYS", 60, OPT_INT, POSITIVE.or_none(),
         "auto-accepted orders older than this, without chargeback, train as legitimate; `None` to use explicit "
         "labels only")
+declare("fraud", "FRAUD_EXTRA_FEATURES", {}, DICT, None,
+        "the shop's own order attributes: name → `\"numeric\"` / `\"categorical\"` or a spec dict (`type`, `source`: "
+        '`"order_extra"` / `"api"` / `"any"`, `key`, `description`, `report_only`, `bins`); they become model '
+        "inputs, rule variables and reasons, report-only ones fairness segments only (docs/fraud.md, "
+        "\"Shop-specific features\"; checked by `ecom_ai.E030`)")
+declare("fraud", "FAIRNESS_SEGMENTS", ("country", "channel", "customer"), SEQ,
+        Rule(lambda v: all(isinstance(n, str) and n for n in v), "must be a list of segment names"),
+        "breakdowns of the fairness report (fraud flags, reviews, declines; recommendation exposure): "
+        '`"country"`, `"channel"`, `"customer"` (new / returning) and any `FRAUD_EXTRA_FEATURES` name '
+        "(`ecom_ai.E030` for an unknown one)")
 
 # --- chat ----------------------------------------------------------------------------
 declare("chat", "CHAT_ENCODER", "auto", STR, NOT_EMPTY,

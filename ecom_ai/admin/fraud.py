@@ -73,9 +73,24 @@ class FraudAssessmentAdmin(admin.ModelAdmin):
         (_("Features"), {"classes": ("collapse",), "fields": ("features_display", "created_at", "updated_at")}),
     )
     change_form_template = "admin/ecom_ai/fraudassessment/change_form.html"
+    change_list_template = "admin/ecom_ai/fraudassessment/change_list.html"
 
     def has_add_permission(self, request):
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        from ecom_ai.admin.model_quality import fraud_model_notice
+
+        extra_context = {**(extra_context or {}), "fraud_model_notice": fraud_model_notice()}
+        return super().changelist_view(request, extra_context)
+
+    def get_urls(self):
+        from django.urls import path
+
+        from ecom_ai.admin.fairness import fairness_view
+
+        view = self.admin_site.admin_view(fairness_view(self))
+        return [path("fairness/", view, name="ecom_ai_fraud_fairness"), *super().get_urls()]
 
     @admin.display(description=_("order"), ordering="order_number")
     def order_number_display(self, obj):
@@ -131,6 +146,20 @@ class FraudRuleForm(forms.ModelForm):
         model = FraudRule
         fields = ("name", "condition", "action", "priority", "enabled", "description")
         widgets = {"condition": forms.Textarea(attrs={"rows": 3, "cols": 80, "style": "font-family:monospace"})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from ecom_ai.fraud.extras import feature_attributes, report_only_attributes
+
+        shop = [f"{a.name} ({a.type})" for a in feature_attributes()]
+        hidden = [a.name for a in report_only_attributes()]
+        help_text = str(self.fields["condition"].help_text)
+        if shop:
+            help_text += " " + str(_("Your shop's own features: %(names)s.") % {"names": ", ".join(shop)})
+        if hidden:
+            help_text += " " + str(_("Report-only attributes (not usable in rules): %(names)s.")
+                                   % {"names": ", ".join(hidden)})
+        self.fields["condition"].help_text = help_text
 
     def clean_condition(self):
         condition = self.cleaned_data.get("condition", "")

@@ -19,6 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from ecom_ai.admin import model_quality
 from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.ml.charts import history_charts
 from ecom_ai.ml.registry import TrainingLocked, activate, cancel_run, primary_metric_value, rollback
@@ -117,8 +118,8 @@ class TrainingRunInline(admin.TabularInline):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("kind", "version_label", "status_display", "primary_metric", "created_at", "activated_at",
-                    "activated_by")
+    list_display = ("kind", "version_label", "status_display", "primary_metric", "warnings", "created_at",
+                    "activated_at", "activated_by")
     list_display_links = ("kind", "version_label")
     list_filter = ("kind", "status")
     list_select_related = ("activated_by",)
@@ -130,11 +131,13 @@ class ModelVersionAdmin(admin.ModelAdmin):
     inlines = (TrainingRunInline,)
     fieldsets = (
         (None, {"fields": ("kind", "number", "status_display", "primary_metric", "metrics_table", "notes")}),
+        (_("Quality"), {"fields": ("quality_panel", "validation_display", "metric_history")}),
         (_("Training"), {"fields": ("params_display", "data_start", "data_end", "artifact", "error")}),
         (_("Activation"), {"fields": ("created_at", "activated_at", "activated_by")}),
     )
     readonly_fields = ("kind", "number", "status_display", "primary_metric", "metrics_table", "params_display",
-                       "data_start", "data_end", "artifact", "error", "created_at", "activated_at", "activated_by")
+                       "data_start", "data_end", "artifact", "error", "created_at", "activated_at", "activated_by",
+                       "quality_panel", "validation_display", "metric_history")
 
     class Media:
         css = {"all": ("ecom_ai/ml/admin.css",)}
@@ -185,6 +188,26 @@ class ModelVersionAdmin(admin.ModelAdmin):
         ))
         return format_html('<table class="ecom-ai-metrics">{}{}</table>', header, rows)
 
+    # ----- quality: floor checks, data warnings, what it was validated on, history (admin/model_quality.py)
+    @admin.display(description=_("warnings"))
+    def warnings(self, version):
+        return model_quality.warnings_cell(version)
+
+    @admin.display(description=_("floor and warnings"))
+    def quality_panel(self, version):
+        return model_quality.warnings_panel(version)
+
+    @admin.display(description=_("validated on"))
+    def validation_display(self, version):
+        return model_quality.validation_panel(version)
+
+    @admin.display(description=_("metric history"))
+    def metric_history(self, version):
+        trainer = _trainer_or_none(version.kind)
+        if trainer is None or not trainer.primary_metric:
+            return "–"
+        return model_quality.metric_history_chart(version.kind, trainer.primary_metric, trainer.floor_baselines)
+
     @admin.display(description=_("parameters"))
     def params_display(self, version):
         return format_html("<pre>{}</pre>", json.dumps(version.params, indent=2, sort_keys=True, default=str))
@@ -203,6 +226,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return
         self.message_user(request, _("%(kind)s v%(number)s is now active.") % {
             "kind": version.kind, "number": version.number}, messages.SUCCESS)
+        failed = [c.get("message") for c in (version.quality or {}).get("checks", []) if not c.get("passed", True)]
+        if failed:
+            self.message_user(request, _("It was activated by hand below its quality floor: %(why)s.") % {
+                "why": "; ".join(failed)}, messages.WARNING)
 
     @admin.action(description=_("Roll back (re-activate the previous version of each selected kind)"),
                   permissions=["change"])
@@ -242,8 +269,25 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "can_train": self.has_change_permission(request)
-                         and bool(ecom_settings.TRAINERS)}
+                         and bool(ecom_settings.TRAINERS),
+                         "metric_history_charts": self._history_charts(request)}
         return super().changelist_view(request, extra_context)
+
+    @staticmethod
+    def _history_charts(request) -> list:
+        """One metric-history chart per trained kind (only the filtered kind when filtered)."""
+        wanted = request.GET.get("kind__exact") or request.GET.get("kind")
+        kinds = sorted(set(ModelVersion.objects.exclude(status__in=("training", "failed"))
+                           .values_list("kind", flat=True).distinct()))
+        charts = []
+        for kind in kinds:
+            if wanted and kind != wanted:
+                continue
+            trainer = _trainer_or_none(kind)
+            if trainer is not None and trainer.primary_metric:
+                charts.append(model_quality.metric_history_chart(kind, trainer.primary_metric,
+                                                                 trainer.floor_baselines))
+        return charts
 
     def train_view(self, request):
         if not self.has_change_permission(request):
@@ -262,6 +306,15 @@ class ModelVersionAdmin(admin.ModelAdmin):
             "queue": ecom_settings.TRAINING_QUEUE,
         }
         return TemplateResponse(request, "ecom_ai/admin/ml/train.html", context)
+
+
+def _trainer_or_none(kind):
+    from ecom_ai.ml.registry import get_trainer
+
+    try:
+        return get_trainer(kind)
+    except ImproperlyConfigured:
+        return None
 
 
 # --------------------------------------------------------------------------- training runs

@@ -79,3 +79,63 @@ def stacked_bar_chart(labels: list[str], series: dict[str, list[float]], *, widt
                      'fill="#999">no events in this period</text>')
     parts.append("</svg>")
     return mark_safe("".join(parts))
+
+
+def rate_chart(rows: list[tuple[str, float, float, float, bool]], overall: float, *, title: str = "",
+               width: int = 640, bar_height: int = 18) -> SafeString:
+    """Horizontal bars of a rate per segment with their 95 % interval as a whisker and the
+    overall rate as a dashed line. ``rows``: ``(segment, rate, low, high, flagged)``; a flagged
+    segment (a disparity) is drawn in orange, the others in blue."""
+    left, right, top = 150, 70, 36
+    height = top + bar_height * max(len(rows), 1) + 28
+    plot_w = width - left - right
+    x_max = nice_ceiling_rate(max([overall] + [high for _, _, _, high, _ in rows] or [0.01]))
+
+    def sx(value):
+        return left + value / x_max * plot_w
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="ecom-ai-chart ecom-ai-rate-chart" role="img" '
+        f'viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px" '
+        f'preserveAspectRatio="xMinYMin meet" font-family="sans-serif" font-size="11">',
+        f'<title>{escape(title)}</title><text x="{left}" y="14" fill="#333" font-weight="bold">{escape(title)}</text>'
+        if title else "",
+    ]
+    for tick in range(5):
+        value = x_max * tick / 4
+        x = sx(value)
+        parts.append(f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{height - 24}" stroke="#eee"/>')
+        parts.append(f'<text x="{x:.1f}" y="{height - 10}" text-anchor="middle" fill="#666">{value:.0%}</text>'
+                     if x_max >= 0.04 else
+                     f'<text x="{x:.1f}" y="{height - 10}" text-anchor="middle" fill="#666">{value:.1%}</text>')
+    for i, (segment, rate, low, high, flagged) in enumerate(rows):
+        y = top + i * bar_height
+        colour = "#E69F00" if flagged else "#0072B2"
+        parts.append(f'<text x="{left - 6}" y="{y + bar_height * 0.7:.1f}" text-anchor="end" fill="#333">'
+                     f"{escape(str(segment)[:24])}</text>")
+        parts.append(f'<rect x="{left}" y="{y + 3}" width="{max(sx(rate) - left, 0.5):.1f}" '
+                     f'height="{bar_height - 6}" fill="{colour}"><title>{escape(str(segment))}: {rate:.2%} '
+                     f"(95 % interval {low:.2%}–{high:.2%})</title></rect>")
+        mid = y + bar_height / 2
+        parts.append(f'<line x1="{sx(low):.1f}" y1="{mid:.1f}" x2="{sx(high):.1f}" y2="{mid:.1f}" stroke="#333"/>')
+        for end in (low, high):
+            parts.append(f'<line x1="{sx(end):.1f}" y1="{mid - 4:.1f}" x2="{sx(end):.1f}" y2="{mid + 4:.1f}" '
+                         'stroke="#333"/>')
+        parts.append(f'<text x="{sx(max(high, rate)) + 4:.1f}" y="{y + bar_height * 0.7:.1f}" fill="#333">'
+                     f"{rate:.1%}</text>")
+    x = sx(overall)
+    parts.append(f'<line x1="{x:.1f}" y1="{top - 6}" x2="{x:.1f}" y2="{height - 24}" stroke="#D55E00" '
+                 f'stroke-dasharray="4 3"><title>overall {overall:.2%}</title></line>')
+    parts.append(f'<text x="{x:.1f}" y="{top - 8}" text-anchor="middle" fill="#D55E00">overall {overall:.1%}</text>')
+    if not rows:
+        parts.append(f'<text x="{left + plot_w / 2}" y="{top + 12}" text-anchor="middle" fill="#999">no data</text>')
+    parts.append("</svg>")
+    return mark_safe("".join(parts))
+
+
+def nice_ceiling_rate(value: float) -> float:
+    """A round upper bound for a rate axis (at most 1)."""
+    for step in (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 0.75, 1.0):
+        if value <= step:
+            return step
+    return 1.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ecom_ai.chat.baselines import tfidf_baseline_metrics
 from ecom_ai.chat.classifier import IntentClassifier, fit_intent_classifier
 from ecom_ai.chat.encoders import configured_encoder_spec, encoder_from_spec
 from ecom_ai.ml.registry import NotEnoughData, Trainer, TrainResult
@@ -73,6 +74,9 @@ class IntentTrainer(Trainer):
     kind = "intent"
     primary_metric = "macro_f1"
     higher_is_better = True
+    # the quality floor (ecom_ai.ml.quality); the baseline is chat/baselines.py on the same split
+    floor_minimums = {"min_examples_per_intent": (10, "examples in the smallest intent")}
+    floor_baselines = {"TF-IDF baseline": "tfidf_macro_f1"}
 
     def train(self, params, progress) -> TrainResult:
         texts, labels = training_examples()
@@ -97,7 +101,8 @@ class IntentTrainer(Trainer):
         progress.update(percent=2, message=f"Encoding {len(texts)} examples ({spec.get('kind')}).")
         vectors = encoder_from_spec(spec).encode(texts)
         train_idx, test_idx = stratified_split(labels, holdout, seed)
-        metrics: dict = {"examples": len(texts), "intents": len(usable)}
+        metrics: dict = {"examples": len(texts), "intents": len(usable),
+                         "min_examples_per_intent": min(counts[name] for name in usable)}
         if len(test_idx):
             def report(epoch, total, loss):
                 progress.update(epoch=epoch, total_epochs=total * 2, loss=loss)
@@ -109,6 +114,8 @@ class IntentTrainer(Trainer):
                               vectors=np.asarray(vectors[test_idx]))
             metrics.update(accuracy=scores["accuracy"], macro_f1=scores["macro_f1"],
                            holdout_examples=int(len(test_idx)))
+            metrics.update(tfidf_baseline_metrics([texts[i] for i in train_idx], [labels[i] for i in train_idx],
+                                                  [texts[i] for i in test_idx], [labels[i] for i in test_idx]))
             for name, row in scores["per_intent"].items():  # flat: the registry keeps numbers only
                 metrics[f"recall/{name}"] = row["recall"]
                 metrics[f"f1/{name}"] = row["f1"]

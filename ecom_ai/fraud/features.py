@@ -68,6 +68,10 @@ class OrderFacts:
     visitor_key: str = ""
     signed_up_at: datetime | None = None
     lines: list = field(default_factory=list)  # (item_key, quantity, price) or OrderLineRecord
+    #: the shop's own attributes (``FRAUD_EXTRA_FEATURES``): the adapter's ``order_extra`` dict,
+    #: or the assess API's ``extra`` object; ``extra_source`` says which ("order_extra" / "api")
+    extra: dict = field(default_factory=dict)
+    extra_source: str = "order_extra"
 
     @classmethod
     def from_record(cls, record, context: dict | None = None) -> "OrderFacts":
@@ -101,6 +105,7 @@ class OrderFacts:
             visitor_key=str(pick("visitor_key")),
             signed_up_at=_as_datetime(pick("account_created_at", "signed_up_at")),
             lines=[(ln.item_key, ln.quantity, ln.price) for ln in (record.lines or [])],
+            extra=extra,
         )
 
 
@@ -111,6 +116,8 @@ class FeatureResult:
     identifiers: dict  # normalised email/ip/device/payment used for lists and storage
     amount: Decimal | None
     placed_at: datetime
+    #: report-only attributes (``FRAUD_EXTRA_FEATURES`` with ``report_only``): never features
+    report: dict = field(default_factory=dict)
 
 
 def _as_datetime(value):
@@ -148,16 +155,32 @@ def _ratio(value, base):
 
 
 def compute_features(facts: OrderFacts) -> FeatureResult:
-    """The named features of one order (see ``NUMERIC_FEATURES`` / ``CATEGORICAL_FEATURES``)."""
-    from ecom_ai.conf import settings as ecom_settings
+    """The named features of one order (see ``NUMERIC_FEATURES`` / ``CATEGORICAL_FEATURES``).
 
-    gaps: list[tuple[str, str]] = []
+    A sequence of named parts, each filling its group of features and noting the gaps it
+    finds: identifiers, amount and currency, countries and channel, order lines, account,
+    history (velocities, sharing, customer), behaviour before the purchase, and the shop's
+    own extra attributes (``FRAUD_EXTRA_FEATURES``).
+    """
+    placed_at = _as_datetime(facts.placed_at) or timezone.now()
     f: dict = {}
-    now = timezone.now()
-    placed_at = _as_datetime(facts.placed_at)
-    if placed_at is None:
-        placed_at = now
-    # --- identifiers --------------------------------------------------------------------
+    gaps: list[tuple[str, str]] = []
+    ids = _identifier_features(facts, f, gaps)
+    amount = _amount_features(facts.amount, f, gaps)
+    currency = _currency_feature(facts.currency, f, gaps)
+    _place_features(facts, ids, placed_at, f, gaps)
+    _line_features(facts.lines, f, gaps)
+    _account_features(facts.signed_up_at, ids["user"], placed_at, f)
+    _history_features(f, facts.order_key, ids, amount, currency, placed_at)
+    _behaviour_features(f, ids["user"], str(facts.visitor_key or "")[:64], placed_at)
+    for name in FEATURE_NAMES:
+        f.setdefault(name, None)
+    report = _extra_features(facts, f, gaps)
+    return FeatureResult(features=f, gaps=gaps, identifiers=ids, amount=amount, placed_at=placed_at, report=report)
+
+
+def _identifier_features(facts: OrderFacts, f: dict, gaps: list) -> dict:
+    """Normalised email, IP, device, payment fingerprint and user (``ip_malformed``, ``ip_private``)."""
     email = str(facts.email or "").strip().lower()[:254]
     if email and ("@" not in email or email.startswith("@") or email.endswith("@")):
         gaps.append(("email_malformed", f"email {email[:60]!r} is not a valid address"))
@@ -179,29 +202,44 @@ def compute_features(facts: OrderFacts) -> FeatureResult:
         gaps.append(("ip_missing", "no IP address"))
     device = str(facts.device or "").strip()[:128]
     payment = str(facts.payment_fingerprint or "").strip()[:128]
-    user_key = str(facts.user_key or "").strip()[:64]
     if not device:
         gaps.append(("device_missing", "no device id"))
     if not payment:
         gaps.append(("payment_missing", "no payment fingerprint"))
-    # --- amount and currency ------------------------------------------------------------
-    amount = _parse_amount(facts.amount)
+    user_key = str(facts.user_key or "").strip()[:64]
+    return {"user": user_key, "email": email, "ip": ip or ip_raw, "device": device, "payment": payment}
+
+
+def _amount_features(raw, f: dict, gaps: list) -> Decimal | None:
+    """``amount`` and ``amount_absurd``; returns the parsed amount (``None`` when unknown)."""
+    from ecom_ai.conf import settings as ecom_settings
+
+    amount = _parse_amount(raw)
     f["amount_absurd"] = 0
     if amount is None:
         f["amount_absurd"] = 1
-        gaps.append(("amount_missing", f"amount {str(facts.amount)[:30]!r} is missing or not a number"
-                     if facts.amount not in (None, "") else "no order amount"))
+        gaps.append(("amount_missing", f"amount {str(raw)[:30]!r} is missing or not a number"
+                     if raw not in (None, "") else "no order amount"))
     elif amount < 0 or amount > Decimal(str(ecom_settings.FRAUD_ABSURD_AMOUNT)):
         f["amount_absurd"] = 1
         gaps.append(("amount_absurd", f"amount {amount} is outside the plausible range"))
     f["amount"] = float(amount) if amount is not None else 0.0
-    currency = str(facts.currency or "").strip().upper()[:8]
+    return amount
+
+
+def _currency_feature(raw, f: dict, gaps: list) -> str:
+    """``currency`` and ``currency_unknown``; returns the currency code."""
+    currency = str(raw or "").strip().upper()[:8]
     f["currency_unknown"] = int(currency not in known_currencies())
     if f["currency_unknown"]:
         gaps.append(("currency_unknown", f"currency {currency!r} is not a known ISO 4217 code" if currency
                      else "no currency"))
     f["currency"] = currency
-    # --- countries, channel -------------------------------------------------------------
+    return currency
+
+
+def _place_features(facts: OrderFacts, ids: dict, placed_at, f: dict, gaps: list) -> None:
+    """Countries and their mismatches, channel, email domain, missing fields, hour of day."""
     ship, bill, ipc = (_clean_country(facts.shipping_country), _clean_country(facts.billing_country),
                        _clean_country(facts.ip_country))
     f["shipping_country"], f["billing_country"], f["ip_country"] = ship, bill, ipc
@@ -213,25 +251,33 @@ def compute_features(facts: OrderFacts) -> FeatureResult:
         if not value:
             gaps.append((f"{code}_missing", f"{what} {str(raw)[:20]!r} is not a 2-letter country code" if raw
                          else f"no {what}"))
+    email = ids["email"]
     f["channel"] = str(facts.channel or "").strip().lower()[:32]
     f["email_domain"] = email.rsplit("@", 1)[-1][:100] if "@" in email else ""
-    f["missing_fields"] = sum(not v for v in (email, ip, device, payment, ship, bill))
+    valid_ip = ids["ip"] if not f["ip_malformed"] else ""
+    f["missing_fields"] = sum(not v for v in (email, valid_ip, ids["device"], ids["payment"], ship, bill))
     f["hour_of_day"] = placed_at.astimezone(dt_timezone.utc).hour
-    # --- lines ----------------------------------------------------------------------------
+
+
+def _line_features(lines, f: dict, gaps: list) -> None:
+    """Line count, quantities and the quantity anomaly flag."""
     quantities = []
-    for line in facts.lines or []:
+    for line in lines or []:
         qty = line[1] if isinstance(line, (list, tuple)) else getattr(line, "quantity", 1)
         try:
             quantities.append(max(0, int(qty)))
         except (TypeError, ValueError):
             gaps.append(("quantity_malformed", f"line quantity {str(qty)[:20]!r} is not a number"))
-    f["line_count"] = len(facts.lines or [])
+    f["line_count"] = len(lines or [])
     f["total_quantity"] = sum(quantities)
     f["max_line_quantity"] = max(quantities) if quantities else 0
     f["quantity_anomaly"] = int(f["max_line_quantity"] >= QUANTITY_ANOMALY)
-    # --- account --------------------------------------------------------------------------
+
+
+def _account_features(signed_up_at, user_key: str, placed_at, f: dict) -> None:
+    """Guest flag and the time from sign-up to this order."""
     f["is_guest"] = int(not user_key)
-    signed_up = _as_datetime(facts.signed_up_at) or (_signup_time(user_key) if user_key else None)
+    signed_up = _as_datetime(signed_up_at) or (_signup_time(user_key) if user_key else None)
     if signed_up is not None:
         delta = (placed_at - signed_up).total_seconds()
         f["minutes_since_signup"] = round(max(0.0, delta) / 60.0, 3)
@@ -239,14 +285,17 @@ def compute_features(facts: OrderFacts) -> FeatureResult:
     else:
         f["minutes_since_signup"] = None
         f["account_age_days"] = None
-    # --- history, velocities, sharing ------------------------------------------------------
-    identifiers = {"user": user_key, "email": email, "ip": ip or ip_raw, "device": device, "payment": payment}
-    _history_features(f, facts.order_key, identifiers, amount, currency, placed_at)
-    # --- behaviour before the purchase ------------------------------------------------------
-    _behaviour_features(f, user_key, str(facts.visitor_key or "")[:64], placed_at)
-    for name in FEATURE_NAMES:
-        f.setdefault(name, None)
-    return FeatureResult(features=f, gaps=gaps, identifiers=identifiers, amount=amount, placed_at=placed_at)
+
+
+def _extra_features(facts: OrderFacts, f: dict, gaps: list) -> dict:
+    """The shop's own attributes declared in ``FRAUD_EXTRA_FEATURES`` (see ``ecom_ai.fraud.extras``):
+    features go into ``f``; the report-only ones are returned."""
+    from ecom_ai.fraud.extras import extract
+
+    features, report, problems = extract(facts.extra, facts.extra_source)
+    f.update(features)
+    gaps.extend(problems)
+    return report
 
 
 def _signup_time(user_key: str):

@@ -55,6 +55,7 @@ class FitReport:
     val_loss: float
     calibration: tuple
     history: list = field(default_factory=list)
+    early_stopping: bool = True  # False: the validation rows had too few of a class to stop on
 
 
 class FraudModel:
@@ -139,11 +140,15 @@ class FraudModel:
     # --- training ----------------------------------------------------------------------
     def fit(self, rows, labels, *, val_rows=None, val_labels=None, epochs: int = 40, batch_size: int = 256,
             lr: float = 3e-3, weight_decay: float = 1e-4, patience: int = 6, max_pos_weight: float = 20.0,
-            seed: int = 1234, device: str | torch.device = "cpu", progress=None) -> FitReport:
+            seed: int = 1234, device: str | torch.device = "cpu", progress=None,
+            min_val_positives: int = 5) -> FitReport:
         """Train on ``rows`` (feature dicts) and ``labels`` (0/1); calibrate on the validation rows.
 
         Without validation rows the last 20% of ``rows`` (callers pass them in time order)
         are held out. ``progress(epoch, total, loss, metrics)`` is called after each epoch.
+        Early stopping and calibration need a validation set with signal: with fewer than
+        ``min_val_positives`` rows of either class it would stop on noise, so training then
+        runs every epoch and only the class-weighting prior is undone.
         """
         started = time.perf_counter()
         labels = np.asarray(labels, dtype=np.float32)
@@ -172,6 +177,8 @@ class FraudModel:
         best = (float("inf"), 0, None)
         history = []
         n = len(rows)
+        val_pos = float(val_labels.sum())
+        signal = bool(len(val_rows)) and min(val_pos, len(val_labels) - val_pos) >= max(1, min_val_positives)
         for epoch in range(1, epochs + 1):
             net.train()
             order = torch.from_numpy(rng.permutation(n)).to(device)
@@ -190,7 +197,9 @@ class FraudModel:
             history.append({"epoch": epoch, "loss": total / n, "val_loss": val_loss})
             if progress:
                 progress(epoch, epochs, total / n, {"val_loss": round(val_loss, 5)})
-            if val_loss < best[0] - 1e-5:
+            if not signal:
+                best = (val_loss, epoch, None)  # nothing to stop on: keep training, keep the last weights
+            elif val_loss < best[0] - 1e-5:
                 best = (val_loss, epoch, {k: v.detach().clone() for k, v in net.state_dict().items()})
             elif epoch - best[1] >= patience:
                 break
@@ -199,7 +208,7 @@ class FraudModel:
         net.eval()
         self.net = net.to("cpu")
         # Platt scaling on the validation logits (undoes the class weighting, calibrates)
-        if len(val_rows) and 0 < val_labels.sum() < len(val_labels):
+        if signal:
             with torch.no_grad():
                 logits = self.net(vn.cpu(), vc.cpu())
             a = torch.ones(1, requires_grad=True)
@@ -218,7 +227,8 @@ class FraudModel:
         else:  # undo the pos_weight prior shift at least
             self.calib_a, self.calib_b = 1.0, -math.log(float(pos_weight))
         return FitReport(epochs=len(history), best_epoch=best[1], train_seconds=time.perf_counter() - started,
-                         val_loss=best[0], calibration=(self.calib_a, self.calib_b), history=history)
+                         val_loss=best[0], calibration=(self.calib_a, self.calib_b), history=history,
+                         early_stopping=signal)
 
     # --- serving -----------------------------------------------------------------------
     def logits(self, rows) -> np.ndarray:

@@ -11,7 +11,8 @@ never with ``eval``/``exec``/``compile``. What is allowed::
     email_domain in ["mailinator.com", "yopmail.com"]
     ip_country == ""                            # missing values are "" / 0 in features
 
-* names: the feature names of ``ecom_ai.fraud.feature_names.FEATURE_NAMES`` only;
+* names: the feature names of ``ecom_ai.fraud.feature_names.FEATURE_NAMES`` and the shop's
+  declared ``FRAUD_EXTRA_FEATURES`` (not those declared report only) only;
 * literals: numbers, strings, ``True``/``False``/``None`` and lists/tuples of literals;
 * operators: ``and or not``, ``== != < <= > >=``, ``in`` / ``not in``, ``+ - * /``, unary ``-``.
 
@@ -25,6 +26,8 @@ from __future__ import annotations
 import ast
 import operator
 from dataclasses import dataclass
+
+from django.core.signals import setting_changed
 
 from ecom_ai.fraud.feature_names import FEATURE_NAMES
 
@@ -61,7 +64,18 @@ _NODE_NAMES = {
 
 
 def _known_features() -> frozenset[str]:
-    return frozenset(FEATURE_NAMES)
+    from ecom_ai.fraud.extras import feature_attributes
+
+    return frozenset(FEATURE_NAMES) | {attribute.name for attribute in feature_attributes()}
+
+
+def _unknown_name_message(name: str, known, where: str) -> str:
+    from ecom_ai.fraud.extras import report_only_attributes
+
+    if any(attribute.name == name for attribute in report_only_attributes()):
+        return (f"{name!r}{where} is declared report only in FRAUD_EXTRA_FEATURES: it is shown in the fairness "
+                "report and is never a feature, so rules cannot use it.")
+    return f"Unknown feature {name!r}{where}.{_suggest(name, known)}"
 
 
 def _where(node) -> str:
@@ -153,8 +167,7 @@ def _check(node, known, names, *, depth: int, count: list) -> None:
             raise ConditionError("Text values may be at most 200 characters.")
     elif isinstance(node, ast.Name):
         if node.id not in known:
-            hint = _suggest(node.id, known)
-            raise ConditionError(f"Unknown feature {node.id!r}{_where(node)}.{hint}")
+            raise ConditionError(_unknown_name_message(node.id, known, _where(node)))
         names.add(node.id)
     else:
         what = _NODE_NAMES.get(type(node), type(node).__name__)
@@ -244,6 +257,14 @@ def evaluate_rules(rules, features: dict) -> list[FiredRule]:
 
 
 _PARSE_CACHE: dict[str, Condition] = {}
+
+
+def _clear_parse_cache(*, setting, **kwargs):
+    if setting == "ECOM_AI":  # the declared extra features may have changed
+        _PARSE_CACHE.clear()
+
+
+setting_changed.connect(_clear_parse_cache)
 
 
 def _cached_parse(source: str) -> Condition:

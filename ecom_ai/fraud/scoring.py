@@ -81,7 +81,9 @@ class ScoreResult:
 
 
 def _describe(name: str) -> str:
-    return NUMERIC_FEATURES.get(name) or CATEGORICAL_FEATURES.get(name) or name
+    from ecom_ai.fraud.extras import describe
+
+    return NUMERIC_FEATURES.get(name) or CATEGORICAL_FEATURES.get(name) or describe(name) or name
 
 
 def _fmt(value):
@@ -185,72 +187,90 @@ def _active_rules():
 
 
 def score_order(facts: OrderFacts, *, model=None, use_active_model: bool = False) -> ScoreResult:
-    """Compute features, score, lists, rules and reasons for ``facts`` (nothing is saved)."""
-    version_id = None
-    if model is None and use_active_model:
-        from ecom_ai.ml import registry
+    """Compute features, score, lists, rules and reasons for ``facts`` (nothing is saved).
 
-        model = registry.load_active(MODEL_KIND)
-        if model is not None:
-            # the version the in-memory model was loaded from (no query); else ask the database
-            entry = getattr(registry, "_loaded", {}).get(MODEL_KIND)
-            if entry is not None and entry.servable is model:
-                version_id = entry.version_id
-            else:
-                active = registry.active_version(MODEL_KIND)
-                version_id = active.pk if active else None
+    The parts, in order: the model to use, the features, the score (model or heuristic),
+    the level from the thresholds, then the lists and rules that can override it, and the
+    data gaps as reasons.
+    """
+    model, version_id = _serving_model(model, use_active_model)
     result = compute_features(facts)
-    features = result.features
-    model_error = None
+    score, probability, scorer, reasons, version_id = _score(model, version_id, result.features, facts.order_key)
+    medium, high = _thresholds()
+    level = level_for(score, medium, high)
+    hits = _list_hits(result.identifiers)
+    fired = evaluate_rules(_active_rules(), result.features)
+    reasons += _rule_reasons(fired) + _list_reasons(hits)
+    level, score = _override_level(level, score, hits, fired, medium, high)
+    reasons += [{"kind": "data", "code": code, "message": message} for code, message in result.gaps]
+    rules_fired = [{"id": r.id, "name": r.name, "action": r.action} for r in fired]
+    return ScoreResult(facts=facts, features=result, score=score, probability=probability, level=level,
+                       action=LEVEL_ACTIONS[level], scorer=scorer, reasons=reasons, rules_fired=rules_fired,
+                       model_version_id=version_id)
+
+
+def _serving_model(model, use_active_model: bool):
+    """``(model, version id)``: the given model, or the registry's active ``fraud`` model."""
+    if model is not None or not use_active_model:
+        return model, None
+    from ecom_ai.ml import registry
+
+    model = registry.load_active(MODEL_KIND)
+    if model is None:
+        return None, None
+    # the version the in-memory model was loaded from (no query); else ask the database
+    entry = getattr(registry, "_loaded", {}).get(MODEL_KIND)
+    if entry is not None and entry.servable is model:
+        return model, entry.version_id
+    active = registry.active_version(MODEL_KIND)
+    return model, (active.pk if active else None)
+
+
+def _score(model, version_id, features: dict, order_key):
+    """``(score, probability, scorer, reasons, version id)`` from the model, or the heuristic
+    when there is none or it fails (a broken artifact never stops scoring)."""
     if model is not None:
         try:
             probability, reasons = model_score(model, features)
             if not math.isfinite(probability):
                 raise ValueError("the model returned a non-finite probability")
-            score = int(round(100 * probability))
-            scorer = "model"
-        except Exception as exc:  # a broken artifact must not stop scoring: fall back to the heuristic
-            logger.exception("ecom_ai: the fraud model failed on order %r; using the heuristic", facts.order_key)
-            model, version_id, model_error = None, None, exc
-    if model is None:
-        probability = None
-        score, reasons = heuristic_score(features)
-        scorer = "heuristic"
-        if model_error is not None:
+            return max(0, min(100, int(round(100 * probability)))), probability, "model", reasons, version_id
+        except Exception as exc:
+            logger.exception("ecom_ai: the fraud model failed on order %r; using the heuristic", order_key)
+            score, reasons = heuristic_score(features)
             reasons.append({"kind": "error", "code": "model_failed",
-                            "message": f"the active model failed ({type(model_error).__name__}); heuristic used"})
-    score = max(0, min(100, score))
-    medium, high = _thresholds()
-    level = level_for(score, medium, high)
-    # lists beat everything
-    hits = _list_hits(result.identifiers)
-    blocked = [h for h in hits if h["list"] == "block"]
-    allowed = [h for h in hits if h["list"] == "allow"]
-    fired = evaluate_rules(_active_rules(), features)
-    rules_fired = [{"id": r.id, "name": r.name, "action": r.action} for r in fired]
-    for rule in fired:
-        reasons.append({"kind": "rule", "code": rule.name, "action": rule.action,
-                        "message": f"rule {rule.name!r} fired ({rule.action})"})
-    for hit in hits:
-        reasons.append({"kind": "list", "code": f"{hit['list']}:{hit['kind']}", "value": hit["value"],
-                        "message": f"{hit['kind'].replace('_', ' ')} {hit['value']} is on the {hit['list']} list"})
-    if blocked:
-        level, score = "high", max(score, high)
-    elif allowed:
-        level = "low"
-    elif fired:
+                            "message": f"the active model failed ({type(exc).__name__}); heuristic used"})
+            return max(0, min(100, score)), None, "heuristic", reasons, None
+    score, reasons = heuristic_score(features)
+    return max(0, min(100, score)), None, "heuristic", reasons, None
+
+
+def _rule_reasons(fired) -> list:
+    return [{"kind": "rule", "code": rule.name, "action": rule.action,
+             "message": f"rule {rule.name!r} fired ({rule.action})"} for rule in fired]
+
+
+def _list_reasons(hits) -> list:
+    return [{"kind": "list", "code": f"{hit['list']}:{hit['kind']}", "value": hit["value"],
+             "message": f"{hit['kind'].replace('_', ' ')} {hit['value']} is on the {hit['list']} list"}
+            for hit in hits]
+
+
+def _override_level(level: str, score: int, hits, fired, medium: int, high: int) -> tuple[str, int]:
+    """Lists beat everything, then the first rule that fired decides; else the thresholds' level."""
+    if any(h["list"] == "block" for h in hits):
+        return "high", max(score, high)
+    if any(h["list"] == "allow" for h in hits):
+        return "low", score
+    if fired:
         decisive = fired[0].action
         if decisive == "block":
-            level, score = "high", max(score, high)
-        elif decisive == "review" and level == "low":
-            level, score = "medium", max(score, medium)
-        elif decisive == "allow":
-            level = "low"
-    for code, message in result.gaps:
-        reasons.append({"kind": "data", "code": code, "message": message})
-    return ScoreResult(facts=facts, features=result, score=score, probability=probability, level=level,
-                       action=LEVEL_ACTIONS[level], scorer=scorer, reasons=reasons, rules_fired=rules_fired,
-                       model_version_id=version_id)
+            return "high", max(score, high)
+        if decisive == "review" and level == "low":
+            return "medium", max(score, medium)
+        if decisive == "allow":
+            return "low", score
+    return level, score
 
 
 def _json_features(features: dict) -> dict:
@@ -277,7 +297,7 @@ def save_assessment(result: ScoreResult):
         score=result.score, probability=result.probability, level=result.level,
         recommended_action=result.action, scorer=result.scorer, reasons=result.reasons,
         features=_json_features(feat.features), rules_fired=result.rules_fired,
-        model_version_id=result.model_version_id,
+        model_version_id=result.model_version_id, report_attributes=_json_features(feat.report),
     )
     key = str(facts.order_key)[:191]
     for attempt in range(2):

@@ -8,11 +8,32 @@ placed, so nothing from the future leaks in) and the labels:
 * optionally auto-accepted orders older than ``FRAUD_ASSUME_LEGIT_AFTER_DAYS`` with no
   chargeback → legitimate (set it to ``None`` to train on explicit labels only).
 
-Rows are ordered by order time; the newest 20% are the validation split used for early
-stopping, calibration and the metrics (``roc_auc`` is the evaluation gate's metric).
+Inputs: the built-in features plus the shop's declared ``FRAUD_EXTRA_FEATURES`` (report-only
+attributes never).
+
+**Validation** (what the stored metrics were measured on, recorded in the version's
+``validation``):
+
+* the **newest window** (the newest ``validation_fraction`` of labelled orders, by order
+  time) when it can validate: at least ``validation_min_positives`` fraud labels and a
+  fraud rate within a factor ``validation_max_rate_ratio`` of the older rows'. The model
+  trains on the older rows and early-stops and calibrates on that window;
+* otherwise **time-blocked folds** over the whole labelled history (``folds`` contiguous
+  blocks, each held out once while a model trains on the others, with early stopping and
+  calibration on a stratified random share of its training rows): the metrics are those
+  of the pooled out-of-fold scores. The served model then trains on all labelled rows
+  (early stopping and calibration again on a stratified random share, never on a window
+  without signal).
+
+Metrics: ``roc_auc`` (the gate's metric), ``pr_auc``, ``recall_at_1pct_fpr``, ``brier``,
+95 % bootstrap intervals of ROC-AUC and PR-AUC (``roc_auc_low``/``roc_auc_high``...), and
+the built-in heuristic's ``heuristic_roc_auc`` / ``heuristic_pr_auc`` on the same rows:
+the quality floor requires ≥ 50 fraud labels, ≥ 500 labelled orders and a ROC-AUC above
+the heuristic's (``ecom_ai.ml.quality``).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import numpy as np
@@ -20,12 +41,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ecom_ai.conf import settings as ecom_settings
+from ecom_ai.fraud import extras
 from ecom_ai.fraud.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from ecom_ai.fraud.model import FraudModel
 from ecom_ai.ml.registry import NotEnoughData, ProgressReporter, Trainer, TrainResult
+from ecom_ai.ml.validation import blocked_folds, bootstrap_interval, stratified_holdout
 
 DEFAULT_PARAMS = {"epochs": 40, "batch_size": 256, "lr": 3e-3, "hidden": 64, "dropout": 0.1,
-                  "weight_decay": 1e-4, "patience": 6, "min_count": 5, "validation_fraction": 0.2}
+                  "weight_decay": 1e-4, "patience": 6, "min_count": 5, "validation_fraction": 0.2,
+                  "validation_min_positives": 20, "validation_max_rate_ratio": 2.0, "folds": 5,
+                  "inner_validation_fraction": 0.15, "bootstrap": 200}
 
 
 def labelled_rows(now=None):
@@ -47,6 +72,12 @@ def labelled_rows(now=None):
         labels.append(1 if label else 0)
         times.append(placed)
     return rows, np.asarray(labels, dtype=np.int64), times
+
+
+def model_inputs() -> tuple[list[str], list[str]]:
+    """``(numeric, categorical)`` input names: the built-in features and the declared extras."""
+    return (list(NUMERIC_FEATURES) + extras.numeric_names(),
+            list(CATEGORICAL_FEATURES) + extras.categorical_names())
 
 
 def _roc_auc(y: np.ndarray, p: np.ndarray) -> float:
@@ -92,14 +123,107 @@ def evaluate(y, p) -> dict:
     }
 
 
+def heuristic_scores(rows) -> np.ndarray:
+    """The built-in heuristic's score (0–100) of each feature row: the baseline a model must beat."""
+    from ecom_ai.fraud.scoring import heuristic_score
+
+    return np.asarray([heuristic_score(row)[0] for row in rows], dtype=np.float64)
+
+
+# --------------------------------------------------------------------------- validation plan
+
+@dataclass
+class ValidationPlan:
+    """How a training validates: on the newest window (``cut``: first validation row) or by folds."""
+
+    method: str  # "newest_window" | "time_blocked_folds"
+    cut: int
+    window_rows: int
+    window_positives: int
+    reason: str = ""  # why the newest window could not validate
+
+    @property
+    def label(self) -> str:
+        return "the newest window" if self.method == "newest_window" else "time-blocked folds"
+
+
+def plan_validation(labels: np.ndarray, params: dict) -> ValidationPlan:
+    """The newest window when it can validate; time-blocked folds when it is degenerate."""
+    total = len(labels)
+    cut = int(round(total * (1 - float(params["validation_fraction"]))))
+    cut = min(max(cut, 1), total - 1)
+    window, older = labels[cut:], labels[:cut]
+    positives, negatives = int(window.sum()), int(len(window) - window.sum())
+    minimum = int(params["validation_min_positives"])
+    ratio_limit = float(params["validation_max_rate_ratio"])
+    old_rate = older.mean() if len(older) else 0.0
+    new_rate = window.mean() if len(window) else 0.0
+    reason = ""
+    if positives < minimum:
+        reason = f"the newest {len(window)} labelled orders hold {positives} fraud labels, fewer than {minimum}"
+    elif negatives < minimum:
+        reason = f"the newest {len(window)} labelled orders hold {negatives} legitimate ones, fewer than {minimum}"
+    elif old_rate > 0 and not (1 / ratio_limit <= new_rate / old_rate <= ratio_limit):
+        reason = (f"their fraud rate {new_rate:.1%} is far from the {old_rate:.1%} of the older orders "
+                  f"(more than {ratio_limit:g}x apart)")
+    method = "time_blocked_folds" if reason else "newest_window"
+    return ValidationPlan(method, cut, len(window), positives, reason)
+
+
+@dataclass
+class Validated:
+    """Validation scores of a training: the model's and the heuristic's, on the same rows."""
+
+    y: np.ndarray
+    p: np.ndarray
+    rows: list
+    times: list
+    folds: list = field(default_factory=list)
+    epochs: int = 0
+    best_epoch: int = 0
+
+
 class FraudTrainer(Trainer):
     kind = "fraud"
     primary_metric = "roc_auc"
     higher_is_better = True
+    floor_minimums = {"fraud_labels": (50, "fraud labels"), "labelled_orders": (500, "labelled orders")}
+    floor_baselines = {"heuristic": "heuristic_roc_auc"}
 
     def train(self, params: dict, progress: ProgressReporter) -> TrainResult:
         params = {**DEFAULT_PARAMS, **(params or {})}
         rows, labels, times = labelled_rows()
+        self._check_enough(labels)
+        numeric, categorical = model_inputs()
+        plan = plan_validation(labels, params)
+        positives, total = int(labels.sum()), len(labels)
+        if plan.method == "newest_window":
+            progress.update(percent=1, message=f"Training on {plan.cut} orders, validating on the newest "
+                                               f"{plan.window_rows} ({positives} fraud labels in all).")
+            model, validated = self._train_on_window(rows, labels, times, plan, numeric, categorical, params,
+                                                     progress)
+        else:
+            progress.update(percent=1, message=f"The newest window cannot validate: {plan.reason}. Validating "
+                                               f"with {params['folds']} time-blocked folds over {total} orders.")
+            model, validated = self._train_with_folds(rows, labels, times, numeric, categorical, params, progress)
+        metrics, validation = self._report(validated, plan, params)
+        metrics.update(labelled_orders=total, fraud_labels=positives, epochs=validated.epochs,
+                       best_epoch=validated.best_epoch,
+                       train_rows=plan.cut if plan.method == "newest_window" else total)
+        return TrainResult(
+            payload=model.to_bytes(), metrics=metrics,
+            params={**{k: params[k] for k in DEFAULT_PARAMS}, "extra_features": numeric[len(NUMERIC_FEATURES):]
+                    + categorical[len(CATEGORICAL_FEATURES):]},
+            data_start=min(times) if times else None, data_end=max(times) if times else None,
+            validation=validation,
+        )
+
+    def load(self, payload):
+        return FraudModel.from_bytes(payload)
+
+    # --- parts ------------------------------------------------------------------------
+    @staticmethod
+    def _check_enough(labels) -> None:
         positives, total = int(labels.sum()), len(labels)
         if total < ecom_settings.FRAUD_MIN_LABELS:
             raise NotEnoughData(f"{total} labelled orders, at least {ecom_settings.FRAUD_MIN_LABELS} are needed "
@@ -107,33 +231,90 @@ class FraudTrainer(Trainer):
         if positives < ecom_settings.FRAUD_MIN_POSITIVES or total - positives < ecom_settings.FRAUD_MIN_POSITIVES:
             raise NotEnoughData(f"{positives} fraud and {total - positives} legitimate labels; at least "
                                 f"{ecom_settings.FRAUD_MIN_POSITIVES} of each are needed.")
-        cut = int(round(total * (1 - float(params["validation_fraction"]))))
-        cut = min(max(cut, 1), total - 1)
-        # the validation split must hold both classes for calibration and metrics
-        if labels[cut:].sum() in (0, total - cut):
-            order = np.random.default_rng(int(params.get("seed") or ecom_settings.SEED)).permutation(total)
-            rows = [rows[i] for i in order]
-            labels, times = labels[order], [times[i] for i in order]
-        model = FraudModel(list(NUMERIC_FEATURES), list(CATEGORICAL_FEATURES), hidden=int(params["hidden"]),
-                           dropout=float(params["dropout"]), min_count=int(params["min_count"]))
-        progress.update(percent=1, message=f"Training on {cut} orders, validating on {total - cut} "
-                                           f"({positives} fraud labels in all).")
 
+    def _fit(self, rows, labels, val_rows, val_labels, numeric, categorical, params, on_epoch=None):
+        model = FraudModel(numeric, categorical, hidden=int(params["hidden"]), dropout=float(params["dropout"]),
+                           min_count=int(params["min_count"]))
+        report = model.fit(rows, labels, val_rows=val_rows, val_labels=val_labels, epochs=int(params["epochs"]),
+                           batch_size=int(params["batch_size"]), lr=float(params["lr"]),
+                           weight_decay=float(params["weight_decay"]), patience=int(params["patience"]),
+                           seed=int(params.get("seed") or ecom_settings.SEED), device=self.device, progress=on_epoch)
+        return model, report
+
+    def _fit_inner(self, rows, labels, numeric, categorical, params, on_epoch=None):
+        """Fit on ``rows`` with early stopping and calibration on a stratified random share of them."""
+        seed = int(params.get("seed") or ecom_settings.SEED)
+        kept, held = stratified_holdout(labels, float(params["inner_validation_fraction"]), seed)
+        return self._fit([rows[i] for i in kept], labels[kept], [rows[i] for i in held], labels[held],
+                         numeric, categorical, params, on_epoch)
+
+    def _train_on_window(self, rows, labels, times, plan, numeric, categorical, params, progress):
         def on_epoch(epoch, epochs, loss, metrics):
             progress.update(epoch=epoch, total_epochs=epochs, loss=loss, metrics=metrics)
 
-        report = model.fit(rows[:cut], labels[:cut], val_rows=rows[cut:], val_labels=labels[cut:],
-                           epochs=int(params["epochs"]), batch_size=int(params["batch_size"]), lr=float(params["lr"]),
-                           weight_decay=float(params["weight_decay"]), patience=int(params["patience"]),
-                           seed=int(params.get("seed") or ecom_settings.SEED), device=self.device, progress=on_epoch)
-        metrics = evaluate(labels[cut:], model.predict_proba(rows[cut:]))
-        metrics.update(train_rows=cut, validation_rows=total - cut, fraud_labels=positives,
-                       epochs=report.epochs, best_epoch=report.best_epoch)
-        return TrainResult(
-            payload=model.to_bytes(), metrics=metrics,
-            params={k: params[k] for k in DEFAULT_PARAMS},
-            data_start=min(times) if times else None, data_end=max(times) if times else None,
-        )
+        cut = plan.cut
+        model, report = self._fit(rows[:cut], labels[:cut], rows[cut:], labels[cut:], numeric, categorical, params,
+                                  on_epoch)
+        validated = Validated(labels[cut:], model.predict_proba(rows[cut:]), rows[cut:], times[cut:],
+                              epochs=report.epochs, best_epoch=report.best_epoch)
+        return model, validated
 
-    def load(self, payload):
-        return FraudModel.from_bytes(payload)
+    def _train_with_folds(self, rows, labels, times, numeric, categorical, params, progress):
+        folds = blocked_folds(len(labels), int(params["folds"]))
+        out_of_fold = np.zeros(len(labels), dtype=np.float64)
+        fold_reports = []
+        steps = len(folds) + 1
+        for number, (train_idx, test_idx) in enumerate(folds, start=1):
+            progress.update(percent=100.0 * (number - 1) / steps,
+                            message=f"Fold {number} of {len(folds)}: validating on orders "
+                                    f"{times[test_idx[0]]:%Y-%m-%d} to {times[test_idx[-1]]:%Y-%m-%d}.")
+            fold_model, _ = self._fit_inner([rows[i] for i in train_idx], labels[train_idx], numeric, categorical,
+                                            params)
+            out_of_fold[test_idx] = fold_model.predict_proba([rows[i] for i in test_idx])
+            fold_metrics = evaluate(labels[test_idx], out_of_fold[test_idx])
+            fold_reports.append({"fold": number, "start": times[test_idx[0]], "end": times[test_idx[-1]],
+                                 "rows": int(len(test_idx)), "positives": int(labels[test_idx].sum()),
+                                 "roc_auc": fold_metrics.get("roc_auc")})
+
+        def on_epoch(epoch, epochs, loss, metrics):
+            progress.update(epoch=epoch, total_epochs=epochs, loss=loss, metrics=metrics,
+                            percent=100.0 * (steps - 1 + epoch / max(1, epochs)) / steps)
+
+        progress.update(message=f"Training the served model on all {len(labels)} labelled orders.")
+        model, report = self._fit_inner(rows, labels, numeric, categorical, params, on_epoch)
+        return model, Validated(labels, out_of_fold, rows, times, folds=fold_reports, epochs=report.epochs,
+                                best_epoch=report.best_epoch)
+
+    @staticmethod
+    def _report(validated: Validated, plan: ValidationPlan, params) -> tuple[dict, dict]:
+        """The version's metrics (with intervals and the heuristic's) and what they were measured on."""
+        y, p = validated.y, validated.p
+        metrics = evaluate(y, p)
+        heuristic = heuristic_scores(validated.rows)
+        baseline = evaluate(y, heuristic)
+        seed = int(params.get("seed") or ecom_settings.SEED)
+        n_boot = int(params["bootstrap"])
+        intervals = {}
+        for name, fn in (("roc_auc", _roc_auc), ("pr_auc", _average_precision)):
+            low, high = bootstrap_interval(fn, y, p, n_boot=n_boot, seed=seed)
+            if low is not None:
+                intervals[name] = [round(low, 4), round(high, 4)]
+                metrics[f"{name}_low"], metrics[f"{name}_high"] = low, high
+        low, high = bootstrap_interval(_roc_auc, y, heuristic, n_boot=n_boot, seed=seed)
+        if low is not None:
+            intervals["heuristic_roc_auc"] = [round(low, 4), round(high, 4)]
+        if baseline:
+            metrics["heuristic_roc_auc"] = baseline["roc_auc"]
+            metrics["heuristic_pr_auc"] = baseline["pr_auc"]
+        positives = int(y.sum())
+        metrics.update(validation_rows=int(len(y)), validation_positives=positives)
+        validation = {
+            "method": plan.method, "method_label": plan.label, "rows": int(len(y)), "positives": positives,
+            "start": min(validated.times) if validated.times else None,
+            "end": max(validated.times) if validated.times else None,
+            "intervals": intervals, "confidence": 0.95, "bootstrap_resamples": n_boot,
+            "newest_window": {"rows": plan.window_rows, "positives": plan.window_positives},
+        }
+        if plan.method != "newest_window":
+            validation.update(fallback_reason=plan.reason, folds=validated.folds)
+        return metrics, validation

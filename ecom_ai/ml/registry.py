@@ -31,6 +31,7 @@ from ecom_ai import signals
 from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.ml.artifacts import ArtifactError, load_artifact, save_artifact
 from ecom_ai.ml.device import get_device, seed_everything
+from ecom_ai.ml.quality import check_floor
 from ecom_ai.models.registry import ModelVersion, TrainingRun
 
 logger = logging.getLogger("ecom_ai.ml")
@@ -38,7 +39,8 @@ logger = logging.getLogger("ecom_ai.ml")
 __all__ = [
     "TrainResult", "ProgressReporter", "Trainer", "TrainingLocked", "NotEnoughData", "TrainingCancelled",
     "UnknownModelKind", "cancel_run",
-    "get_trainer", "train_model", "passes_gate", "activate", "rollback", "active_version", "load_active",
+    "get_trainer", "train_model", "passes_gate", "gate_verdict", "GateVerdict", "activate", "rollback",
+    "active_version", "load_active",
     "queue_training_run", "release_stale_runs", "clear_loaded_models",
 ]
 
@@ -66,7 +68,10 @@ class TrainResult:
     ``payload`` is stored as the artifact (see ``ecom_ai.ml.artifacts`` for allowed types);
     ``metrics`` must hold the trainer's ``primary_metric`` for the evaluation gate;
     ``params`` are merged into the version's parameters (e.g. defaults filled in);
-    ``data_start``/``data_end`` describe the training data window.
+    ``data_start``/``data_end`` describe the training data window;
+    ``validation`` says what the metrics were measured on (JSON: ``method``, ``rows``,
+    ``positives``, ``start``/``end``, ``intervals`` ``{metric: [low, high]}``...), stored with
+    the version and shown in the admin.
     """
 
     payload: Any
@@ -74,6 +79,7 @@ class TrainResult:
     params: dict = field(default_factory=dict)
     data_start: datetime | None = None
     data_end: datetime | None = None
+    validation: dict = field(default_factory=dict)
 
 
 class ProgressReporter:
@@ -170,11 +176,18 @@ class Trainer:
     evaluation gate compares (``higher_is_better`` says which way is better; leave it empty
     to activate every new version). ``train`` raises ``NotEnoughData("why")`` when it cannot
     train yet. ``load`` turns a stored payload back into the object serving uses.
+
+    The quality floor (``ecom_ai.ml.quality``): ``floor_minimums`` maps metric names to
+    ``(minimum, "what it counts")`` — the data a version needs; ``floor_baselines`` maps a
+    baseline's name to the metric holding *its* primary metric on the same validation
+    data — the simple methods a version must beat.
     """
 
     kind = ""
     primary_metric = ""
     higher_is_better = True
+    floor_minimums: dict = {}
+    floor_baselines: dict = {}
 
     @property
     def device(self):
@@ -363,18 +376,18 @@ def train_model(kind, params=None, *, user=None, run=None) -> ModelVersion:
         version.metrics = {str(k): _finite(v) for k, v in (result.metrics or {}).items()}
         version.params = {**params, **(result.params or {})}
         version.data_start, version.data_end = result.data_start, result.data_end
+        version.validation = _json_safe(result.validation or {})
+        version.quality = check_floor(trainer, version.metrics).as_dict()
         version.status = ModelVersion.Status.READY
         version.save()
 
         current = active_version(kind)
-        if current is None or passes_gate(version, current):
+        verdict = gate_verdict(version, current)
+        if verdict.passed:
             activate(version, user=user)
             outcome = f"{kind} v{version.number} trained and activated."
         else:
-            name, value = primary_metric_value(version)
-            _, active_value = primary_metric_value(current)
-            version.notes = (f"Not activated: {name} {_fmt(value)} is worse than the active v{current.number}'s "
-                             f"{_fmt(active_value)} (tolerance {ecom_settings.EVALUATION_TOLERANCE}).")
+            version.notes = verdict.reason
             version.save(update_fields=["notes"])
             outcome = f"{kind} v{version.number} trained; kept as ready. {version.notes}"
         progress.flush(status=TrainingRun.Status.SUCCEEDED, percent=100.0, message=outcome,
@@ -420,14 +433,50 @@ def _fmt(value) -> str:
     return f"{value:.4g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else repr(value)
 
 
-def passes_gate(candidate: ModelVersion, active: ModelVersion | None) -> bool:
-    """True when ``candidate`` may replace ``active``.
+@dataclass
+class GateVerdict:
+    passed: bool
+    reason: str = ""
 
-    It may when there is no active version, the kind has no primary metric, or the
-    active version lacks that metric; otherwise its primary metric must be no worse than
-    the active one's, within ``ECOM_AI["EVALUATION_TOLERANCE"]`` (absolute). A candidate
+
+def gate_verdict(candidate: ModelVersion, active: ModelVersion | None) -> GateVerdict:
+    """Whether ``candidate`` may become active, and why not (the text stored in its notes).
+
+    First its kind's quality floor (``ecom_ai.ml.quality``: enough data, better than the
+    simple method it replaces), for every version including the first; then the
+    comparison with the active version (``passes_gate``'s second half).
+    """
+    try:
+        trainer = get_trainer(candidate.kind)
+    except ImproperlyConfigured:
+        trainer = None
+    if trainer is not None:
+        floor = check_floor(trainer, candidate.metrics)
+        if not floor.passed:
+            serving = (f"the active v{active.number} keeps serving" if active is not None and active.pk != candidate.pk
+                       else "nothing is active, so the fallback keeps serving")
+            return GateVerdict(False, f"Not activated: below its quality floor ({floor.summary()}); {serving}.")
+    if _beats_active(candidate, active):
+        return GateVerdict(True)
+    name, value = primary_metric_value(candidate)
+    _, active_value = primary_metric_value(active)
+    return GateVerdict(False, f"Not activated: {name} {_fmt(value)} is worse than the active v{active.number}'s "
+                              f"{_fmt(active_value)} (tolerance {ecom_settings.EVALUATION_TOLERANCE}).")
+
+
+def passes_gate(candidate: ModelVersion, active: ModelVersion | None) -> bool:
+    """True when ``candidate`` may replace ``active`` (see ``gate_verdict``).
+
+    It must be above its kind's quality floor — also when nothing is active. Then it may
+    when there is no active version, the kind has no primary metric, or the active
+    version lacks that metric; otherwise its primary metric must be no worse than the
+    active one's, within ``ECOM_AI["EVALUATION_TOLERANCE"]`` (absolute). A candidate
     without the metric (or with NaN) never replaces a measured active version.
     """
+    return gate_verdict(candidate, active).passed
+
+
+def _beats_active(candidate: ModelVersion, active: ModelVersion | None) -> bool:
     if active is None or active.pk == candidate.pk:
         return True
     name, higher_is_better = _metric_spec(candidate.kind)
@@ -447,6 +496,21 @@ def _number(value):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value) if math.isfinite(value) else None
+
+
+def _json_safe(value):
+    """Dates as ISO text, non-finite numbers as None: what a JSONField stores on every database."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return _json_safe(value.item())
+    return value
 
 
 # --------------------------------------------------------------------------- activation

@@ -56,6 +56,11 @@ class FraudAssessment(models.Model):
     )
     reasons = models.JSONField(_("reasons"), default=list, blank=True)
     features = models.JSONField(_("features"), default=dict, blank=True)
+    report_attributes = models.JSONField(
+        _("report-only attributes"), default=dict, blank=True,
+        help_text=_("Shop attributes declared report only (FRAUD_EXTRA_FEATURES): shown in the fairness report, "
+                    "never used as features."),
+    )
     rules_fired = models.JSONField(_("rules fired"), default=list, blank=True)
     model_version = models.ForeignKey(
         "ecom_ai.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL,

@@ -43,6 +43,14 @@ class ModelVersion(models.Model):
     )
     error = models.TextField(_("error"), blank=True, default="")
     notes = models.TextField(_("notes"), blank=True, default="")
+    validation = models.JSONField(
+        _("validated on"), default=dict, blank=True,
+        help_text=_("What the metrics were measured on: method, rows, positives, period, confidence intervals."),
+    )
+    quality = models.JSONField(
+        _("quality floor"), default=dict, blank=True,
+        help_text=_("The evaluation gate's floor checks: enough data, better than the simple method it replaces."),
+    )
 
     class Meta:
         verbose_name = _("model version")

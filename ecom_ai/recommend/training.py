@@ -26,6 +26,7 @@ import torch
 
 from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.ml.registry import NotEnoughData, ProgressReporter, Trainer, TrainResult
+from ecom_ai.recommend.baselines import baseline_metrics
 from ecom_ai.recommend.data import (
     catalog_features, event_weights, leave_last_out, load_event_sequences, training_window_start,
 )
@@ -72,6 +73,9 @@ class RecommenderTrainer(Trainer):
     kind = KIND
     primary_metric = "ndcg@10"
     higher_is_better = True
+    # the quality floor (ecom_ai.ml.quality), measured by recommend/baselines.py on the same hold-out
+    floor_minimums = {"evaluated_shoppers": (50, "shoppers with a next event")}
+    floor_baselines = {"popularity": "popularity_ndcg@10", "co-occurrence": "cooccurrence_ndcg@10"}
 
     def load(self, payload):
         return SequentialRecommender(payload)
@@ -159,7 +163,7 @@ class RecommenderTrainer(Trainer):
         metrics = {"ndcg@10": metrics.get("ndcg@10", 0.0), "hr@10": metrics.get("hr@10", 0.0),
                    "evaluated_shoppers": int(len(holdout.targets)), "shoppers": len(seqs.data),
                    "items": seqs.n_items, "events": seqs.n_events, "epochs": fit.epochs,
-                   "train_seconds": round(fit.seconds, 1)}
+                   "train_seconds": round(fit.seconds, 1), **baseline_metrics(holdout, seqs.n_items)}
         payload = to_payload(model, item_keys=seqs.item_keys, event_types=seqs.event_types, channels=seqs.channels,
                              categories=categories, params=fit_params, encoder_name=encoder_name,
                              event_weights=code_weights,

@@ -64,8 +64,19 @@ def test_trainer_through_registry(settings):
         intent = Intent.objects.create(name=name)
         IntentExample.objects.bulk_create(IntentExample(intent=intent, text=t) for t in texts)
     clear_loaded_models()
+    settings.ECOM_AI = {**settings.ECOM_AI, "QUALITY_FLOORS": {"intent": None}}  # 6 examples an intent: tiny
     version = train_model("intent", {"epochs": 5})
     assert version.status == "active"
+    # with the floor in force it would stay ready: too few examples per intent; and it is
+    # compared with a TF-IDF baseline trained and scored on the same split
+    from ecom_ai.ml.quality import check_floor
+    from ecom_ai.ml.registry import get_trainer
+
+    assert 0 <= version.metrics["tfidf_macro_f1"] <= 1 and version.metrics["min_examples_per_intent"] == 6
+    settings.ECOM_AI = {**settings.ECOM_AI, "QUALITY_FLOORS": {}}
+    verdict = check_floor(get_trainer("intent"), version.metrics)
+    assert not verdict.passed and "trained on 6 examples in the smallest intent, at least 10" in verdict.summary()
+    assert "beat:TF-IDF baseline" in {c.code for c in verdict.checks}
     assert 0 <= version.metrics["macro_f1"] <= 1 and version.metrics["examples"] == 18
     assert {k.split("/")[1] for k in version.metrics if k.startswith("recall/")} == set(SMALL)
     classifier = load_active("intent")

@@ -80,8 +80,29 @@ def shopper_client(client, django_user_model):
     return client
 
 
-def synthetic_assessments(n=160, fraud_rate=0.25, seed=7):
-    """Labelled assessments whose features separate fraud from legit (for training tests)."""
+@pytest.fixture
+def ecom_ai_settings(settings):
+    """Apply ECOM_AI overrides on top of the project's ECOM_AI for the rest of the test."""
+
+    def apply(**overrides):
+        settings.ECOM_AI = {**getattr(settings, "ECOM_AI", {}), **overrides}
+        return settings.ECOM_AI
+
+    return apply
+
+
+@pytest.fixture
+def low_floor(ecom_ai_settings):
+    """A fraud quality floor small synthetic data sets reach (the heuristic must still be beaten)."""
+    ecom_ai_settings(QUALITY_FLOORS={"fraud": {"fraud_labels": 10, "labelled_orders": 100}})
+
+
+def synthetic_assessments(n=160, fraud_rate=0.25, seed=7, fraud_before=1.0, extra=None):
+    """Labelled assessments whose features separate fraud from legit (for training tests).
+
+    ``fraud_before``: frauds only among the first share of rows (by time): 0.7 leaves the
+    newest 30 % without any. ``extra(fraud, rng)`` adds shop-specific features to a row.
+    """
     from ecom_ai.fraud.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
     from ecom_ai.models.fraud import FraudAssessment
 
@@ -89,7 +110,7 @@ def synthetic_assessments(n=160, fraud_rate=0.25, seed=7):
     start = timezone.now() - timedelta(days=30)
     rows = []
     for i in range(n):
-        fraud = rng.random() < fraud_rate
+        fraud = rng.random() < fraud_rate and i < n * fraud_before
         features = {name: 0 for name in NUMERIC_FEATURES}
         features.update({name: "" for name in CATEGORICAL_FEATURES})
         features.update(ip_country_mismatch_billing=None, shipping_billing_mismatch=None, amount_vs_user_mean=None,
@@ -103,6 +124,8 @@ def synthetic_assessments(n=160, fraud_rate=0.25, seed=7):
             channel=rng.choice(["web", "app"]), currency="USD",
             ip_country=rng.choice(["NG", "RU"]) if fraud else "US", shipping_country="US",
         )
+        if extra is not None:
+            features.update(extra(fraud, rng))
         rows.append(FraudAssessment(
             order_key=f"syn-{seed}-{i}", order_number=f"S{i}", features=features, label=fraud,
             status=FraudAssessment.STATUS_FRAUD if fraud else FraudAssessment.STATUS_APPROVED,
@@ -111,3 +134,10 @@ def synthetic_assessments(n=160, fraud_rate=0.25, seed=7):
         ))
     FraudAssessment.objects.bulk_create(rows)
     return rows
+
+
+def heuristic_blind(fraud, rng):
+    """Make the heuristic's signals noise (same for both classes): only amount and the IP
+    velocity separate the classes, which a model learns and the heuristic cannot."""
+    return {"minutes_since_signup": rng.uniform(0, 500000), "accounts_on_device": rng.choice([0, 0, 1]),
+            "ip_country_mismatch_shipping": rng.choice([0, 1]), "ip_country": "US"}

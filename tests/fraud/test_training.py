@@ -10,7 +10,7 @@ from ecom_ai.fraud.model import FraudModel
 from ecom_ai.fraud.scoring import assess_facts
 from ecom_ai.ml.registry import NotEnoughData, load_active, train_model
 from ecom_ai.models.registry import ModelVersion
-from tests.fraud.conftest import synthetic_assessments
+from tests.fraud.conftest import heuristic_blind, synthetic_assessments
 
 pytestmark = pytest.mark.django_db
 FAST = {"epochs": 12, "patience": 4, "min_count": 1}
@@ -23,14 +23,19 @@ def test_not_enough_labels():
     assert not ModelVersion.objects.filter(kind="fraud").exists()
 
 
-def test_train_activate_and_score_with_the_model():
-    synthetic_assessments(n=200)
+def test_train_activate_and_score_with_the_model(low_floor):
+    synthetic_assessments(n=200, extra=heuristic_blind)
     version = train_model("fraud", FAST)
-    assert version.status == "active"
+    assert version.status == "active", version.notes
     assert version.metrics["roc_auc"] > 0.9 and version.metrics["fraud_labels"] > 10
+    assert version.metrics["roc_auc"] > version.metrics["heuristic_roc_auc"]
+    assert version.quality["passed"] is True
     model = load_active("fraud")
     assert isinstance(model, FraudModel)
     now = timezone.now()
+    for i in range(3):  # a velocity burst from the risky order's IP
+        assess_facts(OrderFacts(order_key=f"burst-{i}", email=f"b{i}@example.com", amount="20", currency="USD",
+                                placed_at=now - timedelta(minutes=30 - i), ip="203.0.113.1"))
     risky = assess_facts(OrderFacts(order_key="live-1", email="r@example.com", amount="850", currency="USD",
                                     placed_at=now, signed_up_at=now - timedelta(seconds=20), ip_country="NG",
                                     shipping_country="US", ip="203.0.113.1"))

@@ -113,3 +113,19 @@ class CancelledMidwayTrainer(ToyTrainer):
         cancel_run(progress.run)
         progress.update(epoch=2, total_epochs=3, loss=0.5)  # raises TrainingCancelled
         raise AssertionError("not reached")
+
+
+class FlooredTrainer(ToyTrainer):
+    """A toy with a quality floor: ``params["rows"]`` rows of data, a baseline scoring ``params["baseline"]``."""
+
+    floor_minimums = {"rows": (100, "training rows")}
+    floor_baselines = {"coin flip": "baseline_accuracy"}
+
+    def train(self, params, progress):
+        result = super().train(params, progress)
+        result.metrics.update(rows=params.get("rows", 500))
+        if params.get("baseline") is not None:
+            result.metrics["baseline_accuracy"] = params["baseline"]
+        result.validation = {"method": "holdout", "rows": 40, "positives": params.get("positives", 40),
+                             "intervals": {"accuracy": params.get("interval", [0.7, 0.85])}}
+        return result

@@ -41,7 +41,10 @@ def make_cycle_events(shoppers=40, length=6, n=N, offset=0, when=None):
 
 @pytest.fixture
 def shop(rec_settings):
-    rec_settings(RECOMMENDER_PARAMS=TINY, RECOMMENDER_MIN_SEQUENCES=5, DEVICE="cpu")
+    # these tests are about training and serving: on a cycle of items co-occurrence is exactly
+    # right, so the quality floor would (rightly) keep the model from activation; see
+    # test_the_quality_floor_compares_with_popularity_and_cooccurrence
+    rec_settings(RECOMMENDER_PARAMS=TINY, RECOMMENDER_MIN_SEQUENCES=5, DEVICE="cpu", QUALITY_FLOORS={"recommender": None})
     torch.manual_seed(0)
     make_items()
     make_cycle_events()
@@ -90,6 +93,20 @@ def test_trains_activates_and_serves(shop):
     top = model.recommend([("sku-2", "view", "web"), ("sku-3", "view", "web")], 3)
     assert top[0][0] == "sku-4"
     assert model.similar_items("sku-3", 2)
+
+
+@pytest.mark.slow
+def test_the_quality_floor_compares_with_popularity_and_cooccurrence(shop, rec_settings):
+    rec_settings(QUALITY_FLOORS={})
+    version = train_model("recommender")
+    metrics = version.metrics
+    assert metrics["cooccurrence_ndcg@10"] > 0.9  # each item is followed by the next one of the cycle
+    assert 0 < metrics["popularity_ndcg@10"] < metrics["ndcg@10"]
+    assert version.status == "ready" and "below its quality floor" in version.notes
+    failed = {c["code"] for c in version.quality["checks"] if not c["passed"]}
+    assert failed == {"min:evaluated_shoppers", "beat:co-occurrence"}
+    assert "trained on 40 shoppers with a next event, at least 50 are needed" in version.notes
+    assert "does not beat the co-occurrence's" in version.notes
 
 
 @pytest.mark.slow

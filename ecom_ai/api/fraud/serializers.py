@@ -41,6 +41,29 @@ class OrderPayloadSerializer(serializers.Serializer):
     channel = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
     visitor_key = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     lines = OrderLineSerializer(many=True, required=False, default=list, max_length=500)
+    extra = serializers.DictField(
+        required=False, default=dict,
+        help_text="The shop's own attributes declared in ECOM_AI['FRAUD_EXTRA_FEATURES'] with source 'api' or "
+                  "'any' (by their key): numbers for numeric ones, text for categorical ones.")
+
+    def validate_extra(self, value):
+        from ecom_ai.fraud.extras import declared, parse_value
+
+        accepted = {a.key: a for a in declared() if a.reads("api")}
+        errors = {}
+        for key, raw in value.items():
+            attribute = accepted.get(key)
+            if attribute is None:
+                errors[key] = ("Unknown extra field: declare it in ECOM_AI['FRAUD_EXTRA_FEATURES'] (source 'api' "
+                               "or 'any')." if not accepted else
+                               f"Unknown extra field (declared: {', '.join(sorted(accepted))}).")
+                continue
+            _, problem = parse_value(attribute, raw)
+            if problem or isinstance(raw, (dict, list)):
+                errors[key] = problem or "Must be a single value."
+        if errors:
+            raise serializers.ValidationError(dict(sorted(errors.items())[:20]))
+        return value
 
     def validate(self, data):
         if not (data.get("order_key") or "").strip() and not (data.get("number") or "").strip():
@@ -57,7 +80,7 @@ class OrderPayloadSerializer(serializers.Serializer):
         return OrderFacts(
             order_key=(order_key or number).strip(), number=number or order_key,
             lines=[(line.get("item_key", ""), line.get("quantity", 1), line.get("price")) for line in lines],
-            **data,
+            extra_source="api", **data,
         )
 
 

@@ -38,6 +38,10 @@ def _parse_when(text: str):
     return value
 
 
+class RowError(Exception):
+    """One CSV row that cannot be imported (the message names its line)."""
+
+
 class Command(BaseCommand):
     help = "Import chargebacks from a CSV file (order, date, reason) as fraud labels; all rows or none."
 
@@ -48,75 +52,113 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
 
     def handle(self, *args, csv_path, skip_unknown=False, dry_run=False, **options):
-        from ecom_ai.models.fraud import FraudAssessment
-
-        try:
-            with open(csv_path, newline="", encoding="utf-8-sig") as handle:
-                reader = csv.DictReader(handle)
-                rows = list(reader)
-                header = [str(h or "").strip().lower() for h in (reader.fieldnames or [])]
-        except FileNotFoundError:
-            raise CommandError(f"{csv_path}: no such file.") from None
-        except (UnicodeDecodeError, csv.Error) as exc:
-            raise CommandError(f"{csv_path}: not a readable UTF-8 CSV file ({exc}).") from None
-        if not rows:
-            raise CommandError(f"{csv_path}: no chargeback rows (a header row, then one row per chargeback).")
-        order_col = next((c for c in ORDER_COLUMNS if c in header), None)
-        if order_col is None or "date" not in header:
-            raise CommandError(f"{csv_path}: the header must have an 'order' (or order_number / order_key) and a "
-                               f"'date' column; found {', '.join(header) or 'nothing'}.")
-        errors, parsed, skipped = [], [], 0
-        seen = {}
-        for line, raw in enumerate(rows, start=2):
-            row = {str(k).strip().lower(): (v or "").strip() for k, v in raw.items() if k is not None}
-            if None in raw:
-                errors.append(f"line {line}: more values than columns.")
-                continue
-            order = row.get(order_col, "")
-            when = _parse_when(row.get("date", ""))
-            reason = row.get("reason", "")
-            if not order:
-                errors.append(f"line {line}: the order is empty.")
-                continue
-            if when is None:
-                errors.append(f"line {line}: date {row.get('date', '')!r} is not a date (use YYYY-MM-DD).")
-                continue
-            if when > timezone.now() + timedelta(days=1):
-                errors.append(f"line {line}: date {row.get('date')} is in the future.")
-                continue
-            if len(reason) > 255:
-                errors.append(f"line {line}: the reason is longer than 255 characters.")
-                continue
-            if order in seen:
-                errors.append(f"line {line}: order {order} is also on line {seen[order]}.")
-                continue
-            seen[order] = line
-            matches = list(FraudAssessment.objects.filter(Q(order_number=order) | Q(order_key=order))
-                           .values_list("pk", flat=True)[:2])
-            if not matches:
-                if skip_unknown:
-                    skipped += 1
-                    continue
-                errors.append(f"line {line}: order {order} has no fraud assessment.")
-                continue
-            if len(matches) > 1:
-                errors.append(f"line {line}: {order} matches more than one order; use the order key.")
-                continue
-            parsed.append((matches[0], when, reason))
+        rows, header = read_chargeback_csv(csv_path)
+        order_col = order_column(csv_path, header)
+        parsed, skipped, errors = check_rows(rows, order_col, skip_unknown=skip_unknown)
         if errors:
-            shown = errors[:MAX_ERRORS_SHOWN]
-            more = f"\n... and {len(errors) - len(shown)} more" if len(errors) > len(shown) else ""
-            raise CommandError(f"{csv_path}: {len(errors)} row(s) with errors, nothing was imported:\n"
-                               + "\n".join(shown) + more)
+            raise CommandError(error_report(csv_path, errors))
         if dry_run:
             self.stdout.write(f"{len(parsed)} chargeback(s) would be imported, {skipped} skipped (dry run).")
             return
-        with transaction.atomic():
-            for pk, when, reason in parsed:
-                FraudAssessment.objects.filter(pk=pk).update(
-                    label=True, status=FraudAssessment.STATUS_FRAUD, chargeback_at=when, chargeback_reason=reason,
-                    decided_by="chargeback", decided_at=timezone.now(), updated_at=timezone.now(),
-                )
+        import_chargebacks(parsed)
         self.stdout.write(self.style.SUCCESS(
             f"Imported {len(parsed)} chargeback(s) as fraud labels" + (f"; skipped {skipped} unknown order(s)."
                                                                          if skipped else ".")))
+
+
+def read_chargeback_csv(csv_path) -> tuple[list[dict], list[str]]:
+    """The rows and the lower-cased header of the file; a ``CommandError`` when it cannot be read."""
+    try:
+        with open(csv_path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            header = [str(h or "").strip().lower() for h in (reader.fieldnames or [])]
+    except FileNotFoundError:
+        raise CommandError(f"{csv_path}: no such file.") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise CommandError(f"{csv_path}: not a readable UTF-8 CSV file ({exc}).") from None
+    if not rows:
+        raise CommandError(f"{csv_path}: no chargeback rows (a header row, then one row per chargeback).")
+    return rows, header
+
+
+def order_column(csv_path, header) -> str:
+    """The column naming the order (``order``, ``order_number`` or ``order_key``); the header
+    must also have ``date``."""
+    order_col = next((c for c in ORDER_COLUMNS if c in header), None)
+    if order_col is None or "date" not in header:
+        raise CommandError(f"{csv_path}: the header must have an 'order' (or order_number / order_key) and a "
+                           f"'date' column; found {', '.join(header) or 'nothing'}.")
+    return order_col
+
+
+def check_rows(rows, order_col: str, *, skip_unknown: bool) -> tuple[list, int, list[str]]:
+    """``(parsed [(assessment pk, date, reason)], skipped, errors)``: every row is checked."""
+    errors, parsed, skipped = [], [], 0
+    seen: dict = {}
+    for line, raw in enumerate(rows, start=2):
+        try:
+            row = parse_row(line, raw, order_col, seen)
+            pk = find_assessment(line, row[0])
+        except RowError as exc:
+            errors.append(str(exc))
+            continue
+        if pk is None:
+            if skip_unknown:
+                skipped += 1
+                continue
+            errors.append(f"line {line}: order {row[0]} has no fraud assessment.")
+            continue
+        parsed.append((pk, row[1], row[2]))
+    return parsed, skipped, errors
+
+
+def parse_row(line: int, raw: dict, order_col: str, seen: dict) -> tuple[str, object, str]:
+    """``(order, date, reason)`` of one row; ``RowError`` when it is wrong."""
+    if None in raw:
+        raise RowError(f"line {line}: more values than columns.")
+    row = {str(k).strip().lower(): (v or "").strip() for k, v in raw.items() if k is not None}
+    order = row.get(order_col, "")
+    when = _parse_when(row.get("date", ""))
+    reason = row.get("reason", "")
+    if not order:
+        raise RowError(f"line {line}: the order is empty.")
+    if when is None:
+        raise RowError(f"line {line}: date {row.get('date', '')!r} is not a date (use YYYY-MM-DD).")
+    if when > timezone.now() + timedelta(days=1):
+        raise RowError(f"line {line}: date {row.get('date')} is in the future.")
+    if len(reason) > 255:
+        raise RowError(f"line {line}: the reason is longer than 255 characters.")
+    if order in seen:
+        raise RowError(f"line {line}: order {order} is also on line {seen[order]}.")
+    seen[order] = line
+    return order, when, reason
+
+
+def find_assessment(line: int, order: str):
+    """The pk of the assessment of ``order`` (number or key), ``None`` when there is none."""
+    from ecom_ai.models.fraud import FraudAssessment
+
+    matches = list(FraudAssessment.objects.filter(Q(order_number=order) | Q(order_key=order))
+                   .values_list("pk", flat=True)[:2])
+    if len(matches) > 1:
+        raise RowError(f"line {line}: {order} matches more than one order; use the order key.")
+    return matches[0] if matches else None
+
+
+def error_report(csv_path, errors: list[str]) -> str:
+    shown = errors[:MAX_ERRORS_SHOWN]
+    more = f"\n... and {len(errors) - len(shown)} more" if len(errors) > len(shown) else ""
+    return f"{csv_path}: {len(errors)} row(s) with errors, nothing was imported:\n" + "\n".join(shown) + more
+
+
+def import_chargebacks(parsed) -> None:
+    """Label the assessments as fraud, all in one transaction."""
+    from ecom_ai.models.fraud import FraudAssessment
+
+    with transaction.atomic():
+        for pk, when, reason in parsed:
+            FraudAssessment.objects.filter(pk=pk).update(
+                label=True, status=FraudAssessment.STATUS_FRAUD, chargeback_at=when, chargeback_reason=reason,
+                decided_by="chargeback", decided_at=timezone.now(), updated_at=timezone.now(),
+            )

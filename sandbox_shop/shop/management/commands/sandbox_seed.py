@@ -365,46 +365,11 @@ class Seeder:
 
     # --- fraud-like orders ---------------------------------------------------------------------
     def make_fraud(self):
-        """New accounts placing large orders with mismatched countries and shared devices/cards."""
-        User = get_user_model()
-        password = make_password("demo", salt="sandboxseed")
-        n_rings = max(1, self.n_customers // 200)
-        expensive = sorted(self.products, key=lambda p: p.price, reverse=True)[: max(10, len(self.products) // 20)]
-        expensive = [p for p in expensive if p.stock]
-        fraud_users = []
-        plans = []
-        for ring in range(n_rings):
-            device = self.key()
-            card = self.key()[:32]
-            ring_ip = self.ip_for(self.rng.choice(["NG", "RU", "BR"]))
-            for member in range(self.rng.randint(3, 5)):
-                when = self.until - timedelta(days=self.rng.uniform(0.5, min(20, self.days)))
-                username = f"newuser{ring + 1}_{member + 1}"
-                fraud_users.append(User(
-                    username=username, email=f"{username}.{self.rng.getrandbits(24):x}@{SEED_EMAIL_DOMAIN}",
-                    password=password, date_joined=when - timedelta(minutes=self.rng.randint(2, 30)),
-                ))
-                plans.append((username, device, card, ring_ip, when))
-        User.objects.bulk_create(fraud_users)
-        by_name = {u.username: u for u in User.objects.filter(username__in=[u.username for u in fraud_users])}
-        for username, device, card, ring_ip, when in plans:
-            user = by_name[username]
-            cart = {}
-            for product in self.rng.sample(expensive, min(len(expensive), self.rng.randint(1, 3))):
-                cart[product] = self.rng.randint(2, 4)
-            ship = self.rng.choice(["US", "GB", "DE"])
-            bill = self.rng.choice([c for c in ("FR", "CA", "NL", "ES") if c != ship])
-            profile = {"country": ship, "address": f"{self.rng.randrange(1, 99)} Warehouse Road\nParcel locker",
-                       "ips": [ring_ip], "cards": [card]}
-            for product in cart:  # straight to the products: no browsing history
-                self.event("view", "web", device, user, when - timedelta(minutes=2), item_key=str(product.pk))
-                self.event("add_to_cart", "web", device, user, when - timedelta(minutes=1), item_key=str(product.pk),
-                           quantity=cart[product], value=product.price * cart[product])
-            self.identify(device, user, "web", when)
-            self.place(user=user, profile=profile, channel="web", visitor=device, when=when, cart=cart,
-                       ip=ring_ip, device=device, card=card, ship=ship, bill=bill,
-                       status="refunded" if self.rng.random() < 0.6 else "placed")
-            self.fraud_orders += 1
+        """Fraud patterns a model can learn and their legitimate look-alikes (``shop.seed_fraud``)."""
+        from shop.seed_fraud import FraudPatterns
+
+        self.fraud = FraudPatterns(self)
+        self.fraud_orders = self.fraud.make()
 
     # --- writing -------------------------------------------------------------------------------
     def write_orders_and_events(self):
@@ -506,8 +471,9 @@ class Command(BaseCommand):
 
     def assess_orders(self, seeder):
         """Score every seeded order as the checkout would have (``ecom_ai_assess_orders``: oldest
-        first, features only see earlier orders); then the refunded fraud-like orders come back
-        as chargebacks (``ecom_ai_import_chargebacks``): the fraud model's labels."""
+        first, features only see earlier orders); the demo's reviewers decide every order sent to
+        review; then the refunded fraud orders come back as chargebacks
+        (``ecom_ai_import_chargebacks``). Decisions and chargebacks are the fraud model's labels."""
         commands = get_commands()
         if "ecom_ai_assess_orders" not in commands:
             self.stdout.write("ecom_ai_assess_orders is not available: orders not assessed for fraud.")
@@ -516,7 +482,11 @@ class Command(BaseCommand):
         with transaction.atomic():  # one commit instead of one per order (SQLite)
             call_command("ecom_ai_assess_orders", stdout=self.stdout, stderr=self.stderr)
         self.stdout.write(f"Fraud assessment took {time.monotonic() - started:.1f} s.")
-        chargebacks = list(Order.objects.filter(status="refunded", user__username__startswith="newuser")
+        from shop.seed_fraud import review_queue
+
+        with transaction.atomic():
+            review_queue(seeder.fraud.fraud_numbers, self.stdout)
+        chargebacks = list(Order.objects.filter(status="refunded", number__in=seeder.fraud.fraud_numbers)
                            .order_by("created_at", "pk"))
         if not chargebacks or "ecom_ai_import_chargebacks" not in commands:
             return
@@ -544,7 +514,7 @@ class Command(BaseCommand):
             Order.objects.all().delete()
             Product.objects.all().delete()
             Category.objects.all().delete()
-            get_user_model().objects.filter(email__endswith=f"@{SEED_EMAIL_DOMAIN}", is_staff=False).delete()
+            get_user_model().objects.filter(email__endswith=SEED_EMAIL_DOMAIN, is_staff=False).delete()
             # all of ecom_ai's tables; a table protected by another is retried after it
             pending = list(apps.get_app_config("ecom_ai").get_models())
             for _ in range(len(pending) + 1):

@@ -1,0 +1,79 @@
+"""Validation helpers shared by the trainers: time-blocked folds and bootstrap intervals.
+
+* ``blocked_folds(n, k)``: ``k`` contiguous blocks of rows in time order; each block is held
+  out once while a model trains on the others (blocked cross-validation). Used when the
+  newest window alone cannot validate a model (too few positives, a class mix unlike the
+  rest of the history).
+* ``bootstrap_interval(metric, y, p)``: a percentile confidence interval of a metric over
+  resampled cases, stratified by class so every resample holds both classes (ROC-AUC and
+  PR-AUC need them).
+* ``mean_interval(values)``: the same for a mean of per-case values (NDCG per shopper...).
+
+NumPy only; deterministic for a given ``seed``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def blocked_folds(n: int, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``[(train indices, test indices), ...]`` for ``k`` contiguous blocks of ``range(n)``."""
+    k = max(2, min(int(k), n))
+    edges = np.linspace(0, n, k + 1).round().astype(int)
+    everything = np.arange(n)
+    folds = []
+    for start, end in zip(edges[:-1], edges[1:]):
+        test = everything[start:end]
+        train = np.concatenate([everything[:start], everything[end:]])
+        folds.append((train, test))
+    return folds
+
+
+def stratified_holdout(labels, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(kept, held out)`` indices: ``fraction`` of each class held out at random (at least one
+    of each class when the class has two or more rows)."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    held = []
+    for value in np.unique(labels):
+        rows = np.flatnonzero(labels == value)
+        rng.shuffle(rows)
+        n = int(round(len(rows) * fraction))
+        if len(rows) >= 2:
+            n = min(max(n, 1), len(rows) - 1)
+        held.extend(rows[:n].tolist())
+    held = np.array(sorted(held), dtype=np.int64)
+    kept = np.setdiff1d(np.arange(len(labels)), held)
+    return kept, held
+
+
+def bootstrap_interval(metric, y, p, *, n_boot: int = 200, alpha: float = 0.05, seed: int = 0) -> tuple:
+    """``(low, high)``: the ``1 - alpha`` percentile interval of ``metric(y, p)`` over ``n_boot``
+    class-stratified resamples; ``(None, None)`` when a class is missing."""
+    y = np.asarray(y).astype(int)
+    p = np.asarray(p, dtype=np.float64)
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    if not len(pos) or not len(neg):
+        return None, None
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(n_boot):
+        idx = np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
+        value = metric(y[idx], p[idx])
+        if value is not None and np.isfinite(value):
+            values.append(value)
+    if not values:
+        return None, None
+    low, high = np.quantile(values, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)
+
+
+def mean_interval(values, *, n_boot: int = 200, alpha: float = 0.05, seed: int = 0) -> tuple:
+    """``(low, high)`` of the mean of ``values`` over bootstrap resamples (``(None, None)`` if empty)."""
+    values = np.asarray(values, dtype=np.float64)
+    if not len(values):
+        return None, None
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
+    low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)
