@@ -458,6 +458,7 @@ def gate_verdict(candidate: ModelVersion, active: ModelVersion | None) -> GateVe
             return GateVerdict(False, f"Not activated: below its quality floor ({floor.summary()}); {serving}.")
     if _beats_active(candidate, active):
         return GateVerdict(True)
+    assert active is not None  # without an active version, _beats_active is True
     name, value = primary_metric_value(candidate)
     _, active_value = primary_metric_value(active)
     return GateVerdict(False, f"Not activated: {name} {_fmt(value)} is worse than the active v{active.number}'s "

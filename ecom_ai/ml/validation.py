@@ -34,15 +34,15 @@ def stratified_holdout(labels, fraction: float, seed: int) -> tuple[np.ndarray, 
     of each class when the class has two or more rows)."""
     labels = np.asarray(labels)
     rng = np.random.default_rng(seed)
-    held = []
+    picked: list[int] = []
     for value in np.unique(labels):
         rows = np.flatnonzero(labels == value)
         rng.shuffle(rows)
         n = int(round(len(rows) * fraction))
         if len(rows) >= 2:
             n = min(max(n, 1), len(rows) - 1)
-        held.extend(rows[:n].tolist())
-    held = np.array(sorted(held), dtype=np.int64)
+        picked.extend(rows[:n].tolist())
+    held = np.array(sorted(picked), dtype=np.int64)
     kept = np.setdiff1d(np.arange(len(labels)), held)
     return kept, held
 

@@ -1,5 +1,4 @@
 """Fraud models a store admin can trust: the floor, honest validation windows, warnings in the admin."""
-from datetime import timedelta
 
 import numpy as np
 import pytest
