@@ -11,6 +11,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+
+@pytest.fixture(autouse=True)
+def forget_loaded_models():
+    """Models a test activated live in this process's memory; their rows are rolled back after
+    the test, so the next test must not serve (and reference) them."""
+    from ecom_ai.ml.registry import clear_loaded_models
+
+    clear_loaded_models()
+    yield
+    clear_loaded_models()
+
 # tests/oscar_shop is a second host shop with its own settings, run as its own pytest
 # invocation (`make test`: pytest --ds=tests.oscar_shop.settings tests/oscar_shop)
 OSCAR_SETTINGS = "tests.oscar_shop.settings"
