@@ -14,3 +14,10 @@ class EcomAIConfig(AppConfig):
         from ecom_ai.tasks.fraud import enqueue_assessment
 
         scoring.set_dispatcher(enqueue_assessment)  # the domain never imports the task layer
+
+        from ecom_ai.conf import settings as ecom_settings
+
+        if ecom_settings.CHAT_PRELOAD_ENCODER:  # seconds of model loading, never in a shopper's request
+            from ecom_ai.chat.encoders import preload
+
+            preload()

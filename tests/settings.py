@@ -32,3 +32,6 @@ else:
 # thread has its own database connection, which cannot see a test's uncommitted rows.
 # Tests of the buffered mode opt in (tests/recommend/test_serving_cache_and_log.py).
 ECOM_AI = {**ECOM_AI, "RECOMMEND_LOG_MODE": "sync"}  # noqa: F405
+# The chat tests train on the built-in n-gram encoder (fast, no model); the packaged sentence
+# encoders have their own tests (tests/chat/test_encoders.py).
+ECOM_AI = {**ECOM_AI, "CHAT_ENCODER": "builtin", "CHAT_PRELOAD_ENCODER": False}

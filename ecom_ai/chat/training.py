@@ -4,7 +4,8 @@
 stratified share for evaluation (per-intent recall and macro-F1 go into the version's
 metrics; the admin's report shows them), then trains the final head on all examples.
 Params: ``hidden``, ``epochs``, ``lr``, ``holdout`` (default 0.2), ``seed``, ``encoder``
-(an encoder spec dict; default from settings).
+(an encoder spec dict; default from settings), ``lexical`` (default true: TF-IDF n-gram
+features next to the embedding, see ``classifier.py``).
 """
 from __future__ import annotations
 
@@ -96,6 +97,7 @@ class IntentTrainer(Trainer):
         lr = None if lr is None else float(lr)
         seed = int(params.get("seed", 1234))
         holdout = float(params.get("holdout", 0.2))
+        lexical = bool(params.get("lexical", True))
         device = str(self.device)
 
         progress.update(percent=2, message=f"Encoding {len(texts)} examples ({spec.get('kind')}).")
@@ -109,7 +111,8 @@ class IntentTrainer(Trainer):
 
             held = fit_intent_classifier([texts[i] for i in train_idx], [labels[i] for i in train_idx],
                                          encoder_spec=spec, vectors=vectors[train_idx], hidden=hidden,
-                                         epochs=epochs, lr=lr, seed=seed, device=device, progress=report)
+                                         epochs=epochs, lr=lr, seed=seed, device=device, lexical=lexical,
+                                         progress=report)
             scores = evaluate(held, [texts[i] for i in test_idx], [labels[i] for i in test_idx],
                               vectors=np.asarray(vectors[test_idx]))
             metrics.update(accuracy=scores["accuracy"], macro_f1=scores["macro_f1"],
@@ -127,10 +130,12 @@ class IntentTrainer(Trainer):
                             total_epochs=total * 2 if len(test_idx) else total, loss=loss)
 
         classifier = fit_intent_classifier(texts, labels, encoder_spec=spec, vectors=vectors, hidden=hidden,
-                                           epochs=epochs, lr=lr, seed=seed, device=device, progress=report_final)
+                                           epochs=epochs, lr=lr, seed=seed, device=device, lexical=lexical,
+                                           progress=report_final)
         return TrainResult(
             payload=classifier.to_payload(), metrics=metrics,
-            params={"encoder": spec, "hidden": hidden, "epochs": epochs, "lr": lr, "seed": seed, "holdout": holdout},
+            params={"encoder": spec, "hidden": hidden, "epochs": epochs, "lr": lr, "seed": seed, "holdout": holdout,
+                    "lexical": lexical},
         )
 
     def load(self, payload) -> IntentClassifier:
