@@ -237,6 +237,10 @@ declare("core", "ORDER_FIELDS", _ORDER_FIELDS, DICT, field_mapping(_ORDER_FIELDS
         merge=True)
 declare("core", "DEFAULT_CURRENCY", "USD", STR, Rule(lambda v: len(v) == 3, "must be a 3-letter ISO 4217 code"),
         "ISO 4217 code used when an order has none")
+declare("core", "CACHE_RETRY_SECONDS", 5, NUM, NOT_NEGATIVE,
+        "after a failed call to the Django cache (Redis down), each process skips the cache for this many seconds "
+        "(serving without it: throttles count per process) before trying again; deletions always try. "
+        "See docs/reliability.md")
 
 # --- events --------------------------------------------------------------------------
 declare("events", "EVENT_TYPES", DEFAULT_EVENT_TYPES, SEQ, None,
@@ -352,6 +356,12 @@ declare("fraud", "FRAUD_CURRENCIES", None, OPT_SEQ, None,
         "extra currency codes to accept besides ISO 4217 and `DEFAULT_CURRENCY`")
 declare("fraud", "FRAUD_IP_COUNTRY_HEADER", None, OPT_STR, None,
         '`request.META` key holding the client\'s country, e.g. `"HTTP_CF_IPCOUNTRY"`')
+declare("fraud", "FRAUD_SWEEP_HOURS", 72, NUM, POSITIVE,
+        "`ecom_ai_assess_orders --missing` (task `ecom_ai.tasks.fraud.assess_missing_orders`) assesses orders "
+        "placed within this many hours that have no assessment")
+declare("fraud", "FRAUD_SWEEP_GRACE_SECONDS", 300, NUM, NOT_NEGATIVE,
+        "the sweep leaves orders younger than this to their own scoring task (which retries database errors for "
+        "about two minutes)")
 declare("fraud", "FRAUD_MIN_LABELS", 40, INT, at_least(2),
         "fewer labelled orders → training stops with `NotEnoughData`")
 declare("fraud", "FRAUD_MIN_POSITIVES", 8, INT, at_least(1),
