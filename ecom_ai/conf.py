@@ -193,6 +193,10 @@ DEFAULT_EVENT_TYPES = (
     "impression",
     "chat",
     "page_view",
+    # personal offers (ecom_ai.marketing): context {"decision": <id>, "campaign": <slug>}
+    "offer_shown",
+    "offer_clicked",
+    "offer_redeemed",
 )
 
 DEFAULT_CHANNELS = ("web", "app", "mini_program", "store", "email", "api")
