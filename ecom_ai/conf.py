@@ -193,6 +193,10 @@ DEFAULT_EVENT_TYPES = (
     "impression",
     "chat",
     "page_view",
+    # personal offers (ecom_ai.marketing): context {"decision": <id>, "campaign": <slug>}
+    "offer_shown",
+    "offer_clicked",
+    "offer_redeemed",
 )
 
 DEFAULT_CHANNELS = ("web", "app", "mini_program", "store", "email", "api")
@@ -396,6 +400,11 @@ declare("chat", "CHAT_KB_MIN_SIMILARITY", 0.45, NUM, in_interval(-1, 1),
         "how close (cosine) a knowledge-base article must be to answer an out-of-scope message")
 declare("chat", "CHAT_PRODUCT_MIN_SIMILARITY", 0.1, NUM, in_interval(-1, 1),
         "lowest catalog-search score of a product the bot offers")
+declare("chat", "CATALOG_SEARCH_SYNONYMS", {}, DICT,
+        Rule(lambda v: all(isinstance(k, str) and k and isinstance(t, str) for k, t in v.items()),
+             "must map words (str) to the words the catalog uses (str)"),
+        "catalog search (chat and `ecom_ai.catalog.search`): extra words → the words your catalog uses, added to the "
+        'built-in Chinese → English shop lexicon, e.g. `{"跑鞋": "running shoes", "trainers": "sneakers"}`')
 declare("chat", "CHAT_MAX_MESSAGE_LENGTH", 1000, INT, between(1, 20_000),
         "longest shopper message in characters (longer: 400)")
 declare("chat", "CHAT_HISTORY_LIMIT", 100, INT, POSITIVE,
