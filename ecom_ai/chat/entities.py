@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from dataclasses import dataclass, field
 
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,24}")
@@ -16,54 +15,6 @@ _KEYWORD_NUMBER_RE = re.compile(
 # (ASCII boundaries: in "帮我看看订单88123到哪了" the code touches Han characters, which are \w too)
 _CODE_RE = re.compile(r"(?<![A-Za-z0-9_@.-])#?([A-Za-z0-9][A-Za-z0-9-]{3,31})(?![A-Za-z0-9_@-])")
 _STOP_CODES = {"24/7", "2fa", "mp3", "mp4", "4k", "5g", "4g", "usb-c"}
-
-
-_NUMBER = r"(\d+(?:[.,]\d{1,2})?)"
-_CURRENCY = r"(?:\s*(?:€|\$|£|¥|元|块|eur|euros?|usd|dollars?|rmb|yuan))?"
-_MAX_PRICE_RES = [
-    re.compile(r"(?:under|below|less than|cheaper than|at most|no more than|max(?:imum)?|up to|within|<=?)\s*"
-               r"(?:€|\$|£|¥)?\s*" + _NUMBER, re.IGNORECASE),
-    re.compile(r"(?:€|\$|£|¥)?\s*" + _NUMBER + _CURRENCY + r"\s*(?:以下|以内|之内|或更少|or less|and under|max)",
-               re.IGNORECASE),
-    re.compile(r"(?:低于|不超过|不到|少于|便宜于|小于)\s*(?:¥)?\s*" + _NUMBER),
-]
-_MIN_PRICE_RES = [
-    re.compile(r"(?:over|above|more than|at least|min(?:imum)?|from|>=?)\s*(?:€|\$|£|¥)?\s*" + _NUMBER,
-               re.IGNORECASE),
-    re.compile(_NUMBER + _CURRENCY + r"\s*(?:以上|起|或更多|or more|and up)", re.IGNORECASE),
-    re.compile(r"(?:高于|超过|不低于|至少|大于)\s*(?:¥)?\s*" + _NUMBER),
-]
-_RANGE_RES = [
-    re.compile(r"between\s*(?:€|\$|£|¥)?\s*" + _NUMBER + r"\s*(?:€|\$|£|¥)?\s*(?:and|-|to)\s*(?:€|\$|£|¥)?\s*"
-               + _NUMBER, re.IGNORECASE),
-    re.compile(r"(?:€|\$|£|¥)?" + _NUMBER + r"\s*(?:-|–|~|到|至)\s*(?:€|\$|£|¥)?" + _NUMBER + r"\s*"
-               r"(?:€|\$|£|¥|元|块|eur|euros?|usd|dollars?)(?:之间)?", re.IGNORECASE),
-    re.compile(r"(?:在)?" + _NUMBER + r"\s*(?:元|块)?\s*(?:到|至|-)\s*" + _NUMBER + r"\s*(?:元|块)?\s*之间"),
-]
-
-
-def _decimal(text: str) -> Decimal:
-    return Decimal(text.replace(",", "."))
-
-
-def price_limits(text: str) -> tuple[Decimal | None, Decimal | None]:
-    """``(lowest, highest)`` price a shopper asks for: "under 50", "50元以下", "between 20 and 40",
-    "20-40 €", "100以上"; ``None`` where there is no limit. (A stand-in until the catalog search
-    parses them itself.)"""
-    text = text or ""
-    for pattern in _RANGE_RES:
-        match = pattern.search(text)
-        if match:
-            low, high = sorted((_decimal(match.group(1)), _decimal(match.group(2))))
-            return low, high
-    high = next((_decimal(m.group(1)) for p in _MAX_PRICE_RES for m in [p.search(text)] if m), None)
-    low = next((_decimal(m.group(1)) for p in _MIN_PRICE_RES for m in [p.search(text)] if m), None)
-    return low, high
-
-
-def has_price_limit(text: str) -> bool:
-    low, high = price_limits(text)
-    return low is not None or high is not None
 
 
 @dataclass

@@ -41,16 +41,16 @@ from django.utils import timezone
 
 from ecom_ai import signals
 from ecom_ai.adapters import get_adapter
-from ecom_ai.chat import phrases, ranker, retrieval
+from ecom_ai.catalog.search import parse_price
+from ecom_ai.chat import catalog_search, phrases, ranker, retrieval
 from ecom_ai.chat.classifier import IntentClassifier, IntentPrediction, fit_intent_classifier
 from ecom_ai.chat.encoders import configured_encoder_spec
-from ecom_ai.chat.entities import extract_entities, has_price_limit, price_limits
+from ecom_ai.chat.entities import extract_entities
 from ecom_ai.chat.language import answer_language, default_language, detect_language, normalise_code
 from ecom_ai.chat.llm import phrase_answer
 from ecom_ai.chat.redaction import redact
 from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.models import Conversation, Intent, Message
-from ecom_ai.recommend.service import recommend  # the recommendation domain's documented service
 
 try:  # per-IP / per-order-number failure limits (issue 12b); optional
     from ecom_ai.chat import lookup_limits  # type: ignore[attr-defined]
@@ -380,7 +380,7 @@ class ChatService:
 
         # a product named by its title, or a price limit: the catalog
         product_intent = self._intent_with_handler(turn, Intent.HANDLER_PRODUCT)
-        if product_intent is not None and (entities.product_keys or has_price_limit(turn.text)) and (
+        if product_intent is not None and (entities.product_keys or parse_price(turn.text)[0] is not None) and (
                 guess is None or guess.handler == Intent.HANDLER_PRODUCT):
             return self.product_answer(product_intent, turn.prediction, turn.text, entities,
                                        conversation=turn.conversation, user=turn.user, language=turn.language)
@@ -556,85 +556,20 @@ class ChatService:
                       language=language)
 
     # --- catalog -----------------------------------------------------------------------
-    def _catalog_results(self, text: str, language: str, prediction: IntentPrediction | None, entities,
-                         limit: int = 3) -> list:
-        """THE catalog call of the chat: items with ``key, title, price, in_stock, url``.
-
-        Uses ``ecom_ai.chat.catalog_search.search(text, language)`` when that module is
-        installed (issue 14b), else the embedding + shared-words match of ``retrieval`` with the
-        message's price limits applied."""
-        try:
-            from ecom_ai.chat import catalog_search  # type: ignore[attr-defined]
-        except ImportError:
-            catalog_search = None
-        if catalog_search is not None and hasattr(catalog_search, "search"):
-            return list(catalog_search.search(text, language))[:limit]
-        if prediction is None or prediction.vector is None:
-            return []
-        low, high = price_limits(text)
-        matches = retrieval.catalog_matches(
-            text, prediction.vector, self.classifier.encoder, mentioned_keys=entities.product_keys,
-            limit=limit * 10 if (low is not None or high is not None) else limit,
-            min_score=ecom_settings.CHAT_PRODUCT_MIN_SIMILARITY,
-        )
-        if low is not None or high is not None:
-            matches = [m for m in matches if m.price is not None
-                       and (low is None or m.price >= low) and (high is None or m.price <= high)]
-        return matches[:limit]
-
     def product_answer(self, intent: Intent, prediction: IntentPrediction | None, text: str, entities, *,
                        conversation: Conversation | None = None, user=None, language: str = "") -> Answer:
+        """Catalog search (``catalog_search``): price limits in English and Chinese applied strictly,
+        "customers also liked" from related items only, answered in the shopper's language."""
         language = language or default_language()
-        matches = self._catalog_results(text, language, prediction, entities)
-        if not matches:
-            return Answer(phrases.phrase("catalog_none", language), sources=[{"type": "catalog",
-                                                                              "label": "catalog search"}],
-                          intent=intent.name, language=language)
-        lines, sources, facts = [], [], []
-        for match in matches:
-            price = f" — {match.price} {ecom_settings.DEFAULT_CURRENCY}" if match.price is not None else ""
-            stock = phrases.phrase("in_stock" if match.in_stock else "out_of_stock", language)
-            lines.append(f"• {match.title}{price} ({stock})")
-            source = {"type": "product", "key": match.key, "label": match.title}
-            if match.url:
-                source["url"] = match.url
-            sources.append(source)
-            facts.append({"product": match.title, "price": str(match.price) if match.price is not None else None,
-                          "in_stock": match.in_stock})
-        intro, _ = self._template_text(intent, language)
-        if not intro or (language != default_language() and intro == intent.answer_template.strip()):
-            intro = phrases.phrase("catalog_intro", language)
-        text_out = intro + "\n" + "\n".join(lines)
-        extra = self._recommendations(matches[0].key, [m.key for m in matches], conversation, user)
-        if extra:
-            text_out += "\n" + phrases.phrase("also_liked", language,
-                                              titles=", ".join(title for _, title, _ in extra))
-            for key, title, rec_id in extra:
-                sources.append({"type": "recommendation", "key": key, "label": title, "list": rec_id})
-                facts.append({"also_liked": title})
+        vector = prediction.vector if prediction is not None else None
+        result = catalog_search.search(text, language, limit=3, encoder=self.classifier.encoder, vector=vector)
+        intro = ""
+        if result.items:
+            template, template_language = self._template_text(intent, language)
+            intro = template if template_language == language else ""
+        text_out, sources, facts = catalog_search.answer_parts(result, currency=ecom_settings.DEFAULT_CURRENCY,
+                                                               intro=intro)
         return Answer(text_out, sources=sources, facts=facts, intent=intent.name, language=language)
-
-    @staticmethod
-    def _recommendations(anchor_key: str, exclude: list[str], conversation, user, limit: int = 2):
-        """``[(key, title, list id)]`` from the recommendation service's "product" placement
-        for the found item, kept only when in the category of the found items (never unrelated
-        best sellers); empty when it fails or has nothing."""
-        from ecom_ai.models import Item
-
-        who = {"visitor_key": getattr(conversation, "visitor_key", ""), "user_key": get_adapter().user_key(user),
-               "channel": "web"}
-        try:
-            result = recommend(who, "product", item=anchor_key, limit=limit * 3, exclude=exclude)
-        except Exception:  # recommendations are a bonus: never break the answer
-            logger.warning("Chat: recommendations failed", exc_info=True)
-            return []
-        keys = [entry[0] for entry in result.items]
-        categories = set(Item.objects.filter(key__in=exclude).values_list("category", flat=True)) - {""}
-        rows = {key: (title, category) for key, title, category in
-                Item.objects.filter(key__in=keys, is_active=True).values_list("key", "title", "category")}
-        related = [(key, rows[key][0], str(result.id)) for key in keys
-                   if key in rows and rows[key][1] in categories]
-        return related[:limit]
 
     # --- orders ------------------------------------------------------------------------
     def order_answer(self, conversation: Conversation, entities, *, user=None, language: str = "",
