@@ -497,8 +497,8 @@ declare("recommend-log", "RECOMMEND_LOG_IMPRESSIONS", True, BOOL, None,
 declare("recommend-log", "RECOMMEND_LOG_MODE", "buffered", STR,
         one_of(("buffered", "sync", "queue"), "must be 'buffered', 'sync' or 'queue'"),
         'when served lists and their impression events are written: `"buffered"` = appended to a per-process buffer '
-        "in the request and written in bulk (one transaction per batch) by a daemon thread, at interpreter exit, "
-        'after each Celery task and before attribution; `"sync"` = inside the request (two inserts, one commit); '
+        "in the request and written in bulk (one transaction per batch) by a daemon thread, at interpreter exit "
+        'and after each Celery task; `"sync"` = inside the request (two inserts, one commit); '
         '`"queue"` = one `RPUSH` to a Redis queue (`RECOMMEND_LOG_QUEUE_URL`) in the request, written by `manage.py '
         "ecom_ai_log_worker` or the task `ecom_ai.tasks.drain_served_lists`. Buffered rows reach the database within"
         " `RECOMMEND_LOG_FLUSH_SECONDS`; a hard kill (SIGKILL, OOM) loses at most that interval. See [Serving: "
