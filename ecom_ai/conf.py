@@ -284,6 +284,10 @@ declare("events", "RETENTION_DAYS", 730, OPT_INT, POSITIVE.or_none(),
 declare("ml", "TASK_MODE", "auto", STR, one_of(("auto", "celery", "inline"), "must be auto, celery or inline"),
         '`"celery"`: send tasks to a broker; `"inline"`: run them in-process after commit; `"auto"`: Celery when the'
         " current Celery app has a broker and is not eager, otherwise inline")
+declare("ml", "LOCAL_TRAINING", "thread", STR, one_of(("thread", "inline"), "must be thread or inline"),
+        "how a training requested without Celery (no broker, or `TASK_MODE` inline) runs: `\"thread\"` on a "
+        "background thread of the process that asked (the admin's request returns at once; the run stops if that "
+        'process stops), `"inline"` inside the caller, which waits for it (`ecom_ai.tasks.local`)')
 declare("ml", "TASK_QUEUE", "ecom_ai", STR, None,
         "queue of ecom_ai's ordinary tasks")
 declare("ml", "TRAINING_QUEUE", "ecom_ai_training", STR, None,
@@ -512,8 +516,8 @@ declare("recommend-log", "RECOMMEND_LOG_IMPRESSIONS", True, BOOL, None,
 declare("recommend-log", "RECOMMEND_LOG_MODE", "buffered", STR,
         one_of(("buffered", "sync", "queue"), "must be 'buffered', 'sync' or 'queue'"),
         'when served lists and their impression events are written: `"buffered"` = appended to a per-process buffer '
-        "in the request and written in bulk (one transaction per batch) by a daemon thread, at interpreter exit, "
-        'after each Celery task and before attribution; `"sync"` = inside the request (two inserts, one commit); '
+        "in the request and written in bulk (one transaction per batch) by a daemon thread, at interpreter exit "
+        'and after each Celery task; `"sync"` = inside the request (two inserts, one commit); '
         '`"queue"` = one `RPUSH` to a Redis queue (`RECOMMEND_LOG_QUEUE_URL`) in the request, written by `manage.py '
         "ecom_ai_log_worker` or the task `ecom_ai.tasks.drain_served_lists`. Buffered rows reach the database within"
         " `RECOMMEND_LOG_FLUSH_SECONDS`; a hard kill (SIGKILL, OOM) loses at most that interval. See [Serving: "
