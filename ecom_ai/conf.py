@@ -193,6 +193,10 @@ DEFAULT_EVENT_TYPES = (
     "impression",
     "chat",
     "page_view",
+    # personal offers (ecom_ai.marketing): context {"decision": <id>, "campaign": <slug>}
+    "offer_shown",
+    "offer_clicked",
+    "offer_redeemed",
 )
 
 DEFAULT_CHANNELS = ("web", "app", "mini_program", "store", "email", "api")
@@ -237,6 +241,10 @@ declare("core", "ORDER_FIELDS", _ORDER_FIELDS, DICT, field_mapping(_ORDER_FIELDS
         merge=True)
 declare("core", "DEFAULT_CURRENCY", "USD", STR, Rule(lambda v: len(v) == 3, "must be a 3-letter ISO 4217 code"),
         "ISO 4217 code used when an order has none")
+declare("core", "CACHE_RETRY_SECONDS", 5, NUM, NOT_NEGATIVE,
+        "after a failed call to the Django cache (Redis down), each process skips the cache for this many seconds "
+        "(serving without it: throttles count per process) before trying again; deletions always try. "
+        "See docs/reliability.md")
 
 # --- events --------------------------------------------------------------------------
 declare("events", "EVENT_TYPES", DEFAULT_EVENT_TYPES, SEQ, None,
@@ -276,6 +284,10 @@ declare("events", "RETENTION_DAYS", 730, OPT_INT, POSITIVE.or_none(),
 declare("ml", "TASK_MODE", "auto", STR, one_of(("auto", "celery", "inline"), "must be auto, celery or inline"),
         '`"celery"`: send tasks to a broker; `"inline"`: run them in-process after commit; `"auto"`: Celery when the'
         " current Celery app has a broker and is not eager, otherwise inline")
+declare("ml", "LOCAL_TRAINING", "thread", STR, one_of(("thread", "inline"), "must be thread or inline"),
+        "how a training requested without Celery (no broker, or `TASK_MODE` inline) runs: `\"thread\"` on a "
+        "background thread of the process that asked (the admin's request returns at once; the run stops if that "
+        'process stops), `"inline"` inside the caller, which waits for it (`ecom_ai.tasks.local`)')
 declare("ml", "TASK_QUEUE", "ecom_ai", STR, None,
         "queue of ecom_ai's ordinary tasks")
 declare("ml", "TRAINING_QUEUE", "ecom_ai_training", STR, None,
@@ -353,6 +365,12 @@ declare("fraud", "FRAUD_CURRENCIES", None, OPT_SEQ, None,
         "extra currency codes to accept besides ISO 4217 and `DEFAULT_CURRENCY`")
 declare("fraud", "FRAUD_IP_COUNTRY_HEADER", None, OPT_STR, None,
         '`request.META` key holding the client\'s country, e.g. `"HTTP_CF_IPCOUNTRY"`')
+declare("fraud", "FRAUD_SWEEP_HOURS", 72, NUM, POSITIVE,
+        "`ecom_ai_assess_orders --missing` (task `ecom_ai.tasks.fraud.assess_missing_orders`) assesses orders "
+        "placed within this many hours that have no assessment")
+declare("fraud", "FRAUD_SWEEP_GRACE_SECONDS", 300, NUM, NOT_NEGATIVE,
+        "the sweep leaves orders younger than this to their own scoring task (which retries database errors for "
+        "about two minutes)")
 declare("fraud", "FRAUD_MIN_LABELS", 40, INT, at_least(2),
         "fewer labelled orders → training stops with `NotEnoughData`")
 declare("fraud", "FRAUD_MIN_POSITIVES", 8, INT, at_least(1),
@@ -407,6 +425,25 @@ declare("chat", "CHAT_MAX_ORDER_LOOKUP_FAILURES", 5, INT, POSITIVE,
         "failed order look-ups (wrong number/e-mail) before the conversation stops looking orders up and hands off")
 declare("chat", "CHAT_POLL_SECONDS", 5, INT, POSITIVE,
         "how often the open chat bubble polls for staff replies")
+declare("chat", "CHAT_HANDLER_MIN_CONFIDENCE", 0.75, NUM, in_interval(0, 1),
+        "an intent handler (order status, catalog search, hand-off, small talk) answers without being ranked against "
+        "the knowledge-base articles only at this top-intent probability or with an entity (order number, "
+        "product); below it the better-scoring answer wins (docs/chat.md, \"How a message is answered\")")
+declare("chat", "CHAT_CLARIFY_MARGIN", 0.04, NUM, in_interval(0, 1),
+        "when the two best answers score within this of each other, the bot asks which one was meant (buttons); "
+        "0 = never ask")
+declare("chat", "CHAT_HANDOFF_AFTER_MISSES", 3, INT, POSITIVE,
+        "messages in a row the bot could not answer before it hands the conversation to staff (an explicit request "
+        "for a person hands off at once)")
+declare("chat", "CHAT_HANDOFF_EXPIRY_MINUTES", 30, NUM, POSITIVE,
+        "a handed-off conversation returns to the bot after this many minutes without staff action (hand-off, "
+        "take-over or staff reply)")
+declare("chat", "CHAT_RESUME_MINUTES", 1440, NUM, POSITIVE,
+        "a logged-in shopper's open conversation is picked up in a new browser session only when it changed within "
+        "this many minutes; older ones are left and a new conversation starts")
+declare("chat", "CHAT_DEFAULT_LANGUAGE", "en", STR, NOT_EMPTY,
+        "language of articles and answers without a language; the bot answers each message in the language it "
+        "is written in (English, Chinese) and falls back to this one, with a note, when it has no translation")
 declare("chat", "CHAT_LLM_BACKEND", None, OPT_STR, None,
         'dotted path of a backend that phrases answers, e.g. `"ecom_ai.chat.llm.OpenAICompatibleBackend"`; `None`: '
         "grounded answers as composed",
@@ -484,8 +521,8 @@ declare("recommend-log", "RECOMMEND_LOG_IMPRESSIONS", True, BOOL, None,
 declare("recommend-log", "RECOMMEND_LOG_MODE", "buffered", STR,
         one_of(("buffered", "sync", "queue"), "must be 'buffered', 'sync' or 'queue'"),
         'when served lists and their impression events are written: `"buffered"` = appended to a per-process buffer '
-        "in the request and written in bulk (one transaction per batch) by a daemon thread, at interpreter exit, "
-        'after each Celery task and before attribution; `"sync"` = inside the request (two inserts, one commit); '
+        "in the request and written in bulk (one transaction per batch) by a daemon thread, at interpreter exit "
+        'and after each Celery task; `"sync"` = inside the request (two inserts, one commit); '
         '`"queue"` = one `RPUSH` to a Redis queue (`RECOMMEND_LOG_QUEUE_URL`) in the request, written by `manage.py '
         "ecom_ai_log_worker` or the task `ecom_ai.tasks.drain_served_lists`. Buffered rows reach the database within"
         " `RECOMMEND_LOG_FLUSH_SECONDS`; a hard kill (SIGKILL, OOM) loses at most that interval. See [Serving: "

@@ -32,6 +32,9 @@ else:
 # thread has its own database connection, which cannot see a test's uncommitted rows.
 # Tests of the buffered mode opt in (tests/recommend/test_serving_cache_and_log.py).
 ECOM_AI = {**ECOM_AI, "RECOMMEND_LOG_MODE": "sync"}  # noqa: F405
+# Likewise a training requested without a broker runs inside the caller in tests (the background
+# thread could not see a test's uncommitted rows); tests/ml/test_local_training.py tests the thread.
+ECOM_AI["LOCAL_TRAINING"] = "inline"
 # The chat tests train on the built-in n-gram encoder (fast, no model); the packaged sentence
 # encoders have their own tests (tests/chat/test_encoders.py).
 ECOM_AI = {**ECOM_AI, "CHAT_ENCODER": "builtin", "CHAT_PRELOAD_ENCODER": False}
