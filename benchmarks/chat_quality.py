@@ -232,6 +232,7 @@ def suite_kb(args, encoders):
         service = ChatService(classifier=classifier)
         right = {"retrieval": {"en": 0, "zh": 0}, "chat": {"en": 0, "zh": 0}}
         total = {"en": 0, "zh": 0}
+        asked = {"en": 0, "zh": 0}
         for n, (text, article_id, language) in enumerate(questions):
             total[language] += 1
             vector = classifier.encode([text])[0]
@@ -241,17 +242,20 @@ def suite_kb(args, encoders):
             bot = service.reply(conversation, text)
             cited = [s.get("id") for s in (bot.sources if bot is not None else []) if s.get("type") == "article"]
             right["chat"][language] += int(bool(cited) and cited[0] == article_id)
+            if bot is not None and not cited and getattr(bot, "suggestions", None):
+                asked[language] += 1  # a clarifying question (buttons): not counted as right
         n_all = sum(total.values())
         row = (LABELS[encoder],
                sum(right["retrieval"].values()) / n_all, right["retrieval"]["en"] / total["en"],
                right["retrieval"]["zh"] / total["zh"],
-               sum(right["chat"].values()) / n_all, right["chat"]["en"] / total["en"], right["chat"]["zh"] / total["zh"])
+               sum(right["chat"].values()) / n_all, right["chat"]["en"] / total["en"], right["chat"]["zh"] / total["zh"],
+               sum(asked.values()) / n_all)
         rows.append(row)
         print(f"  {encoder}: retrieval {row[1]:.3f} (EN {row[2]:.3f}, ZH {row[3]:.3f}); "
-              f"chat end to end {row[4]:.3f} (EN {row[5]:.3f}, ZH {row[6]:.3f})", flush=True)
+              f"chat end to end {row[4]:.3f} (EN {row[5]:.3f}, ZH {row[6]:.3f}); asked back {row[7]:.3f}", flush=True)
     print()
-    print("| encoder | retrieval alone | EN | ZH | chat end to end | EN | ZH |")
-    print("|---|---|---|---|---|---|---|")
+    print("| encoder | retrieval alone | EN | ZH | chat end to end | EN | ZH | chat asked back |")
+    print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(f"| {row[0]} | " + " | ".join(f"{v:.3f}" for v in row[1:]) + " |")
     print(flush=True)

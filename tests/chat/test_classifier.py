@@ -49,7 +49,7 @@ def test_lexical_part_learns_words_the_embedding_does_not_separate():
              "refund please"] * 3
     labels = ["cancel", "cancel", "cancel", "refund", "refund", "refund"] * 3
     vectors = np.ones((len(texts), 8), dtype=np.float32)
-    classifier = fit_intent_classifier(texts, labels, encoder_spec=BUILTIN, vectors=vectors, epochs=30)
+    classifier = fit_intent_classifier(texts, labels, encoder_spec=BUILTIN, vectors=vectors, lexical=True)
     same = np.ones((2, 8), dtype=np.float32)
     predictions = classifier.predict_many(["please cancel", "my money"], vectors=same, threshold=0.0,
                                           min_similarity=-1)
@@ -68,3 +68,13 @@ def test_payload_of_the_previous_format_still_loads():
     loaded = IntentClassifier.from_bytes(buffer.getvalue())
     assert loaded.lexical is None and loaded.prototypes.shape == (3, 4096)
     assert loaded.predict("anything", threshold=0.0).best_guess in {"a", "b"}
+
+
+def test_prediction_ranks_the_top_intents():
+    texts = ["a1", "a2", "b1", "b2", "c1", "c2"]
+    labels = ["a", "a", "b", "b", "c", "c"]
+    vectors = np.eye(3, dtype=np.float32)[[0, 0, 1, 1, 2, 2]]
+    classifier = fit_intent_classifier(texts, labels, encoder_spec=BUILTIN, vectors=vectors, epochs=5, lexical=False)
+    prediction = classifier.predict_many(["?"], vectors=np.array([[1, 0.2, 0]], dtype=np.float32))[0]
+    assert [name for name, _ in prediction.ranked][0] == "a" == prediction.best_guess
+    assert len(prediction.ranked) == 3 and prediction.ranked[0][1] >= prediction.ranked[1][1] >= prediction.ranked[2][1]

