@@ -316,6 +316,7 @@ declare("ml", "TRAINERS",
             "fraud": "ecom_ai.fraud.training.FraudTrainer",
             "cooccurrence": "ecom_ai.recommend.cooccurrence.CooccurrenceTrainer",
             "recommender": "ecom_ai.recommend.training.RecommenderTrainer",
+            "offers": "ecom_ai.marketing.training.OfferPolicyTrainer",
         },
         DICT,
         Rule(lambda v: all(isinstance(k, str) and k and isinstance(p, str) and p for k, p in v.items()),
@@ -323,7 +324,7 @@ declare("ml", "TRAINERS",
         "model kind → dotted path of its `ecom_ai.ml.registry.Trainer` subclass. Setting it **replaces** the "
         'mapping: to add a kind keep the others, `{**ecom_ai.conf.DEFAULTS["TRAINERS"], "mine": '
         '"myshop.ml.MyTrainer"}`; to drop a kind leave it out; `ecom_ai.E020` when an entry cannot be imported',
-        default_doc="ecom_ai's own kinds (`\"intent\"` chat, `\"fraud\"`, the recommendation kinds; see "
+        default_doc="ecom_ai's own kinds (`\"intent\"` chat, `\"fraud\"`, the recommendation kinds, `\"offers\"`; see "
                     '`ecom_ai.conf.DEFAULTS["TRAINERS"]`)',
         dotted_path=True)
 declare("ml", "ACTIVE_MODEL_CHECK_SECONDS", 5, NUM, NOT_NEGATIVE,

@@ -39,7 +39,25 @@ def _pinned_policies(version):
     return policies
 
 
+_versions: dict[int, object] = {}
+
+
+def _version_of(policies, lookup):
+    """The version row of the loaded policies (one query per loaded artifact, not per decision)."""
+    key = id(policies)
+    version = _versions.get(key)
+    if version is None or getattr(version, "_policies", None) is not policies:
+        version = lookup(KIND)
+        if version is not None:
+            version._policies = policies
+            if len(_versions) > 20:
+                _versions.clear()
+            _versions[key] = version
+    return version
+
+
 def clear_pinned() -> None:
+    _versions.clear()
     with _pinned_lock:
         _pinned.clear()
 
@@ -55,7 +73,7 @@ def learned_scores(campaign, arm_keys, state):
             policies = _pinned_policies(version)
         else:
             policies = load_active(KIND)
-            version = active_version(KIND) if policies is not None else None
+            version = _version_of(policies, active_version) if policies is not None else None
         if policies is None:
             return None, None, "no usable trained version"
         policy = policies.get(campaign.slug)
