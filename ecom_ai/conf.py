@@ -140,6 +140,7 @@ GROUPS = {
     "recommend": "Recommendations",
     "recommend-log": "Recommendations: served-list log",
     "recommend-model": "Recommendations: sequential model",
+    "marketing": "Personal offers",
 }
 
 
@@ -528,6 +529,19 @@ declare("recommend-model", "RECOMMENDER_TRAINING_WINDOW_DAYS", 365, OPT_INT, POS
         "events older than this are not read for training (`None`: all)")
 declare("recommend-model", "RECOMMENDER_MAX_TRAINING_EVENTS", 5_000_000, OPT_INT, POSITIVE.or_none(),
         "at most this many of the newest events are read (bounds the training worker's memory)")
+
+# --- marketing -----------------------------------------------------------------------
+declare("marketing", "MARKETING_CACHE_SECONDS", 5, NUM, between(0, 3600),
+        "campaigns and their offers are kept per process at most this long for `decide()` (0–3600; `0` = read "
+        "them on every decision). Saving a campaign or offer clears the cache of the process that saved it; budget "
+        "accounting always reads the database")
+declare("marketing", "MARKETING_FLOOR_SHARE", 0.1, NUM, in_interval(0, 1),
+        "learned offer policies keep every arm at least this share of the uniform probability (`0.1` with three "
+        "arms: at least 3.3 %), so every later policy can be evaluated off-line")
+declare("marketing", "MARKETING_THROTTLE_RATE", "60/min", OPT_STR, rate("'60/min'"),
+        "requests to the offers endpoint per browser (user, else visitor cookie, else IP); `None` = no throttle "
+        "(channel API keys are never throttled here)")
+
 
 def _queue_mode_needs_url(user: dict) -> str | None:
     if user.get("RECOMMEND_LOG_MODE") == "queue" and not user.get("RECOMMEND_LOG_QUEUE_URL"):

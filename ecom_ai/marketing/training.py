@@ -109,7 +109,8 @@ def train_campaign(campaign, arm_keys, data: LoggedData, logging, params: dict, 
     q_model = fit_q_network(fit, arms, progress=progress, **q_params)
     pg = fit_policy_gradient(fit, arms, q_model.predict(fit.x), epochs=int(params["pg_epochs"]),
                              clip=float(params["clip"]), seed=seed, device=device)
-    selection = select_policy(sel, arms, q_model.predict(sel.x), q_model.predict(sel.x), pg.probabilities(sel.x),
+    q_sel = q_model.predict(sel.x)
+    selection = select_policy(sel, arms, q_sel, {"qnet": q_sel}, pg.probabilities(sel.x),
                               thresholds=tuple(params["thresholds"]), bootstrap=int(params["bootstrap"]), seed=seed)
     payload = policy_payload(arm_keys, selection.chosen, selection.base_arm, q_model, pg)
     policy = CampaignPolicy(payload)
