@@ -76,7 +76,7 @@ def ips_value(choice, arm, reward):
 def lgbm(kind="reg", seed=0):
     import lightgbm as lgb
 
-    params = dict(n_estimators=150, learning_rate=0.05, num_leaves=15, min_child_samples=100, subsample=0.8,
+    params = dict(n_estimators=100, learning_rate=0.05, num_leaves=15, min_child_samples=100, subsample=0.8,
                   subsample_freq=1, colsample_bytree=0.9, random_state=seed, n_jobs=1, verbose=-1)
     return lgb.LGBMRegressor(**params) if kind == "reg" else lgb.LGBMClassifier(**params)
 
@@ -145,7 +145,7 @@ def ours(xtr, atr, ytr, vtr, xte, seed, costs):
     sel_idx, fit_idx = order[:n_sel], order[n_sel:]
     prop = np.full(len(xtr), 1 / 3)
     fit = learners.LoggedData(xtr[fit_idx], atr[fit_idx], ytr[fit_idx], prop[fit_idx])
-    q_params = dict(hidden=64, epochs=25, lr=2e-3, weighting="ips", patience=4)
+    q_params = dict(hidden=64, epochs=15, lr=3e-3, weighting="ips", patience=3, batch_size=1024)
     q_model = learners.fit_q_network(fit, 3, seed=seed, **q_params)
     two_part = learners.fit_two_part(fit, vtr[fit_idx], ytr[fit_idx], 3, seed=seed, **q_params)
     q_fit, q_sel, q_te = q_model.predict(fit.x), q_model.predict(xtr[sel_idx]), q_model.predict(xte)
@@ -156,11 +156,12 @@ def ours(xtr, atr, ytr, vtr, xte, seed, costs):
         out[("Q-network (greedy)", c)] = (q_te - cost).argmax(axis=1)
         out[("two-part Q (greedy)", c)] = (tp_te - cost).argmax(axis=1)
         fit_c = learners.LoggedData(fit.x, fit.actions, fit.rewards - cost[fit.actions], fit.propensities)
-        pg = learners.fit_policy_gradient(fit_c, 3, q_fit - cost, epochs=30, lr=5e-3, clip=10.0, seed=seed)
+        pg = learners.fit_policy_gradient(fit_c, 3, q_fit - cost, epochs=15, lr=1e-2, batch_size=4096, clip=10.0,
+                                          seed=seed)
         out[("policy gradient", c)] = pg.probabilities(xte).argmax(axis=1)
         sel = learners.LoggedData(xtr[sel_idx], atr[sel_idx], ytr[sel_idx] - cost[atr[sel_idx]], prop[sel_idx])
         selection = learners.select_policy(sel, 3, q_sel - cost, {"qnet": q_sel - cost, "twopart": tp_sel - cost},
-                                           pg.probabilities(sel.x), thresholds=(0.0, 0.5, 0.8), bootstrap=200,
+                                           pg.probabilities(sel.x), thresholds=(0.0, 0.5, 0.8), bootstrap=100,
                                            seed=seed)
         chosen_model = (two_part.with_offset(cost) if getattr(selection.chosen, "model", "") == "twopart"
                         else _shifted(q_model, cost))
@@ -192,7 +193,7 @@ def ours_uplift(xtr, atr, ytr, xte, seed):
 
     torch.set_num_threads(1)
     data = learners.LoggedData(xtr, atr, ytr, np.full(len(xtr), 1 / 3))
-    q = learners.fit_q_network(data, 3, hidden=64, epochs=20, seed=seed).predict(xte)
+    q = learners.fit_q_network(data, 3, hidden=64, epochs=12, lr=3e-3, batch_size=1024, seed=seed).predict(xte)
     return q[:, 1:] - q[:, :1]
 
 
