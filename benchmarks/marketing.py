@@ -374,8 +374,16 @@ def serving(x, arm, spend, batch_customers: int, decisions: int = 2000) -> dict:
             t0 = time.perf_counter()
             service.decide(Identity(user_key=f"c-{i}"), "bench")
             sticky.append(time.perf_counter() - t0)
+        from ecom_ai.marketing.serving import learned_scores
+
+        policy_times = []
+        for state in states[:2000]:
+            t0 = time.perf_counter()
+            learned_scores(campaign, ["none", "ten", "ship"], state)
+            policy_times.append(time.perf_counter() - t0)
         out = {"decide p50 ms": np.percentile(times, 50) * 1e3, "decide p99 ms": np.percentile(times, 99) * 1e3,
-               "sticky p99 ms": np.percentile(sticky, 99) * 1e3}
+               "sticky p99 ms": np.percentile(sticky, 99) * 1e3,
+               "policy only (state vector + loaded Q-network) p99 ms": np.percentile(policy_times, 99) * 1e3}
         campaign.total_budget = Decimal("20000")
         campaign.save()
         customers = [(Identity(user_key=f"b-{i}"), s) for i, s in

@@ -31,7 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ecom_ai.marketing.conditions import is_eligible
-from ecom_ai.marketing.exploration import epsilon_greedy, sample, with_floor
+from ecom_ai.marketing.exploration import epsilon_greedy, with_floor
 from ecom_ai.marketing.service import arm_key, campaign_arms, floor_share, in_control_group
 from ecom_ai.marketing.state import state_matrix
 
@@ -68,7 +68,10 @@ def _policy_matrix(campaign, keys, states, x):
     scores = policy.scores_matrix(x)[:, [position[k] for k in keys]]
     best = scores.argmax(axis=1)
     floor = floor_share() / arms
-    learned = np.stack([with_floor(epsilon_greedy(b, arms, campaign.exploration_rate), floor) for b in best])
+    # every row is the same ε-greedy vector around its best arm: compute it once and place it
+    row = with_floor(epsilon_greedy(0, arms, campaign.exploration_rate), floor)
+    learned = np.full((n, arms), row[1] if arms > 1 else 1.0)
+    learned[np.arange(n), best] = row[0]
     if campaign.policy == type(campaign).Policy.EXPERIMENT:
         share = float(campaign.experiment_share)
         return share * learned + (1 - share) * fixed, scores, "experiment", version
@@ -103,7 +106,11 @@ def decide_batch(campaign, customers, *, rng: random.Random | None = None, now=N
     states = [s for _, s in todo]
     x = state_matrix(states)
     probs, scores, policy_name, version = _policy_matrix(campaign, keys, states, x)
-    drawn = np.array([sample(p, rng) for p in probs], dtype=np.int64) if len(todo) else np.zeros(0, np.int64)
+    if len(todo):  # one uniform draw per customer against the cumulative probabilities
+        u = np.array([rng.random() for _ in range(len(todo))])
+        drawn = np.minimum((probs.cumsum(axis=1) <= u[:, None]).sum(axis=1), len(keys) - 1).astype(np.int64)
+    else:
+        drawn = np.zeros(0, np.int64)
     costs = np.array([float(a.expected_cost) if a is not None else 0.0 for a in arms])
     given = np.flatnonzero(drawn != 0)
     if scores is not None:

@@ -77,6 +77,15 @@ def test_trains_gates_and_serves_a_learned_policy(campaign, settings):
     assert decision.policy == "learned" and decision.model_version_id == version.pk
     assert min(decision.probabilities.values()) > 0  # exploration floor: every arm stays possible
     assert abs(sum(decision.probabilities.values()) - 1) < 1e-6
+    # the batch path uses the same policy, vectorized
+    from ecom_ai.marketing.batch import decide_batch
+    from ecom_ai.marketing.state import Identity
+
+    people = [(Identity(user_key=f"batch-{i}"), s) for i, s in enumerate(simulated_customers(200, random.Random(9)))]
+    batch = decide_batch(campaign, people, rng=random.Random(2))
+    assert batch.decided == 200
+    rows = OfferDecision.objects.filter(batch=batch.batch)
+    assert {d.policy for d in rows} == {"learned"} and all(min(d.probabilities.values()) > 0 for d in rows)
 
 
 def test_a_corrupt_artifact_falls_back_to_the_fixed_offer(campaign):
