@@ -311,9 +311,14 @@ declare("ml", "EVALUATION_TOLERANCE", 0.01, NUM, Rule(lambda v: 0 <= v < 1, "mus
         "evaluation gate: a new version is activated when its primary metric is no worse than the active one's by "
         "more than this (absolute)")
 declare("ml", "TRAINING_LOCK_TIMEOUT", 60 * 60 * 6, INT, POSITIVE,
-        "a queued/running training without a heartbeat for this many seconds is considered dead: it is marked failed"
+        "a *queued* training that no worker started for this many seconds is considered lost: it is marked failed"
         " and the kind can train again",
         default_doc="`21600` (6 h)")
+declare("ml", "TRAINING_HEARTBEAT_TIMEOUT", 600, NUM, POSITIVE,
+        "a *running* training whose heartbeat (written by the training process every quarter of this, at most every"
+        " minute, and on every progress update) is older than this many seconds is dead (the worker was killed): it"
+        " is marked failed, its lock released, and the watcher task restarts it once (docs/ml.md)",
+        default_doc="`600` (10 min)")
 declare("ml", "TRAINERS",
         {
             "intent": "ecom_ai.chat.training.IntentTrainer",

@@ -6,9 +6,13 @@ broker configured) it runs the task in-process instead.
 """
 from __future__ import annotations
 
+import logging
+
 from django.db import transaction
 
 from ecom_ai.conf import settings as ecom_settings
+
+logger = logging.getLogger("ecom_ai.tasks")
 
 
 def celery_enabled() -> bool:
@@ -21,12 +25,22 @@ def celery_enabled() -> bool:
     return bool(conf.broker_url) and not conf.task_always_eager and current_app.main is not None
 
 
-def dispatch(task, *args, queue: str | None = None, **kwargs):
-    """Run ``task`` (a shared_task) after commit: on a worker, or in-process."""
+def dispatch(task, *args, queue: str | None = None, on_send_error=None, **kwargs):
+    """Run ``task`` (a shared_task) after commit: on a worker, or in-process.
+
+    When the broker cannot be reached the error is logged and ``on_send_error(exc)`` (if
+    given) is called, instead of raising into the request that already committed (an admin
+    action must not answer a 500 for a row it has saved).
+    """
 
     def send():
         if celery_enabled():
-            task.apply_async(args=args, kwargs=kwargs, queue=queue or ecom_settings.TASK_QUEUE)
+            try:
+                task.apply_async(args=args, kwargs=kwargs, queue=queue or ecom_settings.TASK_QUEUE)
+            except Exception as exc:  # kombu's OperationalError, a refused connection...
+                logger.exception("ecom_ai: could not queue task %s (is the broker reachable?)", task.name)
+                if on_send_error is not None:
+                    on_send_error(exc)
         else:
             task.apply(args=args, kwargs=kwargs, throw=True)
 
