@@ -193,6 +193,10 @@ DEFAULT_EVENT_TYPES = (
     "impression",
     "chat",
     "page_view",
+    # personal offers (ecom_ai.marketing): context {"decision": <id>, "campaign": <slug>}
+    "offer_shown",
+    "offer_clicked",
+    "offer_redeemed",
 )
 
 DEFAULT_CHANNELS = ("web", "app", "mini_program", "store", "email", "api")
@@ -237,6 +241,10 @@ declare("core", "ORDER_FIELDS", _ORDER_FIELDS, DICT, field_mapping(_ORDER_FIELDS
         merge=True)
 declare("core", "DEFAULT_CURRENCY", "USD", STR, Rule(lambda v: len(v) == 3, "must be a 3-letter ISO 4217 code"),
         "ISO 4217 code used when an order has none")
+declare("core", "CACHE_RETRY_SECONDS", 5, NUM, NOT_NEGATIVE,
+        "after a failed call to the Django cache (Redis down), each process skips the cache for this many seconds "
+        "(serving without it: throttles count per process) before trying again; deletions always try. "
+        "See docs/reliability.md")
 
 # --- events --------------------------------------------------------------------------
 declare("events", "EVENT_TYPES", DEFAULT_EVENT_TYPES, SEQ, None,
@@ -352,6 +360,12 @@ declare("fraud", "FRAUD_CURRENCIES", None, OPT_SEQ, None,
         "extra currency codes to accept besides ISO 4217 and `DEFAULT_CURRENCY`")
 declare("fraud", "FRAUD_IP_COUNTRY_HEADER", None, OPT_STR, None,
         '`request.META` key holding the client\'s country, e.g. `"HTTP_CF_IPCOUNTRY"`')
+declare("fraud", "FRAUD_SWEEP_HOURS", 72, NUM, POSITIVE,
+        "`ecom_ai_assess_orders --missing` (task `ecom_ai.tasks.fraud.assess_missing_orders`) assesses orders "
+        "placed within this many hours that have no assessment")
+declare("fraud", "FRAUD_SWEEP_GRACE_SECONDS", 300, NUM, NOT_NEGATIVE,
+        "the sweep leaves orders younger than this to their own scoring task (which retries database errors for "
+        "about two minutes)")
 declare("fraud", "FRAUD_MIN_LABELS", 40, INT, at_least(2),
         "fewer labelled orders → training stops with `NotEnoughData`")
 declare("fraud", "FRAUD_MIN_POSITIVES", 8, INT, at_least(1),
@@ -386,6 +400,11 @@ declare("chat", "CHAT_KB_MIN_SIMILARITY", 0.45, NUM, in_interval(-1, 1),
         "how close (cosine) a knowledge-base article must be to answer an out-of-scope message")
 declare("chat", "CHAT_PRODUCT_MIN_SIMILARITY", 0.1, NUM, in_interval(-1, 1),
         "lowest catalog-search score of a product the bot offers")
+declare("chat", "CATALOG_SEARCH_SYNONYMS", {}, DICT,
+        Rule(lambda v: all(isinstance(k, str) and k and isinstance(t, str) for k, t in v.items()),
+             "must map words (str) to the words the catalog uses (str)"),
+        "catalog search (chat and `ecom_ai.catalog.search`): extra words → the words your catalog uses, added to the "
+        'built-in Chinese → English shop lexicon, e.g. `{"跑鞋": "running shoes", "trainers": "sneakers"}`')
 declare("chat", "CHAT_MAX_MESSAGE_LENGTH", 1000, INT, between(1, 20_000),
         "longest shopper message in characters (longer: 400)")
 declare("chat", "CHAT_HISTORY_LIMIT", 100, INT, POSITIVE,
@@ -482,8 +501,8 @@ declare("recommend-log", "RECOMMEND_LOG_IMPRESSIONS", True, BOOL, None,
 declare("recommend-log", "RECOMMEND_LOG_MODE", "buffered", STR,
         one_of(("buffered", "sync", "queue"), "must be 'buffered', 'sync' or 'queue'"),
         'when served lists and their impression events are written: `"buffered"` = appended to a per-process buffer '
-        "in the request and written in bulk (one transaction per batch) by a daemon thread, at interpreter exit, "
-        'after each Celery task and before attribution; `"sync"` = inside the request (two inserts, one commit); '
+        "in the request and written in bulk (one transaction per batch) by a daemon thread, at interpreter exit "
+        'and after each Celery task; `"sync"` = inside the request (two inserts, one commit); '
         '`"queue"` = one `RPUSH` to a Redis queue (`RECOMMEND_LOG_QUEUE_URL`) in the request, written by `manage.py '
         "ecom_ai_log_worker` or the task `ecom_ai.tasks.drain_served_lists`. Buffered rows reach the database within"
         " `RECOMMEND_LOG_FLUSH_SECONDS`; a hard kill (SIGKILL, OOM) loses at most that interval. See [Serving: "

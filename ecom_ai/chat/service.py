@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from ecom_ai import signals
 from ecom_ai.adapters import get_adapter
-from ecom_ai.chat import retrieval
+from ecom_ai.chat import catalog_search, retrieval
 from ecom_ai.chat.classifier import IntentClassifier, IntentPrediction, fit_intent_classifier
 from ecom_ai.chat.encoders import configured_encoder_spec
 from ecom_ai.chat.entities import extract_entities
@@ -293,33 +293,10 @@ class ChatService:
 
     def product_answer(self, intent: Intent, prediction: IntentPrediction, text: str, entities, *,
                        conversation: Conversation | None = None, user=None) -> Answer:
-        matches = retrieval.catalog_matches(
-            text, prediction.vector, self.classifier.encoder, mentioned_keys=entities.product_keys,
-            limit=3, min_score=ecom_settings.CHAT_PRODUCT_MIN_SIMILARITY,
-        )
-        if not matches:
-            return Answer("I couldn't find a product matching that in our catalog. Could you describe it "
-                          "differently, or ask for a member of our team?",
-                          sources=[{"type": "catalog", "label": "catalog search"}])
-        lines, sources, facts = [], [], []
-        for match in matches:
-            price = f" — {match.price} {ecom_settings.DEFAULT_CURRENCY}" if match.price is not None else ""
-            stock = "in stock" if match.in_stock else "out of stock"
-            lines.append(f"• {match.title}{price} ({stock})")
-            source = {"type": "product", "key": match.key, "label": match.title}
-            if match.url:
-                source["url"] = match.url
-            sources.append(source)
-            facts.append({"product": match.title, "price": str(match.price) if match.price is not None else None,
-                          "in_stock": match.in_stock})
-        intro = intent.answer_template or "Here is what I found in our catalog:"
-        text_out = intro + "\n" + "\n".join(lines)
-        extra = self._recommendations(matches[0].key, [m.key for m in matches], conversation, user)
-        if extra:
-            text_out += "\nCustomers also liked: " + ", ".join(title for _, title, _ in extra) + "."
-            for key, title, rec_id in extra:
-                sources.append({"type": "recommendation", "key": key, "label": title, "list": rec_id})
-                facts.append({"also_liked": title})
+        # catalog search: price limits (EN/ZH) applied strictly, "also liked" from related items only
+        result = catalog_search.search(text, limit=3, encoder=self.classifier.encoder, vector=prediction.vector)
+        text_out, sources, facts = catalog_search.answer_parts(
+            result, currency=ecom_settings.DEFAULT_CURRENCY, intro=intent.answer_template if result.items else "")
         return Answer(text_out, sources=sources, facts=facts)
 
     @staticmethod

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.db import IntegrityError, transaction
@@ -29,6 +28,7 @@ from django.utils import timezone
 
 from ecom_ai import signals
 from ecom_ai.conf import settings as ecom_settings
+from ecom_ai.resilient_cache import cache
 from ecom_ai.ml.artifacts import ArtifactError, load_artifact, save_artifact
 from ecom_ai.ml.device import get_device, seed_everything
 from ecom_ai.ml.quality import check_floor

@@ -11,11 +11,12 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
+from ecom_ai.api.errors import DatabaseUnavailableMixin
 from ecom_ai.adapters import get_adapter
 from ecom_ai.api.events.authentication import BrowserSessionAuthentication
+from ecom_ai.api.throttling import ResilientRateThrottle
 from ecom_ai.chat.service import ChatInputError, ChatService, clean_text
 from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.events.middleware import get_visitor_key
@@ -25,7 +26,7 @@ SESSION_KEY = "ecom_ai_chat_conversation"
 SOURCE_FIELDS = ("type", "label", "url", "number", "key", "id")
 
 
-class ChatThrottle(SimpleRateThrottle):
+class ChatThrottle(ResilientRateThrottle):
     """``CHAT_THROTTLE_RATE`` messages per logged-in user, else per client IP."""
 
     scope = "ecom_ai_chat"
@@ -91,7 +92,7 @@ def current_conversation(request, *, include_closed: bool = False) -> Conversati
     return conversation
 
 
-class ChatMessagesView(APIView):
+class ChatMessagesView(DatabaseUnavailableMixin, APIView):
     authentication_classes = [BrowserSessionAuthentication]
     permission_classes = [AllowAny]
 
