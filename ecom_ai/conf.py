@@ -284,6 +284,10 @@ declare("events", "RETENTION_DAYS", 730, OPT_INT, POSITIVE.or_none(),
 declare("ml", "TASK_MODE", "auto", STR, one_of(("auto", "celery", "inline"), "must be auto, celery or inline"),
         '`"celery"`: send tasks to a broker; `"inline"`: run them in-process after commit; `"auto"`: Celery when the'
         " current Celery app has a broker and is not eager, otherwise inline")
+declare("ml", "LOCAL_TRAINING", "thread", STR, one_of(("thread", "inline"), "must be thread or inline"),
+        "how a training requested without Celery (no broker, or `TASK_MODE` inline) runs: `\"thread\"` on a "
+        "background thread of the process that asked (the admin's request returns at once; the run stops if that "
+        'process stops), `"inline"` inside the caller, which waits for it (`ecom_ai.tasks.local`)')
 declare("ml", "TASK_QUEUE", "ecom_ai", STR, None,
         "queue of ecom_ai's ordinary tasks")
 declare("ml", "TRAINING_QUEUE", "ecom_ai_training", STR, None,
@@ -416,6 +420,25 @@ declare("chat", "CHAT_MAX_ORDER_LOOKUP_FAILURES", 5, INT, POSITIVE,
         "failed order look-ups (wrong number/e-mail) before the conversation stops looking orders up and hands off")
 declare("chat", "CHAT_POLL_SECONDS", 5, INT, POSITIVE,
         "how often the open chat bubble polls for staff replies")
+declare("chat", "CHAT_HANDLER_MIN_CONFIDENCE", 0.75, NUM, in_interval(0, 1),
+        "an intent handler (order status, catalog search, hand-off, small talk) answers without being ranked against "
+        "the knowledge-base articles only at this top-intent probability or with an entity (order number, "
+        "product); below it the better-scoring answer wins (docs/chat.md, \"How a message is answered\")")
+declare("chat", "CHAT_CLARIFY_MARGIN", 0.04, NUM, in_interval(0, 1),
+        "when the two best answers score within this of each other, the bot asks which one was meant (buttons); "
+        "0 = never ask")
+declare("chat", "CHAT_HANDOFF_AFTER_MISSES", 3, INT, POSITIVE,
+        "messages in a row the bot could not answer before it hands the conversation to staff (an explicit request "
+        "for a person hands off at once)")
+declare("chat", "CHAT_HANDOFF_EXPIRY_MINUTES", 30, NUM, POSITIVE,
+        "a handed-off conversation returns to the bot after this many minutes without staff action (hand-off, "
+        "take-over or staff reply)")
+declare("chat", "CHAT_RESUME_MINUTES", 1440, NUM, POSITIVE,
+        "a logged-in shopper's open conversation is picked up in a new browser session only when it changed within "
+        "this many minutes; older ones are left and a new conversation starts")
+declare("chat", "CHAT_DEFAULT_LANGUAGE", "en", STR, NOT_EMPTY,
+        "language of articles and answers without a language; the bot answers each message in the language it "
+        "is written in (English, Chinese) and falls back to this one, with a note, when it has no translation")
 declare("chat", "CHAT_LLM_BACKEND", None, OPT_STR, None,
         'dotted path of a backend that phrases answers, e.g. `"ecom_ai.chat.llm.OpenAICompatibleBackend"`; `None`: '
         "grounded answers as composed",

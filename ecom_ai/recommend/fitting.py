@@ -31,7 +31,7 @@ logger = logging.getLogger("ecom_ai.recommend")
 PRODUCT_DEFAULTS = {"id_dropout": 0.15, "patience": 3}
 # the trainer's own parameters (not the network's)
 EXTRA_DEFAULTS = {"mode": "full", "refresh_epochs": 10, "eval_users": 5000, "nproc": 1}
-KNOWN_PARAMS = frozenset(DEFAULT_PARAMS) | frozenset(EXTRA_DEFAULTS)
+KNOWN_PARAMS = frozenset(DEFAULT_PARAMS) | frozenset(EXTRA_DEFAULTS) | {"preset"}  # preset: the registry's tag
 
 
 @dataclass
