@@ -136,7 +136,8 @@ def request_training(kind, params=None, user=None) -> TrainingRun:
     """
     run = queue_training_run(kind, params, user=user)
     dispatch(train_model_task, kind, params=dict(params or {}), user_id=getattr(run.requested_by, "pk", None),
-             run_id=run.pk, queue=ecom_settings.TRAINING_QUEUE, on_send_error=lambda exc: _not_queued(run, exc))
+             run_id=run.pk, queue=ecom_settings.TRAINING_QUEUE, background=True,
+             on_send_error=lambda exc: _not_queued(run, exc))
     return run
 
 
@@ -145,3 +146,16 @@ def _not_queued(run: TrainingRun, exc: BaseException) -> None:
     TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.QUEUED).update(
         status=TrainingRun.Status.FAILED, message=f"Could not be queued ({type(exc).__name__}: {exc}); "
                                                   "is the Celery broker reachable? Try again.")
+
+
+def where_training_runs() -> str:
+    """A sentence for messages: where a training requested now runs."""
+    from ecom_ai.tasks import where_tasks_run
+
+    where = where_tasks_run(background=True)
+    if where == "celery":
+        return f'It runs on a Celery worker (queue "{ecom_settings.TRAINING_QUEUE}").'
+    if where == "thread":
+        return ("It runs in a background thread of this process (no Celery broker is configured) and stops if "
+                "this process stops.")
+    return 'It runs in this process, inside this request (no Celery broker; LOCAL_TRAINING is "inline").'
