@@ -47,9 +47,11 @@ def stratified_holdout(labels, fraction: float, seed: int) -> tuple[np.ndarray, 
     return kept, held
 
 
-def bootstrap_interval(metric, y, p, *, n_boot: int = 200, alpha: float = 0.05, seed: int = 0) -> tuple:
+def bootstrap_interval(metric, y, p, *, n_boot: int = 200, alpha: float = 0.05, seed: int = 0,
+                       groups=None) -> tuple:
     """``(low, high)``: the ``1 - alpha`` percentile interval of ``metric(y, p)`` over ``n_boot``
-    class-stratified resamples; ``(None, None)`` when a class is missing."""
+    class-stratified resamples; ``(None, None)`` when a class is missing. With ``groups``
+    (a fold id per row) the metric is called as ``metric(y, p, groups)`` on each resample."""
     y = np.asarray(y).astype(int)
     p = np.asarray(p, dtype=np.float64)
     pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
@@ -59,7 +61,7 @@ def bootstrap_interval(metric, y, p, *, n_boot: int = 200, alpha: float = 0.05, 
     values = []
     for _ in range(n_boot):
         idx = np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
-        value = metric(y[idx], p[idx])
+        value = metric(y[idx], p[idx]) if groups is None else metric(y[idx], p[idx], np.asarray(groups)[idx])
         if value is not None and np.isfinite(value):
             values.append(value)
     if not values:
@@ -77,3 +79,30 @@ def mean_interval(values, *, n_boot: int = 200, alpha: float = 0.05, seed: int =
     means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
     low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
     return float(low), float(high)
+
+
+def within_groups(metric, weight: str = "pairs"):
+    """``metric`` measured inside each group (fold) and averaged, as ``f(y, p, groups)``.
+
+    Out-of-fold scores of different fold models are not on one scale (each model saw a
+    different fraud rate), so pooling them into one ranking compares orders across models
+    and can put a whole fold's frauds below another fold's legitimate orders. Averaging
+    inside folds compares only orders scored by the same model. ``weight``: ``"pairs"``
+    (positives × negatives: for ROC-AUC this is exactly the AUC over within-fold pairs) or
+    ``"positives"``. Groups without both classes are skipped; ``None`` when none is left.
+    """
+    def measured(y, p, groups):
+        y, p, groups = np.asarray(y).astype(int), np.asarray(p, dtype=np.float64), np.asarray(groups)
+        total = weights = 0.0
+        for group in np.unique(groups):
+            mask = groups == group
+            positives = int(y[mask].sum())
+            negatives = int(mask.sum()) - positives
+            if not positives or not negatives:
+                continue
+            w = float(positives * negatives if weight == "pairs" else positives)
+            total += w * metric(y[mask], p[mask])
+            weights += w
+        return total / weights if weights else None
+
+    return measured
