@@ -18,13 +18,15 @@ attributes never).
   time) when it can validate: at least ``validation_min_positives`` fraud labels and a
   fraud rate within a factor ``validation_max_rate_ratio`` of the older rows'. The model
   trains on the older rows and early-stops and calibrates on that window;
-* otherwise **time-blocked folds** over the whole labelled history (``folds`` contiguous
-  blocks, each held out once while a model trains on the others, with early stopping and
-  calibration on a stratified random share of its training rows): the metrics are those
-  of the out-of-fold scores, measured inside each fold and averaged (the fold models are not
-  on one scale, so pooling their scores would compare orders across models). The served model then trains on all labelled rows
-  (early stopping and calibration again on a stratified random share, never on a window
-  without signal).
+* otherwise **time-blocked folds** over the whole labelled history: the history cut into
+  ``folds × fold_blocks`` contiguous periods dealt round-robin to ``folds`` folds, each fold
+  held out once while a model trains on the others (early stopping and calibration on a
+  stratified random share of its training rows). A burst of related orders stays on one
+  side, and every fold model sees every season. The metrics are those of the out-of-fold
+  scores, measured inside each fold and averaged (the fold models are not on one scale, so
+  pooling their scores would compare orders across models). The served model then trains
+  on all labelled rows (early stopping and calibration again on a stratified random share,
+  never on a window without signal).
 
 Metrics: ``roc_auc`` (the gate's metric), ``pr_auc``, ``recall_at_1pct_fpr``, ``brier``,
 95 % bootstrap intervals of ROC-AUC and PR-AUC (``roc_auc_low``/``roc_auc_high``...), and
@@ -50,7 +52,7 @@ from ecom_ai.ml.validation import blocked_folds, bootstrap_interval, stratified_
 
 DEFAULT_PARAMS = {"epochs": 40, "batch_size": 256, "lr": 3e-3, "hidden": 64, "dropout": 0.1,
                   "weight_decay": 1e-4, "patience": 6, "min_count": 5, "validation_fraction": 0.2,
-                  "validation_min_positives": 20, "validation_max_rate_ratio": 2.0, "folds": 5,
+                  "validation_min_positives": 20, "validation_max_rate_ratio": 2.0, "folds": 5, "fold_blocks": 4,
                   "inner_validation_fraction": 0.15, "bootstrap": 200}
 
 
@@ -276,15 +278,16 @@ class FraudTrainer(Trainer):
         return model, validated
 
     def _train_with_folds(self, rows, labels, times, numeric, categorical, params, progress):
-        folds = blocked_folds(len(labels), int(params["folds"]))
+        folds = blocked_folds(len(labels), int(params["folds"]), int(params["fold_blocks"]))
         out_of_fold = np.zeros(len(labels), dtype=np.float64)
         groups = np.zeros(len(labels), dtype=np.int64)
         fold_reports = []
         steps = len(folds) + 1
         for number, (train_idx, test_idx) in enumerate(folds, start=1):
             progress.update(percent=100.0 * (number - 1) / steps,
-                            message=f"Fold {number} of {len(folds)}: validating on orders "
-                                    f"{times[test_idx[0]]:%Y-%m-%d} to {times[test_idx[-1]]:%Y-%m-%d}.")
+                            message=f"Fold {number} of {len(folds)}: validating on {len(test_idx)} orders in "
+                                    f"{params['fold_blocks']} periods from {times[test_idx[0]]:%Y-%m-%d} to "
+                                    f"{times[test_idx[-1]]:%Y-%m-%d}.")
             fold_model, _ = self._fit_inner([rows[i] for i in train_idx], labels[train_idx], numeric, categorical,
                                             params)
             out_of_fold[test_idx] = fold_model.predict_proba([rows[i] for i in test_idx])

@@ -1,7 +1,11 @@
 """Validation helpers shared by the trainers: time-blocked folds and bootstrap intervals.
 
-* ``blocked_folds(n, k)``: ``k`` contiguous blocks of rows in time order; each block is held
-  out once while a model trains on the others (blocked cross-validation). Used when the
+* ``blocked_folds(n, k, blocks_per_fold)``: rows in time order cut into ``k × blocks_per_fold``
+  contiguous blocks, dealt round-robin to ``k`` folds; each fold is held out once while a
+  model trains on the others (blocked cross-validation). Contiguous blocks keep a burst of
+  related orders (one ring, one day's velocity) on one side; dealing several blocks to each
+  fold lets every fold model see every season, so a pattern confined to one period (say,
+  January) is not missing from the very models that are asked to recognise it. Used when the
   newest window alone cannot validate a model (too few positives, a class mix unlike the
   rest of the history).
 * ``bootstrap_interval(metric, y, p)``: a percentile confidence interval of a metric over
@@ -16,17 +20,18 @@ from __future__ import annotations
 import numpy as np
 
 
-def blocked_folds(n: int, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``[(train indices, test indices), ...]`` for ``k`` contiguous blocks of ``range(n)``."""
+def blocked_folds(n: int, k: int, blocks_per_fold: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``[(train indices, test indices), ...]``: ``range(n)`` cut into ``k * blocks_per_fold``
+    contiguous blocks, block ``b`` held out in fold ``b % k`` (``blocks_per_fold=1``: ``k``
+    plain contiguous blocks)."""
     k = max(2, min(int(k), n))
-    edges = np.linspace(0, n, k + 1).round().astype(int)
+    blocks = max(k, min(k * max(1, int(blocks_per_fold)), n))
+    edges = np.linspace(0, n, blocks + 1).round().astype(int)
+    fold_of = np.empty(n, dtype=np.int64)
+    for b, (start, end) in enumerate(zip(edges[:-1], edges[1:])):
+        fold_of[start:end] = b % k
     everything = np.arange(n)
-    folds = []
-    for start, end in zip(edges[:-1], edges[1:]):
-        test = everything[start:end]
-        train = np.concatenate([everything[:start], everything[end:]])
-        folds.append((train, test))
-    return folds
+    return [(everything[fold_of != j], everything[fold_of == j]) for j in range(k)]
 
 
 def stratified_holdout(labels, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

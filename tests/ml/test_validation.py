@@ -36,3 +36,15 @@ def test_bootstrap_interval_with_groups_brackets_the_estimate():
     y, p, groups = np.tile(y, 5), np.tile(p, 5), np.tile(groups, 5)
     low, high = bootstrap_interval(within_groups(_roc_auc), y, p, n_boot=50, seed=1, groups=groups)
     assert low == high == 1.0
+
+
+def test_blocked_folds_deal_contiguous_periods_round_robin():
+    from ecom_ai.ml.validation import blocked_folds
+
+    plain = blocked_folds(10, 2)
+    assert [list(test) for _, test in plain] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+    folds = blocked_folds(20, 2, blocks_per_fold=2)  # blocks of 5: [0-4] [5-9] [10-14] [15-19]
+    assert [list(test) for _, test in folds] == [[0, 1, 2, 3, 4, 10, 11, 12, 13, 14],
+                                                [5, 6, 7, 8, 9, 15, 16, 17, 18, 19]]
+    for train, test in folds:
+        assert sorted(list(train) + list(test)) == list(range(20))
