@@ -6,12 +6,14 @@ import logging
 from django.conf import settings as django_settings
 from django.db import DatabaseError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ecom_ai.api.errors import DatabaseUnavailableMixin, database_unavailable_response
 from ecom_ai.api.events.authentication import BrowserSessionAuthentication, ChannelKeyAuthentication
 from ecom_ai.api.events.parsers import SafeJSONParser
 from ecom_ai.api.events.serializers import BatchAcceptedSerializer, BatchErrorSerializer, EventBatchSerializer
@@ -30,11 +32,12 @@ def max_body_bytes() -> int:
     return max(django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0, ecom_settings.MAX_BATCH_SIZE * per_event)
 
 
-class EventBatchView(APIView):
+class EventBatchView(DatabaseUnavailableMixin, APIView):
     authentication_classes = [ChannelKeyAuthentication, BrowserSessionAuthentication]
     permission_classes = [AllowAny]
     throttle_classes = [BrowserEventsThrottle, ChannelKeyThrottle]
     parser_classes = [SafeJSONParser]
+    database_unavailable_detail = gettext_lazy("Events could not be stored right now; retry later.")
 
     @extend_schema(
         operation_id="ecom_ai_events_create",
@@ -98,7 +101,7 @@ class EventBatchView(APIView):
             return Response({"detail": exc.message}, status=code)
         except DatabaseError:
             logger.exception("storing an event batch failed")
-            return Response({"detail": _("Events could not be stored right now; retry later.")}, status=503)
+            return database_unavailable_response(_("Events could not be stored right now; retry later."))
 
         if result.errors:
             return Response({"errors": {str(i): e for i, e in result.errors.items()}}, status=400)

@@ -11,6 +11,7 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ecom_ai.api.errors import DatabaseUnavailableMixin
 from ecom_ai.api.fraud.serializers import (
     AssessmentDetailSerializer,
     AssessmentFilterSerializer,
@@ -27,7 +28,7 @@ class AssessmentPagination(LimitOffsetPagination):
     max_limit = 200
 
 
-class AssessOrderView(APIView):
+class AssessOrderView(DatabaseUnavailableMixin, APIView):
     permission_classes = [IsAdminUser]
 
     @extend_schema(operation_id="ecom_ai_fraud_assess", request=OrderPayloadSerializer,
@@ -45,7 +46,7 @@ class AssessOrderView(APIView):
 
 @extend_schema(operation_id="ecom_ai_fraud_assessments", parameters=[AssessmentFilterSerializer],
                summary="List fraud assessments (staff only)")
-class AssessmentListView(ListAPIView):
+class AssessmentListView(DatabaseUnavailableMixin, ListAPIView):
     permission_classes = [IsAdminUser]
     serializer_class = AssessmentSerializer
     pagination_class = AssessmentPagination
@@ -74,7 +75,7 @@ class AssessmentListView(ListAPIView):
         return qs
 
 
-class DecisionView(APIView):
+class DecisionView(DatabaseUnavailableMixin, APIView):
     permission_classes = [IsAdminUser]
 
     @extend_schema(operation_id="ecom_ai_fraud_decision", request=DecisionSerializer,

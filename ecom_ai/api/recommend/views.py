@@ -18,6 +18,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ecom_ai.api.errors import DatabaseUnavailableMixin
 from ecom_ai.adapters import get_adapter
 from ecom_ai.api.events.authentication import ChannelKeyAuthentication
 from ecom_ai.api.events.throttles import BrowserEventsThrottle
@@ -103,7 +104,7 @@ class RecommendationsThrottle(BrowserEventsThrottle):
         return ecom_settings.RECOMMEND_THROTTLE_RATE
 
 
-class RecommendationsView(APIView):
+class RecommendationsView(DatabaseUnavailableMixin, APIView):
     authentication_classes = [ChannelKeyAuthentication, SessionAuthentication]
     permission_classes = [AllowAny]
     throttle_classes = [RecommendationsThrottle]
