@@ -24,9 +24,9 @@ Methods (all trained on the training half only):
 * ours, the code the product trains (``ecom_ai.marketing.learners``): the Q-network greedy
   policy (spend regressed per arm), the two-part Q greedy policy (P(visit | x, arm) from a
   Q-network × spend of a visitor from a pooled value network), the policy-gradient policy
-  (trained per c on the DR value), and **ours (safe)**: ``select_policy`` on an inner 30 % of the
-  training half picks a learned policy only when its gain over the best fixed arm is
-  significant under both DR and SNIPS, else that fixed arm.
+  (trained per c on the DR value), and **ours (safe)**: the best fixed arm is found on the whole
+  training half (SNIPS, model-free), and ``select_policy`` on an inner 30 % of it picks a learned
+  policy only when its gain over that arm is significant under both DR and SNIPS, else the arm.
 
 Paired differences to the best baseline (by mean) with a 95 % t-interval over splits.
 ``--serving``: ``OfferService.decide`` p99 in process (SQLite, a trained policy loaded) and
@@ -160,9 +160,10 @@ def ours(xtr, atr, ytr, vtr, xte, seed, costs):
                                           seed=seed)
         out[("policy gradient", c)] = pg.probabilities(xte).argmax(axis=1)
         sel = learners.LoggedData(xtr[sel_idx], atr[sel_idx], ytr[sel_idx] - cost[atr[sel_idx]], prop[sel_idx])
+        base = learners.best_fixed_arm(learners.LoggedData(xtr, atr, ytr - cost[atr], prop), 3)
         selection = learners.select_policy(sel, 3, q_sel - cost, {"qnet": q_sel - cost, "twopart": tp_sel - cost},
                                            pg.probabilities(sel.x), thresholds=(0.0, 0.5, 0.8), bootstrap=100,
-                                           seed=seed)
+                                           seed=seed, base_arm=base)
         chosen_model = (two_part.with_offset(cost) if getattr(selection.chosen, "model", "") == "twopart"
                         else _shifted(q_model, cost))
         payload = learners.policy_payload(["none", "mens", "womens"], selection.chosen, selection.base_arm,
