@@ -98,3 +98,18 @@ def test_simulated_world_has_segment_specific_best_arms():
     best = {max(("none", "ten", "ship"), key=lambda arm: expected_net_value(s, arm))
             for s in simulated_customers(500, rng)}
     assert best == {"none", "ten", "ship"}
+
+
+def test_qini_curve_of_a_perfect_ranking_beats_random():
+    from ecom_ai.marketing.report import qini_curve
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    responsive = rng.random(n) < 0.3  # only they respond to the offer
+    treated = rng.random(n) < 0.5
+    outcome = (treated & responsive).astype(float)
+    curve = qini_curve(responsive.astype(float), treated, outcome)
+    at30 = dict(curve)[30.0]
+    assert curve[0] == (0.0, 0.0) and at30 > 0.12 and abs(curve[-1][1] - 0.15) < 0.03  # half are treated
+    shuffled = dict(qini_curve(rng.random(n), treated, outcome))[30.0]
+    assert shuffled < at30 / 2
