@@ -166,8 +166,12 @@ class OfferPolicyTrainer(Trainer):
                 continue
             progress.update(percent=100.0 * number / max(1, len(campaigns)),
                             message=f"Campaign {campaign.slug}: {len(data)} decisions.")
+            def on_epoch(epoch, epochs, row, _campaign=campaign.slug):
+                progress.update(epoch=epoch, total_epochs=epochs, loss=row.get("loss"),
+                                metrics={"val_loss": row.get("val_loss")}, message=f"Campaign {_campaign}: Q-network.")
+
             payload, evaluation = train_campaign(campaign, arm_keys, data, logging, params, seed=seed,
-                                                 device=self.device)
+                                                 device=self.device, progress=on_epoch)
             payloads[campaign.slug] = payload
             evaluations[campaign.slug] = evaluation
             held = evaluation["held_out_rows"]

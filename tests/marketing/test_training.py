@@ -58,6 +58,9 @@ def test_trains_gates_and_serves_a_learned_policy(campaign, settings, admin_clie
     log_history(campaign, 3000)
     version = train_model("offers", FAST)
     assert version.metrics["decisions"] == 3000 and version.metrics["campaigns"] == 1
+    from ecom_ai.models import TrainingRun
+
+    assert TrainingRun.objects.get(version=version).history  # per-epoch progress of the Q-network
     evaluation = version.validation["campaigns"][campaign.slug]
     assert set(evaluation["policies"]) == {"learned", "logging", "fixed:none", "fixed:ten", "fixed:ship"}
     for estimates in evaluation["policies"].values():
