@@ -355,13 +355,24 @@ class Selection:
     reason: str
 
 
-def best_fixed_arm(data: LoggedData, arms: int) -> int:
-    """The fixed arm with the highest self-normalized IPS value on ``data`` (model-free: no fitted model
-    can overfit it, so use every training decision, not only the selection part)."""
+def best_fixed_arm(data: LoggedData, arms: int, *, engaged=None, value=None, offsets=None) -> int:
+    """The best fixed arm on ``data``: model-free, so use every training decision (not only the
+    selection part). By self-normalized IPS of the reward; or, with ``engaged`` (0/1 per decision)
+    and ``value`` (gross value per decision), by the two-part estimate ``P(engaged | arm) · mean value
+    of the engaged − offsets[arm]`` — the assumption of ``TwoPartModel``, far less swayed by a few
+    very large orders than the mean reward."""
     n = len(data)
-    values = [ope.estimate("snips", data.rewards, data.actions, data.propensities, ope.fixed(n, arms, k),
-                           bootstrap=0).value for k in range(arms)]
-    return int(np.argmax(values))
+    if engaged is None:
+        values = [ope.estimate("snips", data.rewards, data.actions, data.propensities, ope.fixed(n, arms, k),
+                               bootstrap=0).value for k in range(arms)]
+        return int(np.argmax(values))
+    engaged = np.asarray(engaged, dtype=np.float64)
+    value = np.asarray(value, dtype=np.float64)
+    per_engaged = float(value[engaged > 0].mean()) if (engaged > 0).any() else 0.0
+    offsets = np.zeros(arms) if offsets is None else np.asarray(offsets, dtype=np.float64)
+    rates = [ope.estimate("snips", engaged, data.actions, data.propensities, ope.fixed(n, arms, k),
+                          bootstrap=0).value for k in range(arms)]
+    return int(np.argmax([rates[k] * per_engaged - offsets[k] for k in range(arms)]))
 
 
 def select_policy(valid: LoggedData, arms: int, q_valid, q_models, pg_probs=None, *, thresholds=(0.0,),
