@@ -512,7 +512,7 @@ declare("recommend", "RECOMMEND_SCORING_MEMORY_MB", 256, NUM, between(8, 65536),
         "with a running top-k (8–65536)")
 declare("recommend", "RECOMMEND_ANN_MIN_ITEMS", 200_000, INT, at_least(1),
         "catalogues with at least this many items serve the recommender's top-k through an approximate "
-        "nearest-neighbour index (faiss HNSW, `pip install ecom-ai[ann]`; built at training, stored with the "
+        "nearest-neighbour index (faiss IVF-Flat, `pip install ecom-ai[ann]`; built at training, stored with the "
         "version); smaller ones, or without faiss, are scored exactly")
 declare("recommend", "RECOMMEND_THROTTLE_RATE", None, OPT_STR, rate("'300/min'"),
         "requests to the recommendations endpoint per browser (user, else visitor cookie, else IP), DRF rate syntax "
