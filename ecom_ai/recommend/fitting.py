@@ -132,7 +132,7 @@ def fit(model, train: SequenceData, params: dict, *, evaluate=None, progress=Non
         threads = params.get("threads")
         state, report = distributed.run_distributed(
             _fit_worker, nproc, model.cpu(), train, params, evaluate, trained_items, event_weights,
-            threads=int(threads) if threads else None)
+            threads=int(threads) if threads else None, device=device)
         model.load_state_dict(state)
         model.eval()
         if progress is not None:
