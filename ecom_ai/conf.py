@@ -239,6 +239,9 @@ declare("core", "ORDER_FIELDS", _ORDER_FIELDS, DICT, field_mapping(_ORDER_FIELDS
         "neutral name → attribute path on your order (and its lines; `line_price` is the unit price); merged "
         "key by key; `None` = not read. `number`, `user`, `created_at` must be database fields (used in queries)",
         merge=True)
+declare("core", "API_DOCS_PUBLIC", False, BOOL, None,
+        "serve the API's OpenAPI schema, Swagger UI and ReDoc (`api/schema/`, `api/docs/`, `api/redoc/` of "
+        "`ecom_ai.urls`) to everyone; by default only staff see them (docs/api.md)")
 declare("core", "DEFAULT_CURRENCY", "USD", STR, Rule(lambda v: len(v) == 3, "must be a 3-letter ISO 4217 code"),
         "ISO 4217 code used when an order has none")
 declare("core", "CACHE_RETRY_SECONDS", 5, NUM, NOT_NEGATIVE,
