@@ -436,6 +436,10 @@ declare("chat", "CHAT_HANDOFF_EXPIRY_MINUTES", 30, NUM, POSITIVE,
 declare("chat", "CHAT_RESUME_MINUTES", 1440, NUM, POSITIVE,
         "a logged-in shopper's open conversation is picked up in a new browser session only when it changed within "
         "this many minutes; older ones are left and a new conversation starts")
+declare("chat", "CHAT_WARM_UP", True, BOOL, None,
+        "load the intent model and build the chat's article and catalog indexes in a background thread when a web "
+        "process starts (`runserver`, gunicorn…; not in management commands, Celery workers or tests), so that no "
+        "shopper's message pays for it")
 declare("chat", "CHAT_DEFAULT_LANGUAGE", "en", STR, NOT_EMPTY,
         "language of articles and answers without a language; the bot answers each message in the language it "
         "is written in (English, Chinese) and falls back to this one, with a note, when it has no translation")
