@@ -108,10 +108,12 @@ def intent_report() -> dict:
 
 @admin.register(KnowledgeArticle)
 class KnowledgeArticleAdmin(EcomAiModelAdmin):
-    list_display = ("title", "topic", "published", "updated_at")
-    list_filter = ("topic", "published")
+    list_display = ("title", "language", "translation_of", "topic", "published", "updated_at")
+    list_filter = ("topic", "language", "published")
+    list_select_related = ("translation_of",)
     search_fields = ("title", "body", "questions")
-    fields = ("title", "topic", "body", "questions", "url", "published")
+    fields = ("title", "language", "translation_of", "topic", "body", "questions", "url", "published")
+    raw_id_fields = ("translation_of",)
 
 
 class ConversationForm(forms.ModelForm):
@@ -152,10 +154,10 @@ class ConversationAdmin(EcomAiModelAdmin):
     list_select_related = ("assigned_to",)
     search_fields = ("user_key", "visitor_key", "messages__text")
     readonly_fields = ("status", "user_key", "visitor_key", "assigned_to", "handoff_reason", "handed_off_at",
-                       "created_at", "transcript")
+                       "staff_active_at", "created_at", "transcript")
     fieldsets = (
         (None, {"fields": ("status", "assigned_to", "handoff_reason", "user_key", "visitor_key", "handed_off_at",
-                           "created_at")}),
+                           "staff_active_at", "created_at")}),
         (_("Transcript"), {"fields": ("transcript",)}),
         (_("Answer"), {"fields": ("reply", "then")}),
     )
@@ -240,8 +242,10 @@ class MessageAdmin(EcomAiModelAdmin):
     list_filter = ("intent",)
     search_fields = ("text",)
     list_select_related = ("conversation",)
-    fields = ("conversation", "sender", "text", "intent", "confidence", "sources", "reviewed_intent", "created_at")
-    readonly_fields = ("conversation", "sender", "text", "intent", "confidence", "sources", "created_at")
+    fields = ("conversation", "sender", "text", "language", "intent", "confidence", "sources", "suggestions",
+              "reviewed_intent", "created_at")
+    readonly_fields = ("conversation", "sender", "text", "language", "intent", "confidence", "sources", "suggestions",
+                       "created_at")
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(sender=Message.SENDER_SHOPPER)

@@ -39,6 +39,19 @@ def status_badge(status: str, label) -> str:
                        'white-space:nowrap">{}</span>', STATUS_COLOURS.get(status, "#777"), label)
 
 
+def health_badge(version) -> str:
+    """"loadable", or "fallback in use since ..." with the error (``ecom_ai.ml.health``)."""
+    from ecom_ai.ml.health import check_version
+
+    health = check_version(version)
+    if health.ok:
+        return format_html('<span class="ecom-ai-health-ok" style="color:#009E73">&#10003; {}</span>',
+                           _("loadable"))
+    since = format_html(" {} {}", _("since"), f"{health.since:%Y-%m-%d %H:%M:%S %Z}") if health.since else ""
+    return format_html('<span class="ecom-ai-health-bad" style="color:#D55E00;font-weight:bold">&#9888; {}{}</span>'
+                       '<br><small>{}</small>', _("unusable: fallback in use"), since, health.error)
+
+
 def fmt_number(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
@@ -128,8 +141,8 @@ class TrainingRunInline(admin.TabularInline):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(ReadOnlyPageMixin, EcomAiModelAdmin):
-    list_display = ("kind", "version_label", "status_display", "primary_metric", "warnings", "created_short",
-                    "activated_short")
+    list_display = ("kind", "version_label", "status_display", "health", "primary_metric", "warnings",
+                    "created_short", "activated_short")
     list_display_links = ("kind", "version_label")
     list_filter = ("kind", "status")
     list_select_related = ("activated_by",)
@@ -140,14 +153,15 @@ class ModelVersionAdmin(ReadOnlyPageMixin, EcomAiModelAdmin):
     change_list_template = "ecom_ai/admin/ml/modelversion_change_list.html"
     inlines = (TrainingRunInline,)
     fieldsets = (
-        (None, {"fields": ("kind", "number", "status_display", "primary_metric", "metrics_table", "notes")}),
+        (None, {"fields": ("kind", "number", "status_display", "health_detail", "primary_metric", "metrics_table",
+                           "notes")}),
         (_("Quality"), {"fields": ("quality_panel", "validation_display", "metric_history")}),
         (_("Training"), {"fields": ("params_display", "data_start", "data_end", "artifact", "error")}),
         (_("Activation"), {"fields": ("created_at", "activated_at", "activated_by")}),
     )
     readonly_fields = ("kind", "number", "status_display", "primary_metric", "metrics_table", "notes", "params_display",
                        "data_start", "data_end", "artifact", "error", "created_at", "activated_at", "activated_by",
-                       "quality_panel", "validation_display", "metric_history")
+                       "quality_panel", "validation_display", "metric_history", "health_detail")
 
     class Media:
         css = {"all": ("ecom_ai/ml/admin.css",)}
@@ -181,6 +195,23 @@ class ModelVersionAdmin(ReadOnlyPageMixin, EcomAiModelAdmin):
     @admin.display(description=_("status"), ordering="status")
     def status_display(self, version):
         return status_badge(version.status, version.get_status_display())
+
+    # ----- health: can the artifact be loaded, or does serving use the fallback (ecom_ai.ml.health)
+    @admin.display(description=_("health"))
+    def health(self, version):
+        """Active versions only (what serves): loadable, or the fallback serves since when."""
+        if not version.is_active:
+            return "–"
+        return health_badge(version)
+
+    @admin.display(description=_("health"))
+    def health_detail(self, version):
+        if not version.artifact:
+            return "–"
+        badge = health_badge(version)
+        if version.is_active:
+            return badge
+        return format_html("{} <small>({})</small>", badge, _("not active: checked for when it is activated"))
 
     @admin.display(description=_("primary metric"))
     def primary_metric(self, version):
