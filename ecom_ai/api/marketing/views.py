@@ -15,6 +15,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ecom_ai.api.errors import DatabaseUnavailableMixin
 from ecom_ai.adapters import get_adapter
 from ecom_ai.api.events.authentication import ChannelKeyAuthentication
 from ecom_ai.api.events.throttles import BrowserEventsThrottle
@@ -72,7 +73,7 @@ class OffersThrottle(BrowserEventsThrottle):
         return ecom_settings.MARKETING_THROTTLE_RATE
 
 
-class OffersView(APIView):
+class OffersView(DatabaseUnavailableMixin, APIView):
     authentication_classes = [ChannelKeyAuthentication, SessionAuthentication]
     permission_classes = [AllowAny]
     throttle_classes = [OffersThrottle]
