@@ -41,6 +41,7 @@ from ecom_ai.recommend.service import recommend  # the recommendation domain's d
 logger = logging.getLogger(__name__)
 
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")  # lone surrogates cannot be stored (not valid UTF-8)
 
 STATUS_WORDING = {
     "placed": "has been placed and is being prepared",
@@ -76,7 +77,7 @@ def clean_text(text) -> str:
     """Validate and normalise a message: a non-empty string within the length limit."""
     if not isinstance(text, str):
         raise ChatInputError("The message must be text.")
-    text = _CONTROL_RE.sub(" ", text).strip()
+    text = _SURROGATE_RE.sub("\ufffd", _CONTROL_RE.sub(" ", text)).strip()
     if not text:
         raise ChatInputError("The message is empty.")
     limit = ecom_settings.CHAT_MAX_MESSAGE_LENGTH

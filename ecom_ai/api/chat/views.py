@@ -12,9 +12,9 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
-from rest_framework.views import APIView
 
 from ecom_ai.adapters import get_adapter
+from ecom_ai.api.base import EcomAIAPIView, StrictQueryMixin
 from ecom_ai.api.events.authentication import BrowserSessionAuthentication
 from ecom_ai.chat.service import ChatInputError, ChatService, clean_text
 from ecom_ai.conf import settings as ecom_settings
@@ -91,7 +91,12 @@ def current_conversation(request, *, include_closed: bool = False) -> Conversati
     return conversation
 
 
-class ChatMessagesView(APIView):
+class ChatHistoryQuerySerializer(StrictQueryMixin, serializers.Serializer):
+    after = serializers.IntegerField(required=False, default=0, min_value=0, max_value=2**63 - 1,
+                                     help_text="Only messages with a larger id (the last id the client has).")
+
+
+class ChatMessagesView(EcomAIAPIView):
     authentication_classes = [BrowserSessionAuthentication]
     permission_classes = [AllowAny]
 
@@ -110,12 +115,12 @@ class ChatMessagesView(APIView):
             "poll_seconds": serializers.IntegerField()})},
     )
     def get(self, request):
-        after = request.query_params.get("after", "0")
-        if not after.isdigit() or len(after) > 18:
-            return Response({"detail": "'after' must be a message id (a non-negative integer)."},
-                            status=status.HTTP_400_BAD_REQUEST)
+        query = ChatHistoryQuerySerializer(data=request.query_params)
+        if not query.is_valid():
+            return Response({"detail": "'after' must be a message id (a non-negative integer).",
+                             "after": query.errors.get("after", [])}, status=status.HTTP_400_BAD_REQUEST)
         conversation = current_conversation(request, include_closed=True)
-        return Response(self._payload(conversation, after=int(after)))
+        return Response(self._payload(conversation, after=query.validated_data["after"]))
 
     @extend_schema(
         summary="Send a message to the shop's assistant",

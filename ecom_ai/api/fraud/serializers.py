@@ -1,11 +1,38 @@
 """Fraud API serializers: strict types and sizes; odd-but-typed values are scored and listed as gaps."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
+from ecom_ai.api.base import StrictQueryMixin
 from ecom_ai.fraud.features import OrderFacts
 from ecom_ai.models.fraud import FraudAssessment
+
+
+#: order times (and sign-up times) outside [EARLIEST_ORDER_TIME, now + MAX_ORDER_TIME_AHEAD] are a 400:
+#: a 9999-12-31 order would be stored and scored as if real; year 1 broke date arithmetic
+EARLIEST_ORDER_TIME = datetime(2000, 1, 1, tzinfo=dt_timezone.utc)
+MAX_ORDER_TIME_AHEAD = timedelta(days=1)
+
+
+def check_time_window(value):
+    """``value`` (aware datetime or None) within the sane window, else a ValidationError."""
+    if value is None:
+        return value
+    latest = timezone.now() + MAX_ORDER_TIME_AHEAD
+    try:
+        sane = EARLIEST_ORDER_TIME <= value <= latest
+    except (OverflowError, TypeError):
+        sane = False
+    if not sane:
+        raise serializers.ValidationError(
+            _("Must be between %(earliest)s and one day from now (%(latest)s).")
+            % {"earliest": EARLIEST_ORDER_TIME.date().isoformat(), "latest": latest.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    return value
 
 
 class OrderLineSerializer(serializers.Serializer):
@@ -65,6 +92,12 @@ class OrderPayloadSerializer(serializers.Serializer):
             raise serializers.ValidationError(dict(sorted(errors.items())[:20]))
         return value
 
+    def validate_created_at(self, value):
+        return check_time_window(value)
+
+    def validate_signed_up_at(self, value):
+        return check_time_window(value)
+
     def validate(self, data):
         if not (data.get("order_key") or "").strip() and not (data.get("number") or "").strip():
             raise serializers.ValidationError({"order_key": _("Give order_key or number to identify the order.")})
@@ -104,7 +137,7 @@ class DecisionSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class AssessmentFilterSerializer(serializers.Serializer):
+class AssessmentFilterSerializer(StrictQueryMixin, serializers.Serializer):
     level = serializers.ChoiceField(choices=[c[0] for c in FraudAssessment.LEVEL_CHOICES], required=False)
     status = serializers.ChoiceField(choices=[c[0] for c in FraudAssessment.STATUS_CHOICES], required=False)
     since = serializers.DateTimeField(required=False)

@@ -7,10 +7,9 @@ from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from ecom_ai.api.base import ApiDefaultsMixin, EcomAIAPIView, StaffOnlyMixin
 from ecom_ai.api.fraud.serializers import (
     AssessmentDetailSerializer,
     AssessmentFilterSerializer,
@@ -27,8 +26,7 @@ class AssessmentPagination(LimitOffsetPagination):
     max_limit = 200
 
 
-class AssessOrderView(APIView):
-    permission_classes = [IsAdminUser]
+class AssessOrderView(StaffOnlyMixin, EcomAIAPIView):
 
     @extend_schema(operation_id="ecom_ai_fraud_assess", request=OrderPayloadSerializer,
                    responses={200: AssessmentDetailSerializer}, summary="Assess an order payload (staff only)")
@@ -45,8 +43,7 @@ class AssessOrderView(APIView):
 
 @extend_schema(operation_id="ecom_ai_fraud_assessments", parameters=[AssessmentFilterSerializer],
                summary="List fraud assessments (staff only)")
-class AssessmentListView(ListAPIView):
-    permission_classes = [IsAdminUser]
+class AssessmentListView(StaffOnlyMixin, ApiDefaultsMixin, ListAPIView):
     serializer_class = AssessmentSerializer
     pagination_class = AssessmentPagination
 
@@ -74,8 +71,7 @@ class AssessmentListView(ListAPIView):
         return qs
 
 
-class DecisionView(APIView):
-    permission_classes = [IsAdminUser]
+class DecisionView(StaffOnlyMixin, EcomAIAPIView):
 
     @extend_schema(operation_id="ecom_ai_fraud_decision", request=DecisionSerializer,
                    responses={200: AssessmentSerializer}, summary="Approve an order or mark it as fraud (staff only)")

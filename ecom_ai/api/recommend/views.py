@@ -16,9 +16,9 @@ from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from ecom_ai.adapters import get_adapter
+from ecom_ai.api.base import EcomAIAPIView
 from ecom_ai.api.events.authentication import ChannelKeyAuthentication
 from ecom_ai.api.events.throttles import BrowserEventsThrottle
 from ecom_ai.conf import settings as ecom_settings
@@ -103,7 +103,7 @@ class RecommendationsThrottle(BrowserEventsThrottle):
         return ecom_settings.RECOMMEND_THROTTLE_RATE
 
 
-class RecommendationsView(APIView):
+class RecommendationsView(EcomAIAPIView):
     authentication_classes = [ChannelKeyAuthentication, SessionAuthentication]
     permission_classes = [AllowAny]
     throttle_classes = [RecommendationsThrottle]
