@@ -26,6 +26,7 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.views import APIView
 
 from ecom_ai.api.parsers import SafeJSONParser
+from ecom_ai.api.schema import EcomAIAutoSchema
 
 
 class PayloadTooLarge(APIException):
@@ -55,6 +56,7 @@ class ApiDefaultsMixin:
     """Put first in the bases of every ecom_ai API view (APIView and generic views alike)."""
 
     parser_classes = [SafeJSONParser]
+    schema = EcomAIAutoSchema()  # states the error statuses every operation can answer
 
     def max_body_bytes(self) -> int | None:
         """The largest request body this view reads (bytes as sent); ``None``: no limit."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -15,6 +15,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from ecom_ai.adapters import get_adapter
 from ecom_ai.api.base import EcomAIAPIView, StrictQueryMixin
+from ecom_ai.api.chat.serializers import ChatMessageInSerializer, ChatPayloadSerializer
 from ecom_ai.api.events.authentication import BrowserSessionAuthentication
 from ecom_ai.chat.service import ChatInputError, ChatService, clean_text
 from ecom_ai.conf import settings as ecom_settings
@@ -109,10 +110,10 @@ class ChatMessagesView(EcomAIAPIView):
         raise Throttled(wait, detail=_("Too many messages; please wait a moment before writing again."))
 
     @extend_schema(
+        operation_id="ecom_ai_chat_history",
         summary="This shopper's conversation (messages after ?after=<id>)",
-        responses={200: inline_serializer("ChatHistory", {
-            "conversation": serializers.DictField(allow_null=True), "messages": serializers.ListField(),
-            "poll_seconds": serializers.IntegerField()})},
+        parameters=[ChatHistoryQuerySerializer],
+        responses={200: ChatPayloadSerializer},
     )
     def get(self, request):
         query = ChatHistoryQuerySerializer(data=request.query_params)
@@ -123,11 +124,10 @@ class ChatMessagesView(EcomAIAPIView):
         return Response(self._payload(conversation, after=query.validated_data["after"]))
 
     @extend_schema(
+        operation_id="ecom_ai_chat_send",
         summary="Send a message to the shop's assistant",
-        request=inline_serializer("ChatMessageIn", {"text": serializers.CharField()}),
-        responses={201: inline_serializer("ChatReply", {
-            "conversation": serializers.DictField(), "messages": serializers.ListField(),
-            "poll_seconds": serializers.IntegerField()})},
+        request=ChatMessageInSerializer,
+        responses={201: ChatPayloadSerializer},
     )
     def post(self, request):
         data = request.data

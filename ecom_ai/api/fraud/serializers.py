@@ -6,6 +6,7 @@ from datetime import timezone as dt_timezone
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
 from ecom_ai.api.base import StrictQueryMixin
@@ -57,8 +58,12 @@ class OrderPayloadSerializer(serializers.Serializer):
     total = serializers.DecimalField(max_digits=18, decimal_places=4, required=False, allow_null=True, default=None,
                                      source="amount")
     currency = serializers.CharField(max_length=8, required=False, allow_blank=True, default="")
-    created_at = serializers.DateTimeField(required=False, allow_null=True, default=None, source="placed_at")
-    signed_up_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    created_at = serializers.DateTimeField(required=False, allow_null=True, default=None, source="placed_at",
+                                           help_text="When the order was placed: between 2000-01-01 and one day "
+                                                     "from now.")
+    signed_up_at = serializers.DateTimeField(required=False, allow_null=True, default=None,
+                                             help_text="When the customer signed up: between 2000-01-01 and one "
+                                                       "day from now.")
     ip = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     device_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="", source="device")
     payment_fingerprint = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
@@ -115,6 +120,23 @@ class OrderPayloadSerializer(serializers.Serializer):
             lines=[(line.get("item_key", ""), line.get("quantity", 1), line.get("price")) for line in lines],
             extra_source="api", **data,
         )
+
+
+class OrderPayloadSchema(OpenApiSerializerExtension):
+    """The schema states what the serializer enforces beyond field types: ``order_key`` or
+    ``number`` (not blank) is required, and unknown fields are refused."""
+
+    target_class = "ecom_ai.api.fraud.serializers.OrderPayloadSerializer"
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        if direction == "request":
+            schema["additionalProperties"] = False
+            schema["anyOf"] = [
+                {"required": [name], "properties": {name: {"type": "string", "pattern": r"\S"}}}
+                for name in ("order_key", "number")
+            ]
+        return schema
 
 
 class AssessmentSerializer(serializers.ModelSerializer):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import ListAPIView
@@ -22,8 +22,36 @@ from ecom_ai.models.fraud import FraudAssessment
 
 
 class AssessmentPagination(LimitOffsetPagination):
+    """``limit`` (1..200) and ``offset`` (0 or more): anything else is a 400, not silently the default."""
+
     default_limit = 50
     max_limit = 200
+
+    def _strict_int(self, request, name: str, minimum: int, default):
+        raw = request.query_params.get(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise ValidationError({name: [_("Must be an integer of at least %(minimum)d.") % {"minimum": minimum}]})
+        return value
+
+    def get_limit(self, request):
+        return min(self._strict_int(request, self.limit_query_param, 1, self.default_limit), self.max_limit)
+
+    def get_offset(self, request):
+        return self._strict_int(request, self.offset_query_param, 0, 0)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        bounds = {self.limit_query_param: {"minimum": 1, "maximum": self.max_limit},
+                  self.offset_query_param: {"minimum": 0}}
+        for parameter in parameters:
+            parameter["schema"].update(bounds.get(parameter["name"], {}))
+        return parameters
 
 
 class AssessOrderView(StaffOnlyMixin, EcomAIAPIView):
@@ -41,8 +69,8 @@ class AssessOrderView(StaffOnlyMixin, EcomAIAPIView):
         return Response(AssessmentDetailSerializer(assessment).data)
 
 
-@extend_schema(operation_id="ecom_ai_fraud_assessments", parameters=[AssessmentFilterSerializer],
-               summary="List fraud assessments (staff only)")
+@extend_schema_view(get=extend_schema(operation_id="ecom_ai_fraud_assessments", parameters=[AssessmentFilterSerializer],
+                                     summary="List fraud assessments (staff only)"))
 class AssessmentListView(StaffOnlyMixin, ApiDefaultsMixin, ListAPIView):
     serializer_class = AssessmentSerializer
     pagination_class = AssessmentPagination
