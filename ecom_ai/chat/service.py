@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from ecom_ai import signals
 from ecom_ai.adapters import get_adapter
-from ecom_ai.chat import retrieval
+from ecom_ai.chat import lookup_limits, retrieval
 from ecom_ai.chat.classifier import IntentClassifier, IntentPrediction, fit_intent_classifier
 from ecom_ai.chat.encoders import configured_encoder_spec
 from ecom_ai.chat.entities import extract_entities
@@ -380,15 +380,17 @@ class ChatService:
                           sources=[{"type": "order_lookup", "label": "order look-up"}], intent="order_status")
 
         record = self._find_order_record(number)
+        blocked = lookup_limits.is_blocked(number)  # per IP and per order number, across sessions
         allowed = record is not None and (
             (user_key and record.user_key == user_key)
-            or (email and record.email and record.email.strip().lower() == email.strip().lower())
+            or (not blocked and email and record.email and record.email.strip().lower() == email.strip().lower())
         )
         state.pop("order_number", None)
         state.pop("order_email", None)
         state.pop("pending", None)
         if not allowed:
             state["order_failures"] = failures + 1
+            lookup_limits.record_failure(number)
             if user_key:
                 text = ("I couldn't find that order on your account. Please check the number; if you ordered as "
                         "a guest, also tell me the e-mail address used for the order.")
