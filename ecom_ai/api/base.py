@@ -98,11 +98,15 @@ class EcomAIAPIView(ApiDefaultsMixin, APIView):
 
 
 class StrictQueryMixin:
-    """Query filters: a parameter given empty (``?until=``) is a 400, not silently ignored."""
+    """Query filters: a parameter given empty (``?until=``) is a 400, not silently ignored.
+    ``strict_fields``: the parameters this applies to (default: all)."""
+
+    strict_fields: tuple[str, ...] | None = None
 
     def validate(self, data):
         raw = self.initial_data  # type: ignore[attr-defined]
-        empty = [name for name in self.fields if name in raw and raw.get(name, "") == ""]  # type: ignore[attr-defined]
+        names = self.strict_fields if self.strict_fields is not None else self.fields  # type: ignore[attr-defined]
+        empty = [name for name in names if name in raw and raw.get(name, "") == ""]
         if empty:
             raise serializers.ValidationError({name: [_("This field may not be blank.")] for name in empty})
         return super().validate(data)  # type: ignore[misc]

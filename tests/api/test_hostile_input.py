@@ -233,3 +233,26 @@ def test_empty_filters_are_a_400(staff, query):
 @pytest.mark.parametrize("query", ["until=0001-01-01T00:00:00Z", "since=9999-12-31T23:59:59-10:00", "min_score=101"])
 def test_odd_filters_never_500(staff, query):
     assert staff.get(f"{LIST}?{query}").status_code in (200, 400)
+
+
+# --- found by schemathesis --------------------------------------------------------------------
+
+def test_a_number_where_the_schema_says_string_is_a_400(staff):
+    response = staff.post(ASSESS, {"number": "N-1", "billing_country": 6571}, content_type="application/json")
+    assert response.status_code == 400 and "billing_country" in response.json()
+
+
+def test_an_empty_limit_on_recommendations_is_a_400(anon):
+    assert anon.get("/ecom-ai/api/v1/recommendations/", {"placement": "product", "limit": ""}).status_code == 400
+    assert anon.get("/ecom-ai/api/v1/recommendations/", {"placement": "product", "item": ""}).status_code == 200
+
+
+@pytest.mark.parametrize("query", ["limit=abc", "limit=0", "offset=-1", "limit=%1F"])
+def test_bad_pagination_is_a_400(staff, query):
+    assert staff.get(f"{LIST}?{query}").status_code == 400
+
+
+@pytest.mark.parametrize("url", ["/ecom-ai/api/v1/fraud/assessments/1e100/decision/", "/ecom-ai/api/v1/nope/"])
+def test_unknown_api_paths_are_a_json_404(anon, url):
+    response = anon.post(url, "{}", content_type="application/json")
+    assert response.status_code == 404 and response.json() == {"detail": "Not found."}

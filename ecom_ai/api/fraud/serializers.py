@@ -36,8 +36,19 @@ def check_time_window(value):
     return value
 
 
+class StrictCharField(serializers.CharField):
+    """Text only: a number where the schema says string is a 400, not silently converted."""
+
+    default_error_messages = {"not_text": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_text")
+        return super().to_internal_value(data)
+
+
 class OrderLineSerializer(serializers.Serializer):
-    item_key = serializers.CharField(max_length=191, allow_blank=True, required=False, default="")
+    item_key = StrictCharField(max_length=191, allow_blank=True, required=False, default="")
     quantity = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False, default=1)
     price = serializers.DecimalField(max_digits=18, decimal_places=4, required=False, allow_null=True)
 
@@ -51,27 +62,27 @@ class OrderPayloadSerializer(serializers.Serializer):
     so ``to_facts()`` needs no mapping.
     """
 
-    order_key = serializers.CharField(max_length=191, required=False, allow_blank=True, default="")
-    number = serializers.CharField(max_length=191, required=False, allow_blank=True, default="")
-    user_key = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    email = serializers.CharField(max_length=254, required=False, allow_blank=True, default="")
+    order_key = StrictCharField(max_length=191, required=False, allow_blank=True, default="")
+    number = StrictCharField(max_length=191, required=False, allow_blank=True, default="")
+    user_key = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
+    email = StrictCharField(max_length=254, required=False, allow_blank=True, default="")
     total = serializers.DecimalField(max_digits=18, decimal_places=4, required=False, allow_null=True, default=None,
                                      source="amount")
-    currency = serializers.CharField(max_length=8, required=False, allow_blank=True, default="")
+    currency = StrictCharField(max_length=8, required=False, allow_blank=True, default="")
     created_at = serializers.DateTimeField(required=False, allow_null=True, default=None, source="placed_at",
                                            help_text="When the order was placed: between 2000-01-01 and one day "
                                                      "from now.")
     signed_up_at = serializers.DateTimeField(required=False, allow_null=True, default=None,
                                              help_text="When the customer signed up: between 2000-01-01 and one "
                                                        "day from now.")
-    ip = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    device_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="", source="device")
-    payment_fingerprint = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
-    shipping_country = serializers.CharField(max_length=8, required=False, allow_blank=True, default="")
-    billing_country = serializers.CharField(max_length=8, required=False, allow_blank=True, default="")
-    ip_country = serializers.CharField(max_length=8, required=False, allow_blank=True, default="")
-    channel = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
-    visitor_key = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    ip = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
+    device_id = StrictCharField(max_length=128, required=False, allow_blank=True, default="", source="device")
+    payment_fingerprint = StrictCharField(max_length=128, required=False, allow_blank=True, default="")
+    shipping_country = StrictCharField(max_length=8, required=False, allow_blank=True, default="")
+    billing_country = StrictCharField(max_length=8, required=False, allow_blank=True, default="")
+    ip_country = StrictCharField(max_length=8, required=False, allow_blank=True, default="")
+    channel = StrictCharField(max_length=32, required=False, allow_blank=True, default="")
+    visitor_key = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
     lines = OrderLineSerializer(many=True, required=False, default=list, max_length=500)
     extra = serializers.DictField(
         required=False, default=dict,

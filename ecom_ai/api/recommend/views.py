@@ -19,7 +19,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from ecom_ai.adapters import get_adapter
-from ecom_ai.api.base import EcomAIAPIView
+from ecom_ai.api.base import EcomAIAPIView, StrictQueryMixin
 from ecom_ai.api.events.authentication import ChannelKeyAuthentication
 from ecom_ai.api.events.throttles import BrowserEventsThrottle
 from ecom_ai.conf import settings as ecom_settings
@@ -54,7 +54,9 @@ class PlacementSlugFieldSchema(OpenApiSerializerFieldExtension):
         return {"type": "string", "enum": known_placements()}
 
 
-class RecommendationQuerySerializer(serializers.Serializer):
+class RecommendationQuerySerializer(StrictQueryMixin, serializers.Serializer):
+    strict_fields = ("limit",)  # ?limit= (empty) is a 400; an empty item or key means "none"
+
     placement = PlacementSlugField(max_length=64, help_text="A placement's slug (home, product, cart, email and "
                                                             "those the shop added in the admin).")
     item = serializers.CharField(max_length=191, required=False, allow_blank=True, trim_whitespace=False,
