@@ -405,9 +405,25 @@ class DefaultShopAdapter:
         return {}
 
     def order_coupon_codes(self, order) -> list[str]:
-        """The coupon / voucher codes used on the order (default: none). The order bridge
-        passes them on (``ecom_ai.signals.order_recorded``), e.g. to credit an offer."""
-        return []
+        """The coupon / voucher codes used on the order. The order bridge passes them on
+        (``ecom_ai.signals.order_recorded``) to credit the offer that gave them. Default: the
+        codes of ecom_ai's own ``Coupon`` store redeemed for this order
+        (``ecom_ai.marketing.redeem``); shops with their own vouchers override it."""
+        coupon = apps.get_model("ecom_ai", "Coupon")
+        try:
+            key = self.order_key(order)
+        except Exception:
+            return []
+        return list(coupon.objects.filter(order_key=key).values_list("code", flat=True))
+
+    def issue_coupon(self, customer, offer) -> str:
+        """A new single-use code for ``offer`` (an ecom_ai ``Offer``) given to ``customer`` (an
+        object with ``user_key`` / ``visitor_key``, e.g. ``ecom_ai.marketing.state.Identity``).
+        Default: a unique code in ecom_ai's own ``Coupon`` store, valid ``offer.validity_days``.
+        Override to create a voucher in the shop's own system (docs/marketing.md, Oscar)."""
+        coupon = apps.get_model("ecom_ai", "Coupon")
+        return coupon.objects.issue(offer, user_key=getattr(customer, "user_key", "") or "",
+                                    visitor_key=getattr(customer, "visitor_key", "") or "")
 
     def order_lookup(self, name: str, fallback: str | None = None) -> str | None:
         """The ORM lookup of ``ORDER_FIELDS[name]`` on the order model, or ``fallback`` when

@@ -11,6 +11,10 @@ class EcomAIConfig(AppConfig):
         from ecom_ai import checks  # noqa: F401  registers system checks
         from ecom_ai import receivers  # noqa: F401  connects signal receivers
         from ecom_ai.fraud import scoring
+        from ecom_ai.recommend import attribution
         from ecom_ai.tasks.fraud import enqueue_assessment
+        from ecom_ai.tasks.recommend import enqueue_attribution
 
-        scoring.set_dispatcher(enqueue_assessment)  # the domain never imports the task layer
+        # the domains never import the task layer: it is handed to them here
+        scoring.set_dispatcher(enqueue_assessment)
+        attribution.set_dispatcher(enqueue_attribution)

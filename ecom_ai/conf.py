@@ -193,6 +193,10 @@ DEFAULT_EVENT_TYPES = (
     "impression",
     "chat",
     "page_view",
+    # personal offers (ecom_ai.marketing): context {"decision": <id>, "campaign": <slug>}
+    "offer_shown",
+    "offer_clicked",
+    "offer_redeemed",
 )
 
 DEFAULT_CHANNELS = ("web", "app", "mini_program", "store", "email", "api")
@@ -237,6 +241,10 @@ declare("core", "ORDER_FIELDS", _ORDER_FIELDS, DICT, field_mapping(_ORDER_FIELDS
         merge=True)
 declare("core", "DEFAULT_CURRENCY", "USD", STR, Rule(lambda v: len(v) == 3, "must be a 3-letter ISO 4217 code"),
         "ISO 4217 code used when an order has none")
+declare("core", "CACHE_RETRY_SECONDS", 5, NUM, NOT_NEGATIVE,
+        "after a failed call to the Django cache (Redis down), each process skips the cache for this many seconds "
+        "(serving without it: throttles count per process) before trying again; deletions always try. "
+        "See docs/reliability.md")
 
 # --- events --------------------------------------------------------------------------
 declare("events", "EVENT_TYPES", DEFAULT_EVENT_TYPES, SEQ, None,
@@ -276,6 +284,10 @@ declare("events", "RETENTION_DAYS", 730, OPT_INT, POSITIVE.or_none(),
 declare("ml", "TASK_MODE", "auto", STR, one_of(("auto", "celery", "inline"), "must be auto, celery or inline"),
         '`"celery"`: send tasks to a broker; `"inline"`: run them in-process after commit; `"auto"`: Celery when the'
         " current Celery app has a broker and is not eager, otherwise inline")
+declare("ml", "LOCAL_TRAINING", "thread", STR, one_of(("thread", "inline"), "must be thread or inline"),
+        "how a training requested without Celery (no broker, or `TASK_MODE` inline) runs: `\"thread\"` on a "
+        "background thread of the process that asked (the admin's request returns at once; the run stops if that "
+        'process stops), `"inline"` inside the caller, which waits for it (`ecom_ai.tasks.local`)')
 declare("ml", "TASK_QUEUE", "ecom_ai", STR, None,
         "queue of ecom_ai's ordinary tasks")
 declare("ml", "TRAINING_QUEUE", "ecom_ai_training", STR, None,
@@ -303,9 +315,14 @@ declare("ml", "EVALUATION_TOLERANCE", 0.01, NUM, Rule(lambda v: 0 <= v < 1, "mus
         "evaluation gate: a new version is activated when its primary metric is no worse than the active one's by "
         "more than this (absolute)")
 declare("ml", "TRAINING_LOCK_TIMEOUT", 60 * 60 * 6, INT, POSITIVE,
-        "a queued/running training without a heartbeat for this many seconds is considered dead: it is marked failed"
+        "a *queued* training that no worker started for this many seconds is considered lost: it is marked failed"
         " and the kind can train again",
         default_doc="`21600` (6 h)")
+declare("ml", "TRAINING_HEARTBEAT_TIMEOUT", 600, NUM, POSITIVE,
+        "a *running* training whose heartbeat (written by the training process every quarter of this, at most every"
+        " minute, and on every progress update) is older than this many seconds is dead (the worker was killed): it"
+        " is marked failed, its lock released, and the watcher task restarts it once (docs/ml.md)",
+        default_doc="`600` (10 min)")
 declare("ml", "TRAINERS",
         {
             "intent": "ecom_ai.chat.training.IntentTrainer",
@@ -352,6 +369,12 @@ declare("fraud", "FRAUD_CURRENCIES", None, OPT_SEQ, None,
         "extra currency codes to accept besides ISO 4217 and `DEFAULT_CURRENCY`")
 declare("fraud", "FRAUD_IP_COUNTRY_HEADER", None, OPT_STR, None,
         '`request.META` key holding the client\'s country, e.g. `"HTTP_CF_IPCOUNTRY"`')
+declare("fraud", "FRAUD_SWEEP_HOURS", 72, NUM, POSITIVE,
+        "`ecom_ai_assess_orders --missing` (task `ecom_ai.tasks.fraud.assess_missing_orders`) assesses orders "
+        "placed within this many hours that have no assessment")
+declare("fraud", "FRAUD_SWEEP_GRACE_SECONDS", 300, NUM, NOT_NEGATIVE,
+        "the sweep leaves orders younger than this to their own scoring task (which retries database errors for "
+        "about two minutes)")
 declare("fraud", "FRAUD_MIN_LABELS", 40, INT, at_least(2),
         "fewer labelled orders → training stops with `NotEnoughData`")
 declare("fraud", "FRAUD_MIN_POSITIVES", 8, INT, at_least(1),
@@ -386,6 +409,11 @@ declare("chat", "CHAT_KB_MIN_SIMILARITY", 0.45, NUM, in_interval(-1, 1),
         "how close (cosine) a knowledge-base article must be to answer an out-of-scope message")
 declare("chat", "CHAT_PRODUCT_MIN_SIMILARITY", 0.1, NUM, in_interval(-1, 1),
         "lowest catalog-search score of a product the bot offers")
+declare("chat", "CATALOG_SEARCH_SYNONYMS", {}, DICT,
+        Rule(lambda v: all(isinstance(k, str) and k and isinstance(t, str) for k, t in v.items()),
+             "must map words (str) to the words the catalog uses (str)"),
+        "catalog search (chat and `ecom_ai.catalog.search`): extra words → the words your catalog uses, added to the "
+        'built-in Chinese → English shop lexicon, e.g. `{"跑鞋": "running shoes", "trainers": "sneakers"}`')
 declare("chat", "CHAT_MAX_MESSAGE_LENGTH", 1000, INT, between(1, 20_000),
         "longest shopper message in characters (longer: 400)")
 declare("chat", "CHAT_HISTORY_LIMIT", 100, INT, POSITIVE,
@@ -406,6 +434,25 @@ declare("chat", "CHAT_ORDER_LOOKUP_WINDOW_SECONDS", 3600, INT, POSITIVE,
         "how long failed order look-ups count against an IP and an order number")
 declare("chat", "CHAT_POLL_SECONDS", 5, INT, POSITIVE,
         "how often the open chat bubble polls for staff replies")
+declare("chat", "CHAT_HANDLER_MIN_CONFIDENCE", 0.75, NUM, in_interval(0, 1),
+        "an intent handler (order status, catalog search, hand-off, small talk) answers without being ranked against "
+        "the knowledge-base articles only at this top-intent probability or with an entity (order number, "
+        "product); below it the better-scoring answer wins (docs/chat.md, \"How a message is answered\")")
+declare("chat", "CHAT_CLARIFY_MARGIN", 0.04, NUM, in_interval(0, 1),
+        "when the two best answers score within this of each other, the bot asks which one was meant (buttons); "
+        "0 = never ask")
+declare("chat", "CHAT_HANDOFF_AFTER_MISSES", 3, INT, POSITIVE,
+        "messages in a row the bot could not answer before it hands the conversation to staff (an explicit request "
+        "for a person hands off at once)")
+declare("chat", "CHAT_HANDOFF_EXPIRY_MINUTES", 30, NUM, POSITIVE,
+        "a handed-off conversation returns to the bot after this many minutes without staff action (hand-off, "
+        "take-over or staff reply)")
+declare("chat", "CHAT_RESUME_MINUTES", 1440, NUM, POSITIVE,
+        "a logged-in shopper's open conversation is picked up in a new browser session only when it changed within "
+        "this many minutes; older ones are left and a new conversation starts")
+declare("chat", "CHAT_DEFAULT_LANGUAGE", "en", STR, NOT_EMPTY,
+        "language of articles and answers without a language; the bot answers each message in the language it "
+        "is written in (English, Chinese) and falls back to this one, with a note, when it has no translation")
 declare("chat", "CHAT_LLM_BACKEND", None, OPT_STR, None,
         'dotted path of a backend that phrases answers, e.g. `"ecom_ai.chat.llm.OpenAICompatibleBackend"`; `None`: '
         "grounded answers as composed",
@@ -473,6 +520,14 @@ declare("recommend", "RECOMMEND_INFERENCE_THREADS", 1, OPT_INT, at_least(1).or_n
         "torch intra-op threads while the web process runs one model call (restored afterwards); `None` leaves "
         "torch's setting. One thread is much faster under load (see "
         "[benchmarks](benchmarks.md#torch-threads-per-model-call-2026-11-28-busy-2-core-machine))")
+declare("recommend", "RECOMMEND_SCORING_MEMORY_MB", 256, NUM, between(8, 65536),
+        "scoring many shoppers against the catalogue (the trainer's evaluation, serving, the benchmark) holds at "
+        "most about this many MB of scores at once: users (and, for huge catalogues, items) are scored in chunks "
+        "with a running top-k (8–65536)")
+declare("recommend", "RECOMMEND_ANN_MIN_ITEMS", 200_000, INT, at_least(1),
+        "catalogues with at least this many items serve the recommender's top-k through an approximate "
+        "nearest-neighbour index (faiss HNSW, `pip install ecom-ai[ann]`; built at training, stored with the "
+        "version); smaller ones, or without faiss, are scored exactly")
 declare("recommend", "RECOMMEND_THROTTLE_RATE", None, OPT_STR, rate("'300/min'"),
         "requests to the recommendations endpoint per browser (user, else visitor cookie, else IP), DRF rate syntax "
         'such as `"300/min"`; `None` = no throttle (channel API keys are never throttled here)')
@@ -483,8 +538,8 @@ declare("recommend-log", "RECOMMEND_LOG_IMPRESSIONS", True, BOOL, None,
 declare("recommend-log", "RECOMMEND_LOG_MODE", "buffered", STR,
         one_of(("buffered", "sync", "queue"), "must be 'buffered', 'sync' or 'queue'"),
         'when served lists and their impression events are written: `"buffered"` = appended to a per-process buffer '
-        "in the request and written in bulk (one transaction per batch) by a daemon thread, at interpreter exit, "
-        'after each Celery task and before attribution; `"sync"` = inside the request (two inserts, one commit); '
+        "in the request and written in bulk (one transaction per batch) by a daemon thread, at interpreter exit "
+        'and after each Celery task; `"sync"` = inside the request (two inserts, one commit); '
         '`"queue"` = one `RPUSH` to a Redis queue (`RECOMMEND_LOG_QUEUE_URL`) in the request, written by `manage.py '
         "ecom_ai_log_worker` or the task `ecom_ai.tasks.drain_served_lists`. Buffered rows reach the database within"
         " `RECOMMEND_LOG_FLUSH_SECONDS`; a hard kill (SIGKILL, OOM) loses at most that interval. See [Serving: "
@@ -512,14 +567,15 @@ declare("recommend-log", "RECOMMEND_LOG_BATCH_SIZE", 200, INT, between(1, 10_000
 # --- recommend-model -----------------------------------------------------------------
 declare("recommend-model", "RECOMMENDER_PARAMS", {}, DICT,
         Rule(lambda v: all(isinstance(k, str) for k in v), "must map parameter names to values"),
-        'training parameters of the sequential recommender (kind `"recommender"`), merged over the defaults: '
-        "`hidden` 64, `blocks` 2, `heads` 1, `maxlen` 50, `dropout` 0.2, `id_dropout` 0.15, `lr` 0.002, `epochs` 30,"
-        ' `eval_every` 5, `patience` 2, `loss` `"auto"` (full softmax up to 50,000 items, sampled above), '
-        '`negatives` 2048, `batch_tokens` 4096, `precision` `"auto"` (bf16 matrix products in the full softmax where'
-        " the CPU or GPU has native bf16, else fp32), `long_windows` `false` (`true`: also train on the older part "
-        "of histories longer than `maxlen`), `ema` `0` (e.g. `0.999`: also evaluate a moving average of the weights,"
-        " keep the better), `refresh_epochs` 10, `eval_users` 5000, `time_budget` `None` (seconds). Parameters given"
-        " to one training (`ecom_ai_train recommender --params '{...}'`) win")
+        "training parameters of the sequential recommender (kind `\"recommender\"`), over the defaults *derived from "
+        "the data's shape* (`maxlen`, `batch_tokens`, `lr`, `epochs`, `eval_every`, `hidden`, `dropout`, "
+        "`long_windows`: see [the recommender model](recommendations-model.md#parameters-derived-from-the-data)) "
+        "and the fixed ones (`blocks` 2, `heads` 1, `id_dropout` 0.15, `patience` 3, `loss` `\"auto\"`: full "
+        "softmax up to `sampled_above` 50,000 items, sampled with `negatives` 2048 above, `precision` `\"auto\"`, "
+        "`ema` 0, `anneal` `true`, `seed` 1234). Budgets: `epochs`, `cpu_budget` (seconds of process CPU time); "
+        "`threads`; `refresh_epochs` 10, `eval_users` 5000, `nproc` 1 (training processes, `torch.distributed`). "
+        "An unknown name is refused with a \"did you mean\". Parameters given to one training "
+        "(`ecom_ai_train recommender --params '{...}'`) win")
 declare("recommend-model", "RECOMMENDER_MIN_SEQUENCES", 10, INT, at_least(1),
         "a training needs at least this many shoppers with two or more steps; fewer is `NotEnoughData` (the run is "
         "marked failed with the reason, nothing is activated)")

@@ -9,3 +9,4 @@ from ecom_ai.events import receivers as events_receivers  # noqa: F401
 from ecom_ai.fraud import receivers as fraud_receivers  # noqa: F401
 from ecom_ai.orders import receivers as orders_receivers  # noqa: F401
 from ecom_ai.recommend import receivers as recommend_receivers  # noqa: F401
+from ecom_ai.marketing import receivers as marketing_receivers  # noqa: F401

@@ -8,19 +8,20 @@ browsers) is still stopped:
 - ``CHAT_ORDER_LOOKUP_FAILURES_PER_ORDER`` failures on one order number (a distributed guess
   of one order's e-mail),
 
-within ``CHAT_ORDER_LOOKUP_WINDOW_SECONDS``. Once either is reached, proving ownership by
-order number *and* e-mail no longer succeeds for that IP or order (the answer stays the
-same "not found", so it tells nothing); a logged-in shopper still sees their own orders.
+within ``CHAT_ORDER_LOOKUP_WINDOW_SECONDS``. Once either is reached, anonymous look-ups by
+order number and e-mail stop for that IP or order (the chat offers a hand-off to staff); a
+logged-in shopper still sees their own orders (that path never looks up by e-mail).
 
-The client IP is ``REMOTE_ADDR`` of the current request (behind a proxy, have the proxy or a
-middleware set it from the forwarded header you trust). The order number is stored hashed.
+The chat view passes the client IP (DRF's ``get_ident``: ``REMOTE_ADDR``, or the forwarded
+address when ``NUM_PROXIES`` is set); called without one, the current request's
+``REMOTE_ADDR`` is used. The order number is stored hashed.
 If the cache is unavailable the limits are skipped with a log line (the per-conversation
 limit still holds).
 
     from ecom_ai.chat import lookup_limits
 
-    if lookup_limits.is_blocked(number): ...
-    lookup_limits.record_failure(number)
+    if lookup_limits.blocked(ip=client_ip, number=number): ...
+    lookup_limits.record_failure(number, ip=client_ip)
 """
 from __future__ import annotations
 
@@ -74,6 +75,11 @@ def is_blocked(number: str, *, ip: str | None = None) -> bool:
         logger.warning("chat order look-up limits skipped: the cache is unavailable", exc_info=True)
         return False
     return any(int(counts.get(key) or 0) >= limit for key, limit in keys)
+
+
+def blocked(*, ip: str = "", number: str = "") -> bool:
+    """``is_blocked`` as the chat service calls it (``ecom_ai.chat.service._lookup_blocked``)."""
+    return is_blocked(number, ip=ip)
 
 
 def record_failure(number: str, *, ip: str | None = None) -> None:

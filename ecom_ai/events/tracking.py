@@ -1,17 +1,21 @@
 """Recording events: ``track()`` for one event from Python, ``record_batch()`` for many.
 
-Both validate with :mod:`ecom_ai.events.validation`, fill ``user_key`` from known visitor
-identities, skip staff traffic (unless ``TRACK_STAFF``), write with one ``bulk_create`` (``COPY`` on PostgreSQL, ``ecom_ai.events.copy_insert``)
-in one transaction and send ``ecom_ai.signals.events_recorded``. ``record_batch()`` is the
-path the HTTP endpoint uses; it is all-or-nothing and idempotent on
+Both validate with :mod:`ecom_ai.events.validation`, skip staff traffic (unless
+``TRACK_STAFF``) and hand the rows to :func:`write_and_announce`, the one way events are
+stored: ``user_key`` filled from known visitor identities, one ``bulk_create`` (``COPY`` on
+PostgreSQL, ``ecom_ai.events.copy_insert``) in one transaction, then
+``ecom_ai.signals.events_recorded``. Other domains that produce events (the served lists'
+impressions) use it too, with their own rows in the same transaction. ``record_batch()`` is
+the path the HTTP endpoint uses; it is all-or-nothing and idempotent on
 ``(source, client_event_id)``.
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 
 from ecom_ai import signals
 from ecom_ai.adapters import get_adapter
@@ -95,12 +99,14 @@ def _existing_ids(source: str, ids: list[str]) -> set[str]:
     return found
 
 
-def write_events(events: list[Event], source: str) -> tuple[list[Event], int]:
+def write_events(events: list[Event], source: str, *,
+                 with_rows: Sequence[Sequence[models.Model]] = ()) -> tuple[list[Event], int]:
     """Store ``events`` (all with ``source``) in one transaction; return (written, duplicates).
 
     Events whose ``client_event_id`` is already stored for ``source``, or repeated inside
     the batch, are duplicates and are left out. A concurrent writer of the same ids is
-    handled by retrying after an IntegrityError.
+    handled by retrying after an IntegrityError. ``with_rows``: lists of unsaved rows of
+    other models inserted first, in the same transaction (see :func:`write_and_announce`).
     """
     unique: list[Event] = []
     seen: set[str] = set()
@@ -124,8 +130,14 @@ def write_events(events: list[Event], source: str) -> tuple[list[Event], int]:
                 skipped = len(unique) - len(candidates)
         try:
             with transaction.atomic():
+                for rows in with_rows:
+                    if rows:
+                        copy_insert(type(rows[0]), list(rows))
                 written = copy_insert(Event, candidates) if candidates else []
         except IntegrityError:
+            for rows in with_rows:  # a retry (or the caller's) inserts them afresh
+                for row in rows:
+                    row._state.adding = True
             if attempt == CONFLICT_RETRIES or not seen:
                 raise
             logger.info("event batch from %r met a concurrent duplicate; retrying", source)
@@ -136,9 +148,41 @@ def write_events(events: list[Event], source: str) -> tuple[list[Event], int]:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _send_recorded(events: list[Event]) -> None:
-    if events:
-        signals.events_recorded.send(sender=Event, events=events)
+def announce_recorded(events: list[Event]) -> None:
+    """Send ``events_recorded`` for stored events. A failing receiver is logged, never raised:
+    the events are stored, and a client retrying would only meet its duplicates."""
+    if not events:
+        return
+    for receiver, response in signals.events_recorded.send_robust(sender=Event, events=events):
+        if isinstance(response, Exception):
+            logger.error("ecom_ai: the events_recorded receiver %r failed for %d event(s)", receiver, len(events),
+                         exc_info=response)
+
+
+def write_and_announce(events: list[Event], source: str, *,
+                       with_rows: Sequence[Sequence[models.Model]] = ()) -> tuple[list[Event], int]:
+    """Store validated, unsaved events and announce them; returns ``(written, duplicates)``.
+
+    The one way ecom_ai stores events (``track()``, ``record_batch()``, the served lists'
+    impressions):
+
+    1. ``user_key`` is filled from the latest known visitor identity where the sender gave
+       none (one query);
+    2. the events are inserted in one transaction (``COPY`` on PostgreSQL), leaving out
+       those whose ``client_event_id`` is already stored for ``source`` (idempotent
+       retries); ``with_rows``, lists of unsaved rows of other models that belong with the
+       events (the ``RecommendationList`` rows their impressions point to), are inserted
+       first in the same transaction: all or nothing;
+    3. ``events_recorded`` is sent with the written events once that transaction block is
+       done (receivers that need the outermost commit, such as attribution, defer their
+       work with ``on_commit``); a failing receiver is logged, not raised.
+
+    Raises the database's errors (nothing stored; the rows can be written again).
+    """
+    fill_user_keys(events)
+    written, duplicates = write_events(events, source, with_rows=with_rows)
+    announce_recorded(written)
+    return written, duplicates
 
 
 def record_batch(raw_events, *, source: str, channel_default: str = "web", request=None,
@@ -216,12 +260,10 @@ def record_batch(raw_events, *, source: str, channel_default: str = "web", reque
         Event(**clean, occurred_at=clean["client_time"] or now, received_at=now, source=source)
         for clean in rows
     ]
-    fill_user_keys(events)
-    written, duplicates = write_events(events, source)
+    written, duplicates = write_and_announce(events, source)
     result.events = written
     result.accepted = len(written)
     result.duplicates = duplicates
-    _send_recorded(written)
     return result
 
 
@@ -257,7 +299,5 @@ def track(event_type: str, *, channel: str = "web", request=None, visitor_key: s
         raise EventValidationError(errors)
     now = ctx.now
     event = Event(**clean, occurred_at=clean["client_time"] or now, received_at=now, source=source)
-    fill_user_keys([event])
-    written, _ = write_events([event], source)
-    _send_recorded(written)
+    written, _ = write_and_announce([event], source)
     return written[0] if written else None

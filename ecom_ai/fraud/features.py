@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal, InvalidOperation
 
-from django.core.cache import cache
 from django.utils import timezone
 
 from ecom_ai.fraud.feature_names import (  # noqa: F401  (re-exported: the vocabulary's historical home)
@@ -29,6 +28,7 @@ from ecom_ai.fraud.feature_names import (  # noqa: F401  (re-exported: the vocab
     QUANTITY_ANOMALY,
     WINDOWS,
 )
+from ecom_ai.resilient_cache import cache
 
 logger = logging.getLogger(__name__)
 

@@ -71,6 +71,9 @@ class FraudModel:
         self.std = np.ones(len(self.numeric), dtype=np.float32)
         self.fill = np.zeros(len(self.numeric), dtype=np.float32)  # baseline (median) per numeric feature
         self.missing_cols: list[int] = []
+        # numeric columns that never varied in training: the network never learned a weight for
+        # them, so at serving their value is ignored instead of meeting an untrained weight
+        self.constant_cols: list[int] = []
         self.vocabs: list[dict] = [{} for _ in self.categorical]
         self.modes: list[str] = ["" for _ in self.categorical]
         self.calib_a, self.calib_b = 1.0, 0.0
@@ -98,6 +101,8 @@ class FraudModel:
         x = _signed_log(np.where(missing, 0.0, raw))
         x = (x - self.mean) / self.std
         x[missing] = 0.0
+        if self.constant_cols:
+            x[:, self.constant_cols] = 0.0
         x = x.astype(np.float32)
         if self.missing_cols:
             x = np.concatenate([x, missing[:, self.missing_cols].astype(np.float32)], axis=1)
@@ -112,15 +117,19 @@ class FraudModel:
         raw = self._raw_numeric(rows)
         missing = np.isnan(raw)
         logged = _signed_log(np.where(missing, 0.0, raw))
+        self.constant_cols = []
         for j in range(len(self.numeric)):
             present = logged[~missing[:, j], j]
             if present.size:
                 self.mean[j] = present.mean()
                 std = float(present.std())
                 self.std[j] = std if std > 1e-6 else 1.0  # constant columns: avoid dividing by ~0
+                if std <= 1e-6:
+                    self.constant_cols.append(j)
                 self.fill[j] = float(np.median(raw[~missing[:, j], j]))
             else:
                 self.fill[j] = np.nan
+                self.constant_cols.append(j)
         self.missing_cols = [j for j in range(len(self.numeric)) if missing[:, j].any()]
         for j, name in enumerate(self.categorical):
             counts: dict[str, int] = {}
@@ -277,7 +286,7 @@ class FraudModel:
             "hidden": self.hidden, "dropout": self.dropout,
             "min_count": self.min_count, "max_vocab": self.max_vocab,
             "mean": self.mean.tolist(), "std": self.std.tolist(), "fill": self.fill.tolist(),
-            "missing_cols": self.missing_cols, "vocabs": self.vocabs, "modes": self.modes,
+            "missing_cols": self.missing_cols, "constant_cols": self.constant_cols, "vocabs": self.vocabs, "modes": self.modes,
             "calibration": [self.calib_a, self.calib_b],
             "state_dict": self.net.state_dict(),
         }, buffer)
@@ -297,6 +306,7 @@ class FraudModel:
         model.std = np.asarray(state["std"], dtype=np.float32)
         model.fill = np.asarray(state["fill"], dtype=np.float32)
         model.missing_cols = list(state["missing_cols"])
+        model.constant_cols = list(state.get("constant_cols", []))  # absent in artifacts before 0.1
         model.vocabs = [dict(v) for v in state["vocabs"]]
         model.modes = list(state["modes"])
         model.calib_a, model.calib_b = state["calibration"]

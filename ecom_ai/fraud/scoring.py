@@ -20,7 +20,8 @@ import logging
 import math
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 
 from ecom_ai import signals
 from ecom_ai.conf import settings as ecom_settings
@@ -323,39 +324,90 @@ def save_assessment(result: ScoreResult):
     return obj
 
 
-def assess_facts(facts: OrderFacts, *, model=None):
-    """Score ``facts`` and store the assessment. Never raises: an error gives an 'error' assessment."""
+#: database errors worth another try later (a dropped connection, a restarting server, a deadlock)
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+
+
+class TransientScoringError(Exception):
+    """Scoring an order failed on a transient database error; try again later (the task retries)."""
+
+    def __init__(self, order_key, cause: BaseException):
+        super().__init__(f"order {order_key!r}: {type(cause).__name__}: {cause}")
+        self.order_key, self.cause = order_key, cause
+
+
+def _drop_broken_connection() -> None:
+    """Close this thread's database connection if it is broken, so the next query opens a new
+    one (not possible inside a transaction: the caller's block is broken either way)."""
+    try:
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
+    except Exception:  # noqa: BLE001 - closing a dead connection may fail too
+        logger.debug("ecom_ai: closing a broken database connection failed", exc_info=True)
+
+
+def assess_facts(facts: OrderFacts, *, model=None, retry_transient: bool = False):
+    """Score ``facts`` and store the assessment. Never raises: an error gives an 'error'
+    assessment — except, with ``retry_transient``, a transient database error, raised as
+    ``TransientScoringError`` so that the caller (the Celery task) tries again later."""
     try:
         result = score_order(facts, model=model, use_active_model=model is None)
         return save_assessment(result)
+    except TRANSIENT_DB_ERRORS as exc:
+        _drop_broken_connection()
+        if retry_transient:
+            logger.warning("ecom_ai: fraud scoring of order %r hit a database error (%s); retrying later",
+                           getattr(facts, "order_key", None), exc)
+            raise TransientScoringError(getattr(facts, "order_key", None), exc) from exc
+        logger.exception("ecom_ai: fraud scoring of order %r failed", getattr(facts, "order_key", None))
+        return _error_assessment(facts, exc)
     except Exception as exc:
         logger.exception("ecom_ai: fraud scoring of order %r failed", getattr(facts, "order_key", None))
         return _error_assessment(facts, exc)
 
 
-def _error_assessment(facts: OrderFacts, exc: Exception):
+def _error_assessment(facts: OrderFacts, exc: BaseException):
+    """Store an ``error`` assessment (→ review) for the order; tried twice, on a fresh
+    connection the second time (the first error may have broken this one)."""
+    for attempt in range(2):
+        try:
+            return _store_error_assessment(facts, exc)
+        except TRANSIENT_DB_ERRORS:
+            _drop_broken_connection()
+            if attempt:
+                logger.exception("ecom_ai: could not store the error assessment of order %r; "
+                                 "`ecom_ai_assess_orders --missing` will assess it",
+                                 getattr(facts, "order_key", None))
+        except Exception:
+            logger.exception("ecom_ai: could not store the error assessment of order %r",
+                             getattr(facts, "order_key", None))
+            return None
+    return None
+
+
+def _store_error_assessment(facts: OrderFacts, exc: BaseException):
+    """The ``error`` assessment of the order (an existing scored assessment is kept as it is)."""
     from ecom_ai.models.fraud import FraudAssessment
 
-    try:
-        key = str(getattr(facts, "order_key", "") or "")[:191]
-        if not key:
-            return None
-        obj, _ = FraudAssessment.objects.update_or_create(
-            order_key=key,
-            defaults=dict(
-                order_number=str(getattr(facts, "number", "") or "")[:191],
-                user_key=str(getattr(facts, "user_key", "") or "")[:64],
-                email=str(getattr(facts, "email", "") or "")[:254],
-                score=0, probability=None, level="medium", recommended_action="review", scorer="error",
-                status=FraudAssessment.STATUS_PENDING,
-                reasons=[{"kind": "error", "code": type(exc).__name__,
-                          "message": f"scoring failed ({type(exc).__name__}: {str(exc)[:300]}); review by hand"}],
-            ),
-        )
-        return obj
-    except Exception:
-        logger.exception("ecom_ai: could not store the error assessment of order %r", getattr(facts, "order_key", None))
+    key = str(getattr(facts, "order_key", "") or "")[:191]
+    if not key:
         return None
+    existing = FraudAssessment.objects.filter(order_key=key).exclude(scorer="error").first()
+    if existing is not None:  # scored meanwhile (a retry, the sweep): better than an error
+        return existing
+    obj, _ = FraudAssessment.objects.update_or_create(
+        order_key=key,
+        defaults=dict(
+            order_number=str(getattr(facts, "number", "") or "")[:191],
+            user_key=str(getattr(facts, "user_key", "") or "")[:64],
+            email=str(getattr(facts, "email", "") or "")[:254],
+            score=0, probability=None, level="medium", recommended_action="review", scorer="error",
+            status=FraudAssessment.STATUS_PENDING,
+            reasons=[{"kind": "error", "code": type(exc).__name__,
+                      "message": f"scoring failed ({type(exc).__name__}: {str(exc)[:300]}); review by hand"}],
+        ),
+    )
+    return obj
 
 
 # --- the public service --------------------------------------------------------------
@@ -394,7 +446,8 @@ def facts_for_order(order, context: dict | None = None) -> OrderFacts:
 
 
 def find_host_order(order_key: str):
-    """The host order with this key (through the adapter), or None."""
+    """The host order with this key (through the adapter), or None when there is none (or
+    the key cannot be one). Database errors are raised: "could not look" is not "not found"."""
     from ecom_ai.adapters import get_adapter
 
     adapter = get_adapter()
@@ -405,27 +458,36 @@ def find_host_order(order_key: str):
     if model is None:
         return None
     try:
-        return model._default_manager.filter(pk=model._meta.pk.to_python(order_key)).first()
-    except Exception:
+        pk = model._meta.pk.to_python(order_key)
+    except (ValidationError, ValueError, TypeError):
         return None
+    return model._default_manager.filter(pk=pk).first()
 
 
-def assess_order_by_key(order_key: str, context: dict | None = None):
-    """Assess the host order ``order_key`` now (what the Celery task runs). Never raises."""
+def assess_order_by_key(order_key: str, context: dict | None = None, *, retry_transient: bool = False):
+    """Assess the host order ``order_key`` now (what the Celery task runs).
+
+    Never raises, except ``TransientScoringError`` with ``retry_transient`` (a database error
+    that another try may not meet: the task retries with backoff, and its last try passes
+    ``retry_transient=False`` so that an ``error`` assessment is stored for review).
+    """
     try:
         order = find_host_order(order_key)
-    except Exception as exc:
+        if order is None:
+            logger.warning("ecom_ai: order %r not found for fraud scoring", order_key)
+            return None
+        facts = facts_for_order(order, context)
+    except TRANSIENT_DB_ERRORS as exc:
+        _drop_broken_connection()
+        if retry_transient:
+            logger.warning("ecom_ai: could not load order %r for fraud scoring (%s); retrying later", order_key, exc)
+            raise TransientScoringError(order_key, exc) from exc
         logger.exception("ecom_ai: could not load order %r for fraud scoring", order_key)
         return _error_assessment(OrderFacts(order_key=str(order_key)), exc)
-    if order is None:
-        logger.warning("ecom_ai: order %r not found for fraud scoring", order_key)
-        return None
-    try:
-        facts = facts_for_order(order, context)
     except Exception as exc:
         logger.exception("ecom_ai: could not read order %r through the adapter", order_key)
         return _error_assessment(OrderFacts(order_key=str(order_key)), exc)
-    return assess_facts(facts)
+    return assess_facts(facts, retry_transient=retry_transient)
 
 
 #: ``(order_key, context) -> None``: how ``assess_order`` hands an order to the background.

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.db import IntegrityError, transaction
@@ -29,12 +28,16 @@ from django.utils import timezone
 
 from ecom_ai import signals
 from ecom_ai.conf import settings as ecom_settings
+from ecom_ai.resilient_cache import cache
 from ecom_ai.ml.artifacts import ArtifactError, load_artifact, save_artifact
 from ecom_ai.ml.device import get_device, seed_everything
 from ecom_ai.ml.quality import check_floor
 from ecom_ai.models.registry import ModelVersion, TrainingRun
 
 logger = logging.getLogger("ecom_ai.ml")
+#: one INFO line per finished epoch of every training ("fraud run #3: epoch 5/40 · loss 0.41 · auc 0.93");
+#: the demo and ``ecom_ai_train_all`` print it on the console
+progress_logger = logging.getLogger("ecom_ai.ml.progress")
 
 __all__ = [
     "TrainResult", "ProgressReporter", "Trainer", "TrainingLocked", "NotEnoughData", "TrainingCancelled",
@@ -105,6 +108,8 @@ class ProgressReporter:
         self.history: list[dict] = list(run.history) if run else []
         self._last_write = 0.0
         self._dirty = False
+        self._logged_epoch: int | None = None
+        self._started = time.monotonic()
         # a running run must still be running when written: else it was cancelled meanwhile
         self._guard = bool(run and run.status == TrainingRun.Status.RUNNING)
 
@@ -132,9 +137,23 @@ class ProgressReporter:
                 self.history[-1].update(row)
             else:
                 self.history.append(row)
+            if self._logged_epoch != self.epoch:
+                self._logged_epoch = self.epoch
+                self._log_epoch(row)
         self._dirty = True
         if new_epoch or time.monotonic() - self._last_write >= self.min_interval:
             self.flush()
+
+    def _log_epoch(self, row: dict) -> None:
+        if not progress_logger.isEnabledFor(logging.INFO):
+            return
+        name = f"{self.run.kind} run #{self.run.pk}" if self.run is not None else "training"
+        parts = [f"epoch {self.epoch}" + (f"/{self.total_epochs}" if self.total_epochs else "")]
+        parts += [f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"
+                  for key, value in row.items() if key != "epoch"]
+        seconds = int(time.monotonic() - self._started)
+        parts.append(f"{seconds // 60}:{seconds % 60:02d} elapsed")
+        progress_logger.info("%s: %s", name, " · ".join(parts))
 
     def flush(self, **extra) -> None:
         """Write the current state (and ``extra`` fields) to the run now."""
@@ -181,6 +200,9 @@ class Trainer:
     ``(minimum, "what it counts")`` — the data a version needs; ``floor_baselines`` maps a
     baseline's name to the metric holding *its* primary metric on the same validation
     data — the simple methods a version must beat.
+
+    ``quick_params``: the parameters of a fast first version (``ecom_ai_train_all --quick``), or
+    ``None`` when a quick version would not be good enough to serve.
     """
 
     kind = ""
@@ -188,6 +210,10 @@ class Trainer:
     higher_is_better = True
     floor_minimums: dict = {}
     floor_baselines: dict = {}
+    #: parameters of a fast, smaller first version (``ecom_ai_train_all --quick``, the demo): the
+    #: shop serves it within a minute while the full training runs in the background; ``None``: the
+    #: kind has no quick version (``--quick`` skips it; its fallback serves until the full one lands)
+    quick_params: dict | None = {}
 
     @property
     def device(self):
@@ -240,32 +266,92 @@ def primary_metric_value(version: ModelVersion):
 
 # --------------------------------------------------------------------------- locking
 
-def release_stale_runs(kind: str | None = None) -> int:
-    """Mark queued/running runs without a heartbeat for TRAINING_LOCK_TIMEOUT seconds failed.
+#: the start of a run's message when it was released because its worker stopped beating
+WORKER_LOST = "Worker lost:"
 
-    Their ``training`` versions are marked failed too. Returns how many runs were released.
+
+def release_stale_runs(kind: str | None = None) -> list[TrainingRun]:
+    """Mark dead runs failed and release their kind's lock; returns the released runs.
+
+    Dead: a *running* run whose heartbeat is older than ``TRAINING_HEARTBEAT_TIMEOUT`` (the
+    process training it was killed: SIGKILL, out of memory, a lost machine), or a *queued*
+    run that no worker started within ``TRAINING_LOCK_TIMEOUT``. Their ``training``
+    versions are marked failed too. Called when a training of the kind is requested and
+    by the periodic ``ecom_ai.tasks.ml.watch_trainings`` task.
     """
-    cutoff = timezone.now() - timedelta(seconds=ecom_settings.TRAINING_LOCK_TIMEOUT)
-    stale = TrainingRun.objects.filter(status__in=TrainingRun.LOCKING_STATUSES).filter(
-        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
+    now = timezone.now()
+    running_cutoff = now - timedelta(seconds=float(ecom_settings.TRAINING_HEARTBEAT_TIMEOUT))
+    queued_cutoff = now - timedelta(seconds=ecom_settings.TRAINING_LOCK_TIMEOUT)
+    stale = TrainingRun.objects.filter(
+        Q(status=TrainingRun.Status.RUNNING)
+        & (Q(heartbeat_at__lt=running_cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=running_cutoff))
+        | Q(status=TrainingRun.Status.QUEUED, created_at__lt=queued_cutoff)
     )
     if kind is not None:
         stale = stale.filter(kind=kind)
-    released = 0
+    released = []
     for run in stale:
         last = run.heartbeat_at or run.created_at
-        message = (f"Marked failed: no sign of life since {last:%Y-%m-%d %H:%M:%S %Z} "
-                   f"(more than TRAINING_LOCK_TIMEOUT = {ecom_settings.TRAINING_LOCK_TIMEOUT} s); "
-                   "the worker probably died.")
+        if run.status == TrainingRun.Status.RUNNING:
+            message = (f"{WORKER_LOST} no sign of life since {last:%Y-%m-%d %H:%M:%S %Z} (more than "
+                       f"TRAINING_HEARTBEAT_TIMEOUT = {ecom_settings.TRAINING_HEARTBEAT_TIMEOUT} s); the process "
+                       "training it was probably killed.")
+        else:
+            message = (f"Marked failed: queued since {run.created_at:%Y-%m-%d %H:%M:%S %Z} and never started (more "
+                       f"than TRAINING_LOCK_TIMEOUT = {ecom_settings.TRAINING_LOCK_TIMEOUT} s); is a worker "
+                       "consuming the training queue?")
         updated = TrainingRun.objects.filter(pk=run.pk, status=run.status).update(
             status=TrainingRun.Status.FAILED, finished_at=timezone.now(), message=message)
         if updated:
-            released += 1
-            logger.warning("ecom_ai: released stale %s training run #%s", run.kind, run.pk)
+            run.status, run.message = TrainingRun.Status.FAILED, message
+            released.append(run)
+            logger.warning("ecom_ai: released dead %s training run #%s: %s", run.kind, run.pk, message)
             if run.version_id:
                 ModelVersion.objects.filter(pk=run.version_id, status=ModelVersion.Status.TRAINING).update(
                     status=ModelVersion.Status.FAILED, error=message)
     return released
+
+
+class Heartbeat:
+    """While training runs, a thread writes the run's ``heartbeat_at`` every
+    ``TRAINING_HEARTBEAT_TIMEOUT / 4`` seconds (at most every 60 s), so that a run is
+    recognised as dead by its silence only when its process is gone — even in a long epoch
+    without progress updates. Not started inside the caller's transaction (the thread's
+    connection could wait on the caller's row locks): progress updates beat there."""
+
+    def __init__(self, run: TrainingRun):
+        self.run_pk = run.pk
+        self.interval = max(0.2, min(60.0, float(ecom_settings.TRAINING_HEARTBEAT_TIMEOUT) / 4))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Heartbeat:
+        from django.db import connection
+
+        if not connection.in_atomic_block:
+            self._thread = threading.Thread(target=self._beat, name=f"ecom_ai-heartbeat-{self.run_pk}", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _beat(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    TrainingRun.objects.filter(pk=self.run_pk, status=TrainingRun.Status.RUNNING).update(
+                        heartbeat_at=timezone.now())
+                except Exception:  # noqa: BLE001 - a database hiccup: the next beat tries again
+                    logger.warning("ecom_ai: could not write the heartbeat of training run #%s", self.run_pk,
+                                   exc_info=True)
+                    connection.close()
+        finally:
+            connection.close()
 
 
 def cancel_run(run: TrainingRun, user=None) -> bool:
@@ -353,6 +439,11 @@ def train_model(kind, params=None, *, user=None, run=None) -> ModelVersion:
                 status=TrainingRun.Status.FAILED, message=str(exc), finished_at=timezone.now())
         raise
     run = _start_run(kind, params, user, run)
+    with Heartbeat(run):
+        return _train(kind, params, user, run, trainer)
+
+
+def _train(kind, params, user, run, trainer) -> ModelVersion:
     user = user or run.requested_by
     version = None
     progress = ProgressReporter(run)
@@ -364,6 +455,7 @@ def train_model(kind, params=None, *, user=None, run=None) -> ModelVersion:
         TrainingRun.objects.filter(pk=run.pk).update(version=version)
         run.version = version
         progress.update(percent=0, message=f"Training {kind} v{number} on {get_device()}.")
+        progress_logger.info("%s run #%s: training %s v%s on %s", kind, run.pk, kind, number, get_device())
 
         result = trainer.train(params, progress)
         if not isinstance(result, TrainResult):
@@ -393,6 +485,7 @@ def train_model(kind, params=None, *, user=None, run=None) -> ModelVersion:
         progress.flush(status=TrainingRun.Status.SUCCEEDED, percent=100.0, message=outcome,
                        finished_at=timezone.now())
         logger.info("ecom_ai: %s", outcome)
+        progress_logger.info("%s run #%s: %s (%.0f s)", kind, run.pk, outcome, time.monotonic() - progress._started)
         return version
     except BaseException as exc:
         _record_failure(kind, run, version, exc)

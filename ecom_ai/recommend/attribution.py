@@ -12,13 +12,22 @@ For every recorded ``click`` / ``add_to_cart`` / ``purchase`` event with an item
 
 A list's ``clicks``, ``add_to_carts`` and ``purchases`` count attributed events; ``revenue``
 adds the purchase events' ``value``. Events are stored once (idempotent client event ids),
-so a retried batch is never credited twice. Called from the ``events_recorded`` receiver.
+so a retried batch is never credited twice.
 
-With the buffered log (``RECOMMEND_LOG_MODE = "buffered"``) a served list reaches the
-database up to ``RECOMMEND_LOG_FLUSH_SECONDS`` after it was served. Before attributing,
-this process writes its own waiting lists; an event whose ``rec_id`` names a list that is
-not stored yet (served by another process a moment ago) is tried once more after two
-flush intervals.
+When it runs: never inside the request that records the events. The ``events_recorded``
+receiver (:func:`on_events_recorded`) keeps the ids of the events that can credit a list
+and, once the transaction that stored them commits, hands them to the dispatcher that
+``ecom_ai.apps`` sets: the Celery task ``ecom_ai.tasks.attribute_events`` (in-process,
+after the commit, with ``TASK_MODE = "inline"`` or no broker). It reads the events back and
+credits their lists with one query for the candidate lists and one ``UPDATE`` per credited
+list (:func:`attribute_event_ids`).
+
+With the buffered log or the queue (``RECOMMEND_LOG_MODE``) a served list reaches the
+database a moment after it was served. An event whose ``rec_id`` names a list that is not
+stored yet is tried again by the task (:func:`retry_delays`: after two flush intervals;
+with the queue, whose worker may run on a schedule or lag behind, up to four times over
+about 100 s). Those events were credited to nobody, so a retry can never credit twice.
+Inline tasks are not retried (there is no broker to hold a delayed task).
 """
 from __future__ import annotations
 
@@ -27,6 +36,7 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -104,15 +114,6 @@ def find_list(event, candidates=None):
     return None
 
 
-def _flush_served_lists() -> None:
-    """Lists this process served but has not written yet (buffered log mode) are written
-    first, so a click right after the list was served still finds it."""
-    from ecom_ai.recommend import logwriter
-
-    if logwriter.pending():
-        logwriter.flush()
-
-
 def attribute_events(events, *, unmatched: list | None = None) -> int:
     """Credit the lists behind these events; returns how many events were attributed.
 
@@ -147,43 +148,57 @@ def attribute_events(events, *, unmatched: list | None = None) -> int:
     return attributed
 
 
-def _retry_later(events) -> None:
-    """Events naming a list that is not stored yet: with the buffered log, another process may
-    still hold it (it is written within ``RECOMMEND_LOG_FLUSH_SECONDS``). Try once more after
-    two flush intervals, on the log writer's thread; with the queue (its worker may run on a
-    schedule or lag behind), up to four times over about 100 s. Those events were credited
-    to nobody, so a retry can never credit twice. Lost if the process stops meanwhile."""
-    if not events or ecom_settings.RECOMMEND_LOG_MODE not in ("buffered", "queue"):
-        return
-    from ecom_ai.recommend import logwriter
+def attribute_event_ids(event_ids) -> list[int]:
+    """Credit the lists behind the stored events ``event_ids``; returns the ids of the events
+    worth trying again later: credited to nobody although their ``rec_id`` names no stored
+    list (yet), and recent (a list older than 5 minutes was either written or lost)."""
+    from ecom_ai.models import Event
 
-    recent = timezone.now() - timedelta(minutes=5)  # a list older than that was either written or lost
-    events = [e for e in events if e.occurred_at >= recent]
-    if not events:
-        return
+    ids = [int(pk) for pk in event_ids]
+    if not ids:
+        return []
+    events = list(Event.objects.filter(pk__in=ids, event_type__in=list(COUNTERS)).only(
+        "id", "event_type", "visitor_key", "user_key", "item_key", "value", "context", "occurred_at"))
+    unmatched: list = []
+    attribute_events(events, unmatched=unmatched)
+    recent = timezone.now() - timedelta(minutes=5)
+    return [e.pk for e in unmatched if e.occurred_at >= recent]
+
+
+def retry_delays() -> tuple[float, ...]:
+    """Seconds to wait before each new try of events whose list is not stored yet: none when
+    lists are written in the request (``"sync"``), one try after two flush intervals with the
+    buffered log, four over about 100 s with the queue (its worker may lag behind)."""
+    mode = ecom_settings.RECOMMEND_LOG_MODE
+    if mode not in ("buffered", "queue"):
+        return ()
     first = 2 * float(ecom_settings.RECOMMEND_LOG_FLUSH_SECONDS) + 0.5
-    # queue: the log worker may run on a schedule or lag behind, so a few more tries
-    delays = iter([first] if ecom_settings.RECOMMEND_LOG_MODE == "buffered" else [first, 10.0, 30.0, 60.0])
-
-    def attempt():
-        unmatched: list = []
-        attribute_events(events, unmatched=unmatched)
-        delay = next(delays, None)
-        if unmatched and delay is not None:
-            events[:] = unmatched
-            logwriter.writer.defer(attempt, delay)
-
-    logwriter.writer.defer(attempt, next(delays))
+    return (first,) if mode == "buffered" else (first, 10.0, 30.0, 60.0)
 
 
-def on_events_recorded(sender, events=(), **kwargs):
-    events = [e for e in events if e.event_type in COUNTERS]
-    if not events:
-        return
+def attribute_now(event_ids) -> None:
+    """The dispatcher when none is set: attribute in this process (no retries). Never raises."""
     try:
-        _flush_served_lists()
-        unmatched: list = []
-        attribute_events(events, unmatched=unmatched)
-        _retry_later(unmatched)
+        attribute_event_ids(event_ids)
     except Exception:  # noqa: BLE001 - attribution must never break event recording
         logger.exception("ecom_ai: recommendation attribution failed")
+
+
+_dispatcher: list = [attribute_now]
+
+
+def set_dispatcher(dispatch) -> None:
+    """``dispatch(event_ids)`` runs the attribution of stored events (after their commit).
+    ``ecom_ai.apps`` sets the task layer's (the domain never imports ``ecom_ai.tasks``)."""
+    _dispatcher[0] = dispatch
+
+
+def on_events_recorded(sender, events=(), **kwargs) -> None:
+    """``events_recorded``: the events that can credit a list are attributed after the commit,
+    off this request (see the module docstring)."""
+    ids = [e.pk for e in events
+           if e.event_type in COUNTERS and e.item_key and (e.visitor_key or e.user_key) and e.pk is not None]
+    if not ids:
+        return
+    dispatch = _dispatcher[0]
+    transaction.on_commit(lambda: dispatch(ids), robust=True)

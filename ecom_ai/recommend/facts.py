@@ -31,10 +31,10 @@ import logging
 import secrets
 import time
 
-from django.core.cache import cache
 from django.db import transaction
 
 from ecom_ai.conf import settings as ecom_settings
+from ecom_ai.resilient_cache import cache
 from ecom_ai.ttl_cache import TTLCache
 
 logger = logging.getLogger("ecom_ai.recommend")

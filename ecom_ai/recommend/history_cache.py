@@ -40,11 +40,12 @@ import threading
 import time
 from typing import Any, NamedTuple
 
-from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
 
 from ecom_ai.conf import settings as ecom_settings
+from ecom_ai.resilient_cache import cache
 
 logger = logging.getLogger("ecom_ai.recommend")
 

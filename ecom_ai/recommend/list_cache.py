@@ -30,9 +30,9 @@ import hashlib
 import threading
 from typing import Any, NamedTuple
 
-from django.core.cache import cache
 
 from ecom_ai.conf import settings as ecom_settings
+from ecom_ai.resilient_cache import cache
 from ecom_ai.recommend.history_cache import warn_unavailable, whole_seconds
 
 PREFIX = "ecom_ai:rec:list:"

@@ -4,9 +4,9 @@ With ``RECOMMEND_LOG_MODE = "queue"`` a served list costs the web process one ``
 of a small JSON record to ``RECOMMEND_LOG_QUEUE_URL``: no background thread, no database
 write and none of their CPU in the web process (on a busy machine that thread's flushes
 were the slowest one percent of the requests, see docs/benchmarks.md). A worker takes the
-records in order and stores each batch as the buffered mode does (``logwriter.store``: one
-transaction for the lists and their impression events, ``events_recorded`` after the
-commit)::
+records in order and stores each batch as the buffered mode does
+(``ecom_ai.recommend.served_lists``: one transaction for the lists and their impression
+events, ``events_recorded`` after it)::
 
     python manage.py ecom_ai_log_worker          # runs until stopped (SIGTERM / Ctrl-C)
     python manage.py ecom_ai_log_worker --once   # writes what waits, then exits (cron)
@@ -181,7 +181,7 @@ def drain(*, batch_size: int | None = None, max_lists: int | None = None) -> int
     Returns 0 at once when another worker holds the queue. Raises ``DatabaseError`` when the
     database fails (the batch stays queued) and Redis' errors when the queue cannot be read.
     """
-    from ecom_ai.recommend import logwriter
+    from ecom_ai.recommend import served_lists
 
     size = max(1, int(batch_size or ecom_settings.RECOMMEND_LOG_BATCH_SIZE))
     redis_client = client()
@@ -199,12 +199,12 @@ def drain(*, batch_size: int | None = None, max_lists: int | None = None) -> int
             for raw in raws:
                 try:
                     result, served_at = decode(raw)
-                    pendings.append(logwriter.build(result, served_at))
+                    pendings.append(served_lists.build(result, served_at))
                 except Exception as exc:  # noqa: BLE001 - one bad record must not block the queue
                     logger.error("ecom_ai: served-list record dropped: %s", exc)
             # lists stored already (a worker stopped before LTRIM) are left out; a list the
             # database refuses on its own is dropped (logged); a database failure raises
-            stored += logwriter.store_all(pendings)
+            stored += served_lists.store_all(pendings)
             redis_client.ltrim(queue_key(), len(raws), -1)
             if len(raws) < take:  # what waited is stored: the rest comes in the next pass as one
                 break             # batch, not one small transaction per list trickling in

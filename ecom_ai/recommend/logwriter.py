@@ -1,37 +1,28 @@
-"""Storing served lists and their impression events, off the request path.
+"""When served lists are stored: ``RECOMMEND_LOG_MODE`` and this process's buffer of served lists.
 
-Each served list is one ``RecommendationList`` row and (with ``RECOMMEND_LOG_IMPRESSIONS``
-and a known shopper) one ``impression`` event. ``RECOMMEND_LOG_MODE`` decides when they
-are written:
+What a stored list is, and the one way it is written, is ``ecom_ai.recommend.served_lists``.
+This module only decides *when* that runs (:func:`log_served`, called once per served list):
 
 ``"buffered"`` (default)
     the request only validates the impression and appends both unsaved rows to this
     process's buffer; a daemon thread writes the buffer every
     ``RECOMMEND_LOG_FLUSH_SECONDS`` (1 s), or as soon as ``RECOMMEND_LOG_BATCH_SIZE``
-    lists wait, with one ``bulk_create`` for the lists and one for the events, in one
-    transaction per batch. The buffer is also written at interpreter exit (``atexit``:
-    management commands, gunicorn/uWSGI workers stopping normally), after each Celery
-    task (``ecom_ai.tasks``), and before attribution looks for a list in this process.
+    lists wait, in one transaction per batch. The buffer is also written at interpreter
+    exit (``atexit``: management commands, gunicorn/uWSGI workers stopping normally) and
+    after each Celery task (``ecom_ai.tasks``).
 ``"sync"``
     the same write, of one list, inside the request (one transaction, two inserts).
 ``"queue"``
     one ``RPUSH`` to a Redis queue in the request; ``manage.py ecom_ai_log_worker`` (or the
-    Celery task ``drain_served_lists``) writes the batches with :func:`store`, in another
-    process (``ecom_ai.recommend.log_queue``). When the queue cannot take the list, this
+    Celery task ``drain_served_lists``) writes the batches in another process
+    (``ecom_ai.recommend.log_queue``). When the queue cannot take the list, this
     process's buffer does, as in ``"buffered"`` mode.
 
-A batch is all or nothing: a failing write (database down, constraint...) is rolled back
-whole, logged (``ecom_ai.recommend``) and never raised into a request; the batch is tried
-once more on the next flush, then dropped with an error naming how many lists were lost.
-At most ``MAX_PENDING`` lists wait; beyond that new lists are dropped (logged) rather than
-growing memory while the database is unreachable. A hard kill (SIGKILL, OOM) loses at most
-the lists of the last flush interval.
-
-Impressions keep what ``track()`` guarantees: validated by ``validate_event`` when the list
-is served (a refused impression is logged and left out, the list is kept), ``occurred_at``
-= when the list was served, ``user_key`` filled from known visitor identities (one query
-per batch), written through ``write_events`` and announced with ``events_recorded``
-after the commit.
+A failed batch is logged (``ecom_ai.recommend``) and never raised into a request; the
+buffer tries it once more on the next flush, then drops it with an error naming how many
+lists were lost. At most ``MAX_PENDING`` lists wait; beyond that new lists are dropped
+(logged) rather than growing memory while the database is unreachable. A hard kill
+(SIGKILL, OOM) loses at most the lists of the last flush interval.
 """
 from __future__ import annotations
 
@@ -41,140 +32,18 @@ import os
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 
-from django.db import close_old_connections, connections, transaction
-from django.utils import timezone
+from django.db import close_old_connections, connections
 
 from ecom_ai.conf import settings as ecom_settings
+from ecom_ai.recommend import log_queue
+# the storing itself (re-exported: the names this module had before served_lists.py)
+from ecom_ai.recommend.served_lists import SOURCE, PendingList, build, store, store_all, write  # noqa: F401
 
 logger = logging.getLogger("ecom_ai.recommend")
 
 #: lists kept waiting at most (the oldest batch is retried once, new lists are dropped beyond this)
 MAX_PENDING = 20_000
-#: deferred jobs (attribution retries) kept at most: a flood of made-up rec ids must not pile up
-MAX_DEFERRED = 1_000
-SOURCE = "recommend"
-
-
-@dataclass
-class PendingList:
-    """One served list ready to store: the unsaved row and its (validated) impression event."""
-
-    row: object  # RecommendationList, unsaved
-    impression: object | None  # Event, unsaved
-    attempts: int = 0
-
-
-def build(result, served_at=None) -> PendingList:
-    """The unsaved rows of a served list (the impression validated as ``track()`` would).
-
-    ``result``: a ``RecommendationResult``, or any object with its attributes (the queue
-    worker's decoded lists); ``served_at``: when it was served (default: now).
-    """
-    from ecom_ai.events.validation import ValidationContext, validate_event
-    from ecom_ai.models import Event, RecommendationList
-
-    who = result.identity
-    now = served_at or timezone.now()
-    row = RecommendationList(
-        id=result.id, placement_id=result.placement.pk, variant_id=getattr(result.variant, "pk", None),
-        visitor_key=who.visitor_key[:64], user_key=who.user_key[:64],
-        anchor_item=result.anchor_item[:191], strategy=result.strategy[:32],
-        model_version_id=result.model_version_id,
-        items=[{"key": i.key, "score": i.score, "reason": i.reason} for i in result.items],
-        created_at=now,
-    )
-    impression = None
-    if ecom_settings.RECOMMEND_LOG_IMPRESSIONS and who:
-        context = {"rec_id": str(result.id), "placement": result.placement.slug, "items": len(result.items)}
-        if result.variant is not None:
-            context["variant"] = result.variant.name[:64]
-        raw = {"event_type": "impression", "channel": who.channel, "visitor_key": who.visitor_key,
-               "user_key": who.user_key, "item_key": "", "quantity": None, "value": None, "context": context,
-               "client_time": None, "client_event_id": None}
-        clean, errors = validate_event(raw, ValidationContext.build(channel_default="web", now=now))
-        if errors:  # e.g. a channel not in CHANNELS: keep the list, leave the event out (as before)
-            logger.error("ecom_ai: the impression of list %s is refused: %s", result.id, errors)
-        else:
-            impression = Event(**clean, occurred_at=now, received_at=now, source=SOURCE)
-    return PendingList(row, impression)
-
-
-def store(batch: list[PendingList]) -> None:
-    """Store a batch in one transaction and announce its impressions; raises what the
-    database raised (the batch rolled back whole, ready to be tried again)."""
-    from ecom_ai.events.copy_insert import copy_insert
-    from ecom_ai.events.tracking import _send_recorded, fill_user_keys, write_events
-    from ecom_ai.models import RecommendationList
-
-    if not batch:
-        return
-    events = [p.impression for p in batch if p.impression is not None]
-    try:
-        with transaction.atomic():
-            copy_insert(RecommendationList, [p.row for p in batch])
-            written = []
-            if events:
-                fill_user_keys(events)
-                written, _ = write_events(events, SOURCE)
-    except Exception:
-        for pending in batch:  # a retry inserts afresh
-            pending.row._state.adding = True
-            if pending.impression is not None:
-                pending.impression.pk = None
-        raise
-    try:
-        _send_recorded(written)
-    except Exception:  # noqa: BLE001 - a receiver must not make a stored batch look failed
-        logger.exception("ecom_ai: an events_recorded receiver failed for %d impression(s)", len(written))
-
-
-def _already_stored(ids) -> set:
-    from ecom_ai.models import RecommendationList
-
-    return set(RecommendationList.objects.filter(pk__in=list(ids)).values_list("pk", flat=True))
-
-
-def store_all(batch: list[PendingList]) -> int:
-    """Store a batch, leaving out lists already stored (or twice in it); returns how many
-    were stored. When the database refuses the batch (a constraint), the lists are stored
-    one at a time and those it refuses on their own are dropped, each logged. Raises when
-    the database itself fails (nothing dropped: the batch can be tried again whole)."""
-    from django.db import DataError, IntegrityError
-
-    if not batch:
-        return 0
-    known = _already_stored(p.row.pk for p in batch)
-    fresh = []
-    for pending in batch:  # e.g. queued and also buffered after a lost Redis reply
-        if pending.row.pk not in known:
-            known.add(pending.row.pk)
-            fresh.append(pending)
-    try:
-        store(fresh)
-        return len(fresh)
-    except (IntegrityError, DataError):
-        pass
-    stored = 0
-    for pending in fresh:
-        try:
-            store([pending])
-        except (IntegrityError, DataError) as exc:
-            logger.error("ecom_ai: served list %s dropped: the database refused it (%s)", pending.row.pk, exc)
-            continue
-        stored += 1
-    return stored
-
-
-def write(batch: list[PendingList]) -> bool:
-    """Store a batch (``store_all``); True when the database took it. Never raises; logs a failure."""
-    try:
-        store_all(batch)
-    except Exception:  # noqa: BLE001 - the whole batch is rolled back; serving goes on
-        logger.exception("ecom_ai: could not store %d served recommendation list(s)", len(batch))
-        return False
-    return True
 
 
 class LogWriter:
@@ -192,7 +61,6 @@ class LogWriter:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._stopping = False
-        self._deferred: list[tuple[float, object]] = []  # (due on time.monotonic(), callable)
         self.dropped = 0
         self._full_logged_at = float("-inf")
         self.written = 0
@@ -258,32 +126,6 @@ class LogWriter:
         self.written += stored
         return stored
 
-    def defer(self, job, delay: float) -> bool:
-        """Run ``job()`` on this writer's thread in ``delay`` seconds (after that flush). False
-        when too many wait. A job that raises is logged."""
-        if self._pid != os.getpid():
-            self._reset()
-        with self._lock:
-            if len(self._deferred) >= MAX_DEFERRED:
-                return False
-            self._deferred.append((time.monotonic() + delay, job))
-        if self.autostart:
-            self._ensure_thread()
-        return True
-
-    def run_deferred(self, *, due_by: float | None = None) -> int:
-        """Run the deferred jobs due by ``due_by`` (default: now); returns how many ran."""
-        due_by = time.monotonic() if due_by is None else due_by
-        with self._lock:
-            due = [job for when, job in self._deferred if when <= due_by]
-            self._deferred = [(when, job) for when, job in self._deferred if when > due_by]
-        for job in due:
-            try:
-                job()
-            except Exception:  # noqa: BLE001
-                logger.exception("ecom_ai: a deferred recommendation job failed")
-        return len(due)
-
     # -- the daemon thread ----------------------------------------------------------------
     def _ensure_thread(self) -> None:
         thread = self._thread
@@ -299,14 +141,11 @@ class LogWriter:
         while not self._stopping:
             self._wake.wait(float(ecom_settings.RECOMMEND_LOG_FLUSH_SECONDS))
             self._wake.clear()
-            if not self._buffer and not self._deferred:
+            if not self._buffer:
                 continue
             try:
                 close_old_connections()  # this thread's connection: replace a broken or expired one
-                if self._buffer:
-                    self.flush()
-                if self._deferred:
-                    self.run_deferred()
+                self.flush()
             except Exception:  # noqa: BLE001 - the thread must survive anything
                 logger.exception("ecom_ai: the recommendation log thread failed")
                 time.sleep(1.0)
@@ -328,8 +167,6 @@ writer = LogWriter()
 def log_served(result) -> None:
     """Store ``result`` (a served list) as ``RECOMMEND_LOG_MODE`` says. Never raises."""
     if ecom_settings.RECOMMEND_LOG_MODE == "queue":
-        from ecom_ai.recommend import log_queue
-
         if log_queue.push(result):
             return  # else (Redis unreachable, queue full): this process's buffer, as "buffered"
     try:

@@ -18,11 +18,11 @@ from itertools import islice
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.core.cache import cache
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from ecom_ai.conf import settings as ecom_settings
+from ecom_ai.resilient_cache import cache
 from ecom_ai.models import Event, Item
 from ecom_ai.recommend import facts as facts_cache
 from ecom_ai.ttl_cache import TTLCache

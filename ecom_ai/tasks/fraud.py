@@ -7,17 +7,35 @@ from celery import shared_task
 from django.db import transaction
 
 from ecom_ai.conf import settings as ecom_settings
+from ecom_ai.fraud.scoring import TransientScoringError
 
 logger = logging.getLogger("ecom_ai.fraud")
 
 
-@shared_task(name="ecom_ai.tasks.fraud.assess_order", ignore_result=True)
-def assess_order_task(order_key: str, context: dict | None = None):
-    """Assess one host order (idempotent: re-running updates the same assessment)."""
+@shared_task(bind=True, name="ecom_ai.tasks.fraud.assess_order", ignore_result=True,
+             autoretry_for=(TransientScoringError,), retry_backoff=2, retry_backoff_max=300, retry_jitter=True,
+             max_retries=6)
+def assess_order_task(self, order_key: str, context: dict | None = None):
+    """Assess one host order (idempotent: re-running updates the same assessment).
+
+    A transient database error (the connection dropped, the server restarting) is retried
+    with backoff (2, 4, 8 ... s, six times: about two minutes); the last try stores an
+    ``error`` assessment (→ review) instead, so every placed order ends with an assessment.
+    ``ecom_ai_assess_orders --missing`` (task ``assess_missing_orders``) catches the rest.
+    """
     from ecom_ai.fraud.scoring import assess_order_by_key
 
-    assessment = assess_order_by_key(str(order_key), context or {})
+    last_try = self.request.retries >= (self.max_retries or 0)
+    assessment = assess_order_by_key(str(order_key), context or {}, retry_transient=not last_try)
     return assessment.pk if assessment is not None else None
+
+
+@shared_task(name="ecom_ai.tasks.fraud.assess_missing_orders", ignore_result=True)
+def assess_missing_orders_task(hours: float | None = None) -> dict:
+    """Assess recent placed orders that have no assessment (a beat task; see docs/fraud.md)."""
+    from ecom_ai.fraud.sweep import assess_missing_orders
+
+    return assess_missing_orders(hours=hours).as_dict()
 
 
 def enqueue_assessment(order_key: str, context: dict | None = None) -> None:

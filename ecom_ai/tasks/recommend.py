@@ -13,8 +13,8 @@ import logging
 from celery import shared_task
 from django.core.cache import cache
 from ecom_ai.conf import settings as ecom_settings
-from ecom_ai.tasks import dispatch
-from ecom_ai.tasks.ml import TRAINING_RETRY, run_training
+from ecom_ai.tasks import celery_enabled, dispatch
+from ecom_ai.tasks.ml import TRAINING_RETRY, _not_queued, run_training
 
 logger = logging.getLogger("ecom_ai.tasks")
 
@@ -73,7 +73,7 @@ def request_recommender_training(params=None, user=None, refresh=False):
     run = queue_training_run(KIND, {**(params or {}), "mode": mode}, user=user)
     task = refresh_recommender if refresh else train_recommender
     dispatch(task, params=dict(params or {}), user_id=getattr(run.requested_by, "pk", None), run_id=run.pk,
-             queue=ecom_settings.TRAINING_QUEUE)
+             queue=ecom_settings.TRAINING_QUEUE, background=True, on_send_error=lambda exc: _not_queued(run, exc))
     return run
 
 
@@ -108,3 +108,38 @@ def drain_served_lists(max_lists: int = 100_000) -> int:
     if not ecom_settings.RECOMMEND_LOG_QUEUE_URL:
         return 0
     return log_queue.drain(max_lists=max_lists)
+
+
+# --- attribution of clicks / add-to-carts / purchases, after commit (ecom_ai.recommend.attribution) --
+
+@shared_task(name="ecom_ai.tasks.attribute_events", ignore_result=True)
+def attribute_events(event_ids, attempt: int = 0) -> int:
+    """Credit the served lists behind these stored events; returns how many events wait for a
+    later try (their ``rec_id`` names a list not stored yet). Those are sent again with a
+    countdown (``attribution.retry_delays()``) when a broker is configured. Idempotent for
+    credited events: they are never sent again."""
+    from ecom_ai.recommend import attribution
+
+    waiting = attribution.attribute_event_ids(event_ids)
+    delays = attribution.retry_delays()
+    if waiting and attempt < len(delays) and celery_enabled():
+        attribute_events.apply_async(args=(waiting,), kwargs={"attempt": attempt + 1}, countdown=delays[attempt],
+                                     queue=ecom_settings.TASK_QUEUE)
+    return len(waiting)
+
+
+def enqueue_attribution(event_ids) -> None:
+    """The attribution dispatcher (set by ``ecom_ai.apps``; called after the events' commit):
+    the task on a worker, else (inline mode, or the broker cannot be reached) in this process.
+    Never raises into the caller."""
+    try:
+        if celery_enabled():
+            attribute_events.apply_async(args=(list(event_ids),), queue=ecom_settings.TASK_QUEUE)
+            return
+    except Exception:  # noqa: BLE001 - a broker down must not lose the credit nor break the request
+        logger.exception("ecom_ai: could not queue the attribution of %d event(s); attributing in-process",
+                         len(event_ids))
+    try:
+        attribute_events.apply(args=(list(event_ids),))
+    except Exception:  # noqa: BLE001
+        logger.exception("ecom_ai: recommendation attribution failed")

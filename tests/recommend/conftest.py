@@ -136,3 +136,43 @@ class FakeRecommender:
         if item_key not in self.item_keys:
             return []
         return [(key, 0.5) for key in self.order if key != item_key and key not in exclude][:k]
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """``with committed(): ecom_ai.track(...)``: the block's ``on_commit`` callbacks run at its end,
+    as when its transaction commits (attribution runs after the events' commit, off the request)."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+class FakeAttributionWorker:
+    """Stands in for a Celery worker and its broker for ``ecom_ai.tasks.attribute_events``: the
+    tasks sent (with their countdowns) wait here; ``run(after=s)`` lets ``s`` seconds pass and
+    runs the tasks due by then, returning how many ran."""
+
+    def __init__(self, task):
+        self.task = task
+        self.clock = 0.0
+        self.sent: list[tuple[float, tuple, dict]] = []
+
+    def apply_async(self, args=(), kwargs=None, countdown=None, **options):
+        self.sent.append((self.clock + float(countdown or 0), tuple(args), dict(kwargs or {})))
+
+    def run(self, after: float = 0.0) -> int:
+        self.clock += after
+        due = [entry for entry in self.sent if entry[0] <= self.clock]
+        self.sent = [entry for entry in self.sent if entry[0] > self.clock]
+        for _, args, kwargs in due:
+            self.task(*args, **kwargs)
+        return len(due)
+
+
+@pytest.fixture
+def attribution_worker(monkeypatch):
+    """Attribution tasks go to a ``FakeAttributionWorker`` (as with a broker configured)."""
+    from ecom_ai.tasks import recommend as recommend_tasks
+
+    worker = FakeAttributionWorker(recommend_tasks.attribute_events)
+    monkeypatch.setattr(recommend_tasks, "celery_enabled", lambda: True)
+    monkeypatch.setattr(recommend_tasks.attribute_events, "apply_async", worker.apply_async)
+    return worker

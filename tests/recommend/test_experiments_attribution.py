@@ -91,53 +91,58 @@ def test_report_numbers_and_intervals(experiment):
     assert c.revenue_ci[1] - 1.0 == pytest.approx(1.96 * 7.0 / 10, rel=0.01)
 
 
-def test_click_with_rec_id_is_credited_to_that_list(shop):
+def test_click_with_rec_id_is_credited_to_that_list(shop, committed):
     recs = svc.recommend(Identity(visitor_key="v1"), "home", limit=3)
     clicked = recs.keys[1]
-    ecom_ai.track("click", visitor_key="v1", item_key=clicked, context={"rec_id": str(recs.id)})
+    with committed():
+        ecom_ai.track("click", visitor_key="v1", item_key=clicked, context={"rec_id": str(recs.id)})
     svc.recommend(Identity(visitor_key="v1"), "home", limit=3)  # a later list showing the same item
     lst = RecommendationList.objects.get(pk=recs.id)
     assert lst.clicks == 1
 
 
-def test_clicks_from_the_js_collector_batch_are_attributed(shop, rf):
+def test_clicks_from_the_js_collector_batch_are_attributed(shop, rf, committed):
     recs = svc.recommend(Identity(visitor_key="v2"), "home", limit=3)
     request = rf.post("/")
     request.ecom_ai_visitor = "v2"
     from django.contrib.auth.models import AnonymousUser
 
     request.user = AnonymousUser()
-    result = record_batch([{"event_type": "click", "item_key": recs.keys[0], "client_event_id": "c1",
-                            "context": {"rec_id": str(recs.id), "placement": "home", "position": 1}}],
-                          source="browser", request=request)
+    with committed():
+        result = record_batch([{"event_type": "click", "item_key": recs.keys[0], "client_event_id": "c1",
+                                "context": {"rec_id": str(recs.id), "placement": "home", "position": 1}}],
+                              source="browser", request=request)
     assert result.accepted == 1
     assert RecommendationList.objects.get(pk=recs.id).clicks == 1
 
 
-def test_add_to_cart_and_purchase_without_rec_id_go_to_the_last_list_showing_the_item(shop):
+def test_add_to_cart_and_purchase_without_rec_id_go_to_the_last_list_showing_the_item(shop, committed):
     first = svc.recommend(Identity(visitor_key="v3"), "home", limit=3)
     second = svc.recommend(Identity(visitor_key="v3"), "home", limit=3)
     item = second.keys[0]
-    ecom_ai.track("add_to_cart", visitor_key="v3", item_key=item)
-    ecom_ai.track("purchase", visitor_key="v3", item_key=item, value="12.50", quantity=1)
+    with committed():
+        ecom_ai.track("add_to_cart", visitor_key="v3", item_key=item)
+        ecom_ai.track("purchase", visitor_key="v3", item_key=item, value="12.50", quantity=1)
     lst = RecommendationList.objects.get(pk=second.id)
     assert (lst.add_to_carts, lst.purchases, lst.revenue) == (1, 1, Decimal("12.50"))
     assert RecommendationList.objects.get(pk=first.id).purchases == 0
 
 
-def test_no_credit_for_other_shoppers_items_not_shown_or_outside_the_window(shop):
+def test_no_credit_for_other_shoppers_items_not_shown_or_outside_the_window(shop, committed):
     recs = svc.recommend(Identity(visitor_key="owner"), "home", limit=3)
-    # someone else replays the rec id
-    ecom_ai.track("click", visitor_key="intruder", item_key=recs.keys[0], context={"rec_id": str(recs.id)})
-    # an item the list did not show
-    other = next(str(p.pk) for p in shop.values() if str(p.pk) not in recs.keys)
-    ecom_ai.track("click", visitor_key="owner", item_key=other, context={"rec_id": str(recs.id)})
+    with committed():
+        # someone else replays the rec id
+        ecom_ai.track("click", visitor_key="intruder", item_key=recs.keys[0], context={"rec_id": str(recs.id)})
+        # an item the list did not show
+        other = next(str(p.pk) for p in shop.values() if str(p.pk) not in recs.keys)
+        ecom_ai.track("click", visitor_key="owner", item_key=other, context={"rec_id": str(recs.id)})
     # too late: the list was served 25 hours ago
     RecommendationList.objects.filter(pk=recs.id).update(created_at=timezone.now() - timedelta(hours=25))
-    ecom_ai.track("click", visitor_key="owner", item_key=recs.keys[0], context={"rec_id": str(recs.id)})
-    ecom_ai.track("purchase", visitor_key="owner", item_key=recs.keys[0], value="5")
-    # a malformed rec id is ignored, not an error
-    ecom_ai.track("view", visitor_key="owner", item_key=recs.keys[0], context={"rec_id": "nope"})
+    with committed():
+        ecom_ai.track("click", visitor_key="owner", item_key=recs.keys[0], context={"rec_id": str(recs.id)})
+        ecom_ai.track("purchase", visitor_key="owner", item_key=recs.keys[0], value="5")
+        # a malformed rec id is ignored, not an error
+        ecom_ai.track("view", visitor_key="owner", item_key=recs.keys[0], context={"rec_id": "nope"})
     assert RecommendationList.objects.get(pk=recs.id).clicks == 0
 
 
@@ -191,3 +196,16 @@ def test_user_data_export_and_erasure_include_served_lists(shop):
     mine = RecommendationList.objects.get(pk=recs.id)
     assert (mine.visitor_key, mine.user_key) == ("", "")
     assert RecommendationList.objects.get(pk=other.id).visitor_key == "someone-else"
+
+
+@pytest.mark.celery
+def test_attribution_runs_on_the_worker_after_the_commit(shop, celery_worker):
+    """The event request only sends the task; the real worker credits the list."""
+    import time
+
+    recs = svc.recommend(Identity(visitor_key="w1"), "home", limit=3)
+    ecom_ai.track("click", visitor_key="w1", item_key=recs.keys[0], context={"rec_id": str(recs.id)})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not RecommendationList.objects.get(pk=recs.id).clicks:
+        time.sleep(0.1)
+    assert RecommendationList.objects.get(pk=recs.id).clicks == 1

@@ -631,8 +631,9 @@ def test_an_outage_is_logged_once_a_minute_not_on_every_list(trending_shop, sett
     with caplog.at_level(logging.WARNING, logger="ecom_ai.recommend"):
         for _ in range(5):
             assert home().keys
-    warnings = [r for r in caplog.records if "cache" in r.getMessage()]
+    warnings = [r for r in caplog.records if "cache" in r.getMessage() and r.name == "ecom_ai.recommend"]
     assert len(warnings) == 1 and "serving from the database" in warnings[0].getMessage()
+    assert len([r for r in caplog.records if r.name == "ecom_ai.cache"]) == 1  # ecom_ai.resilient_cache's
     assert history_cache._warned["suppressed"] >= 4
 
 

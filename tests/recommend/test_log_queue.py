@@ -25,7 +25,7 @@ from django.utils import timezone
 import ecom_ai
 from ecom_ai import signals
 from ecom_ai.conf import validate
-from ecom_ai.events import copy_insert as copy_insert_module
+from ecom_ai.events import tracking as events_writer  # writes the lists with their impressions
 from ecom_ai.events.identity import identify
 from ecom_ai.models import Event, Experiment, Placement, RecommendationList, Variant
 from ecom_ai.recommend import log_queue, logwriter
@@ -53,16 +53,14 @@ def redis_client():
 @pytest.fixture
 def queue(rec_settings, redis_client, monkeypatch):
     """Queue mode on the real Redis; the process buffer without its thread (the test flushes
-    and runs deferred jobs itself); the once-a-minute warnings not yet given."""
+    itself); the once-a-minute warnings not yet given."""
     rec_settings(RECOMMEND_LOG_MODE="queue", RECOMMEND_LOG_QUEUE_URL=django_settings.REDIS_TEST_URL)
     monkeypatch.setattr(logwriter.writer, "autostart", False)
     monkeypatch.setattr(log_queue, "_warned_at", dict.fromkeys(log_queue._warned_at, float("-inf")))
     monkeypatch.setattr(log_queue, "_down_until", [float("-inf")])  # no Redis failure remembered
     logwriter.writer._buffer.clear()
-    logwriter.writer._deferred.clear()
     yield redis_client
     logwriter.writer._buffer.clear()
-    logwriter.writer._deferred.clear()
 
 
 def serve(visitor, placement="home", **kwargs):
@@ -232,7 +230,7 @@ def test_a_list_the_database_refuses_is_dropped_and_the_others_stored(shop, queu
 @pytest.mark.django_db(transaction=True)  # run_worker closes unusable connections
 def test_a_failing_database_leaves_the_batch_queued(shop, queue, monkeypatch, caplog):
     served = [serve(v) for v in ("f1", "f2", "f3")]
-    fail(monkeypatch, copy_insert_module, "copy_insert", OperationalError("server closed the connection"), times=2)
+    fail(monkeypatch, events_writer, "copy_insert", OperationalError("server closed the connection"), times=2)
     with pytest.raises(DatabaseError):
         log_queue.drain()
     assert queue.llen(KEY) == 3 and not RecommendationList.objects.exists()
@@ -362,37 +360,38 @@ def test_the_celery_task_drains_on_the_real_worker(shop, queue, celery_worker):
 
 # --------------------------------------------------------------------------- attribution
 
-def test_a_click_on_a_queued_list_is_credited_once_the_worker_stored_it(shop, queue):
+def test_a_click_on_a_queued_list_is_credited_once_the_worker_stored_it(shop, queue, committed, attribution_worker):
     recs = serve("c1")
-    ecom_ai.track("click", visitor_key="c1", item_key=recs.keys[0], context={"rec_id": str(recs.id)})
-    writer = logwriter.writer
-    assert not RecommendationList.objects.exists() and len(writer._deferred) == 1
-    assert writer.run_deferred() == 0  # not due yet: two flush intervals
+    with committed():
+        ecom_ai.track("click", visitor_key="c1", item_key=recs.keys[0], context={"rec_id": str(recs.id)})
+    assert attribution_worker.run() == 1  # after the commit: the list is still queued
+    assert not RecommendationList.objects.exists() and attribution_worker.run(after=2.0) == 0  # two flush intervals
     assert log_queue.drain() == 1  # the worker stores the list meanwhile...
-    assert writer.run_deferred(due_by=time.monotonic() + 2.6) == 1  # ...and the retry finds it
-    assert RecommendationList.objects.get(pk=recs.id).clicks == 1 and not writer._deferred
+    assert attribution_worker.run(after=0.6) == 1  # ...and the retry finds it
+    assert RecommendationList.objects.get(pk=recs.id).clicks == 1 and not attribution_worker.sent
 
 
-def test_a_click_on_a_list_the_worker_stores_late_is_tried_again(shop, queue):
+def test_a_click_on_a_list_the_worker_stores_late_is_tried_again(shop, queue, committed, attribution_worker):
     recs = serve("c2")
-    ecom_ai.track("click", visitor_key="c2", item_key=recs.keys[0], context={"rec_id": str(recs.id)})
-    writer = logwriter.writer
-    assert writer.run_deferred(due_by=time.monotonic() + 2.6) == 1  # the worker is behind: not stored yet
-    assert len(writer._deferred) == 1  # tried again later (10 s, then 30 s, then 60 s)
-    assert writer.run_deferred(due_by=time.monotonic() + 9) == 0
+    with committed():
+        ecom_ai.track("click", visitor_key="c2", item_key=recs.keys[0], context={"rec_id": str(recs.id)})
+    assert attribution_worker.run() == 1 and attribution_worker.run(after=2.5) == 1  # the worker is behind
+    assert len(attribution_worker.sent) == 1  # tried again later (10 s, then 30 s, then 60 s)
+    assert attribution_worker.run(after=9) == 0
     assert log_queue.drain() == 1
-    assert writer.run_deferred(due_by=time.monotonic() + 10.1) == 1
-    assert RecommendationList.objects.get(pk=recs.id).clicks == 1 and not writer._deferred
+    assert attribution_worker.run(after=1.1) == 1
+    assert RecommendationList.objects.get(pk=recs.id).clicks == 1 and not attribution_worker.sent
 
 
-def test_a_click_whose_list_never_comes_is_given_up_after_four_tries(shop, queue):
+def test_a_click_whose_list_never_comes_is_given_up_after_four_tries(shop, queue, committed, attribution_worker):
     recs = serve("c3")
     queue.delete(KEY)  # the list is lost (e.g. Redis flushed)
-    ecom_ai.track("click", visitor_key="c3", item_key=recs.keys[0], context={"rec_id": str(recs.id)})
-    writer = logwriter.writer
+    with committed():
+        ecom_ai.track("click", visitor_key="c3", item_key=recs.keys[0], context={"rec_id": str(recs.id)})
+    assert attribution_worker.run() == 1
     for _ in range(4):
-        assert writer.run_deferred(due_by=time.monotonic() + 61) == 1
-    assert not writer._deferred
+        assert attribution_worker.run(after=61) == 1
+    assert not attribution_worker.sent
 
 
 # --------------------------------------------------------------------------- settings

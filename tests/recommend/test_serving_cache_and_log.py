@@ -196,37 +196,44 @@ def test_a_retried_batch_is_stored_whole_once_the_database_is_back(shop, buffere
     assert Event.objects.get(event_type="impression").context["rec_id"] == str(served.id)
 
 
-def test_a_click_after_the_flush_is_attributed(shop, buffered):
+def test_a_click_after_the_flush_is_attributed(shop, buffered, committed):
     recs = svc.recommend(Identity(visitor_key="c1"), "home", limit=3)
     logwriter.flush()
-    ecom_ai.track("click", visitor_key="c1", item_key=recs.keys[1], context={"rec_id": str(recs.id)})
+    with committed():
+        ecom_ai.track("click", visitor_key="c1", item_key=recs.keys[1], context={"rec_id": str(recs.id)})
     assert RecommendationList.objects.get(pk=recs.id).clicks == 1
 
 
-def test_a_click_before_the_flush_writes_this_process_lists_first(shop, buffered):
+def test_attribution_waits_for_the_commit_and_never_flushes_in_the_request(shop, buffered, committed):
     recs = svc.recommend(Identity(visitor_key="c2"), "home", limit=3)
-    assert logwriter.pending() == 1
-    ecom_ai.track("add_to_cart", visitor_key="c2", item_key=recs.keys[0])  # no rec_id: latest list showing it
-    assert logwriter.pending() == 0
+    svc.recommend(Identity(visitor_key="someone-else"), "home", limit=3)
+    logwriter.flush()
+    mine = svc.recommend(Identity(visitor_key="c2"), "home", limit=3)  # waits in the buffer
+    with committed():
+        ecom_ai.track("add_to_cart", visitor_key="c2", item_key=recs.keys[0])  # no rec_id: latest stored list
+        assert RecommendationList.objects.get(pk=recs.id).add_to_carts == 0  # not before the commit
+    assert logwriter.pending() == 1  # the request wrote no one's lists
     assert RecommendationList.objects.get(pk=recs.id).add_to_carts == 1
+    assert not RecommendationList.objects.filter(pk=mine.id).exists()
 
 
-def test_a_click_on_a_list_still_buffered_in_another_process_is_retried(shop, buffered, monkeypatch):
+def test_a_click_on_a_list_still_buffered_is_retried_by_the_task(shop, buffered, committed, attribution_worker):
     other = logwriter.LogWriter(autostart=False)  # another web process's buffer
-    monkeypatch.setattr(logwriter, "writer", other)
-    recs = svc.recommend(Identity(visitor_key="c3"), "home", limit=3)
-    here = logwriter.LogWriter(autostart=False)  # back in "this" process
-    monkeypatch.setattr(logwriter, "writer", here)
-    ecom_ai.track("click", visitor_key="c3", item_key=recs.keys[0], context={"rec_id": str(recs.id)})
-    assert not RecommendationList.objects.exists() and len(here._deferred) == 1
-    assert here.run_deferred() == 0  # not due yet: two flush intervals
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(logwriter, "writer", other)
+        recs = svc.recommend(Identity(visitor_key="c3"), "home", limit=3)
+    with committed():
+        ecom_ai.track("click", visitor_key="c3", item_key=recs.keys[0], context={"rec_id": str(recs.id)})
+    assert attribution_worker.run() == 1  # the task ran at once: the list is not stored yet
+    assert not RecommendationList.objects.exists() and attribution_worker.run(after=2.0) == 0  # two flush intervals
     other.flush()  # the other process writes its buffer...
-    assert here.run_deferred(due_by=time.monotonic() + 2.6) == 1  # ...and the retry finds the list
-    assert RecommendationList.objects.get(pk=recs.id).clicks == 1
+    assert attribution_worker.run(after=0.6) == 1  # ...and the retry finds the list
+    assert RecommendationList.objects.get(pk=recs.id).clicks == 1 and not attribution_worker.sent
     # a rec id nobody ever served, for an item no list showed: retried once, then forgotten
     unseen = next(key(p) for p in shop.values() if key(p) not in recs.keys)
-    ecom_ai.track("click", visitor_key="c3", item_key=unseen, context={"rec_id": str(uuid.uuid4())})
-    assert here.run_deferred(due_by=time.monotonic() + 2.6) == 1 and not here._deferred
+    with committed():
+        ecom_ai.track("click", visitor_key="c3", item_key=unseen, context={"rec_id": str(uuid.uuid4())})
+    assert attribution_worker.run() == 1 and attribution_worker.run(after=2.5) == 1 and not attribution_worker.sent
     assert RecommendationList.objects.get(pk=recs.id).clicks == 1
 
 

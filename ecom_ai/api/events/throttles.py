@@ -1,14 +1,15 @@
-"""Throttles of the events endpoint; rates come from ECOM_AI settings (read per request)."""
+"""Throttles of the events endpoint; rates come from ECOM_AI settings (read per request).
+
+They keep working when the cache is down (per-process counters: ``ecom_ai.api.throttling``)."""
 from __future__ import annotations
 
-from rest_framework.throttling import SimpleRateThrottle
-
+from ecom_ai.api.throttling import ResilientRateThrottle
 from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.events.middleware import get_visitor_key
 from ecom_ai.models import ChannelKey
 
 
-class BrowserEventsThrottle(SimpleRateThrottle):
+class BrowserEventsThrottle(ResilientRateThrottle):
     """``EVENTS_THROTTLE_RATE`` per logged-in user, else per visitor cookie, else per IP."""
 
     scope = "ecom_ai_events"
@@ -28,7 +29,7 @@ class BrowserEventsThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-class ChannelKeyThrottle(SimpleRateThrottle):
+class ChannelKeyThrottle(ResilientRateThrottle):
     """``API_KEY_THROTTLE_RATE`` per channel key."""
 
     scope = "ecom_ai_events_key"

@@ -6,12 +6,14 @@ import logging
 from django.conf import settings as django_settings
 from django.db import DatabaseError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from ecom_ai.api.base import EcomAIAPIView
+from ecom_ai.api.errors import DatabaseUnavailableMixin, database_unavailable_response
 from ecom_ai.api.events.parsers import EventsJSONParser
 from ecom_ai.api.events.authentication import BrowserSessionAuthentication, ChannelKeyAuthentication
 from ecom_ai.api.events.serializers import BatchAcceptedSerializer, BatchErrorSerializer, EventBatchSerializer
@@ -40,11 +42,12 @@ def max_body_bytes() -> int:
     return max(django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0, ecom_settings.MAX_BATCH_SIZE * per_event)
 
 
-class EventBatchView(EcomAIAPIView):
+class EventBatchView(DatabaseUnavailableMixin, EcomAIAPIView):
     authentication_classes = [ChannelKeyAuthentication, BrowserSessionAuthentication]
     permission_classes = [AllowAny]
     throttle_classes = [BrowserEventsThrottle, ChannelKeyThrottle]
     parser_classes = [EventsJSONParser]
+    database_unavailable_detail = gettext_lazy("Events could not be stored right now; retry later.")
 
     def max_body_bytes(self) -> int | None:
         return max_body_bytes()
@@ -103,7 +106,7 @@ class EventBatchView(EcomAIAPIView):
             return Response({"detail": exc.message}, status=code)
         except DatabaseError:
             logger.exception("storing an event batch failed")
-            return Response({"detail": _("Events could not be stored right now; retry later.")}, status=503)
+            return database_unavailable_response(_("Events could not be stored right now; retry later."))
 
         if result.errors:
             return Response({"errors": {str(i): e for i, e in result.errors.items()}}, status=400)

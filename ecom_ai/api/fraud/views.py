@@ -10,6 +10,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
 from ecom_ai.api.base import ApiDefaultsMixin, EcomAIAPIView, StaffOnlyMixin
+from ecom_ai.api.errors import DatabaseUnavailableMixin
 from ecom_ai.api.fraud.serializers import (
     AssessmentDetailSerializer,
     AssessmentFilterSerializer,
@@ -54,7 +55,7 @@ class AssessmentPagination(LimitOffsetPagination):
         return parameters
 
 
-class AssessOrderView(StaffOnlyMixin, EcomAIAPIView):
+class AssessOrderView(DatabaseUnavailableMixin, StaffOnlyMixin, EcomAIAPIView):
 
     @extend_schema(operation_id="ecom_ai_fraud_assess", request=OrderPayloadSerializer,
                    responses={200: AssessmentDetailSerializer}, summary="Assess an order payload (staff only)")
@@ -71,7 +72,7 @@ class AssessOrderView(StaffOnlyMixin, EcomAIAPIView):
 
 @extend_schema_view(get=extend_schema(operation_id="ecom_ai_fraud_assessments", parameters=[AssessmentFilterSerializer],
                                      summary="List fraud assessments (staff only)"))
-class AssessmentListView(StaffOnlyMixin, ApiDefaultsMixin, ListAPIView):
+class AssessmentListView(DatabaseUnavailableMixin, StaffOnlyMixin, ApiDefaultsMixin, ListAPIView):
     serializer_class = AssessmentSerializer
     pagination_class = AssessmentPagination
 
@@ -99,7 +100,7 @@ class AssessmentListView(StaffOnlyMixin, ApiDefaultsMixin, ListAPIView):
         return qs
 
 
-class DecisionView(StaffOnlyMixin, EcomAIAPIView):
+class DecisionView(DatabaseUnavailableMixin, StaffOnlyMixin, EcomAIAPIView):
 
     @extend_schema(operation_id="ecom_ai_fraud_decision", request=DecisionSerializer,
                    responses={200: AssessmentSerializer}, summary="Approve an order or mark it as fraud (staff only)")

@@ -18,6 +18,7 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from ecom_ai.api.errors import DatabaseUnavailableMixin
 from ecom_ai.adapters import get_adapter
 from ecom_ai.api.base import EcomAIAPIView, StrictQueryMixin
 from ecom_ai.api.events.authentication import ChannelKeyAuthentication
@@ -134,7 +135,7 @@ class RecommendationsThrottle(BrowserEventsThrottle):
         return ecom_settings.RECOMMEND_THROTTLE_RATE
 
 
-class RecommendationsView(EcomAIAPIView):
+class RecommendationsView(DatabaseUnavailableMixin, EcomAIAPIView):
     authentication_classes = [ChannelKeyAuthentication, SessionAuthentication]
     permission_classes = [AllowAny]
     throttle_classes = [RecommendationsThrottle]

@@ -3,6 +3,10 @@
 Useful after installing ecom_ai on a shop with a history: orders are scored as of their own
 time (features only see orders placed before them), so the stored features are valid
 training rows once labelled. Orders already assessed are skipped unless ``--rescore``.
+
+``--missing`` is the periodic sweep instead: only the orders placed within
+``FRAUD_SWEEP_HOURS`` (``--hours``) that have no assessment (``ecom_ai.fraud.sweep``; the
+beat task ``ecom_ai.tasks.fraud.assess_missing_orders`` does the same).
 """
 from __future__ import annotations
 
@@ -15,8 +19,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--limit", type=int, default=None, help="at most this many orders")
         parser.add_argument("--rescore", action="store_true", help="also re-score orders already assessed")
+        parser.add_argument("--missing", action="store_true",
+                            help="the sweep: assess recent orders (FRAUD_SWEEP_HOURS) that have no assessment")
+        parser.add_argument("--hours", type=float, default=None,
+                            help="with --missing: look back this many hours (default FRAUD_SWEEP_HOURS)")
 
-    def handle(self, *args, limit=None, rescore=False, **options):
+    def handle(self, *args, limit=None, rescore=False, missing=False, hours=None, **options):
+        if missing:
+            return self._sweep(hours, rescore=rescore, limit=limit)
+        if hours is not None:
+            raise CommandError("--hours goes with --missing.")
         from ecom_ai.adapters import get_adapter
         from ecom_ai.fraud.scoring import assess_facts, facts_for_order
         from ecom_ai.models.fraud import FraudAssessment
@@ -50,3 +62,18 @@ class Command(BaseCommand):
                 break
         self.stdout.write(self.style.SUCCESS(
             f"Assessed {assessed} order(s); skipped {skipped} already assessed; {failed} failed."))
+
+    def _sweep(self, hours, *, rescore: bool, limit) -> None:
+        from ecom_ai.adapters import get_adapter
+        from ecom_ai.fraud.sweep import assess_missing_orders
+
+        if rescore or limit is not None:
+            raise CommandError("--missing cannot be combined with --rescore or --limit.")
+        if hours is not None and hours <= 0:
+            raise CommandError("--hours must be a positive number.")
+        if get_adapter().order_model is None:
+            raise CommandError("ECOM_AI['ORDER_MODEL'] is not set: there are no host orders to assess.")
+        result = assess_missing_orders(hours=hours)
+        message = (f"Checked {result.checked} recent order(s): {result.missing} had no assessment; "
+                   f"{result.assessed} scored, {result.errors} stored as errors (review).")
+        self.stdout.write(self.style.SUCCESS(message) if not result.errors else self.style.WARNING(message))

@@ -1,0 +1,52 @@
+"""Transactional budget accounting of a campaign.
+
+``reserve(campaign_id, cost)`` spends ``cost`` from the campaign's total and daily budget
+with one conditional ``UPDATE`` (the condition "still within both budgets" is part of the
+statement), so two processes racing for the last budget cannot both spend it: the database
+re-checks the condition on the locked row (PostgreSQL) or serializes the writers (SQLite).
+"""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import F, Q
+from django.utils import timezone
+
+
+def _today() -> date:
+    return timezone.now().date()
+
+
+def reserve(campaign_id: int, cost: Decimal) -> bool:
+    """Spend ``cost`` from the campaign's budgets; False (nothing spent) when it would exceed one."""
+    from ecom_ai.models.marketing import Campaign
+
+    cost = Decimal(cost or 0)
+    if cost <= 0:
+        return True
+    today = _today()
+    # a new day: reset the day's spending (only the first writer of the day changes the row)
+    Campaign.objects.filter(pk=campaign_id).filter(Q(spent_day__isnull=True) | ~Q(spent_day=today)).update(
+        spent_day=today, spent_today=Decimal("0"))
+    within_total = Q(total_budget__isnull=True) | Q(total_budget__gte=F("spent_total") + cost)
+    within_day = Q(daily_budget__isnull=True) | Q(daily_budget__gte=F("spent_today") + cost)
+    updated = Campaign.objects.filter(within_total, within_day, pk=campaign_id, spent_day=today).update(
+        spent_total=F("spent_total") + cost, spent_today=F("spent_today") + cost)
+    return bool(updated)
+
+
+def release(campaign_id: int, cost: Decimal) -> None:
+    """Give back a reservation (e.g. a decision erased before it was used)."""
+    from ecom_ai.models.marketing import Campaign
+
+    cost = Decimal(cost or 0)
+    if cost > 0:
+        Campaign.objects.filter(pk=campaign_id, spent_total__gte=cost).update(spent_total=F("spent_total") - cost)
+
+
+def remaining(campaign) -> Decimal | None:
+    """What is left of the total budget (None: unlimited)."""
+    if campaign.total_budget is None:
+        return None
+    return max(Decimal("0"), campaign.total_budget - campaign.spent_total)

@@ -1,0 +1,70 @@
+"""Learned offer policies in the web process.
+
+``learned_scores(campaign, arm_keys, state)`` → ``(scores, version, why)``: the predicted value
+of each arm for this customer under the campaign's learned policy — the version the campaign
+names, else the active ``"offers"`` version — or ``(None, None, why)`` when there is none, it
+does not cover this campaign or its arms, or its artifact is corrupt (never raises).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from ecom_ai.marketing.state import state_vector
+
+logger = logging.getLogger("ecom_ai.marketing")
+
+KIND = "offers"
+
+_pinned: dict[int, object] = {}
+_pinned_lock = threading.Lock()
+
+
+def _pinned_policies(version):
+    with _pinned_lock:
+        if version.pk in _pinned:
+            return _pinned[version.pk]
+    from ecom_ai.ml.artifacts import load_artifact
+    from ecom_ai.ml.registry import get_trainer
+
+    try:
+        policies = get_trainer(KIND).load(load_artifact(version.artifact))
+    except Exception as exc:
+        logger.error("ecom_ai: offers v%s cannot be loaded: %s", version.number, exc)
+        policies = None
+    with _pinned_lock:
+        if len(_pinned) > 20:
+            _pinned.clear()
+        _pinned[version.pk] = policies
+    return policies
+
+
+def clear_pinned() -> None:
+    with _pinned_lock:
+        _pinned.clear()
+
+
+def learned_scores(campaign, arm_keys, state):
+    from ecom_ai.ml.registry import active_version, load_active
+
+    try:
+        if campaign.policy_version_id:
+            version = campaign.policy_version
+            if version.kind != KIND:
+                return None, None, f"version {version} is not an offers policy"
+            policies = _pinned_policies(version)
+        else:
+            policies = load_active(KIND)
+            version = active_version(KIND) if policies is not None else None
+        if policies is None:
+            return None, None, "no usable trained version"
+        policy = policies.get(campaign.slug)
+        if policy is None:
+            return None, None, "the trained version does not cover this campaign"
+        scores = policy.arm_scores(state_vector(state), list(arm_keys))
+        if scores is None:
+            return None, None, "the campaign's offers changed since training"
+        return scores, version, policy.describe()
+    except Exception as exc:  # a broken artifact or bad numbers: fall back, never fail the page
+        logger.exception("ecom_ai: learned offer policy failed for %s", getattr(campaign, "slug", campaign))
+        return None, None, f"error: {type(exc).__name__}"
