@@ -140,6 +140,7 @@ GROUPS = {
     "recommend": "Recommendations",
     "recommend-log": "Recommendations: served-list log",
     "recommend-model": "Recommendations: sequential model",
+    "marketing": "Personal offers",
 }
 
 
@@ -239,6 +240,9 @@ declare("core", "ORDER_FIELDS", _ORDER_FIELDS, DICT, field_mapping(_ORDER_FIELDS
         "neutral name → attribute path on your order (and its lines; `line_price` is the unit price); merged "
         "key by key; `None` = not read. `number`, `user`, `created_at` must be database fields (used in queries)",
         merge=True)
+declare("core", "API_DOCS_PUBLIC", False, BOOL, None,
+        "serve the API's OpenAPI schema, Swagger UI and ReDoc (`api/schema/`, `api/docs/`, `api/redoc/` of "
+        "`ecom_ai.urls`) to everyone; by default only staff see them (docs/api.md)")
 declare("core", "DEFAULT_CURRENCY", "USD", STR, Rule(lambda v: len(v) == 3, "must be a 3-letter ISO 4217 code"),
         "ISO 4217 code used when an order has none")
 declare("core", "CACHE_RETRY_SECONDS", 5, NUM, NOT_NEGATIVE,
@@ -329,6 +333,7 @@ declare("ml", "TRAINERS",
             "fraud": "ecom_ai.fraud.training.FraudTrainer",
             "cooccurrence": "ecom_ai.recommend.cooccurrence.CooccurrenceTrainer",
             "recommender": "ecom_ai.recommend.training.RecommenderTrainer",
+            "offers": "ecom_ai.marketing.training.OfferPolicyTrainer",
         },
         DICT,
         Rule(lambda v: all(isinstance(k, str) and k and isinstance(p, str) and p for k, p in v.items()),
@@ -336,7 +341,7 @@ declare("ml", "TRAINERS",
         "model kind → dotted path of its `ecom_ai.ml.registry.Trainer` subclass. Setting it **replaces** the "
         'mapping: to add a kind keep the others, `{**ecom_ai.conf.DEFAULTS["TRAINERS"], "mine": '
         '"myshop.ml.MyTrainer"}`; to drop a kind leave it out; `ecom_ai.E020` when an entry cannot be imported',
-        default_doc="ecom_ai's own kinds (`\"intent\"` chat, `\"fraud\"`, the recommendation kinds; see "
+        default_doc="ecom_ai's own kinds (`\"intent\"` chat, `\"fraud\"`, the recommendation kinds, `\"offers\"`; see "
                     '`ecom_ai.conf.DEFAULTS["TRAINERS"]`)',
         dotted_path=True)
 declare("ml", "ACTIVE_MODEL_CHECK_SECONDS", 5, NUM, NOT_NEGATIVE,
@@ -450,6 +455,10 @@ declare("chat", "CHAT_HANDOFF_EXPIRY_MINUTES", 30, NUM, POSITIVE,
 declare("chat", "CHAT_RESUME_MINUTES", 1440, NUM, POSITIVE,
         "a logged-in shopper's open conversation is picked up in a new browser session only when it changed within "
         "this many minutes; older ones are left and a new conversation starts")
+declare("chat", "CHAT_WARM_UP", True, BOOL, None,
+        "load the intent model and build the chat's article and catalog indexes in a background thread when a web "
+        "process starts (`runserver`, gunicorn…; not in management commands, Celery workers or tests), so that no "
+        "shopper's message pays for it")
 declare("chat", "CHAT_DEFAULT_LANGUAGE", "en", STR, NOT_EMPTY,
         "language of articles and answers without a language; the bot answers each message in the language it "
         "is written in (English, Chinese) and falls back to this one, with a note, when it has no translation")
@@ -526,7 +535,7 @@ declare("recommend", "RECOMMEND_SCORING_MEMORY_MB", 256, NUM, between(8, 65536),
         "with a running top-k (8–65536)")
 declare("recommend", "RECOMMEND_ANN_MIN_ITEMS", 200_000, INT, at_least(1),
         "catalogues with at least this many items serve the recommender's top-k through an approximate "
-        "nearest-neighbour index (faiss HNSW, `pip install ecom-ai[ann]`; built at training, stored with the "
+        "nearest-neighbour index (faiss IVF-Flat, `pip install ecom-ai[ann]`; built at training, stored with the "
         "version); smaller ones, or without faiss, are scored exactly")
 declare("recommend", "RECOMMEND_THROTTLE_RATE", None, OPT_STR, rate("'300/min'"),
         "requests to the recommendations endpoint per browser (user, else visitor cookie, else IP), DRF rate syntax "
@@ -583,6 +592,19 @@ declare("recommend-model", "RECOMMENDER_TRAINING_WINDOW_DAYS", 365, OPT_INT, POS
         "events older than this are not read for training (`None`: all)")
 declare("recommend-model", "RECOMMENDER_MAX_TRAINING_EVENTS", 5_000_000, OPT_INT, POSITIVE.or_none(),
         "at most this many of the newest events are read (bounds the training worker's memory)")
+
+# --- marketing -----------------------------------------------------------------------
+declare("marketing", "MARKETING_CACHE_SECONDS", 5, NUM, between(0, 3600),
+        "campaigns and their offers are kept per process at most this long for `decide()` (0–3600; `0` = read "
+        "them on every decision). Saving a campaign or offer clears the cache of the process that saved it; budget "
+        "accounting always reads the database")
+declare("marketing", "MARKETING_FLOOR_SHARE", 0.1, NUM, in_interval(0, 1),
+        "learned offer policies keep every arm at least this share of the uniform probability (`0.1` with three "
+        "arms: at least 3.3 %), so every later policy can be evaluated off-line")
+declare("marketing", "MARKETING_THROTTLE_RATE", "60/min", OPT_STR, rate("'60/min'"),
+        "requests to the offers endpoint per browser (user, else visitor cookie, else IP); `None` = no throttle "
+        "(channel API keys are never throttled here)")
+
 
 def _queue_mode_needs_url(user: dict) -> str | None:
     if user.get("RECOMMEND_LOG_MODE") == "queue" and not user.get("RECOMMEND_LOG_QUEUE_URL"):

@@ -10,6 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from ecom_ai.api.chat import urls as chat_urls
 from ecom_ai.api.events import urls as events_urls
 from ecom_ai.api.fraud import urls as fraud_urls
+from ecom_ai.api.marketing import urls as marketing_urls
 from ecom_ai.api.ml import urls as ml_urls
 from ecom_ai.api.recommend import urls as recommend_urls
 
@@ -19,6 +20,7 @@ urlpatterns: list = [
     *fraud_urls.urlpatterns,
     *chat_urls.urlpatterns,
     *ml_urls.urlpatterns,
+    *marketing_urls.urlpatterns,
 ]
 
 

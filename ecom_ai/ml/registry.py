@@ -31,6 +31,7 @@ from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.resilient_cache import cache
 from ecom_ai.ml.artifacts import ArtifactError, load_artifact, save_artifact
 from ecom_ai.ml.device import get_device, seed_everything
+from ecom_ai.ml import unusable
 from ecom_ai.ml.quality import check_floor
 from ecom_ai.models.registry import ModelVersion, TrainingRun
 
@@ -754,9 +755,13 @@ def load_active(kind):
             try:
                 servable = get_trainer(kind).load(load_artifact(artifact))
             except Exception as exc:
-                logger.error("ecom_ai: the active %s model (version id %s) cannot be loaded: %s",
-                           kind, version_id, exc, exc_info=not isinstance(exc, ArtifactError))
+                since = unusable.record_unusable(version_id)
+                logger.error("ecom_ai: the active %s model (version id %s) cannot be loaded, its fallback serves "
+                             "(since %s): %s", kind, version_id, f"{since:%Y-%m-%d %H:%M:%S %Z}", exc,
+                             exc_info=not isinstance(exc, ArtifactError))
                 servable = None
+            else:
+                unusable.record_usable(version_id)
         _loaded[kind] = _Loaded(version_id, servable, now)
         return servable
 

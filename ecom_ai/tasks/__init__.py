@@ -68,4 +68,4 @@ def dispatch(task, *args, queue: str | None = None, background: bool = False, on
 
 # Task modules, imported so that Celery's autodiscovery of "ecom_ai.tasks" finds them all (at the
 # end: they import dispatch() from here).
-from ecom_ai.tasks import catalog, events, fraud, ml, recommend  # noqa: E402,F401
+from ecom_ai.tasks import catalog, events, fraud, marketing, ml, recommend  # noqa: E402,F401

@@ -118,7 +118,7 @@ class ChatMessagesView(DatabaseUnavailableMixin, EcomAIAPIView):
         raise Throttled(wait, detail=_("Too many messages; please wait a moment before writing again."))
 
     @extend_schema(
-        operation_id="ecom_ai_chat_history",
+        operation_id="ecom_ai_chat_messages_retrieve",
         summary="This shopper's conversation (messages after ?after=<id>)",
         parameters=[ChatHistoryQuerySerializer],
         responses={200: ChatPayloadSerializer},
@@ -132,7 +132,7 @@ class ChatMessagesView(DatabaseUnavailableMixin, EcomAIAPIView):
         return Response(self._payload(conversation, after=query.validated_data["after"]))
 
     @extend_schema(
-        operation_id="ecom_ai_chat_send",
+        operation_id="ecom_ai_chat_messages_create",
         summary="Send a message to the shop's assistant",
         request=ChatMessageInSerializer,
         responses={201: ChatPayloadSerializer},
