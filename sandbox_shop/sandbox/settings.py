@@ -10,6 +10,8 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = os.environ.get("SANDBOX_SECRET_KEY", "sandbox-not-secret-change-me")
+# the key of the card fingerprints kept with orders (an HMAC of the card number); "" = SECRET_KEY
+CARD_FINGERPRINT_KEY = os.environ.get("SANDBOX_CARD_FINGERPRINT_KEY", "")
 DEBUG = os.environ.get("SANDBOX_DEBUG", "1") == "1"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 
