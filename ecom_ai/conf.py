@@ -240,6 +240,9 @@ declare("core", "ORDER_FIELDS", _ORDER_FIELDS, DICT, field_mapping(_ORDER_FIELDS
         "neutral name → attribute path on your order (and its lines; `line_price` is the unit price); merged "
         "key by key; `None` = not read. `number`, `user`, `created_at` must be database fields (used in queries)",
         merge=True)
+declare("core", "API_DOCS_PUBLIC", False, BOOL, None,
+        "serve the API's OpenAPI schema, Swagger UI and ReDoc (`api/schema/`, `api/docs/`, `api/redoc/` of "
+        "`ecom_ai.urls`) to everyone; by default only staff see them (docs/api.md)")
 declare("core", "DEFAULT_CURRENCY", "USD", STR, Rule(lambda v: len(v) == 3, "must be a 3-letter ISO 4217 code"),
         "ISO 4217 code used when an order has none")
 declare("core", "CACHE_RETRY_SECONDS", 5, NUM, NOT_NEGATIVE,
@@ -523,7 +526,7 @@ declare("recommend", "RECOMMEND_SCORING_MEMORY_MB", 256, NUM, between(8, 65536),
         "with a running top-k (8–65536)")
 declare("recommend", "RECOMMEND_ANN_MIN_ITEMS", 200_000, INT, at_least(1),
         "catalogues with at least this many items serve the recommender's top-k through an approximate "
-        "nearest-neighbour index (faiss HNSW, `pip install ecom-ai[ann]`; built at training, stored with the "
+        "nearest-neighbour index (faiss IVF-Flat, `pip install ecom-ai[ann]`; built at training, stored with the "
         "version); smaller ones, or without faiss, are scored exactly")
 declare("recommend", "RECOMMEND_THROTTLE_RATE", None, OPT_STR, rate("'300/min'"),
         "requests to the recommendations endpoint per browser (user, else visitor cookie, else IP), DRF rate syntax "

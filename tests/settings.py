@@ -35,4 +35,6 @@ ECOM_AI = {**ECOM_AI, "RECOMMEND_LOG_MODE": "sync"}  # noqa: F405
 # Likewise a training requested without a broker runs inside the caller in tests (the background
 # thread could not see a test's uncommitted rows); tests/ml/test_local_training.py tests the thread.
 ECOM_AI["LOCAL_TRAINING"] = "inline"
+# The schema tests read /ecom-ai/api/schema/ anonymously; tests/api/test_docs.py tests the staff-only default.
+ECOM_AI["API_DOCS_PUBLIC"] = True
 ECOM_AI["CHAT_WARM_UP"] = False  # no background thread touching the test database

@@ -9,6 +9,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from ecom_ai.admin.layout import EcomAiModelAdmin
 from ecom_ai.models.marketing import Campaign, Coupon, Offer, OfferDecision
 
 
@@ -20,7 +21,7 @@ class OfferInline(admin.TabularInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(EcomAiModelAdmin):
     list_display = ("name", "slug", "enabled", "starts_at", "ends_at", "policy", "control_percent",
                     "exploration_rate", "budget_display", "report_link")
     list_filter = ("enabled", "policy", "objective")
@@ -93,7 +94,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(OfferDecision)
-class OfferDecisionAdmin(admin.ModelAdmin):
+class OfferDecisionAdmin(EcomAiModelAdmin):
     list_display = ("created_at", "campaign", "arm_display", "subject_key", "propensity", "is_control", "policy",
                     "shown_at", "redeemed_at", "converted_at", "order_value")
     list_filter = ("campaign", "is_control", "policy", "for_learning")
@@ -114,7 +115,7 @@ class OfferDecisionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Coupon)
-class CouponAdmin(admin.ModelAdmin):
+class CouponAdmin(EcomAiModelAdmin):
     list_display = ("code", "campaign", "offer", "user_key", "created_at", "expires_at", "redeemed_at", "order_key")
     list_filter = ("campaign",)
     search_fields = ("code", "user_key", "order_key")

@@ -112,6 +112,7 @@ class ChatMessagesView(DatabaseUnavailableMixin, APIView):
         raise Throttled(wait, detail=_("Too many messages; please wait a moment before writing again."))
 
     @extend_schema(
+        operation_id="ecom_ai_chat_messages_retrieve",
         summary="This shopper's conversation (messages after ?after=<id>)",
         responses={200: inline_serializer("ChatHistory", {
             "conversation": serializers.DictField(allow_null=True), "messages": serializers.ListField(),
@@ -126,6 +127,7 @@ class ChatMessagesView(DatabaseUnavailableMixin, APIView):
         return Response(self._payload(conversation, after=int(after)))
 
     @extend_schema(
+        operation_id="ecom_ai_chat_messages_create",
         summary="Send a message to the shop's assistant",
         request=inline_serializer("ChatMessageIn", {"text": serializers.CharField()}),
         responses={201: inline_serializer("ChatReply", {

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import ListAPIView
@@ -44,8 +44,8 @@ class AssessOrderView(DatabaseUnavailableMixin, APIView):
         return Response(AssessmentDetailSerializer(assessment).data)
 
 
-@extend_schema(operation_id="ecom_ai_fraud_assessments", parameters=[AssessmentFilterSerializer],
-               summary="List fraud assessments (staff only)")
+@extend_schema_view(get=extend_schema(operation_id="ecom_ai_fraud_assessments", parameters=[AssessmentFilterSerializer],
+                                     summary="List fraud assessments (staff only)"))
 class AssessmentListView(DatabaseUnavailableMixin, ListAPIView):
     permission_classes = [IsAdminUser]
     serializer_class = AssessmentSerializer
