@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from ecom_ai.adapters import get_adapter
 from ecom_ai.api.base import EcomAIAPIView
+from ecom_ai.api.errors import DatabaseUnavailableMixin
 from ecom_ai.api.schema import ErrorSerializer
 from ecom_ai.api.events.authentication import ChannelKeyAuthentication
 from ecom_ai.api.events.throttles import BrowserEventsThrottle
@@ -73,7 +74,7 @@ class OffersThrottle(BrowserEventsThrottle):
         return ecom_settings.MARKETING_THROTTLE_RATE
 
 
-class OffersView(EcomAIAPIView):
+class OffersView(DatabaseUnavailableMixin, EcomAIAPIView):
     authentication_classes = [ChannelKeyAuthentication, SessionAuthentication]
     permission_classes = [AllowAny]
     throttle_classes = [OffersThrottle]
