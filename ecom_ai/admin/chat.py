@@ -10,6 +10,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from ecom_ai.admin.layout import EcomAiModelAdmin
 from ecom_ai.chat.service import ChatInputError, ChatService
 from ecom_ai.models import Conversation, Intent, IntentExample, KnowledgeArticle, Message
 
@@ -21,7 +22,7 @@ class IntentExampleInline(admin.TabularInline):
 
 
 @admin.register(Intent)
-class IntentAdmin(admin.ModelAdmin):
+class IntentAdmin(EcomAiModelAdmin):
     list_display = ("name", "handler", "topic", "enabled", "example_count", "description")
     list_filter = ("enabled", "handler", "topic")
     search_fields = ("name", "description", "examples__text")
@@ -106,7 +107,7 @@ def intent_report() -> dict:
 
 
 @admin.register(KnowledgeArticle)
-class KnowledgeArticleAdmin(admin.ModelAdmin):
+class KnowledgeArticleAdmin(EcomAiModelAdmin):
     list_display = ("title", "language", "translation_of", "topic", "published", "updated_at")
     list_filter = ("topic", "language", "published")
     list_select_related = ("translation_of",)
@@ -144,7 +145,7 @@ class ConversationForm(forms.ModelForm):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(EcomAiModelAdmin):
     """The hand-off inbox: conversations waiting for staff come first."""
 
     form = ConversationForm
@@ -232,7 +233,7 @@ class ConversationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(EcomAiModelAdmin):
     """Shoppers' messages with the intent the classifier gave them; set the correct intent to
     measure accuracy on real traffic (see the intent report)."""
 

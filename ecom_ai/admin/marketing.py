@@ -9,6 +9,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from ecom_ai.admin.layout import EcomAiModelAdmin
 from ecom_ai.models.marketing import Campaign, Coupon, Offer, OfferDecision
 
 
@@ -20,7 +21,7 @@ class OfferInline(admin.TabularInline):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(EcomAiModelAdmin):
     list_display = ("name", "slug", "enabled", "starts_at", "ends_at", "policy", "control_percent",
                     "exploration_rate", "budget_display", "report_link")
     list_filter = ("enabled", "policy", "objective")
@@ -76,8 +77,15 @@ class CampaignAdmin(admin.ModelAdmin):
     def report_view(self, request, pk):
         from ecom_ai.marketing.report import campaign_report
 
+        from ecom_ai.ml.charts import line_chart
+
         campaign = self._campaign(request, pk)
         report = campaign_report(campaign)
+        qini = report.get("qini")
+        if qini:
+            report["qini_chart"] = line_chart({"learned policy": qini["policy"], "random targeting": qini["random"]},
+                                              title=str(_("Qini curve: incremental net revenue per customer")),
+                                              x_label=str(_("% targeted (best first)")))
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "original": campaign,
                    "title": _("Report: %(name)s") % {"name": campaign.name}, "campaign": campaign, "report": report}
         return TemplateResponse(request, "ecom_ai/admin/marketing/report.html", context)
@@ -93,7 +101,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(OfferDecision)
-class OfferDecisionAdmin(admin.ModelAdmin):
+class OfferDecisionAdmin(EcomAiModelAdmin):
     list_display = ("created_at", "campaign", "arm_display", "subject_key", "propensity", "is_control", "policy",
                     "shown_at", "redeemed_at", "converted_at", "order_value")
     list_filter = ("campaign", "is_control", "policy", "for_learning")
@@ -114,7 +122,7 @@ class OfferDecisionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Coupon)
-class CouponAdmin(admin.ModelAdmin):
+class CouponAdmin(EcomAiModelAdmin):
     list_display = ("code", "campaign", "offer", "user_key", "created_at", "expires_at", "redeemed_at", "order_key")
     list_filter = ("campaign",)
     search_fields = ("code", "user_key", "order_key")

@@ -19,6 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from ecom_ai.admin.layout import EcomAiModelAdmin, ReadOnlyPageMixin, short_datetime
 from ecom_ai.admin import model_quality
 from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.ml.charts import history_charts
@@ -71,11 +72,20 @@ def run_api_url(run) -> str:
         return ""
 
 
+def stopped_early(run) -> bool:
+    """A run that succeeded before its last epoch (early stopping)."""
+    return (run.status == TrainingRun.Status.SUCCEEDED and run.epoch is not None and bool(run.total_epochs)
+            and run.epoch < run.total_epochs)
+
+
 def progress_bar(run) -> str:
     """The progress bar of a run; live (``data-run-url``) while queued or running."""
-    parts = [f"{run.percent:.0f}%"]
-    if run.epoch is not None:
-        parts.append(f"epoch {run.epoch}" + (f"/{run.total_epochs}" if run.total_epochs else ""))
+    if stopped_early(run):
+        parts = [f"stopped early at epoch {run.epoch} of {run.total_epochs}"]
+    else:
+        parts = [f"{run.percent:.0f}%"]
+        if run.epoch is not None:
+            parts.append(f"epoch {run.epoch}" + (f"/{run.total_epochs}" if run.total_epochs else ""))
     if run.loss is not None:
         parts.append(f"loss {run.loss:.4g}")
     parts.append(fmt_elapsed(run.elapsed))
@@ -130,9 +140,9 @@ class TrainingRunInline(admin.TabularInline):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("kind", "version_label", "status_display", "health", "primary_metric", "warnings", "created_at",
-                    "activated_at", "activated_by")
+class ModelVersionAdmin(ReadOnlyPageMixin, EcomAiModelAdmin):
+    list_display = ("kind", "version_label", "status_display", "health", "primary_metric", "warnings",
+                    "created_short", "activated_short")
     list_display_links = ("kind", "version_label")
     list_filter = ("kind", "status")
     list_select_related = ("activated_by",)
@@ -149,7 +159,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         (_("Training"), {"fields": ("params_display", "data_start", "data_end", "artifact", "error")}),
         (_("Activation"), {"fields": ("created_at", "activated_at", "activated_by")}),
     )
-    readonly_fields = ("kind", "number", "status_display", "primary_metric", "metrics_table", "params_display",
+    readonly_fields = ("kind", "number", "status_display", "primary_metric", "metrics_table", "notes", "params_display",
                        "data_start", "data_end", "artifact", "error", "created_at", "activated_at", "activated_by",
                        "quality_panel", "validation_display", "metric_history", "health_detail")
 
@@ -161,8 +171,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and obj.is_active:
-            return False  # roll back or activate another version first
+        if obj is not None and obj.status in (ModelVersion.Status.ACTIVE, ModelVersion.Status.TRAINING):
+            return False  # roll back or activate another version first; a training version is its run's
         return super().has_delete_permission(request, obj)
 
     def get_actions(self, request):
@@ -173,6 +183,14 @@ class ModelVersionAdmin(admin.ModelAdmin):
     @admin.display(description=_("version"), ordering="number")
     def version_label(self, version):
         return f"v{version.number}"
+
+    @admin.display(description=_("created"), ordering="created_at")
+    def created_short(self, version):
+        return short_datetime(version.created_at)
+
+    @admin.display(description=_("activated"), ordering="activated_at")
+    def activated_short(self, version):
+        return short_datetime(version.activated_at)
 
     @admin.display(description=_("status"), ordering="status")
     def status_display(self, version):
@@ -358,9 +376,9 @@ def _trainer_or_none(kind):
 # --------------------------------------------------------------------------- training runs
 
 @admin.register(TrainingRun)
-class TrainingRunAdmin(admin.ModelAdmin):
+class TrainingRunAdmin(ReadOnlyPageMixin, EcomAiModelAdmin):
     list_display = ("run_label", "kind", "status_display", "progress", "version_link", "requested_by",
-                    "created_at", "elapsed_display")
+                    "created_short", "elapsed_display")
     list_filter = ("kind", "status")
     list_select_related = ("version", "requested_by")
     search_fields = ("kind", "message", "task_id")
@@ -383,6 +401,16 @@ class TrainingRunAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and not obj.is_finished:
+            return False  # cancel it first
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # it would delete running runs too
+        return actions
+
     @admin.action(description=_("Cancel the selected queued or running runs"), permissions=["change"])
     def cancel_selected(self, request, queryset):
         cancelled = [run for run in queryset if cancel_run(run, user=request.user)]
@@ -396,6 +424,10 @@ class TrainingRunAdmin(admin.ModelAdmin):
     @admin.display(description=_("run"), ordering="id")
     def run_label(self, run):
         return f"#{run.pk}"
+
+    @admin.display(description=_("created"), ordering="created_at")
+    def created_short(self, run):
+        return short_datetime(run.created_at)
 
     @admin.display(description=_("status"), ordering="status")
     def status_display(self, run):

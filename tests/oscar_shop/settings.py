@@ -32,7 +32,7 @@ MIDDLEWARE = [
 ]
 
 # --- ecom_ai: the lines docs/oscar.md adds ------------------------------------------------
-INSTALLED_APPS = ["ecom_ai.contrib.oscar", "ecom_ai", "rest_framework", *OSCAR_APPS]
+INSTALLED_APPS = ["ecom_ai.contrib.oscar", "ecom_ai", "rest_framework", "drf_spectacular", *OSCAR_APPS]
 MIDDLEWARE += ["ecom_ai.events.middleware.VisitorMiddleware"]
 ECOM_AI = {"ADAPTER": "ecom_ai.contrib.oscar.OscarShopAdapter"}
 # --- end of ecom_ai -------------------------------------------------------------------------
