@@ -51,24 +51,23 @@ test-postgres: $(STAMP)
 test-oscar: $(STAMP)
 	$(PY) -m pytest -q $(OSCAR_TESTS)
 
-# Fresh demo: migrate SQLite, seed demo data, train models, serve on http://127.0.0.1:8000
-# (`make demo-data` does all but serving; `sandbox_seed --reset` starts the data over.)
+# Fresh demo: migrate SQLite, seed demo data, a quick first training (small models: about ten
+# seconds), then serve on http://127.0.0.1:8000 at once while the full training runs in the
+# background (a second process, or a Celery worker with REDIS_URL) printing one line per epoch;
+# the shop picks up each new version as it is activated. (`make demo-data` does all but serving;
+# `sandbox_seed --reset` starts the data over.)
 demo: demo-data
 	@echo ""
 	@echo "  Sandbox shop:  http://127.0.0.1:8000/"
 	@echo "  Admin:         http://127.0.0.1:8000/admin/   (login: admin / admin)"
 	@echo "  Customers:     customer1 ... customer1000     (password: demo)"
 	@echo ""
-	$(MANAGE) runserver 127.0.0.1:8000
+	$(MANAGE) sandbox_demo 127.0.0.1:8000
 
 demo-data: $(STAMP)
 	$(MANAGE) migrate --noinput
 	$(MANAGE) sandbox_seed
-	@if ($(MANAGE) help ecom_ai_train_all) >/dev/null 2>&1; then \
-		($(MANAGE) ecom_ai_train_all) || echo "Training failed (see above): the shop still runs, without those models."; \
-	else \
-		echo "ecom_ai_train_all is not available: skipping model training."; \
-	fi
+	($(MANAGE) ecom_ai_train_all --quick --skip-trained) || echo "Training failed (see above): the shop still runs, without those models."
 
 # The tables of docs/settings.md, regenerated from the declarations in ecom_ai/conf.py.
 docs: $(STAMP)

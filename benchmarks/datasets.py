@@ -38,6 +38,8 @@ class Dataset:
     text: dict = field(default_factory=dict)  # item key -> text
     category: dict = field(default_factory=dict)  # item key -> category
     notes: str = ""
+    dropped_users: int = 0  # users with fewer than min_length tokens (leave-one-out needs 3)
+    dropped_items: int = 0  # items only those users had
 
     @property
     def n_items(self) -> int:
@@ -50,7 +52,8 @@ class Dataset:
     def describe(self) -> str:
         lengths = np.array([len(s) for s in self.items])
         return (f"{self.name}: {len(self.items):,} users, {self.n_items:,} items, {self.n_interactions:,} "
-                f"interactions (median {int(np.median(lengths))} per user); {self.notes}")
+                f"interactions (median {int(np.median(lengths))} per user); dropped {self.dropped_users:,} users with "
+                f"fewer than 3 interactions and {self.dropped_items:,} items only they had; {self.notes}")
 
 
 def _open(path):
@@ -119,7 +122,7 @@ def from_frame(frame: pd.DataFrame, name: str, *, min_length: int = 3, collapse_
     codes, uniques = pd.factorize(user_values)
     order = np.argsort(codes, kind="stable")
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
-    sequences = []
+    sequences, dropped = [], []
     for rows in np.split(order, bounds):
         seq_items, seq_events = item_values[rows], event_codes[rows]
         if collapse_repeats and len(rows) > 1:
@@ -133,11 +136,16 @@ def from_frame(frame: pd.DataFrame, name: str, *, min_length: int = 3, collapse_
             seq_items, seq_events = np.array(keep_items, dtype=object), np.array(keep_events, dtype=np.int64)
         if len(seq_items) >= min_length:
             sequences.append((seq_items, seq_events))
+        else:
+            dropped.append(seq_items)
     all_items = pd.Index(pd.unique(np.concatenate([s[0] for s in sequences]))) if sequences else pd.Index([])
     dataset = Dataset(
         name=name, item_keys=[str(k) for k in all_items],
         items=[all_items.get_indexer(s[0]).astype(np.int64) + 1 for s in sequences],
-        events=[np.asarray(s[1], dtype=np.int64) for s in sequences], event_types=types)
+        events=[np.asarray(s[1], dtype=np.int64) for s in sequences], event_types=types,
+        dropped_users=len(dropped))
+    if dropped:
+        dataset.dropped_items = int(len(pd.Index(pd.unique(np.concatenate(dropped))).difference(all_items)))
     known = set(dataset.item_keys)
     for column in ("text", "category"):
         if column in frame.columns:

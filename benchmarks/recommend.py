@@ -1,31 +1,32 @@
-"""Next-item recommendation benchmark: our SASRec recommender against what a user would pick instead.
+"""Next-item recommendation benchmark: our recommender against what a user would pick instead.
 
 Protocol (leave-one-out, as in the SASRec paper): per user, the last item is the test
-target, the one before it the validation target, the rest training data. Every model is
-scored on the same targets, two ways: **full ranking** over all items and **100 sampled
-negatives** (uniform over items the user never had). ``--exclude-seen`` (default for
-ML-1M, which has no repeated items) removes the user's own history from the full ranking.
+target, the rest is what every model may learn from. Every model is scored on the same
+targets, two ways: **full ranking** over all items and **100 sampled negatives** (uniform
+over items the user never had). Whether the full ranking leaves out the user's own history
+is chosen from the data (``ecom_ai.recommend.params.exclude_seen_default``: a file that
+never repeats an item of a user gets it left out) and printed; ``--exclude-seen`` /
+``--include-seen`` override it.
 
 Models, in one run, each in its own subprocess (so peak memory is per model):
 
 * ``popularity``: interaction counts;
 * ``itemknn``: item-item cosine co-occurrence, summed over the user's history;
 * ``als``: implicit ALS (the ``implicit`` library), a small grid chosen on the
-  validation targets, then refit with the validation items included;
-* ``sasrec``: ``ecom_ai.recommend.sasrec`` trained on the training part, early-stopped on
-  the validation targets of ``--val-users`` users (evaluated every ``eval_every`` epochs),
-  optional time budget. ``--sasrec-validation subset`` (the default): only those users'
-  validation items are held out, every other user's is training data, as it is for the
-  baselines; ``all``: every user's validation item is held out (the SASRec paper's split,
-  used for the figures recorded before 2026-12-06).
+  validation targets (each user's second-to-last item), then refit on everything;
+* ``sasrec``: **the product's trainer** (``ecom_ai.recommend.fitting``, what
+  ``RecommenderTrainer`` runs on the event log) fed from the file: parameters derived from
+  the data's shape (``ecom_ai.recommend.params``, no per-dataset settings), early stopping
+  on the held-out next item of ``eval_users`` shoppers (the product's hold-out), budget in
+  epochs or ``--cpu-budget`` CPU seconds. ``--param key=value`` overrides a parameter (an
+  unknown name is refused); the row is then labelled ``sasrec (tuned)``.
 
-Baselines are fitted on train + validation items (all a user had before the test item);
-our model sees the same items as input when predicting the test item.
+All scoring is memory-bounded (``ecom_ai.recommend.scoring``, ``--scoring-memory-mb``); every
+row reports its process's peak memory. A model that fails makes the run exit non-zero.
 
-    .venv/bin/python benchmarks/recommend.py --dataset ml-1m
-    .venv/bin/python benchmarks/recommend.py --dataset online-retail --models als,sasrec
-    .venv/bin/python benchmarks/recommend.py --dataset ml-1m --models sasrec --time-budget 900 \\
-        --param hidden=64 --param negatives=1024
+    nice -n 10 .venv/bin/python benchmarks/recommend.py --dataset ml-1m --cpu-budget 900
+    .venv/bin/python benchmarks/recommend.py --dataset online-retail --models als,sasrec --cpu-budget 600
+    .venv/bin/python benchmarks/recommend.py --dataset ml-1m --models sasrec --param hidden=64
     .venv/bin/python benchmarks/recommend.py --dataset txt --path my_log.txt.gz      # "user item" lines
     .venv/bin/python benchmarks/recommend.py --dataset csv --path log.csv \\
         --columns user=uid,item=sku,time=ts,event=type --event-order view,cart,buy
@@ -54,18 +55,6 @@ import datasets  # noqa: E402
 from ecom_ai.recommend.evaluation import ranking_metrics  # noqa: E402
 
 MODELS = ("popularity", "itemknn", "als", "sasrec")
-# per-dataset defaults for our model (overridable with --param key=value)
-SASREC_DEFAULTS = {
-    "ml-1m": {"hidden": 128, "maxlen": 200, "dropout": 0.2, "lr": 2e-3, "batch_tokens": 4096, "loss": "full",
-              "long_windows": True, "ema": 0.999,
-              "id_dropout": 0.0, "eval_every": 4, "patience": 3, "epochs": 200},
-    "online-retail": {"hidden": 64, "maxlen": 100, "dropout": 0.3, "lr": 1e-3, "loss": "full", "id_dropout": 0.1,
-                      "eval_every": 4, "patience": 3, "epochs": 200},
-    "taobao": {"hidden": 64, "maxlen": 100, "dropout": 0.4, "lr": 1e-3, "loss": "sampled", "negatives": 2048,
-               "id_dropout": 0.2, "eval_every": 4, "patience": 3, "epochs": 200},
-}
-
-
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -93,8 +82,9 @@ def user_item_matrix(seqs, n_items, events=None, weights=None):
     return matrix
 
 
-def evaluate(score_fn, targets, histories, n_items, exclude_seen):
-    return ranking_metrics(score_fn, targets, histories, n_items, k=10, exclude_seen=exclude_seen, negatives=100, seed=7)
+def evaluate(score_fn, targets, histories, n_items, exclude_seen, memory_mb=None):
+    return ranking_metrics(score_fn, targets, histories, n_items, k=10, exclude_seen=exclude_seen, negatives=100, seed=7,
+                           memory_mb=memory_mb)
 
 
 # --------------------------------------------------------------------------- models
@@ -106,7 +96,8 @@ def run_popularity(ds, args):
     counts = np.bincount(np.concatenate(seen), minlength=ds.n_items + 1).astype(np.float32)
     fit = time.monotonic() - started
     scores = torch.from_numpy(counts)
-    metrics = evaluate(lambda idx: scores.expand(len(idx), -1), test_t, seen, ds.n_items, args.exclude_seen)
+    metrics = evaluate(lambda idx: scores.expand(len(idx), -1), test_t, seen, ds.n_items, args.exclude_seen,
+                       args.scoring_memory_mb)
     return {"train_s": fit, **metrics}
 
 
@@ -129,7 +120,7 @@ def run_itemknn(ds, args):
     def score(idx):
         return torch.from_numpy(np.asarray((matrix[idx] @ sim).todense(), dtype=np.float32))
 
-    metrics = evaluate(score, test_t, seen, ds.n_items, args.exclude_seen)
+    metrics = evaluate(score, test_t, seen, ds.n_items, args.exclude_seen, args.scoring_memory_mb)
     return {"train_s": fit, **metrics}
 
 
@@ -158,13 +149,13 @@ def run_als(ds, args):
     best = None
     for factors, reg, alpha in grid:
         model = fit(train, factors, reg, alpha)
-        val = evaluate(scorer(model), val_t, train, ds.n_items, args.exclude_seen)
+        val = evaluate(scorer(model), val_t, train, ds.n_items, args.exclude_seen, args.scoring_memory_mb)
         if best is None or val["ndcg@10"] > best[0]:
             best = (val["ndcg@10"], factors, reg, alpha)
     _, factors, reg, alpha = best
     model = fit(seen, factors, reg, alpha)
     elapsed = time.monotonic() - started
-    metrics = evaluate(scorer(model), test_t, seen, ds.n_items, args.exclude_seen)
+    metrics = evaluate(scorer(model), test_t, seen, ds.n_items, args.exclude_seen, args.scoring_memory_mb)
     return {"train_s": elapsed, "params": f"factors={factors} reg={reg} alpha={alpha} (grid of {len(grid)})", **metrics}
 
 
@@ -187,41 +178,28 @@ def item_features(ds, params):
 
 
 def run_sasrec(ds, args):
-    from ecom_ai.recommend.sasrec import SequenceData, build_model, fit_sasrec, merged_params, score_last
+    """The product's training (``ecom_ai.recommend.fitting``) on the file's sequences minus each test item."""
+    from ecom_ai.recommend.data import leave_last_out
+    from ecom_ai.recommend.fitting import HoldoutEvaluator, fit, fit_summary, holdout_metrics, resolve_params, \
+        trained_mask
+    from ecom_ai.recommend.sasrec import SequenceData, build_model
 
-    params = {**SASREC_DEFAULTS.get(ds.name, {}), **args.params}
-    if args.time_budget:
-        params["time_budget"] = args.time_budget
+    explicit = dict(args.params)
+    if args.cpu_budget:
+        explicit["cpu_budget"] = args.cpu_budget
+    explicit.setdefault("threads", args.threads)
+    known = ds.items
+    # what a shop's event log would hold before each test event: everything but the last item
+    data = SequenceData([s[:-1] for s in known], [e[:-1] for e in ds.events],
+                        [np.ones(len(s) - 1, dtype=np.int64) for s in known])
+    resolved = resolve_params(data, ds.n_items, explicit)
+    params = resolved.params
+    print(f"  sasrec: {resolved.describe()}", file=sys.stderr, flush=True)
     features = item_features(ds, params)
-    params = merged_params(params)
-    train, train_ev, val_t, test_t = split(ds)
-    ones = [np.ones_like(e) for e in train_ev]
-    rng = np.random.default_rng(3)
-    val_users = np.arange(len(train)) if len(train) <= args.val_users else np.sort(
-        rng.choice(len(train), args.val_users, replace=False))
-    if args.sasrec_validation == "subset":
-        # only the early-stopping users' validation items are held out; every other user's
-        # validation item is training data, as it is for the baselines
-        held = np.zeros(len(train), dtype=bool)
-        held[val_users] = True
-        fit_items = [s if held[u] else np.append(s, val_t[u]) for u, s in enumerate(train)]
-        fit_events = [e if held[u] else ds.events[u][:len(e) + 1] for u, e in enumerate(train_ev)]
-        train_data = SequenceData(fit_items, fit_events, [np.ones_like(e) for e in fit_events])
-    else:
-        fit_items = train
-        train_data = SequenceData(train, train_ev, ones)
-    val_data = SequenceData([train[u] for u in val_users], [train_ev[u] for u in val_users],
-                            [ones[u] for u in val_users])
-    n_types = len(ds.event_types)
-    model = build_model(ds.n_items, n_types, 1, features, params)
-    trained = np.zeros(ds.n_items + 1, dtype=np.float32)
-    trained[np.unique(np.concatenate([s[1:] for s in fit_items]))] = 1
-
-    def validate(model):
-        scores = score_last(model, val_data)
-        return ranking_metrics(lambda idx: scores[idx], val_t[val_users], [train[u] for u in val_users], ds.n_items,
-                               exclude_seen=args.exclude_seen, negatives=0)
-
+    holdout = leave_last_out(data, min_length=3, max_cases=int(params["eval_users"]), seed=int(params["seed"]))
+    model = build_model(ds.n_items, len(ds.event_types), 1, features, params)
+    evaluate_fn = HoldoutEvaluator(holdout.inputs, holdout.targets, ds.n_items, exclude_seen=args.exclude_seen,
+                                   memory_mb=args.scoring_memory_mb)
     curve = []
 
     def progress(epoch, total, loss, metrics, percent):
@@ -232,25 +210,28 @@ def run_sasrec(ds, args):
                 point.append(round(metrics["averaged_ndcg@10"], 4))
             curve.append(point)
         if args.verbose:
-            print(f"  epoch {epoch} loss {loss:.4f} wall {time.monotonic() - started:.0f}s cpu {cpu:.0f}s {metrics}",
-                  file=sys.stderr, flush=True)
+            print(f"  epoch {epoch}/{total} loss {loss:.4f} wall {time.monotonic() - started:.0f}s cpu {cpu:.0f}s "
+                  f"{metrics}", file=sys.stderr, flush=True)
 
     started, cpu_started = time.monotonic(), time.process_time()
-    report = fit_sasrec(model, train_data, params, evaluate=validate, progress=progress, trained_items=trained)
+    report = fit(model, holdout.train, params, evaluate=evaluate_fn, progress=progress,
+                 trained_items=trained_mask(holdout.train, ds.n_items))
     elapsed = time.monotonic() - started
-    cpu = time.process_time() - cpu_started
-    test_in = SequenceData([np.append(s, v) for s, v in zip(train, val_t)], [e[:-1] for e in ds.events],
-                           [np.ones(len(s) + 1, dtype=np.int64) for s in train])
-    scores = score_last(model, test_in)
-    metrics = evaluate(lambda idx: scores[idx], test_t, [np.append(s, v) for s, v in zip(train, val_t)], ds.n_items,
-                       args.exclude_seen)
-    shown = {k: params[k] for k in ("hidden", "blocks", "maxlen", "dropout", "lr", "batch_tokens", "loss", "negatives",
-                                    "precision", "long_windows", "id_dropout", "ema")}
-    return {"train_s": elapsed, "train_cpu_s": cpu, "epochs": report.epochs, "best_epoch": report.best_epoch,
-            "best_weights": report.best_weights, "stopped": report.stopped,
+    summary = fit_summary(resolved, report)
+    print(f"  sasrec: loss {summary['loss']} ({summary['loss_reason']}); {report.stopped or f'{report.epochs} epochs'}",
+          file=sys.stderr, flush=True)
+    test_in = SequenceData(data.items, data.events, data.channels)
+    test_t = np.array([s[-1] for s in known])
+    metrics = holdout_metrics(model, test_in, test_t, ds.n_items, exclude_seen=args.exclude_seen,
+                              memory_mb=args.scoring_memory_mb, negatives=100, seed=7)
+    shown = {k: params[k] for k in ("hidden", "blocks", "maxlen", "dropout", "lr", "batch_tokens", "epochs",
+                                    "eval_every", "long_windows", "loss", "id_dropout", "threads")}
+    return {"train_s": elapsed, "train_cpu_s": report.cpu_seconds, "epochs": report.epochs,
+            "best_epoch": report.best_epoch, "best_weights": report.best_weights, "stopped": report.stopped,
+            "loss": summary["loss"], "loss_reason": summary["loss_reason"], "planned_epochs": report.planned_epochs,
+            "tuned": sorted(args.params), "derived": resolved.derived, "shape": resolved.shape.as_dict(),
             "curve": curve, "params": " ".join(f"{k}={v}" for k, v in shown.items())
-            + f" text={features.text is not None} category={features.category is not None}"
-            + f" validation={args.sasrec_validation}", **metrics}
+            + f" text={features.text is not None} category={features.category is not None}", **metrics}
 
 
 RUNNERS = {"popularity": run_popularity, "itemknn": run_itemknn, "als": run_als, "sasrec": run_sasrec}
@@ -259,13 +240,20 @@ RUNNERS = {"popularity": run_popularity, "itemknn": run_itemknn, "als": run_als,
 # --------------------------------------------------------------------------- driver
 
 def parse_params(values):
+    """``["key=value", ...]`` → dict (values parsed as JSON when they are); unknown names refused."""
+    from ecom_ai.recommend.fitting import KNOWN_PARAMS
+    from ecom_ai.recommend.params import check_param_names
+
     out = {}
     for value in values or ():
-        key, _, raw = value.partition("=")
+        key, sep, raw = value.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--param {value!r}: use key=value")
         try:
             out[key] = json.loads(raw)
         except json.JSONDecodeError:
             out[key] = raw
+    check_param_names(out, KNOWN_PARAMS, "--param")
     return out
 
 
@@ -276,9 +264,18 @@ def run_one(args) -> dict:
     ds = datasets.load(args.dataset, args.path, args.columns, args.event_order)
     load_s = time.monotonic() - started
     rss_data = peak_rss_mb()
+    if args.exclude_seen is None:  # chosen from the data: does it repeat items of a user?
+        from ecom_ai.recommend.params import DataShape, exclude_seen_default
+
+        args.exclude_seen, args.exclude_seen_reason = exclude_seen_default(DataShape.of(ds.items, ds.n_items))
+    else:
+        args.exclude_seen_reason = f"seen items {'excluded' if args.exclude_seen else 'kept'} (command line)"
     row = RUNNERS[args.model](ds, args)
     row.update(model=args.model, dataset=args.dataset, load_s=load_s, rss_after_load_mb=rss_data,
-               peak_rss_mb=peak_rss_mb(), describe=ds.describe())
+               peak_rss_mb=peak_rss_mb(), describe=ds.describe(), exclude_seen=args.exclude_seen,
+               exclude_seen_reason=args.exclude_seen_reason, threads=args.threads)
+    if args.model == "sasrec" and args.params:
+        row["model"] = "sasrec (tuned)"
     return row
 
 
@@ -290,41 +287,46 @@ def main(argv=None):
     parser.add_argument("--event-order", default="", help="csv: event types weakest first, e.g. view,cart,buy")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--model", default=None, help=argparse.SUPPRESS)  # child process
-    parser.add_argument("--exclude-seen", dest="exclude_seen", action="store_true", default=None)
+    parser.add_argument("--exclude-seen", dest="exclude_seen", action="store_true", default=None,
+                        help="leave the user's history out of the full ranking (default: chosen from the data)")
     parser.add_argument("--include-seen", dest="exclude_seen", action="store_false")
-    parser.add_argument("--time-budget", type=float, default=None, help="seconds of training for our model")
-    parser.add_argument("--param", action="append", default=[], help="our model's parameter key=value (repeatable)")
-    parser.add_argument("--val-users", type=int, default=2000, help="users in the validation subset (early stopping)")
-    parser.add_argument("--sasrec-validation", choices=("all", "subset"), default="subset",
-                        help="our model's held-out validation items: every user's (all, as in the SASRec paper) or "
-                             "only the early-stopping subset's, the other users' being training data as they are "
-                             "for the baselines (subset)")
+    parser.add_argument("--cpu-budget", type=float, default=None,
+                        help="our model's training budget in seconds of process CPU time (reproducible under load)")
+    parser.add_argument("--param", action="append", default=[],
+                        help="our model's parameter key=value (repeatable; the row is labelled tuned)")
+    parser.add_argument("--scoring-memory-mb", type=float, default=None,
+                        help="scores held at once while evaluating (default: ecom_ai.recommend.scoring's 256)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", default=None, help="write the result rows to this file")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
-    if args.exclude_seen is None:
-        args.exclude_seen = args.dataset == "ml-1m"
-    args.params = parse_params(args.param)
+    try:
+        args.params = parse_params(args.param)
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.model:  # child: one model, JSON on the last stdout line
         print(json.dumps(run_one(args)))
         return
-    rows = []
-    for model in [m.strip() for m in args.models.split(",") if m.strip()]:
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    for model in models:
         if model not in RUNNERS:
             parser.error(f"unknown model {model!r}; known: {', '.join(MODELS)}")
+    rows, failed = [], []
+    for model in models:
         cmd = [sys.executable, os.path.abspath(__file__), "--model", model, "--dataset", args.dataset,
-               "--threads", str(args.threads), "--val-users", str(args.val_users),
-               "--sasrec-validation", args.sasrec_validation,
-               "--exclude-seen" if args.exclude_seen else "--include-seen"]
+               "--threads", str(args.threads)]
+        if args.exclude_seen is not None:
+            cmd.append("--exclude-seen" if args.exclude_seen else "--include-seen")
         if args.path:
             cmd += ["--path", args.path]
         if args.columns:
             cmd += ["--columns", args.columns]
         if args.event_order:
             cmd += ["--event-order", args.event_order]
-        if args.time_budget:
-            cmd += ["--time-budget", str(args.time_budget)]
+        if args.cpu_budget:
+            cmd += ["--cpu-budget", str(args.cpu_budget)]
+        if args.scoring_memory_mb:
+            cmd += ["--scoring-memory-mb", str(args.scoring_memory_mb)]
         for value in args.param:
             cmd += ["--param", value]
         if args.verbose:
@@ -332,34 +334,48 @@ def main(argv=None):
         print(f"running {model} on {args.dataset}...", file=sys.stderr, flush=True)
         done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
         if done.returncode:
-            print(f"{model} failed (exit {done.returncode})", file=sys.stderr)
+            reason = "killed by signal %d (out of memory?)" % -done.returncode if done.returncode < 0 else \
+                f"exit {done.returncode}"
+            print(f"{model} FAILED ({reason})", file=sys.stderr)
+            failed.append(f"{model} ({reason})")
             continue
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    if not rows:
+    if rows:
+        print_table(rows)
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(rows + [{"model": name, "failed": True} for name in failed], handle, indent=1)
+    if failed:
+        print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
         sys.exit(1)
+
+
+def print_table(rows):
     print(rows[0]["describe"])
     print(f"leave-one-out, {rows[0]['users']} test users, full ranking "
-          f"{'without' if args.exclude_seen else 'including'} the user's history; sampled = 100 negatives")
-    header = f"{'model':<11} {'HR@10':>7} {'NDCG@10':>8} {'HR@10 s':>8} {'NDCG@10 s':>9} {'train s':>8} {'peak MB':>8}"
+          f"{'without' if rows[0]['exclude_seen'] else 'including'} the user's history "
+          f"({rows[0]['exclude_seen_reason']}); sampled = 100 negatives; {rows[0]['threads']} threads")
+    header = (f"{'model':<15} {'HR@10':>7} {'NDCG@10':>8} {'HR@10 s':>8} {'NDCG@10 s':>9} {'train s':>8} "
+              f"{'train CPU s':>11} {'peak MB':>8}")
     print(header)
     print("-" * len(header))
     for row in rows:
-        print(f"{row['model']:<11} {row['hr@10']:>7.4f} {row['ndcg@10']:>8.4f} {row.get('hr@10_sampled', 0):>8.4f} "
-              f"{row.get('ndcg@10_sampled', 0):>9.4f} {row['train_s']:>8.1f} {row['peak_rss_mb']:>8.0f}")
+        cpu = f"{row['train_cpu_s']:>11.0f}" if row.get("train_cpu_s") else f"{'':>11}"
+        print(f"{row['model']:<15} {row['hr@10']:>7.4f} {row['ndcg@10']:>8.4f} {row.get('hr@10_sampled', 0):>8.4f} "
+              f"{row.get('ndcg@10_sampled', 0):>9.4f} {row['train_s']:>8.1f} {cpu} {row['peak_rss_mb']:>8.0f}")
     for row in rows:
         if row.get("params"):
             extra = f" epochs={row['epochs']} best={row['best_epoch']} {row['stopped']}" if "epochs" in row else ""
             if row.get("best_weights") == "averaged":
                 extra += " (best: the moving average of the weights)"
             print(f"  {row['model']}: {row['params']}{extra}")
+        if row.get("loss_reason"):
+            print(f"  {row['model']}: loss {row['loss']}: {row['loss_reason']}")
+        if row.get("tuned"):
+            print(f"  {row['model']}: tuned by hand: {', '.join(row['tuned'])}; derived: {row['derived']}")
         if row.get("curve"):
             averaged = ", averaged weights' ndcg@10" if len(row["curve"][0]) > 4 else ""
             print(f"  {row['model']} validation ndcg@10 by (epoch, wall s, cpu s, ndcg@10{averaged}): {row['curve']}")
-        if row.get("train_cpu_s"):
-            print(f"  {row['model']}: training used {row['train_cpu_s']:.0f} CPU seconds in {row['train_s']:.0f} wall seconds")
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(rows, handle, indent=1)
 
 
 if __name__ == "__main__":

@@ -284,6 +284,10 @@ declare("events", "RETENTION_DAYS", 730, OPT_INT, POSITIVE.or_none(),
 declare("ml", "TASK_MODE", "auto", STR, one_of(("auto", "celery", "inline"), "must be auto, celery or inline"),
         '`"celery"`: send tasks to a broker; `"inline"`: run them in-process after commit; `"auto"`: Celery when the'
         " current Celery app has a broker and is not eager, otherwise inline")
+declare("ml", "LOCAL_TRAINING", "thread", STR, one_of(("thread", "inline"), "must be thread or inline"),
+        "how a training requested without Celery (no broker, or `TASK_MODE` inline) runs: `\"thread\"` on a "
+        "background thread of the process that asked (the admin's request returns at once; the run stops if that "
+        'process stops), `"inline"` inside the caller, which waits for it (`ecom_ai.tasks.local`)')
 declare("ml", "TASK_QUEUE", "ecom_ai", STR, None,
         "queue of ecom_ai's ordinary tasks")
 declare("ml", "TRAINING_QUEUE", "ecom_ai_training", STR, None,
@@ -416,6 +420,25 @@ declare("chat", "CHAT_MAX_ORDER_LOOKUP_FAILURES", 5, INT, POSITIVE,
         "failed order look-ups (wrong number/e-mail) before the conversation stops looking orders up and hands off")
 declare("chat", "CHAT_POLL_SECONDS", 5, INT, POSITIVE,
         "how often the open chat bubble polls for staff replies")
+declare("chat", "CHAT_HANDLER_MIN_CONFIDENCE", 0.75, NUM, in_interval(0, 1),
+        "an intent handler (order status, catalog search, hand-off, small talk) answers without being ranked against "
+        "the knowledge-base articles only at this top-intent probability or with an entity (order number, "
+        "product); below it the better-scoring answer wins (docs/chat.md, \"How a message is answered\")")
+declare("chat", "CHAT_CLARIFY_MARGIN", 0.04, NUM, in_interval(0, 1),
+        "when the two best answers score within this of each other, the bot asks which one was meant (buttons); "
+        "0 = never ask")
+declare("chat", "CHAT_HANDOFF_AFTER_MISSES", 3, INT, POSITIVE,
+        "messages in a row the bot could not answer before it hands the conversation to staff (an explicit request "
+        "for a person hands off at once)")
+declare("chat", "CHAT_HANDOFF_EXPIRY_MINUTES", 30, NUM, POSITIVE,
+        "a handed-off conversation returns to the bot after this many minutes without staff action (hand-off, "
+        "take-over or staff reply)")
+declare("chat", "CHAT_RESUME_MINUTES", 1440, NUM, POSITIVE,
+        "a logged-in shopper's open conversation is picked up in a new browser session only when it changed within "
+        "this many minutes; older ones are left and a new conversation starts")
+declare("chat", "CHAT_DEFAULT_LANGUAGE", "en", STR, NOT_EMPTY,
+        "language of articles and answers without a language; the bot answers each message in the language it "
+        "is written in (English, Chinese) and falls back to this one, with a note, when it has no translation")
 declare("chat", "CHAT_LLM_BACKEND", None, OPT_STR, None,
         'dotted path of a backend that phrases answers, e.g. `"ecom_ai.chat.llm.OpenAICompatibleBackend"`; `None`: '
         "grounded answers as composed",
@@ -497,6 +520,14 @@ declare("recommend", "RECOMMEND_INFERENCE_THREADS", 1, OPT_INT, at_least(1).or_n
         "torch intra-op threads while the web process runs one model call (restored afterwards); `None` leaves "
         "torch's setting. One thread is much faster under load (see "
         "[benchmarks](benchmarks.md#torch-threads-per-model-call-2026-11-28-busy-2-core-machine))")
+declare("recommend", "RECOMMEND_SCORING_MEMORY_MB", 256, NUM, between(8, 65536),
+        "scoring many shoppers against the catalogue (the trainer's evaluation, serving, the benchmark) holds at "
+        "most about this many MB of scores at once: users (and, for huge catalogues, items) are scored in chunks "
+        "with a running top-k (8–65536)")
+declare("recommend", "RECOMMEND_ANN_MIN_ITEMS", 200_000, INT, at_least(1),
+        "catalogues with at least this many items serve the recommender's top-k through an approximate "
+        "nearest-neighbour index (faiss HNSW, `pip install ecom-ai[ann]`; built at training, stored with the "
+        "version); smaller ones, or without faiss, are scored exactly")
 declare("recommend", "RECOMMEND_THROTTLE_RATE", None, OPT_STR, rate("'300/min'"),
         "requests to the recommendations endpoint per browser (user, else visitor cookie, else IP), DRF rate syntax "
         'such as `"300/min"`; `None` = no throttle (channel API keys are never throttled here)')
@@ -536,14 +567,15 @@ declare("recommend-log", "RECOMMEND_LOG_BATCH_SIZE", 200, INT, between(1, 10_000
 # --- recommend-model -----------------------------------------------------------------
 declare("recommend-model", "RECOMMENDER_PARAMS", {}, DICT,
         Rule(lambda v: all(isinstance(k, str) for k in v), "must map parameter names to values"),
-        'training parameters of the sequential recommender (kind `"recommender"`), merged over the defaults: '
-        "`hidden` 64, `blocks` 2, `heads` 1, `maxlen` 50, `dropout` 0.2, `id_dropout` 0.15, `lr` 0.002, `epochs` 30,"
-        ' `eval_every` 5, `patience` 2, `loss` `"auto"` (full softmax up to 50,000 items, sampled above), '
-        '`negatives` 2048, `batch_tokens` 4096, `precision` `"auto"` (bf16 matrix products in the full softmax where'
-        " the CPU or GPU has native bf16, else fp32), `long_windows` `false` (`true`: also train on the older part "
-        "of histories longer than `maxlen`), `ema` `0` (e.g. `0.999`: also evaluate a moving average of the weights,"
-        " keep the better), `refresh_epochs` 10, `eval_users` 5000, `time_budget` `None` (seconds). Parameters given"
-        " to one training (`ecom_ai_train recommender --params '{...}'`) win")
+        "training parameters of the sequential recommender (kind `\"recommender\"`), over the defaults *derived from "
+        "the data's shape* (`maxlen`, `batch_tokens`, `lr`, `epochs`, `eval_every`, `hidden`, `dropout`, "
+        "`long_windows`: see [the recommender model](recommendations-model.md#parameters-derived-from-the-data)) "
+        "and the fixed ones (`blocks` 2, `heads` 1, `id_dropout` 0.15, `patience` 3, `loss` `\"auto\"`: full "
+        "softmax up to `sampled_above` 50,000 items, sampled with `negatives` 2048 above, `precision` `\"auto\"`, "
+        "`ema` 0, `anneal` `true`, `seed` 1234). Budgets: `epochs`, `cpu_budget` (seconds of process CPU time); "
+        "`threads`; `refresh_epochs` 10, `eval_users` 5000, `nproc` 1 (training processes, `torch.distributed`). "
+        "An unknown name is refused with a \"did you mean\". Parameters given to one training "
+        "(`ecom_ai_train recommender --params '{...}'`) win")
 declare("recommend-model", "RECOMMENDER_MIN_SEQUENCES", 10, INT, at_least(1),
         "a training needs at least this many shoppers with two or more steps; fewer is `NotEnoughData` (the run is "
         "marked failed with the reason, nothing is activated)")

@@ -32,3 +32,6 @@ else:
 # thread has its own database connection, which cannot see a test's uncommitted rows.
 # Tests of the buffered mode opt in (tests/recommend/test_serving_cache_and_log.py).
 ECOM_AI = {**ECOM_AI, "RECOMMEND_LOG_MODE": "sync"}  # noqa: F405
+# Likewise a training requested without a broker runs inside the caller in tests (the background
+# thread could not see a test's uncommitted rows); tests/ml/test_local_training.py tests the thread.
+ECOM_AI["LOCAL_TRAINING"] = "inline"

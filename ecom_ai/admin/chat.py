@@ -41,14 +41,15 @@ class IntentAdmin(admin.ModelAdmin):
         from django.core.exceptions import ImproperlyConfigured
 
         from ecom_ai.ml.registry import TrainingLocked
-        from ecom_ai.tasks.ml import request_training
+        from ecom_ai.tasks.ml import request_training, where_training_runs
 
+        where = where_training_runs()
         try:
             run = request_training("intent", {}, user=request.user)
         except (TrainingLocked, ImproperlyConfigured) as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
-        self.message_user(request, f"Intent classifier training queued (run #{run.pk}); follow it under model versions.",
+        self.message_user(request, f"Intent classifier training requested (run #{run.pk}); follow it under model versions. {where}",
                           messages.SUCCESS)
 
     def get_urls(self):

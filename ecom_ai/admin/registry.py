@@ -249,17 +249,17 @@ class ModelVersionAdmin(admin.ModelAdmin):
             self._request_training(request, kind, {})
 
     def _request_training(self, request, kind, params):
-        from ecom_ai.tasks.ml import request_training
+        from ecom_ai.tasks.ml import request_training, where_training_runs
 
+        where = where_training_runs()  # before: an inline training runs inside request_training
         try:
             run = request_training(kind, params, user=request.user)
         except (TrainingLocked, ImproperlyConfigured) as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return None
         link = reverse("admin:ecom_ai_trainingrun_change", args=[run.pk])
-        self.message_user(request, format_html(
-            'Training of {} queued on "{}": <a href="{}">follow run #{}</a>.', kind, ecom_settings.TRAINING_QUEUE,
-            link, run.pk), messages.SUCCESS)
+        self.message_user(request, format_html('Training of {} requested: <a href="{}">follow run #{}</a>. {}', kind, link,
+                                               run.pk, where), messages.SUCCESS)
         return run
 
     # ----- "train a new version" page (works with an empty registry too)
@@ -304,8 +304,15 @@ class ModelVersionAdmin(admin.ModelAdmin):
             "title": _("Train a new model version"),
             "form": form,
             "queue": ecom_settings.TRAINING_QUEUE,
+            "where": where_training_runs(),
         }
         return TemplateResponse(request, "ecom_ai/admin/ml/train.html", context)
+
+
+def where_training_runs() -> str:
+    from ecom_ai.tasks.ml import where_training_runs as where
+
+    return where()
 
 
 def _trainer_or_none(kind):

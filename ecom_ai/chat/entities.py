@@ -12,7 +12,8 @@ _KEYWORD_NUMBER_RE = re.compile(
     re.IGNORECASE,
 )
 # a standalone code with at least one digit: 4F3A2B9C1D, 100234, A-1042
-_CODE_RE = re.compile(r"(?<![\w@.-])#?([A-Za-z0-9][A-Za-z0-9-]{3,31})(?![\w@-])")
+# (ASCII boundaries: in "帮我看看订单88123到哪了" the code touches Han characters, which are \w too)
+_CODE_RE = re.compile(r"(?<![A-Za-z0-9_@.-])#?([A-Za-z0-9][A-Za-z0-9-]{3,31})(?![A-Za-z0-9_@-])")
 _STOP_CODES = {"24/7", "2fa", "mp3", "mp4", "4k", "5g", "4g", "usb-c"}
 
 

@@ -36,6 +36,8 @@ class ArticleMatch:
     topic: str
     url: str
     score: float
+    language: str = ""  # "" = the shop's default chat language
+    root_id: int = 0  # the article this one translates, else its own id: one answer in several languages
 
 
 @dataclass
@@ -102,13 +104,43 @@ def knowledge_matches(vector: np.ndarray, encoder, *, topic: str | None = None, 
         if sim > best.get(owner, -2.0):
             best[owner] = sim
     matches = [
-        ArticleMatch(a.pk, a.title, a.body, a.topic, a.url, score)
+        ArticleMatch(a.pk, a.title, a.body, a.topic, a.url, score, a.language, a.translation_of_id or a.pk)
         for pk, score in best.items()
         for a in (meta[pk],)
         if not topic or a.topic == topic
     ]
     matches.sort(key=lambda m: -m.score)
     return matches[:limit]
+
+
+def knowledge_snapshot() -> tuple[object, dict]:
+    """``(signature, {article id: article})`` of the knowledge-base index as last built."""
+    with _kb.lock:
+        return (_kb.signature, _kb.encoder_name), dict(_kb.meta)
+
+
+def article_documents(article) -> list[str]:
+    """The texts an article is matched by (title, question variants, first line)."""
+    return _kb_documents(article)
+
+
+def article_versions(root_id: int) -> list[ArticleMatch]:
+    """The published versions (the article and its translations) of one answer, from the index cache."""
+    with _kb.lock:
+        meta = dict(_kb.meta)
+    if not meta:
+        from ecom_ai.models import KnowledgeArticle
+
+        meta = {a.pk: a for a in KnowledgeArticle.objects.filter(published=True).filter(
+            models_q_root(root_id))}
+    return [ArticleMatch(a.pk, a.title, a.body, a.topic, a.url, 1.0, a.language, a.translation_of_id or a.pk)
+            for a in meta.values() if (a.translation_of_id or a.pk) == root_id]
+
+
+def models_q_root(root_id: int):
+    from django.db.models import Q
+
+    return Q(pk=root_id) | Q(translation_of_id=root_id)
 
 
 def _item_text(item) -> str:

@@ -73,6 +73,9 @@ def evaluate(classifier: IntentClassifier, texts, labels, *, vectors=None) -> di
 class IntentTrainer(Trainer):
     kind = "intent"
     primary_metric = "macro_f1"
+    # `ecom_ai_train_all --quick` skips it: fewer epochs do not make it faster to a useful model, and
+    # until the full version lands the chat answers with its fallback (chat.service.fallback_classifier)
+    quick_params = None
     higher_is_better = True
     # the quality floor (ecom_ai.ml.quality); the baseline is chat/baselines.py on the same split
     floor_minimums = {"min_examples_per_intent": (10, "examples in the smallest intent")}

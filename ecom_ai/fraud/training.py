@@ -186,6 +186,7 @@ class Validated:
 class FraudTrainer(Trainer):
     kind = "fraud"
     primary_metric = "roc_auc"
+    quick_params = {"epochs": 8, "folds": 2, "bootstrap": 50, "patience": 3}  # `ecom_ai_train_all --quick`
     higher_is_better = True
     floor_minimums = {"fraud_labels": (50, "fraud labels"), "labelled_orders": (500, "labelled orders")}
     floor_baselines = {"heuristic": "heuristic_roc_auc"}

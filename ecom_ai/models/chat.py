@@ -34,6 +34,11 @@ class Intent(models.Model):
         _("answer template"), blank=True, default="",
         help_text=_("Text of the answer for the template handler, or an introduction for the others."),
     )
+    translations = models.JSONField(
+        _("answer template in other languages"), default=dict, blank=True,
+        help_text=_('The answer template by language code, e.g. {"zh": "您好！"}; the template above is the '
+                    "shop's default language."),
+    )
     enabled = models.BooleanField(_("enabled"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -88,6 +93,15 @@ class KnowledgeArticle(models.Model):
     topic = models.CharField(_("topic"), max_length=32, choices=TOPIC_CHOICES, default="other")
     url = models.CharField(_("URL"), max_length=500, blank=True, default="",
                            help_text=_("Optional link to the full page in the shop."))
+    language = models.CharField(
+        _("language"), max_length=16, blank=True, default="",
+        help_text=_("Language code of this article (en, zh...); empty = the shop's default chat language."),
+    )
+    translation_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="translations",
+        verbose_name=_("translation of"),
+        help_text=_("The article this one translates: the chat answers in the shopper's language when it can."),
+    )
     published = models.BooleanField(_("published"), default=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -126,6 +140,11 @@ class Conversation(models.Model):
     handoff_reason = models.CharField(_("hand-off reason"), max_length=200, blank=True, default="")
     state = models.JSONField(_("dialogue state"), default=dict, blank=True)
     handed_off_at = models.DateTimeField(_("handed off"), null=True, blank=True)
+    staff_active_at = models.DateTimeField(
+        _("last staff action"), null=True, blank=True,
+        help_text=_("When staff last took over or replied; a hand-off expires CHAT_HANDOFF_EXPIRY_MINUTES after "
+                    "the hand-off or this, whichever is later."),
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -162,6 +181,11 @@ class Message(models.Model):
     intent = models.CharField(_("intent"), max_length=64, blank=True, default="")
     confidence = models.FloatField(_("confidence"), null=True, blank=True)
     sources = models.JSONField(_("sources"), default=list, blank=True)
+    suggestions = models.JSONField(
+        _("suggestions"), default=list, blank=True,
+        help_text=_("Buttons offered with a bot answer (a clarifying question, off-topic suggestions)."),
+    )
+    language = models.CharField(_("language"), max_length=16, blank=True, default="")
     handed_off = models.BooleanField(_("caused hand-off"), default=False)
     reviewed_intent = models.CharField(
         _("correct intent (staff review)"), max_length=64, blank=True, default="",

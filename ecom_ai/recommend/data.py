@@ -35,6 +35,7 @@ class EventSequences:
     data: SequenceData
     shoppers: list = field(default_factory=list)
     n_events: int = 0
+    skipped_events: int = 0  # events with neither a user nor a visitor key
     data_start: object = None
     data_end: object = None
 
@@ -82,10 +83,11 @@ def load_event_sequences(*, since=None, max_events: int | None = None, item_keys
     rows = query.order_by("occurred_at", "pk").values_list(
         "user_key", "visitor_key", "item_key", "event_type", "channel", "occurred_at")
     per_shopper: dict[str, list] = {}
-    n_events, first, last = 0, None, None
+    n_events, skipped, first, last = 0, 0, None, None
     for user_key, visitor_key, item_key, event_type, channel, occurred_at in rows.iterator(chunk_size=5000):
         shopper = user_key or (f"v:{visitor_key}" if visitor_key else "")
         if not shopper:
+            skipped += 1
             continue
         code = key_code.get(item_key)
         if code is None:
@@ -120,7 +122,7 @@ def load_event_sequences(*, since=None, max_events: int | None = None, item_keys
         chs.append(arr[:, 2].copy())
     return EventSequences(item_keys=keys, event_types=types, channels=chans,
                           data=SequenceData(items, events, chs), shoppers=shoppers, n_events=n_events,
-                          data_start=first, data_end=last)
+                          skipped_events=skipped, data_start=first, data_end=last)
 
 
 def training_window_start():
@@ -136,21 +138,22 @@ class Holdout:
 
 
 def leave_last_out(data: SequenceData, min_length: int = 3, max_cases: int | None = None, seed: int = 0) -> Holdout:
-    """Hold out the last token of sequences with ``min_length`` tokens or more."""
-    train_items, train_events, train_channels = [], [], []
-    cases = []
-    for u, seq in enumerate(data.items):
-        if len(seq) >= min_length:
-            cases.append(u)
-            cut = len(seq) - 1
-        else:
-            cut = len(seq)
-        train_items.append(seq[:cut])
-        train_events.append(data.events[u][:cut])
-        train_channels.append(data.channels[u][:cut])
+    """Hold out the last token of sequences with ``min_length`` tokens or more.
+
+    With ``max_cases``, that many of them are drawn (seeded) and only those lose their last
+    token: every other shopper's whole sequence is training data.
+    """
+    cases = [u for u, seq in enumerate(data.items) if len(seq) >= min_length]
     if max_cases and len(cases) > max_cases:
         rng = np.random.default_rng(seed)
         cases = sorted(rng.choice(cases, max_cases, replace=False).tolist())
+    held = set(cases)
+    train_items, train_events, train_channels = [], [], []
+    for u, seq in enumerate(data.items):
+        cut = len(seq) - 1 if u in held else len(seq)
+        train_items.append(seq[:cut])
+        train_events.append(data.events[u][:cut])
+        train_channels.append(data.channels[u][:cut])
     inputs = SequenceData([train_items[u] for u in cases], [train_events[u] for u in cases],
                           [train_channels[u] for u in cases])
     targets = np.array([data.items[u][-1] for u in cases], dtype=np.int64)

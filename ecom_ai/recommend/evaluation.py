@@ -15,21 +15,28 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ecom_ai.recommend.scoring import chunk_shape
+
 
 def _ndcg(ranks: np.ndarray, k: int) -> np.ndarray:
     return np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)
 
 
 def ranking_metrics(score_fn, targets, histories, n_items: int, *, k: int = 10, exclude_seen: bool = False,
-                    negatives: int = 100, seed: int = 0, chunk: int = 512) -> dict:
+                    negatives: int = 100, seed: int = 0, chunk: int | None = None,
+                    memory_mb: float | None = None) -> dict:
     """Metrics of ``score_fn`` on held-out ``targets``.
 
     ``score_fn(user_indices) -> (len, n_items + 1)`` scores (column 0 is padding, ignored);
     ``targets``: item codes 1..n (one per user); ``histories``: the item codes each user had
     (for ``exclude_seen`` and for sampling negatives). ``negatives=0`` skips the sampled
     protocol. Returns ``{"hr@k", "ndcg@k", "hr@k_sampled", "ndcg@k_sampled", "users"}``.
+    Users are scored ``chunk`` at a time (default: as many as ``memory_mb`` allows,
+    ``ecom_ai.recommend.scoring``), so no more than one chunk's scores is ever held.
     """
     targets = np.asarray(targets, dtype=np.int64)
+    if chunk is None:
+        chunk, _ = chunk_shape(len(targets), n_items + 1, memory_mb)
     rng = np.random.default_rng(seed)
     full_ranks, sampled_ranks = [], []
     for start in range(0, len(targets), chunk):
@@ -47,6 +54,7 @@ def ranking_metrics(score_fn, targets, histories, n_items: int, *, k: int = 10, 
         greater = (scores > target_scores.unsqueeze(1)).sum(1)
         ties = (scores == target_scores.unsqueeze(1)).sum(1) - 1
         full_ranks.append((greater + ties // 2).numpy())
+        del greater, ties
         if negatives:
             sample = np.empty((len(idx), negatives), dtype=np.int64)
             for r, u in enumerate(idx):

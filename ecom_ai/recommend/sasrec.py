@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -35,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ecom_ai.ml.losses import bf16_is_faster, softmax_cross_entropy
+from ecom_ai.recommend.scoring import top_k
 
 FORMAT = "ecom_ai.sasrec/1"
 
@@ -56,8 +58,9 @@ DEFAULT_PARAMS = {
     "precision": "auto",  # full softmax matrix products: auto | fp32 | bf16 (ecom_ai.ml.losses)
     "eval_every": 5,
     "patience": 3,  # evaluations without improvement before stopping
-    "time_budget": None,  # seconds; no epoch is started that would end past it (at the pace so far)
-    "anneal": True,  # with a time budget: the learning rate falls linearly to 5% over it
+    "cpu_budget": None,  # seconds of process CPU time (time.process_time); checked before every step
+    "anneal": True,  # the learning rate falls linearly to 5% over the planned steps
+    "threads": None,  # torch threads for training (None: torch's default); with the seed, what reproduces a run
     "long_windows": False,  # also train on the earlier parts of sequences longer than maxlen
     "ema": 0.0,  # decay of an exponential moving average of the weights (0 = off); evaluations also try it
     "seed": 1234,
@@ -257,12 +260,19 @@ def set_item_features(model: SASRec, features: ItemFeatures) -> None:
 @dataclass
 class FitReport:
     epochs: int = 0
-    seconds: float = 0.0
-    history: list = field(default_factory=list)  # [{"epoch", "loss", "seconds", **metrics}]
+    seconds: float = 0.0  # wall time
+    cpu_seconds: float = 0.0  # process CPU time of this process (rank 0 under DDP)
+    steps: int = 0
+    planned_epochs: int = 0  # what the learning-rate schedule runs over
+    history: list = field(default_factory=list)  # [{"epoch", "loss", "seconds", "cpu_seconds", **metrics}]
     best_epoch: int = 0
     best_metric: float | None = None
     best_weights: str = ""  # "trained" or "averaged" (the moving average, with ``ema``)
     stopped: str = ""
+    loss: str = ""  # "full" or "sampled"
+    loss_reason: str = ""
+    batch_tokens: int = 0
+    world_size: int = 1
 
 
 class WeightAverage:
@@ -306,6 +316,65 @@ def _fused(device) -> dict:
     return {"fused": True}
 
 
+class TrainingStep(nn.Module):
+    """One training step's loss as a module's forward, so DistributedDataParallel can wrap it."""
+
+    def __init__(self, model: SASRec, loss_kind: str, negatives: int, precision: str, weights):
+        super().__init__()
+        self.model = model
+        self.loss_kind, self.negatives, self.precision = loss_kind, negatives, precision
+        self.weights = weights
+
+    def forward(self, items, events, channels, positions, targets, target_events, keep_ids):
+        model, n_items = self.model, self.model.n_items
+        vectors = model.item_vectors(keep_ids)
+        hidden = model.encode(items, events, channels, positions, vectors)
+        valid = targets > 0
+        h = hidden[valid]
+        tgt = targets[valid]
+        weights = self.weights
+        if self.loss_kind == "full":
+            loss = softmax_cross_entropy(h, vectors[1:], tgt - 1, precision=self.precision,
+                                         weights=None if weights is None else weights[target_events[valid]])
+        else:
+            # softmax over the target and `negatives` items drawn uniformly for the whole batch
+            # (a drawn item equal to the target is masked out)
+            neg = torch.randint(1, n_items + 1, (self.negatives,), device=h.device)
+            pos_logit = (h * F.embedding(tgt, vectors)).sum(-1)
+            neg_logits = (h @ F.embedding(neg, vectors).T).masked_fill_(
+                neg.unsqueeze(0) == tgt.unsqueeze(1), float("-inf"))
+            losses = torch.logaddexp(pos_logit, torch.logsumexp(neg_logits, 1)) - pos_logit
+            if weights is None:
+                loss = losses.mean()
+            else:
+                w = weights[target_events[valid]]
+                loss = (losses * w).sum() / w.sum().clamp_min(1e-9)
+        return loss, len(tgt)
+
+
+def _distributed():
+    """``(rank, world size)`` of the initialised ``torch.distributed`` group, ``(0, 1)`` without one."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _agree(value: float, world: int, op: str = "max") -> float:
+    """The same number on every process (the maximum, or rank 0's for ``op="rank0"``)."""
+    if world == 1:
+        return value
+    import torch.distributed as dist
+
+    tensor = torch.tensor([float(value)], dtype=torch.float64)
+    if op == "rank0":
+        dist.broadcast(tensor, src=0)
+    else:
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return float(tensor.item())
+
+
 def fit_sasrec(model: SASRec, train: SequenceData, params: dict, *, evaluate=None, progress=None,
                device=None, trained_items: np.ndarray | None = None, event_weights=None) -> FitReport:
     """Train ``model`` in place on ``train`` (every position predicts the next item).
@@ -317,9 +386,24 @@ def fit_sasrec(model: SASRec, train: SequenceData, params: dict, *, evaluate=Non
     whose id embedding is learned (seen as targets); others stay content-only.
     ``event_weights``: loss weight per event-type code (index 0 unused), e.g. a purchase
     target counting more than a view.
+
+    Budgets are reproducible: ``epochs`` and ``cpu_budget`` (seconds of this process's CPU
+    time, ``time.process_time``, checked before every step) rather than wall time, and the
+    learning rate (``anneal``) falls linearly to 5 % over the *planned steps*: ``epochs`` ×
+    steps per epoch, or with a CPU budget the whole epochs the first epoch's CPU cost says fit
+    in it. The same seed and thread count give the same model on an idle or a busy machine
+    (with a CPU budget, up to where the budget cuts). Wall time is reported.
+
+    Under ``torch.distributed`` (an initialised process group, ``ecom_ai.ml.distributed``)
+    the model is wrapped in ``DistributedDataParallel``: every process draws the same batch
+    order and takes its share (``batch_tokens`` is split between processes, so an optimizer
+    step sees as many tokens as one process would); rank 0 evaluates and decides when to stop.
     """
     params = merged_params(params)
+    rank, world = _distributed()
     device = torch.device(device or "cpu")
+    if params.get("threads"):
+        torch.set_num_threads(int(params["threads"]))
     rng = np.random.default_rng(int(params["seed"]))
     model.to(device)
     if trained_items is not None:
@@ -333,12 +417,15 @@ def fit_sasrec(model: SASRec, train: SequenceData, params: dict, *, evaluate=Non
     lengths = lengths[keep]
     train = SequenceData([train.items[i] for i in keep], [train.events[i] for i in keep],
                          [train.channels[i] for i in keep])
-    loss_kind = params["loss"]
-    if loss_kind == "auto":
-        loss_kind = "sampled" if n_items > int(params["sampled_above"]) else "full"
+    from ecom_ai.recommend.params import loss_choice
+
+    loss_kind, loss_reason = loss_choice(params, n_items)
     negatives = min(int(params["negatives"]), n_items)
     width = negatives + 1 if loss_kind == "sampled" else n_items
     batch_tokens = max(maxlen, min(int(params["batch_tokens"]), int(params["max_logits"]) // max(1, width)))
+    if batch_tokens < int(params["batch_tokens"]):
+        loss_reason += f"; batch_tokens lowered to {batch_tokens} (max_logits={params['max_logits']})"
+    rank_tokens = max(maxlen, batch_tokens // world)
     optimizer = torch.optim.AdamW(model.parameters(), lr=float(params["lr"]), betas=(0.9, 0.98),
                                   weight_decay=float(params["weight_decay"]), **_fused(device))
     id_dropout = float(params["id_dropout"])
@@ -346,60 +433,71 @@ def fit_sasrec(model: SASRec, train: SequenceData, params: dict, *, evaluate=Non
     if precision == "auto":
         precision = "bf16" if bf16_is_faster(device) else "fp32"
     weights = None if event_weights is None else torch.as_tensor(event_weights, dtype=torch.float32, device=device)
+    step_module: nn.Module = TrainingStep(model, loss_kind, negatives, precision, weights)
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        with warnings.catch_warnings():  # torch 2.13 deprecates broadcast_buffers, but its successor syncs at init
+            warnings.simplefilter("ignore", FutureWarning)
+            # the buffers (item text, categories, id mask) are set from the same data on every process
+            step_module = DistributedDataParallel(
+                step_module, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False)
     epochs = int(params["epochs"])
     eval_every = max(1, int(params["eval_every"]))
-    budget = params.get("time_budget")
-    report = FitReport()
+    budget = params.get("cpu_budget")
+    budget = float(budget) if budget else None
+    anneal = bool(params.get("anneal", True))
+    report = FitReport(loss=loss_kind, loss_reason=loss_reason, batch_tokens=batch_tokens, world_size=world)
     best_state, bad_evals = None, 0
     average = WeightAverage(model, float(params["ema"])) if params.get("ema") else None
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
+    planned_epochs, planned_steps, step = epochs, 0, 0
+    base_lr = float(params["lr"])
+    out_of_budget = False
     for epoch in range(1, epochs + 1):
         model.train()
+        step_module.train()
         total, count = 0.0, 0
-        for idx in _batches(lengths, batch_tokens, 4096, rng):
-            if budget and params.get("anneal"):
-                fraction = min(1.0, (time.monotonic() - started) / float(budget))
+        batches = _batches(lengths, rank_tokens, 4096, rng)
+        if world > 1:  # every process: the same number of steps
+            per_rank = len(batches) // world
+            batches = batches[rank * per_rank:(rank + 1) * per_rank] if per_rank else batches[:1]
+        if not planned_steps:
+            planned_steps = max(1, planned_epochs * len(batches))
+        for idx in batches:
+            if budget is not None and _agree(float(time.process_time() - cpu_started >= budget), world):
+                out_of_budget = True
+                break
+            if anneal:
+                lr = base_lr * max(0.05, 1.0 - step / planned_steps)
                 for group in optimizer.param_groups:
-                    group["lr"] = float(params["lr"]) * max(0.05, 1.0 - fraction)
-            items, events, channels, positions, targets, target_events = (t.to(device) for t in _pad(
-                train, idx, maxlen, drop_last=True))
+                    group["lr"] = lr
+            tensors = (t.to(device) for t in _pad(train, idx, maxlen, drop_last=True))
             keep_ids = None
             if id_dropout > 0:
                 keep_ids = (torch.rand(n_items + 1, device=device) >= id_dropout).float()
-            vectors = model.item_vectors(keep_ids)
-            hidden = model.encode(items, events, channels, positions, vectors)
-            valid = targets > 0
-            h = hidden[valid]
-            tgt = targets[valid]
-            if loss_kind == "full":
-                loss = softmax_cross_entropy(h, vectors[1:], tgt - 1, precision=precision,
-                                             weights=None if weights is None else weights[target_events[valid]])
-            else:
-                # softmax over the target and `negatives` items drawn uniformly for the whole batch
-                # (a drawn item equal to the target is masked out)
-                neg = torch.randint(1, n_items + 1, (negatives,), device=device)
-                pos_logit = (h * F.embedding(tgt, vectors)).sum(-1)
-                neg_logits = (h @ F.embedding(neg, vectors).T).masked_fill_(
-                    neg.unsqueeze(0) == tgt.unsqueeze(1), float("-inf"))
-                losses = torch.logaddexp(pos_logit, torch.logsumexp(neg_logits, 1)) - pos_logit
-                if weights is None:
-                    loss = losses.mean()
-                else:
-                    w = weights[target_events[valid]]
-                    loss = (losses * w).sum() / w.sum().clamp_min(1e-9)
+            loss, n_targets = step_module(*tensors, keep_ids)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            step += 1
             if average is not None:
                 average.update()
-            total += float(loss.detach()) * len(tgt)
-            count += len(tgt)
+            total += float(loss.detach()) * n_targets
+            count += n_targets
+        cpu = time.process_time() - cpu_started
+        if epoch == 1 and budget is not None and not out_of_budget:
+            # the schedule's length, fixed once: the whole epochs the first one's CPU cost says fit
+            planned_epochs = int(_agree(float(max(1, min(epochs, int(budget // max(cpu, 1e-6))))), world, "rank0"))
+            planned_steps = max(1, planned_epochs * len(batches))
+        report.planned_epochs = planned_epochs
         elapsed = time.monotonic() - started
-        row = {"epoch": epoch, "loss": total / max(1, count), "seconds": round(elapsed, 1)}
-        # stop when another epoch (at the mean pace so far) would end past the budget
-        out_of_time = budget is not None and elapsed + elapsed / epoch > float(budget)
+        row = {"epoch": epoch, "loss": total / max(1, count), "seconds": round(elapsed, 1),
+               "cpu_seconds": round(cpu, 1), "steps": step}
+        last = epoch == epochs or epoch >= planned_epochs or out_of_budget
         metrics = {}
-        if evaluate is not None and (epoch % eval_every == 0 or epoch == epochs or out_of_time):
+        stop_now = False
+        if rank == 0 and evaluate is not None and (epoch % eval_every == 0 or last):
             metrics = evaluate(model)
             row.update(metrics)
             score, weights_used = metrics.get("ndcg@10"), "trained"
@@ -418,26 +516,32 @@ def fit_sasrec(model: SASRec, train: SequenceData, params: dict, *, evaluate=Non
                     k: v.detach().clone() for k, v in model.state_dict().items()}
             else:
                 bad_evals += 1
+            stop_now = best_state is not None and bad_evals >= int(params["patience"])
         report.history.append(row)
         report.epochs = epoch
-        if progress is not None:
-            progress(epoch, epochs, row["loss"], metrics, 100.0 * epoch / epochs)
-        if best_state is not None and bad_evals >= int(params["patience"]):
+        report.steps = step
+        if progress is not None and rank == 0:
+            progress(epoch, planned_epochs, row["loss"], metrics, 100.0 * min(1.0, epoch / planned_epochs))
+        if _agree(float(stop_now), world, "rank0"):
             report.stopped = f"early stop: no better ndcg@10 in {bad_evals} evaluations"
             break
-        if out_of_time:
-            report.stopped = f"time budget of {budget} s reached"
+        if out_of_budget:
+            report.stopped = f"CPU budget of {budget:g} s reached in epoch {epoch}"
+            break
+        if epoch >= planned_epochs and planned_epochs < epochs:
+            report.stopped = f"CPU budget of {budget:g} s: {planned_epochs} whole epochs planned"
             break
     if best_state is not None:
         model.load_state_dict(best_state)
     report.seconds = time.monotonic() - started
+    report.cpu_seconds = time.process_time() - cpu_started
     model.eval()
     return report
 
 
 @torch.no_grad()
-def score_last(model: SASRec, seqs: SequenceData, batch_size: int = 256, vectors=None) -> torch.Tensor:
-    """Scores ``(len(seqs), n_items + 1)`` of the next item after each whole sequence."""
+def user_states(model: SASRec, seqs: SequenceData, batch_size: int = 256, vectors=None) -> torch.Tensor:
+    """``(len(seqs), hidden)``: the model's state after each whole sequence (score = state · item vector)."""
     model.eval()
     maxlen = model.maxlen
     if vectors is None:
@@ -447,13 +551,27 @@ def score_last(model: SASRec, seqs: SequenceData, batch_size: int = 256, vectors
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
         items, events, channels, positions, _, _ = _pad(seqs, idx, maxlen, drop_last=False)
-        hidden = model.encode(items, events, channels, positions, vectors)
-        last = hidden[torch.arange(len(idx)), (items > 0).sum(1) - 1]
-        out.append(last @ vectors.T)
-    scores = torch.cat(out)
+        device = vectors.device
+        hidden = model.encode(items.to(device), events.to(device), channels.to(device), positions.to(device), vectors)
+        out.append(hidden[torch.arange(len(idx)), (items > 0).sum(1).to(device) - 1].cpu())
+    if not out:
+        return torch.zeros((0, model.hidden))
+    states = torch.cat(out)
     inverse = torch.empty(len(order), dtype=torch.long)
     inverse[torch.from_numpy(order)] = torch.arange(len(order))
-    scores = scores[inverse]
+    return states[inverse]
+
+
+@torch.no_grad()
+def score_last(model: SASRec, seqs: SequenceData, batch_size: int = 256, vectors=None) -> torch.Tensor:
+    """Scores ``(len(seqs), n_items + 1)`` of the next item after each whole sequence.
+
+    The dense matrix: for a few sequences only (tests, small hold-outs). Many users × a large
+    catalogue go through ``user_states`` and ``ecom_ai.recommend.scoring`` (memory-bounded).
+    """
+    if vectors is None:
+        vectors = model.item_vectors()
+    scores = user_states(model, seqs, batch_size, vectors) @ vectors.cpu().T
     scores[:, 0] = float("-inf")
     return scores
 
@@ -462,7 +580,18 @@ def score_last(model: SASRec, seqs: SequenceData, batch_size: int = 256, vectors
 
 def to_payload(model: SASRec, *, item_keys, event_types, channels, categories, params, encoder_name="",
                event_weights=None, extra=None) -> dict:
-    """A payload ``ecom_ai.ml.artifacts`` can store (plain types and tensors only)."""
+    """A payload ``ecom_ai.ml.artifacts`` can store (plain types and tensors only).
+
+    A catalogue large enough for approximate serving (``ecom_ai.recommend.ann``) gets its
+    item index built here and stored in ``extra["ann_index"]``, so web processes only load it.
+    """
+    from ecom_ai.recommend import ann
+
+    extra = dict(extra or {})
+    if "ann_index" not in extra and ann.wanted(model.n_items):
+        with torch.no_grad():
+            vectors = model.item_vectors().detach().cpu().numpy()
+        extra["ann_index"] = torch.from_numpy(np.asarray(ann.ItemIndex.build(vectors).to_bytes()))
     return {
         "format": FORMAT,
         "params": {k: v for k, v in merged_params(params).items() if isinstance(v, (int, float, str, type(None)))},
@@ -476,7 +605,7 @@ def to_payload(model: SASRec, *, item_keys, event_types, channels, categories, p
         "encoder": encoder_name,
         "event_weights": [float(w) for w in (event_weights if event_weights is not None else
                                              [0.0] + [1.0] * len(event_types))],
-        "extra": dict(extra or {}),
+        "extra": extra,
         "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
     }
 
@@ -501,6 +630,9 @@ class SequentialRecommender:
     count as none); returns up to ``k`` ``(item_key, score)`` best first, leaving out
     ``exclude``. An empty (or all-unknown) history gives ``[]`` (the caller falls back).
     ``similar_items(item_key, k, exclude)``: nearest items by cosine of item vectors.
+    Top-k is exact and memory-bounded (``ecom_ai.recommend.scoring``) below
+    ``ECOM_AI["RECOMMEND_ANN_MIN_ITEMS"]`` items, through a faiss index above
+    (``ecom_ai.recommend.ann``; ``recommend()`` only).
     """
 
     def __init__(self, payload: dict):
@@ -520,23 +652,46 @@ class SequentialRecommender:
             self.vectors = self.model.item_vectors().contiguous()
             norms = self.vectors.norm(dim=1, keepdim=True).clamp_min(1e-9)
             self.unit_vectors = (self.vectors / norms).contiguous()
+        self.ann_index = self._load_index(payload)
+
+    def _load_index(self, payload: dict):
+        """The stored item index (a large catalogue with faiss installed), built here when missing; else None."""
+        from ecom_ai.recommend import ann
+
+        if not ann.wanted(len(self.item_keys)):
+            return None
+        stored = (payload.get("extra") or {}).get("ann_index")
+        if stored is not None:
+            data = stored.numpy() if isinstance(stored, torch.Tensor) else np.asarray(stored)
+            return ann.ItemIndex.from_bytes(data, self.vectors.shape[1])
+        return ann.ItemIndex.build(self.vectors.numpy())
 
     def __len__(self):
         return len(self.item_keys)
 
-    def _top(self, scores: torch.Tensor, k: int, exclude, skip=()) -> list[tuple[str, float]]:
-        scores = scores.clone()
-        scores[0] = float("-inf")
-        for key in list(exclude or ()) + list(skip):
-            i = self._index.get(key)
-            if i is not None:
-                scores[i] = float("-inf")
+    def _exclusions(self, exclude, skip=()) -> list[int]:
+        return [i for i in (self._index.get(str(key)) for key in list(exclude or ()) + list(skip)) if i is not None]
+
+    def _top(self, query: torch.Tensor, vectors: torch.Tensor, k: int, exclude, skip=()) -> list[tuple[str, float]]:
+        """Exact top-k of ``query · vectors`` (``ecom_ai.recommend.scoring``, memory-bounded)."""
         k = max(0, min(int(k), len(self.item_keys)))
         if k == 0:
             return []
-        values, indices = torch.topk(scores, k)
-        return [(self.item_keys[i - 1], float(v)) for v, i in zip(values.tolist(), indices.tolist())
+        values, indices = top_k(query.unsqueeze(0), vectors, k, exclude=[self._exclusions(exclude, skip)])
+        return [(self.item_keys[i - 1], float(v)) for v, i in zip(values[0].tolist(), indices[0].tolist())
                 if v != float("-inf")]
+
+    def _ann_top(self, query: torch.Tensor, k: int, exclude) -> list[tuple[str, float]] | None:
+        """Top-k through the item index (``ecom_ai.recommend.ann``); None when it cannot fill ``k``."""
+        excluded = set(self._exclusions(exclude))
+        k = max(0, min(int(k), len(self.item_keys)))
+        ids, _ = self.ann_index.search(query.numpy()[None, :], k + len(excluded))
+        codes = [int(i) for i in ids[0] if i > 0 and int(i) not in excluded][:k]
+        if len(codes) < k:
+            return None
+        scores = (self.vectors[torch.as_tensor(codes)] @ query).tolist()
+        pairs = sorted(zip(scores, codes), key=lambda p: -p[0])
+        return [(self.item_keys[c - 1], float(v)) for v, c in pairs]
 
     @torch.inference_mode()
     def recommend(self, history, k: int, exclude=()) -> list[tuple[str, float]]:
@@ -561,13 +716,16 @@ class SequentialRecommender:
         data = torch.tensor(tokens, dtype=torch.long).T.unsqueeze(1)  # (3, 1, n)
         positions = torch.arange(maxlen - n + 1, maxlen + 1).unsqueeze(0)
         hidden = self.model.encode(data[0], data[1], data[2], positions, self.vectors)
-        scores = self.vectors @ hidden[0, -1]
-        return self._top(scores, k, exclude)
+        query = hidden[0, -1]
+        if self.ann_index is not None:
+            pairs = self._ann_top(query, k, exclude)
+            if pairs is not None:
+                return pairs
+        return self._top(query, self.vectors, k, exclude)
 
     @torch.inference_mode()
     def similar_items(self, item_key: str, k: int, exclude=()) -> list[tuple[str, float]]:
         i = self._index.get(str(item_key))
         if i is None:
             return []
-        scores = self.unit_vectors @ self.unit_vectors[i]
-        return self._top(scores, k, exclude, skip=(str(item_key),))
+        return self._top(self.unit_vectors[i], self.unit_vectors, k, exclude, skip=(str(item_key),))

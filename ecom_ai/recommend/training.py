@@ -15,11 +15,19 @@ among all items (the shopper's history is *not* excluded: shoppers do come back 
 item). ``hr@10`` and the counts are reported as well. ``NotEnoughData`` when fewer than
 ``RECOMMENDER_MIN_SEQUENCES`` shoppers have two or more steps.
 
-Parameters (``ECOM_AI["RECOMMENDER_PARAMS"]``, overridden per training by the params
-given to ``train_model``): everything in ``ecom_ai.recommend.sasrec.DEFAULT_PARAMS`` plus
-``refresh_epochs`` and ``eval_users`` (held-out shoppers evaluated, at most).
+Parameters: derived from the shape of the data (``ecom_ai.recommend.params.derive_params``:
+batch size, sequence length, learning rate, epochs, width, dropout), then
+``ECOM_AI["RECOMMENDER_PARAMS"]`` over them, then the params given to ``train_model``; an
+unknown name is refused with a "did you mean". Names: everything in
+``ecom_ai.recommend.sasrec.DEFAULT_PARAMS`` plus ``refresh_epochs``, ``eval_users`` (held-out
+shoppers evaluated, at most) and ``nproc`` (training processes, ``ecom_ai.ml.distributed``).
+The training itself is ``ecom_ai.recommend.fitting``, the code ``benchmarks/recommend.py``
+runs on a file. The loss in use and why, the derived parameters and the data's shape are
+recorded in the version's params and in the run's messages.
 """
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 import torch
@@ -30,28 +38,13 @@ from ecom_ai.recommend.baselines import baseline_metrics
 from ecom_ai.recommend.data import (
     catalog_features, event_weights, leave_last_out, load_event_sequences, training_window_start,
 )
-from ecom_ai.recommend.evaluation import ranking_metrics
-from ecom_ai.recommend.sasrec import (
-    SequentialRecommender, build_model, fit_sasrec, from_payload, merged_params, score_last, to_payload,
-)
+from ecom_ai.recommend.fitting import HoldoutEvaluator, fit, fit_summary, resolve_params, trained_mask
+from ecom_ai.recommend.params import UnknownParameter
+from ecom_ai.recommend.sasrec import SequentialRecommender, build_model, from_payload, to_payload
 
 KIND = "recommender"
 
-# defaults for a shop's event log (short sessions, small catalogues); see sasrec.DEFAULT_PARAMS
-TRAINING_DEFAULTS = {
-    "hidden": 64, "blocks": 2, "heads": 1, "maxlen": 50, "dropout": 0.2, "id_dropout": 0.15, "lr": 2e-3,
-    "epochs": 30, "eval_every": 5, "patience": 2, "batch_tokens": 4096,
-}
-EXTRA_DEFAULTS = {"mode": "full", "refresh_epochs": 10, "eval_users": 5000}
-
-
-def _trained_mask(data, n_items: int) -> np.ndarray:
-    mask = np.zeros(n_items + 1, dtype=np.float32)
-    targets = [s[1:] for s in data.items if len(s) > 1]
-    if targets:
-        mask[np.unique(np.concatenate(targets))] = 1.0
-    mask[0] = 0.0
-    return mask
+logger = logging.getLogger("ecom_ai.recommend")
 
 
 def warm_start(model, old) -> None:
@@ -72,6 +65,9 @@ def warm_start(model, old) -> None:
 class RecommenderTrainer(Trainer):
     kind = KIND
     primary_metric = "ndcg@10"
+    # `ecom_ai_train_all --quick` skips it: a small model in a few epochs does not beat co-occurrence (its floor;
+    # sandbox data: ndcg@10 0.21 after 15 epochs vs 0.23), which is what serves until the full training lands
+    quick_params = None
     higher_is_better = True
     # the quality floor (ecom_ai.ml.quality), measured by recommend/baselines.py on the same hold-out
     floor_minimums = {"evaluated_shoppers": (50, "shoppers with a next event")}
@@ -98,8 +94,10 @@ class RecommenderTrainer(Trainer):
         return (payload, active.number), ""
 
     def train(self, params, progress: ProgressReporter) -> TrainResult:
-        params = {**EXTRA_DEFAULTS, **TRAINING_DEFAULTS, **(ecom_settings.RECOMMENDER_PARAMS or {}), **(params or {})}
-        mode = params["mode"]
+        explicit = {**(ecom_settings.RECOMMENDER_PARAMS or {}), **(params or {})}
+        if explicit.get("seed") is None:  # train_model's seed=None: the default seed
+            explicit.pop("seed", None)
+        mode = explicit.get("mode", "full")
         if mode not in ("full", "refresh"):
             raise ValueError(f"Unknown recommender training mode {mode!r}: use 'full' or 'refresh'.")
         base, note = self._base(mode)
@@ -115,12 +113,17 @@ class RecommenderTrainer(Trainer):
             raise NotEnoughData(f"{usable} shoppers with two or more steps ({seqs.n_events} usable events, "
                                 f"{seqs.n_items} items); at least {minimum} are needed "
                                 "(ECOM_AI['RECOMMENDER_MIN_SEQUENCES']).")
+        try:
+            resolved = resolve_params(seqs.data, seqs.n_items, explicit)
+        except UnknownParameter as exc:
+            raise ValueError(f"{exc} (ECOM_AI['RECOMMENDER_PARAMS'] or the training's params)") from None
+        params = resolved.params
         features, categories, encoder_name = catalog_features(
             seqs.item_keys, old_categories=old["categories"] if old else None)
         if old and old.get("encoder") != encoder_name:
             note = f"the active model used text encoder {old.get('encoder')!r}, now {encoder_name!r}: trained from scratch"
             old, base = None, None
-        fit_params = merged_params(params)
+        fit_params = dict(params)
         if old:
             # the architecture is the active version's; a refresh only changes the data
             for key in ("hidden", "blocks", "heads", "maxlen"):
@@ -129,24 +132,18 @@ class RecommenderTrainer(Trainer):
         weights = event_weights()
         code_weights = [0.0] + [weights.get(name, 0.0) for name in seqs.event_types]
         model = build_model(seqs.n_items, len(seqs.event_types), len(seqs.channels), features, fit_params)
-        trained = None
         if old:
             old_model = from_payload(old)
             warm_start(model, old_model)
             n_old = old_model.n_items
         holdout = leave_last_out(seqs.data, min_length=3, max_cases=int(params["eval_users"]),
                                  seed=int(fit_params["seed"]))
-        trained = _trained_mask(holdout.train, seqs.n_items)
+        trained = trained_mask(holdout.train, seqs.n_items)
         if old:
             trained[: n_old + 1] = np.maximum(trained[: n_old + 1], old["state_dict"]["id_mask"].numpy())
         device = self.device
-
-        def evaluate(model):
-            if not len(holdout.targets):
-                return {}
-            scores = score_last(model, holdout.inputs).cpu()
-            return ranking_metrics(lambda idx: scores[idx], holdout.targets, holdout.inputs.items, seqs.n_items,
-                                   k=10, negatives=0)
+        # the shop's log: shoppers come back to an item, so the gate's ranking keeps their history
+        evaluate = HoldoutEvaluator(holdout.inputs, holdout.targets, seqs.n_items, exclude_seen=False)
 
         def report(epoch, total, loss, metrics, percent):
             progress.update(epoch=epoch, total_epochs=total, loss=loss,
@@ -154,22 +151,36 @@ class RecommenderTrainer(Trainer):
                             percent=min(95.0, 5 + 0.9 * percent))
 
         mode_used = "refresh" if old else "full"
-        progress.update(percent=5, message=f"Training ({mode_used}) on {len(seqs.data)} shoppers, "
-                                           f"{seqs.n_items} items, {device}." + (f" Note: {note}." if note else ""))
-        fit = fit_sasrec(model, holdout.train, fit_params, evaluate=evaluate, progress=report, device=device,
-                         trained_items=trained, event_weights=code_weights)
+        single = sum(1 for s in seqs.data.items if len(s) < 2)
+        counts = (f"{len(seqs.data)} shoppers ({single} with a single step: no training target), "
+                  f"{seqs.n_items} items, {seqs.n_events} events ({seqs.skipped_events} without a shopper key skipped)")
+        nproc = int(params.get("nproc") or 1)
+        where = f"{nproc} processes" if nproc > 1 else str(device)
+        message = (f"Training ({mode_used}) on {counts}, {where}; {resolved.loss_reason}."
+                   + (f" Note: {note}." if note else ""))
+        logger.info("ecom_ai: recommender: %s %s", message, resolved.describe())
+        progress.update(percent=5, message=message)
+        fitted = fit(model, holdout.train, fit_params, evaluate=evaluate, progress=report, device=device,
+                     trained_items=trained, event_weights=code_weights)
         model.to("cpu")
         metrics = evaluate(model) if len(holdout.targets) else {}
+        summary = fit_summary(resolved, fitted)
         metrics = {"ndcg@10": metrics.get("ndcg@10", 0.0), "hr@10": metrics.get("hr@10", 0.0),
                    "evaluated_shoppers": int(len(holdout.targets)), "shoppers": len(seqs.data),
-                   "items": seqs.n_items, "events": seqs.n_events, "epochs": fit.epochs,
-                   "train_seconds": round(fit.seconds, 1), **baseline_metrics(holdout, seqs.n_items)}
+                   "single_step_shoppers": single, "skipped_events": seqs.skipped_events,
+                   "items": seqs.n_items, "events": seqs.n_events, "epochs": fitted.epochs,
+                   "train_seconds": round(fitted.seconds, 1), "train_cpu_seconds": round(fitted.cpu_seconds, 1),
+                   **baseline_metrics(holdout, seqs.n_items)}
         payload = to_payload(model, item_keys=seqs.item_keys, event_types=seqs.event_types, channels=seqs.channels,
                              categories=categories, params=fit_params, encoder_name=encoder_name,
                              event_weights=code_weights,
-                             extra={"mode": mode_used, "warm_start_from": base[1] if base else None})
-        used = {k: fit_params[k] for k in ("hidden", "blocks", "maxlen", "dropout", "lr", "loss", "epochs")}
+                             extra={"mode": mode_used, "warm_start_from": base[1] if base else None,
+                                    "loss": summary["loss"], "loss_reason": summary["loss_reason"]})
+        used = {k: fit_params[k] for k in ("hidden", "blocks", "maxlen", "dropout", "lr", "batch_tokens", "epochs")}
+        logger.info("ecom_ai: recommender trained: loss %s (%s); %s", summary["loss"], summary["loss_reason"],
+                    fitted.stopped or f"{fitted.epochs} epochs")
         return TrainResult(payload=payload, metrics=metrics,
-                           params={**used, "mode": mode_used, "warm_start_from": base[1] if base else None,
-                                   "note": note, "best_epoch": fit.best_epoch},
+                           params={**used, **summary, "mode": mode_used,
+                                   "warm_start_from": base[1] if base else None,
+                                   "note": note, "best_epoch": fitted.best_epoch},
                            data_start=seqs.data_start, data_end=seqs.data_end)

@@ -2,7 +2,9 @@
 
 ecom_ai ships ``shared_task``s only and never defines a Celery app. ``dispatch()`` sends a
 task after the current transaction commits; with ``TASK_MODE = "inline"`` (or "auto" with no
-broker configured) it runs the task in-process instead.
+broker configured) it runs the task in-process instead: right away, or, for a ``background``
+task (training) with ``LOCAL_TRAINING = "thread"``, on the process's background thread
+(``ecom_ai.tasks.local``). ``where_tasks_run(background=True)`` says which, for messages.
 """
 from __future__ import annotations
 
@@ -21,12 +23,31 @@ def celery_enabled() -> bool:
     return bool(conf.broker_url) and not conf.task_always_eager and current_app.main is not None
 
 
-def dispatch(task, *args, queue: str | None = None, **kwargs):
-    """Run ``task`` (a shared_task) after commit: on a worker, or in-process."""
+def where_tasks_run(background: bool = False) -> str:
+    """``"celery"`` (sent to a broker), ``"thread"`` (this process's background thread, for a
+    ``background`` task) or ``"inline"`` (in the caller, after commit)."""
+    if celery_enabled():
+        return "celery"
+    if background and ecom_settings.LOCAL_TRAINING == "thread":
+        return "thread"
+    return "inline"
+
+
+def dispatch(task, *args, queue: str | None = None, background: bool = False, **kwargs):
+    """Run ``task`` (a shared_task) after commit: on a worker, or in-process.
+
+    ``background=True`` (long tasks: training) runs it, without a broker, on this process's
+    background thread when ``LOCAL_TRAINING = "thread"`` instead of inside the caller.
+    """
+    where = where_tasks_run(background)
 
     def send():
-        if celery_enabled():
+        if where == "celery":
             task.apply_async(args=args, kwargs=kwargs, queue=queue or ecom_settings.TASK_QUEUE)
+        elif where == "thread":
+            from ecom_ai.tasks import local
+
+            local.submit(task.apply, args=args, kwargs=kwargs, run_id=kwargs.get("run_id"))
         else:
             task.apply(args=args, kwargs=kwargs, throw=True)
 

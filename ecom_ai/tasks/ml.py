@@ -76,5 +76,18 @@ def request_training(kind, params=None, user=None) -> TrainingRun:
     """
     run = queue_training_run(kind, params, user=user)
     dispatch(train_model_task, kind, params=dict(params or {}), user_id=getattr(run.requested_by, "pk", None),
-             run_id=run.pk, queue=ecom_settings.TRAINING_QUEUE)
+             run_id=run.pk, queue=ecom_settings.TRAINING_QUEUE, background=True)
     return run
+
+
+def where_training_runs() -> str:
+    """A sentence for messages: where a training requested now runs."""
+    from ecom_ai.tasks import where_tasks_run
+
+    where = where_tasks_run(background=True)
+    if where == "celery":
+        return f'It runs on a Celery worker (queue "{ecom_settings.TRAINING_QUEUE}").'
+    if where == "thread":
+        return ("It runs in a background thread of this process (no Celery broker is configured) and stops if "
+                "this process stops.")
+    return 'It runs in this process, inside this request (no Celery broker; LOCAL_TRAINING is "inline").'

@@ -73,7 +73,7 @@ def request_recommender_training(params=None, user=None, refresh=False):
     run = queue_training_run(KIND, {**(params or {}), "mode": mode}, user=user)
     task = refresh_recommender if refresh else train_recommender
     dispatch(task, params=dict(params or {}), user_id=getattr(run.requested_by, "pk", None), run_id=run.pk,
-             queue=ecom_settings.TRAINING_QUEUE)
+             queue=ecom_settings.TRAINING_QUEUE, background=True)
     return run
 
 

@@ -119,4 +119,16 @@ ECOM_AI = {
     "ORDER_MODEL": "shop.Order",
     "PRODUCT_FIELDS": {"in_stock": "stock"},
     "ADAPTER": "shop.ecom_ai_adapter.SandboxShopAdapter",
+    # a demo trainer stopped hard (kill -9, a closed terminal) frees its kind after 15 min, not 6 h
+    "TRAINING_LOCK_TIMEOUT": 15 * 60,
+}
+
+# Training progress on the console: one line per epoch (the demo's background training, and the
+# admin's "Train a new version", which runs in a background thread of the web process without a broker).
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"progress": {"format": "[%(asctime)s] %(message)s", "datefmt": "%H:%M:%S"}},
+    "handlers": {"progress": {"class": "logging.StreamHandler", "formatter": "progress"}},
+    "loggers": {"ecom_ai.ml.progress": {"handlers": ["progress"], "level": "INFO", "propagate": False}},
 }

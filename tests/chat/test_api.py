@@ -130,3 +130,52 @@ def test_staff_reply_reaches_the_shopper_on_next_poll(chat_pack, django_user_mod
     # the bot stays quiet while staff holds the conversation
     quiet = post(client, {"text": "thanks"}, HTTP_X_CSRFTOKEN=token).json()
     assert [m["sender"] for m in quiet["messages"]] == ["shopper"]
+
+
+def test_a_staff_reply_between_polls_comes_back_with_the_shoppers_next_post(chat_pack, django_user_model):
+    """The race of issue 14: staff replies, the shopper sends before the next poll."""
+    from ecom_ai.chat.service import ChatService
+
+    client, token = csrf_client()
+    data = post(client, {"text": "I want to talk to a human"}, HTTP_X_CSRFTOKEN=token).json()
+    seen = data["messages"][-1]["id"]
+    staff = django_user_model.objects.create_user("agent", "a@example.com", "pw", is_staff=True)
+    ChatService.staff_reply(Conversation.objects.get(), staff, "Hello, this is Sam.")
+    reply = post(client, {"text": "are you there?", "after": seen}, HTTP_X_CSRFTOKEN=token).json()
+    assert [m["sender"] for m in reply["messages"]] == ["staff", "shopper"]
+    assert reply["conversation"]["waiting_for_staff"] is True
+
+
+@pytest.mark.parametrize("after", [-1, "3", 1.5, True, 10**19])
+def test_a_bad_after_in_a_post_is_a_400(chat_pack, after):
+    client, token = csrf_client()
+    response = post(client, {"text": "hello", "after": after}, HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 400 and response.json()["code"] == "invalid_after"
+    assert not Message.objects.exists()
+
+
+def test_suggestions_come_with_the_off_topic_answer(chat_pack):
+    client, token = csrf_client()
+    data = post(client, {"text": "what's the weather tomorrow"}, HTTP_X_CSRFTOKEN=token).json()
+    assert data["messages"][-1]["suggestions"][0] == "Where is my order?"
+    assert data["conversation"]["status"] == "bot"
+
+
+def test_an_old_conversation_does_not_follow_a_logged_in_shopper_into_a_new_session(chat_pack, django_user_model,
+                                                                                  settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.ECOM_AI = {**settings.ECOM_AI, "CHAT_RESUME_MINUTES": 60}
+    user = django_user_model.objects.create_user("carol", "carol@example.com", "pw")
+    client, token = csrf_client(user)
+    first = post(client, {"text": "I want to talk to a human"}, HTTP_X_CSRFTOKEN=token).json()["conversation"]
+    assert first["status"] == "handed_off"
+    recent, _ = csrf_client(user)  # a new session, soon after: the same conversation
+    assert recent.get(URL).json()["conversation"]["id"] == first["id"]
+    Conversation.objects.filter(pk=first["id"]).update(updated_at=timezone.now() - timedelta(hours=2))
+    later, later_token = csrf_client(user)  # a new session, hours later: a fresh conversation
+    assert later.get(URL).json()["conversation"] is None
+    data = post(later, {"text": "hello"}, HTTP_X_CSRFTOKEN=later_token).json()
+    assert data["conversation"]["id"] != first["id"] and data["messages"][-1]["sender"] == "bot"

@@ -104,34 +104,131 @@ def test_product_question_searches_catalog(service, shop):
                               "url": "/p/trail-running-shoes/"}
 
 
-def test_out_of_scope_hands_off_and_bot_stays_quiet_until_staff_returns_it(service, shop, django_user_model,
-                                                                         django_capture_on_commit_callbacks):
+def test_off_topic_gets_suggestions_not_a_hand_off(service, shop):
+    conv = new_conversation()
+    bot = service.reply(conv, "who won the football game yesterday", user=None)
+    conv.refresh_from_db()
+    assert not bot.handed_off and conv.status == Conversation.STATUS_BOT
+    assert "orders, returns, shipping, payment and products" in bot.text
+    assert "Where is my order?" in bot.suggestions and "Talk to a person" in bot.suggestions
+
+
+def test_a_suggestion_button_answers_what_it_says(service, shop):
+    conv = new_conversation()
+    service.reply(conv, "what's the weather like in Paris", user=None)
+    bot = service.reply(conv, "How do I return an item?", user=None)
+    assert bot.sources[0]["label"] == "Returns"
+    handoff = service.reply(new_conversation(), "tell me a joke", user=None)
+    assert not handoff.handed_off
+    conv2 = handoff.conversation
+    bot = service.reply(conv2, "Talk to a person", user=None)
+    conv2.refresh_from_db()
+    assert bot.handed_off and conv2.status == Conversation.STATUS_HANDED_OFF
+
+
+def test_hand_off_after_repeated_misses(service, shop, settings, django_capture_on_commit_callbacks):
+    settings.ECOM_AI = {**settings.ECOM_AI, "CHAT_HANDOFF_AFTER_MISSES": 3}
     received = []
 
     def receiver(sender, conversation, **kwargs):
         received.append(conversation.pk)
 
+    conv = new_conversation()
     chat_handed_off.connect(receiver)
     try:
-        conv = new_conversation()
         with django_capture_on_commit_callbacks(execute=True):
-            bot = service.reply(conv, "who won the football game yesterday", user=None)
+            first = service.reply(conv, "what's the weather tomorrow", user=None)
+            service.reply(conv, "who is the president of France", user=None)
+            third = service.reply(conv, "sing me a song about the moon", user=None)
     finally:
         chat_handed_off.disconnect(receiver)
     conv.refresh_from_db()
-    assert bot.handed_off and conv.status == Conversation.STATUS_HANDED_OFF
+    assert not first.handed_off
+    assert third.handed_off and conv.status == Conversation.STATUS_HANDED_OFF
     assert received == [conv.pk]
-    # the bot is quiet while staff holds the conversation
-    assert service.reply(conv, "hello?", user=None) is None
+
+
+def test_while_waiting_for_staff_the_bot_still_answers_with_a_notice_then_staff_holds(service, shop,
+                                                                                       django_user_model):
+    conv = new_conversation()
+    handoff = service.reply(conv, "I want to talk to a human", user=None)
+    assert handoff.handed_off
+    waiting = service.reply(conv, "how do I return an item?", user=None)
+    assert waiting is not None and waiting.sources[0]["label"] == "Returns"
+    assert "will also reply here" in waiting.text and not waiting.handed_off
+    unknown = service.reply(conv, "what's the weather tomorrow", user=None)
+    assert unknown is not None and "will reply here" in unknown.text
     staff = django_user_model.objects.create_user("agent", "agent@example.com", "pw", is_staff=True)
     ChatService.staff_reply(conv, staff, "Hi, I'm Sam from customer service.")
-    assert service.reply(conv, "thanks Sam", user=None) is None
-    senders = list(conv.messages.values_list("sender", flat=True))
-    assert senders == ["shopper", "bot", "shopper", "staff", "shopper"]
+    assert service.reply(conv, "thanks Sam", user=None) is None  # staff holds it: the bot is quiet
     conv.refresh_from_db()
     assert conv.assigned_to == staff
     ChatService.return_to_bot(conv)
     assert service.reply(conv, "hello", user=None).intent == "greeting"
+    senders = list(conv.messages.values_list("sender", flat=True))
+    assert senders == ["shopper", "bot", "shopper", "bot", "shopper", "bot", "staff", "shopper", "shopper", "bot"]
+
+
+def test_a_hand_off_expires_without_staff_action(service, shop, settings, django_user_model):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.ECOM_AI = {**settings.ECOM_AI, "CHAT_HANDOFF_EXPIRY_MINUTES": 10}
+    conv = new_conversation()
+    service.reply(conv, "I want to talk to a human", user=None)
+    staff = django_user_model.objects.create_user("agent", "agent@example.com", "pw", is_staff=True)
+    ChatService.take_over(conv, staff)
+    assert service.reply(conv, "hello?", user=None) is None
+    Conversation.objects.filter(pk=conv.pk).update(handed_off_at=timezone.now() - timedelta(minutes=30),
+                                                   staff_active_at=timezone.now() - timedelta(minutes=11))
+    bot = service.reply(conv, "how do I return an item?", user=None)
+    conv.refresh_from_db()
+    assert bot is not None and conv.status == Conversation.STATUS_BOT
+    assert bot.sources[0]["label"] == "Returns" and "back to help" in bot.text
+
+
+def test_an_article_that_matches_better_beats_a_weak_handler(service, shop):
+    from ecom_ai.models import KnowledgeArticle
+
+    KnowledgeArticle.objects.create(title="Tracking your parcel", topic="shipping",
+                                    body="Every shipped order has a tracking link in its shipping e-mail.",
+                                    questions="is there a way to follow where my package is")
+    bot = service.reply(new_conversation(), "is there a way to follow where my package is", user=None)
+    assert bot.sources[0]["label"] == "Tracking your parcel"
+
+
+def test_two_close_answers_make_a_clarifying_question_with_buttons(service, shop):
+    from ecom_ai.models import KnowledgeArticle
+
+    KnowledgeArticle.objects.create(title="Gift wrapping", topic="other", body="We wrap any item for 2.50.",
+                                    questions="do you have gift options")
+    KnowledgeArticle.objects.create(title="Gift cards", topic="other", body="Gift cards from 10 to 200.",
+                                    questions="do you have gift options")
+    conv = new_conversation()
+    ask = service.reply(conv, "do you have gift options", user=None)
+    assert ask.text == "Did you mean one of these?"
+    assert sorted(ask.suggestions) == ["Gift cards", "Gift wrapping"]
+    bot = service.reply(conv, "Gift cards", user=None)
+    assert bot.text == "Gift cards from 10 to 200."
+
+
+def test_chinese_order_number_and_email_for_an_anonymous_shopper(service, shop):
+    number = shop["guest_order"].number
+    conv = new_conversation()
+    ask = service.reply(conv, f"帮我查一下订单号 {number}", user=None)
+    assert "邮箱" in ask.text
+    bot = service.reply(conv, "邮箱是guest@example.com", user=None)
+    assert number in bot.text and "已送达" in bot.text
+
+
+def test_logged_in_shopper_cannot_use_number_and_email_of_someone_elses_order(service, shop):
+    bob_number = shop["bob_order"].number
+    conv = new_conversation(shop["alice"])
+    refused = service.reply(conv, f"where is order {bob_number}? my email is bob@example.com", user=shop["alice"])
+    missing = service.reply(conv, "where is order ZZ99999999? my email is bob@example.com", user=shop["alice"])
+    assert "TRK-BOB-9" not in refused.text and "paid" not in refused.text
+    assert refused.text == missing.text and "your account" in refused.text
 
 
 def test_human_agent_request_hands_off(service, shop):

@@ -76,7 +76,8 @@ def test_train_action_queues_and_runs_inline(admin_client, versions, django_capt
         response = admin_client.post(changelist("modelversion"),
                                      {"action": "train_new_version", "_selected_action": [versions[0].pk]},
                                      follow=True)
-    assert "Training of toy queued" in response.content.decode()
+    assert "Training of toy requested" in response.content.decode()
+    assert "It runs in this process, inside this request" in response.content.decode()
     run = TrainingRun.objects.latest("id")
     assert run.status == "succeeded" and run.requested_by.username == "admin"
     assert run.version.number == 4

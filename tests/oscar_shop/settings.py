@@ -40,6 +40,7 @@ ECOM_AI = {"ADAPTER": "ecom_ai.contrib.oscar.OscarShopAdapter"}
 # tests only: served recommendation lists are written inside the request (the buffered log's
 # thread has its own connection, which cannot see a test's uncommitted rows)
 ECOM_AI["RECOMMEND_LOG_MODE"] = "sync"
+ECOM_AI["LOCAL_TRAINING"] = "inline"  # as tests/settings.py
 
 INSTALLED_APPS += ["sorl.thumbnail"]  # Oscar's default thumbnailer
 TEMPLATES = [{

@@ -15,7 +15,7 @@ N = 12  # items 1..N follow each other in a cycle: after item i comes item i % N
 WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo",
          "lima", "mike"]
 TINY = {"hidden": 32, "blocks": 1, "maxlen": 8, "dropout": 0.0, "lr": 5e-3, "epochs": 40, "batch_tokens": 2048,
-        "eval_every": 100, "seed": 7}
+        "eval_every": 100, "seed": 7, "anneal": False}
 
 
 def cycle_sequences(n_seqs=120, length=7, seed=0, n=N):
@@ -160,14 +160,28 @@ def test_early_stopping_restores_the_best_epoch():
     assert torch.equal(model.item_id.weight, snapshots[2])
 
 
-def test_time_budget_stops_training():
+def test_cpu_budget_stops_training_within_a_step_and_plans_the_schedule():
     torch.manual_seed(0)
-    params = merged_params({**TINY, "epochs": 100000, "eval_every": 3, "patience": 10**6, "time_budget": 1.0})
+    params = merged_params({**TINY, "epochs": 100000, "eval_every": 3, "patience": 10**6, "cpu_budget": 1.0})
     model = build_model(N, 1, 1, ItemFeatures(), params)
     report = fit_sasrec(model, cycle_sequences(), params, evaluate=lambda m: {"ndcg@10": 0.5}, device="cpu")
-    assert "time budget" in report.stopped and 1 <= report.epochs < 100000
-    assert report.seconds < 3.0
+    assert "CPU budget" in report.stopped and 1 <= report.epochs < 100000
+    assert 1 <= report.planned_epochs < 100000  # the learning-rate schedule ran over what fits, not 100000 epochs
+    assert report.cpu_seconds < 2.0
     assert "ndcg@10" in report.history[-1]  # evaluated when the budget ends
+
+
+def test_the_same_seed_and_epochs_give_the_same_model():
+    def train():
+        torch.manual_seed(3)
+        params = merged_params({**TINY, "epochs": 3, "threads": 1})
+        model = build_model(N, 1, 1, ItemFeatures(), params)
+        report = fit_sasrec(model, cycle_sequences(), params, device="cpu")
+        return model, report
+
+    (first, report), (second, _) = train(), train()
+    assert report.loss == "full" and "at most sampled_above" in report.loss_reason
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
 
 
 def test_long_sequences_split_into_windows_that_cover_every_target():

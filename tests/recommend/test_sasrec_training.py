@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 N = 10
 TINY = {"hidden": 32, "blocks": 1, "maxlen": 8, "dropout": 0.0, "id_dropout": 0.1, "lr": 5e-3, "epochs": 30,
-        "eval_every": 10, "patience": 5, "batch_tokens": 2048}
+        "eval_every": 10, "patience": 5, "batch_tokens": 2048, "anneal": False}
 
 
 def make_items(n=N, start=1):
@@ -93,6 +93,10 @@ def test_trains_activates_and_serves(shop):
     top = model.recommend([("sku-2", "view", "web"), ("sku-3", "view", "web")], 3)
     assert top[0][0] == "sku-4"
     assert model.similar_items("sku-3", 2)
+    # what was used and why is recorded with the version
+    assert version.params["loss"] == "full" and "at most sampled_above=50,000" in version.params["loss_reason"]
+    assert version.params["derived_params"]["maxlen"] == 20 and version.params["maxlen"] == 8  # explicit wins
+    assert version.params["data_shape"]["users"] == 40 and version.metrics["train_cpu_seconds"] > 0
 
 
 @pytest.mark.slow
@@ -159,6 +163,16 @@ def test_not_enough_data(rec_settings):
         train_model("recommender")
     assert not ModelVersion.objects.filter(kind="recommender").exists()
     assert TrainingRun.objects.get(kind="recommender").status == "failed"
+
+
+def test_an_unknown_parameter_is_refused_with_a_suggestion(shop):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match=r"Unknown recommender parameter 'epoch'\. Did you mean 'epochs'"):
+        call_command("ecom_ai_train", "recommender", "--params", '{"epoch": 3}')
+    with pytest.raises(CommandError, match="--nproc must be at least 1"):
+        call_command("ecom_ai_train", "recommender", "--nproc", "0")
+    assert load_active("recommender") is None
 
 
 def test_bad_mode_fails_cleanly(shop):

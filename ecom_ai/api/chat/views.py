@@ -5,7 +5,10 @@ not) says which conversation is theirs — a shopper only ever sees their own co
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -61,6 +64,7 @@ def serialize_message(message: Message) -> dict:
         "sender": message.sender,
         "text": message.text,
         "sources": sources,
+        "suggestions": [str(label) for label in (message.suggestions or []) if isinstance(label, str)][:6],
         "created_at": message.created_at.isoformat(),
     }
 
@@ -80,7 +84,10 @@ def current_conversation(request, *, include_closed: bool = False) -> Conversati
         if conversation is not None and conversation.user_key in ("", user_key):
             return conversation  # an anonymous conversation follows the shopper who logs in
     if user_key:
-        mine = Q(user_key=user_key)
+        # a new session picks up only a recent conversation of the account (an old, handed-off
+        # one must not follow the shopper into every new session)
+        recent = timezone.now() - timedelta(minutes=float(ecom_settings.CHAT_RESUME_MINUTES))
+        mine = Q(user_key=user_key, updated_at__gte=recent)
     else:
         visitor = get_visitor_key(request)
         if not visitor:
@@ -142,8 +149,15 @@ class ChatMessagesView(DatabaseUnavailableMixin, APIView):
         conversation = current_conversation(request)
         if conversation is None:
             conversation = service.start_conversation(visitor_key=get_visitor_key(request), user=request.user)
-        last_id = conversation.messages.order_by("-id").values_list("id", flat=True).first() or 0
-        service.reply(conversation, text, user=request.user)
+        # the reply carries every message after the last one the widget has seen ("after" in the body):
+        # a staff message posted between two polls is never skipped; without it, the new messages
+        after = data.get("after")
+        if after is not None and (isinstance(after, bool) or not isinstance(after, int) or not 0 <= after < 10**18):
+            return Response({"detail": "'after' must be a message id (a non-negative integer).",
+                             "code": "invalid_after"}, status=status.HTTP_400_BAD_REQUEST)
+        last_id = after if after is not None else (
+            conversation.messages.order_by("-id").values_list("id", flat=True).first() or 0)
+        service.reply(conversation, text, user=request.user, client_ip=ChatThrottle().get_ident(request) or "")
         request.session[SESSION_KEY] = conversation.pk
         conversation.refresh_from_db()
         return Response(self._payload(conversation, after=last_id), status=status.HTTP_201_CREATED)
@@ -153,9 +167,14 @@ class ChatMessagesView(DatabaseUnavailableMixin, APIView):
         poll = ecom_settings.CHAT_POLL_SECONDS
         if conversation is None:
             return {"conversation": None, "messages": [], "poll_seconds": poll}
-        messages = conversation.messages.filter(id__gt=after).order_by("-id")[: ecom_settings.CHAT_HISTORY_LIMIT]
+        limit = ecom_settings.CHAT_HISTORY_LIMIT
+        if after:  # oldest first: a widget that is behind catches up page by page, never skipping one
+            messages = list(conversation.messages.filter(id__gt=after).order_by("id")[:limit])
+        else:  # a fresh widget: the latest page of the conversation
+            messages = list(reversed(conversation.messages.order_by("-id")[:limit]))
         return {
-            "conversation": {"id": conversation.pk, "status": conversation.status},
-            "messages": [serialize_message(m) for m in reversed(list(messages))],
+            "conversation": {"id": conversation.pk, "status": conversation.status,
+                             "waiting_for_staff": conversation.status == Conversation.STATUS_HANDED_OFF},
+            "messages": [serialize_message(m) for m in messages],
             "poll_seconds": poll,
         }

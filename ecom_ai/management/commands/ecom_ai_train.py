@@ -1,5 +1,11 @@
-"""``manage.py ecom_ai_train <kind> [--params JSON] [--async]``: train a new model version."""
+"""``manage.py ecom_ai_train <kind> [--params JSON] [--nproc N] [--async]``: train a new model version.
+
+``--nproc N`` trains in N processes (``torch.distributed`` data parallel: gloo on CPU, nccl
+on GPUs; ``params["nproc"]``). Under ``torchrun`` every process runs this command: rank 0
+trains and registers the version, the others only train with it (docs/ml.md).
+"""
 import json
+import os
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
@@ -30,11 +36,21 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("kind", help="model kind, a key of ECOM_AI['TRAINERS']")
         parser.add_argument("--params", default="", help="training parameters as a JSON object")
+        parser.add_argument("--nproc", type=int, default=None,
+                            help="training processes on this machine (torch.distributed; kinds that support it)")
         parser.add_argument("--async", dest="run_async", action="store_true",
                             help="queue the training task (ECOM_AI['TRAINING_QUEUE']) instead of training here")
 
-    def handle(self, kind, params, run_async, **options):
+    def handle(self, kind, params, run_async, nproc=None, **options):
         params = parse_params(params)
+        if nproc is not None:
+            if nproc < 1:
+                raise CommandError(f"--nproc must be at least 1, got {nproc}.")
+            params["nproc"] = nproc
+        from ecom_ai.ml import distributed
+
+        if distributed.launched_by_torchrun() and distributed.env_rank() > 0:
+            return self._torchrun_worker(kind, params)
         try:
             if run_async:
                 from ecom_ai.tasks.ml import request_training
@@ -51,3 +67,14 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Trained {describe(version)}"))
         if version.notes:
             self.stdout.write(version.notes)
+
+    def _torchrun_worker(self, kind, params):
+        """A torchrun worker other than rank 0: train along, register nothing."""
+        from ecom_ai.ml.registry import ProgressReporter, get_trainer
+
+        try:
+            get_trainer(kind).train(params, ProgressReporter(None))
+        except Exception as exc:
+            raise CommandError(f"Training {kind} (worker rank {os.environ.get('RANK')}) failed: "
+                               f"{type(exc).__name__}: {exc}") from None
+        self.stdout.write(f"Worker rank {os.environ.get('RANK')} done.")

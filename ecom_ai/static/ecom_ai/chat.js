@@ -15,6 +15,7 @@
   var input = root.querySelector(".ecom-ai-chat__input");
   var send = root.querySelector(".ecom-ai-chat__send");
   var errorBox = root.querySelector(".ecom-ai-chat__error");
+  var waitingBox = root.querySelector(".ecom-ai-chat__waiting");
   var OPEN_KEY = "ecomAiChatOpen";
   var lastId = 0;
   var seen = {};
@@ -55,8 +56,32 @@
       });
       li.appendChild(src);
     }
+    var suggestions = (message.suggestions || []).filter(function (s) { return typeof s === "string" && s; });
+    if (suggestions.length && message.sender === "bot") {
+      var row = document.createElement("span");
+      row.className = "ecom-ai-chat__suggestions";
+      suggestions.forEach(function (label) {
+        var button = document.createElement("button");
+        button.type = "button";
+        button.className = "ecom-ai-chat__suggestion";
+        button.textContent = label;
+        button.addEventListener("click", function () { sendText(label); });
+        row.appendChild(button);
+      });
+      li.appendChild(row);
+    }
     log.appendChild(li);
     log.scrollTop = log.scrollHeight;
+  }
+
+  function showStatus(conversation) {
+    if (!waitingBox) { return; }
+    waitingBox.hidden = !(conversation && conversation.waiting_for_staff);
+  }
+
+  function handle(data) {
+    (data.messages || []).forEach(render);
+    if ("conversation" in data) { showStatus(data.conversation); }
   }
 
   function showError(text) {
@@ -78,10 +103,10 @@
     });
   }
 
+  // lastId is the newest message this page has shown; every GET and POST asks the server for all
+  // messages after it, so a staff reply stored between two polls arrives with the next answer
   function poll() {
-    return request("GET").then(function (data) {
-      (data.messages || []).forEach(render);
-    }).catch(function () { /* offline for a moment: try again on the next tick */ });
+    return request("GET").then(handle).catch(function () { /* offline for a moment: next tick */ });
   }
 
   function greet() {
@@ -111,17 +136,20 @@
 
   bubble.addEventListener("click", function () { if (panel.hidden) { open(); } else { close(); } });
   root.querySelector(".ecom-ai-chat__close").addEventListener("click", close);
-  form.addEventListener("submit", function (event) {
-    event.preventDefault();
-    var text = input.value.trim();
-    if (!text) { return; }
+  function sendText(text, fromInput) {
+    if (!text || send.disabled) { return; }
     send.disabled = true;
     showError("");
-    request("POST", { text: text }).then(function (data) {
-      input.value = "";
-      (data.messages || []).forEach(render);
+    request("POST", { text: text, after: lastId }).then(function (data) {
+      if (fromInput) { input.value = ""; }
+      handle(data);
     }).catch(function (err) { showError(err.message); })
       .then(function () { send.disabled = false; input.focus(); });
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    sendText(input.value.trim(), true);
   });
 
   var wasOpen = false;

@@ -1,0 +1,107 @@
+"""Data-parallel training over several processes, GPUs or machines (``torch.distributed``).
+
+Two ways to get a process group, both giving the training function the same world:
+
+* ``run_distributed(fn, nproc, *args)``: this process starts ``nproc`` workers on this
+  machine (``torch.multiprocessing``, "spawn"), each joins a group (``gloo`` on CPU,
+  ``nccl`` on GPUs, one GPU per worker) and calls ``fn(*args, device=...)``; rank 0's return
+  value comes back. This is what ``ecom_ai_train recommender --nproc N`` and the training
+  task's ``params={"nproc": N}`` use.
+* ``torchrun`` (or any launcher that sets ``RANK``/``WORLD_SIZE``/``MASTER_ADDR``/
+  ``MASTER_PORT``): ``init_from_env()`` joins the group the launcher describes, so the same
+  command runs on several nodes (docs/ml.md, "Training on several GPUs or machines").
+
+Spawned workers get ``OMP_WAIT_POLICY=PASSIVE`` (idle OpenMP threads sleep instead of spinning
+on the cores the other workers need) and their share of the CPU threads.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from collections.abc import Callable
+
+import torch
+
+
+def backend() -> str:
+    return "nccl" if torch.cuda.is_available() and torch.distributed.is_nccl_available() else "gloo"
+
+
+def world() -> tuple[int, int]:
+    """``(rank, world size)``; ``(0, 1)`` outside a process group."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def launched_by_torchrun() -> bool:
+    """Whether a launcher (torchrun) started this process as one of several."""
+    return int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 and "RANK" in os.environ
+
+
+def env_rank() -> int:
+    return int(os.environ.get("RANK", "0") or 0)
+
+
+def init_from_env() -> torch.device:
+    """Join the process group a launcher described (``env://``); this worker's device."""
+    dist = torch.distributed
+    if not dist.is_initialized():
+        dist.init_process_group(backend(), init_method="env://")
+    return _device(int(os.environ.get("LOCAL_RANK", dist.get_rank())))
+
+
+def _device(local_rank: int) -> torch.device:
+    if torch.cuda.is_available():
+        index = local_rank % torch.cuda.device_count()
+        torch.cuda.set_device(index)
+        return torch.device("cuda", index)
+    return torch.device("cpu")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _worker(rank: int, fn: Callable, nproc: int, port: int, folder: str, threads: int, args: tuple) -> None:
+    dist = torch.distributed
+    torch.set_num_threads(threads)
+    dist.init_process_group(backend(), init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=nproc)
+    try:
+        result = fn(*args, device=_device(rank))
+        if rank == 0:
+            torch.save(result, os.path.join(folder, "result.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+def run_distributed(fn: Callable, nproc: int, *args, threads: int | None = None):
+    """``fn(*args, device=...)`` in ``nproc`` processes of one group; rank 0's result.
+
+    ``fn`` and ``args`` must be picklable (a module-level function). A worker that fails
+    makes this raise (``torch.multiprocessing.ProcessRaisedException``), the others are
+    stopped.
+    """
+    nproc = int(nproc)
+    if nproc < 1:
+        raise ValueError(f"nproc must be at least 1, got {nproc}")
+    if threads is None:
+        threads = max(1, (os.cpu_count() or 1) // nproc)
+    saved = {key: os.environ.get(key) for key in ("OMP_WAIT_POLICY",)}
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    try:
+        with tempfile.TemporaryDirectory(prefix="ecom_ai_ddp_") as folder:
+            torch.multiprocessing.start_processes(
+                _worker, args=(fn, nproc, _free_port(), folder, int(threads), args), nprocs=nproc, join=True,
+                start_method="spawn")
+            return torch.load(os.path.join(folder, "result.pt"), map_location="cpu", weights_only=False)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -1,0 +1,42 @@
+"""The answer ranker alone (pure: no database, no model)."""
+from ecom_ai.chat.ranker import Candidate, intent_score, merge, rank
+
+
+def article(root, score, label=None):
+    return Candidate("article", f"article:{root}", score, label=label or f"Article {root}")
+
+
+def intent(name, score, confident=False):
+    return Candidate("intent", f"intent:{name}", score, label=name, confident=confident)
+
+
+def test_intent_probabilities_land_on_the_article_scale():
+    assert intent_score(0.4, threshold=0.4, floor=0.45) == 0.45
+    assert abs(intent_score(1.0, threshold=0.4, floor=0.45) - 1.0) < 1e-9
+    assert intent_score(0.2, threshold=0.4, floor=0.45) < 0.45  # out of scope never answers on its own
+
+
+def test_an_article_that_matches_better_wins_over_a_weak_intent():
+    ranking = rank([intent("order_status", 0.55), article(1, 0.8)], floor=0.45, margin=0.04)
+    assert ranking.best.key == "article:1" and not ranking.ask
+
+
+def test_nothing_above_the_floor_is_a_miss():
+    ranking = rank([intent("greeting", 0.3), article(1, 0.44)], floor=0.45, margin=0.04)
+    assert ranking.best is None
+
+
+def test_close_answers_ask_which_one():
+    ranking = rank([article(1, 0.70), article(2, 0.68), article(3, 0.50)], floor=0.45, margin=0.04)
+    assert ranking.ask and [c.key for c in ranking.alternatives] == ["article:2"]
+
+
+def test_a_confident_handler_is_not_second_guessed_by_a_close_article():
+    ranking = rank([intent("order_status", 0.80, confident=True), article(1, 0.78)], floor=0.45, margin=0.04)
+    assert ranking.best.key == "intent:order_status" and not ranking.ask
+
+
+def test_one_answer_proposed_twice_counts_once_with_its_best_score():
+    merged = merge([article(1, 0.5), article(1, 0.9), article(2, 0.7)])
+    assert [(c.key, c.score) for c in merged] == [("article:1", 0.9), ("article:2", 0.7)]
+    assert not rank([article(1, 0.5), article(1, 0.52)], floor=0.45, margin=0.04).ask
