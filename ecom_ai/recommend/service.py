@@ -77,7 +77,7 @@ MAX_ITEM_KEY_LENGTH = 191
 
 # --------------------------------------------------------------------------- stage 1: who and what
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ListRequest:
     """What stage 1 resolved: everything that decides the list besides the shopper's events."""
 
@@ -160,17 +160,18 @@ class RecommendationService:
         """The request in resolved form; raises ``RecommendationError`` for bad input. A
         disabled placement resolves no variant or model."""
         config = get_placement_config(placement)
-        ask = ListRequest(id=uuid.uuid4(), config=config, identity=resolve_identity(identity, channel),
-                          limit=parse_limit(limit, config.placement.default_limit), anchor=_item_key(item))
-        if not config.placement.enabled:
-            return ask
-        variant = (choose_variant(config.experiment.pk, config.variants, ask.identity.bucket_key)
-                   if config.experiment else None)
+        placement = config.placement
+        limit = parse_limit(limit, placement.default_limit)
+        anchor = _item_key(item)
+        who = resolve_identity(identity, channel)
+        if not placement.enabled:
+            return ListRequest(id=uuid.uuid4(), config=config, identity=who, limit=limit, anchor=anchor)
+        variant = choose_variant(config.experiment.pk, config.variants, who.bucket_key) if config.experiment else None
         recommender, model_version_id = versions.recommender_for(variant)
         return ListRequest(
-            id=ask.id, config=config, identity=ask.identity, limit=ask.limit, anchor=ask.anchor,
+            id=uuid.uuid4(), config=config, identity=who, limit=limit, anchor=anchor,
             extra_excluded=frozenset(_item_key(x) for x in exclude if x not in (None, "")), variant=variant,
-            strategy=variant.strategy if variant is not None and variant.strategy else config.placement.strategy,
+            strategy=variant.strategy if variant is not None and variant.strategy else placement.strategy,
             recommender=recommender, model_version_id=model_version_id)
 
     # -- 2. state ------------------------------------------------------------------------------
