@@ -428,6 +428,15 @@ declare("chat", "CHAT_THROTTLE_RATE", "20/min", OPT_STR, rate("20/min"),
         "polling (GET) is not throttled")
 declare("chat", "CHAT_MAX_ORDER_LOOKUP_FAILURES", 5, INT, POSITIVE,
         "failed order look-ups (wrong number/e-mail) before the conversation stops looking orders up and hands off")
+declare("chat", "CHAT_ORDER_LOOKUP_FAILURES_PER_IP", 20, INT, POSITIVE,
+        "failed order look-ups from one client IP (any conversation or session) within "
+        "`CHAT_ORDER_LOOKUP_WINDOW_SECONDS` after which look-ups by number and e-mail from that IP stop succeeding; "
+        "counted in the cache")
+declare("chat", "CHAT_ORDER_LOOKUP_FAILURES_PER_ORDER", 5, INT, POSITIVE,
+        "failed look-ups of one order number (from anywhere) within the window after which that order can no longer "
+        "be looked up by number and e-mail; counted in the cache")
+declare("chat", "CHAT_ORDER_LOOKUP_WINDOW_SECONDS", 3600, INT, POSITIVE,
+        "how long failed order look-ups count against an IP and an order number")
 declare("chat", "CHAT_POLL_SECONDS", 5, INT, POSITIVE,
         "how often the open chat bubble polls for staff replies")
 declare("chat", "CHAT_HANDLER_MIN_CONFIDENCE", 0.75, NUM, in_interval(0, 1),
@@ -526,7 +535,7 @@ declare("recommend", "RECOMMEND_SCORING_MEMORY_MB", 256, NUM, between(8, 65536),
         "with a running top-k (8–65536)")
 declare("recommend", "RECOMMEND_ANN_MIN_ITEMS", 200_000, INT, at_least(1),
         "catalogues with at least this many items serve the recommender's top-k through an approximate "
-        "nearest-neighbour index (faiss HNSW, `pip install ecom-ai[ann]`; built at training, stored with the "
+        "nearest-neighbour index (faiss IVF-Flat, `pip install ecom-ai[ann]`; built at training, stored with the "
         "version); smaller ones, or without faiss, are scored exactly")
 declare("recommend", "RECOMMEND_THROTTLE_RATE", None, OPT_STR, rate("'300/min'"),
         "requests to the recommendations endpoint per browser (user, else visitor cookie, else IP), DRF rate syntax "

@@ -60,6 +60,7 @@ except ImportError:  # pragma: no cover - depends on the installed version
 logger = logging.getLogger(__name__)
 
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")  # lone surrogates cannot be stored (not valid UTF-8)
 
 HANDOFF_SOURCE = {"type": "handoff", "label": "customer service team"}
 
@@ -87,7 +88,7 @@ def clean_text(text) -> str:
     """Validate and normalise a message: a non-empty string within the length limit."""
     if not isinstance(text, str):
         raise ChatInputError("The message must be text.")
-    text = _CONTROL_RE.sub(" ", text).strip()
+    text = _SURROGATE_RE.sub("\ufffd", _CONTROL_RE.sub(" ", text)).strip()
     if not text:
         raise ChatInputError("The message is empty.")
     limit = ecom_settings.CHAT_MAX_MESSAGE_LENGTH

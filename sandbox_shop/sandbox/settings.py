@@ -10,6 +10,8 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = os.environ.get("SANDBOX_SECRET_KEY", "sandbox-not-secret-change-me")
+# the key of the card fingerprints kept with orders (an HMAC of the card number); "" = SECRET_KEY
+CARD_FINGERPRINT_KEY = os.environ.get("SANDBOX_CARD_FINGERPRINT_KEY", "")
 DEBUG = os.environ.get("SANDBOX_DEBUG", "1") == "1"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 
@@ -106,7 +108,9 @@ SPECTACULAR_SETTINGS = {"TITLE": "ecom_ai API", "VERSION": "1"}
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # short timeouts: a Redis that hangs must not hold requests (ecom_ai serves without the cache)
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
