@@ -295,7 +295,7 @@ declare("ml", "LOCAL_TRAINING", "thread", STR, one_of(("thread", "inline"), "mus
 declare("ml", "TASK_QUEUE", "ecom_ai", STR, None,
         "queue of ecom_ai's ordinary tasks")
 declare("ml", "TRAINING_QUEUE", "ecom_ai_training", STR, None,
-        "queue of `ecom_ai.train_model` (give it to a GPU worker: `celery -A proj worker -Q ecom_ai_training -c 1`)")
+        "queue of `ecom_ai.train_model` (give it to a GPU worker: `celery -A proj worker -Q ecom_ai_training --pool solo`)")
 declare("ml", "DEVICE", "auto", STR,
         Rule(lambda v: v in ("auto", "cpu", "mps") or v.startswith("cuda"), "must be auto, cpu, cuda, cuda:N or mps"),
         'torch device for training: `"auto"` (CUDA, then Apple MPS, then CPU), `"cpu"`, `"cuda"`, `"cuda:N"`, '
