@@ -61,6 +61,7 @@ demo: demo-data
 	@echo "  Sandbox shop:  http://127.0.0.1:8000/"
 	@echo "  Admin:         http://127.0.0.1:8000/admin/   (login: admin / admin)"
 	@echo "  Customers:     customer1 ... customer1000     (password: demo)"
+	@echo "  API docs:      http://127.0.0.1:8000/ecom-ai/api/docs/   (Swagger UI; ReDoc at .../api/redoc/; staff)"
 	@echo ""
 	$(MANAGE) sandbox_demo 127.0.0.1:8000
 

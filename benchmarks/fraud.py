@@ -138,11 +138,11 @@ def run_ours(xtr, ytr, xte, seed, epochs=40, threads=2):
     return model, model.predict_proba(rows_of(xte)), seconds, report
 
 
-def run_lightgbm(xtr, ytr, xte, seed, threads=2):
+def run_lightgbm(xtr, ytr, xte, seed, threads=2, categorical=None):
     import lightgbm as lgb
 
     tr, te = xtr.copy(), xte.copy()
-    for col in CATEGORICAL:
+    for col in categorical or CATEGORICAL:
         cats = pd.CategoricalDtype(sorted(set(tr[col].astype(str))))
         tr[col] = tr[col].astype(str).astype(cats)
         te[col] = te[col].astype(str).where(te[col].astype(str).isin(cats.categories)).astype(cats)
@@ -154,15 +154,15 @@ def run_lightgbm(xtr, ytr, xte, seed, threads=2):
     return model.predict_proba(te)[:, 1], seconds
 
 
-def run_logreg(xtr, ytr, xte, seed):
+def run_logreg(xtr, ytr, xte, seed, numeric=None, categorical=None):
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
     pre = ColumnTransformer([
-        ("num", make_pipeline(FunctionTransformer(np.log1p), StandardScaler()), NUMERIC),
-        ("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=5), CATEGORICAL),
+        ("num", make_pipeline(FunctionTransformer(np.log1p), StandardScaler()), numeric or NUMERIC),
+        ("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=5), categorical or CATEGORICAL),
     ])
     model = make_pipeline(pre, LogisticRegression(max_iter=2000, class_weight="balanced", random_state=seed))
     started = time.perf_counter()

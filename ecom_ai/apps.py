@@ -18,3 +18,9 @@ class EcomAIConfig(AppConfig):
         # the domains never import the task layer: it is handed to them here
         scoring.set_dispatcher(enqueue_assessment)
         attribution.set_dispatcher(enqueue_attribution)
+
+        from ecom_ai.chat import warmup
+        from ecom_ai.conf import settings as ecom_settings
+
+        if ecom_settings.CHAT_WARM_UP and warmup.serving_process():  # never in a shopper's first request
+            warmup.start_warm_up()

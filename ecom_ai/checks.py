@@ -231,4 +231,9 @@ def check_settings(app_configs=None, **kwargs):
     if not adapter.model_label("PRODUCT_MODEL"):
         errors.append(Warning("ECOM_AI['PRODUCT_MODEL'] is not set: the catalog mirror is not synced from "
                               "host products.", id="ecom_ai.W002"))
+    if "drf_spectacular" not in getattr(django_settings, "INSTALLED_APPS", []):
+        errors.append(Warning("drf_spectacular is not in INSTALLED_APPS: the API docs pages of ecom_ai.urls "
+                              "(api/docs/, api/redoc/) cannot find their templates.",
+                              hint='Add "drf_spectacular" to INSTALLED_APPS (the schema at api/schema/ works '
+                                   "without it).", id="ecom_ai.W020"))
     return errors

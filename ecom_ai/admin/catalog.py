@@ -8,11 +8,13 @@ Celery is configured, in-process otherwise).
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db.models.functions import Length
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
+from ecom_ai.admin.layout import EcomAiModelAdmin
 from ecom_ai.models import Item
 
 
@@ -21,8 +23,10 @@ def _describe(counts: dict) -> str:
 
 
 @admin.register(Item)
-class ItemAdmin(admin.ModelAdmin):
-    list_display = ("key", "title", "category", "price", "in_stock", "is_active", "updated_at")
+class ItemAdmin(EcomAiModelAdmin):
+    list_display = ("key_display", "title", "category", "price", "in_stock", "is_active", "updated_at")
+    # numeric keys in numeric order (1, 2, 10, 100, not 1, 10, 100, 2): shorter keys first, then by text
+    ordering = (Length("key").asc(), "key")
     list_filter = ("category", "in_stock", "is_active")
     search_fields = ("=key", "title")
     search_help_text = _("Exact item key, or words of the title.")
@@ -38,6 +42,10 @@ class ItemAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("key"), ordering=Length("key"))
+    def key_display(self, item):
+        return item.key
 
     def has_sync_permission(self, request):
         return request.user.has_perm("ecom_ai.change_item")

@@ -10,6 +10,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from ecom_ai.admin.layout import EcomAiModelAdmin
 from ecom_ai.chat.service import ChatInputError, ChatService
 from ecom_ai.models import Conversation, Intent, IntentExample, KnowledgeArticle, Message
 
@@ -21,7 +22,7 @@ class IntentExampleInline(admin.TabularInline):
 
 
 @admin.register(Intent)
-class IntentAdmin(admin.ModelAdmin):
+class IntentAdmin(EcomAiModelAdmin):
     list_display = ("name", "handler", "topic", "enabled", "example_count", "description")
     list_filter = ("enabled", "handler", "topic")
     search_fields = ("name", "description", "examples__text")
@@ -106,11 +107,13 @@ def intent_report() -> dict:
 
 
 @admin.register(KnowledgeArticle)
-class KnowledgeArticleAdmin(admin.ModelAdmin):
-    list_display = ("title", "topic", "published", "updated_at")
-    list_filter = ("topic", "published")
+class KnowledgeArticleAdmin(EcomAiModelAdmin):
+    list_display = ("title", "language", "translation_of", "topic", "published", "updated_at")
+    list_filter = ("topic", "language", "published")
+    list_select_related = ("translation_of",)
     search_fields = ("title", "body", "questions")
-    fields = ("title", "topic", "body", "questions", "url", "published")
+    fields = ("title", "language", "translation_of", "topic", "body", "questions", "url", "published")
+    raw_id_fields = ("translation_of",)
 
 
 class ConversationForm(forms.ModelForm):
@@ -142,7 +145,7 @@ class ConversationForm(forms.ModelForm):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(EcomAiModelAdmin):
     """The hand-off inbox: conversations waiting for staff come first."""
 
     form = ConversationForm
@@ -151,10 +154,10 @@ class ConversationAdmin(admin.ModelAdmin):
     list_select_related = ("assigned_to",)
     search_fields = ("user_key", "visitor_key", "messages__text")
     readonly_fields = ("status", "user_key", "visitor_key", "assigned_to", "handoff_reason", "handed_off_at",
-                       "created_at", "transcript")
+                       "staff_active_at", "created_at", "transcript")
     fieldsets = (
         (None, {"fields": ("status", "assigned_to", "handoff_reason", "user_key", "visitor_key", "handed_off_at",
-                           "created_at")}),
+                           "staff_active_at", "created_at")}),
         (_("Transcript"), {"fields": ("transcript",)}),
         (_("Answer"), {"fields": ("reply", "then")}),
     )
@@ -230,7 +233,7 @@ class ConversationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(EcomAiModelAdmin):
     """Shoppers' messages with the intent the classifier gave them; set the correct intent to
     measure accuracy on real traffic (see the intent report)."""
 
@@ -239,8 +242,10 @@ class MessageAdmin(admin.ModelAdmin):
     list_filter = ("intent",)
     search_fields = ("text",)
     list_select_related = ("conversation",)
-    fields = ("conversation", "sender", "text", "intent", "confidence", "sources", "reviewed_intent", "created_at")
-    readonly_fields = ("conversation", "sender", "text", "intent", "confidence", "sources", "created_at")
+    fields = ("conversation", "sender", "text", "language", "intent", "confidence", "sources", "suggestions",
+              "reviewed_intent", "created_at")
+    readonly_fields = ("conversation", "sender", "text", "language", "intent", "confidence", "sources", "suggestions",
+                       "created_at")
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(sender=Message.SENDER_SHOPPER)

@@ -27,6 +27,7 @@ from django.utils.html import format_html
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _, ngettext
 
+from ecom_ai.admin.layout import EcomAiModelAdmin
 from ecom_ai.admin.date_drilldown import with_indexed_drilldown
 from ecom_ai.admin.pagination import LargeTablePaginator, approximate_count
 from ecom_ai.admin.svg_chart import stacked_bar_chart
@@ -79,7 +80,7 @@ class ExactKeySearchMixin:
 
 
 @admin.register(Event)
-class EventAdmin(ExactKeySearchMixin, admin.ModelAdmin):
+class EventAdmin(ExactKeySearchMixin, EcomAiModelAdmin):
     list_display = ("event_type", "channel", "visitor_key", "user_key", "item_key", "value", "occurred_at")
     list_filter = (EventTypeFilter, ChannelFilter, ("occurred_at", admin.DateFieldListFilter))
     date_hierarchy = "occurred_at"
@@ -180,7 +181,7 @@ def overview_data(days: int) -> dict:
 
 
 @admin.register(VisitorIdentity)
-class VisitorIdentityAdmin(ExactKeySearchMixin, admin.ModelAdmin):
+class VisitorIdentityAdmin(ExactKeySearchMixin, EcomAiModelAdmin):
     list_display = ("visitor_key", "user_key", "channel", "first_seen", "last_seen")
     list_filter = (ChannelFilter,)
     search_fields = ("user_key", "visitor_key")
@@ -269,7 +270,7 @@ class ChannelKeyForm(forms.ModelForm):
 
 
 @admin.register(ChannelKey)
-class ChannelKeyAdmin(admin.ModelAdmin):
+class ChannelKeyAdmin(EcomAiModelAdmin):
     form = ChannelKeyForm
     list_display = ("name", "channel", "key_prefix", "is_active", "created_at", "last_used_at")
     list_filter = ("is_active", ChannelFilter)

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from ecom_ai.admin.layout import EcomAiModelAdmin, rounded, short_datetime, truncated
 from ecom_ai.fraud.rules import ConditionError, parse_condition
 from ecom_ai.fraud.scoring import decide, decide_many
 from ecom_ai.models.fraud import FraudAssessment, FraudListEntry, FraudRule, FraudSettings
@@ -17,7 +18,7 @@ LEVEL_COLOURS = {"low": "#2e7d32", "medium": "#ef6c00", "high": "#c62828"}
 
 def level_badge(level: str, score) -> str:
     return format_html(
-        '<span style="color:#fff;background:{};padding:1px 6px;border-radius:3px">{} {}</span>',
+        '<span style="color:#fff;background:{};padding:1px 6px;border-radius:3px;white-space:nowrap">{} {}</span>',
         LEVEL_COLOURS.get(level, "#555"), level, score,
     )
 
@@ -48,9 +49,10 @@ def reasons_html(reasons) -> str:
 
 
 @admin.register(FraudAssessment)
-class FraudAssessmentAdmin(admin.ModelAdmin):
-    list_display = ("order_number_display", "badge", "recommended_action", "status", "scorer", "amount",
-                    "currency", "email", "placed_at", "short_reasons")
+class FraudAssessmentAdmin(EcomAiModelAdmin):
+    # compact rows for a 1366 px screen: one line each, e-mail and reasons cut with the full text on hover
+    list_display = ("order_number_display", "badge", "action_display", "status", "amount_display", "email_short",
+                    "placed_short", "short_reasons")
     list_filter = ("status", "level", "recommended_action", "scorer", ("placed_at", admin.DateFieldListFilter),
                    ("created_at", admin.DateFieldListFilter))
     search_fields = ("order_number", "order_key", "email", "ip", "device", "payment_fingerprint", "user_key")
@@ -59,14 +61,14 @@ class FraudAssessmentAdmin(admin.ModelAdmin):
     list_per_page = 50
     actions = ("approve_selected", "mark_selected_as_fraud")
     readonly_fields = ("order_key", "order_number", "user_key", "email", "ip", "device", "payment_fingerprint",
-                       "amount", "currency", "placed_at", "score", "probability", "level", "recommended_action",
+                       "amount", "currency", "placed_at", "score", "probability_display", "level", "recommended_action",
                        "scorer", "reasons_display", "rules_fired", "features_display", "model_version", "status",
                        "label", "decided_by", "decided_at", "chargeback_at", "chargeback_reason", "created_at",
                        "updated_at")
     fieldsets = (
         (_("Order"), {"fields": ("order_number", "order_key", "user_key", "email", "ip", "device",
                                  "payment_fingerprint", "amount", "currency", "placed_at")}),
-        (_("Risk"), {"fields": ("score", "probability", "level", "recommended_action", "scorer", "reasons_display",
+        (_("Risk"), {"fields": ("score", "probability_display", "level", "recommended_action", "scorer", "reasons_display",
                                 "rules_fired", "model_version")}),
         (_("Review"), {"fields": ("status", "label", "decided_by", "decided_at", "note", "chargeback_at",
                                   "chargeback_reason")}),
@@ -102,16 +104,36 @@ class FraudAssessmentAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("reasons"))
     def short_reasons(self, obj):
-        reasons = [r for r in (obj.reasons or []) if isinstance(r, dict)][:3]
-        return "; ".join(_reason_text(r) for r in reasons) or "—"
+        reasons = [r for r in (obj.reasons or []) if isinstance(r, dict)]
+        return truncated("; ".join(_reason_text(r) for r in reasons) or "—", "24em")
+
+    @admin.display(description=_("action"), ordering="recommended_action")
+    def action_display(self, obj):
+        return obj.get_recommended_action_display()
+
+    @admin.display(description=_("amount"), ordering="amount")
+    def amount_display(self, obj):
+        return f"{obj.amount} {obj.currency}".strip() if obj.amount is not None else "–"
+
+    @admin.display(description=_("e-mail"), ordering="email")
+    def email_short(self, obj):
+        return truncated(obj.email, "12em")
+
+    @admin.display(description=_("placed"), ordering="placed_at")
+    def placed_short(self, obj):
+        return short_datetime(obj.placed_at)
 
     @admin.display(description=_("reasons"))
     def reasons_display(self, obj):
         return reasons_html(obj.reasons)
 
+    @admin.display(description=_("probability of fraud"))
+    def probability_display(self, obj):
+        return "–" if obj.probability is None else f"{obj.probability:.1%}"
+
     @admin.display(description=_("features"))
     def features_display(self, obj):
-        rows = sorted((obj.features or {}).items())
+        rows = sorted((name, rounded(value, 4)) for name, value in (obj.features or {}).items())
         return format_html("<table>{}</table>", format_html_join("", "<tr><td>{}</td><td>{}</td></tr>", rows))
 
     # --- decisions -------------------------------------------------------------------
@@ -151,9 +173,12 @@ class FraudRuleForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         from ecom_ai.fraud.extras import feature_attributes, report_only_attributes
 
+        from ecom_ai.fraud.feature_names import FEATURE_NAMES
+
         shop = [f"{a.name} ({a.type})" for a in feature_attributes()]
         hidden = [a.name for a in report_only_attributes()]
-        help_text = str(self.fields["condition"].help_text)
+        help_text = (str(_("For example: amount > 500 and ip_country != shipping_country.")) + " "
+                     + str(_("Feature names: %(names)s.") % {"names": ", ".join(sorted(FEATURE_NAMES))}))
         if shop:
             help_text += " " + str(_("Your shop's own features: %(names)s.") % {"names": ", ".join(shop)})
         if hidden:
@@ -164,14 +189,15 @@ class FraudRuleForm(forms.ModelForm):
     def clean_condition(self):
         condition = self.cleaned_data.get("condition", "")
         try:
-            parsed = parse_condition(condition)
-        except ConditionError as exc:
-            raise forms.ValidationError(str(exc)) from None
-        return parsed.source
+            return parse_condition(condition).source
+        except ConditionError:
+            # FraudRule.clean() reports it, once: raising here too would leave the field empty on the
+            # instance and add the model's "The condition is empty." next to the real error
+            return condition
 
 
 @admin.register(FraudRule)
-class FraudRuleAdmin(admin.ModelAdmin):
+class FraudRuleAdmin(EcomAiModelAdmin):
     form = FraudRuleForm
     list_display = ("name", "condition", "action", "priority", "enabled", "updated_at")
     list_editable = ("priority", "enabled")
@@ -180,14 +206,14 @@ class FraudRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(FraudListEntry)
-class FraudListEntryAdmin(admin.ModelAdmin):
+class FraudListEntryAdmin(EcomAiModelAdmin):
     list_display = ("value", "kind", "list", "note", "created_at")
     list_filter = ("list", "kind")
     search_fields = ("value", "note")
 
 
 @admin.register(FraudSettings)
-class FraudSettingsAdmin(admin.ModelAdmin):
+class FraudSettingsAdmin(EcomAiModelAdmin):
     list_display = ("__str__", "medium_threshold", "high_threshold", "updated_at")
 
     def has_add_permission(self, request):
@@ -195,6 +221,15 @@ class FraudSettingsAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not FraudSettings.objects.exists():  # the defaults are in force: say which
+            defaults = FraudSettings.load()
+            self.message_user(request, _(
+                "No thresholds saved: the defaults are in force, medium ≥ %(medium)s and high ≥ %(high)s "
+                "(ECOM_AI FRAUD_MEDIUM_THRESHOLD / FRAUD_HIGH_THRESHOLD). Add thresholds to change them.")
+                % {"medium": defaults.medium_threshold, "high": defaults.high_threshold}, messages.INFO)
+        return super().changelist_view(request, extra_context)
 
     def get_changeform_initial_data(self, request):
         defaults = FraudSettings.load()

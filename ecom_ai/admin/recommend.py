@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
+from django.forms.models import BaseInlineFormSet
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -17,7 +18,8 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from ecom_ai.models import Experiment, Placement, PlacementRule, RecommendationList, Variant
+from ecom_ai.admin.layout import EcomAiModelAdmin, short_datetime, truncated
+from ecom_ai.models import Experiment, Item, Placement, PlacementRule, RecommendationList, Variant
 from ecom_ai.recommend.experiments import experiment_report
 from ecom_ai.recommend.service import Identity, RecommendationError, RecommendationService, ensure_default_placements
 
@@ -31,16 +33,56 @@ class PreviewForm(forms.Form):
     limit = forms.IntegerField(label=_("length"), min_value=1, max_value=100, required=False)
 
 
-class PlacementRuleInline(admin.TabularInline):
+class PlacementRuleFormSet(BaseInlineFormSet):
+    """A pin that the placement's own filters would remove (a sold-out or withdrawn item) is an
+    error, not a rule saved "successfully" that changes nothing."""
+
+    def clean(self):
+        super().clean()
+        placement = self.instance
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None) or {}
+            if not data or data.get("DELETE") or data.get("action") != PlacementRule.Action.PIN:
+                continue
+            key = (data.get("item_key") or "").strip()
+            item = Item.objects.filter(key=key).only("key", "in_stock", "is_active").first() if key else None
+            if item is None:
+                continue  # unknown to the mirror (it may lag): kept at serving time
+            if not item.is_active:
+                form.add_error("item_key", _("Item %(key)s is withdrawn from the catalog: it is never recommended, "
+                                             "so this pin would show nothing.") % {"key": key})
+            elif not item.in_stock and placement.exclude_out_of_stock:
+                form.add_error("item_key", _("Item %(key)s is out of stock and this placement leaves out-of-stock "
+                                             "items out, so this pin would show nothing. Pin another item, or untick "
+                                             "“Exclude out-of-stock items”.") % {"key": key})
+
+
+class PlacementRuleInline(admin.StackedInline):
+    """Each rule a compact block of three lines (what, how strong, when), the group collapsible: nine
+    columns side by side made the page 2,136 px wide."""
+
     model = PlacementRule
+    formset = PlacementRuleFormSet
     extra = 1
-    fields = ("action", "item_key", "category", "weight", "position", "starts_at", "ends_at", "enabled", "note")
+    classes = ("collapse", "ecom-ai-rules")
+    fieldsets = ((None, {"fields": (("action", "item_key", "category"), ("weight", "position", "enabled"),
+                                    ("starts_at", "ends_at", "note"))}),)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        # one compact browser date-time picker instead of the date + time pair: the row fits a laptop screen
+        if db_field.name in ("starts_at", "ends_at"):
+            return forms.DateTimeField(
+                label=db_field.verbose_name, required=False, help_text=db_field.help_text,
+                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+                input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"])
+        if db_field.name == "note":
+            kwargs["widget"] = forms.TextInput(attrs={"size": 40})
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 @admin.register(Placement)
-class PlacementAdmin(admin.ModelAdmin):
-    list_display = ("slug", "name", "strategy", "fallback_strategy", "default_limit", "max_per_category",
-                    "exclude_purchased", "exclude_out_of_stock", "exclude_in_cart", "enabled", "rule_count",
+class PlacementAdmin(EcomAiModelAdmin):
+    list_display = ("slug", "name", "strategy", "fallback_strategy", "limits", "excludes", "enabled", "rule_count",
                     "preview_link")
     list_editable = ("enabled",)
     list_filter = ("enabled", "strategy")
@@ -56,6 +98,13 @@ class PlacementAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_rules=Count("rules"))
+
+    def get_inline_instances(self, request, obj=None):
+        inlines = super().get_inline_instances(request, obj)
+        for inline in inlines:  # the rules are shown open when there are some, folded away otherwise
+            if isinstance(inline, PlacementRuleInline) and obj is not None and obj.rules.exists():
+                inline.classes = ("ecom-ai-rules",)
+        return inlines
 
     def get_urls(self):
         urls = [path("<int:pk>/preview/", self.admin_site.admin_view(self.preview_view),
@@ -93,6 +142,18 @@ class PlacementAdmin(admin.ModelAdmin):
     def rule_count(self, obj):
         return obj._rules
 
+    @admin.display(description=_("limit / per category"))
+    def limits(self, obj):
+        return f"{obj.default_limit} / {obj.max_per_category if obj.max_per_category else '–'}"
+
+    @admin.display(description=_("leaves out"))
+    def excludes(self, obj):
+        names = [label for flag, label in ((obj.exclude_purchased, _("purchased")),
+                                           (obj.exclude_out_of_stock, _("out of stock")),
+                                           (obj.exclude_in_cart, _("in cart")),
+                                           (getattr(obj, "exclude_viewed", False), _("viewed"))) if flag]
+        return truncated(", ".join(str(n) for n in names) or "–", "14em")
+
     def changelist_view(self, request, extra_context=None):
         ensure_default_placements()  # home, product, cart, email are always there to edit
         return super().changelist_view(request, extra_context)
@@ -111,7 +172,7 @@ class VariantInline(admin.TabularInline):
 
 
 @admin.register(Experiment)
-class ExperimentAdmin(admin.ModelAdmin):
+class ExperimentAdmin(EcomAiModelAdmin):
     list_display = ("name", "placement", "status", "starts_at", "ends_at", "created_at", "report_link")
     list_filter = ("status", "placement")
     list_select_related = ("placement",)
@@ -186,9 +247,9 @@ def report_chart(rows, *, width: int = 720, height: int = 260):
 
 
 @admin.register(RecommendationList)
-class RecommendationListAdmin(admin.ModelAdmin):
-    list_display = ("short_id", "placement", "variant", "strategy", "visitor_short", "user_key", "size", "clicks",
-                    "add_to_carts", "purchases", "revenue", "created_at")
+class RecommendationListAdmin(EcomAiModelAdmin):
+    list_display = ("short_id", "placement", "variant", "strategy", "shopper", "size", "outcomes", "revenue",
+                    "created_short")
     list_filter = ("placement", "strategy", ("created_at", admin.DateFieldListFilter))
     list_select_related = ("placement", "variant")
     search_fields = ("=id", "=visitor_key", "=user_key", "=anchor_item")
@@ -209,6 +270,18 @@ class RecommendationListAdmin(admin.ModelAdmin):
     @admin.display(description=_("visitor"))
     def visitor_short(self, obj):
         return obj.visitor_key[:8]
+
+    @admin.display(description=_("shopper"))
+    def shopper(self, obj):
+        return truncated(f"user {obj.user_key}" if obj.user_key else f"visitor {obj.visitor_key[:8]}", "10em")
+
+    @admin.display(description=_("clicks · carts · buys"))
+    def outcomes(self, obj):
+        return f"{obj.clicks} · {obj.add_to_carts} · {obj.purchases}"
+
+    @admin.display(description=_("served"), ordering="created_at")
+    def created_short(self, obj):
+        return short_datetime(obj.created_at)
 
     @admin.display(description=_("items"))
     def size(self, obj):

@@ -19,6 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from ecom_ai.admin.layout import EcomAiModelAdmin, ReadOnlyPageMixin, short_datetime
 from ecom_ai.admin import model_quality
 from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.ml.charts import history_charts
@@ -36,6 +37,19 @@ STATUS_COLOURS = {
 def status_badge(status: str, label) -> str:
     return format_html('<span style="color:#fff;background:{};padding:1px 7px;border-radius:8px;'
                        'white-space:nowrap">{}</span>', STATUS_COLOURS.get(status, "#777"), label)
+
+
+def health_badge(version) -> str:
+    """"loadable", or "fallback in use since ..." with the error (``ecom_ai.ml.health``)."""
+    from ecom_ai.ml.health import check_version
+
+    health = check_version(version)
+    if health.ok:
+        return format_html('<span class="ecom-ai-health-ok" style="color:#009E73">&#10003; {}</span>',
+                           _("loadable"))
+    since = format_html(" {} {}", _("since"), f"{health.since:%Y-%m-%d %H:%M:%S %Z}") if health.since else ""
+    return format_html('<span class="ecom-ai-health-bad" style="color:#D55E00;font-weight:bold">&#9888; {}{}</span>'
+                       '<br><small>{}</small>', _("unusable: fallback in use"), since, health.error)
 
 
 def fmt_number(value) -> str:
@@ -58,11 +72,20 @@ def run_api_url(run) -> str:
         return ""
 
 
+def stopped_early(run) -> bool:
+    """A run that succeeded before its last epoch (early stopping)."""
+    return (run.status == TrainingRun.Status.SUCCEEDED and run.epoch is not None and bool(run.total_epochs)
+            and run.epoch < run.total_epochs)
+
+
 def progress_bar(run) -> str:
     """The progress bar of a run; live (``data-run-url``) while queued or running."""
-    parts = [f"{run.percent:.0f}%"]
-    if run.epoch is not None:
-        parts.append(f"epoch {run.epoch}" + (f"/{run.total_epochs}" if run.total_epochs else ""))
+    if stopped_early(run):
+        parts = [f"stopped early at epoch {run.epoch} of {run.total_epochs}"]
+    else:
+        parts = [f"{run.percent:.0f}%"]
+        if run.epoch is not None:
+            parts.append(f"epoch {run.epoch}" + (f"/{run.total_epochs}" if run.total_epochs else ""))
     if run.loss is not None:
         parts.append(f"loss {run.loss:.4g}")
     parts.append(fmt_elapsed(run.elapsed))
@@ -117,9 +140,9 @@ class TrainingRunInline(admin.TabularInline):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("kind", "version_label", "status_display", "primary_metric", "warnings", "created_at",
-                    "activated_at", "activated_by")
+class ModelVersionAdmin(ReadOnlyPageMixin, EcomAiModelAdmin):
+    list_display = ("kind", "version_label", "status_display", "health", "primary_metric", "warnings",
+                    "created_short", "activated_short")
     list_display_links = ("kind", "version_label")
     list_filter = ("kind", "status")
     list_select_related = ("activated_by",)
@@ -130,14 +153,15 @@ class ModelVersionAdmin(admin.ModelAdmin):
     change_list_template = "ecom_ai/admin/ml/modelversion_change_list.html"
     inlines = (TrainingRunInline,)
     fieldsets = (
-        (None, {"fields": ("kind", "number", "status_display", "primary_metric", "metrics_table", "notes")}),
+        (None, {"fields": ("kind", "number", "status_display", "health_detail", "primary_metric", "metrics_table",
+                           "notes")}),
         (_("Quality"), {"fields": ("quality_panel", "validation_display", "metric_history")}),
         (_("Training"), {"fields": ("params_display", "data_start", "data_end", "artifact", "error")}),
         (_("Activation"), {"fields": ("created_at", "activated_at", "activated_by")}),
     )
-    readonly_fields = ("kind", "number", "status_display", "primary_metric", "metrics_table", "params_display",
+    readonly_fields = ("kind", "number", "status_display", "primary_metric", "metrics_table", "notes", "params_display",
                        "data_start", "data_end", "artifact", "error", "created_at", "activated_at", "activated_by",
-                       "quality_panel", "validation_display", "metric_history")
+                       "quality_panel", "validation_display", "metric_history", "health_detail")
 
     class Media:
         css = {"all": ("ecom_ai/ml/admin.css",)}
@@ -147,8 +171,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and obj.is_active:
-            return False  # roll back or activate another version first
+        if obj is not None and obj.status in (ModelVersion.Status.ACTIVE, ModelVersion.Status.TRAINING):
+            return False  # roll back or activate another version first; a training version is its run's
         return super().has_delete_permission(request, obj)
 
     def get_actions(self, request):
@@ -160,9 +184,34 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def version_label(self, version):
         return f"v{version.number}"
 
+    @admin.display(description=_("created"), ordering="created_at")
+    def created_short(self, version):
+        return short_datetime(version.created_at)
+
+    @admin.display(description=_("activated"), ordering="activated_at")
+    def activated_short(self, version):
+        return short_datetime(version.activated_at)
+
     @admin.display(description=_("status"), ordering="status")
     def status_display(self, version):
         return status_badge(version.status, version.get_status_display())
+
+    # ----- health: can the artifact be loaded, or does serving use the fallback (ecom_ai.ml.health)
+    @admin.display(description=_("health"))
+    def health(self, version):
+        """Active versions only (what serves): loadable, or the fallback serves since when."""
+        if not version.is_active:
+            return "–"
+        return health_badge(version)
+
+    @admin.display(description=_("health"))
+    def health_detail(self, version):
+        if not version.artifact:
+            return "–"
+        badge = health_badge(version)
+        if version.is_active:
+            return badge
+        return format_html("{} <small>({})</small>", badge, _("not active: checked for when it is activated"))
 
     @admin.display(description=_("primary metric"))
     def primary_metric(self, version):
@@ -327,9 +376,9 @@ def _trainer_or_none(kind):
 # --------------------------------------------------------------------------- training runs
 
 @admin.register(TrainingRun)
-class TrainingRunAdmin(admin.ModelAdmin):
+class TrainingRunAdmin(ReadOnlyPageMixin, EcomAiModelAdmin):
     list_display = ("run_label", "kind", "status_display", "progress", "version_link", "requested_by",
-                    "created_at", "elapsed_display")
+                    "created_short", "elapsed_display")
     list_filter = ("kind", "status")
     list_select_related = ("version", "requested_by")
     search_fields = ("kind", "message", "task_id")
@@ -352,6 +401,16 @@ class TrainingRunAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and not obj.is_finished:
+            return False  # cancel it first
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # it would delete running runs too
+        return actions
+
     @admin.action(description=_("Cancel the selected queued or running runs"), permissions=["change"])
     def cancel_selected(self, request, queryset):
         cancelled = [run for run in queryset if cancel_run(run, user=request.user)]
@@ -365,6 +424,10 @@ class TrainingRunAdmin(admin.ModelAdmin):
     @admin.display(description=_("run"), ordering="id")
     def run_label(self, run):
         return f"#{run.pk}"
+
+    @admin.display(description=_("created"), ordering="created_at")
+    def created_short(self, run):
+        return short_datetime(run.created_at)
 
     @admin.display(description=_("status"), ordering="status")
     def status_display(self, run):

@@ -12,7 +12,7 @@ import re
 
 from ecom_ai.conf import settings as ecom_settings
 
-CJK_RATIO = 0.2
+CJK_RATIO = 0.3
 SUPPORTED = ("en", "zh")
 
 _HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")

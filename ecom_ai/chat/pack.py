@@ -2,8 +2,10 @@
 Chinese examples, plus sample knowledge-base articles.
 
 ``load_pack()`` is idempotent: intents are created when missing (an existing intent keeps
-the staff's edits, missing examples are added); articles are loaded only on request
-(``articles=True``) and only when no article with the same title exists — they are
+the staff's edits, missing examples are added; ``intent_translations`` add the answer
+templates' translations an intent lacks); articles are loaded only on request
+(``articles=True``) and only when no article with the same title exists, each with its
+``translations`` (one article per language, ``translation_of`` the original) — they are
 samples to edit, not the shop's real policies.
 """
 from __future__ import annotations
@@ -58,14 +60,34 @@ def load_pack(path=None, *, articles: bool = False) -> PackResult:
         ]
         IntentExample.objects.bulk_create(new)
         result.examples_created += len(new)
+    for name, by_language in (data.get("intent_translations") or {}).items():
+        intent = Intent.objects.filter(name=name).first()
+        if intent is None or not isinstance(by_language, dict):
+            continue
+        current = intent.translations if isinstance(intent.translations, dict) else {}
+        missing = {code: text for code, text in by_language.items() if code not in current and isinstance(text, str)}
+        if missing:  # the staff's own translations are kept
+            intent.translations = {**current, **missing}
+            intent.save(update_fields=["translations", "updated_at"])
     if articles:
         titles = set(KnowledgeArticle.objects.values_list("title", flat=True))
         for spec in data.get("articles", []):
-            if spec["title"] in titles:
+            article = KnowledgeArticle.objects.filter(title=spec["title"], translation_of=None).first()
+            if article is None and spec["title"] not in titles:
+                article = KnowledgeArticle.objects.create(
+                    title=spec["title"], body=spec["body"], topic=spec.get("topic", "other"),
+                    questions=spec.get("questions", ""), url=spec.get("url", ""), language=spec.get("language", ""))
+                result.articles_created += 1
+            if article is None:
                 continue
-            KnowledgeArticle.objects.create(title=spec["title"], body=spec["body"], topic=spec.get("topic", "other"),
-                                            questions=spec.get("questions", ""), url=spec.get("url", ""))
-            result.articles_created += 1
+            for code, translation in (spec.get("translations") or {}).items():
+                if article.translations.filter(language=code).exists() or translation["title"] in titles:
+                    continue
+                KnowledgeArticle.objects.create(
+                    title=translation["title"], body=translation["body"], topic=article.topic,
+                    questions=translation.get("questions", ""), url=translation.get("url", article.url),
+                    language=code, translation_of=article)
+                result.articles_created += 1
     return result
 
 

@@ -18,12 +18,15 @@ attributes never).
   time) when it can validate: at least ``validation_min_positives`` fraud labels and a
   fraud rate within a factor ``validation_max_rate_ratio`` of the older rows'. The model
   trains on the older rows and early-stops and calibrates on that window;
-* otherwise **time-blocked folds** over the whole labelled history (``folds`` contiguous
-  blocks, each held out once while a model trains on the others, with early stopping and
-  calibration on a stratified random share of its training rows): the metrics are those
-  of the pooled out-of-fold scores. The served model then trains on all labelled rows
-  (early stopping and calibration again on a stratified random share, never on a window
-  without signal).
+* otherwise **time-blocked folds** over the whole labelled history: the history cut into
+  ``folds × fold_blocks`` contiguous periods dealt round-robin to ``folds`` folds, each fold
+  held out once while a model trains on the others (early stopping and calibration on a
+  stratified random share of its training rows). A burst of related orders stays on one
+  side, and every fold model sees every season. The metrics are those of the out-of-fold
+  scores, measured inside each fold and averaged (the fold models are not on one scale, so
+  pooling their scores would compare orders across models). The served model then trains
+  on all labelled rows (early stopping and calibration again on a stratified random share,
+  never on a window without signal).
 
 Metrics: ``roc_auc`` (the gate's metric), ``pr_auc``, ``recall_at_1pct_fpr``, ``brier``,
 95 % bootstrap intervals of ROC-AUC and PR-AUC (``roc_auc_low``/``roc_auc_high``...), and
@@ -45,11 +48,11 @@ from ecom_ai.fraud import extras
 from ecom_ai.fraud.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from ecom_ai.fraud.model import FraudModel
 from ecom_ai.ml.registry import NotEnoughData, ProgressReporter, Trainer, TrainResult
-from ecom_ai.ml.validation import blocked_folds, bootstrap_interval, stratified_holdout
+from ecom_ai.ml.validation import blocked_folds, bootstrap_interval, stratified_holdout, within_groups
 
 DEFAULT_PARAMS = {"epochs": 40, "batch_size": 256, "lr": 3e-3, "hidden": 64, "dropout": 0.1,
                   "weight_decay": 1e-4, "patience": 6, "min_count": 5, "validation_fraction": 0.2,
-                  "validation_min_positives": 20, "validation_max_rate_ratio": 2.0, "folds": 5,
+                  "validation_min_positives": 20, "validation_max_rate_ratio": 2.0, "folds": 5, "fold_blocks": 4,
                   "inner_validation_fraction": 0.15, "bootstrap": 200}
 
 
@@ -109,18 +112,32 @@ def _recall_at_fpr(y: np.ndarray, p: np.ndarray, fpr: float) -> float:
     return float((positives > threshold).mean()) if len(positives) else 0.0
 
 
-def evaluate(y, p) -> dict:
-    """ROC-AUC, PR-AUC (average precision), recall at 1% FPR and Brier score (NumPy only)."""
+def evaluate(y, p, groups=None) -> dict:
+    """ROC-AUC, PR-AUC (average precision), recall at 1% FPR and Brier score (NumPy only).
+
+    ``groups`` (a fold id per row, for out-of-fold scores): the ranking metrics are measured
+    inside each fold and averaged (``ecom_ai.ml.validation.within_groups``)."""
     y = np.asarray(y).astype(int)
     p = np.asarray(p, dtype=np.float64)
     if len(np.unique(y)) < 2:
         return {}
+    if groups is not None:
+        values = {"roc_auc": within_groups(_roc_auc)(y, p, groups),
+                  "pr_auc": within_groups(_average_precision, "positives")(y, p, groups),
+                  "recall_at_1pct_fpr": within_groups(_recall_at_fpr_1pct, "positives")(y, p, groups)}
+        if any(v is None for v in values.values()):  # no fold has both classes: pool after all
+            return evaluate(y, p)
+        return {**values, "brier": float(np.mean((p - y) ** 2))}
     return {
         "roc_auc": _roc_auc(y, p),
         "pr_auc": _average_precision(y, p),
         "recall_at_1pct_fpr": _recall_at_fpr(y, p, 0.01),
         "brier": float(np.mean((p - y) ** 2)),
     }
+
+
+def _recall_at_fpr_1pct(y: np.ndarray, p: np.ndarray) -> float:
+    return _recall_at_fpr(y, p, 0.01)
 
 
 def heuristic_scores(rows) -> np.ndarray:
@@ -179,6 +196,7 @@ class Validated:
     rows: list
     times: list
     folds: list = field(default_factory=list)
+    groups: np.ndarray | None = None  # the fold of each row (out-of-fold scores)
     epochs: int = 0
     best_epoch: int = 0
 
@@ -261,17 +279,20 @@ class FraudTrainer(Trainer):
         return model, validated
 
     def _train_with_folds(self, rows, labels, times, numeric, categorical, params, progress):
-        folds = blocked_folds(len(labels), int(params["folds"]))
+        folds = blocked_folds(len(labels), int(params["folds"]), int(params["fold_blocks"]))
         out_of_fold = np.zeros(len(labels), dtype=np.float64)
+        groups = np.zeros(len(labels), dtype=np.int64)
         fold_reports = []
         steps = len(folds) + 1
         for number, (train_idx, test_idx) in enumerate(folds, start=1):
             progress.update(percent=100.0 * (number - 1) / steps,
-                            message=f"Fold {number} of {len(folds)}: validating on orders "
-                                    f"{times[test_idx[0]]:%Y-%m-%d} to {times[test_idx[-1]]:%Y-%m-%d}.")
+                            message=f"Fold {number} of {len(folds)}: validating on {len(test_idx)} orders in "
+                                    f"{params['fold_blocks']} periods from {times[test_idx[0]]:%Y-%m-%d} to "
+                                    f"{times[test_idx[-1]]:%Y-%m-%d}.")
             fold_model, _ = self._fit_inner([rows[i] for i in train_idx], labels[train_idx], numeric, categorical,
                                             params)
             out_of_fold[test_idx] = fold_model.predict_proba([rows[i] for i in test_idx])
+            groups[test_idx] = number
             fold_metrics = evaluate(labels[test_idx], out_of_fold[test_idx])
             fold_reports.append({"fold": number, "start": times[test_idx[0]], "end": times[test_idx[-1]],
                                  "rows": int(len(test_idx)), "positives": int(labels[test_idx].sum()),
@@ -283,25 +304,29 @@ class FraudTrainer(Trainer):
 
         progress.update(message=f"Training the served model on all {len(labels)} labelled orders.")
         model, report = self._fit_inner(rows, labels, numeric, categorical, params, on_epoch)
-        return model, Validated(labels, out_of_fold, rows, times, folds=fold_reports, epochs=report.epochs,
+        return model, Validated(labels, out_of_fold, rows, times, folds=fold_reports, groups=groups,
+                                epochs=report.epochs,
                                 best_epoch=report.best_epoch)
 
     @staticmethod
     def _report(validated: Validated, plan: ValidationPlan, params) -> tuple[dict, dict]:
         """The version's metrics (with intervals and the heuristic's) and what they were measured on."""
-        y, p = validated.y, validated.p
-        metrics = evaluate(y, p)
+        y, p, groups = validated.y, validated.p, validated.groups
+        metrics = evaluate(y, p, groups)
         heuristic = heuristic_scores(validated.rows)
-        baseline = evaluate(y, heuristic)
+        baseline = evaluate(y, heuristic, groups)
         seed = int(params.get("seed") or ecom_settings.SEED)
         n_boot = int(params["bootstrap"])
         intervals = {}
-        for name, fn in (("roc_auc", _roc_auc), ("pr_auc", _average_precision)):
-            low, high = bootstrap_interval(fn, y, p, n_boot=n_boot, seed=seed)
+        roc, ap = _roc_auc, _average_precision
+        if groups is not None:  # out-of-fold scores: measured inside each fold (see ``evaluate``)
+            roc, ap = within_groups(_roc_auc), within_groups(_average_precision, "positives")
+        for name, fn in (("roc_auc", roc), ("pr_auc", ap)):
+            low, high = bootstrap_interval(fn, y, p, n_boot=n_boot, seed=seed, groups=groups)
             if low is not None:
                 intervals[name] = [round(low, 4), round(high, 4)]
                 metrics[f"{name}_low"], metrics[f"{name}_high"] = low, high
-        low, high = bootstrap_interval(_roc_auc, y, heuristic, n_boot=n_boot, seed=seed)
+        low, high = bootstrap_interval(roc, y, heuristic, n_boot=n_boot, seed=seed, groups=groups)
         if low is not None:
             intervals["heuristic_roc_auc"] = [round(low, 4), round(high, 4)]
         if baseline:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 
@@ -26,13 +26,15 @@ def reserve(campaign_id: int, cost: Decimal) -> bool:
     if cost <= 0:
         return True
     today = _today()
-    # a new day: reset the day's spending (only the first writer of the day changes the row)
-    Campaign.objects.filter(pk=campaign_id).filter(Q(spent_day__isnull=True) | ~Q(spent_day=today)).update(
-        spent_day=today, spent_today=Decimal("0"))
+    # one statement: a new day starts the day's spending at this cost; both budgets are in the WHERE
+    same_day = Q(spent_day=today)
     within_total = Q(total_budget__isnull=True) | Q(total_budget__gte=F("spent_total") + cost)
-    within_day = Q(daily_budget__isnull=True) | Q(daily_budget__gte=F("spent_today") + cost)
-    updated = Campaign.objects.filter(within_total, within_day, pk=campaign_id, spent_day=today).update(
-        spent_total=F("spent_total") + cost, spent_today=F("spent_today") + cost)
+    within_day = (Q(daily_budget__isnull=True) | (same_day & Q(daily_budget__gte=F("spent_today") + cost))
+                  | (~same_day | Q(spent_day__isnull=True)) & Q(daily_budget__gte=cost))
+    updated = Campaign.objects.filter(within_total, within_day, pk=campaign_id).update(
+        spent_total=F("spent_total") + cost,
+        spent_today=Case(When(same_day, then=F("spent_today") + cost), default=Value(cost)),
+        spent_day=today)
     return bool(updated)
 
 

@@ -35,6 +35,23 @@ def stamp_offer_events(sender, events=None, **kwargs):
         logger.exception("ecom_ai: could not stamp offer events")
 
 
+def _connect_cache_invalidation():
+    from django.core.signals import setting_changed
+    from django.db.models.signals import post_delete, post_save
+
+    from ecom_ai.marketing.service import clear_campaign_cache
+    from ecom_ai.models.marketing import Campaign, Offer
+
+    for model in (Campaign, Offer):
+        for signal in (post_save, post_delete):
+            signal.connect(clear_campaign_cache, sender=model,
+                           dispatch_uid=f"ecom_ai.marketing.cache.{model.__name__}.{signal}")
+    setting_changed.connect(clear_campaign_cache, dispatch_uid="ecom_ai.marketing.cache.settings")
+
+
+_connect_cache_invalidation()
+
+
 def _register_privacy():
     from ecom_ai.marketing.privacy import register
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -34,8 +36,6 @@ from ecom_ai.marketing.state import Identity, load_customer_state, resolve_ident
 logger = logging.getLogger("ecom_ai.marketing")
 
 NO_OFFER = "none"
-#: every arm keeps at least this probability under a learned policy (the floor), as a share of 1/arms
-FLOOR_SHARE = 0.1
 
 
 class OfferError(Exception):
@@ -80,15 +80,43 @@ def in_control_group(campaign, subject_key: str) -> bool:
     return hash_share("control", campaign.slug, subject_key) * 100.0 < float(campaign.control_percent or 0)
 
 
+_cache: dict = {}  # slug -> (monotonic deadline, campaign, arms)
+_cache_lock = threading.Lock()
+
+
+def clear_campaign_cache(**kwargs) -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+def floor_share() -> float:
+    from ecom_ai.conf import settings as ecom_settings
+
+    return float(ecom_settings.MARKETING_FLOOR_SHARE)
+
+
 def get_campaign(campaign):
-    """The ``Campaign`` for a slug, a pk or a Campaign; ``UnknownCampaign`` otherwise."""
+    """The ``Campaign`` for a slug, a pk or a Campaign; ``UnknownCampaign`` otherwise.
+
+    By slug, campaigns (with their arms) are kept per process ``MARKETING_CACHE_SECONDS``."""
+    from ecom_ai.conf import settings as ecom_settings
     from ecom_ai.models.marketing import Campaign
 
     if isinstance(campaign, Campaign):
         return campaign
     if isinstance(campaign, str) and campaign and len(campaign) <= 64:
-        found = Campaign.objects.filter(slug=campaign).first()
+        ttl = float(ecom_settings.MARKETING_CACHE_SECONDS)
+        hit = _cache.get(campaign)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        found = Campaign.objects.select_related("fixed_offer", "policy_version").filter(slug=campaign).first()
         if found is not None:
+            if ttl > 0:
+                found._ecom_arms = _load_arms(found)
+                with _cache_lock:
+                    if len(_cache) > 1000:
+                        _cache.clear()
+                    _cache[campaign] = (time.monotonic() + ttl, found)
             return found
     elif isinstance(campaign, int) and not isinstance(campaign, bool):
         found = Campaign.objects.filter(pk=campaign).first()
@@ -97,9 +125,14 @@ def get_campaign(campaign):
     raise UnknownCampaign(f"Unknown campaign {campaign!r}.")
 
 
+def _load_arms(campaign) -> list:
+    return [None, *campaign.offers.filter(enabled=True).order_by("position", "pk")]
+
+
 def campaign_arms(campaign) -> list:
     """``[None, offer, offer...]``: "no offer" first, then the enabled offers in order."""
-    return [None, *campaign.offers.filter(enabled=True).order_by("position", "pk")]
+    arms = getattr(campaign, "_ecom_arms", None)
+    return list(arms) if arms is not None else _load_arms(campaign)
 
 
 def arm_key(offer) -> str:
@@ -123,7 +156,7 @@ class OfferService:
             raise OfferError("A user key or a visitor key is required.")
         subject = who.subject_key
 
-        previous = self._sticky(campaign, subject, now)
+        previous, given = self._history(campaign, subject, now)
         if previous is not None:
             return previous
 
@@ -138,7 +171,7 @@ class OfferService:
             decision = self._store(campaign, who, None, 1.0, {NO_OFFER: 1.0}, ["control group"], state, now,
                                    is_control=True, for_learning=False, policy="control", batch=batch)
             return self._result(decision, campaign, None)
-        if self._over_cap(campaign, subject, now):
+        if campaign.frequency_cap is not None and given >= campaign.frequency_cap:
             return OfferResult(campaign, None, None, 1.0, ["frequency cap reached"])
 
         probs, policy, version, reasons = self.arm_probabilities(campaign, arms, state)
@@ -172,7 +205,7 @@ class OfferService:
         if scores is None:
             return fixed, "fixed", None, [f"learned policy unavailable ({why}): fixed policy {fixed_key}"]
         best = int(scores.argmax())
-        floor = FLOOR_SHARE / len(arms)
+        floor = floor_share() / len(arms)
         learned = with_floor(epsilon_greedy(best, len(arms), campaign.exploration_rate), floor)
         reason = f"learned policy v{version.number if version else '?'}: {keys[best]} ({why})"
         if campaign.policy == Policy.EXPERIMENT:
@@ -182,27 +215,25 @@ class OfferService:
         return learned, "learned", version, [reason]
 
     # --- stages --------------------------------------------------------------------------
-    def _sticky(self, campaign, subject, now) -> OfferResult | None:
+    def _history(self, campaign, subject, now) -> tuple[OfferResult | None, int]:
+        """One query: ``(the unexpired decision, if any, as a sticky result; offers given in the
+        frequency window)``."""
+        from django.db.models import Q
+
         from ecom_ai.models.marketing import OfferDecision
 
-        decision = (OfferDecision.objects.filter(campaign=campaign, subject_key=subject, expires_at__gt=now)
-                    .select_related("offer").order_by("-created_at").first())
+        since = now - timedelta(days=campaign.frequency_window_days)
+        recent = list(OfferDecision.objects.filter(Q(expires_at__gt=now) | Q(created_at__gte=since, offer__isnull=False),
+                                                   campaign=campaign, subject_key=subject)
+                      .select_related("offer").order_by("-created_at")[:200])
+        given = sum(1 for d in recent if d.offer_id is not None and d.created_at >= since)
+        decision = next((d for d in recent if d.expires_at > now), None)
         if decision is None:
-            return None
+            return None, given
         result = self._result(decision, campaign, decision.offer)
         result.sticky = True
         result.reasons = [*result.reasons, "same decision as before (sticky within the campaign window)"]
-        return result
-
-    def _over_cap(self, campaign, subject, now) -> bool:
-        from ecom_ai.models.marketing import OfferDecision
-
-        if campaign.frequency_cap is None:
-            return False
-        since = now - timedelta(days=campaign.frequency_window_days)
-        given = OfferDecision.objects.filter(campaign=campaign, subject_key=subject, created_at__gte=since,
-                                             offer__isnull=False).count()
-        return given >= campaign.frequency_cap
+        return result, given
 
     def _store(self, campaign, who: Identity, offer, propensity, probabilities, reasons, state, now, *,
                policy, version=None, cost=Decimal("0"), is_control=False, for_learning=True, batch=""):

@@ -39,28 +39,56 @@ def _pinned_policies(version):
     return policies
 
 
+_versions: dict[int, object] = {}
+
+
+def _version_of(policies, lookup):
+    """The version row of the loaded policies (one query per loaded artifact, not per decision)."""
+    key = id(policies)
+    version = _versions.get(key)
+    if version is None or getattr(version, "_policies", None) is not policies:
+        version = lookup(KIND)
+        if version is not None:
+            version._policies = policies
+            if len(_versions) > 20:
+                _versions.clear()
+            _versions[key] = version
+    return version
+
+
 def clear_pinned() -> None:
+    _versions.clear()
     with _pinned_lock:
         _pinned.clear()
 
 
-def learned_scores(campaign, arm_keys, state):
+def learned_policy(campaign, arm_keys):
+    """``(CampaignPolicy, version, why)`` of the campaign, or ``(None, None, why)``."""
     from ecom_ai.ml.registry import active_version, load_active
 
+    if campaign.policy_version_id:
+        version = campaign.policy_version
+        if version.kind != KIND:
+            return None, None, f"version {version} is not an offers policy"
+        policies = _pinned_policies(version)
+    else:
+        policies = load_active(KIND)
+        version = _version_of(policies, active_version) if policies is not None else None
+    if policies is None:
+        return None, None, "no usable trained version"
+    policy = policies.get(campaign.slug)
+    if policy is None:
+        return None, None, "the trained version does not cover this campaign"
+    if sorted(policy.arms) != sorted(arm_keys):
+        return None, None, "the campaign's offers changed since training"
+    return policy, version, policy.describe()
+
+
+def learned_scores(campaign, arm_keys, state):
     try:
-        if campaign.policy_version_id:
-            version = campaign.policy_version
-            if version.kind != KIND:
-                return None, None, f"version {version} is not an offers policy"
-            policies = _pinned_policies(version)
-        else:
-            policies = load_active(KIND)
-            version = active_version(KIND) if policies is not None else None
-        if policies is None:
-            return None, None, "no usable trained version"
-        policy = policies.get(campaign.slug)
+        policy, version, why = learned_policy(campaign, arm_keys)
         if policy is None:
-            return None, None, "the trained version does not cover this campaign"
+            return None, None, why
         scores = policy.arm_scores(state_vector(state), list(arm_keys))
         if scores is None:
             return None, None, "the campaign's offers changed since training"

@@ -70,7 +70,8 @@ def line_chart(series: dict[str, list[tuple[float, float]]], *, title: str = "",
     for x in xs[::every]:
         parts.append(f'<text x="{sx(x):.1f}" y="{top + plot_h + 14}" text-anchor="middle" fill="#666">'
                      f"{_fmt(x)}</text>")
-    parts.append(f'<text x="{width - right}" y="{top + plot_h + 14}" text-anchor="end" fill="#999">'
+    # the axis name under the tick labels (never on top of the last one)
+    parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{top + plot_h + 30}" text-anchor="middle" fill="#999">'
                  f"{escape(x_label)}</text>")
     parts.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" stroke="#999"/>')
     legend_x = left

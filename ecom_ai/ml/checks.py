@@ -3,10 +3,11 @@
 | id | meaning |
 |---|---|
 | ecom_ai.E020 | an ``ECOM_AI["TRAINERS"]`` entry cannot be imported, is not a ``Trainer`` subclass, or its kind is not a usable name |
+| ecom_ai.W021 | an active model version's artifact is missing, empty or corrupt: serving uses the kind's fallback |
 """
 from __future__ import annotations
 
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 
 from ecom_ai import conf
 
@@ -37,3 +38,26 @@ def check_trainers(app_configs=None, **kwargs):
         if not (isinstance(cls, type) and issubclass(cls, Trainer)):
             errors.append(Error(f"{where} is not a subclass of ecom_ai.ml.registry.Trainer.", id="ecom_ai.E020"))
     return errors
+
+
+@register(Tags.database)
+def check_active_artifacts(app_configs=None, databases=None, **kwargs):
+    """Every active version's artifact file reads back (storage + ``torch.load``; the full
+    load through the trainer is ``manage.py ecom_ai_models --check``). A database check, as
+    Django's own: run by ``manage.py check --database default`` (and ``migrate``); silent
+    when the database cannot be read (not migrated yet, not reachable)."""
+    from django.db import DEFAULT_DB_ALIAS, DatabaseError
+
+    from ecom_ai.ml.health import check_active
+
+    if not databases or DEFAULT_DB_ALIAS not in databases:
+        return []
+    try:
+        results = check_active(quick=True, fresh=True)
+    except DatabaseError:
+        return []
+    return [Warning(f"The active {h.kind} model (v{h.number}) is unusable: {h.error}",
+                    hint=f"Serving uses the {h.kind} fallback. Activate another version (admin, or "
+                         f"`manage.py ecom_ai_rollback {h.kind}`) or train a new one; "
+                         "`manage.py ecom_ai_models --check` loads each active model fully.",
+                    id="ecom_ai.W021") for h in results if not h.ok]

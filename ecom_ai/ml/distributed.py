@@ -24,8 +24,10 @@ from collections.abc import Callable
 import torch
 
 
-def backend() -> str:
-    return "nccl" if torch.cuda.is_available() and torch.distributed.is_nccl_available() else "gloo"
+def backend(device_type: str | None = None) -> str:
+    """``nccl`` for GPU workers (where this torch has it), ``gloo`` otherwise."""
+    cuda = torch.cuda.is_available() if device_type is None else device_type == "cuda"
+    return "nccl" if cuda and torch.distributed.is_nccl_available() else "gloo"
 
 
 def world() -> tuple[int, int]:
@@ -53,8 +55,9 @@ def init_from_env() -> torch.device:
     return _device(int(os.environ.get("LOCAL_RANK", dist.get_rank())))
 
 
-def _device(local_rank: int) -> torch.device:
-    if torch.cuda.is_available():
+def _device(local_rank: int, device_type: str | None = None) -> torch.device:
+    cuda = torch.cuda.is_available() if device_type is None else device_type == "cuda"
+    if cuda:
         index = local_rank % torch.cuda.device_count()
         torch.cuda.set_device(index)
         return torch.device("cuda", index)
@@ -67,28 +70,36 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _worker(rank: int, fn: Callable, nproc: int, port: int, folder: str, threads: int, args: tuple) -> None:
+def _worker(rank: int, fn: Callable, nproc: int, port: int, folder: str, threads: int, device_type: str,
+            args: tuple) -> None:
     dist = torch.distributed
     torch.set_num_threads(threads)
-    dist.init_process_group(backend(), init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=nproc)
+    dist.init_process_group(backend(device_type), init_method=f"tcp://127.0.0.1:{port}", rank=rank,
+                            world_size=nproc)
     try:
-        result = fn(*args, device=_device(rank))
+        result = fn(*args, device=_device(rank, device_type))
         if rank == 0:
             torch.save(result, os.path.join(folder, "result.pt"))
     finally:
         dist.destroy_process_group()
 
 
-def run_distributed(fn: Callable, nproc: int, *args, threads: int | None = None):
+def run_distributed(fn: Callable, nproc: int, *args, threads: int | None = None, device=None):
     """``fn(*args, device=...)`` in ``nproc`` processes of one group; rank 0's result.
 
-    ``fn`` and ``args`` must be picklable (a module-level function). A worker that fails
-    makes this raise (``torch.multiprocessing.ProcessRaisedException``), the others are
-    stopped.
+    ``device``: the training device asked for (``ECOM_AI["DEVICE"]``): on ``cuda`` every
+    worker gets a GPU of its own (nccl), anything else trains on CPUs (gloo). ``fn`` and
+    ``args`` must be picklable (a module-level function). A worker that fails makes this
+    raise (``torch.multiprocessing.ProcessRaisedException``), the others are stopped.
     """
     nproc = int(nproc)
     if nproc < 1:
         raise ValueError(f"nproc must be at least 1, got {nproc}")
+    device_type = torch.device(device).type if device is not None else (
+        "cuda" if torch.cuda.is_available() else "cpu")
+    if device_type == "cuda" and nproc > torch.cuda.device_count():
+        raise ValueError(f"nproc={nproc} needs {nproc} GPUs, this machine has {torch.cuda.device_count()} "
+                         "(one GPU per process; ECOM_AI['DEVICE'] = 'cpu' trains CPU processes)")
     if threads is None:
         threads = max(1, (os.cpu_count() or 1) // nproc)
     saved = {key: os.environ.get(key) for key in ("OMP_WAIT_POLICY",)}
@@ -96,7 +107,8 @@ def run_distributed(fn: Callable, nproc: int, *args, threads: int | None = None)
     try:
         with tempfile.TemporaryDirectory(prefix="ecom_ai_ddp_") as folder:
             torch.multiprocessing.start_processes(
-                _worker, args=(fn, nproc, _free_port(), folder, int(threads), args), nprocs=nproc, join=True,
+                _worker, args=(fn, nproc, _free_port(), folder, int(threads), device_type, args), nprocs=nproc,
+                join=True,
                 start_method="spawn")
             return torch.load(os.path.join(folder, "result.pt"), map_location="cpu", weights_only=False)
     finally:

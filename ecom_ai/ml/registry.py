@@ -31,6 +31,7 @@ from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.resilient_cache import cache
 from ecom_ai.ml.artifacts import ArtifactError, load_artifact, save_artifact
 from ecom_ai.ml.device import get_device, seed_everything
+from ecom_ai.ml import unusable
 from ecom_ai.ml.quality import check_floor
 from ecom_ai.models.registry import ModelVersion, TrainingRun
 
@@ -266,32 +267,92 @@ def primary_metric_value(version: ModelVersion):
 
 # --------------------------------------------------------------------------- locking
 
-def release_stale_runs(kind: str | None = None) -> int:
-    """Mark queued/running runs without a heartbeat for TRAINING_LOCK_TIMEOUT seconds failed.
+#: the start of a run's message when it was released because its worker stopped beating
+WORKER_LOST = "Worker lost:"
 
-    Their ``training`` versions are marked failed too. Returns how many runs were released.
+
+def release_stale_runs(kind: str | None = None) -> list[TrainingRun]:
+    """Mark dead runs failed and release their kind's lock; returns the released runs.
+
+    Dead: a *running* run whose heartbeat is older than ``TRAINING_HEARTBEAT_TIMEOUT`` (the
+    process training it was killed: SIGKILL, out of memory, a lost machine), or a *queued*
+    run that no worker started within ``TRAINING_LOCK_TIMEOUT``. Their ``training``
+    versions are marked failed too. Called when a training of the kind is requested and
+    by the periodic ``ecom_ai.tasks.ml.watch_trainings`` task.
     """
-    cutoff = timezone.now() - timedelta(seconds=ecom_settings.TRAINING_LOCK_TIMEOUT)
-    stale = TrainingRun.objects.filter(status__in=TrainingRun.LOCKING_STATUSES).filter(
-        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
+    now = timezone.now()
+    running_cutoff = now - timedelta(seconds=float(ecom_settings.TRAINING_HEARTBEAT_TIMEOUT))
+    queued_cutoff = now - timedelta(seconds=ecom_settings.TRAINING_LOCK_TIMEOUT)
+    stale = TrainingRun.objects.filter(
+        Q(status=TrainingRun.Status.RUNNING)
+        & (Q(heartbeat_at__lt=running_cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=running_cutoff))
+        | Q(status=TrainingRun.Status.QUEUED, created_at__lt=queued_cutoff)
     )
     if kind is not None:
         stale = stale.filter(kind=kind)
-    released = 0
+    released = []
     for run in stale:
         last = run.heartbeat_at or run.created_at
-        message = (f"Marked failed: no sign of life since {last:%Y-%m-%d %H:%M:%S %Z} "
-                   f"(more than TRAINING_LOCK_TIMEOUT = {ecom_settings.TRAINING_LOCK_TIMEOUT} s); "
-                   "the worker probably died.")
+        if run.status == TrainingRun.Status.RUNNING:
+            message = (f"{WORKER_LOST} no sign of life since {last:%Y-%m-%d %H:%M:%S %Z} (more than "
+                       f"TRAINING_HEARTBEAT_TIMEOUT = {ecom_settings.TRAINING_HEARTBEAT_TIMEOUT} s); the process "
+                       "training it was probably killed.")
+        else:
+            message = (f"Marked failed: queued since {run.created_at:%Y-%m-%d %H:%M:%S %Z} and never started (more "
+                       f"than TRAINING_LOCK_TIMEOUT = {ecom_settings.TRAINING_LOCK_TIMEOUT} s); is a worker "
+                       "consuming the training queue?")
         updated = TrainingRun.objects.filter(pk=run.pk, status=run.status).update(
             status=TrainingRun.Status.FAILED, finished_at=timezone.now(), message=message)
         if updated:
-            released += 1
-            logger.warning("ecom_ai: released stale %s training run #%s", run.kind, run.pk)
+            run.status, run.message = TrainingRun.Status.FAILED, message
+            released.append(run)
+            logger.warning("ecom_ai: released dead %s training run #%s: %s", run.kind, run.pk, message)
             if run.version_id:
                 ModelVersion.objects.filter(pk=run.version_id, status=ModelVersion.Status.TRAINING).update(
                     status=ModelVersion.Status.FAILED, error=message)
     return released
+
+
+class Heartbeat:
+    """While training runs, a thread writes the run's ``heartbeat_at`` every
+    ``TRAINING_HEARTBEAT_TIMEOUT / 4`` seconds (at most every 60 s), so that a run is
+    recognised as dead by its silence only when its process is gone — even in a long epoch
+    without progress updates. Not started inside the caller's transaction (the thread's
+    connection could wait on the caller's row locks): progress updates beat there."""
+
+    def __init__(self, run: TrainingRun):
+        self.run_pk = run.pk
+        self.interval = max(0.2, min(60.0, float(ecom_settings.TRAINING_HEARTBEAT_TIMEOUT) / 4))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Heartbeat:
+        from django.db import connection
+
+        if not connection.in_atomic_block:
+            self._thread = threading.Thread(target=self._beat, name=f"ecom_ai-heartbeat-{self.run_pk}", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _beat(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    TrainingRun.objects.filter(pk=self.run_pk, status=TrainingRun.Status.RUNNING).update(
+                        heartbeat_at=timezone.now())
+                except Exception:  # noqa: BLE001 - a database hiccup: the next beat tries again
+                    logger.warning("ecom_ai: could not write the heartbeat of training run #%s", self.run_pk,
+                                   exc_info=True)
+                    connection.close()
+        finally:
+            connection.close()
 
 
 def cancel_run(run: TrainingRun, user=None) -> bool:
@@ -379,6 +440,11 @@ def train_model(kind, params=None, *, user=None, run=None) -> ModelVersion:
                 status=TrainingRun.Status.FAILED, message=str(exc), finished_at=timezone.now())
         raise
     run = _start_run(kind, params, user, run)
+    with Heartbeat(run):
+        return _train(kind, params, user, run, trainer)
+
+
+def _train(kind, params, user, run, trainer) -> ModelVersion:
     user = user or run.requested_by
     version = None
     progress = ProgressReporter(run)
@@ -689,9 +755,13 @@ def load_active(kind):
             try:
                 servable = get_trainer(kind).load(load_artifact(artifact))
             except Exception as exc:
-                logger.error("ecom_ai: the active %s model (version id %s) cannot be loaded: %s",
-                           kind, version_id, exc, exc_info=not isinstance(exc, ArtifactError))
+                since = unusable.record_unusable(version_id)
+                logger.error("ecom_ai: the active %s model (version id %s) cannot be loaded, its fallback serves "
+                             "(since %s): %s", kind, version_id, f"{since:%Y-%m-%d %H:%M:%S %Z}", exc,
+                             exc_info=not isinstance(exc, ArtifactError))
                 servable = None
+            else:
+                unusable.record_usable(version_id)
         _loaded[kind] = _Loaded(version_id, servable, now)
         return servable
 

@@ -1,10 +1,15 @@
-"""Approximate top-k over a large catalogue: a faiss HNSW index of the item vectors.
+"""Approximate top-k over a large catalogue: a faiss inverted-file index of the item vectors.
 
-A shopper's score for an item is ``state · item vector`` (maximum inner product). HNSW
-graphs search by distance, so the vectors get one extra coordinate that makes every item's
-norm equal (``sqrt(M² − |v|²)``, Bachrach et al. 2014) and the query a 0 there: the nearest
-item by L2 is then the one with the largest inner product, and the index answers exactly the
+A shopper's score for an item is ``state · item vector`` (maximum inner product). The index
+searches by distance, so the vectors get one extra coordinate that makes every item's norm
+equal (``sqrt(M² − |v|²)``, Bachrach et al. 2014) and the query a 0 there: the nearest item
+by L2 is then the one with the largest inner product, and the index answers exactly the
 question exact scoring answers, only approximately.
+
+The index is IVF-Flat: k-means cells (about 2·√n of them), each query scans the
+``nprobe`` cells nearest to it (about 1/32 of the cells, at least 16) exactly. It builds in
+about a minute of one core for a million items (HNSW graphs take several times longer)
+and answers in about a millisecond.
 
 Serving (``SequentialRecommender.recommend``) uses an index when the catalogue has at least
 ``ECOM_AI["RECOMMEND_ANN_MIN_ITEMS"]`` items and faiss is installed (``pip install
@@ -18,9 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 DEFAULT_MIN_ITEMS = 200_000
-HNSW_M = 32
-EF_CONSTRUCTION = 80
-EF_SEARCH = 128
+TRAIN_POINTS_PER_CELL = 64  # k-means sample: at most this many items per cell
 
 
 def available() -> bool:
@@ -46,8 +49,16 @@ def wanted(n_items: int) -> bool:
     return n_items >= min_items() and available()
 
 
+def _cells(n: int) -> int:
+    return max(1, min(n, int(2 * np.sqrt(n))))
+
+
+def _probes(cells: int) -> int:
+    return min(cells, max(16, cells // 32))
+
+
 class ItemIndex:
-    """An HNSW index of item vectors for maximum-inner-product search.
+    """An inverted-file index of item vectors for maximum-inner-product search.
 
     ``vectors`` is ``(n_items + 1, dim)`` with row 0 the padding item (not indexed); ids
     returned are item codes 1..n.
@@ -57,18 +68,26 @@ class ItemIndex:
         self.index, self.dim = index, dim
 
     @classmethod
-    def build(cls, vectors: np.ndarray, *, m: int = HNSW_M, ef_construction: int = EF_CONSTRUCTION,
-              ef_search: int = EF_SEARCH) -> ItemIndex:
+    def build(cls, vectors: np.ndarray, *, cells: int | None = None, nprobe: int | None = None,
+              seed: int = 1234) -> ItemIndex:
         import faiss
 
         items = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32)[1:])
         norms = np.linalg.norm(items, axis=1)
         extra = np.sqrt(np.maximum(0.0, float(norms.max(initial=0.0)) ** 2 - norms ** 2)).astype(np.float32)
         augmented = np.ascontiguousarray(np.hstack([items, extra[:, None]]))
-        index = faiss.IndexHNSWFlat(augmented.shape[1], m)
-        index.hnsw.efConstruction = ef_construction
-        index.hnsw.efSearch = ef_search
+        cells = cells or _cells(len(items))
+        quantizer = faiss.IndexFlatL2(augmented.shape[1])
+        index = faiss.IndexIVFFlat(quantizer, augmented.shape[1], cells)
+        index.cp.seed = seed
+        index.cp.min_points_per_centroid = 1  # small catalogues: no warning, the cells are just smaller
+        sample = augmented
+        if len(augmented) > cells * TRAIN_POINTS_PER_CELL:
+            pick = np.random.default_rng(seed).choice(len(augmented), cells * TRAIN_POINTS_PER_CELL, replace=False)
+            sample = augmented[np.sort(pick)]
+        index.train(sample)
         index.add(augmented)
+        index.nprobe = nprobe or _probes(cells)
         return cls(index, items.shape[1])
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -85,9 +104,8 @@ class ItemIndex:
         return faiss.serialize_index(self.index)
 
     @classmethod
-    def from_bytes(cls, data, dim: int, ef_search: int = EF_SEARCH) -> ItemIndex:
+    def from_bytes(cls, data, dim: int) -> ItemIndex:
         import faiss
 
         index = faiss.deserialize_index(np.asarray(data, dtype=np.uint8))
-        index.hnsw.efSearch = ef_search
         return cls(index, dim)

@@ -23,7 +23,7 @@ from ecom_ai.ml import distributed
 from ecom_ai.recommend.evaluation import ranking_metrics
 from ecom_ai.recommend.params import DataShape, check_param_names, derive_params, exclude_seen_default, loss_choice
 from ecom_ai.recommend.sasrec import DEFAULT_PARAMS, FitReport, SequenceData, fit_sasrec, merged_params, user_states
-from ecom_ai.recommend.scoring import matrix_scorer
+from ecom_ai.recommend.scoring import matrix_scorer, memory_budget_mb
 
 logger = logging.getLogger("ecom_ai.recommend")
 
@@ -97,7 +97,8 @@ class HoldoutEvaluator:
     def __init__(self, inputs: SequenceData, targets: np.ndarray, n_items: int, *, exclude_seen: bool = False,
                  memory_mb: float | None = None):
         self.inputs, self.targets, self.n_items = inputs, np.asarray(targets), n_items
-        self.exclude_seen, self.memory_mb = exclude_seen, memory_mb
+        # resolved here: a DDP worker has no Django settings to read it from
+        self.exclude_seen, self.memory_mb = exclude_seen, memory_mb if memory_mb is not None else memory_budget_mb()
 
     def __call__(self, model) -> dict:
         device = next(model.parameters()).device
@@ -131,7 +132,7 @@ def fit(model, train: SequenceData, params: dict, *, evaluate=None, progress=Non
         threads = params.get("threads")
         state, report = distributed.run_distributed(
             _fit_worker, nproc, model.cpu(), train, params, evaluate, trained_items, event_weights,
-            threads=int(threads) if threads else None)
+            threads=int(threads) if threads else None, device=device)
         model.load_state_dict(state)
         model.eval()
         if progress is not None:

@@ -8,9 +8,13 @@ task (training) with ``LOCAL_TRAINING = "thread"``, on the process's background 
 """
 from __future__ import annotations
 
+import logging
+
 from django.db import transaction
 
 from ecom_ai.conf import settings as ecom_settings
+
+logger = logging.getLogger("ecom_ai.tasks")
 
 
 def celery_enabled() -> bool:
@@ -33,17 +37,25 @@ def where_tasks_run(background: bool = False) -> str:
     return "inline"
 
 
-def dispatch(task, *args, queue: str | None = None, background: bool = False, **kwargs):
+def dispatch(task, *args, queue: str | None = None, background: bool = False, on_send_error=None, **kwargs):
     """Run ``task`` (a shared_task) after commit: on a worker, or in-process.
 
     ``background=True`` (long tasks: training) runs it, without a broker, on this process's
     background thread when ``LOCAL_TRAINING = "thread"`` instead of inside the caller.
+    When the broker cannot be reached the error is logged and ``on_send_error(exc)`` (if
+    given) is called, instead of raising into the request that already committed (an admin
+    action must not answer a 500 for a row it has saved).
     """
     where = where_tasks_run(background)
 
     def send():
         if where == "celery":
-            task.apply_async(args=args, kwargs=kwargs, queue=queue or ecom_settings.TASK_QUEUE)
+            try:
+                task.apply_async(args=args, kwargs=kwargs, queue=queue or ecom_settings.TASK_QUEUE)
+            except Exception as exc:  # kombu's OperationalError, a refused connection...
+                logger.exception("ecom_ai: could not queue task %s (is the broker reachable?)", task.name)
+                if on_send_error is not None:
+                    on_send_error(exc)
         elif where == "thread":
             from ecom_ai.tasks import local
 
@@ -56,4 +68,4 @@ def dispatch(task, *args, queue: str | None = None, background: bool = False, **
 
 # Task modules, imported so that Celery's autodiscovery of "ecom_ai.tasks" finds them all (at the
 # end: they import dispatch() from here).
-from ecom_ai.tasks import catalog, events, fraud, ml, recommend  # noqa: E402,F401
+from ecom_ai.tasks import catalog, events, fraud, marketing, ml, recommend  # noqa: E402,F401

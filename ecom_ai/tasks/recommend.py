@@ -14,7 +14,7 @@ from celery import shared_task
 from django.core.cache import cache
 from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.tasks import celery_enabled, dispatch
-from ecom_ai.tasks.ml import TRAINING_RETRY, run_training
+from ecom_ai.tasks.ml import TRAINING_RETRY, _not_queued, run_training
 
 logger = logging.getLogger("ecom_ai.tasks")
 
@@ -73,7 +73,7 @@ def request_recommender_training(params=None, user=None, refresh=False):
     run = queue_training_run(KIND, {**(params or {}), "mode": mode}, user=user)
     task = refresh_recommender if refresh else train_recommender
     dispatch(task, params=dict(params or {}), user_id=getattr(run.requested_by, "pk", None), run_id=run.pk,
-             queue=ecom_settings.TRAINING_QUEUE, background=True)
+             queue=ecom_settings.TRAINING_QUEUE, background=True, on_send_error=lambda exc: _not_queued(run, exc))
     return run
 
 

@@ -26,6 +26,9 @@ class CheckoutForm(forms.Form):
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off",
                                       "placeholder": "4242 4242 4242 4242"}),
     )
+    coupon_code = forms.CharField(label="Coupon code (optional)", max_length=32, required=False,
+                                  widget=forms.TextInput(attrs={"autocomplete": "off",
+                                                                "placeholder": "XXXX-XXXX-XXXX"}))
     token = forms.RegexField(regex=r"^[0-9a-f]{32}$", widget=forms.HiddenInput,
                              error_messages={"invalid": "This form has expired, please submit it again."})
 

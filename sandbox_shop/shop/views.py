@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import uuid
+from decimal import Decimal
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required, user_passes_test
@@ -16,6 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 import ecom_ai.signals
+from ecom_ai.marketing.coupons import CouponRefused
 from shop.cart import MAX_QUANTITY, Cart
 from shop.forms import CheckoutForm, SignUpForm
 from shop.models import Category, Order, OrderLine, Product
@@ -165,6 +169,17 @@ def _remember_order(request, order, token):
     request.session[CHECKOUT_TOKENS_KEY] = tokens
 
 
+def card_fingerprint(card_number: str) -> str:
+    """A keyed fingerprint of the card number (HMAC-SHA-256 with ``CARD_FINGERPRINT_KEY``, by
+    default derived from ``SECRET_KEY``): the same card gives the same value, so fraud
+    scoring can link orders, but unlike an unsalted SHA-256 it cannot be reversed by hashing
+    every possible card number (a PAN has too little entropy) without the key."""
+    if not card_number:
+        return ""
+    key = getattr(settings, "CARD_FINGERPRINT_KEY", "") or settings.SECRET_KEY
+    return hmac.new(f"shop.card-fingerprint:{key}".encode(), card_number.encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def place_order(request, cart_lines, data) -> Order:
     """Save the order and its lines, take the stock, tell ecom_ai. All or nothing.
 
@@ -174,8 +189,7 @@ def place_order(request, cart_lines, data) -> Order:
     if existing:
         return existing
     user = request.user if request.user.is_authenticated else None
-    fingerprint = (hashlib.sha256(data["card_number"].encode()).hexdigest()[:32]
-                   if data["card_number"] else "")
+    fingerprint = card_fingerprint(data["card_number"])
     try:
         return _save_order(request, cart_lines, data, user, fingerprint)
     except IntegrityError:
@@ -186,6 +200,10 @@ def place_order(request, cart_lines, data) -> Order:
 
 
 def _save_order(request, cart_lines, data, user, fingerprint) -> Order:
+    from ecom_ai import marketing
+
+    total = Cart.total_of(cart_lines)
+    discount = data.get("discount") or Decimal("0")
     with transaction.atomic():
         order = Order.objects.create(
             checkout_token=data["token"],
@@ -193,7 +211,7 @@ def _save_order(request, cart_lines, data, user, fingerprint) -> Order:
             shipping_address=data["address"], shipping_country=data["country"],
             billing_country=data["billing_country"], ip_address=_client_ip(request),
             device_id=getattr(request, "ecom_ai_visitor", "")[:64], payment_fingerprint=fingerprint,
-            channel="web", total=Cart.total_of(cart_lines),
+            channel="web", total=max(Decimal("0"), total - discount),
         )
         lines = []
         for line in cart_lines:
@@ -204,8 +222,28 @@ def _save_order(request, cart_lines, data, user, fingerprint) -> Order:
             lines.append(OrderLine(order=order, product=line.product, quantity=line.quantity,
                                    price=line.product.price))
         OrderLine.objects.bulk_create(lines)
+        if data.get("coupon_code"):  # a personal offer's code: used once (refused -> the whole order rolls back)
+            marketing.redeem(data["coupon_code"], order, order_value=total,
+                             user_key=str(user.pk) if user is not None else "")
         ecom_ai.signals.order_placed.send(sender=Order, order=order, request=request)
     return order
+
+
+def _check_coupon(request, form, total) -> bool:
+    """Validate the optional coupon code (ecom_ai's personal offers) and put its discount in the form data."""
+    from ecom_ai.marketing.coupons import validate
+
+    code = form.cleaned_data.get("coupon_code", "").strip()
+    form.cleaned_data["discount"] = Decimal("0")
+    if not code:
+        return True
+    user_key = str(request.user.pk) if request.user.is_authenticated else ""
+    coupon = validate(code, user_key=user_key)
+    if coupon is None:
+        form.add_error("coupon_code", "This code is not valid: unknown, already used, expired or not yours.")
+        return False
+    form.cleaned_data["discount"] = coupon.offer.discount_for(total) if coupon.offer is not None else Decimal("0")
+    return True
 
 
 def checkout(request):
@@ -220,9 +258,13 @@ def checkout(request):
             messages.error(request, "Your cart is empty.")
             return redirect("shop:cart")
         form = CheckoutForm(request.POST)
-        if form.is_valid():
+        if form.is_valid() and _check_coupon(request, form, Cart.total_of(cart_lines)):
             try:
                 order = place_order(request, cart_lines, form.cleaned_data)
+            except CouponRefused as exc:
+                form.add_error("coupon_code", str(exc))
+                return render(request, "shop/checkout.html", {
+                    "form": form, "lines": cart_lines, "total": Cart.total_of(cart_lines)})
             except OutOfStock as exc:
                 messages.error(request, f"Sorry, “{exc.product.title}” no longer has enough stock. "
                                         "Please update your cart.")

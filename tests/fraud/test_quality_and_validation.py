@@ -72,7 +72,8 @@ def test_a_degenerate_newest_window_falls_back_to_time_blocked_folds(low_floor):
     assert v["newest_window"] == {"rows": 60, "positives": 0}
     assert v["rows"] == 300 and len(v["folds"]) == 5
     assert sum(f["rows"] for f in v["folds"]) == 300
-    assert [f["positives"] for f in v["folds"]][-1] == 0
+    # 20 periods dealt to 5 folds: every fold spans the history, so each holds frauds
+    assert all(f["positives"] > 0 for f in v["folds"])
     # all labelled rows validated out of fold: the metric is real, not near-random
     assert version.metrics["roc_auc"] > 0.9 and version.metrics["train_rows"] == 300
     assert version.status == "active"

@@ -32,7 +32,7 @@ MIDDLEWARE = [
 ]
 
 # --- ecom_ai: the lines docs/oscar.md adds ------------------------------------------------
-INSTALLED_APPS = ["ecom_ai.contrib.oscar", "ecom_ai", "rest_framework", *OSCAR_APPS]
+INSTALLED_APPS = ["ecom_ai.contrib.oscar", "ecom_ai", "rest_framework", "drf_spectacular", *OSCAR_APPS]
 MIDDLEWARE += ["ecom_ai.events.middleware.VisitorMiddleware"]
 ECOM_AI = {"ADAPTER": "ecom_ai.contrib.oscar.OscarShopAdapter"}
 # --- end of ecom_ai -------------------------------------------------------------------------
@@ -91,6 +91,8 @@ else:
     DATABASES = {"default": {
         "ENGINE": "django.db.backends.sqlite3", "NAME": os.path.join(tempfile.gettempdir(), "ecom_ai_oscar.sqlite3"),
         "ATOMIC_REQUESTS": True,
+        # as the sandbox: writers wait for each other instead of failing with "database is locked"
+        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         "TEST": {"NAME": os.environ.get("ECOM_AI_TEST_DB_NAME")
                  or os.path.join(tempfile.mkdtemp(prefix="ecom_ai_oscar_db_"), "test.sqlite3")},
     }}

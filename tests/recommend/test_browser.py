@@ -62,5 +62,5 @@ def test_experiment_report_chart_in_the_admin(page, live_server):
     box = chart.bounding_box()
     assert box["width"] > 300 and box["height"] > 100
     assert page.locator("svg.ecom-ai-chart line.ci").count() == 4  # CTR and conversion error bars, 2 variants
-    assert page.locator("tr.variant-row[data-variant=B] td").nth(4).inner_text() == "0.3000"
+    assert page.locator("tr.variant-row[data-variant=B] td").nth(4).locator(".value").inner_text() == "0.3000"
     assert all(url.startswith(live_server.url) for url in requested), requested

@@ -175,6 +175,22 @@ def test_an_unknown_parameter_is_refused_with_a_suggestion(shop):
     assert load_active("recommender") is None
 
 
+@pytest.mark.slow
+def test_the_command_trains_in_two_processes(shop):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("ecom_ai_train", "recommender", "--nproc", "2", "--params", '{"threads": 1}', stdout=out)
+    version = ModelVersion.objects.get(kind="recommender")
+    assert "Trained recommender v1: active" in out.getvalue()
+    assert version.params["processes"] == 2 and version.params["nproc"] == 2
+    assert version.metrics["hr@10"] > 0.8  # rank 0 evaluated the model the two processes trained
+    top = load_active("recommender").recommend([("sku-2", "view", "web"), ("sku-3", "view", "web")], 1)
+    assert top[0][0] == "sku-4"
+
+
 def test_bad_mode_fails_cleanly(shop):
     with pytest.raises(ValueError, match="Unknown recommender training mode"):
         train_model("recommender", {"mode": "sideways"})

@@ -71,7 +71,13 @@ def test_tags_never_break_the_page(shop):
 def test_sandbox_pages_show_the_three_widgets(co_bought, client):
     shop = co_bought
     page = client.get("/")
-    assert page.status_code == 200 and "For you" in page.content.decode()
+    assert page.status_code == 200 and "Recommended for you" in page.content.decode()  # the placement's title
+    from ecom_ai.models import Placement
+
+    home = Placement.objects.get(slug="home")
+    home.title = "Picked for you today"
+    home.save()  # as the admin saves it
+    assert "Picked for you today" in client.get("/").content.decode()  # the admin's title, not a fixed heading
     product_page = client.get(shop[1].get_absolute_url()).content.decode()
     assert "Customers also bought" in product_page and "data-rec-id=" in product_page
     client.post(reverse("shop:cart_add", args=[shop[1].pk]), {"quantity": 1})

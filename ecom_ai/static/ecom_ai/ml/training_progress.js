@@ -13,8 +13,13 @@
   }
 
   function progressText(run) {
-    var parts = [Math.round(run.percent) + "%"];
-    if (run.epoch !== null) { parts.push("epoch " + run.epoch + (run.total_epochs ? "/" + run.total_epochs : "")); }
+    var parts;
+    if (run.status === "succeeded" && run.epoch !== null && run.total_epochs && run.epoch < run.total_epochs) {
+      parts = ["stopped early at epoch " + run.epoch + " of " + run.total_epochs];  // as admin/registry.py
+    } else {
+      parts = [Math.round(run.percent) + "%"];
+      if (run.epoch !== null) { parts.push("epoch " + run.epoch + (run.total_epochs ? "/" + run.total_epochs : "")); }
+    }
     if (run.loss !== null) { parts.push("loss " + Number(run.loss).toPrecision(4).replace(/\.?0+$/, "")); }
     parts.push(fmtElapsed(run.elapsed_seconds));
     return parts.join(" · ");

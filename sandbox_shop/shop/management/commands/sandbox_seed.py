@@ -25,7 +25,7 @@ from django.contrib.auth.hashers import make_password
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, RestrictedError
 from django.utils.text import slugify
 
 from ecom_ai.models import Event, VisitorIdentity
@@ -452,12 +452,14 @@ class Command(BaseCommand):
                         stdout=self.stdout)
         with transaction.atomic():
             n_orders, n_lines = seeder.run()
+            n_offers = self.seed_offers(seeder)
             self.ensure_admin()
         self.stdout.write(self.style.SUCCESS(
             f"Seeded {len(seeder.products)} products in {len(seeder.categories)} categories, "
             f"{len(seeder.users)} customers, {len(seeder.events)} events "
             f"({len(seeder.identities)} visitor identities), {n_orders} orders with {n_lines} lines "
-            f"({seeder.fraud_orders} fraud-like) in {time.monotonic() - started:.1f} s."))
+            f"({seeder.fraud_orders} fraud-like), {n_offers} past offer decisions in "
+            f"{time.monotonic() - started:.1f} s."))
         if not no_sync:
             if "ecom_ai_sync_catalog" in get_commands():
                 call_command("ecom_ai_sync_catalog", stdout=self.stdout, stderr=self.stderr)
@@ -502,6 +504,14 @@ class Command(BaseCommand):
         finally:
             os.unlink(handle.name)
 
+    def seed_offers(self, seeder) -> int:
+        """The personal-offers campaign with a randomized history (``shop.seed_marketing``)."""
+        if not apps.is_installed("ecom_ai"):
+            return 0
+        from shop.seed_marketing import seed_campaign_history
+
+        return seed_campaign_history(seeder)
+
     def ensure_admin(self):
         User = get_user_model()
         if not User.objects.filter(username="admin").exists():
@@ -523,7 +533,7 @@ class Command(BaseCommand):
                     try:
                         with transaction.atomic():
                             model._default_manager.all().delete()
-                    except ProtectedError:
+                    except (ProtectedError, RestrictedError):
                         blocked.append(model)
                 if not blocked:
                     break

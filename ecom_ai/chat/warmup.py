@@ -1,0 +1,102 @@
+"""Warm the chat up at process start, in a background thread: never in a shopper's request.
+
+What the first message would otherwise pay for (seconds): loading the sentence encoder,
+loading the active intent model (or training the in-process one on the current examples),
+embedding the knowledge base and the catalog, and classifying the articles' questions for
+the ranker. ``start_warm_up()`` is called from ``AppConfig.ready()`` when
+``CHAT_WARM_UP`` is on and the process serves requests (``runserver``, gunicorn, uWSGI,
+daphne/uvicorn…) — not in management commands, Celery workers or tests. ``warm_up()`` can be
+called directly (a deployment script, a health check).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+
+logger = logging.getLogger(__name__)
+
+_started = threading.Event()
+_done = threading.Event()
+_NOT_SERVING = ("celery", "pytest", "py.test")
+
+
+def serving_process(argv: list[str] | None = None, environ=None) -> bool:
+    """Does this process answer web requests? (``manage.py`` commands other than
+    ``runserver``, Celery workers and test runners do not)."""
+    argv = list(sys.argv if argv is None else argv)
+    environ = os.environ if environ is None else environ
+    program = os.path.basename(argv[0]) if argv else ""
+    if any(name in program for name in _NOT_SERVING):
+        return False
+    if program in ("manage.py", "django-admin", "django-admin.py") or program.endswith("manage.py"):
+        if len(argv) < 2 or argv[1] != "runserver":
+            return False
+        # the autoreloader's parent process only watches files
+        return environ.get("RUN_MAIN") == "true" or "--noreload" in argv
+    return True
+
+
+def warm_up() -> dict:
+    """Load the classifier and build the chat's indexes now; returns what it did (seconds)."""
+    from django.db import close_old_connections, connection
+
+    from ecom_ai.chat import retrieval
+    from ecom_ai.chat.service import article_intents, current_classifier
+
+    timings: dict = {}
+    started = time.perf_counter()
+    try:
+        classifier = current_classifier()
+        timings["classifier"] = round(time.perf_counter() - started, 2)
+        if classifier is not None:
+            vector = classifier.encode(["hello"])[0]
+            retrieval.knowledge_matches(vector, classifier.encoder, limit=1)
+            article_intents(classifier)
+            timings["knowledge_base"] = round(time.perf_counter() - started - timings["classifier"], 2)
+        retrieval.product_titles()
+        try:
+            from ecom_ai.chat import catalog_search
+
+            catalog_search.search("hello", "en", limit=1, encoder=classifier.encoder if classifier else None)
+        except Exception:  # the catalog is a bonus of the warm-up
+            logger.debug("Chat warm-up: catalog search not warmed", exc_info=True)
+        timings["total"] = round(time.perf_counter() - started, 2)
+        logger.info("Chat warmed up: %s", timings)
+        return timings
+    finally:
+        if threading.current_thread() is not threading.main_thread():
+            connection.close()
+        else:
+            close_old_connections()
+
+
+def _run(delay: float) -> None:
+    from django.apps import apps
+
+    deadline = time.monotonic() + 60
+    while not apps.ready and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(delay)
+    try:
+        warm_up()
+    except Exception:  # no tables yet, database down...: the first message will do it
+        logger.warning("Chat warm-up failed; the first message will load the chat's models", exc_info=True)
+    finally:
+        _done.set()
+
+
+def start_warm_up(delay: float = 0.0) -> bool:
+    """Start ``warm_up()`` in a daemon thread, once per process; True when started."""
+    if _started.is_set():
+        return False
+    _started.set()
+    threading.Thread(target=_run, args=(delay,), name="ecom-ai-chat-warm-up", daemon=True).start()
+    return True
+
+
+def wait(timeout: float | None = None) -> bool:
+    """Block until a started warm-up has finished (tests, benchmarks)."""
+    return _done.wait(timeout)

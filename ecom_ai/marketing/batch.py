@@ -1,0 +1,241 @@
+"""Batch decisions for e-mail / SMS campaigns: every eligible customer at once, under the budget.
+
+``decide_batch(campaign, customers)`` — ``customers`` is an iterable of ``(Identity, state)``
+(``load_states`` builds them from the event log for every known user):
+
+1. customers with an unexpired decision in the campaign keep it (sticky); the control group
+   (hashing) gets "no offer" (logged, not for learning); ineligible customers are skipped;
+2. the policy's arm probabilities for everyone in one vectorized call (learned policy: its
+   scores, ε-greedy with the floor; fixed: ε-greedy around the fixed offer), one draw each —
+   the propensities are logged exactly as ``decide`` logs them;
+3. **budget**: customers who drew an offer are ranked by predicted incremental value per unit
+   of cost (learned Q-values: ``(Q[arm] − Q[none]) / cost``; fixed policy: stable hash order)
+   and taken greedily while the remaining total and daily budget allow (a knapsack by greedy
+   ratio); the rest get "no offer", logged with ``for_learning = False``. The sum is reserved
+   with the same conditional ``UPDATE`` as single decisions;
+4. decisions (and coupons: bulk-created in ecom_ai's store, or the adapter's ``issue_coupon``
+   when the shop overrides it) are written in one transaction; ``ecom_ai.signals.offers_decided``
+   is sent after commit with the campaign and the decisions that carry an offer.
+"""
+from __future__ import annotations
+
+import csv
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+import numpy as np
+from django.db import transaction
+from django.utils import timezone
+
+from ecom_ai.marketing.conditions import is_eligible
+from ecom_ai.marketing.exploration import epsilon_greedy, with_floor
+from ecom_ai.marketing.service import arm_key, campaign_arms, floor_share, in_control_group
+from ecom_ai.marketing.state import state_matrix
+
+CHUNK = 5000
+
+
+@dataclass
+class BatchResult:
+    batch: str
+    decided: int = 0
+    offers: int = 0
+    control: int = 0
+    sticky: int = 0
+    ineligible: int = 0
+    over_budget: int = 0
+    spent: Decimal = Decimal("0")
+    decision_ids: list = field(default_factory=list)
+
+
+def _policy_matrix(campaign, keys, states, x):
+    """``(probabilities (n, K), priorities (n, K) or None, policy name, version)``."""
+    from ecom_ai.marketing.serving import learned_policy
+
+    n, arms = len(states), len(keys)
+    fixed_key = next((k for k, offer in zip(keys, campaign_arms(campaign))
+                      if offer is not None and offer.pk == campaign.fixed_offer_id), "none")
+    fixed = np.tile(epsilon_greedy(keys.index(fixed_key), arms, campaign.exploration_rate), (n, 1))
+    if campaign.policy == type(campaign).Policy.FIXED:
+        return fixed, None, "fixed", None
+    policy, version, _why = learned_policy(campaign, keys)
+    if policy is None:
+        return fixed, None, "fixed", None
+    position = {key: i for i, key in enumerate(policy.arms)}
+    scores = policy.scores_matrix(x)[:, [position[k] for k in keys]]
+    best = scores.argmax(axis=1)
+    floor = floor_share() / arms
+    # every row is the same ε-greedy vector around its best arm: compute it once and place it
+    row = with_floor(epsilon_greedy(0, arms, campaign.exploration_rate), floor)
+    learned = np.full((n, arms), row[1] if arms > 1 else 1.0)
+    learned[np.arange(n), best] = row[0]
+    if campaign.policy == type(campaign).Policy.EXPERIMENT:
+        share = float(campaign.experiment_share)
+        return share * learned + (1 - share) * fixed, scores, "experiment", version
+    return learned, scores, "learned", version
+
+
+def decide_batch(campaign, customers, *, rng: random.Random | None = None, now=None, send_signal: bool = True):
+    from ecom_ai import signals
+    from ecom_ai.adapters import DefaultShopAdapter, get_adapter
+    from ecom_ai.marketing import budget
+    from ecom_ai.models.marketing import Campaign, Coupon, OfferDecision, new_coupon_code, normalize_code
+
+    rng = rng or random.SystemRandom()
+    now = now or timezone.now()
+    result = BatchResult(batch=uuid.uuid4().hex[:16])
+    arms = campaign_arms(campaign)
+    keys = [arm_key(a) for a in arms]
+    customers = [(who, state) for who, state in customers if who]
+    existing = set(OfferDecision.objects.filter(campaign=campaign, expires_at__gt=now)
+                   .values_list("subject_key", flat=True))
+    todo, control = [], []
+    for who, state in customers:
+        if who.subject_key in existing:
+            result.sticky += 1
+        elif not is_eligible(campaign.eligibility, state):
+            result.ineligible += 1
+        elif in_control_group(campaign, who.subject_key):
+            control.append((who, state))
+        else:
+            todo.append((who, state))
+        existing.add(who.subject_key)
+    states = [s for _, s in todo]
+    x = state_matrix(states)
+    probs, scores, policy_name, version = _policy_matrix(campaign, keys, states, x)
+    if len(todo):  # one uniform draw per customer against the cumulative probabilities
+        u = np.array([rng.random() for _ in range(len(todo))])
+        drawn = np.minimum((probs.cumsum(axis=1) <= u[:, None]).sum(axis=1), len(keys) - 1).astype(np.int64)
+    else:
+        drawn = np.zeros(0, np.int64)
+    costs = np.array([float(a.expected_cost) if a is not None else 0.0 for a in arms])
+    given = np.flatnonzero(drawn != 0)
+    if scores is not None:
+        gain = scores[given, drawn[given]] - scores[given, 0]
+    else:
+        gain = np.array([-hash((campaign.slug, todo[i][0].subject_key)) % 1000 for i in given], dtype=np.float64)
+    ratio = gain / np.maximum(costs[drawn[given]], 1e-9)
+    ranked = given[np.argsort(-ratio, kind="stable")]
+    keep = np.zeros(len(todo), dtype=bool)
+    with transaction.atomic():
+        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        left_total = (float(locked.total_budget - locked.spent_total) if locked.total_budget is not None
+                      else float("inf"))
+        spent_today = float(locked.spent_today) if locked.spent_day == now.date() else 0.0
+        left_day = float(locked.daily_budget) - spent_today if locked.daily_budget is not None else float("inf")
+        room = min(left_total, left_day)
+        total = 0.0
+        for i in ranked:
+            cost = costs[drawn[i]]
+            if total + cost <= room + 1e-9:
+                keep[i] = True
+                total += cost
+        spend = Decimal(str(round(total, 4))).quantize(Decimal("0.01"))
+        if spend > 0 and not budget.reserve(campaign.pk, spend):
+            keep[:] = False
+            spend = Decimal("0")
+        result.spent = spend
+        default_coupons = type(get_adapter()).issue_coupon is DefaultShopAdapter.issue_coupon
+        rows, coupons = [], []
+        for i, (who, state) in enumerate(todo):
+            arm = int(drawn[i]) if (drawn[i] == 0 or keep[i]) else 0
+            offer = arms[arm]
+            forced = drawn[i] != 0 and not keep[i]
+            reasons = [f"batch {result.batch}: {policy_name} policy", f"chose {keys[int(drawn[i])]} with "
+                       f"probability {probs[i, drawn[i]]:.3f}"]
+            if forced:
+                reasons.append(f"budget exhausted: {keys[int(drawn[i])]} not given")
+                result.over_budget += 1
+            code = ""
+            if offer is not None and offer.needs_code:
+                if default_coupons:
+                    code = normalize_code(new_coupon_code())
+                    coupons.append(Coupon(code=code, campaign=campaign, offer=offer, user_key=who.user_key[:64],
+                                          visitor_key=who.visitor_key[:64], created_at=now,
+                                          expires_at=now + timedelta(days=offer.validity_days)))
+                else:
+                    code = normalize_code(get_adapter().issue_coupon(who, offer))
+            days = max(campaign.decision_days, offer.validity_days if offer is not None else 0)
+            rows.append(OfferDecision(
+                campaign=campaign, offer=offer, subject_key=who.subject_key, user_key=who.user_key[:64],
+                visitor_key=who.visitor_key[:64], channel=(who.channel or "email")[:32],
+                propensity=float(probs[i, drawn[i]]),
+                probabilities={k: round(float(p), 6) for k, p in zip(keys, probs[i])},
+                for_learning=not forced, policy=policy_name, model_version=version, reasons=reasons, state=state,
+                cost=Decimal(str(costs[arm])) if offer is not None else Decimal("0"), coupon_code=code,
+                batch=result.batch, created_at=now, expires_at=now + timedelta(days=days)))
+            result.offers += offer is not None
+        for who, state in control:
+            rows.append(OfferDecision(
+                campaign=campaign, offer=None, subject_key=who.subject_key, user_key=who.user_key[:64],
+                visitor_key=who.visitor_key[:64], channel=(who.channel or "email")[:32], propensity=1.0,
+                probabilities={"none": 1.0}, is_control=True, for_learning=False, policy="control",
+                reasons=[f"batch {result.batch}: control group"], state=state, batch=result.batch, created_at=now,
+                expires_at=now + timedelta(days=campaign.decision_days)))
+            result.control += 1
+        for start in range(0, len(coupons), CHUNK):
+            Coupon.objects.bulk_create(coupons[start:start + CHUNK])
+        for start in range(0, len(rows), CHUNK):
+            OfferDecision.objects.bulk_create(rows[start:start + CHUNK])
+        result.decided = len(rows)
+        if send_signal:
+            batch_id = result.batch
+
+            def announce():
+                decisions = OfferDecision.objects.filter(campaign=campaign, batch=batch_id, offer__isnull=False)
+                signals.offers_decided.send(sender=Campaign, campaign=campaign, decisions=decisions)
+
+            transaction.on_commit(announce)
+    return result
+
+
+def load_states(campaign, *, now=None, limit: int | None = None):
+    """``(Identity, state)`` for every user with events in the last year (bulk: two scans, no per-user query)."""
+    from ecom_ai.marketing.state import HISTORY_DAYS, Identity, customer_state
+    from ecom_ai.models import Event
+    from ecom_ai.models.marketing import OfferDecision
+
+    now = now or timezone.now()
+    since = now - timedelta(days=HISTORY_DAYS)
+    events: dict[str, list] = {}
+    rows = (Event.objects.filter(occurred_at__gte=since).exclude(user_key="")
+            .values_list("user_key", "event_type", "channel", "occurred_at", "value", "context")
+            .iterator(chunk_size=5000))
+    for user_key, *rest in rows:
+        events.setdefault(user_key, []).append(tuple(rest))
+    decisions: dict[str, list] = {}
+    for user_key, created, offer_id, redeemed in (OfferDecision.objects.filter(created_at__gte=since)
+                                                  .exclude(user_key="")
+                                                  .values_list("user_key", "created_at", "offer_id", "redeemed_at")
+                                                  .iterator(chunk_size=5000)):
+        decisions.setdefault(user_key, []).append((created, offer_id is not None, redeemed))
+    users = sorted(events)[:limit] if limit else sorted(events)
+    channel = "email" if "email" in (campaign.channels or []) else (campaign.channels or ["email"])[0]
+    for user_key in users:
+        yield (Identity(user_key=user_key, channel=channel),
+               customer_state(events[user_key], decisions.get(user_key, []), now=now, channel=channel,
+                              logged_in=True))
+
+
+def export_csv(campaign, handle, *, batch: str | None = None) -> int:
+    """Write the campaign's offer decisions (with codes) as CSV to ``handle``; returns the row count."""
+    from ecom_ai.models.marketing import OfferDecision
+
+    rows = (OfferDecision.objects.filter(campaign=campaign, offer__isnull=False).select_related("offer")
+            .order_by("created_at", "pk"))
+    if batch:
+        rows = rows.filter(batch=batch)
+    writer = csv.writer(handle)
+    writer.writerow(["decision", "user_key", "visitor_key", "offer", "title", "coupon_code", "propensity",
+                     "expires_at", "batch"])
+    count = 0
+    for d in rows.iterator(chunk_size=2000):
+        code = d.coupon_code
+        shown = f"{code[:4]}-{code[4:8]}-{code[8:]}" if len(code) == 12 else code
+        writer.writerow([d.pk, d.user_key, d.visitor_key, d.offer.key, d.offer.title, shown, f"{d.propensity:.6f}",
+                         d.expires_at.isoformat(), d.batch])
+        count += 1
+    return count

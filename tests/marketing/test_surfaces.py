@@ -1,0 +1,137 @@
+"""Surfaces: the offers API, the template tags, offer events, the admin pages, the batch command."""
+import csv
+from decimal import Decimal
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.template import Context, Template
+from django.test import RequestFactory
+
+import ecom_ai
+from ecom_ai.models import ChannelKey
+from ecom_ai.models.marketing import OfferDecision
+
+pytestmark = pytest.mark.django_db
+URL = "/ecom-ai/api/v1/offers/"
+
+
+def test_api_gives_the_browser_its_sticky_offer(campaign, client):
+    first = client.get(URL, {"campaign": campaign.slug})
+    assert first.status_code == 200, first.content
+    body = first.json()
+    assert body["offer"]["key"] == "ten" and len(body["offer"]["coupon_code"]) == 14
+    again = client.get(URL, {"campaign": campaign.slug}).json()
+    assert again["decision"] == body["decision"] and again["offer"]["coupon_code"] == body["offer"]["coupon_code"]
+    decision = OfferDecision.objects.get(pk=body["decision"])
+    assert decision.visitor_key and decision.channel == "web"
+
+
+@pytest.mark.parametrize("params, status, field", [
+    ({"campaign": "no-such-campaign"}, 404, "campaign"),
+    ({}, 400, "campaign"),
+    ({"campaign": "x" * 100}, 400, "campaign"),
+    ({"campaign": "bad slug!"}, 400, "campaign"),
+])
+def test_api_bad_input_is_a_clear_4xx(campaign, client, params, status, field):
+    response = client.get(URL, params)
+    assert response.status_code == status and field in response.json()
+
+
+def test_api_browsers_cannot_name_a_shopper_but_channels_can(campaign, client):
+    response = client.get(URL, {"campaign": campaign.slug, "user_key": "77"})
+    assert response.status_code == 400 and "user_key" in response.json()
+    _, raw = ChannelKey.create_with_key(name="mailer", channel="email")
+    response = client.get(URL, {"campaign": campaign.slug, "user_key": "77"}, HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    assert response.status_code == 200
+    decision = OfferDecision.objects.get(pk=response.json()["decision"])
+    assert (decision.user_key, decision.channel) == ("77", "email")
+    assert client.get(URL, {"campaign": campaign.slug}, HTTP_AUTHORIZATION=f"Api-Key {raw}").status_code == 400
+
+
+def test_template_tags_show_the_offer_and_never_break_the_page(campaign, django_user_model):
+    user = django_user_model.objects.create_user("ann")
+    request = RequestFactory().get("/")
+    request.user = user
+    request.COOKIES = {}
+    html = Template('{% load ecom_ai %}{% personal_offer campaign="' + campaign.slug + '" as offer %}'
+                    '{% if offer %}{{ offer.offer.title }} {{ offer.coupon_code }}{% endif %}|'
+                    '{% personal_offer_banner campaign="' + campaign.slug + '" %}').render(Context({"request": request}))
+    code = OfferDecision.objects.get(user_key=str(user.pk)).coupon_code
+    assert "10 % off" in html and f"{code[:4]}-{code[4:8]}-{code[8:]}" in html
+    assert 'send("offer_shown")' in html and "ecom-ai-offer" in html
+    broken = Template('{% load ecom_ai %}[{% personal_offer campaign="nope" as offer %}{{ offer }}]'
+                      '{% personal_offer_banner campaign="nope" %}').render(Context({"request": request}))
+    assert broken == "[None]"
+
+
+def test_offer_events_are_accepted_and_stamp_the_decision(campaign, service):
+    from tests.marketing.conftest import who
+
+    result = service.decide(who(1), campaign)
+    ecom_ai.track("offer_shown", user_key="user-1", context={"decision": result.decision_id})
+    ecom_ai.track("offer_clicked", user_key="user-1", context={"decision": result.decision_id})
+    ecom_ai.track("offer_clicked", user_key="user-2", context={"decision": result.decision_id})  # not theirs
+    decision = OfferDecision.objects.get(pk=result.decision_id)
+    assert decision.shown_at and decision.clicked_at
+    ecom_ai.track("offer_redeemed", user_key="user-1", context={"decision": result.decision_id})
+
+
+def test_admin_pages(campaign, service, admin_client):
+    from tests.marketing.conftest import who
+
+    campaign.control_percent = 30.0
+    campaign.save()
+    for n in range(30):
+        service.decide(who(n), campaign)
+    for url in ("/admin/ecom_ai/campaign/", f"/admin/ecom_ai/campaign/{campaign.pk}/change/",
+                "/admin/ecom_ai/offerdecision/", "/admin/ecom_ai/coupon/", "/admin/ecom_ai/campaign/add/"):
+        assert admin_client.get(url).status_code == 200, url
+    report = admin_client.get(f"/admin/ecom_ai/campaign/{campaign.pk}/report/")
+    assert report.status_code == 200
+    text = report.content.decode()
+    assert "control group" in text and "Incremental net revenue" in text
+    assert admin_client.get("/admin/ecom_ai/campaign/999999/report/").status_code == 404
+    export = admin_client.get(f"/admin/ecom_ai/campaign/{campaign.pk}/export.csv")
+    rows = list(csv.reader(export.content.decode().splitlines()))
+    assert rows[0][0] == "decision" and len(rows) == 1 + OfferDecision.objects.filter(offer__isnull=False).count()
+
+
+def test_admin_refuses_a_bad_eligibility_condition(campaign, admin_client):
+    response = admin_client.post("/admin/ecom_ai/campaign/add/", {
+        "name": "X", "slug": "x", "channels": '["site"]', "starts_at_0": "2026-01-01", "starts_at_1": "00:00:00",
+        "objective": "net_revenue", "frequency_window_days": 30, "decision_days": 7, "eligibility": "orderz > 1",
+        "control_percent": 10, "exploration_rate": 0.1, "policy": "fixed", "experiment_share": 0.5,
+        "offers-TOTAL_FORMS": 0, "offers-INITIAL_FORMS": 0})
+    assert response.status_code == 200 and "orderz" in response.content.decode()
+
+
+def test_decide_campaign_command_and_task(campaign, tmp_path):
+    from ecom_ai.tasks.marketing import decide_campaign_task
+
+    for n in range(5):
+        ecom_ai.track("view", user_key=f"mail-{n}", item_key="i1")
+    campaign.total_budget = Decimal("5.00")
+    campaign.save()
+    out = tmp_path / "offers.csv"
+    call_command("ecom_ai_decide_campaign", campaign.slug, "--csv", str(out))
+    rows = list(csv.reader(out.read_text().splitlines()))
+    assert len(rows) == 3  # header + two offers of 2.50
+    with pytest.raises(CommandError):
+        call_command("ecom_ai_decide_campaign", "no-such")
+    assert decide_campaign_task.apply(args=["no-such"]).get()["status"] == "unknown campaign"
+    assert decide_campaign_task.apply(args=[campaign.slug]).get()["decided"] == 0  # everyone decided already
+
+
+def test_deleting_a_campaign_removes_its_decisions_and_an_offer_in_use_is_protected(campaign, service,
+                                                                                    admin_client):
+    from ecom_ai.models.marketing import Campaign, Offer
+    from tests.marketing.conftest import who
+
+    service.decide(who(1), campaign)
+    offer = Offer.objects.get(campaign=campaign, key="ten")
+    response = admin_client.post(f"/admin/ecom_ai/offer/{offer.pk}/delete/", {"post": "yes"})
+    assert response.status_code in (200, 404)  # offers are edited inline; the model has no own admin
+    assert Offer.objects.filter(pk=offer.pk).exists()
+    response = admin_client.post(f"/admin/ecom_ai/campaign/{campaign.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Campaign.objects.filter(pk=campaign.pk).exists() and not OfferDecision.objects.exists()
