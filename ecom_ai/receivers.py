@@ -4,6 +4,7 @@ Each domain keeps its receivers in ``ecom_ai/<domain>/receivers.py``; a new doma
 receivers adds its module here.
 """
 from ecom_ai.catalog import receivers as catalog_receivers  # noqa: F401
+from ecom_ai.chat import receivers as chat_receivers  # noqa: F401
 from ecom_ai.events import receivers as events_receivers  # noqa: F401
 from ecom_ai.fraud import receivers as fraud_receivers  # noqa: F401
 from ecom_ai.orders import receivers as orders_receivers  # noqa: F401

@@ -35,6 +35,9 @@ ECOM_AI = {**ECOM_AI, "RECOMMEND_LOG_MODE": "sync"}  # noqa: F405
 # Likewise a training requested without a broker runs inside the caller in tests (the background
 # thread could not see a test's uncommitted rows); tests/ml/test_local_training.py tests the thread.
 ECOM_AI["LOCAL_TRAINING"] = "inline"
+# The chat tests train on the built-in n-gram encoder (fast, no model); the packaged sentence
+# encoders have their own tests (tests/chat/test_encoders.py).
+ECOM_AI = {**ECOM_AI, "CHAT_ENCODER": "builtin"}
 # The schema tests read /ecom-ai/api/schema/ anonymously; tests/api/test_docs.py tests the staff-only default.
 ECOM_AI["API_DOCS_PUBLIC"] = True
 ECOM_AI["CHAT_WARM_UP"] = False  # no background thread touching the test database

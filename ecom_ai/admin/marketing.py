@@ -77,8 +77,15 @@ class CampaignAdmin(EcomAiModelAdmin):
     def report_view(self, request, pk):
         from ecom_ai.marketing.report import campaign_report
 
+        from ecom_ai.ml.charts import line_chart
+
         campaign = self._campaign(request, pk)
         report = campaign_report(campaign)
+        qini = report.get("qini")
+        if qini:
+            report["qini_chart"] = line_chart({"learned policy": qini["policy"], "random targeting": qini["random"]},
+                                              title=str(_("Qini curve: incremental net revenue per customer")),
+                                              x_label=str(_("% targeted (best first)")))
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "original": campaign,
                    "title": _("Report: %(name)s") % {"name": campaign.name}, "campaign": campaign, "report": report}
         return TemplateResponse(request, "ecom_ai/admin/marketing/report.html", context)

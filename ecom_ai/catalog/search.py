@@ -203,6 +203,9 @@ ZH_LEXICON: dict[str, str] = {
     "香水": "parfum", "面膜": "sheet mask", "护手霜": "hand cream",
     "狗窝": "dog bed", "猫爬架": "cat tree", "狗绳": "dog leash", "猫砂盆": "cat litter box", "宠物": "pet",
     "笔记本": "notebook", "钢笔": "fountain pen", "键盘": "keyboard", "鼠标": "mouse", "手账": "planner",
+    "跑步": "running", "运动": "sports", "登山": "hiking", "徒步": "hiking", "露营": "camping", "咖啡": "coffee",
+    "茶": "tea", "厨房": "kitchen", "狗": "dog", "猫": "cat", "婴儿": "baby", "冬天": "winter", "冬季": "winter",
+    "夏天": "summer", "雨": "rain", "旅行": "travel", "办公": "office", "游戏": "game",
     # attributes
     "防水": "waterproof", "无线": "wireless", "蓝牙": "bluetooth", "轻便": "lightweight", "轻量": "lightweight",
     "保暖": "warm insulated", "真皮": "leather", "皮革": "leather", "皮": "leather", "棉": "cotton",
@@ -284,8 +287,10 @@ def parse_query(text: str, language: str | None = None, *, synonyms: dict[str, s
     price_range, rest = parse_price(text)
     lexicon = {**ZH_LEXICON, **(synonyms or {})}
     translated, rest_zh = _translate_zh(rest, lexicon) if CJK_RE.search(rest) else ([], rest)
+    chinese = rest  # the Chinese words themselves, for a catalog written in Chinese
     for stop in sorted(_ZH_STOPWORDS, key=len, reverse=True):
         rest_zh = rest_zh.replace(stop, " ")
+        chinese = chinese.replace(stop, " ")
     latin = [w for w in words(rest_zh) if w not in _EN_STOPWORDS and not w.isdigit() and len(w) > 1]
     lowered = rest.lower()
     for word, replacement in (synonyms or {}).items():  # the shop's own Latin-script synonyms
@@ -295,7 +300,7 @@ def parse_query(text: str, language: str | None = None, *, synonyms: dict[str, s
     attributes = [t for t in terms if t in _ATTRIBUTE_STEMS]
     semantic = " ".join([rest.strip()] + translated) if translated else rest.strip()
     return ParsedQuery(text=text, language=language, price_range=price_range, terms=terms,
-                       cjk_terms=list(dict.fromkeys(cjk_bigrams(rest_zh))), attributes=attributes,
+                       cjk_terms=list(dict.fromkeys(cjk_bigrams(chinese))), attributes=attributes,
                        semantic_text=re.sub(r"\s+", " ", semantic).strip() or text)
 
 
@@ -381,7 +386,9 @@ class CatalogIndex:
     def relevance(self, query: ParsedQuery) -> np.ndarray:
         """Per item: idf-weighted share of the query's words found (best field weight each)."""
         scores = np.zeros(self.n, dtype=np.float32)
-        terms = query.terms + query.cjk_terms
+        # Chinese character pairs count only when the catalog has them (a Chinese catalog): the
+        # leftovers of a translated Chinese query ("用", "穿的") are not product words
+        terms = query.terms + [t for t in query.cjk_terms if t in self.idf]
         if not terms:
             return scores
         weights = {t: self.idf.get(t, math.log(1 + (self.n + 1) / 0.5)) for t in terms}

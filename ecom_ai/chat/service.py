@@ -60,8 +60,11 @@ except ImportError:  # pragma: no cover - depends on the installed version
 logger = logging.getLogger(__name__)
 
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")  # lone surrogates cannot be stored (not valid UTF-8)
 
 HANDOFF_SOURCE = {"type": "handoff", "label": "customer service team"}
+# a message nothing else answers is a catalog question when an item has this share of its words
+CATALOG_FALLBACK_RELEVANCE = 0.6
 
 
 class ChatInputError(ValueError):
@@ -87,7 +90,7 @@ def clean_text(text) -> str:
     """Validate and normalise a message: a non-empty string within the length limit."""
     if not isinstance(text, str):
         raise ChatInputError("The message must be text.")
-    text = _CONTROL_RE.sub(" ", text).strip()
+    text = _SURROGATE_RE.sub("\ufffd", _CONTROL_RE.sub(" ", text)).strip()
     if not text:
         raise ChatInputError("The message is empty.")
     limit = ecom_settings.CHAT_MAX_MESSAGE_LENGTH
@@ -387,6 +390,14 @@ class ChatService:
 
         ranking = self.rank(turn)
         if ranking.best is None:
+            # nothing ranked: the catalog is the last source ("有没有瑜伽垫" names a product the
+            # classifier has never seen) — answered only when an item matches the message's words well
+            if product_intent is not None and (guess is None or guess.handler == Intent.HANDLER_PRODUCT):
+                answer = self.product_answer(product_intent, turn.prediction, turn.text, entities,
+                                             conversation=turn.conversation, user=turn.user,
+                                             language=turn.language, min_relevance=CATALOG_FALLBACK_RELEVANCE)
+                if answer is not None:
+                    return answer
             return self.miss_answer(turn)
         if ranking.ask:
             return self.clarify_answer(turn, [ranking.best, *ranking.alternatives])
@@ -557,12 +568,16 @@ class ChatService:
 
     # --- catalog -----------------------------------------------------------------------
     def product_answer(self, intent: Intent, prediction: IntentPrediction | None, text: str, entities, *,
-                       conversation: Conversation | None = None, user=None, language: str = "") -> Answer:
+                       conversation: Conversation | None = None, user=None, language: str = "",
+                       min_relevance: float | None = None):
         """Catalog search (``catalog_search``): price limits in English and Chinese applied strictly,
-        "customers also liked" from related items only, answered in the shopper's language."""
+        "customers also liked" from related items only, answered in the shopper's language.
+        With ``min_relevance``: ``None`` unless the best item has at least that text relevance."""
         language = language or default_language()
         vector = prediction.vector if prediction is not None else None
         result = catalog_search.search(text, language, limit=3, encoder=self.classifier.encoder, vector=vector)
+        if min_relevance is not None and not (result.items and result.items[0].relevance >= min_relevance):
+            return None
         intro = ""
         if result.items:
             template, template_language = self._template_text(intent, language)

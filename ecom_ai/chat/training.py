@@ -4,7 +4,8 @@
 stratified share for evaluation (per-intent recall and macro-F1 go into the version's
 metrics; the admin's report shows them), then trains the final head on all examples.
 Params: ``hidden``, ``epochs``, ``lr``, ``holdout`` (default 0.2), ``seed``, ``encoder``
-(an encoder spec dict; default from settings).
+(an encoder spec dict; default from settings), ``lexical`` (TF-IDF n-gram features next to
+the embedding, see ``classifier.py``; default: with every encoder but the built-in one).
 """
 from __future__ import annotations
 
@@ -93,12 +94,14 @@ class IntentTrainer(Trainer):
         labels = [labels[i] for i in keep]
         spec = params.get("encoder") or configured_encoder_spec()
         hidden = params.get("hidden")
-        hidden = (0 if spec.get("kind") == "builtin" else 256) if hidden is None else int(hidden)
+        hidden = None if hidden is None else int(hidden)  # None: the classifier's default for the encoder
         epochs = int(params.get("epochs", 40))
         lr = params.get("lr")
         lr = None if lr is None else float(lr)
         seed = int(params.get("seed", 1234))
         holdout = float(params.get("holdout", 0.2))
+        lexical = params.get("lexical")  # None: the classifier's default for the encoder
+        lexical = None if lexical is None else bool(lexical)
         device = str(self.device)
 
         progress.update(percent=2, message=f"Encoding {len(texts)} examples ({spec.get('kind')}).")
@@ -112,7 +115,8 @@ class IntentTrainer(Trainer):
 
             held = fit_intent_classifier([texts[i] for i in train_idx], [labels[i] for i in train_idx],
                                          encoder_spec=spec, vectors=vectors[train_idx], hidden=hidden,
-                                         epochs=epochs, lr=lr, seed=seed, device=device, progress=report)
+                                         epochs=epochs, lr=lr, seed=seed, device=device, lexical=lexical,
+                                         progress=report)
             scores = evaluate(held, [texts[i] for i in test_idx], [labels[i] for i in test_idx],
                               vectors=np.asarray(vectors[test_idx]))
             metrics.update(accuracy=scores["accuracy"], macro_f1=scores["macro_f1"],
@@ -130,10 +134,12 @@ class IntentTrainer(Trainer):
                             total_epochs=total * 2 if len(test_idx) else total, loss=loss)
 
         classifier = fit_intent_classifier(texts, labels, encoder_spec=spec, vectors=vectors, hidden=hidden,
-                                           epochs=epochs, lr=lr, seed=seed, device=device, progress=report_final)
+                                           epochs=epochs, lr=lr, seed=seed, device=device, lexical=lexical,
+                                           progress=report_final)
         return TrainResult(
             payload=classifier.to_payload(), metrics=metrics,
-            params={"encoder": spec, "hidden": hidden, "epochs": epochs, "lr": lr, "seed": seed, "holdout": holdout},
+            params={"encoder": spec, "hidden": classifier.hidden, "epochs": epochs, "lr": lr, "seed": seed, "holdout": holdout,
+                    "lexical": classifier.lexical is not None},
         )
 
     def load(self, payload) -> IntentClassifier:

@@ -355,12 +355,34 @@ class Selection:
     reason: str
 
 
+def best_fixed_arm(data: LoggedData, arms: int, *, engaged=None, value=None, offsets=None) -> int:
+    """The best fixed arm on ``data``: model-free, so use every training decision (not only the
+    selection part). By self-normalized IPS of the reward; or, with ``engaged`` (0/1 per decision)
+    and ``value`` (gross value per decision), by the two-part estimate ``P(engaged | arm) · mean value
+    of the engaged − offsets[arm]`` — the assumption of ``TwoPartModel``, far less swayed by a few
+    very large orders than the mean reward."""
+    n = len(data)
+    if engaged is None:
+        values = [ope.estimate("snips", data.rewards, data.actions, data.propensities, ope.fixed(n, arms, k),
+                               bootstrap=0).value for k in range(arms)]
+        return int(np.argmax(values))
+    engaged = np.asarray(engaged, dtype=np.float64)
+    value = np.asarray(value, dtype=np.float64)
+    per_engaged = float(value[engaged > 0].mean()) if (engaged > 0).any() else 0.0
+    offsets = np.zeros(arms) if offsets is None else np.asarray(offsets, dtype=np.float64)
+    rates = [ope.estimate("snips", engaged, data.actions, data.propensities, ope.fixed(n, arms, k),
+                          bootstrap=0).value for k in range(arms)]
+    return int(np.argmax([rates[k] * per_engaged - offsets[k] for k in range(arms)]))
+
+
 def select_policy(valid: LoggedData, arms: int, q_valid, q_models, pg_probs=None, *, thresholds=(0.0,),
                   estimators=("dr", "snips"), bootstrap: int = 200, seed: int = 0,
-                  clip: float | None = None) -> Selection:
+                  clip: float | None = None, base_arm: int | None = None) -> Selection:
     """Choose among fixed arms, thresholded greedy Q-policies and the PG policy on held-out ``valid``
     decisions. ``q_valid``: the DR reward model's predictions there; ``q_models``: ``{name: predictions
     there}`` of the Q-models that define candidate policies (a single array is named ``"qnet"``).
+    ``base_arm``: the best fixed arm, best found with ``best_fixed_arm`` on all training decisions
+    (default: the best by DR on ``valid`` alone, which is noisier).
     A learned candidate wins only if the lower end of its paired difference to the best fixed arm
     is above zero under **every** estimator in ``estimators`` (DR alone would favour the policy of
     its own reward model); among those the highest DR value wins."""
@@ -368,9 +390,12 @@ def select_policy(valid: LoggedData, arms: int, q_valid, q_models, pg_probs=None
     args = (valid.rewards, valid.actions, valid.propensities)
     if q_models is not None and not isinstance(q_models, dict):
         q_models = {"qnet": q_models}
-    fixed_values = [ope.estimate("dr", *args, ope.fixed(n, arms, k), q_valid, clip=clip, bootstrap=0).value
-                    for k in range(arms)]
-    base = int(np.argmax(fixed_values))
+    if base_arm is None:
+        fixed_values = [ope.estimate("dr", *args, ope.fixed(n, arms, k), q_valid, clip=clip, bootstrap=0).value
+                        for k in range(arms)]
+        base = int(np.argmax(fixed_values))
+    else:
+        base = int(base_arm)
     candidates = [Candidate(f"fixed:{k}", "fixed", fixed_arm=k) for k in range(arms)]
     predictions = {}
     for model_name, pred in (q_models or {}).items():

@@ -156,7 +156,7 @@ class OfferService:
             raise OfferError("A user key or a visitor key is required.")
         subject = who.subject_key
 
-        previous = self._sticky(campaign, subject, now)
+        previous, given = self._history(campaign, subject, now)
         if previous is not None:
             return previous
 
@@ -171,7 +171,7 @@ class OfferService:
             decision = self._store(campaign, who, None, 1.0, {NO_OFFER: 1.0}, ["control group"], state, now,
                                    is_control=True, for_learning=False, policy="control", batch=batch)
             return self._result(decision, campaign, None)
-        if self._over_cap(campaign, subject, now):
+        if campaign.frequency_cap is not None and given >= campaign.frequency_cap:
             return OfferResult(campaign, None, None, 1.0, ["frequency cap reached"])
 
         probs, policy, version, reasons = self.arm_probabilities(campaign, arms, state)
@@ -215,27 +215,25 @@ class OfferService:
         return learned, "learned", version, [reason]
 
     # --- stages --------------------------------------------------------------------------
-    def _sticky(self, campaign, subject, now) -> OfferResult | None:
+    def _history(self, campaign, subject, now) -> tuple[OfferResult | None, int]:
+        """One query: ``(the unexpired decision, if any, as a sticky result; offers given in the
+        frequency window)``."""
+        from django.db.models import Q
+
         from ecom_ai.models.marketing import OfferDecision
 
-        decision = (OfferDecision.objects.filter(campaign=campaign, subject_key=subject, expires_at__gt=now)
-                    .select_related("offer").order_by("-created_at").first())
+        since = now - timedelta(days=campaign.frequency_window_days)
+        recent = list(OfferDecision.objects.filter(Q(expires_at__gt=now) | Q(created_at__gte=since, offer__isnull=False),
+                                                   campaign=campaign, subject_key=subject)
+                      .select_related("offer").order_by("-created_at")[:200])
+        given = sum(1 for d in recent if d.offer_id is not None and d.created_at >= since)
+        decision = next((d for d in recent if d.expires_at > now), None)
         if decision is None:
-            return None
+            return None, given
         result = self._result(decision, campaign, decision.offer)
         result.sticky = True
         result.reasons = [*result.reasons, "same decision as before (sticky within the campaign window)"]
-        return result
-
-    def _over_cap(self, campaign, subject, now) -> bool:
-        from ecom_ai.models.marketing import OfferDecision
-
-        if campaign.frequency_cap is None:
-            return False
-        since = now - timedelta(days=campaign.frequency_window_days)
-        given = OfferDecision.objects.filter(campaign=campaign, subject_key=subject, created_at__gte=since,
-                                             offer__isnull=False).count()
-        return given >= campaign.frequency_cap
+        return result, given
 
     def _store(self, campaign, who: Identity, offer, propensity, probabilities, reasons, state, now, *,
                policy, version=None, cost=Decimal("0"), is_control=False, for_learning=True, batch=""):

@@ -47,9 +47,9 @@ def conversion_probability(state: dict, arm: str) -> float:
     base = 0.04 + 0.10 * loyal + 0.02 * min(state.get("cart_adds_30d", 0), 3)
     lift = 0.0
     if arm == "ten":
-        lift = 0.16 * state.get("coupon_share", 0.0) + 0.01
+        lift = 0.35 * state.get("coupon_share", 0.0) ** 2 + 0.005
     elif arm == "ship":
-        lift = 0.07 * (1.0 if state.get("is_new") else 0.0) + 0.05 * state.get("share_app", 0.0)
+        lift = 0.15 * (1.0 if state.get("is_new") else 0.0) + 0.10 * state.get("share_app", 0.0)
     return min(0.95, base + lift)
 
 

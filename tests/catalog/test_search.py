@@ -212,3 +212,21 @@ def test_chat_wrapper_answers_in_the_query_language(generated_catalog, settings)
     result = catalog_search.search("cat tree under 5")
     text, sources, _ = catalog_search.answer_parts(result, currency="USD")
     assert "under 5 USD" in text and "Cat Tree" in text
+
+
+def test_chinese_leftover_words_do_not_dilute_the_match(generated_catalog):
+    result = catalog.search("跑步用的鞋", limit=5)
+    assert result.items and all("Running Shoes" in hit.title for hit in result.items)
+
+
+def test_chinese_catalog_is_matched_by_character_pairs(db):
+    from ecom_ai.models import Item
+
+    Item.objects.bulk_create([Item(key="z1", title="轻便跑步鞋", category="鞋", price=Decimal("199")),
+                              Item(key="z2", title="保温水杯", category="运动", price=Decimal("59"))])
+    catalog.clear_index()
+    try:
+        assert [hit.key for hit in catalog.search("有没有200元以下的跑步鞋").items] == ["z1"]
+        assert catalog.search("跑步鞋 100元以下").items == []
+    finally:
+        catalog.clear_index()

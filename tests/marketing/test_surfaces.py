@@ -120,3 +120,18 @@ def test_decide_campaign_command_and_task(campaign, tmp_path):
         call_command("ecom_ai_decide_campaign", "no-such")
     assert decide_campaign_task.apply(args=["no-such"]).get()["status"] == "unknown campaign"
     assert decide_campaign_task.apply(args=[campaign.slug]).get()["decided"] == 0  # everyone decided already
+
+
+def test_deleting_a_campaign_removes_its_decisions_and_an_offer_in_use_is_protected(campaign, service,
+                                                                                    admin_client):
+    from ecom_ai.models.marketing import Campaign, Offer
+    from tests.marketing.conftest import who
+
+    service.decide(who(1), campaign)
+    offer = Offer.objects.get(campaign=campaign, key="ten")
+    response = admin_client.post(f"/admin/ecom_ai/offer/{offer.pk}/delete/", {"post": "yes"})
+    assert response.status_code in (200, 404)  # offers are edited inline; the model has no own admin
+    assert Offer.objects.filter(pk=offer.pk).exists()
+    response = admin_client.post(f"/admin/ecom_ai/campaign/{campaign.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Campaign.objects.filter(pk=campaign.pk).exists() and not OfferDecision.objects.exists()

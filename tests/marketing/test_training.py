@@ -53,11 +53,14 @@ def test_too_few_decisions_is_not_enough_data(campaign):
         train_model("offers", FAST)
 
 
-def test_trains_gates_and_serves_a_learned_policy(campaign, settings):
+def test_trains_gates_and_serves_a_learned_policy(campaign, settings, admin_client):
     campaign.offers.update(send_cost=Decimal("0"))
     log_history(campaign, 3000)
     version = train_model("offers", FAST)
     assert version.metrics["decisions"] == 3000 and version.metrics["campaigns"] == 1
+    from ecom_ai.models import TrainingRun
+
+    assert TrainingRun.objects.get(version=version).history  # per-epoch progress of the Q-network
     evaluation = version.validation["campaigns"][campaign.slug]
     assert set(evaluation["policies"]) == {"learned", "logging", "fixed:none", "fixed:ten", "fixed:ship"}
     for estimates in evaluation["policies"].values():
@@ -86,6 +89,11 @@ def test_trains_gates_and_serves_a_learned_policy(campaign, settings):
     assert batch.decided == 200
     rows = OfferDecision.objects.filter(batch=batch.batch)
     assert {d.policy for d in rows} == {"learned"} and all(min(d.probabilities.values()) > 0 for d in rows)
+    # the admin report: OPE estimates of the version and the policy's Qini curve
+    page = admin_client.get(f"/admin/ecom_ai/campaign/{campaign.pk}/report/").content.decode()
+    assert f"offers v{version.number}" in page and "fixed:ten" in page
+    if load_active("offers").get(campaign.slug).kind != "fixed":
+        assert "<svg" in page and "Qini curve" in page
 
 
 def test_a_corrupt_artifact_falls_back_to_the_fixed_offer(campaign):

@@ -91,6 +91,8 @@ else:
     DATABASES = {"default": {
         "ENGINE": "django.db.backends.sqlite3", "NAME": os.path.join(tempfile.gettempdir(), "ecom_ai_oscar.sqlite3"),
         "ATOMIC_REQUESTS": True,
+        # as the sandbox: writers wait for each other instead of failing with "database is locked"
+        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         "TEST": {"NAME": os.environ.get("ECOM_AI_TEST_DB_NAME")
                  or os.path.join(tempfile.mkdtemp(prefix="ecom_ai_oscar_db_"), "test.sqlite3")},
     }}

@@ -310,3 +310,17 @@ def test_signup_login_logout(client, db, django_user_model):
 @pytest.mark.parametrize("path", ["/", "/cart/", "/search/?q=a", "/account/login/", "/account/signup/"])
 def test_pages_render_for_anonymous_visitors(client, catalog, path):
     assert client.get(path).status_code == 200
+
+
+def test_the_card_fingerprint_is_keyed_not_a_plain_hash(settings):
+    import hashlib
+
+    from shop.views import card_fingerprint
+
+    pan = "4242424242424242"
+    first = card_fingerprint(pan)
+    assert len(first) == 32 and first == card_fingerprint(pan)  # stable: links orders paid with one card
+    assert first != hashlib.sha256(pan.encode()).hexdigest()[:32]  # not reversible by hashing every PAN
+    settings.CARD_FINGERPRINT_KEY = "another-key"
+    assert card_fingerprint(pan) != first
+    assert card_fingerprint("") == ""

@@ -10,14 +10,15 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from ecom_ai.api.errors import DatabaseUnavailableMixin
 from ecom_ai.adapters import get_adapter
+from ecom_ai.api.base import EcomAIAPIView, StrictQueryMixin
+from ecom_ai.api.chat.serializers import ChatMessageInSerializer, ChatPayloadSerializer
 from ecom_ai.api.events.authentication import BrowserSessionAuthentication
 from ecom_ai.api.throttling import ResilientRateThrottle
 from ecom_ai.chat.service import ChatInputError, ChatService, clean_text
@@ -99,7 +100,12 @@ def current_conversation(request, *, include_closed: bool = False) -> Conversati
     return conversation
 
 
-class ChatMessagesView(DatabaseUnavailableMixin, APIView):
+class ChatHistoryQuerySerializer(StrictQueryMixin, serializers.Serializer):
+    after = serializers.IntegerField(required=False, default=0, min_value=0, max_value=2**63 - 1,
+                                     help_text="Only messages with a larger id (the last id the client has).")
+
+
+class ChatMessagesView(DatabaseUnavailableMixin, EcomAIAPIView):
     authentication_classes = [BrowserSessionAuthentication]
     permission_classes = [AllowAny]
 
@@ -114,25 +120,22 @@ class ChatMessagesView(DatabaseUnavailableMixin, APIView):
     @extend_schema(
         operation_id="ecom_ai_chat_messages_retrieve",
         summary="This shopper's conversation (messages after ?after=<id>)",
-        responses={200: inline_serializer("ChatHistory", {
-            "conversation": serializers.DictField(allow_null=True), "messages": serializers.ListField(),
-            "poll_seconds": serializers.IntegerField()})},
+        parameters=[ChatHistoryQuerySerializer],
+        responses={200: ChatPayloadSerializer},
     )
     def get(self, request):
-        after = request.query_params.get("after", "0")
-        if not after.isdigit() or len(after) > 18:
-            return Response({"detail": "'after' must be a message id (a non-negative integer)."},
-                            status=status.HTTP_400_BAD_REQUEST)
+        query = ChatHistoryQuerySerializer(data=request.query_params)
+        if not query.is_valid():
+            return Response({"detail": "'after' must be a message id (a non-negative integer).",
+                             "after": query.errors.get("after", [])}, status=status.HTTP_400_BAD_REQUEST)
         conversation = current_conversation(request, include_closed=True)
-        return Response(self._payload(conversation, after=int(after)))
+        return Response(self._payload(conversation, after=query.validated_data["after"]))
 
     @extend_schema(
         operation_id="ecom_ai_chat_messages_create",
         summary="Send a message to the shop's assistant",
-        request=inline_serializer("ChatMessageIn", {"text": serializers.CharField()}),
-        responses={201: inline_serializer("ChatReply", {
-            "conversation": serializers.DictField(), "messages": serializers.ListField(),
-            "poll_seconds": serializers.IntegerField()})},
+        request=ChatMessageInSerializer,
+        responses={201: ChatPayloadSerializer},
     )
     def post(self, request):
         data = request.data

@@ -51,7 +51,7 @@ class ChannelKeyAuthentication(BaseAuthentication):
         if scheme.lower() != KEYWORD.lower():
             return None
         raw = raw.strip()
-        if not raw or " " in raw:
+        if not raw or " " in raw or not raw.isprintable():  # NUL and other controls never reach the database
             raise exceptions.AuthenticationFailed(_("Malformed Api-Key header: use 'Authorization: Api-Key <key>'."))
         key = ChannelKey.find(raw)
         if key is None:

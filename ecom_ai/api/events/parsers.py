@@ -1,11 +1,10 @@
-"""A JSON parser that turns every malformed body into a 400, deep nesting included."""
-from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
+"""The events endpoint's parser: the shared safe parser (``ecom_ai.api.parsers``), except that
+lone surrogates are left to ``ecom_ai.events.validation``, which names the event and field."""
+from ecom_ai.api.parsers import SafeJSONParser
 
 
-class SafeJSONParser(JSONParser):
-    def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise ParseError("JSON parse error - nested too deeply.") from None
+class EventsJSONParser(SafeJSONParser):
+    reject_lone_surrogates = False
+
+
+__all__ = ["EventsJSONParser", "SafeJSONParser"]

@@ -11,11 +11,11 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from ecom_ai.api.base import EcomAIAPIView
 from ecom_ai.api.errors import DatabaseUnavailableMixin, database_unavailable_response
+from ecom_ai.api.events.parsers import EventsJSONParser
 from ecom_ai.api.events.authentication import BrowserSessionAuthentication, ChannelKeyAuthentication
-from ecom_ai.api.events.parsers import SafeJSONParser
 from ecom_ai.api.events.serializers import BatchAcceptedSerializer, BatchErrorSerializer, EventBatchSerializer
 from ecom_ai.api.events.throttles import BrowserEventsThrottle, ChannelKeyThrottle
 from ecom_ai.conf import settings as ecom_settings
@@ -27,17 +27,30 @@ logger = logging.getLogger("ecom_ai.events")
 BROWSER_SOURCE = "browser"
 
 
+#: JSON may escape any character as ``\uXXXX`` (6 bytes for 1 to 3 bytes of UTF-8): a batch that is
+#: valid once decoded (contexts within MAX_CONTEXT_BYTES) stays within the body limit however escaped
+ESCAPE_FACTOR = 6
+#: room for the other fields of one event (keys, type, times, ids) as sent
+EVENT_FIELDS_BYTES = 1024
+
+
 def max_body_bytes() -> int:
-    per_event = ecom_settings.MAX_CONTEXT_BYTES + 2048
+    """The largest events body read: sized from what a valid batch holds once decoded (every
+    event's context at ``MAX_CONTEXT_BYTES``) times the worst JSON escaping; the limits on
+    the decoded content (batch size, context bytes) are then checked event by event."""
+    per_event = ESCAPE_FACTOR * (ecom_settings.MAX_CONTEXT_BYTES + EVENT_FIELDS_BYTES)
     return max(django_settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0, ecom_settings.MAX_BATCH_SIZE * per_event)
 
 
-class EventBatchView(DatabaseUnavailableMixin, APIView):
+class EventBatchView(DatabaseUnavailableMixin, EcomAIAPIView):
     authentication_classes = [ChannelKeyAuthentication, BrowserSessionAuthentication]
     permission_classes = [AllowAny]
     throttle_classes = [BrowserEventsThrottle, ChannelKeyThrottle]
-    parser_classes = [SafeJSONParser]
+    parser_classes = [EventsJSONParser]
     database_unavailable_detail = gettext_lazy("Events could not be stored right now; retry later.")
+
+    def max_body_bytes(self) -> int | None:
+        return max_body_bytes()
 
     @extend_schema(
         operation_id="ecom_ai_events_create",
@@ -72,14 +85,6 @@ class EventBatchView(DatabaseUnavailableMixin, APIView):
         tags=["events"],
     )
     def post(self, request):
-        length = request.META.get("CONTENT_LENGTH") or "0"
-        try:
-            too_big = int(length) > max_body_bytes()
-        except ValueError:
-            too_big = False
-        if too_big:
-            return Response({"detail": _("Request body too large.")}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
-
         body = request.data
         if not isinstance(body, dict):
             return Response({"detail": _("The body must be a JSON object: {\"events\": [...]}.")}, status=400)

@@ -1,15 +1,54 @@
 """Fraud API serializers: strict types and sizes; odd-but-typed values are scored and listed as gaps."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
+from ecom_ai.api.base import StrictQueryMixin
 from ecom_ai.fraud.features import OrderFacts
 from ecom_ai.models.fraud import FraudAssessment
 
 
+#: order times (and sign-up times) outside [EARLIEST_ORDER_TIME, now + MAX_ORDER_TIME_AHEAD] are a 400:
+#: a 9999-12-31 order would be stored and scored as if real; year 1 broke date arithmetic
+EARLIEST_ORDER_TIME = datetime(2000, 1, 1, tzinfo=dt_timezone.utc)
+MAX_ORDER_TIME_AHEAD = timedelta(days=1)
+
+
+def check_time_window(value):
+    """``value`` (aware datetime or None) within the sane window, else a ValidationError."""
+    if value is None:
+        return value
+    latest = timezone.now() + MAX_ORDER_TIME_AHEAD
+    try:
+        sane = EARLIEST_ORDER_TIME <= value <= latest
+    except (OverflowError, TypeError):
+        sane = False
+    if not sane:
+        raise serializers.ValidationError(
+            _("Must be between %(earliest)s and one day from now (%(latest)s).")
+            % {"earliest": EARLIEST_ORDER_TIME.date().isoformat(), "latest": latest.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    return value
+
+
+class StrictCharField(serializers.CharField):
+    """Text only: a number where the schema says string is a 400, not silently converted."""
+
+    default_error_messages = {"not_text": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_text")
+        return super().to_internal_value(data)
+
+
 class OrderLineSerializer(serializers.Serializer):
-    item_key = serializers.CharField(max_length=191, allow_blank=True, required=False, default="")
+    item_key = StrictCharField(max_length=191, allow_blank=True, required=False, default="")
     quantity = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False, default=1)
     price = serializers.DecimalField(max_digits=18, decimal_places=4, required=False, allow_null=True)
 
@@ -23,23 +62,27 @@ class OrderPayloadSerializer(serializers.Serializer):
     so ``to_facts()`` needs no mapping.
     """
 
-    order_key = serializers.CharField(max_length=191, required=False, allow_blank=True, default="")
-    number = serializers.CharField(max_length=191, required=False, allow_blank=True, default="")
-    user_key = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    email = serializers.CharField(max_length=254, required=False, allow_blank=True, default="")
+    order_key = StrictCharField(max_length=191, required=False, allow_blank=True, default="")
+    number = StrictCharField(max_length=191, required=False, allow_blank=True, default="")
+    user_key = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
+    email = StrictCharField(max_length=254, required=False, allow_blank=True, default="")
     total = serializers.DecimalField(max_digits=18, decimal_places=4, required=False, allow_null=True, default=None,
                                      source="amount")
-    currency = serializers.CharField(max_length=8, required=False, allow_blank=True, default="")
-    created_at = serializers.DateTimeField(required=False, allow_null=True, default=None, source="placed_at")
-    signed_up_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    ip = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    device_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="", source="device")
-    payment_fingerprint = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
-    shipping_country = serializers.CharField(max_length=8, required=False, allow_blank=True, default="")
-    billing_country = serializers.CharField(max_length=8, required=False, allow_blank=True, default="")
-    ip_country = serializers.CharField(max_length=8, required=False, allow_blank=True, default="")
-    channel = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
-    visitor_key = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    currency = StrictCharField(max_length=8, required=False, allow_blank=True, default="")
+    created_at = serializers.DateTimeField(required=False, allow_null=True, default=None, source="placed_at",
+                                           help_text="When the order was placed: between 2000-01-01 and one day "
+                                                     "from now.")
+    signed_up_at = serializers.DateTimeField(required=False, allow_null=True, default=None,
+                                             help_text="When the customer signed up: between 2000-01-01 and one "
+                                                       "day from now.")
+    ip = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
+    device_id = StrictCharField(max_length=128, required=False, allow_blank=True, default="", source="device")
+    payment_fingerprint = StrictCharField(max_length=128, required=False, allow_blank=True, default="")
+    shipping_country = StrictCharField(max_length=8, required=False, allow_blank=True, default="")
+    billing_country = StrictCharField(max_length=8, required=False, allow_blank=True, default="")
+    ip_country = StrictCharField(max_length=8, required=False, allow_blank=True, default="")
+    channel = StrictCharField(max_length=32, required=False, allow_blank=True, default="")
+    visitor_key = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
     lines = OrderLineSerializer(many=True, required=False, default=list, max_length=500)
     extra = serializers.DictField(
         required=False, default=dict,
@@ -65,6 +108,12 @@ class OrderPayloadSerializer(serializers.Serializer):
             raise serializers.ValidationError(dict(sorted(errors.items())[:20]))
         return value
 
+    def validate_created_at(self, value):
+        return check_time_window(value)
+
+    def validate_signed_up_at(self, value):
+        return check_time_window(value)
+
     def validate(self, data):
         if not (data.get("order_key") or "").strip() and not (data.get("number") or "").strip():
             raise serializers.ValidationError({"order_key": _("Give order_key or number to identify the order.")})
@@ -82,6 +131,23 @@ class OrderPayloadSerializer(serializers.Serializer):
             lines=[(line.get("item_key", ""), line.get("quantity", 1), line.get("price")) for line in lines],
             extra_source="api", **data,
         )
+
+
+class OrderPayloadSchema(OpenApiSerializerExtension):
+    """The schema states what the serializer enforces beyond field types: ``order_key`` or
+    ``number`` (not blank) is required, and unknown fields are refused."""
+
+    target_class = "ecom_ai.api.fraud.serializers.OrderPayloadSerializer"
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        if direction == "request":
+            schema["additionalProperties"] = False
+            schema["anyOf"] = [
+                {"required": [name], "properties": {name: {"type": "string", "pattern": r"\S"}}}
+                for name in ("order_key", "number")
+            ]
+        return schema
 
 
 class AssessmentSerializer(serializers.ModelSerializer):
@@ -104,7 +170,7 @@ class DecisionSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class AssessmentFilterSerializer(serializers.Serializer):
+class AssessmentFilterSerializer(StrictQueryMixin, serializers.Serializer):
     level = serializers.ChoiceField(choices=[c[0] for c in FraudAssessment.LEVEL_CHOICES], required=False)
     status = serializers.ChoiceField(choices=[c[0] for c in FraudAssessment.STATUS_CHOICES], required=False)
     since = serializers.DateTimeField(required=False)

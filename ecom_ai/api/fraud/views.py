@@ -7,10 +7,9 @@ from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from ecom_ai.api.base import ApiDefaultsMixin, EcomAIAPIView, StaffOnlyMixin
 from ecom_ai.api.errors import DatabaseUnavailableMixin
 from ecom_ai.api.fraud.serializers import (
     AssessmentDetailSerializer,
@@ -24,12 +23,39 @@ from ecom_ai.models.fraud import FraudAssessment
 
 
 class AssessmentPagination(LimitOffsetPagination):
+    """``limit`` (1..200) and ``offset`` (0 or more): anything else is a 400, not silently the default."""
+
     default_limit = 50
     max_limit = 200
 
+    def _strict_int(self, request, name: str, minimum: int, default):
+        raw = request.query_params.get(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise ValidationError({name: [_("Must be an integer of at least %(minimum)d.") % {"minimum": minimum}]})
+        return value
 
-class AssessOrderView(DatabaseUnavailableMixin, APIView):
-    permission_classes = [IsAdminUser]
+    def get_limit(self, request):
+        return min(self._strict_int(request, self.limit_query_param, 1, self.default_limit), self.max_limit)
+
+    def get_offset(self, request):
+        return self._strict_int(request, self.offset_query_param, 0, 0)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        bounds = {self.limit_query_param: {"minimum": 1, "maximum": self.max_limit},
+                  self.offset_query_param: {"minimum": 0}}
+        for parameter in parameters:
+            parameter["schema"].update(bounds.get(parameter["name"], {}))
+        return parameters
+
+
+class AssessOrderView(DatabaseUnavailableMixin, StaffOnlyMixin, EcomAIAPIView):
 
     @extend_schema(operation_id="ecom_ai_fraud_assess", request=OrderPayloadSerializer,
                    responses={200: AssessmentDetailSerializer}, summary="Assess an order payload (staff only)")
@@ -46,8 +72,7 @@ class AssessOrderView(DatabaseUnavailableMixin, APIView):
 
 @extend_schema_view(get=extend_schema(operation_id="ecom_ai_fraud_assessments", parameters=[AssessmentFilterSerializer],
                                      summary="List fraud assessments (staff only)"))
-class AssessmentListView(DatabaseUnavailableMixin, ListAPIView):
-    permission_classes = [IsAdminUser]
+class AssessmentListView(DatabaseUnavailableMixin, StaffOnlyMixin, ApiDefaultsMixin, ListAPIView):
     serializer_class = AssessmentSerializer
     pagination_class = AssessmentPagination
 
@@ -75,8 +100,7 @@ class AssessmentListView(DatabaseUnavailableMixin, ListAPIView):
         return qs
 
 
-class DecisionView(DatabaseUnavailableMixin, APIView):
-    permission_classes = [IsAdminUser]
+class DecisionView(DatabaseUnavailableMixin, StaffOnlyMixin, EcomAIAPIView):
 
     @extend_schema(operation_id="ecom_ai_fraud_decision", request=DecisionSerializer,
                    responses={200: AssessmentSerializer}, summary="Approve an order or mark it as fraud (staff only)")

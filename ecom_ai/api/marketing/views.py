@@ -8,14 +8,16 @@ events (``context.decision``). Unknown campaign: 404; bad input: 400; never a 50
 """
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from ecom_ai.adapters import get_adapter
+from ecom_ai.api.base import EcomAIAPIView
+from ecom_ai.api.errors import DatabaseUnavailableMixin
+from ecom_ai.api.schema import ErrorSerializer
 from ecom_ai.api.events.authentication import ChannelKeyAuthentication
 from ecom_ai.api.events.throttles import BrowserEventsThrottle
 from ecom_ai.conf import settings as ecom_settings
@@ -72,13 +74,14 @@ class OffersThrottle(BrowserEventsThrottle):
         return ecom_settings.MARKETING_THROTTLE_RATE
 
 
-class OffersView(APIView):
+class OffersView(DatabaseUnavailableMixin, EcomAIAPIView):
     authentication_classes = [ChannelKeyAuthentication, SessionAuthentication]
     permission_classes = [AllowAny]
     throttle_classes = [OffersThrottle]
 
     @extend_schema(
-        operation_id="ecom_ai_offers", parameters=[OfferQuerySerializer], responses={200: OfferAnswerSerializer},
+        operation_id="ecom_ai_offers", parameters=[OfferQuerySerializer],
+        responses={200: OfferAnswerSerializer, 404: OpenApiResponse(ErrorSerializer, description="Unknown campaign.")},
         summary="The current shopper's personal offer in a campaign",
         examples=[OpenApiExample("an offer", value={
             "campaign": "welcome-back", "decision": 812,

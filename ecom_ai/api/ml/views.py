@@ -7,8 +7,8 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.generics import RetrieveAPIView
-from rest_framework.permissions import IsAdminUser
 
+from ecom_ai.api.base import ApiDefaultsMixin, StaffOnlyMixin
 from ecom_ai.api.errors import DatabaseUnavailableMixin
 from ecom_ai.ml.charts import history_charts
 from ecom_ai.models import TrainingRun
@@ -45,7 +45,6 @@ class TrainingRunSerializer(serializers.ModelSerializer):
 
 @extend_schema_view(get=extend_schema(operation_id="ecom_ai_training_run_retrieve",
                                      summary="Progress of a training run (staff only)"))
-class TrainingRunView(DatabaseUnavailableMixin, RetrieveAPIView):
-    permission_classes = [IsAdminUser]
+class TrainingRunView(DatabaseUnavailableMixin, StaffOnlyMixin, ApiDefaultsMixin, RetrieveAPIView):
     serializer_class = TrainingRunSerializer
     queryset = TrainingRun.objects.select_related("version")

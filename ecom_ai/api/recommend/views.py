@@ -11,15 +11,16 @@ from __future__ import annotations
 import re
 
 from django.utils.translation import gettext as _
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from ecom_ai.api.errors import DatabaseUnavailableMixin
 from ecom_ai.adapters import get_adapter
+from ecom_ai.api.base import EcomAIAPIView, StrictQueryMixin
 from ecom_ai.api.events.authentication import ChannelKeyAuthentication
 from ecom_ai.api.events.throttles import BrowserEventsThrottle
 from ecom_ai.conf import settings as ecom_settings
@@ -28,15 +29,45 @@ from ecom_ai.models import ChannelKey
 from ecom_ai.recommend.service import Identity, RecommendationError, RecommendationService, UnknownPlacement
 
 
-class RecommendationQuerySerializer(serializers.Serializer):
-    placement = serializers.SlugField(max_length=64, help_text="Placement slug: home, product, cart, email…")
+class PlacementSlugField(serializers.SlugField):
+    """A placement's slug; the schema lists the placements known when it is generated."""
+
+
+def known_placements() -> list[str]:
+    """The placements a request may name: those in the database and the defaults (created on
+    first use)."""
+    from django.db import DatabaseError
+
+    from ecom_ai.models import Placement
+    from ecom_ai.recommend.service import DEFAULT_PLACEMENTS
+
+    try:
+        stored = set(Placement.objects.values_list("slug", flat=True))
+    except DatabaseError:  # the schema is still served, with the defaults
+        stored = set()
+    return sorted(stored | set(DEFAULT_PLACEMENTS))
+
+
+class PlacementSlugFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = "ecom_ai.api.recommend.views.PlacementSlugField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"type": "string", "enum": known_placements()}
+
+
+class RecommendationQuerySerializer(StrictQueryMixin, serializers.Serializer):
+    strict_fields = ("limit",)  # ?limit= (empty) is a 400; an empty item or key means "none"
+
+    placement = PlacementSlugField(max_length=64, help_text="A placement's slug (home, product, cart, email and "
+                                                            "those the shop added in the admin).")
     item = serializers.CharField(max_length=191, required=False, allow_blank=True, trim_whitespace=False,
                                  help_text="The page's item key (anchor of 'also bought' lists).")
     limit = serializers.IntegerField(required=False, min_value=1, help_text="List length (default: the placement's).")
     visitor_key = serializers.CharField(max_length=64, required=False, allow_blank=True,
-                                        help_text="Channel API keys only: the shopper's visitor key.")
+                                        help_text="Channel API keys only: the shopper's visitor key. Browsers "
+                                                  "must leave it out (400): they get their own shopper's lists.")
     user_key = serializers.CharField(max_length=64, required=False, allow_blank=True,
-                                     help_text="Channel API keys only: the shopper's user key.")
+                                     help_text="Channel API keys only: the shopper's user key (browsers: 400).")
 
     def validate_limit(self, value):
         maximum = ecom_settings.RECOMMEND_MAX_LIMIT
@@ -104,7 +135,7 @@ class RecommendationsThrottle(BrowserEventsThrottle):
         return ecom_settings.RECOMMEND_THROTTLE_RATE
 
 
-class RecommendationsView(DatabaseUnavailableMixin, APIView):
+class RecommendationsView(DatabaseUnavailableMixin, EcomAIAPIView):
     authentication_classes = [ChannelKeyAuthentication, SessionAuthentication]
     permission_classes = [AllowAny]
     throttle_classes = [RecommendationsThrottle]

@@ -25,7 +25,7 @@ from django.contrib.auth.hashers import make_password
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, RestrictedError
 from django.utils.text import slugify
 
 from ecom_ai.models import Event, VisitorIdentity
@@ -533,7 +533,7 @@ class Command(BaseCommand):
                     try:
                         with transaction.atomic():
                             model._default_manager.all().delete()
-                    except ProtectedError:
+                    except (ProtectedError, RestrictedError):
                         blocked.append(model)
                 if not blocked:
                     break
