@@ -413,7 +413,12 @@ class ChatService:
         encoder = classifier.encoder
         matches = retrieval.knowledge_matches(prediction.vector, encoder, limit=8)
         answers = article_intents(classifier)  # article root id -> the intent its questions are classified as
-        top = prediction.best_guess
+        # the classifier's top intent lends its probability to the articles that answer it — unless the
+        # message is unlike every training example (then the guess says little: "今天天气怎么样")
+        oos_floor = ecom_settings.CHAT_OOS_MIN_SIMILARITY
+        if oos_floor is None:
+            oos_floor = getattr(classifier, "calibrated_min_similarity", 0.0)
+        top = prediction.best_guess if (prediction.intent or prediction.similarity >= oos_floor) else ""
         candidates = []
         for match in matches:
             bonus = ranker.INTENT_BONUS * turn.confidence if top and answers.get(match.root_id) == top else 0.0
@@ -479,8 +484,9 @@ class ChatService:
                               sources=[dict(HANDOFF_SOURCE)], handoff=True, handoff_reason=f"intent {intent.name}",
                               intent=intent.name)
             label = phrases.pick(phrases.INTENT_LABELS["human_agent"], language)
+            # an offer is not an answer: it counts towards CHAT_HANDOFF_AFTER_MISSES
             return Answer(phrases.phrase("handoff_offer", language), intent=intent.name, suggestions=[label],
-                          offered={_button_key(label): f"intent:{intent.name}"})
+                          offered={_button_key(label): f"intent:{intent.name}"}, miss=True)
         if intent.handler == Intent.HANDLER_KNOWLEDGE:
             vector = turn.prediction.vector if turn.prediction is not None else None
             matches = (retrieval.knowledge_matches(vector, self.classifier.encoder, topic=intent.topic or None,
