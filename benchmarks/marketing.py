@@ -25,10 +25,10 @@ Methods (all trained on the training half only):
   policy (spend regressed per arm), the two-part Q greedy policy (P(visit | x, arm) from a
   Q-network × spend of a visitor from a pooled value network), the policy-gradient policy
   (trained per c on the DR value), and **ours (safe)**: the best fixed arm is found on the whole
-  training half (model-free: visit rate under the arm × mean spend of a visitor − c, the two-part
-  assumption; the mean spend per arm swings with a few $499 orders), and ``select_policy`` on an
-  inner 30 % of it picks a learned policy only when its gain over that arm is significant under
-  both DR and SNIPS, else the arm.
+  training half (model-free: SNIPS of the net spend, the product's rule; ``--fallback engagement``:
+  visit rate under the arm × mean spend of a visitor − c), and ``select_policy`` on an inner 30 %
+  of it picks a learned policy only when its gain over that arm is significant under both DR and
+  SNIPS, else the arm.
 
 Paired differences to the best baseline (by mean) with a 95 % t-interval over splits.
 ``--serving``: ``OfferService.decide`` p99 in process (SQLite, a trained policy loaded) and
@@ -134,7 +134,7 @@ def causalml_x_learner(xtr, atr, ytr, xte, seed):
                                     verbose=False)).reshape(len(xte), 2)
 
 
-def ours(xtr, atr, ytr, vtr, xte, seed, costs):
+def ours(xtr, atr, ytr, vtr, xte, seed, costs, fallback="snips"):
     """Q-network (greedy), two-part Q (greedy), policy gradient (per c) and the safe selection (per c)."""
     import torch
 
@@ -162,8 +162,8 @@ def ours(xtr, atr, ytr, vtr, xte, seed, costs):
                                           seed=seed)
         out[("policy gradient", c)] = pg.probabilities(xte).argmax(axis=1)
         sel = learners.LoggedData(xtr[sel_idx], atr[sel_idx], ytr[sel_idx] - cost[atr[sel_idx]], prop[sel_idx])
-        base = learners.best_fixed_arm(learners.LoggedData(xtr, atr, ytr - cost[atr], prop), 3, engaged=vtr,
-                                       value=ytr, offsets=cost)
+        engagement = dict(engaged=vtr, value=ytr, offsets=cost) if fallback == "engagement" else {}
+        base = learners.best_fixed_arm(learners.LoggedData(xtr, atr, ytr - cost[atr], prop), 3, **engagement)
         selection = learners.select_policy(sel, 3, q_sel - cost, {"qnet": q_sel - cost, "twopart": tp_sel - cost},
                                            pg.probabilities(sel.x), thresholds=(0.0, 0.5, 0.8), bootstrap=100,
                                            seed=seed, base_arm=base)
@@ -212,7 +212,7 @@ def t_interval(diffs):
     return mean, mean - half, mean + half
 
 
-def run_policies(x, arm, spend, visit, conv, splits: int, seed: int, have_causalml: bool):
+def run_policies(x, arm, spend, visit, conv, splits: int, seed: int, have_causalml: bool, fallback="snips"):
     values: dict = {}  # (method, c) -> [value per split]
     chosen: dict = {}
     qini: dict = {}  # (method, outcome, e-mail) -> [(qini, uplift@30)]
@@ -246,7 +246,7 @@ def run_policies(x, arm, spend, visit, conv, splits: int, seed: int, have_causal
             for c in COSTS:
                 results[(name, c)] = ips_value(choose(gains, c), ate, spend[te] - c * (ate != 0))
         t0 = time.perf_counter()
-        our, _ = ours(xtr, atr, spend[tr], visit[tr], xte, seed + s, COSTS)
+        our, _ = ours(xtr, atr, spend[tr], visit[tr], xte, seed + s, COSTS, fallback)
         timings.setdefault("ours (Q-net + PG + selection)", []).append(time.perf_counter() - t0)
         for (name, c), choice in our.items():
             if name.endswith("chose"):
@@ -416,6 +416,9 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-policies", action="store_true", help="skip the policy comparison")
     parser.add_argument("--serving", action="store_true")
+    parser.add_argument("--fallback", choices=("snips", "engagement"), default="snips",
+                        help="how ours (safe) finds the best fixed arm on the training half: SNIPS of the net spend "
+                             "(the product's rule, default) or visit rate x spend per visitor - c")
     parser.add_argument("--batch-customers", type=int, default=100_000)
     args = parser.parse_args()
     x, arm, spend, visit, conv = load(Path(args.data))
@@ -431,7 +434,7 @@ def main():
     if not args.no_policies:
         t0 = time.perf_counter()
         values, chosen, qini, timings = run_policies(x, arm, spend, visit, conv, args.splits, args.seed,
-                                                     have_causalml)
+                                                     have_causalml, args.fallback)
         print(f"\n### Policy value: IPS spend per customer net of send cost ({args.splits} paired 50/50 splits)\n")
         print(policy_table(values, chosen))
         print("\n### Uplift ranking on the test halves (Qini coefficient, uplift@30 %)\n")

@@ -8,6 +8,7 @@
 | ecom_ai.E004 | a PRODUCT_FIELDS / ORDER_FIELDS entry names a field the model lacks |
 | ecom_ai.E005 | ARTIFACT_STORAGE is not an alias in STORAGES |
 | ecom_ai.E006 | TEXT_ENCODER cannot be imported |
+| ecom_ai.E040 | a RECOMMEND_STRATEGIES entry cannot be imported or is not callable (ecom_ai.recommend.checks) |
 | ecom_ai.E030 | FRAUD_EXTRA_FEATURES is malformed, or FAIRNESS_SEGMENTS names an unknown segment (ecom_ai.fraud.checks) |
 | ecom_ai.W001 | the visitor middleware is not installed (anonymous visitors are not tracked) |
 | ecom_ai.W002 | PRODUCT_MODEL is not set (no catalog sync, no recommendations of host products) |
@@ -30,6 +31,7 @@ from django.db.models import Manager
 from ecom_ai import conf
 from ecom_ai.fraud import checks as _fraud_checks  # noqa: F401  (fraud area) registers ecom_ai.E030
 from ecom_ai.ml import checks as _ml_checks  # noqa: F401  (ml area) registers ecom_ai.E020
+from ecom_ai.recommend import checks as _recommend_checks  # noqa: F401  (recommend area) registers ecom_ai.E040
 
 MIDDLEWARE_PATH = "ecom_ai.events.middleware.VisitorMiddleware"
 

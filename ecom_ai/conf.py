@@ -295,7 +295,7 @@ declare("ml", "LOCAL_TRAINING", "thread", STR, one_of(("thread", "inline"), "mus
 declare("ml", "TASK_QUEUE", "ecom_ai", STR, None,
         "queue of ecom_ai's ordinary tasks")
 declare("ml", "TRAINING_QUEUE", "ecom_ai_training", STR, None,
-        "queue of `ecom_ai.train_model` (give it to a GPU worker: `celery -A proj worker -Q ecom_ai_training -c 1`)")
+        "queue of `ecom_ai.train_model` (give it to a GPU worker: `celery -A proj worker -Q ecom_ai_training --pool solo`)")
 declare("ml", "DEVICE", "auto", STR,
         Rule(lambda v: v in ("auto", "cpu", "mps") or v.startswith("cuda"), "must be auto, cpu, cuda, cuda:N or mps"),
         'torch device for training: `"auto"` (CUDA, then Apple MPS, then CPU), `"cpu"`, `"cuda"`, `"cuda:N"`, '
@@ -500,6 +500,20 @@ declare("recommend", "RECOMMEND_COOCCURRENCE_NEIGHBORS", 50, INT, between(1, 100
         "co-occurrence: neighbours kept per item and relation")
 declare("recommend", "RECOMMEND_CACHE_SECONDS", 300, NUM, NOT_NEGATIVE,
         "trending tables and live co-occurrence answers are kept this long per process")
+declare("recommend", "RECOMMEND_STRATEGIES",
+        {name: f"ecom_ai.recommend.strategies.strategy_{name}" for name in (
+            "model", "for_you", "similar", "also_bought", "also_viewed", "trending", "trending_category")},
+        DICT,
+        Rule(lambda v: all(isinstance(k, str) and 1 <= len(k) <= 32 and isinstance(p, str) and p
+                           for k, p in v.items()),
+             "must map strategy names (1-32 characters) to dotted paths of strategy functions"),
+        "strategy name → dotted path of a function `(ctx, k) -> list[Candidate]` "
+        "(`ecom_ai.recommend.strategies`), merged key by key over the built-in ones: add a strategy or replace "
+        "one without repeating the others. Placements and variants name them; an unknown name serves trending; "
+        "`ecom_ai.E040` when an entry cannot be imported",
+        default_doc="the built-in `model`, `for_you`, `similar`, `also_bought`, `also_viewed`, `trending`, "
+                    "`trending_category` (`ecom_ai.recommend.strategies`)",
+        dotted_path=True, merge=True)
 declare("recommend", "RECOMMEND_PLACEMENT_CACHE_SECONDS", 10, NUM, NOT_NEGATIVE,
         "placements, rules and experiments are re-read this often per process (the editing process drops its cache "
         "at once)")

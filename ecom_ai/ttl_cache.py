@@ -68,9 +68,18 @@ class TTLCache:
 
     # -- reads ------------------------------------------------------------------------------
     def get(self, key: Hashable, default=None):
-        """The fresh value of ``key``, or ``default``."""
-        found, _ = self.get_many([key])
-        return found.get(key, default)
+        """The fresh value of ``key``, or ``default`` (``get_many`` of one key, without its lists:
+        serving asks this on every request)."""
+        ttl = self.ttl
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or ttl <= 0 or now - entry[0] >= ttl:
+                self.misses += 1
+                return default
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry[1]
 
     def get_many(self, keys: Iterable[Hashable]) -> tuple[dict, list]:
         """``(fresh values by key, keys missing or stale)`` under one lock."""

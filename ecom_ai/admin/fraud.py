@@ -51,7 +51,7 @@ def reasons_html(reasons) -> str:
 @admin.register(FraudAssessment)
 class FraudAssessmentAdmin(EcomAiModelAdmin):
     # compact rows for a 1366 px screen: one line each, e-mail and reasons cut with the full text on hover
-    list_display = ("order_number_display", "badge", "recommended_action", "status", "amount_display", "email_short",
+    list_display = ("order_number_display", "badge", "action_display", "status", "amount_display", "email_short",
                     "placed_short", "short_reasons")
     list_filter = ("status", "level", "recommended_action", "scorer", ("placed_at", admin.DateFieldListFilter),
                    ("created_at", admin.DateFieldListFilter))
@@ -106,6 +106,10 @@ class FraudAssessmentAdmin(EcomAiModelAdmin):
     def short_reasons(self, obj):
         reasons = [r for r in (obj.reasons or []) if isinstance(r, dict)]
         return truncated("; ".join(_reason_text(r) for r in reasons) or "—", "24em")
+
+    @admin.display(description=_("action"), ordering="recommended_action")
+    def action_display(self, obj):
+        return obj.get_recommended_action_display()
 
     @admin.display(description=_("amount"), ordering="amount")
     def amount_display(self, obj):

@@ -55,5 +55,8 @@ def rounded(value, digits: int = 3) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:.{digits}g}" if abs(value) < 1 else f"{value:,.{max(0, digits - 1)}f}".rstrip("0").rstrip(".")
+        if abs(value) < 1:
+            return f"{value:.{digits}g}"
+        text = f"{value:,.{max(0, digits - 1)}f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
     return str(value)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from django.core.cache import cache
+from ecom_ai.resilient_cache import cache  # a cache outage reads as "no failures counted"
 
 from ecom_ai.conf import settings as ecom_settings
 

@@ -63,6 +63,8 @@ _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")  # lone surrogates cannot be stored (not valid UTF-8)
 
 HANDOFF_SOURCE = {"type": "handoff", "label": "customer service team"}
+# a message nothing else answers is a catalog question when an item has this share of its words
+CATALOG_FALLBACK_RELEVANCE = 0.6
 
 
 class ChatInputError(ValueError):
@@ -388,6 +390,14 @@ class ChatService:
 
         ranking = self.rank(turn)
         if ranking.best is None:
+            # nothing ranked: the catalog is the last source ("有没有瑜伽垫" names a product the
+            # classifier has never seen) — answered only when an item matches the message's words well
+            if product_intent is not None and (guess is None or guess.handler == Intent.HANDLER_PRODUCT):
+                answer = self.product_answer(product_intent, turn.prediction, turn.text, entities,
+                                             conversation=turn.conversation, user=turn.user,
+                                             language=turn.language, min_relevance=CATALOG_FALLBACK_RELEVANCE)
+                if answer is not None:
+                    return answer
             return self.miss_answer(turn)
         if ranking.ask:
             return self.clarify_answer(turn, [ranking.best, *ranking.alternatives])
@@ -403,7 +413,12 @@ class ChatService:
         encoder = classifier.encoder
         matches = retrieval.knowledge_matches(prediction.vector, encoder, limit=8)
         answers = article_intents(classifier)  # article root id -> the intent its questions are classified as
-        top = prediction.best_guess
+        # the classifier's top intent lends its probability to the articles that answer it — unless the
+        # message is unlike every training example (then the guess says little: "今天天气怎么样")
+        oos_floor = ecom_settings.CHAT_OOS_MIN_SIMILARITY
+        if oos_floor is None:
+            oos_floor = getattr(classifier, "calibrated_min_similarity", 0.0)
+        top = prediction.best_guess if (prediction.intent or prediction.similarity >= oos_floor) else ""
         candidates = []
         for match in matches:
             bonus = ranker.INTENT_BONUS * turn.confidence if top and answers.get(match.root_id) == top else 0.0
@@ -469,8 +484,9 @@ class ChatService:
                               sources=[dict(HANDOFF_SOURCE)], handoff=True, handoff_reason=f"intent {intent.name}",
                               intent=intent.name)
             label = phrases.pick(phrases.INTENT_LABELS["human_agent"], language)
+            # an offer is not an answer: it counts towards CHAT_HANDOFF_AFTER_MISSES
             return Answer(phrases.phrase("handoff_offer", language), intent=intent.name, suggestions=[label],
-                          offered={_button_key(label): f"intent:{intent.name}"})
+                          offered={_button_key(label): f"intent:{intent.name}"}, miss=True)
         if intent.handler == Intent.HANDLER_KNOWLEDGE:
             vector = turn.prediction.vector if turn.prediction is not None else None
             matches = (retrieval.knowledge_matches(vector, self.classifier.encoder, topic=intent.topic or None,
@@ -558,12 +574,16 @@ class ChatService:
 
     # --- catalog -----------------------------------------------------------------------
     def product_answer(self, intent: Intent, prediction: IntentPrediction | None, text: str, entities, *,
-                       conversation: Conversation | None = None, user=None, language: str = "") -> Answer:
+                       conversation: Conversation | None = None, user=None, language: str = "",
+                       min_relevance: float | None = None):
         """Catalog search (``catalog_search``): price limits in English and Chinese applied strictly,
-        "customers also liked" from related items only, answered in the shopper's language."""
+        "customers also liked" from related items only, answered in the shopper's language.
+        With ``min_relevance``: ``None`` unless the best item has at least that text relevance."""
         language = language or default_language()
         vector = prediction.vector if prediction is not None else None
         result = catalog_search.search(text, language, limit=3, encoder=self.classifier.encoder, vector=vector)
+        if min_relevance is not None and not (result.items and result.items[0].relevance >= min_relevance):
+            return None
         intro = ""
         if result.items:
             template, template_language = self._template_text(intent, language)

@@ -5,7 +5,8 @@ loading the active intent model (or training the in-process one on the current e
 embedding the knowledge base and the catalog, and classifying the articles' questions for
 the ranker. ``start_warm_up()`` is called from ``AppConfig.ready()`` when
 ``CHAT_WARM_UP`` is on and the process serves requests (``runserver``, gunicorn, uWSGI,
-daphne/uvicorn…) — not in management commands, Celery workers or tests. ``warm_up()`` can be
+daphne/uvicorn…, or any process with ``ECOM_AI_CHAT_WARM_UP=1``) — not in management
+commands, Celery workers, tests or scripts. ``warm_up()`` can be
 called directly (a deployment script, a health check).
 """
 from __future__ import annotations
@@ -20,23 +21,24 @@ logger = logging.getLogger(__name__)
 
 _started = threading.Event()
 _done = threading.Event()
-_NOT_SERVING = ("celery", "pytest", "py.test")
+_SERVERS = ("gunicorn", "uwsgi", "daphne", "uvicorn", "hypercorn", "waitress-serve", "mod_wsgi", "granian")
 
 
 def serving_process(argv: list[str] | None = None, environ=None) -> bool:
-    """Does this process answer web requests? (``manage.py`` commands other than
-    ``runserver``, Celery workers and test runners do not)."""
+    """Does this process answer web requests? ``manage.py runserver`` and the usual WSGI/ASGI
+    servers do; management commands, Celery workers, test runners, scripts and shells do not.
+    ``ECOM_AI_CHAT_WARM_UP=1`` in the environment says yes for any other server."""
     argv = list(sys.argv if argv is None else argv)
     environ = os.environ if environ is None else environ
+    if environ.get("ECOM_AI_CHAT_WARM_UP") in ("1", "true", "yes"):
+        return True
     program = os.path.basename(argv[0]) if argv else ""
-    if any(name in program for name in _NOT_SERVING):
-        return False
-    if program in ("manage.py", "django-admin", "django-admin.py") or program.endswith("manage.py"):
+    if program.endswith("manage.py") or program in ("django-admin", "django-admin.py"):
         if len(argv) < 2 or argv[1] != "runserver":
             return False
         # the autoreloader's parent process only watches files
         return environ.get("RUN_MAIN") == "true" or "--noreload" in argv
-    return True
+    return any(program == name or program.startswith(name) for name in _SERVERS)
 
 
 def warm_up() -> dict:
@@ -82,8 +84,9 @@ def _run(delay: float) -> None:
     time.sleep(delay)
     try:
         warm_up()
-    except Exception:  # no tables yet, database down...: the first message will do it
-        logger.warning("Chat warm-up failed; the first message will load the chat's models", exc_info=True)
+    except Exception as exc:  # no tables yet, database down...: the first message will do it
+        logger.warning("Chat warm-up failed (%s: %s); the first message will load the chat's models",
+                       type(exc).__name__, exc)
     finally:
         _done.set()
 

@@ -14,13 +14,14 @@ A list's ``clicks``, ``add_to_carts`` and ``purchases`` count attributed events;
 adds the purchase events' ``value``. Events are stored once (idempotent client event ids),
 so a retried batch is never credited twice.
 
-When it runs: never inside the request that records the events. The ``events_recorded``
-receiver (:func:`on_events_recorded`) keeps the ids of the events that can credit a list
-and, once the transaction that stored them commits, hands them to the dispatcher that
-``ecom_ai.apps`` sets: the Celery task ``ecom_ai.tasks.attribute_events`` (in-process,
-after the commit, with ``TASK_MODE = "inline"`` or no broker). It reads the events back and
-credits their lists with one query for the candidate lists and one ``UPDATE`` per credited
-list (:func:`attribute_event_ids`).
+When it runs: after the commit, never inside the transaction that records the events. The
+``events_recorded`` receiver (:func:`on_events_recorded`) keeps the events that can credit
+a list and, once the transaction that stored them commits, hands them to the dispatcher
+that ``ecom_ai.apps`` sets: their ids go to the Celery task
+``ecom_ai.tasks.attribute_events``, which reads them back (:func:`attribute_event_ids`);
+with ``TASK_MODE = "inline"`` or no broker they are attributed in the same process right
+after the commit (:func:`attribute_now`). Either way: one query for the candidate lists of
+the batch and one ``UPDATE`` per credited list.
 
 With the buffered log or the queue (``RECOMMEND_LOG_MODE``) a served list reaches the
 database a moment after it was served. An event whose ``rec_id`` names a list that is not
@@ -176,10 +177,11 @@ def retry_delays() -> tuple[float, ...]:
     return (first,) if mode == "buffered" else (first, 10.0, 30.0, 60.0)
 
 
-def attribute_now(event_ids) -> None:
-    """The dispatcher when none is set: attribute in this process (no retries). Never raises."""
+def attribute_now(events) -> None:
+    """Attribute stored events in this process (no retries): the dispatcher when none is set,
+    and the task layer's without a broker. Never raises."""
     try:
-        attribute_event_ids(event_ids)
+        attribute_events(events)
     except Exception:  # noqa: BLE001 - attribution must never break event recording
         logger.exception("ecom_ai: recommendation attribution failed")
 
@@ -188,17 +190,18 @@ _dispatcher: list = [attribute_now]
 
 
 def set_dispatcher(dispatch) -> None:
-    """``dispatch(event_ids)`` runs the attribution of stored events (after their commit).
-    ``ecom_ai.apps`` sets the task layer's (the domain never imports ``ecom_ai.tasks``)."""
+    """``dispatch(events)`` runs the attribution of stored events (called after their commit;
+    a worker gets their ids). ``ecom_ai.apps`` sets the task layer's (the domain never imports
+    ``ecom_ai.tasks``)."""
     _dispatcher[0] = dispatch
 
 
 def on_events_recorded(sender, events=(), **kwargs) -> None:
     """``events_recorded``: the events that can credit a list are attributed after the commit,
     off this request (see the module docstring)."""
-    ids = [e.pk for e in events
-           if e.event_type in COUNTERS and e.item_key and (e.visitor_key or e.user_key) and e.pk is not None]
-    if not ids:
+    events = [e for e in events
+              if e.event_type in COUNTERS and e.item_key and (e.visitor_key or e.user_key) and e.pk is not None]
+    if not events:
         return
     dispatch = _dispatcher[0]
-    transaction.on_commit(lambda: dispatch(ids), robust=True)
+    transaction.on_commit(lambda: dispatch(events), robust=True)

@@ -45,6 +45,7 @@ from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
 
 from ecom_ai.conf import settings as ecom_settings
+from ecom_ai.recommend.identity import Identity
 from ecom_ai.resilient_cache import cache
 
 logger = logging.getLogger("ecom_ai.recommend")
@@ -247,8 +248,6 @@ def on_user_erased(user_key, visitor_keys) -> None:
     forget([user_key], visitor_keys, everyone=True)
     if not enabled():
         return
-    from ecom_ai.recommend.service import Identity
-
     identities = [Identity(user_key=user_key)] + [Identity(visitor_key=v) for v in visitor_keys] + [
         Identity(visitor_key=v, user_key=user_key) for v in visitor_keys]
     try:

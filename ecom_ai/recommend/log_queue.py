@@ -39,6 +39,8 @@ from types import SimpleNamespace
 from django.db import DatabaseError, close_old_connections
 
 from ecom_ai.conf import settings as ecom_settings
+from ecom_ai.recommend.identity import Identity
+from ecom_ai.recommend.results import RecommendedItem
 
 logger = logging.getLogger("ecom_ai.recommend")
 
@@ -146,8 +148,6 @@ def _text(value) -> str:
 
 def decode(raw: bytes):
     """``(result-like object, served_at)`` of one record; raises ValueError when unreadable."""
-    from ecom_ai.recommend.service import Identity, RecommendedItem
-
     try:
         data = json.loads(raw)
         if not isinstance(data, dict) or data.get("f") != FORMAT:

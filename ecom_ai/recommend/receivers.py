@@ -7,7 +7,8 @@
   bumped (this process drops its facts at once, the others within a second with a shared
   cache, see ``ecom_ai.recommend.facts``);
 - saving or deleting a placement, rule, experiment or variant drops this process's
-  placement cache at once (other processes notice within ``RECOMMEND_PLACEMENT_CACHE_SECONDS``);
+  placement cache at once (``ecom_ai.recommend.placements``: its ``TTLCache`` listens itself;
+  other processes notice within ``RECOMMEND_PLACEMENT_CACHE_SECONDS``);
 - user data export / erasure (``ecom_ai.events.privacy``): served lists are exported, and
   unlinked from the person on erasure (counts kept for experiment reports).
 """
@@ -15,10 +16,10 @@ from django.db.models.signals import post_delete, post_save
 
 from ecom_ai import signals
 from ecom_ai.events import privacy
-from ecom_ai.models import Experiment, Item, Placement, PlacementRule, Variant
+from ecom_ai.models import Item
 from ecom_ai.recommend import facts, history_cache
+from ecom_ai.recommend import placements  # noqa: F401  its cache clears itself on placement/rule/experiment saves
 from ecom_ai.recommend.attribution import on_events_recorded
-from ecom_ai.recommend.service import clear_placement_cache
 
 signals.events_recorded.connect(on_events_recorded, dispatch_uid="ecom_ai.recommend.attribution")
 signals.events_recorded.connect(history_cache.on_events_recorded, dispatch_uid="ecom_ai.recommend.history_cache")
@@ -28,11 +29,6 @@ signals.visitor_identified.connect(history_cache.on_visitor_identified,
 signals.item_synced.connect(facts.bump_version, dispatch_uid="ecom_ai.recommend.facts.synced")
 post_save.connect(facts.bump_version, sender=Item, dispatch_uid="ecom_ai.recommend.facts.item_saved")
 post_delete.connect(facts.bump_version, sender=Item, dispatch_uid="ecom_ai.recommend.facts.item_deleted")
-
-for _model in (Placement, PlacementRule, Experiment, Variant):
-    post_save.connect(clear_placement_cache, sender=_model, dispatch_uid=f"ecom_ai.recommend.cache.save.{_model.__name__}")
-    post_delete.connect(clear_placement_cache, sender=_model,
-                        dispatch_uid=f"ecom_ai.recommend.cache.delete.{_model.__name__}")
 
 
 # --- data export and erasure of one user (ecom_ai.events.privacy) -----------------------------

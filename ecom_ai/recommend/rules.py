@@ -66,7 +66,7 @@ class RuleSet:
 
 
 def apply_rules(candidates: list[Candidate], *, limit: int, ruleset: RuleSet, facts: dict[str, dict],
-                excluded: set[str], exclude_out_of_stock: bool, max_per_category: int | None,
+                excluded: set[str] | frozenset[str], exclude_out_of_stock: bool, max_per_category: int | None,
                 category_fallback: Callable[[str, set], list[tuple[str, float]]] | None = None) -> list[Candidate]:
     """The final list: ``candidates`` (best first) after the placement's rules.
 

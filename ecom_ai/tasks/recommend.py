@@ -128,18 +128,17 @@ def attribute_events(event_ids, attempt: int = 0) -> int:
     return len(waiting)
 
 
-def enqueue_attribution(event_ids) -> None:
+def enqueue_attribution(events) -> None:
     """The attribution dispatcher (set by ``ecom_ai.apps``; called after the events' commit):
-    the task on a worker, else (inline mode, or the broker cannot be reached) in this process.
-    Never raises into the caller."""
-    try:
-        if celery_enabled():
-            attribute_events.apply_async(args=(list(event_ids),), queue=ecom_settings.TASK_QUEUE)
+    their ids to the task on a worker; without a broker (or when it cannot be reached) in
+    this process, with the events at hand. Never raises into the caller."""
+    if celery_enabled():
+        try:
+            attribute_events.apply_async(args=([e.pk for e in events],), queue=ecom_settings.TASK_QUEUE)
             return
-    except Exception:  # noqa: BLE001 - a broker down must not lose the credit nor break the request
-        logger.exception("ecom_ai: could not queue the attribution of %d event(s); attributing in-process",
-                         len(event_ids))
-    try:
-        attribute_events.apply(args=(list(event_ids),))
-    except Exception:  # noqa: BLE001
-        logger.exception("ecom_ai: recommendation attribution failed")
+        except Exception:  # noqa: BLE001 - a broker down must not lose the credit nor break the request
+            logger.exception("ecom_ai: could not queue the attribution of %d event(s); attributing in-process",
+                             len(events))
+    from ecom_ai.recommend import attribution
+
+    attribution.attribute_now(events)

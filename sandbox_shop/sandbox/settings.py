@@ -77,7 +77,11 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("SANDBOX_SQLITE", str(BASE_DIR / "db.sqlite3")),
-            "OPTIONS": {"timeout": 20},
+            # IMMEDIATE: a transaction takes the write lock when it begins, so one that reads and
+            # then writes waits for another writer (up to the timeout) instead of failing at once
+            # with "database is locked" (SQLite cannot upgrade a deferred read lock while another
+            # connection writes: a background thread, a worker, a second request)
+            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         }
     }
 

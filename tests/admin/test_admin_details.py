@@ -49,7 +49,7 @@ def test_rounded_numbers():
     assert rounded(0.39973557306193974) == "0.4"
     assert rounded(0.1234567, 4) == "0.1235"
     assert rounded(1234.5678) == "1,234.57"
-    assert rounded(3) == "3" and rounded(None) == "–"
+    assert rounded(3) == "3" and rounded(None) == "–" and rounded(1000.0, 1) == "1,000" and rounded(100.0) == "100"
     assert 'title="a long text"' in truncated("a long text")
 
 

@@ -11,8 +11,11 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
+    from ecom_ai import resilient_cache
+
     cache.clear()
     yield
+    resilient_cache.reset()  # a test that breaks the cache marks it down for CACHE_RETRY_SECONDS
     cache.clear()
 
 

@@ -124,7 +124,7 @@ def scan_for(needles: list[str]) -> list[str]:
 
 def test_erasure_leaves_nothing_of_the_user_in_any_ecom_ai_table(chat_pack, shop, django_user_model):
     """A customer uses everything (events on two devices, chat with an order look-up, fraud
-    scoring, recommendations); after erasure no ecom_ai table holds their keys, e-mail or
+    scoring, recommendations, a personal offer); after erasure no ecom_ai table holds their keys, e-mail or
     visitor keys, while another customer's data stays."""
     from shop.models import Order
 
@@ -133,6 +133,13 @@ def test_erasure_leaves_nothing_of_the_user_in_any_ecom_ai_table(chat_pack, shop
     from ecom_ai.recommend.service import ensure_default_placements
 
     ensure_default_placements()
+    from ecom_ai.models.marketing import Campaign, Offer
+
+    campaign = Campaign.objects.create(name="Scan", slug="scan", channels=["site"], control_percent=0.0,
+                                       exploration_rate=0.0, frequency_cap=None)
+    campaign.fixed_offer = Offer.objects.create(campaign=campaign, key="ten", title="10 % off", kind="percent_off",
+                                                value=Decimal("10"), position=1)
+    campaign.save()
     email = "carol.scan-7f3e@example.com"
     carol = django_user_model.objects.create_user("carol", email, "pw", pk=987654321)
     user_key = str(carol.pk)
@@ -152,6 +159,7 @@ def test_erasure_leaves_nothing_of_the_user_in_any_ecom_ai_table(chat_pack, shop
         client.post("/ecom-ai/api/v1/events/", {"events": [{"event_type": "add_to_cart", "item_key": "2"}]},
                     content_type="application/json")
         assert client.get("/ecom-ai/api/v1/recommendations/", {"placement": "home"}).status_code == 200
+        assert client.get("/ecom-ai/api/v1/offers/", {"campaign": "scan"}).status_code == 200  # a personal offer
     assess_facts(OrderFacts(order_key=f"scan-{order.pk}", number=str(order.number), user_key=user_key, email=email,
                             ip="203.0.113.9", device="dev-carol-1", amount=Decimal("42.00"), currency="USD",
                             visitor_key=visitor_of(laptop)))
@@ -164,6 +172,11 @@ def test_erasure_leaves_nothing_of_the_user_in_any_ecom_ai_table(chat_pack, shop
 
     needles = [email, user_key, visitor_of(laptop), visitor_of(phone), "TRK-CAROL-77", "dev-carol-1", "203.0.113.9"]
     assert len(scan_for(needles)) > 8  # the test data really is everywhere
+    from ecom_ai.models.marketing import OfferDecision
+
+    assert {label.split("#")[0] for label in scan_for(needles)} >= {
+        "ecom_ai.Event", "ecom_ai.Conversation", "ecom_ai.Message", "ecom_ai.FraudAssessment",
+        "ecom_ai.RecommendationList", "ecom_ai.VisitorIdentity", OfferDecision._meta.label}
     erase_user_data(user_key)
     leftovers = scan_for(needles)
     assert leftovers == [], "\n".join(leftovers)

@@ -265,3 +265,21 @@ def test_a_failing_adapter_hands_off_instead_of_crashing(service, shop, monkeypa
     conv = new_conversation()
     bot = service.reply(conv, "where is order AB12345678? email a@example.com", user=None)
     assert bot.handed_off and "went wrong" in bot.text
+
+
+def test_a_product_the_classifier_does_not_know_is_found_in_the_catalog(service, shop):
+    from ecom_ai.chat.classifier import IntentPrediction
+
+    def unsure(text, **kwargs):  # the classifier has never seen the word: out of scope
+        vector = service.classifier.encode([text])[0]
+        return IntentPrediction(intent="", confidence=0.1, similarity=0.1, best_guess="greeting", vector=vector)
+
+    service._classifier = service.classifier
+    service._classifier.predict = unsure
+    try:
+        bot = service.reply(new_conversation(), "有没有跑步鞋", user=None)
+        assert bot.sources[0]["type"] == "product" and "Trail Running Shoes" in bot.text
+        off_topic = service.reply(new_conversation(), "what's the weather tomorrow", user=None)
+        assert off_topic.suggestions and not off_topic.sources
+    finally:
+        del service._classifier.predict

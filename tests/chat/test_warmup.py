@@ -14,6 +14,11 @@ from ecom_ai.chat import retrieval, warmup
     (["manage.py"], {}, False),
     (["/venv/bin/celery", "-A", "shop", "worker"], {}, False),
     (["/venv/bin/pytest", "-q"], {}, False),
+    (["-c"], {}, False),  # python -c
+    ([""], {}, False),  # the interactive interpreter
+    (["myscript.py"], {}, False),
+    (["/usr/bin/daphne", "shop.asgi:application"], {}, True),
+    (["my-server"], {"ECOM_AI_CHAT_WARM_UP": "1"}, True),
 ])
 def test_only_serving_processes_warm_up(argv, environ, serving):
     assert warmup.serving_process(argv, environ) is serving

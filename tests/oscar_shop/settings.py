@@ -41,6 +41,7 @@ ECOM_AI = {"ADAPTER": "ecom_ai.contrib.oscar.OscarShopAdapter"}
 # thread has its own connection, which cannot see a test's uncommitted rows)
 ECOM_AI["RECOMMEND_LOG_MODE"] = "sync"
 ECOM_AI["LOCAL_TRAINING"] = "inline"  # as tests/settings.py
+ECOM_AI["CHAT_ENCODER"] = "builtin"  # as tests/settings.py: the chat fixtures train on the n-gram encoder
 
 INSTALLED_APPS += ["sorl.thumbnail"]  # Oscar's default thumbnailer
 TEMPLATES = [{
@@ -91,6 +92,8 @@ else:
     DATABASES = {"default": {
         "ENGINE": "django.db.backends.sqlite3", "NAME": os.path.join(tempfile.gettempdir(), "ecom_ai_oscar.sqlite3"),
         "ATOMIC_REQUESTS": True,
+        # as the sandbox: writers wait for each other instead of failing with "database is locked"
+        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         "TEST": {"NAME": os.environ.get("ECOM_AI_TEST_DB_NAME")
                  or os.path.join(tempfile.mkdtemp(prefix="ecom_ai_oscar_db_"), "test.sqlite3")},
     }}

@@ -182,7 +182,7 @@ def test_model_calls_run_with_one_torch_thread_and_restore_the_setting(shop, rec
     torch.set_num_threads(2)
     try:
         model = ThreadRecorder([key(p) for p in shop.values()])
-        monkeypatch.setattr("ecom_ai.recommend.service._active", lambda kind: model if kind == "recommender" else None)
+        monkeypatch.setattr("ecom_ai.recommend.versions.active", lambda kind: model if kind == "recommender" else None)
         ecom_ai.track("view", visitor_key="t", item_key=key(shop[1]))
         svc.recommend(Identity(visitor_key="t"), "home", limit=2)
         assert seen == [1] and torch.get_num_threads() == 2

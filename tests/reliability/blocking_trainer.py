@@ -18,3 +18,20 @@ class BlockingTrainer(ToyTrainer):
             progress.update(epoch=epoch, total_epochs=10_000, loss=1.0 / epoch)
             time.sleep(0.1)
         return super().train({**params, "epochs": 2}, progress)
+
+
+class SilentTrainer(ToyTrainer):
+    """Sleeps ``params["sleep"]`` seconds without any progress update, and reports how far the
+    run's heartbeat moved meanwhile (``metrics["heartbeat_moved_s"]``)."""
+
+    kind = "silent"
+
+    def train(self, params, progress):
+        from ecom_ai.models import TrainingRun
+
+        before = TrainingRun.objects.get(pk=progress.run.pk).heartbeat_at
+        time.sleep(float(params.get("sleep", 1.5)))
+        after = TrainingRun.objects.get(pk=progress.run.pk).heartbeat_at
+        result = super().train({"epochs": 1}, progress)
+        result.metrics["heartbeat_moved_s"] = (after - before).total_seconds()
+        return result

@@ -63,6 +63,7 @@ def test_with_a_broker_it_starts_a_worker_and_queues_a_training_per_kind(fake_po
     call_command("sandbox_demo", stdout=out)
     worker, server = fake_popen
     assert worker.args[1:5] == ["-m", "celery", "-A", "sandbox"] and "ecom_ai,ecom_ai_training" in worker.args
+    assert worker.args[worker.args.index("--pool") + 1] == "solo"  # no forked pool child (torch hangs there)
     assert queued == ["toy"] and "toy: training run #1 queued." in out.getvalue()
     assert server.args[2:] == ["runserver", "127.0.0.1:8000"]
 

@@ -15,6 +15,10 @@ class ChatMessageInSerializer(serializers.Serializer):
         NON_EMPTY_TEXT, max_length=1000,
         help_text="The shopper's message: not empty or only white space, at most CHAT_MAX_MESSAGE_LENGTH "
                   "characters (1000 by default), valid Unicode text.")
+    after = serializers.IntegerField(
+        required=False, min_value=0, max_value=10**18 - 1,
+        help_text="The id of the last message the client has shown: the reply carries every message after it "
+                  "(a staff reply stored since the last poll included). Without it: only the new messages.")
 
     def get_fields(self):
         fields = super().get_fields()
@@ -25,6 +29,7 @@ class ChatMessageInSerializer(serializers.Serializer):
 class ChatConversationSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.ChoiceField(choices=[c[0] for c in Conversation.STATUS_CHOICES])
+    waiting_for_staff = serializers.BooleanField(help_text="Handed off to staff (the widget shows a notice).")
 
 
 class ChatSourceSerializer(serializers.Serializer):
@@ -41,6 +46,9 @@ class ChatMessageOutSerializer(serializers.Serializer):
     sender = serializers.ChoiceField(choices=[c[0] for c in Message.SENDER_CHOICES])
     text = serializers.CharField(help_text="Plain text (insert it as text, never as HTML).")
     sources = ChatSourceSerializer(many=True)
+    suggestions = serializers.ListField(child=serializers.CharField(), help_text=(
+        "Buttons the bot offers (a clarifying question, off-topic suggestions): send a label back as the "
+        "shopper's next message."))
     created_at = serializers.DateTimeField()
 
 

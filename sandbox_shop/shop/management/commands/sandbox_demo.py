@@ -53,8 +53,11 @@ class Command(BaseCommand):
 
             queues = f"{ecom_settings.TASK_QUEUE},{ecom_settings.TRAINING_QUEUE}"
             self.stdout.write(f"Full training: a Celery worker on {queues}, one training task per model kind.")
+            # --pool solo: one task at a time in the worker process itself; a forked pool child of a process
+            # that imported torch can hang in its first parallel op (seen here: intent training stuck at start)
             worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "sandbox", "worker", "-Q", queues,
-                                       "-c", "1", "-l", "INFO"], cwd=settings.BASE_DIR, preexec_fn=lower_priority)
+                                       "--pool", "solo", "-l", "INFO"], cwd=settings.BASE_DIR,
+                                      preexec_fn=lower_priority)
             self.queue_full_training()
             return worker
         self.stdout.write("Full training: in a background process (no Celery broker configured), one line per "
