@@ -188,6 +188,7 @@ def classification(args, texts, train_idx, test_idx, train_x, train_y, test_x, t
 
 def encoder_specs(model):
     return {
+        "use": {"kind": "sentence_transformer", "model": "use-multilingual-v3"},  # the default (auto)
         "builtin": {"kind": "builtin", "dim": 4096},
         "minilm": {"kind": "sentence_transformer", "model": model},
         "hybrid": {"kind": "hybrid", "model": model, "dim": 4096},
@@ -207,7 +208,7 @@ def latency(args, test_x):
     print(f"End-to-end ChatService.reply, {args.messages} messages (first 20 not timed), {connection.vendor}, "
           "default pack:")
     print(f"{'encoder':58} {'p50 ms':>9} {'p95 ms':>9}")
-    for name in ("builtin", "hybrid"):
+    for name in args.latency_encoders.split(","):
         p50, p95, _ = time_messages(messages, user, encoder_specs(args.model)[name])
         print(f"{'ecom_ai: ' + name:58} {p50:9.1f} {p95:9.1f}", flush=True)
 
@@ -226,6 +227,8 @@ def main(argv=None):
                         help="encoders of the cross/banking77/kb suites (builtin, minilm, use, hybrid-minilm, hybrid-use)")
     parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "ecom_ai_chat_bench"),
                         help="folder for cached embeddings of the cross/banking77 suites")
+    parser.add_argument("--latency-encoders", default="use,builtin",
+                        help="encoders of the latency suite (use = the default, builtin, minilm, hybrid)")
     parser.add_argument("--cross-test", default=None, help="bitext-llm-support-4514 CSV (default: ../shared/datasets)")
     parser.add_argument("--banking77", default=None, help="banking77 folder (default: ../shared/datasets/banking77)")
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite",

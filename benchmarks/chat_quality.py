@@ -43,11 +43,11 @@ ENCODERS = {
     "hybrid-use": {"kind": "hybrid", "model": "use-multilingual-v3", "dim": 4096},
 }
 LABELS = {
-    "builtin": "built-in n-grams",
+    "builtin": "built-in n-grams (fallback)",
     "minilm": "all-MiniLM-L6-v2 (English)",
-    "use": "multilingual USE v3 (packaged)",
+    "use": "multilingual USE v3 (default)",
     "hybrid-minilm": "hybrid MiniLM + n-grams",
-    "hybrid-use": "hybrid USE + n-grams (default)",
+    "hybrid-use": "hybrid USE + n-grams",
 }
 
 
@@ -133,9 +133,9 @@ def classifier_rows(cache, train_name, train_x, train_y, test_name, test_x, test
 
     threshold = ecom_settings.CHAT_INTENT_THRESHOLD
     rows = []
-    runs = [(encoder, True) for encoder in encoders]
-    if ablate:
-        runs += [(encoder, False) for encoder in encoders if encoder in ("hybrid-use", "builtin")]
+    runs = [(encoder, None) for encoder in encoders]  # None: the classifier's default for the encoder
+    if ablate:  # the default encoder without the TF-IDF part (its previous MLP head)
+        runs += [(encoder, False) for encoder in encoders if encoder == "use"]
     for encoder, lexical in runs:
         train_vectors = cache.get(train_name, train_x, encoder)
         test_vectors = cache.get(test_name, test_x, encoder)
@@ -152,7 +152,13 @@ def classifier_rows(cache, train_name, train_x, train_y, test_name, test_x, test
             oos_preds = classifier.predict_many(oos, vectors=cache.get("oos", oos, encoder), threshold=threshold,
                                                 min_similarity=classifier.calibrated_min_similarity)
             rejected = float(np.mean([p.out_of_scope for p in oos_preds]))
-        label = f"ecom_ai: {LABELS[encoder]}" + (" + TF-IDF head" if lexical else ", embedding head only")
+        if classifier.lexical is not None:
+            head = " + TF-IDF, linear (L-BFGS)"
+        elif classifier.hidden:
+            head = ", MLP head (no TF-IDF)"
+        else:
+            head = ", linear head"
+        label = f"ecom_ai: {LABELS[encoder]}{head}"
         rows.append((label, accuracy, in_scope, rejected, seconds))
         print(f"  {label}: accuracy {accuracy:.4f}, right and in scope {in_scope:.4f}"
               + (f", off-topic rejected {rejected:.3f}" if rejected is not None else "") + f" ({seconds:.0f} s)",

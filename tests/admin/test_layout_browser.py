@@ -136,6 +136,9 @@ def test_every_ecom_ai_admin_page_fits_a_laptop_screen(staff_page, live_server, 
         reverse("admin:ecom_ai_modelversion_train"),
         reverse("admin:ecom_ai_fraudrule_add"),
     ]
+    from ecom_ai.models.marketing import Campaign
+
+    pages += [reverse("admin:ecom_ai_campaign_report", args=[c.pk]) for c in Campaign.objects.all()[:1]]
     problems = []
     for url in pages:
         _check(page, base + url, url, screenshots, problems)

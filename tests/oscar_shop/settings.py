@@ -41,6 +41,7 @@ ECOM_AI = {"ADAPTER": "ecom_ai.contrib.oscar.OscarShopAdapter"}
 # thread has its own connection, which cannot see a test's uncommitted rows)
 ECOM_AI["RECOMMEND_LOG_MODE"] = "sync"
 ECOM_AI["LOCAL_TRAINING"] = "inline"  # as tests/settings.py
+ECOM_AI["CHAT_ENCODER"] = "builtin"  # as tests/settings.py: the chat fixtures train on the n-gram encoder
 
 INSTALLED_APPS += ["sorl.thumbnail"]  # Oscar's default thumbnailer
 TEMPLATES = [{
