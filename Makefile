@@ -16,10 +16,11 @@ $(STAMP): pyproject.toml requirements-dev.txt
 
 venv install: $(STAMP)
 
-# Lint: ruff's rules, mypy on the typed modules, the import contracts (layers, independence,
+# Lint: ruff's rules and formatting, mypy on the typed modules, the import contracts (layers, independence,
 # no circles) and the generated settings tables; all configured in pyproject.toml.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	PYTHONPATH=. $(VENV)/bin/lint-imports
 	$(PY) scripts/settings_doc.py --check

@@ -10,6 +10,7 @@ Django's test client and times each page (after one warm-up request): the change
 filters, search, the date drill-down, a deep page and the overview. Prints a table with the
 number of queries and the slowest one.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,8 +60,9 @@ def measure(rows: int) -> list[tuple]:
         if response.status_code != 200:
             raise RuntimeError(f"{url} answered {response.status_code}")
         slowest = max(float(q["time"]) for q in queries.captured_queries)
-        results.append((connection.vendor, label, round(seconds * 1000), len(queries.captured_queries),
-                        round(slowest * 1000)))
+        results.append(
+            (connection.vendor, label, round(seconds * 1000), len(queries.captured_queries), round(slowest * 1000))
+        )
     return results
 
 
@@ -74,8 +76,12 @@ def main() -> int:
         import psycopg
 
         name = f"ecom_ai_bench_admin_{os.getpid()}"
-        admin = psycopg.connect(dbname="postgres", user=os.environ.get("PGUSER", "postgres"),
-                                host=os.environ.get("PGHOST", "127.0.0.1"), autocommit=True)
+        admin = psycopg.connect(
+            dbname="postgres",
+            user=os.environ.get("PGUSER", "postgres"),
+            host=os.environ.get("PGHOST", "127.0.0.1"),
+            autocommit=True,
+        )
         admin.execute(f'CREATE DATABASE "{name}"')
     else:
         tmpdir = tempfile.TemporaryDirectory(prefix="ecom_ai_bench_")

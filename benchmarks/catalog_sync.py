@@ -13,6 +13,7 @@ record and a category link, then counts the queries of ``sync_catalog()`` for tw
 A constant count means no query per product. On SQLite, Django splits ``bulk_create`` into
 chunks of ~80 rows (SQLite's variable limit), so the write side grows slowly there.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,9 +23,15 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, "sandbox_shop")]
 
-GENERIC = {"PRODUCT_MODEL": "catalogue.Product", "ORDER_MODEL": "order.Order",
-           "PRODUCT_FIELDS": {"category": "categories.first.name", "price": "stockrecords.first.price",
-                              "in_stock": "stockrecords.first.num_in_stock"}}
+GENERIC = {
+    "PRODUCT_MODEL": "catalogue.Product",
+    "ORDER_MODEL": "order.Order",
+    "PRODUCT_FIELDS": {
+        "category": "categories.first.name",
+        "price": "stockrecords.first.price",
+        "in_stock": "stockrecords.first.num_in_stock",
+    },
+}
 OSCAR = {"ADAPTER": "ecom_ai.contrib.oscar.OscarShopAdapter"}
 
 
@@ -36,20 +43,30 @@ def configure(postgres: bool) -> None:
 
     database = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:", "TEST": {"MIGRATE": False}}
     if postgres:
-        database = {"ENGINE": "django.db.backends.postgresql", "NAME": os.environ.get("PGDATABASE", "test"),
-                    "USER": os.environ.get("PGUSER", "postgres"), "HOST": os.environ.get("PGHOST", "127.0.0.1"),
-                    "PORT": os.environ.get("PGPORT", "5432"), "PASSWORD": os.environ.get("PGPASSWORD", ""),
-                    "TEST": {"MIGRATE": False, "NAME": f"bench_catalog_sync_{os.getpid()}"}}
+        database = {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": os.environ.get("PGDATABASE", "test"),
+            "USER": os.environ.get("PGUSER", "postgres"),
+            "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+            "PORT": os.environ.get("PGPORT", "5432"),
+            "PASSWORD": os.environ.get("PGPASSWORD", ""),
+            "TEST": {"MIGRATE": False, "NAME": f"bench_catalog_sync_{os.getpid()}"},
+        }
     defaults = {k: getattr(oscar_defaults, k) for k in dir(oscar_defaults) if k.isupper()}
     settings.configure(
-        **defaults, SECRET_KEY="bench", SITE_ID=1, USE_TZ=True, ROOT_URLCONF="tests.oscar_shop.urls",
+        **defaults,
+        SECRET_KEY="bench",
+        SITE_ID=1,
+        USE_TZ=True,
+        ROOT_URLCONF="tests.oscar_shop.urls",
         DEFAULT_AUTO_FIELD="django.db.models.AutoField",
         INSTALLED_APPS=["ecom_ai.contrib.oscar", "ecom_ai", "rest_framework", *OSCAR_APPS, "sorl.thumbnail"],
         TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}],
         HAYSTACK_CONNECTIONS={"default": {"ENGINE": "haystack.backends.simple_backend.SimpleEngine"}},
         DATABASES={"default": database},
         CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
-        ECOM_AI=OSCAR, LOGGING_CONFIG=None,
+        ECOM_AI=OSCAR,
+        LOGGING_CONFIG=None,
     )
     django.setup()
 
@@ -87,8 +104,9 @@ def main(argv=None) -> None:
             while made < size:
                 product = Product.objects.create(title=f"Product {made}", product_class=kind)
                 ProductCategory.objects.create(product=product, category=category)
-                StockRecord.objects.create(product=product, partner=partner, partner_sku=f"S{made}",
-                                           price=Decimal("5.00"), num_in_stock=3)
+                StockRecord.objects.create(
+                    product=product, partner=partner, partner_sku=f"S{made}", price=Decimal("5.00"), num_in_stock=3
+                )
                 made += 1
             counts = []
             for ecom_ai in (GENERIC, OSCAR):

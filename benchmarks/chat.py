@@ -16,6 +16,7 @@ Suites ``cross``, ``banking77`` (with the off-topic probe) and ``kb`` are descri
    file; default intent pack and sample articles; 500 catalog items; messages drawn from the
    test split plus order look-ups), for the built-in and the hybrid encoder: p50 and p95.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,12 @@ PG_BENCH_DB = "ecom_ai_bench_chat"
 def _pg_admin(sql):
     import psycopg
 
-    with psycopg.connect(host=os.environ.get("PGHOST", "127.0.0.1"), user=os.environ.get("PGUSER", "postgres"),
-                         dbname="postgres", autocommit=True) as conn:
+    with psycopg.connect(
+        host=os.environ.get("PGHOST", "127.0.0.1"),
+        user=os.environ.get("PGUSER", "postgres"),
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
         conn.execute(sql)
 
 
@@ -103,17 +108,40 @@ def seed_shop(n_items=500):
 
     rng = np.random.default_rng(0)
     adjectives = ["red", "blue", "light", "warm", "classic", "waterproof", "compact", "premium", "organic", "wireless"]
-    nouns = ["running shoes", "winter coat", "coffee maker", "backpack", "headphones", "t-shirt", "desk lamp",
-             "yoga mat", "water bottle", "phone case", "wool socks", "tea kettle"]
-    Item.objects.bulk_create([
-        Item(key=str(i), title=f"{rng.choice(adjectives).title()} {rng.choice(nouns).title()} {i}",
-             text="A product of our shop.", category="General", price=Decimal(int(rng.integers(5, 300))),
-             url=f"/p/{i}/")
-        for i in range(n_items)
-    ])
+    nouns = [
+        "running shoes",
+        "winter coat",
+        "coffee maker",
+        "backpack",
+        "headphones",
+        "t-shirt",
+        "desk lamp",
+        "yoga mat",
+        "water bottle",
+        "phone case",
+        "wool socks",
+        "tea kettle",
+    ]
+    Item.objects.bulk_create(
+        [
+            Item(
+                key=str(i),
+                title=f"{rng.choice(adjectives).title()} {rng.choice(nouns).title()} {i}",
+                text="A product of our shop.",
+                category="General",
+                price=Decimal(int(rng.integers(5, 300))),
+                url=f"/p/{i}/",
+            )
+            for i in range(n_items)
+        ]
+    )
     user = get_user_model().objects.create_user("bench", "bench@example.com", "pw")
-    orders = [Order.objects.create(user=user, email="bench@example.com", total=Decimal("10"), status="shipped",
-                                   tracking_number=f"TRK{i}") for i in range(20)]
+    orders = [
+        Order.objects.create(
+            user=user, email="bench@example.com", total=Decimal("10"), status="shipped", tracking_number=f"TRK{i}"
+        )
+        for i in range(20)
+    ]
     return user, orders
 
 
@@ -160,8 +188,10 @@ def classification(args, texts, train_idx, test_idx, train_x, train_y, test_x, t
     minilm = encoder_from_spec({"kind": "sentence_transformer", "model": args.model})
     cache["minilm"] = normalise(minilm.encode(texts))
     encode_minilm = time.perf_counter() - started
-    print(f"  encoded {len(texts)} utterances: built-in {encode_builtin:.0f} s, {args.model} {encode_minilm:.0f} s",
-          flush=True)
+    print(
+        f"  encoded {len(texts)} utterances: built-in {encode_builtin:.0f} s, {args.model} {encode_minilm:.0f} s",
+        flush=True,
+    )
     half = np.float32(np.sqrt(0.5))
     cache["hybrid"] = np.hstack([cache["minilm"] * half, cache["builtin"] * half])
     runs = {
@@ -205,8 +235,10 @@ def latency(args, test_x):
     for i in range(0, len(messages), 8):  # one in eight: a logged-in shopper asks about an order
         messages[i] = (f"where is my order {orders[i % len(orders)].number}?", True)
     print()
-    print(f"End-to-end ChatService.reply, {args.messages} messages (first 20 not timed), {connection.vendor}, "
-          "default pack:")
+    print(
+        f"End-to-end ChatService.reply, {args.messages} messages (first 20 not timed), {connection.vendor}, "
+        "default pack:"
+    )
     print(f"{'encoder':58} {'p50 ms':>9} {'p95 ms':>9}")
     for name in args.latency_encoders.split(","):
         p50, p95, _ = time_messages(messages, user, encoder_specs(args.model)[name])
@@ -221,18 +253,34 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--skip-classification", action="store_true", help="only the end-to-end timing")
     parser.add_argument("--skip-latency", action="store_true", help="only the classification table")
-    parser.add_argument("--suites", default="indist,latency",
-                        help="comma list of indist, latency, cross, banking77, kb (default: indist,latency)")
-    parser.add_argument("--encoders", default="builtin,minilm,use,hybrid-minilm,hybrid-use",
-                        help="encoders of the cross/banking77/kb suites (builtin, minilm, use, hybrid-minilm, hybrid-use)")
-    parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "ecom_ai_chat_bench"),
-                        help="folder for cached embeddings of the cross/banking77 suites")
-    parser.add_argument("--latency-encoders", default="use,builtin",
-                        help="encoders of the latency suite (use = the default, builtin, minilm, hybrid)")
+    parser.add_argument(
+        "--suites",
+        default="indist,latency",
+        help="comma list of indist, latency, cross, banking77, kb (default: indist,latency)",
+    )
+    parser.add_argument(
+        "--encoders",
+        default="builtin,minilm,use,hybrid-minilm,hybrid-use",
+        help="encoders of the cross/banking77/kb suites (builtin, minilm, use, hybrid-minilm, hybrid-use)",
+    )
+    parser.add_argument(
+        "--cache",
+        default=os.path.join(tempfile.gettempdir(), "ecom_ai_chat_bench"),
+        help="folder for cached embeddings of the cross/banking77 suites",
+    )
+    parser.add_argument(
+        "--latency-encoders",
+        default="use,builtin",
+        help="encoders of the latency suite (use = the default, builtin, minilm, hybrid)",
+    )
     parser.add_argument("--cross-test", default=None, help="bitext-llm-support-4514 CSV (default: ../shared/datasets)")
     parser.add_argument("--banking77", default=None, help="banking77 folder (default: ../shared/datasets/banking77)")
-    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite",
-                        help="database of the end-to-end timing (postgres: a scratch database on PGHOST, dropped after)")
+    parser.add_argument(
+        "--db",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="database of the end-to-end timing (postgres: a scratch database on PGHOST, dropped after)",
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -269,8 +317,11 @@ def main(argv=None):
             train_y = [labels[i] for i in train_idx]
             test_x = [texts[i] for i in test_idx]
             test_y = [labels[i] for i in test_idx]
-            print(f"Bitext: {len(texts)} utterances, {len(set(labels))} intents; train {len(train_x)}, "
-                  f"test {len(test_x)}", flush=True)
+            print(
+                f"Bitext: {len(texts)} utterances, {len(set(labels))} intents; train {len(train_x)}, "
+                f"test {len(test_x)}",
+                flush=True,
+            )
             if "indist" in suites:
                 classification(args, texts, train_idx, test_idx, train_x, train_y, test_x, test_y)
             if "latency" in suites:

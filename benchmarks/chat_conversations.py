@@ -19,6 +19,7 @@ after the chat's start-up warm-up, every message timed, the first one included: 
 
 The browser part is also a test (a subset): tests/chat/test_conversation_suite.py.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,13 @@ DEFAULT_SUITE = ROOT / "benchmarks" / "data" / "chat_conversations.json"
 CHAT_URL = "/ecom-ai/api/v1/chat/messages/"
 PHONE = {"width": 390, "height": 844}
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 def load_suite(path=DEFAULT_SUITE) -> list[dict]:
@@ -50,6 +56,7 @@ def count_turns(conversations) -> int:
 
 
 # --------------------------------------------------------------------------- the shop
+
 
 def seed_shop() -> dict:
     """Catalog, customers and orders of the suite; returns the placeholders ({alice_order}...)."""
@@ -78,20 +85,27 @@ def seed_shop() -> dict:
         (clothing, "Wool Winter Coat", "199.00", 0, "Warm wool coat for cold winters."),
         (clothing, "Waterproof Hiking Jacket", "95.00", 3, "Breathable waterproof jacket."),
     ]:
-        Product.objects.create(category=category, title=title, slug=re.sub(r"\W+", "-", title.lower()),
-                               price=Decimal(price), stock=stock, description=description)
+        Product.objects.create(
+            category=category,
+            title=title,
+            slug=re.sub(r"\W+", "-", title.lower()),
+            price=Decimal(price),
+            stock=stock,
+            description=description,
+        )
     sync_catalog()
     User = get_user_model()
     alice = User.objects.create_user("alice", "alice@example.com", "pw-alice")
     bob = User.objects.create_user("bob", "bob@example.com", "pw-bob")
     User.objects.create_user("agent", "agent@example.com", "pw-agent", is_staff=True)
-    alice_order = Order.objects.create(user=alice, email="alice@example.com", total=Decimal("59.90"),
-                                       status="shipped", tracking_number="TRK-ALICE-1")
+    alice_order = Order.objects.create(
+        user=alice, email="alice@example.com", total=Decimal("59.90"), status="shipped", tracking_number="TRK-ALICE-1"
+    )
     Order.objects.create(user=alice, email="alice@example.com", total=Decimal("25.00"), status="delivered")
-    bob_order = Order.objects.create(user=bob, email="bob@example.com", total=Decimal("120.00"), status="paid",
-                                     tracking_number="TRK-BOB-9")
-    guest_order = Order.objects.create(user=None, email="guest@example.com", total=Decimal("15.00"),
-                                       status="delivered")
+    bob_order = Order.objects.create(
+        user=bob, email="bob@example.com", total=Decimal("120.00"), status="paid", tracking_number="TRK-BOB-9"
+    )
+    guest_order = Order.objects.create(user=None, email="guest@example.com", total=Decimal("15.00"), status="delivered")
     return {"alice_order": alice_order.number, "bob_order": bob_order.number, "guest_order": guest_order.number}
 
 
@@ -102,6 +116,7 @@ def fill(text: str, placeholders: dict) -> str:
 
 
 # --------------------------------------------------------------------------- checking
+
 
 @dataclass
 class TurnResult:
@@ -150,6 +165,7 @@ def check(expect: dict, bot: dict | None, status: str, placeholders: dict, *, st
 
 # --------------------------------------------------------------------------- the browser
 
+
 def login_cookies(username: str, base_url: str) -> list[dict]:
     from django.contrib.auth import get_user_model
     from django.test import Client
@@ -190,8 +206,9 @@ def run_conversation_in_browser(browser, base_url: str, conversation: dict, plac
             text = fill(turn.get("say") or turn["click"], placeholders)
             started = time.perf_counter()
             try:
-                with page.expect_response(lambda r: r.url.endswith(CHAT_URL) and r.request.method == "POST",
-                                          timeout=20000) as info:
+                with page.expect_response(
+                    lambda r: r.url.endswith(CHAT_URL) and r.request.method == "POST", timeout=20000
+                ) as info:
                     if "say" in turn:
                         page.fill(".ecom-ai-chat__input", text)
                         page.click(".ecom-ai-chat__send")
@@ -199,8 +216,18 @@ def run_conversation_in_browser(browser, base_url: str, conversation: dict, plac
                         page.locator(".ecom-ai-chat__suggestion", has_text=text).last.click(timeout=5000)
                 data = info.value.json()
             except Exception as exc:  # a button that is not there, no response: the turn is wrong
-                results.append(TurnResult(conversation["name"], text, False, False, False,
-                                          [f"could not run the turn: {type(exc).__name__}"], "", 0.0))
+                results.append(
+                    TurnResult(
+                        conversation["name"],
+                        text,
+                        False,
+                        False,
+                        False,
+                        [f"could not run the turn: {type(exc).__name__}"],
+                        "",
+                        0.0,
+                    )
+                )
                 continue
             elapsed = (time.perf_counter() - started) * 1000
             messages = data.get("messages", [])
@@ -209,15 +236,25 @@ def run_conversation_in_browser(browser, base_url: str, conversation: dict, plac
             conversation_id = (data.get("conversation") or {}).get("id", conversation_id)
             status = (data.get("conversation") or {}).get("status", "")
             shopper_at = max((i for i, m in enumerate(messages) if m["sender"] == "shopper"), default=-1)
-            bots = [m for m in messages[shopper_at + 1:] if m["sender"] == "bot"]
+            bots = [m for m in messages[shopper_at + 1 :] if m["sender"] == "bot"]
             bot = bots[-1] if bots else None
             staff_seen = None
             if staff_text is not None:
                 staff_seen = page.locator(".ecom-ai-chat__msg--staff", has_text=staff_text[:12]).count() > 0
             expect = turn.get("expect", {})
             problems = check(expect, bot, status, placeholders, staff_seen=staff_seen)
-            results.append(TurnResult(conversation["name"], text, not problems, bot is not None,
-                                      bool(expect.get("quiet")), problems, (bot or {}).get("text", ""), elapsed))
+            results.append(
+                TurnResult(
+                    conversation["name"],
+                    text,
+                    not problems,
+                    bot is not None,
+                    bool(expect.get("quiet")),
+                    problems,
+                    (bot or {}).get("text", ""),
+                    elapsed,
+                )
+            )
     finally:
         context.close()
     return results
@@ -237,6 +274,7 @@ def start_live_server():
 
 
 # --------------------------------------------------------------------------- in process
+
 
 def run_in_process(conversations, placeholders) -> tuple[list[float], list[TurnResult]]:
     """Every turn through ``ChatService.reply`` (no HTTP); per-message milliseconds."""
@@ -267,13 +305,23 @@ def run_in_process(conversations, placeholders) -> tuple[list[float], list[TurnR
             bot = serialize_message(message) | {"suggestions": message.suggestions} if message is not None else None
             expect = turn.get("expect", {})
             problems = check(expect, bot, status, placeholders, staff_seen=True)
-            results.append(TurnResult(conversation["name"], text, not problems, bot is not None,
-                                      bool(expect.get("quiet")), problems, (bot or {}).get("text", ""),
-                                      timings[-1]))
+            results.append(
+                TurnResult(
+                    conversation["name"],
+                    text,
+                    not problems,
+                    bot is not None,
+                    bool(expect.get("quiet")),
+                    problems,
+                    (bot or {}).get("text", ""),
+                    timings[-1],
+                )
+            )
     return timings, results
 
 
 # --------------------------------------------------------------------------- main
+
 
 def setup_django(db_path: str):
     sys.path[:0] = [str(ROOT), str(ROOT / "sandbox_shop")]
@@ -303,8 +351,13 @@ def summarize(results: list[TurnResult]) -> dict:
     turns = len(results)
     right = sum(r.ok for r in results)
     silent = sum(1 for r in results if not r.answered and not r.quiet_expected)
-    return {"turns": turns, "right": right, "pct": 100.0 * right / max(1, turns), "silent": silent,
-            "quiet": sum(r.quiet_expected for r in results)}
+    return {
+        "turns": turns,
+        "right": right,
+        "pct": 100.0 * right / max(1, turns),
+        "silent": silent,
+        "quiet": sum(r.quiet_expected for r in results),
+    }
 
 
 def percentile(values, q):
@@ -335,8 +388,11 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     warm = warmup.warm_up()  # what a web process does at start-up, before its first request
     warm_s = time.perf_counter() - started
-    print(f"suite: {len(conversations)} conversations, {count_turns(conversations)} turns; "
-          f"encoder {configured_encoder_spec()}; start-up warm-up {warm_s:.1f} s {warm}", flush=True)
+    print(
+        f"suite: {len(conversations)} conversations, {count_turns(conversations)} turns; "
+        f"encoder {configured_encoder_spec()}; start-up warm-up {warm_s:.1f} s {warm}",
+        flush=True,
+    )
     rows = []
     if not args.in_process_only:
         from playwright.sync_api import sync_playwright
@@ -372,11 +428,15 @@ def main(argv=None) -> int:
                 if not r.ok:
                     print(f"  WRONG [{r.conversation}] {r.text!r}: {'; '.join(r.problems)} | {r.answer[:80]!r}")
     print()
-    print("| run | turns | right | % right | turns without an answer | quiet (staff holds) | p50 ms | p95 ms | max ms |")
+    print(
+        "| run | turns | right | % right | turns without an answer | quiet (staff holds) | p50 ms | p95 ms | max ms |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for name, s, ms in rows:
-        print(f"| {name} | {s['turns']} | {s['right']} | {s['pct']:.1f} % | {s['silent']} | {s['quiet']} | "
-              f"{percentile(ms, 50):.0f} | {percentile(ms, 95):.0f} | {max(ms) if ms else float('nan'):.0f} |")
+        print(
+            f"| {name} | {s['turns']} | {s['right']} | {s['pct']:.1f} % | {s['silent']} | {s['quiet']} | "
+            f"{percentile(ms, 50):.0f} | {percentile(ms, 95):.0f} | {max(ms) if ms else float('nan'):.0f} |"
+        )
     try:
         load = os.getloadavg()
         print(f"\nload average during the run: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} ({os.cpu_count()} CPUs)")

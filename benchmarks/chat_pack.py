@@ -13,6 +13,7 @@
 
 No database: the pack is read from JSON in the order ``load_pack`` stores it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,15 @@ def holdout(texts, labels, spec, vectors, seed):
 
     hidden = 0 if spec["kind"] == "builtin" else 256
     train, test = stratified_split(labels, 0.2, seed)
-    clf = fit_intent_classifier([texts[i] for i in train], [labels[i] for i in train], encoder_spec=spec,
-                                vectors=vectors[train], hidden=hidden, epochs=40, seed=seed)
+    clf = fit_intent_classifier(
+        [texts[i] for i in train],
+        [labels[i] for i in train],
+        encoder_spec=spec,
+        vectors=vectors[train],
+        hidden=hidden,
+        epochs=40,
+        seed=seed,
+    )
     return evaluate(clf, [texts[i] for i in test], [labels[i] for i in test], vectors=vectors[test])
 
 
@@ -83,9 +91,13 @@ def main(argv=None):
     r_texts = [t for ts in routing.values() for t in ts]
     r_labels = [name for name, ts in routing.items() for _ in ts]
     leaked = set(r_texts) & set(texts)
-    print(f"pack: {len(texts)} examples, {len(set(labels))} intents; routing set: {len(r_texts)} messages"
-          + (f" ({len(leaked)} ALSO IN THE PACK)" if leaked else ""))
-    print(f"{'encoder':8} {'holdout acc':>11} {'macro-F1':>9} {'mean F1 (seeds)':>16} {'fixed top-1':>12} {'fixed routed':>13}")
+    print(
+        f"pack: {len(texts)} examples, {len(set(labels))} intents; routing set: {len(r_texts)} messages"
+        + (f" ({len(leaked)} ALSO IN THE PACK)" if leaked else "")
+    )
+    print(
+        f"{'encoder':8} {'holdout acc':>11} {'macro-F1':>9} {'mean F1 (seeds)':>16} {'fixed top-1':>12} {'fixed routed':>13}"
+    )
     for name in args.encoders.split(","):
         spec = specs(args.model)[name]
         try:
@@ -101,13 +113,18 @@ def main(argv=None):
         served = clf.predict_many(r_texts)
         top1 = np.mean([p.best_guess == t for p, t in zip(top, r_labels)])
         routed = np.mean([p.intent == t for p, t in zip(served, r_labels)])
-        print(f"{name:8} {main_scores['accuracy']:11.3f} {main_scores['macro_f1']:9.3f} "
-              f"{(f'{np.mean(extra):.3f}' if extra else '-'):>16} {top1:12.3f} {routed:13.3f}", flush=True)
+        print(
+            f"{name:8} {main_scores['accuracy']:11.3f} {main_scores['macro_f1']:9.3f} "
+            f"{(f'{np.mean(extra):.3f}' if extra else '-'):>16} {top1:12.3f} {routed:13.3f}",
+            flush=True,
+        )
         if args.show_errors:
             for p, s, text, truth in zip(top, served, r_texts, r_labels):
                 if p.best_guess != truth or s.intent != truth:
-                    print(f"    {truth:16} -> {p.best_guess:16} conf {p.confidence:.2f} sim {p.similarity:.2f}"
-                          f"{'' if s.intent else ' (OOS)'}  {text}")
+                    print(
+                        f"    {truth:16} -> {p.best_guess:16} conf {p.confidence:.2f} sim {p.similarity:.2f}"
+                        f"{'' if s.intent else ' (OOS)'}  {text}"
+                    )
 
 
 if __name__ == "__main__":

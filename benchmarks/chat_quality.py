@@ -23,6 +23,7 @@ encoder named; the baselines (TF-IDF word 1–2-grams + character 2–5-grams, l
 regression, scikit-learn) are trained and scored on the same data in the same run.
 Embeddings are cached per dataset and encoder under ``--cache``.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,17 +55,21 @@ LABELS = {
 def load_bitext(path=None):
     import pandas as pd
 
-    frame = pd.read_csv(path or DATASETS / "bitext-customer-support" / "bitext_customer_support_20k.csv",
-                        encoding="utf-8-sig")
+    frame = pd.read_csv(
+        path or DATASETS / "bitext-customer-support" / "bitext_customer_support_20k.csv", encoding="utf-8-sig"
+    )
     # the other Bitext sample spells one intent differently
-    return frame["utterance"].astype(str).tolist(), frame["intent"].replace({"check_invoices": "check_invoice"}).tolist()
+    return frame["utterance"].astype(str).tolist(), frame["intent"].replace(
+        {"check_invoices": "check_invoice"}
+    ).tolist()
 
 
 def load_bitext_llm(path=None):
     import pandas as pd
 
-    frame = pd.read_csv(path or DATASETS / "bitext-llm-support-4514" /
-                        "Bitext_Sample_Customer_Support_Training_Dataset.csv.gz")
+    frame = pd.read_csv(
+        path or DATASETS / "bitext-llm-support-4514" / "Bitext_Sample_Customer_Support_Training_Dataset.csv.gz"
+    )
     return frame["instruction"].astype(str).tolist(), frame["intent"].astype(str).tolist()
 
 
@@ -74,8 +79,12 @@ def load_banking77(folder=None):
     folder = Path(folder or DATASETS / "banking77")
     train = pd.read_csv(folder / "train.csv.gz")
     test = pd.read_csv(folder / "test.csv.gz")
-    return (train["text"].astype(str).tolist(), train["category"].tolist(),
-            test["text"].astype(str).tolist(), test["category"].tolist())
+    return (
+        train["text"].astype(str).tolist(),
+        train["category"].tolist(),
+        test["text"].astype(str).tolist(),
+        test["category"].tolist(),
+    )
 
 
 class EmbeddingCache:
@@ -91,8 +100,9 @@ class EmbeddingCache:
 
         if encoder.startswith("hybrid-"):
             half = np.float32(np.sqrt(0.5))
-            return np.hstack([self.get(name, texts, encoder[len("hybrid-"):]) * half,
-                              self.get(name, texts, "builtin") * half])
+            return np.hstack(
+                [self.get(name, texts, encoder[len("hybrid-") :]) * half, self.get(name, texts, "builtin") * half]
+            )
         import hashlib
 
         digest = hashlib.sha1("\x00".join(texts).encode("utf-8")).hexdigest()[:10]
@@ -121,12 +131,12 @@ def tfidf_baselines(train_x, train_y, test_x):
     out = {}
     out["TF-IDF word+char + linear SVM"] = LinearSVC(C=0.5).fit(train, train_y).predict(test).tolist()
     out["TF-IDF word+char + logistic regression"] = (
-        LogisticRegression(C=20.0, max_iter=2000).fit(train, train_y).predict(test).tolist())
+        LogisticRegression(C=20.0, max_iter=2000).fit(train, train_y).predict(test).tolist()
+    )
     return out
 
 
-def classifier_rows(cache, train_name, train_x, train_y, test_name, test_x, test_y, encoders, *, ablate=True,
-                    oos=None):
+def classifier_rows(cache, train_name, train_x, train_y, test_name, test_x, test_y, encoders, *, ablate=True, oos=None):
     """Rows (label, accuracy, right-and-in-scope, oos-rejected, seconds) for each encoder."""
     from ecom_ai.chat.classifier import fit_intent_classifier
     from ecom_ai.conf import settings as ecom_settings
@@ -140,17 +150,23 @@ def classifier_rows(cache, train_name, train_x, train_y, test_name, test_x, test
         train_vectors = cache.get(train_name, train_x, encoder)
         test_vectors = cache.get(test_name, test_x, encoder)
         started = time.perf_counter()
-        classifier = fit_intent_classifier(train_x, train_y, encoder_spec=ENCODERS[encoder], vectors=train_vectors,
-                                           lexical=lexical)
-        preds = classifier.predict_many(test_x, vectors=test_vectors, threshold=threshold,
-                                        min_similarity=classifier.calibrated_min_similarity)
+        classifier = fit_intent_classifier(
+            train_x, train_y, encoder_spec=ENCODERS[encoder], vectors=train_vectors, lexical=lexical
+        )
+        preds = classifier.predict_many(
+            test_x, vectors=test_vectors, threshold=threshold, min_similarity=classifier.calibrated_min_similarity
+        )
         seconds = time.perf_counter() - started
         accuracy = float(np.mean([p.best_guess == t for p, t in zip(preds, test_y)]))
         in_scope = float(np.mean([p.intent == t for p, t in zip(preds, test_y)]))
         rejected = None
         if oos is not None:
-            oos_preds = classifier.predict_many(oos, vectors=cache.get("oos", oos, encoder), threshold=threshold,
-                                                min_similarity=classifier.calibrated_min_similarity)
+            oos_preds = classifier.predict_many(
+                oos,
+                vectors=cache.get("oos", oos, encoder),
+                threshold=threshold,
+                min_similarity=classifier.calibrated_min_similarity,
+            )
             rejected = float(np.mean([p.out_of_scope for p in oos_preds]))
         if classifier.lexical is not None:
             head = " + TF-IDF, linear (L-BFGS)"
@@ -160,9 +176,12 @@ def classifier_rows(cache, train_name, train_x, train_y, test_name, test_x, test
             head = ", linear head"
         label = f"ecom_ai: {LABELS[encoder]}{head}"
         rows.append((label, accuracy, in_scope, rejected, seconds))
-        print(f"  {label}: accuracy {accuracy:.4f}, right and in scope {in_scope:.4f}"
-              + (f", off-topic rejected {rejected:.3f}" if rejected is not None else "") + f" ({seconds:.0f} s)",
-              flush=True)
+        print(
+            f"  {label}: accuracy {accuracy:.4f}, right and in scope {in_scope:.4f}"
+            + (f", off-topic rejected {rejected:.3f}" if rejected is not None else "")
+            + f" ({seconds:.0f} s)",
+            flush=True,
+        )
     return rows
 
 
@@ -174,7 +193,9 @@ def print_table(title, rows, baselines, test_y, has_oos=False):
     print("|" + "---|" * (4 if has_oos else 3))
     for name, pred in baselines.items():
         accuracy = float(np.mean([p == t for p, t in zip(pred, test_y)]))
-        print(f"| {name + ' (baseline)':62} | {accuracy:8.4f} | {'(no scope check)':>18} |" + (" — |" if has_oos else ""))
+        print(
+            f"| {name + ' (baseline)':62} | {accuracy:8.4f} | {'(no scope check)':>18} |" + (" — |" if has_oos else "")
+        )
     for label, accuracy, in_scope, rejected, _seconds in rows:
         line = f"| {label:62} | {accuracy:8.4f} | {in_scope:18.4f} |"
         if has_oos:
@@ -188,13 +209,22 @@ def suite_cross(args, cache):
     test_x, test_y = load_bitext_llm(args.cross_test)
     oos = json.loads((DATA / "out_of_scope.json").read_text(encoding="utf-8"))
     oos_texts = oos["en"] + oos["zh"]
-    print(f"Cross-sample: train Bitext {len(train_x)} ({len(set(train_y))} intents), test Bitext LLM sample "
-          f"{len(test_x)}; off-topic probe {len(oos_texts)} messages", flush=True)
+    print(
+        f"Cross-sample: train Bitext {len(train_x)} ({len(set(train_y))} intents), test Bitext LLM sample "
+        f"{len(test_x)}; off-topic probe {len(oos_texts)} messages",
+        flush=True,
+    )
     baselines = tfidf_baselines(train_x, train_y, test_x)
-    rows = classifier_rows(cache, "bitext20k", train_x, train_y, "llm4514", test_x, test_y, args.encoders,
-                           oos=oos_texts)
-    print_table("Cross-sample (train bitext-customer-support, test bitext-llm-support-4514)", rows, baselines, test_y,
-                has_oos=True)
+    rows = classifier_rows(
+        cache, "bitext20k", train_x, train_y, "llm4514", test_x, test_y, args.encoders, oos=oos_texts
+    )
+    print_table(
+        "Cross-sample (train bitext-customer-support, test bitext-llm-support-4514)",
+        rows,
+        baselines,
+        test_y,
+        has_oos=True,
+    )
 
 
 def suite_banking77(args, cache):
@@ -217,19 +247,31 @@ def suite_kb(args, encoders):
     KnowledgeArticle.objects.all().delete()  # the pack's samples would compete with the FAQ
     ids = []
     for article in faq:
-        ids.append(KnowledgeArticle.objects.create(title=article["title"], body=article["body"],
-                                                   topic=article["topic"],
-                                                   questions="\n".join(article["questions"])).pk)
-    questions = [(text, ids[n], language) for n, article in enumerate(faq)
-                 for language, texts in article["paraphrases"].items() for text in texts]
+        ids.append(
+            KnowledgeArticle.objects.create(
+                title=article["title"],
+                body=article["body"],
+                topic=article["topic"],
+                questions="\n".join(article["questions"]),
+            ).pk
+        )
+    questions = [
+        (text, ids[n], language)
+        for n, article in enumerate(faq)
+        for language, texts in article["paraphrases"].items()
+        for text in texts
+    ]
     texts, labels = [], []
     for intent in read_pack()["intents"]:
         for examples in intent["examples"].values():
             texts.extend(examples)
             labels.extend([intent["name"]] * len(examples))
-    print(f"Knowledge-base routing: {len(faq)} articles, {len(questions)} paraphrases "
-          f"({sum(1 for q in questions if q[2] == 'en')} EN, {sum(1 for q in questions if q[2] == 'zh')} ZH); "
-          f"default pack {len(texts)} examples, {len(set(labels))} intents", flush=True)
+    print(
+        f"Knowledge-base routing: {len(faq)} articles, {len(questions)} paraphrases "
+        f"({sum(1 for q in questions if q[2] == 'en')} EN, {sum(1 for q in questions if q[2] == 'zh')} ZH); "
+        f"default pack {len(texts)} examples, {len(set(labels))} intents",
+        flush=True,
+    )
     rows = []
     for encoder in encoders:
         spec = ENCODERS[encoder]
@@ -251,14 +293,22 @@ def suite_kb(args, encoders):
             if bot is not None and not cited and getattr(bot, "suggestions", None):
                 asked[language] += 1  # a clarifying question (buttons): not counted as right
         n_all = sum(total.values())
-        row = (LABELS[encoder],
-               sum(right["retrieval"].values()) / n_all, right["retrieval"]["en"] / total["en"],
-               right["retrieval"]["zh"] / total["zh"],
-               sum(right["chat"].values()) / n_all, right["chat"]["en"] / total["en"], right["chat"]["zh"] / total["zh"],
-               sum(asked.values()) / n_all)
+        row = (
+            LABELS[encoder],
+            sum(right["retrieval"].values()) / n_all,
+            right["retrieval"]["en"] / total["en"],
+            right["retrieval"]["zh"] / total["zh"],
+            sum(right["chat"].values()) / n_all,
+            right["chat"]["en"] / total["en"],
+            right["chat"]["zh"] / total["zh"],
+            sum(asked.values()) / n_all,
+        )
         rows.append(row)
-        print(f"  {encoder}: retrieval {row[1]:.3f} (EN {row[2]:.3f}, ZH {row[3]:.3f}); "
-              f"chat end to end {row[4]:.3f} (EN {row[5]:.3f}, ZH {row[6]:.3f}); asked back {row[7]:.3f}", flush=True)
+        print(
+            f"  {encoder}: retrieval {row[1]:.3f} (EN {row[2]:.3f}, ZH {row[3]:.3f}); "
+            f"chat end to end {row[4]:.3f} (EN {row[5]:.3f}, ZH {row[6]:.3f}); asked back {row[7]:.3f}",
+            flush=True,
+        )
     print()
     print("| encoder | retrieval alone | EN | ZH | chat end to end | EN | ZH | chat asked back |")
     print("|---|---|---|---|---|---|---|---|")

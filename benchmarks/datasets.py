@@ -11,6 +11,7 @@ Every loader returns a ``Dataset``: per-user item-code sequences (oldest first, 
 sets in ``../shared/datasets`` have named loaders (``load(name)``): ``ml-1m``, ``taobao``,
 ``online-retail``; their READMEs describe the files.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -51,14 +52,19 @@ class Dataset:
 
     def describe(self) -> str:
         lengths = np.array([len(s) for s in self.items])
-        return (f"{self.name}: {len(self.items):,} users, {self.n_items:,} items, {self.n_interactions:,} "
-                f"interactions (median {int(np.median(lengths))} per user); dropped {self.dropped_users:,} users with "
-                f"fewer than 3 interactions and {self.dropped_items:,} items only they had; {self.notes}")
+        return (
+            f"{self.name}: {len(self.items):,} users, {self.n_items:,} items, {self.n_interactions:,} "
+            f"interactions (median {int(np.median(lengths))} per user); dropped {self.dropped_users:,} users with "
+            f"fewer than 3 interactions and {self.dropped_items:,} items only they had; {self.notes}"
+        )
 
 
 def _open(path):
-    return gzip.open(path, "rt", encoding="utf-8", errors="replace") if path.endswith(".gz") else open(
-        path, encoding="utf-8", errors="replace")
+    return (
+        gzip.open(path, "rt", encoding="utf-8", errors="replace")
+        if path.endswith(".gz")
+        else open(path, encoding="utf-8", errors="replace")
+    )
 
 
 def load_sasrec_txt(path: str, name: str = "", min_length: int = 3) -> Dataset:
@@ -77,13 +83,34 @@ def load_sasrec_txt(path: str, name: str = "", min_length: int = 3) -> Dataset:
     return from_frame(frame, name or os.path.basename(path), min_length=min_length, collapse_repeats=False)
 
 
-def load_csv(path: str, *, user: str, item: str, time: str | None = None, event: str | None = None,
-             text: str | None = None, category: str | None = None, names=None, header="infer",
-             event_order=None, name: str = "", min_length: int = 3, collapse_repeats: bool = True,
-             query: str | None = None, time_format: str | None = None, read_kwargs=None) -> Dataset:
+def load_csv(
+    path: str,
+    *,
+    user: str,
+    item: str,
+    time: str | None = None,
+    event: str | None = None,
+    text: str | None = None,
+    category: str | None = None,
+    names=None,
+    header="infer",
+    event_order=None,
+    name: str = "",
+    min_length: int = 3,
+    collapse_repeats: bool = True,
+    query: str | None = None,
+    time_format: str | None = None,
+    read_kwargs=None,
+) -> Dataset:
     """A CSV with a column mapping. ``query`` (pandas) filters rows first."""
-    frame = pd.read_csv(path, names=names, header=header if names is None else None, dtype=str,
-                        keep_default_na=False, **(read_kwargs or {}))
+    frame = pd.read_csv(
+        path,
+        names=names,
+        header=header if names is None else None,
+        dtype=str,
+        keep_default_na=False,
+        **(read_kwargs or {}),
+    )
     if query:
         frame = frame.query(query, engine="python")
     mapping = {"user": user, "item": item, "time": time, "event": event, "text": text, "category": category}
@@ -93,15 +120,24 @@ def load_csv(path: str, *, user: str, item: str, time: str | None = None, event:
     out = pd.DataFrame({key: frame[col] for key, col in mapping.items() if col})
     out = out[(out["user"] != "") & (out["item"] != "")]
     if time:
-        out["time"] = pd.to_datetime(out["time"], format=time_format) if time_format or not out["time"].str.isdigit().all() \
+        out["time"] = (
+            pd.to_datetime(out["time"], format=time_format)
+            if time_format or not out["time"].str.isdigit().all()
             else pd.to_numeric(out["time"])
+        )
         out = out.sort_values(["user", "time"], kind="stable")
-    return from_frame(out, name or os.path.basename(path), min_length=min_length, collapse_repeats=collapse_repeats,
-                      event_order=event_order)
+    return from_frame(
+        out,
+        name or os.path.basename(path),
+        min_length=min_length,
+        collapse_repeats=collapse_repeats,
+        event_order=event_order,
+    )
 
 
-def from_frame(frame: pd.DataFrame, name: str, *, min_length: int = 3, collapse_repeats: bool = True,
-               event_order=None) -> Dataset:
+def from_frame(
+    frame: pd.DataFrame, name: str, *, min_length: int = 3, collapse_repeats: bool = True, event_order=None
+) -> Dataset:
     """Build a Dataset from columns user, item (and event, text, category) in sequence order.
 
     ``collapse_repeats`` merges consecutive events on the same item into one token (its
@@ -140,22 +176,29 @@ def from_frame(frame: pd.DataFrame, name: str, *, min_length: int = 3, collapse_
             dropped.append(seq_items)
     all_items = pd.Index(pd.unique(np.concatenate([s[0] for s in sequences]))) if sequences else pd.Index([])
     dataset = Dataset(
-        name=name, item_keys=[str(k) for k in all_items],
+        name=name,
+        item_keys=[str(k) for k in all_items],
         items=[all_items.get_indexer(s[0]).astype(np.int64) + 1 for s in sequences],
-        events=[np.asarray(s[1], dtype=np.int64) for s in sequences], event_types=types,
-        dropped_users=len(dropped))
+        events=[np.asarray(s[1], dtype=np.int64) for s in sequences],
+        event_types=types,
+        dropped_users=len(dropped),
+    )
     if dropped:
         dataset.dropped_items = int(len(pd.Index(pd.unique(np.concatenate(dropped))).difference(all_items)))
     known = set(dataset.item_keys)
     for column in ("text", "category"):
         if column in frame.columns:
             pairs = frame[["item", column]].drop_duplicates("item")
-            setattr(dataset, column, {str(k): str(v) for k, v in zip(pairs["item"], pairs[column])
-                                      if str(k) in known and str(v)})
+            setattr(
+                dataset,
+                column,
+                {str(k): str(v) for k, v in zip(pairs["item"], pairs[column]) if str(k) in known and str(v)},
+            )
     return dataset
 
 
 # --------------------------------------------------------------------------- named datasets
+
 
 def load_ml1m(path: str | None = None, metadata: bool = True) -> Dataset:
     """ML-1M as preprocessed by the SASRec authors; titles and genres as item text/category."""
@@ -183,26 +226,39 @@ def load_ml1m(path: str | None = None, metadata: bool = True) -> Dataset:
 
 def load_taobao(path: str | None = None) -> Dataset:
     """Taobao UserBehavior head: pv < fav < cart < buy; consecutive repeats merged."""
-    dataset = load_csv(path or DEFAULT_PATHS["taobao"], names=["user", "item", "category", "behavior", "ts"],
-                       user="user", item="item", time="ts", event="behavior", category="category",
-                       event_order=["pv", "fav", "cart", "buy"], name="taobao")
+    dataset = load_csv(
+        path or DEFAULT_PATHS["taobao"],
+        names=["user", "item", "category", "behavior", "ts"],
+        user="user",
+        item="item",
+        time="ts",
+        event="behavior",
+        category="category",
+        event_order=["pv", "fav", "cart", "buy"],
+        name="taobao",
+    )
     dataset.notes = "all behaviours (pv/fav/cart/buy), consecutive repeats of an item merged, users with >= 3 tokens"
     return dataset
 
 
 def load_online_retail(path: str | None = None) -> Dataset:
     """UCI Online Retail: purchase lines of known customers (no cancellations/returns)."""
-    dataset = load_csv(path or DEFAULT_PATHS["online-retail"], user="CustomerID", item="StockCode",
-                       time="InvoiceDate", text="Description", time_format="%Y-%m-%d %H:%M:%S",
-                       query="~InvoiceNo.str.startswith('C') and ~InvoiceNo.str.startswith('A') "
-                             "and Quantity.str.lstrip('-').str.isdigit() and Quantity.astype('int') > 0",
-                       name="online-retail")
+    dataset = load_csv(
+        path or DEFAULT_PATHS["online-retail"],
+        user="CustomerID",
+        item="StockCode",
+        time="InvoiceDate",
+        text="Description",
+        time_format="%Y-%m-%d %H:%M:%S",
+        query="~InvoiceNo.str.startswith('C') and ~InvoiceNo.str.startswith('A') "
+        "and Quantity.str.lstrip('-').str.isdigit() and Quantity.astype('int') > 0",
+        name="online-retail",
+    )
     dataset.notes = "purchase lines of customers with an id, invoice-line order, consecutive repeats merged"
     return dataset
 
 
-LOADERS = {"ml-1m": load_ml1m, "taobao": load_taobao, "online-retail": load_online_retail,
-           "txt": None, "csv": None}
+LOADERS = {"ml-1m": load_ml1m, "taobao": load_taobao, "online-retail": load_online_retail, "txt": None, "csv": None}
 
 
 def parse_columns(spec: str) -> dict:
@@ -211,7 +267,9 @@ def parse_columns(spec: str) -> dict:
     for part in filter(None, (p.strip() for p in (spec or "").split(","))):
         key, sep, value = part.partition("=")
         if not sep or key not in ("user", "item", "time", "event", "text", "category"):
-            raise ValueError(f"bad column mapping {part!r}: use user=,item= and optionally time=,event=,text=,category=")
+            raise ValueError(
+                f"bad column mapping {part!r}: use user=,item= and optionally time=,event=,text=,category="
+            )
         out[key] = value
     if "user" not in out or "item" not in out:
         raise ValueError("the column mapping needs at least user= and item=")

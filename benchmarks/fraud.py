@@ -19,6 +19,7 @@
   (feature computation with its database queries against a SQLite database holding the
   training rows as earlier assessments, rules, lists, model, reasons), without saving.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,11 +35,21 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "sandbox_shop")]
 
 NUMERIC = [
-    "amount", "minutes_since_signup", "account_age_days", "hour_of_day",
-    "accounts_on_device", "accounts_on_ip",
-    "orders_device_1h", "orders_device_24h", "orders_device_7d",
-    "orders_ip_1h", "orders_ip_24h", "orders_ip_7d",
-    "age", "signup_hour", "purchase_weekday",
+    "amount",
+    "minutes_since_signup",
+    "account_age_days",
+    "hour_of_day",
+    "accounts_on_device",
+    "accounts_on_ip",
+    "orders_device_1h",
+    "orders_device_24h",
+    "orders_device_7d",
+    "orders_ip_1h",
+    "orders_ip_24h",
+    "orders_ip_7d",
+    "age",
+    "signup_hour",
+    "purchase_weekday",
 ]
 CATEGORICAL = ["channel", "browser", "sex", "ip_country"]
 
@@ -82,19 +93,21 @@ def _prior_counts(times: np.ndarray, keys: np.ndarray, window_s: float | None) -
 def features(df: pd.DataFrame) -> pd.DataFrame:
     t = df["purchase_time"].astype("int64").to_numpy() / 1e9
     delta = (df["purchase_time"] - df["signup_time"]).dt.total_seconds().clip(lower=0)
-    out = pd.DataFrame({
-        "amount": df["purchase_value"].astype(float),
-        "minutes_since_signup": delta / 60.0,
-        "account_age_days": delta / 86400.0,
-        "hour_of_day": df["purchase_time"].dt.hour,
-        "age": df["age"].astype(float),
-        "signup_hour": df["signup_time"].dt.hour,
-        "purchase_weekday": df["purchase_time"].dt.day_of_week,
-        "channel": df["source"].str.lower(),
-        "browser": df["browser"],
-        "sex": df["sex"],
-        "ip_country": df["ip_country"],
-    })
+    out = pd.DataFrame(
+        {
+            "amount": df["purchase_value"].astype(float),
+            "minutes_since_signup": delta / 60.0,
+            "account_age_days": delta / 86400.0,
+            "hour_of_day": df["purchase_time"].dt.hour,
+            "age": df["age"].astype(float),
+            "signup_hour": df["signup_time"].dt.hour,
+            "purchase_weekday": df["purchase_time"].dt.day_of_week,
+            "channel": df["source"].str.lower(),
+            "browser": df["browser"],
+            "sex": df["sex"],
+            "ip_country": df["ip_country"],
+        }
+    )
     dev, ipk = df["device_id"].to_numpy(), df["ip_int"].to_numpy()
     # each row is a distinct user, so earlier rows on the device = other accounts on it
     out["accounts_on_device"] = _prior_counts(t, dev, None)
@@ -146,8 +159,9 @@ def run_lightgbm(xtr, ytr, xte, seed, threads=2, categorical=None):
         cats = pd.CategoricalDtype(sorted(set(tr[col].astype(str))))
         tr[col] = tr[col].astype(str).astype(cats)
         te[col] = te[col].astype(str).where(te[col].astype(str).isin(cats.categories)).astype(cats)
-    model = lgb.LGBMClassifier(n_estimators=300, learning_rate=0.05, num_leaves=31, random_state=seed,
-                               verbose=-1, n_jobs=threads)
+    model = lgb.LGBMClassifier(
+        n_estimators=300, learning_rate=0.05, num_leaves=31, random_state=seed, verbose=-1, n_jobs=threads
+    )
     started = time.perf_counter()
     model.fit(tr, ytr)
     seconds = time.perf_counter() - started
@@ -160,10 +174,12 @@ def run_logreg(xtr, ytr, xte, seed, numeric=None, categorical=None):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-    pre = ColumnTransformer([
-        ("num", make_pipeline(FunctionTransformer(np.log1p), StandardScaler()), numeric or NUMERIC),
-        ("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=5), categorical or CATEGORICAL),
-    ])
+    pre = ColumnTransformer(
+        [
+            ("num", make_pipeline(FunctionTransformer(np.log1p), StandardScaler()), numeric or NUMERIC),
+            ("cat", OneHotEncoder(handle_unknown="ignore", min_frequency=5), categorical or CATEGORICAL),
+        ]
+    )
     model = make_pipeline(pre, LogisticRegression(max_iter=2000, class_weight="balanced", random_state=seed))
     started = time.perf_counter()
     model.fit(xtr, ytr)
@@ -183,8 +199,11 @@ def latency_model_path(model, xte, n) -> dict:
         t0 = time.perf_counter()
         model.explain(row)
         explained.append(time.perf_counter() - t0)
-    return {"model only p99 ms": np.percentile(plain, 99) * 1e3, "model + explanation p99 ms":
-            np.percentile(explained, 99) * 1e3, "median ms": np.median(explained) * 1e3}
+    return {
+        "model only p99 ms": np.percentile(plain, 99) * 1e3,
+        "model + explanation p99 ms": np.percentile(explained, 99) * 1e3,
+        "median ms": np.median(explained) * 1e3,
+    }
 
 
 def latency_product_path(model, df, xtr, n_history: int, n) -> dict | None:
@@ -209,22 +228,40 @@ def latency_product_path(model, df, xtr, n_history: int, n) -> dict | None:
         from ecom_ai.models.fraud import FraudAssessment, FraudRule
 
         hist = df.iloc[: min(n_history, len(xtr))]
-        FraudAssessment.objects.bulk_create([
-            FraudAssessment(order_key=f"h{r.user_id}", user_key=str(r.user_id), email=f"u{r.user_id}@example.com",
-                            ip=str(r.ip_int), device=r.device_id, amount=r.purchase_value, currency="USD",
-                            placed_at=r.purchase_time.to_pydatetime().replace(tzinfo=tz.utc), score=0)
-            for r in hist.itertuples()
-        ], batch_size=1000)
+        FraudAssessment.objects.bulk_create(
+            [
+                FraudAssessment(
+                    order_key=f"h{r.user_id}",
+                    user_key=str(r.user_id),
+                    email=f"u{r.user_id}@example.com",
+                    ip=str(r.ip_int),
+                    device=r.device_id,
+                    amount=r.purchase_value,
+                    currency="USD",
+                    placed_at=r.purchase_time.to_pydatetime().replace(tzinfo=tz.utc),
+                    score=0,
+                )
+                for r in hist.itertuples()
+            ],
+            batch_size=1000,
+        )
         FraudRule.objects.create(name="fast signup", condition="minutes_since_signup < 1", action="review")
-        test = df.iloc[len(xtr): len(xtr) + n]
+        test = df.iloc[len(xtr) : len(xtr) + n]
         times = []
         for r in test.itertuples():
             facts = OrderFacts(
-                order_key=f"t{r.user_id}", user_key=str(r.user_id), email=f"u{r.user_id}@example.com",
-                amount=r.purchase_value, currency="USD", ip=str(r.ip_int), device=r.device_id,
+                order_key=f"t{r.user_id}",
+                user_key=str(r.user_id),
+                email=f"u{r.user_id}@example.com",
+                amount=r.purchase_value,
+                currency="USD",
+                ip=str(r.ip_int),
+                device=r.device_id,
                 placed_at=r.purchase_time.to_pydatetime().replace(tzinfo=tz.utc),
                 signed_up_at=r.signup_time.to_pydatetime().replace(tzinfo=tz.utc),
-                channel=r.source.lower(), shipping_country="US", billing_country="US",
+                channel=r.source.lower(),
+                shipping_country="US",
+                billing_country="US",
             )
             t0 = time.perf_counter()
             score_order(facts, model=model)
@@ -234,8 +271,13 @@ def latency_product_path(model, df, xtr, n_history: int, n) -> dict | None:
 
         with CaptureQueriesContext(connection) as captured:
             score_order(facts, model=model)
-        return {"p99 ms": np.percentile(times, 99) * 1e3, "median ms": np.median(times) * 1e3,
-                "history rows": len(hist), "orders": len(times), "queries per order": len(captured)}
+        return {
+            "p99 ms": np.percentile(times, 99) * 1e3,
+            "median ms": np.median(times) * 1e3,
+            "history rows": len(hist),
+            "orders": len(times),
+            "queries per order": len(captured),
+        }
     finally:
         teardown_databases(old, verbosity=0)
 
@@ -250,9 +292,14 @@ def main(argv=None):
     parser.add_argument("--skip-product-path", action="store_true")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for training ours and LightGBM")
     parser.add_argument("--epochs", type=int, default=40, help="most epochs for ours (early stopping)")
-    parser.add_argument("--max-rows", type=int, default=None, help="use only the first N rows in file order (smoke runs)")
-    parser.add_argument("--latency-only", action="store_true",
-                        help="train ours on the time-ordered split only and measure latency (no baselines)")
+    parser.add_argument(
+        "--max-rows", type=int, default=None, help="use only the first N rows in file order (smoke runs)"
+    )
+    parser.add_argument(
+        "--latency-only",
+        action="store_true",
+        help="train ours on the time-ordered split only and measure latency (no baselines)",
+    )
     args = parser.parse_args(argv)
 
     data = Path(args.data)
@@ -278,14 +325,18 @@ def main(argv=None):
         xtr, xte, ytr, yte = x[train_mask], x[~train_mask], y[train_mask], y[~train_mask]
         no_shortcut = (xte["minutes_since_signup"] >= 1).to_numpy()
         print(f"\n## split: {split_name}")
-        print(f"train {len(xtr)} (fraud {ytr.mean():.2%}), test {len(xte)} (fraud {yte.mean():.2%}); test rows "
-              f"without the same-minute shortcut: {no_shortcut.sum()} (fraud {yte[no_shortcut].mean():.2%})")
+        print(
+            f"train {len(xtr)} (fraud {ytr.mean():.2%}), test {len(xte)} (fraud {yte.mean():.2%}); test rows "
+            f"without the same-minute shortcut: {no_shortcut.sum()} (fraud {yte[no_shortcut].mean():.2%})"
+        )
         results = {}
         ours, p, sec, report = run_ours(xtr, ytr, xte, args.seed, args.epochs, args.threads)
         model = model or ours
         results["ecom_ai FraudModel (torch)"] = (p, sec)
-        print(f"ours: {report.epochs} epochs (best {report.best_epoch}), Platt a={report.calibration[0]:.3f} "
-              f"b={report.calibration[1]:.3f}; test mean predicted {p.mean():.4f} vs observed {yte.mean():.4f}")
+        print(
+            f"ours: {report.epochs} epochs (best {report.best_epoch}), Platt a={report.calibration[0]:.3f} "
+            f"b={report.calibration[1]:.3f}; test mean predicted {p.mean():.4f} vs observed {yte.mean():.4f}"
+        )
         if not args.latency_only:
             results["LightGBM"] = run_lightgbm(xtr, ytr, xte, args.seed, args.threads)
             results["logistic regression"] = run_logreg(xtr, ytr, xte, args.seed)
@@ -294,20 +345,26 @@ def main(argv=None):
         for name, (prob, sec) in results.items():
             for subset, mask in (("all", None), ("without same-minute", no_shortcut)):
                 m = metrics(yte, prob, mask)
-                print(f"| {name} | {subset} | {m['roc_auc']:.4f} | {m['pr_auc']:.4f} | {m['recall@1%fpr']:.3f} "
-                      f"| {m['recall@5%fpr']:.3f} | {sec:.1f} |")
+                print(
+                    f"| {name} | {subset} | {m['roc_auc']:.4f} | {m['pr_auc']:.4f} | {m['recall@1%fpr']:.3f} "
+                    f"| {m['recall@5%fpr']:.3f} | {sec:.1f} |"
+                )
     xtr, xte = x[splits["time-ordered (purchase time)"]], x[~splits["time-ordered (purchase time)"]]
     import torch
 
     torch.set_num_threads(1)
     print("\nscoring latency (time-ordered model), one order at a time, in process, 1 CPU thread:")
     lat = latency_model_path(model, xte, args.latency_orders)
-    print("  model path (feature dict -> calibrated probability [+ occlusion reasons]): "
-          + ", ".join(f"{k} {v:.3f}" for k, v in lat.items()))
+    print(
+        "  model path (feature dict -> calibrated probability [+ occlusion reasons]): "
+        + ", ".join(f"{k} {v:.3f}" for k, v in lat.items())
+    )
     if not args.skip_product_path:
         prod = latency_product_path(model, df, xtr, args.history_rows, args.latency_orders)
-        print("  product path score_order (features from SQLite + lists + rules + model + reasons): "
-              + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in prod.items()))
+        print(
+            "  product path score_order (features from SQLite + lists + rules + model + reasons): "
+            + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in prod.items())
+        )
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ table is pre-filled with generated SQL (``generate_series`` / a recursive CTE) t
 throughput holds as it grows. Each database runs in its own child process; the parent
 prints one table. ``--profile`` prints where the endpoint spends its time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,14 +49,23 @@ def setup_django(db: str, name: str, batch_size: int) -> None:
 
     conf = {key: getattr(base, key) for key in dir(base) if key.isupper()}
     if db == "postgres":
-        database = {"ENGINE": "django.db.backends.postgresql", "NAME": name,
-                    "USER": os.environ.get("PGUSER", "postgres"), "HOST": os.environ.get("PGHOST", "127.0.0.1"),
-                    "PORT": os.environ.get("PGPORT", "5432"), "PASSWORD": os.environ.get("PGPASSWORD", ""),
-                    "CONN_MAX_AGE": 60}  # persistent connections, as in production
+        database = {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": name,
+            "USER": os.environ.get("PGUSER", "postgres"),
+            "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+            "PORT": os.environ.get("PGPORT", "5432"),
+            "PASSWORD": os.environ.get("PGPASSWORD", ""),
+            "CONN_MAX_AGE": 60,
+        }  # persistent connections, as in production
     else:
         database = {"ENGINE": "django.db.backends.sqlite3", "NAME": name, "OPTIONS": {"timeout": 20}}
-    ecom_ai = {**conf["ECOM_AI"], "MAX_BATCH_SIZE": max(batch_size, 500), "API_KEY_THROTTLE_RATE": "1000000/min",
-               "TASK_MODE": "inline"}
+    ecom_ai = {
+        **conf["ECOM_AI"],
+        "MAX_BATCH_SIZE": max(batch_size, 500),
+        "API_KEY_THROTTLE_RATE": "1000000/min",
+        "TASK_MODE": "inline",
+    }
     conf.update(
         DEBUG=False,
         ALLOWED_HOSTS=["*"],
@@ -91,21 +101,27 @@ def fill_table(target_rows: int, final_rows: int | None = None) -> float:
     final_rows = max(final_rows or target_rows, target_rows)
     spread = 31_536_000 / final_rows  # seconds between consecutive rows
     started = time.perf_counter()
-    columns = ("event_type, channel, visitor_key, user_key, item_key, quantity, value, context, client_time, "
-               "occurred_at, received_at, client_event_id, source")
+    columns = (
+        "event_type, channel, visitor_key, user_key, item_key, quantity, value, context, client_time, "
+        "occurred_at, received_at, client_event_id, source"
+    )
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"""
+            cursor.execute(
+                f"""
                 INSERT INTO ecom_ai_event ({columns})
                 SELECT (ARRAY['view','view','view','click','add_to_cart','purchase','search'])[1 + (x %% 7)],
                        (ARRAY['web','web','app','store','email'])[1 + (x %% 5)],
                        md5((x / 20)::text), CASE WHEN x %% 3 = 0 THEN ((x / 60) %% 200000)::text ELSE '' END,
                        ((x * 7919) %% 20000)::text, NULL, NULL, '{{}}'::jsonb, NULL,
                        now() - make_interval(secs => (%s - x) * %s), now(), md5(x::text || 'f'), 'bench-fill'
-                FROM generate_series(%s::bigint, %s::bigint) AS x""", [final_rows, spread, target_rows - missing + 1, target_rows])
+                FROM generate_series(%s::bigint, %s::bigint) AS x""",
+                [final_rows, spread, target_rows - missing + 1, target_rows],
+            )
             cursor.execute("ANALYZE ecom_ai_event")
         else:
-            cursor.execute(f"""
+            cursor.execute(
+                f"""
                 WITH RECURSIVE n(x) AS (SELECT %s UNION ALL SELECT x + 1 FROM n WHERE x < %s)
                 INSERT INTO ecom_ai_event ({columns})
                 SELECT CASE x %% 7 WHEN 0 THEN 'click' WHEN 1 THEN 'add_to_cart' WHEN 2 THEN 'purchase'
@@ -115,7 +131,9 @@ def fill_table(target_rows: int, final_rows: int | None = None) -> float:
                        CAST((x * 7919) %% 20000 AS TEXT), NULL, NULL, '{{}}', NULL,
                        datetime('now', '-' || CAST((%s - x) * %s AS INTEGER) || ' seconds'), datetime('now'),
                        hex(randomblob(16)), 'bench-fill'
-                FROM n""", [target_rows - missing + 1, target_rows, final_rows, spread])
+                FROM n""",
+                [target_rows - missing + 1, target_rows, final_rows, spread],
+            )
     return time.perf_counter() - started
 
 
@@ -124,15 +142,19 @@ def make_batches(total: int, batch_size: int, seed: str) -> list[list[dict]]:
     events = []
     for i in range(total):
         visitor = f"{seed}-v{i // 20}"
-        event = {"event_type": ("view", "view", "click", "add_to_cart", "purchase")[i % 5],
-                 "visitor_key": visitor, "item_key": str((i * 7919) % 20000),
-                 "client_event_id": f"{seed}-{i}", "context": {"page": f"/p/{i % 500}/", "ab": "b"}}
+        event = {
+            "event_type": ("view", "view", "click", "add_to_cart", "purchase")[i % 5],
+            "visitor_key": visitor,
+            "item_key": str((i * 7919) % 20000),
+            "client_event_id": f"{seed}-{i}",
+            "context": {"page": f"/p/{i % 500}/", "ab": "b"},
+        }
         if i % 3 == 0:
             event["user_key"] = str(i // 60)
         if event["event_type"] == "purchase":
             event.update(quantity=1 + i % 3, value=f"{(i % 9000) / 100 + 1:.2f}")
         events.append(event)
-    return [events[i:i + batch_size] for i in range(0, total, batch_size)]
+    return [events[i : i + batch_size] for i in range(0, total, batch_size)]
 
 
 def timed(batches, send) -> float:
@@ -152,8 +174,9 @@ def endpoint_sender(mode: str, raw_key: str, batch_size: int):
 
         def send(batch):
             body = json.dumps({"events": batch})
-            response = client.generic("POST", PATH, body, content_type="application/json",
-                                      HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
+            response = client.generic(
+                "POST", PATH, body, content_type="application/json", HTTP_AUTHORIZATION=f"Api-Key {raw_key}"
+            )
             if response.status_code != 201:
                 raise RuntimeError(f"endpoint answered {response.status_code}: {response.content[:300]!r}")
 
@@ -176,8 +199,16 @@ def endpoint_sender(mode: str, raw_key: str, batch_size: int):
     def send(batch):
         body = json.dumps({"events": batch}).encode()
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        conn.request("POST", PATH, body, {"Content-Type": "application/json", "Authorization": f"Api-Key {raw_key}",
-                                          "Content-Length": str(len(body))})
+        conn.request(
+            "POST",
+            PATH,
+            body,
+            {
+                "Content-Type": "application/json",
+                "Authorization": f"Api-Key {raw_key}",
+                "Content-Length": str(len(body)),
+            },
+        )
         response = conn.getresponse()
         content = response.read()
         conn.close()
@@ -195,10 +226,20 @@ def raw_sender():
     def send(batch):
         now_rows = []
         for e in batch:
-            now_rows.append(Event(event_type=e["event_type"], channel="app", visitor_key=e["visitor_key"],
-                                  user_key=e.get("user_key", ""), item_key=e["item_key"],
-                                  quantity=e.get("quantity"), value=e.get("value"), context=e["context"],
-                                  client_event_id=e["client_event_id"], source="bench-raw"))
+            now_rows.append(
+                Event(
+                    event_type=e["event_type"],
+                    channel="app",
+                    visitor_key=e["visitor_key"],
+                    user_key=e.get("user_key", ""),
+                    item_key=e["item_key"],
+                    quantity=e.get("quantity"),
+                    value=e.get("value"),
+                    context=e["context"],
+                    client_event_id=e["client_event_id"],
+                    source="bench-raw",
+                )
+            )
         with transaction.atomic():
             Event.objects.bulk_create(now_rows)
 
@@ -210,8 +251,12 @@ def run_child(args) -> list[dict]:
         import psycopg
 
         name = f"ecom_ai_bench_{os.getpid()}"
-        admin = psycopg.connect(dbname="postgres", user=os.environ.get("PGUSER", "postgres"),
-                                host=os.environ.get("PGHOST", "127.0.0.1"), autocommit=True)
+        admin = psycopg.connect(
+            dbname="postgres",
+            user=os.environ.get("PGUSER", "postgres"),
+            host=os.environ.get("PGHOST", "127.0.0.1"),
+            autocommit=True,
+        )
         admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.execute(f'CREATE DATABASE "{name}"')
         tmpdir = None
@@ -244,8 +289,10 @@ def measure(args) -> list[dict]:
     from ecom_ai.signals import events_recorded
 
     receivers = [str(r[1]() if callable(r[1]) else r[1]) for r in events_recorded.receivers]
-    print(f"# events_recorded receivers: {len(receivers)}"
-          + (" (disconnected)" if args.without_receivers else ""), file=sys.stderr)
+    print(
+        f"# events_recorded receivers: {len(receivers)}" + (" (disconnected)" if args.without_receivers else ""),
+        file=sys.stderr,
+    )
     if args.without_receivers:
         events_recorded.receivers = []
         events_recorded.sender_receivers_cache.clear()
@@ -259,8 +306,13 @@ def measure(args) -> list[dict]:
     for step, size in enumerate(steps):
         fill_seconds = fill_table(size, args.grow_to)
         before = Event.objects.count() if size < 200_000 or connection.vendor == "sqlite" else size
-        row = {"db": connection.vendor, "rows_before": before, "fill_s": round(fill_seconds, 1),
-               "events": args.events, "batch": args.batch_size}
+        row = {
+            "db": connection.vendor,
+            "rows_before": before,
+            "fill_s": round(fill_seconds, 1),
+            "events": args.events,
+            "batch": args.batch_size,
+        }
         # modes take turns over several rounds, so that load from elsewhere hits all of them alike
         seconds = dict.fromkeys(args.modes, 0.0)
         per_round = max(args.batch_size, args.events // args.rounds)
@@ -326,13 +378,20 @@ def main(argv=None) -> int:
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--events", type=int, default=20_000, help="events stored per path and table size")
     parser.add_argument("--batch-size", type=int, default=500, help="events per request / bulk_create")
-    parser.add_argument("--grow-to", type=int, default=2_000_000,
-                        help="pre-fill the table up to this many rows, measuring at 0, 10%%, 50%% and 100%%")
+    parser.add_argument(
+        "--grow-to",
+        type=int,
+        default=2_000_000,
+        help="pre-fill the table up to this many rows, measuring at 0, 10%%, 50%% and 100%%",
+    )
     parser.add_argument("--modes", default="http,client,raw", help="comma-separated: http, client, raw")
     parser.add_argument("--rounds", type=int, default=4, help="the modes take turns this many times per size")
-    parser.add_argument("--without-receivers", action="store_true",
-                        help="disconnect the receivers of ecom_ai.signals.events_recorded (other areas' work on "
-                             "each stored batch) to measure ingestion alone")
+    parser.add_argument(
+        "--without-receivers",
+        action="store_true",
+        help="disconnect the receivers of ecom_ai.signals.events_recorded (other areas' work on "
+        "each stored batch) to measure ingestion alone",
+    )
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the endpoint (client mode)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -347,10 +406,24 @@ def main(argv=None) -> int:
         return 0
 
     rows = []
-    for db in (("sqlite", "postgres") if args.db == "both" else (args.db,)):
-        command = [sys.executable, __file__, "--child", "--db", db, "--events", str(args.events),
-                   "--batch-size", str(args.batch_size), "--grow-to", str(args.grow_to),
-                   "--modes", ",".join(args.modes), "--rounds", str(args.rounds)]
+    for db in ("sqlite", "postgres") if args.db == "both" else (args.db,):
+        command = [
+            sys.executable,
+            __file__,
+            "--child",
+            "--db",
+            db,
+            "--events",
+            str(args.events),
+            "--batch-size",
+            str(args.batch_size),
+            "--grow-to",
+            str(args.grow_to),
+            "--modes",
+            ",".join(args.modes),
+            "--rounds",
+            str(args.rounds),
+        ]
         command += ["--without-receivers"] if args.without_receivers else []
         command += ["--profile"] if args.profile else []
         print(f"# {db}: measuring ...", file=sys.stderr, flush=True)

@@ -34,6 +34,7 @@ Paired differences to the best baseline (by mean) with a 95 % t-interval over sp
 ``--serving``: ``OfferService.decide`` p99 in process (SQLite, a trained policy loaded) and
 batch decisions for ``--batch-customers`` customers (``ecom_ai.marketing.batch``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,18 +57,26 @@ COSTS = (0.0, 0.5, 1.0)
 
 def load(data_dir: Path):
     df = pd.read_csv(data_dir / "hillstrom.csv.gz")
-    x = pd.DataFrame({
-        "recency": df["recency"].astype(float),
-        "history": np.log1p(df["history"].astype(float)),
-        "mens": df["mens"].astype(float), "womens": df["womens"].astype(float),
-        "newbie": df["newbie"].astype(float),
-    })
+    x = pd.DataFrame(
+        {
+            "recency": df["recency"].astype(float),
+            "history": np.log1p(df["history"].astype(float)),
+            "mens": df["mens"].astype(float),
+            "womens": df["womens"].astype(float),
+            "newbie": df["newbie"].astype(float),
+        }
+    )
     for col in ("zip_code", "channel"):
         for value in sorted(df[col].unique()):
             x[f"{col}={value}"] = (df[col] == value).astype(float)
     arm = df["segment"].map({name: i for i, name in enumerate(ARMS)}).to_numpy()
-    return (x.to_numpy(dtype=np.float32), arm, df["spend"].to_numpy(float), df["visit"].to_numpy(float),
-            df["conversion"].to_numpy(float))
+    return (
+        x.to_numpy(dtype=np.float32),
+        arm,
+        df["spend"].to_numpy(float),
+        df["visit"].to_numpy(float),
+        df["conversion"].to_numpy(float),
+    )
 
 
 def ips_value(choice, arm, reward):
@@ -78,8 +87,18 @@ def ips_value(choice, arm, reward):
 def lgbm(kind="reg", seed=0):
     import lightgbm as lgb
 
-    params = dict(n_estimators=100, learning_rate=0.05, num_leaves=15, min_child_samples=100, subsample=0.8,
-                  subsample_freq=1, colsample_bytree=0.9, random_state=seed, n_jobs=1, verbose=-1)
+    params = dict(
+        n_estimators=100,
+        learning_rate=0.05,
+        num_leaves=15,
+        min_child_samples=100,
+        subsample=0.8,
+        subsample_freq=1,
+        colsample_bytree=0.9,
+        random_state=seed,
+        n_jobs=1,
+        verbose=-1,
+    )
     return lgb.LGBMRegressor(**params) if kind == "reg" else lgb.LGBMClassifier(**params)
 
 
@@ -90,6 +109,7 @@ def choose(gains, c):
 
 
 # --------------------------------------------------------------------------- methods
+
 
 def t_learner(xtr, atr, ytr, xte, seed):
     preds = []
@@ -130,8 +150,9 @@ def causalml_x_learner(xtr, atr, ytr, xte, seed):
 
     model = BaseXRegressor(learner=lgbm(seed=seed), control_name=0)
     model.fit(xtr, atr, ytr, p={1: np.full(len(xtr), 1 / 3), 2: np.full(len(xtr), 1 / 3)})
-    return np.asarray(model.predict(xte, p={1: np.full(len(xte), 1 / 3), 2: np.full(len(xte), 1 / 3)},
-                                    verbose=False)).reshape(len(xte), 2)
+    return np.asarray(
+        model.predict(xte, p={1: np.full(len(xte), 1 / 3), 2: np.full(len(xte), 1 / 3)}, verbose=False)
+    ).reshape(len(xte), 2)
 
 
 def ours(xtr, atr, ytr, vtr, xte, seed, costs, fallback="snips"):
@@ -158,19 +179,32 @@ def ours(xtr, atr, ytr, vtr, xte, seed, costs, fallback="snips"):
         out[("Q-network (greedy)", c)] = (q_te - cost).argmax(axis=1)
         out[("two-part Q (greedy)", c)] = (tp_te - cost).argmax(axis=1)
         fit_c = learners.LoggedData(fit.x, fit.actions, fit.rewards - cost[fit.actions], fit.propensities)
-        pg = learners.fit_policy_gradient(fit_c, 3, q_fit - cost, epochs=15, lr=1e-2, batch_size=4096, clip=10.0,
-                                          seed=seed)
+        pg = learners.fit_policy_gradient(
+            fit_c, 3, q_fit - cost, epochs=15, lr=1e-2, batch_size=4096, clip=10.0, seed=seed
+        )
         out[("policy gradient", c)] = pg.probabilities(xte).argmax(axis=1)
         sel = learners.LoggedData(xtr[sel_idx], atr[sel_idx], ytr[sel_idx] - cost[atr[sel_idx]], prop[sel_idx])
         engagement = dict(engaged=vtr, value=ytr, offsets=cost) if fallback == "engagement" else {}
         base = learners.best_fixed_arm(learners.LoggedData(xtr, atr, ytr - cost[atr], prop), 3, **engagement)
-        selection = learners.select_policy(sel, 3, q_sel - cost, {"qnet": q_sel - cost, "twopart": tp_sel - cost},
-                                           pg.probabilities(sel.x), thresholds=(0.0, 0.5, 0.8), bootstrap=100,
-                                           seed=seed, base_arm=base)
-        chosen_model = (two_part.with_offset(cost) if getattr(selection.chosen, "model", "") == "twopart"
-                        else _shifted(q_model, cost))
-        payload = learners.policy_payload(["none", "mens", "womens"], selection.chosen, selection.base_arm,
-                                          chosen_model, pg)
+        selection = learners.select_policy(
+            sel,
+            3,
+            q_sel - cost,
+            {"qnet": q_sel - cost, "twopart": tp_sel - cost},
+            pg.probabilities(sel.x),
+            thresholds=(0.0, 0.5, 0.8),
+            bootstrap=100,
+            seed=seed,
+            base_arm=base,
+        )
+        chosen_model = (
+            two_part.with_offset(cost)
+            if getattr(selection.chosen, "model", "") == "twopart"
+            else _shifted(q_model, cost)
+        )
+        payload = learners.policy_payload(
+            ["none", "mens", "womens"], selection.chosen, selection.base_arm, chosen_model, pg
+        )
         policy = learners.CampaignPolicy(payload)
         out[("ours (safe)", c)] = policy.scores_matrix(xte).argmax(axis=1)
         out[("ours (safe) chose", c)] = selection.chosen.name
@@ -203,6 +237,7 @@ def ours_uplift(xtr, atr, ytr, xte, seed):
 
 # --------------------------------------------------------------------------- protocol
 
+
 def t_interval(diffs):
     from scipy import stats
 
@@ -222,7 +257,7 @@ def run_policies(x, arm, spend, visit, conv, splits: int, seed: int, have_causal
     for s in range(splits):
         rng = np.random.default_rng(seed + s)
         order = rng.permutation(len(arm))
-        tr, te = order[: len(order) // 2], order[len(order) // 2:]
+        tr, te = order[: len(order) // 2], order[len(order) // 2 :]
         xtr, xte, atr, ate = x[tr], x[te], arm[tr], arm[te]
         results: dict = {}
         n = len(te)
@@ -232,9 +267,11 @@ def run_policies(x, arm, spend, visit, conv, splits: int, seed: int, have_causal
             results[("men's e-mail for all", c)] = ips_value(np.ones(n, int), ate, reward)
             results[("women's e-mail for all", c)] = ips_value(np.full(n, 2), ate, reward)
             results[("random", c)] = float(np.mean(reward))  # uniform policy = the logging policy
-        spend_methods = [("T-learner LightGBM", t_learner, spend, {}),
-                         ("sklift two-model", sklift_two_model, spend, {}),
-                         ("sklift class transformation", sklift_class_transformation, conv, {})]
+        spend_methods = [
+            ("T-learner LightGBM", t_learner, spend, {}),
+            ("sklift two-model", sklift_two_model, spend, {}),
+            ("sklift class transformation", sklift_class_transformation, conv, {}),
+        ]
         if have_causalml:
             spend_methods.append(("CausalML X-learner", causalml_x_learner, spend, {}))
         for name, fn, y, kwargs in spend_methods:
@@ -257,10 +294,12 @@ def run_policies(x, arm, spend, visit, conv, splits: int, seed: int, have_causal
             values.setdefault(key, []).append(value)
         # uplift scores for Qini: each e-mail vs none, visit and conversion
         for outcome, y in (("visit", visit), ("conversion", conv)):
-            scorers = [("T-learner LightGBM", t_learner, {}), ("sklift two-model", sklift_two_model,
-                                                                {"classifier": True}),
-                       ("sklift class transformation", sklift_class_transformation, {}),
-                       ("ours (Q-network heads)", ours_uplift, {})]
+            scorers = [
+                ("T-learner LightGBM", t_learner, {}),
+                ("sklift two-model", sklift_two_model, {"classifier": True}),
+                ("sklift class transformation", sklift_class_transformation, {}),
+                ("ours (Q-network heads)", ours_uplift, {}),
+            ]
             if have_causalml:
                 scorers.append(("CausalML X-learner", causalml_x_learner, {}))
             for name, fn, kwargs in scorers:
@@ -269,7 +308,8 @@ def run_policies(x, arm, spend, visit, conv, splits: int, seed: int, have_causal
                     keep = (ate == 0) | (ate == k)
                     yk, tk, uk = y[te][keep], (ate[keep] == k).astype(int), gains[keep, k - 1]
                     qini.setdefault((name, outcome, email), []).append(
-                        (qini_auc_score(yk, uk, tk), uplift_at_k(yk, uk, tk, strategy="overall", k=0.3)))
+                        (qini_auc_score(yk, uk, tk), uplift_at_k(yk, uk, tk, strategy="overall", k=0.3))
+                    )
         print(f"split {s + 1}/{splits} done", file=sys.stderr, flush=True)
     return values, chosen, qini, timings
 
@@ -287,7 +327,9 @@ def policy_table(values, chosen) -> str:
             cells.append(f"{v.mean():.3f} ± {v.std(ddof=1):.3f}")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append("Paired difference to the best baseline and to the best fixed policy (mean over splits, 95 % t-interval):")
+    lines.append(
+        "Paired difference to the best baseline and to the best fixed policy (mean over splits, 95 % t-interval):"
+    )
     lines.append("")
     lines.append("| ours | c | best baseline | diff (95 % CI) | best fixed | diff (95 % CI) |")
     lines.append("|---|---:|---|---:|---|---:|")
@@ -297,8 +339,10 @@ def policy_table(values, chosen) -> str:
             best_fixed = max(fixed, key=lambda b: np.mean(values[(b, c)]))
             d1 = t_interval(np.asarray(values[(m, c)]) - np.asarray(values[(best, c)]))
             d2 = t_interval(np.asarray(values[(m, c)]) - np.asarray(values[(best_fixed, c)]))
-            lines.append(f"| {m} | {c:.2f} | {best} | {d1[0]:+.3f} ({d1[1]:+.3f} to {d1[2]:+.3f}) | {best_fixed} | "
-                         f"{d2[0]:+.3f} ({d2[1]:+.3f} to {d2[2]:+.3f}) |")
+            lines.append(
+                f"| {m} | {c:.2f} | {best} | {d1[0]:+.3f} ({d1[1]:+.3f} to {d1[2]:+.3f}) | {best_fixed} | "
+                f"{d2[0]:+.3f} ({d2[1]:+.3f} to {d2[2]:+.3f}) |"
+            )
     lines.append("")
     for c in COSTS:
         counts = pd.Series(chosen.get(c, [])).value_counts().to_dict()
@@ -311,12 +355,15 @@ def qini_table(qini) -> str:
     for (name, outcome, email), rows in qini.items():
         q = np.asarray([r[0] for r in rows])
         u = np.asarray([r[1] for r in rows])
-        lines.append(f"| {name} | {outcome} | {email} | {q.mean():.4f} ± {q.std(ddof=1):.4f} | "
-                     f"{u.mean():.4f} ± {u.std(ddof=1):.4f} |")
+        lines.append(
+            f"| {name} | {outcome} | {email} | {q.mean():.4f} ± {q.std(ddof=1):.4f} | "
+            f"{u.mean():.4f} ± {u.std(ddof=1):.4f} |"
+        )
     return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- serving
+
 
 def serving(x, arm, spend, batch_customers: int, decisions: int = 2000) -> dict:
     """decide() p99 with a trained policy loaded (SQLite), and one batch for ``batch_customers``."""
@@ -346,13 +393,31 @@ def serving(x, arm, spend, batch_customers: int, decisions: int = 2000) -> dict:
         from ecom_ai.models import ModelVersion
         from ecom_ai.models.marketing import Campaign, Offer
 
-        campaign = Campaign.objects.create(name="Bench", slug="bench", channels=["site", "email"],
-                                           control_percent=10, exploration_rate=0.1, frequency_cap=None,
-                                           policy=Campaign.Policy.LEARNED)
-        Offer.objects.create(campaign=campaign, key="ten", title="10 %", value=Decimal("10"),
-                             expected_discount_cost=Decimal("1.00"), position=1)
-        Offer.objects.create(campaign=campaign, key="ship", title="Free shipping", kind="free_shipping",
-                             expected_discount_cost=Decimal("0.50"), position=2)
+        campaign = Campaign.objects.create(
+            name="Bench",
+            slug="bench",
+            channels=["site", "email"],
+            control_percent=10,
+            exploration_rate=0.1,
+            frequency_cap=None,
+            policy=Campaign.Policy.LEARNED,
+        )
+        Offer.objects.create(
+            campaign=campaign,
+            key="ten",
+            title="10 %",
+            value=Decimal("10"),
+            expected_discount_cost=Decimal("1.00"),
+            position=1,
+        )
+        Offer.objects.create(
+            campaign=campaign,
+            key="ship",
+            title="Free shipping",
+            kind="free_shipping",
+            expected_discount_cost=Decimal("0.50"),
+            position=2,
+        )
         # a Q-network over the product's state vector, trained on simulated logged decisions
         rng = random.Random(0)
         states = simulated_customers(4000, rng)
@@ -360,10 +425,16 @@ def serving(x, arm, spend, batch_customers: int, decisions: int = 2000) -> dict:
         acts = np.array([rng.randrange(3) for _ in states])
         data = learners.LoggedData(xs, acts, rng.random() + xs[:, 0] * (acts == 1), np.full(len(xs), 1 / 3))
         q = learners.fit_q_network(data, 3, epochs=3, seed=0)
-        payload = {"campaigns": {"bench": learners.policy_payload(
-            ["none", "ten", "ship"], learners.Candidate("qnet", "qnet"), 0, q, None)}}
-        version = ModelVersion.objects.create(kind="offers", number=1, status="active",
-                                              artifact=save_artifact("offers", 1, payload))
+        payload = {
+            "campaigns": {
+                "bench": learners.policy_payload(
+                    ["none", "ten", "ship"], learners.Candidate("qnet", "qnet"), 0, q, None
+                )
+            }
+        }
+        version = ModelVersion.objects.create(
+            kind="offers", number=1, status="active", artifact=save_artifact("offers", 1, payload)
+        )
         assert len(VECTOR_NAMES) == xs.shape[1] and version.pk
         service = OfferService(rng=random.Random(1))
         for i in range(50):  # warm up: the policy is loaded once per process
@@ -387,16 +458,21 @@ def serving(x, arm, spend, batch_customers: int, decisions: int = 2000) -> dict:
             learned_scores(campaign, ["none", "ten", "ship"], state)
             policy_times.append(time.perf_counter() - t0)
             policy_cpu.append(time.thread_time() - c0)
-        out = {"decide p50 ms": np.percentile(times, 50) * 1e3, "decide p99 ms": np.percentile(times, 99) * 1e3,
-               "sticky p99 ms": np.percentile(sticky, 99) * 1e3,
-               "decide CPU time p50 ms": np.percentile(cpu, 50) * 1e3,
-               "decide CPU time p99 ms": np.percentile(cpu, 99) * 1e3,
-               "policy only (state vector + loaded Q-network) p99 ms": np.percentile(policy_times, 99) * 1e3,
-               "policy only CPU time p99 ms": np.percentile(policy_cpu, 99) * 1e3}
+        out = {
+            "decide p50 ms": np.percentile(times, 50) * 1e3,
+            "decide p99 ms": np.percentile(times, 99) * 1e3,
+            "sticky p99 ms": np.percentile(sticky, 99) * 1e3,
+            "decide CPU time p50 ms": np.percentile(cpu, 50) * 1e3,
+            "decide CPU time p99 ms": np.percentile(cpu, 99) * 1e3,
+            "policy only (state vector + loaded Q-network) p99 ms": np.percentile(policy_times, 99) * 1e3,
+            "policy only CPU time p99 ms": np.percentile(policy_cpu, 99) * 1e3,
+        }
         campaign.total_budget = Decimal("20000")
         campaign.save()
-        customers = [(Identity(user_key=f"b-{i}"), s) for i, s in
-                     enumerate(simulated_customers(batch_customers, random.Random(2)))]
+        customers = [
+            (Identity(user_key=f"b-{i}"), s)
+            for i, s in enumerate(simulated_customers(batch_customers, random.Random(2)))
+        ]
         t0, c0 = time.perf_counter(), time.process_time()
         result = decide_batch(campaign, customers, rng=random.Random(3))
         out["batch seconds"] = time.perf_counter() - t0
@@ -416,14 +492,20 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-policies", action="store_true", help="skip the policy comparison")
     parser.add_argument("--serving", action="store_true")
-    parser.add_argument("--fallback", choices=("snips", "engagement"), default="snips",
-                        help="how ours (safe) finds the best fixed arm on the training half: SNIPS of the net spend "
-                             "(the product's rule, default) or visit rate x spend per visitor - c")
+    parser.add_argument(
+        "--fallback",
+        choices=("snips", "engagement"),
+        default="snips",
+        help="how ours (safe) finds the best fixed arm on the training half: SNIPS of the net spend "
+        "(the product's rule, default) or visit rate x spend per visitor - c",
+    )
     parser.add_argument("--batch-customers", type=int, default=100_000)
     args = parser.parse_args()
     x, arm, spend, visit, conv = load(Path(args.data))
-    print(f"Hillstrom: {len(arm)} customers; spend per arm: "
-          + ", ".join(f"{a} ${spend[arm == i].mean():.3f}" for i, a in enumerate(ARMS)))
+    print(
+        f"Hillstrom: {len(arm)} customers; spend per arm: "
+        + ", ".join(f"{a} ${spend[arm == i].mean():.3f}" for i, a in enumerate(ARMS))
+    )
     try:
         import causalml  # noqa: F401
 
@@ -433,8 +515,9 @@ def main():
         have_causalml = False
     if not args.no_policies:
         t0 = time.perf_counter()
-        values, chosen, qini, timings = run_policies(x, arm, spend, visit, conv, args.splits, args.seed,
-                                                     have_causalml, args.fallback)
+        values, chosen, qini, timings = run_policies(
+            x, arm, spend, visit, conv, args.splits, args.seed, have_causalml, args.fallback
+        )
         print(f"\n### Policy value: IPS spend per customer net of send cost ({args.splits} paired 50/50 splits)\n")
         print(policy_table(values, chosen))
         print("\n### Uplift ranking on the test halves (Qini coefficient, uplift@30 %)\n")

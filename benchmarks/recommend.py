@@ -33,6 +33,7 @@ row reports its process's peak memory. A model that fails makes the run exit non
 
 Prints a table (and ``--json FILE`` writes the rows).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,6 +56,8 @@ import datasets  # noqa: E402
 from ecom_ai.recommend.evaluation import ranking_metrics  # noqa: E402
 
 MODELS = ("popularity", "itemknn", "als", "sasrec")
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -83,11 +86,21 @@ def user_item_matrix(seqs, n_items, events=None, weights=None):
 
 
 def evaluate(score_fn, targets, histories, n_items, exclude_seen, memory_mb=None):
-    return ranking_metrics(score_fn, targets, histories, n_items, k=10, exclude_seen=exclude_seen, negatives=100, seed=7,
-                           memory_mb=memory_mb)
+    return ranking_metrics(
+        score_fn,
+        targets,
+        histories,
+        n_items,
+        k=10,
+        exclude_seen=exclude_seen,
+        negatives=100,
+        seed=7,
+        memory_mb=memory_mb,
+    )
 
 
 # --------------------------------------------------------------------------- models
+
 
 def run_popularity(ds, args):
     train, _, val_t, test_t = split(ds)
@@ -96,8 +109,9 @@ def run_popularity(ds, args):
     counts = np.bincount(np.concatenate(seen), minlength=ds.n_items + 1).astype(np.float32)
     fit = time.monotonic() - started
     scores = torch.from_numpy(counts)
-    metrics = evaluate(lambda idx: scores.expand(len(idx), -1), test_t, seen, ds.n_items, args.exclude_seen,
-                       args.scoring_memory_mb)
+    metrics = evaluate(
+        lambda idx: scores.expand(len(idx), -1), test_t, seen, ds.n_items, args.exclude_seen, args.scoring_memory_mb
+    )
     return {"train_s": fit, **metrics}
 
 
@@ -136,8 +150,9 @@ def run_als(ds, args):
 
     def fit(seqs, factors, reg, alpha):
         matrix = user_item_matrix(seqs, ds.n_items)
-        model = AlternatingLeastSquares(factors=factors, regularization=reg, alpha=alpha, iterations=15,
-                                        random_state=1, num_threads=args.threads)
+        model = AlternatingLeastSquares(
+            factors=factors, regularization=reg, alpha=alpha, iterations=15, random_state=1, num_threads=args.threads
+        )
         model.fit(matrix, show_progress=False)
         return model
 
@@ -180,8 +195,14 @@ def item_features(ds, params):
 def run_sasrec(ds, args):
     """The product's training (``ecom_ai.recommend.fitting``) on the file's sequences minus each test item."""
     from ecom_ai.recommend.data import leave_last_out
-    from ecom_ai.recommend.fitting import HoldoutEvaluator, fit, fit_summary, holdout_metrics, resolve_params, \
-        trained_mask
+    from ecom_ai.recommend.fitting import (
+        HoldoutEvaluator,
+        fit,
+        fit_summary,
+        holdout_metrics,
+        resolve_params,
+        trained_mask,
+    )
     from ecom_ai.recommend.sasrec import SequenceData, build_model
 
     explicit = dict(args.params)
@@ -190,16 +211,18 @@ def run_sasrec(ds, args):
     explicit.setdefault("threads", args.threads)
     known = ds.items
     # what a shop's event log would hold before each test event: everything but the last item
-    data = SequenceData([s[:-1] for s in known], [e[:-1] for e in ds.events],
-                        [np.ones(len(s) - 1, dtype=np.int64) for s in known])
+    data = SequenceData(
+        [s[:-1] for s in known], [e[:-1] for e in ds.events], [np.ones(len(s) - 1, dtype=np.int64) for s in known]
+    )
     resolved = resolve_params(data, ds.n_items, explicit)
     params = resolved.params
     print(f"  sasrec: {resolved.describe()}", file=sys.stderr, flush=True)
     features = item_features(ds, params)
     holdout = leave_last_out(data, min_length=3, max_cases=int(params["eval_users"]), seed=int(params["seed"]))
     model = build_model(ds.n_items, len(ds.event_types), 1, features, params)
-    evaluate_fn = HoldoutEvaluator(holdout.inputs, holdout.targets, ds.n_items, exclude_seen=args.exclude_seen,
-                                   memory_mb=args.scoring_memory_mb)
+    evaluate_fn = HoldoutEvaluator(
+        holdout.inputs, holdout.targets, ds.n_items, exclude_seen=args.exclude_seen, memory_mb=args.scoring_memory_mb
+    )
     curve = []
 
     def progress(epoch, total, loss, metrics, percent):
@@ -210,34 +233,83 @@ def run_sasrec(ds, args):
                 point.append(round(metrics["averaged_ndcg@10"], 4))
             curve.append(point)
         if args.verbose:
-            print(f"  epoch {epoch}/{total} loss {loss:.4f} wall {time.monotonic() - started:.0f}s cpu {cpu:.0f}s "
-                  f"{metrics}", file=sys.stderr, flush=True)
+            print(
+                f"  epoch {epoch}/{total} loss {loss:.4f} wall {time.monotonic() - started:.0f}s cpu {cpu:.0f}s "
+                f"{metrics}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     started, cpu_started = time.monotonic(), time.process_time()
-    report = fit(model, holdout.train, params, evaluate=evaluate_fn, progress=progress,
-                 trained_items=trained_mask(holdout.train, ds.n_items))
+    report = fit(
+        model,
+        holdout.train,
+        params,
+        evaluate=evaluate_fn,
+        progress=progress,
+        trained_items=trained_mask(holdout.train, ds.n_items),
+    )
     elapsed = time.monotonic() - started
     summary = fit_summary(resolved, report)
-    print(f"  sasrec: loss {summary['loss']} ({summary['loss_reason']}); {report.stopped or f'{report.epochs} epochs'}",
-          file=sys.stderr, flush=True)
+    print(
+        f"  sasrec: loss {summary['loss']} ({summary['loss_reason']}); {report.stopped or f'{report.epochs} epochs'}",
+        file=sys.stderr,
+        flush=True,
+    )
     test_in = SequenceData(data.items, data.events, data.channels)
     test_t = np.array([s[-1] for s in known])
-    metrics = holdout_metrics(model, test_in, test_t, ds.n_items, exclude_seen=args.exclude_seen,
-                              memory_mb=args.scoring_memory_mb, negatives=100, seed=7)
-    shown = {k: params[k] for k in ("hidden", "blocks", "maxlen", "dropout", "lr", "batch_tokens", "epochs",
-                                    "eval_every", "long_windows", "loss", "id_dropout", "threads")}
-    return {"train_s": elapsed, "train_cpu_s": report.cpu_seconds, "epochs": report.epochs,
-            "best_epoch": report.best_epoch, "best_weights": report.best_weights, "stopped": report.stopped,
-            "loss": summary["loss"], "loss_reason": summary["loss_reason"], "planned_epochs": report.planned_epochs,
-            "tuned": sorted(args.params), "derived": resolved.derived, "shape": resolved.shape.as_dict(),
-            "curve": curve, "params": " ".join(f"{k}={v}" for k, v in shown.items())
-            + f" text={features.text is not None} category={features.category is not None}", **metrics}
+    metrics = holdout_metrics(
+        model,
+        test_in,
+        test_t,
+        ds.n_items,
+        exclude_seen=args.exclude_seen,
+        memory_mb=args.scoring_memory_mb,
+        negatives=100,
+        seed=7,
+    )
+    shown = {
+        k: params[k]
+        for k in (
+            "hidden",
+            "blocks",
+            "maxlen",
+            "dropout",
+            "lr",
+            "batch_tokens",
+            "epochs",
+            "eval_every",
+            "long_windows",
+            "loss",
+            "id_dropout",
+            "threads",
+        )
+    }
+    return {
+        "train_s": elapsed,
+        "train_cpu_s": report.cpu_seconds,
+        "epochs": report.epochs,
+        "best_epoch": report.best_epoch,
+        "best_weights": report.best_weights,
+        "stopped": report.stopped,
+        "loss": summary["loss"],
+        "loss_reason": summary["loss_reason"],
+        "planned_epochs": report.planned_epochs,
+        "tuned": sorted(args.params),
+        "derived": resolved.derived,
+        "shape": resolved.shape.as_dict(),
+        "curve": curve,
+        "params": " ".join(f"{k}={v}" for k, v in shown.items())
+        + f" text={features.text is not None} category={features.category is not None}",
+        **metrics,
+    }
 
 
 RUNNERS = {"popularity": run_popularity, "itemknn": run_itemknn, "als": run_als, "sasrec": run_sasrec}
 
 
 # --------------------------------------------------------------------------- driver
+
 
 def parse_params(values):
     """``["key=value", ...]`` → dict (values parsed as JSON when they are); unknown names refused."""
@@ -271,9 +343,17 @@ def run_one(args) -> dict:
     else:
         args.exclude_seen_reason = f"seen items {'excluded' if args.exclude_seen else 'kept'} (command line)"
     row = RUNNERS[args.model](ds, args)
-    row.update(model=args.model, dataset=args.dataset, load_s=load_s, rss_after_load_mb=rss_data,
-               peak_rss_mb=peak_rss_mb(), describe=ds.describe(), exclude_seen=args.exclude_seen,
-               exclude_seen_reason=args.exclude_seen_reason, threads=args.threads)
+    row.update(
+        model=args.model,
+        dataset=args.dataset,
+        load_s=load_s,
+        rss_after_load_mb=rss_data,
+        peak_rss_mb=peak_rss_mb(),
+        describe=ds.describe(),
+        exclude_seen=args.exclude_seen,
+        exclude_seen_reason=args.exclude_seen_reason,
+        threads=args.threads,
+    )
     if args.model == "sasrec" and args.params:
         row["model"] = "sasrec (tuned)"
     return row
@@ -287,15 +367,32 @@ def main(argv=None):
     parser.add_argument("--event-order", default="", help="csv: event types weakest first, e.g. view,cart,buy")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--model", default=None, help=argparse.SUPPRESS)  # child process
-    parser.add_argument("--exclude-seen", dest="exclude_seen", action="store_true", default=None,
-                        help="leave the user's history out of the full ranking (default: chosen from the data)")
+    parser.add_argument(
+        "--exclude-seen",
+        dest="exclude_seen",
+        action="store_true",
+        default=None,
+        help="leave the user's history out of the full ranking (default: chosen from the data)",
+    )
     parser.add_argument("--include-seen", dest="exclude_seen", action="store_false")
-    parser.add_argument("--cpu-budget", type=float, default=None,
-                        help="our model's training budget in seconds of process CPU time (reproducible under load)")
-    parser.add_argument("--param", action="append", default=[],
-                        help="our model's parameter key=value (repeatable; the row is labelled tuned)")
-    parser.add_argument("--scoring-memory-mb", type=float, default=None,
-                        help="scores held at once while evaluating (default: ecom_ai.recommend.scoring's 256)")
+    parser.add_argument(
+        "--cpu-budget",
+        type=float,
+        default=None,
+        help="our model's training budget in seconds of process CPU time (reproducible under load)",
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        help="our model's parameter key=value (repeatable; the row is labelled tuned)",
+    )
+    parser.add_argument(
+        "--scoring-memory-mb",
+        type=float,
+        default=None,
+        help="scores held at once while evaluating (default: ecom_ai.recommend.scoring's 256)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", default=None, help="write the result rows to this file")
     parser.add_argument("--verbose", action="store_true")
@@ -313,8 +410,16 @@ def main(argv=None):
             parser.error(f"unknown model {model!r}; known: {', '.join(MODELS)}")
     rows, failed = [], []
     for model in models:
-        cmd = [sys.executable, os.path.abspath(__file__), "--model", model, "--dataset", args.dataset,
-               "--threads", str(args.threads)]
+        cmd = [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--model",
+            model,
+            "--dataset",
+            args.dataset,
+            "--threads",
+            str(args.threads),
+        ]
         if args.exclude_seen is not None:
             cmd.append("--exclude-seen" if args.exclude_seen else "--include-seen")
         if args.path:
@@ -334,8 +439,11 @@ def main(argv=None):
         print(f"running {model} on {args.dataset}...", file=sys.stderr, flush=True)
         done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
         if done.returncode:
-            reason = "killed by signal %d (out of memory?)" % -done.returncode if done.returncode < 0 else \
-                f"exit {done.returncode}"
+            reason = (
+                "killed by signal %d (out of memory?)" % -done.returncode
+                if done.returncode < 0
+                else f"exit {done.returncode}"
+            )
             print(f"{model} FAILED ({reason})", file=sys.stderr)
             failed.append(f"{model} ({reason})")
             continue
@@ -352,17 +460,23 @@ def main(argv=None):
 
 def print_table(rows):
     print(rows[0]["describe"])
-    print(f"leave-one-out, {rows[0]['users']} test users, full ranking "
-          f"{'without' if rows[0]['exclude_seen'] else 'including'} the user's history "
-          f"({rows[0]['exclude_seen_reason']}); sampled = 100 negatives; {rows[0]['threads']} threads")
-    header = (f"{'model':<15} {'HR@10':>7} {'NDCG@10':>8} {'HR@10 s':>8} {'NDCG@10 s':>9} {'train s':>8} "
-              f"{'train CPU s':>11} {'peak MB':>8}")
+    print(
+        f"leave-one-out, {rows[0]['users']} test users, full ranking "
+        f"{'without' if rows[0]['exclude_seen'] else 'including'} the user's history "
+        f"({rows[0]['exclude_seen_reason']}); sampled = 100 negatives; {rows[0]['threads']} threads"
+    )
+    header = (
+        f"{'model':<15} {'HR@10':>7} {'NDCG@10':>8} {'HR@10 s':>8} {'NDCG@10 s':>9} {'train s':>8} "
+        f"{'train CPU s':>11} {'peak MB':>8}"
+    )
     print(header)
     print("-" * len(header))
     for row in rows:
         cpu = f"{row['train_cpu_s']:>11.0f}" if row.get("train_cpu_s") else f"{'':>11}"
-        print(f"{row['model']:<15} {row['hr@10']:>7.4f} {row['ndcg@10']:>8.4f} {row.get('hr@10_sampled', 0):>8.4f} "
-              f"{row.get('ndcg@10_sampled', 0):>9.4f} {row['train_s']:>8.1f} {cpu} {row['peak_rss_mb']:>8.0f}")
+        print(
+            f"{row['model']:<15} {row['hr@10']:>7.4f} {row['ndcg@10']:>8.4f} {row.get('hr@10_sampled', 0):>8.4f} "
+            f"{row.get('ndcg@10_sampled', 0):>9.4f} {row['train_s']:>8.1f} {cpu} {row['peak_rss_mb']:>8.0f}"
+        )
     for row in rows:
         if row.get("params"):
             extra = f" epochs={row['epochs']} best={row['best_epoch']} {row['stopped']}" if "epochs" in row else ""

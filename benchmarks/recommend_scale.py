@@ -20,6 +20,7 @@ Three measurements, each in its own subprocess (peak memory is per measurement):
 
 Prints a table (``--json FILE`` writes the rows); a measurement that fails makes it exit 1.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,9 @@ def synthetic_sequences(users: int, items: int, length: tuple[int, int], seed: i
     from ecom_ai.recommend.sasrec import SequenceData
 
     rng = np.random.default_rng(seed)
-    seqs = [rng.integers(1, items + 1, int(rng.integers(length[0], length[1] + 1))).astype(np.int64)
-            for _ in range(users)]
+    seqs = [
+        rng.integers(1, items + 1, int(rng.integers(length[0], length[1] + 1))).astype(np.int64) for _ in range(users)
+    ]
     ones = [np.ones(len(s), dtype=np.int64) for s in seqs]
     return SequenceData(seqs, ones, ones)
 
@@ -61,17 +63,27 @@ def run_eval(args) -> dict:
     torch.manual_seed(0)
     inputs = synthetic_sequences(args.users, args.items, (3, 30))
     targets = np.random.default_rng(1).integers(1, args.items + 1, args.users)
-    model = build_model(args.items, 1, 1, ItemFeatures(), {"hidden": 64, "blocks": 2, "heads": 1, "maxlen": 50,
-                                                           "dropout": 0.2})
+    model = build_model(
+        args.items, 1, 1, ItemFeatures(), {"hidden": 64, "blocks": 2, "heads": 1, "maxlen": 50, "dropout": 0.2}
+    )
     before = peak_rss_mb()
     started = time.monotonic()
     metrics = holdout_metrics(model, inputs, targets, args.items, exclude_seen=True, memory_mb=args.memory_mb)
     seconds = time.monotonic() - started
     rows, _ = chunk_shape(args.users, args.items + 1, args.memory_mb)
     dense_mb = args.users * (args.items + 1) * 4 / 2**20
-    return {"measure": "eval", "users": args.users, "items": args.items, "seconds": seconds,
-            "chunk_users": rows, "scoring_memory_mb": args.memory_mb, "dense_matrix_mb": dense_mb,
-            "rss_before_scoring_mb": before, "ndcg@10": metrics["ndcg@10"], "peak_rss_mb": peak_rss_mb()}
+    return {
+        "measure": "eval",
+        "users": args.users,
+        "items": args.items,
+        "seconds": seconds,
+        "chunk_users": rows,
+        "scoring_memory_mb": args.memory_mb,
+        "dense_matrix_mb": dense_mb,
+        "rss_before_scoring_mb": before,
+        "ndcg@10": metrics["ndcg@10"],
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def clustered_vectors(n: int, dim: int, clusters: int, seed: int = 0) -> np.ndarray:
@@ -95,14 +107,19 @@ def run_ann(args) -> dict:
     ann.DEFAULT_MIN_ITEMS = min(ann.DEFAULT_MIN_ITEMS, args.ann_items)  # no Django settings here: index this size
     torch.manual_seed(0)
     n, dim = args.ann_items, 64
-    model = build_model(n, 1, 1, ItemFeatures(), {"hidden": dim, "blocks": 2, "heads": 1, "maxlen": 50,
-                                                  "dropout": 0.0})
+    model = build_model(n, 1, 1, ItemFeatures(), {"hidden": dim, "blocks": 2, "heads": 1, "maxlen": 50, "dropout": 0.0})
     with torch.no_grad():
         model.item_id.weight[1:] = torch.from_numpy(clustered_vectors(n, dim, args.clusters))
     keys = [str(i) for i in range(1, n + 1)]
     started = time.monotonic()
-    payload = to_payload(model, item_keys=keys, event_types=["view"], channels=["web"], categories=[],
-                         params={"hidden": dim, "blocks": 2, "maxlen": 50})
+    payload = to_payload(
+        model,
+        item_keys=keys,
+        event_types=["view"],
+        channels=["web"],
+        categories=[],
+        params={"hidden": dim, "blocks": 2, "maxlen": 50},
+    )
     build_s = time.monotonic() - started
     started = time.monotonic()
     rec = SequentialRecommender(payload)
@@ -113,8 +130,10 @@ def run_ann(args) -> dict:
     torch.set_num_threads(1)  # one request, one thread: as a web worker serves (RECOMMEND_INFERENCE_THREADS)
     faiss.omp_set_num_threads(1)
     rng = np.random.default_rng(5)
-    requests = [[(str(int(i)), "view", "web") for i in rng.integers(1, n + 1, int(rng.integers(1, 20)))]
-                for _ in range(args.requests)]
+    requests = [
+        [(str(int(i)), "view", "web") for i in rng.integers(1, n + 1, int(rng.integers(1, 20)))]
+        for _ in range(args.requests)
+    ]
     exclude = [{h[0] for h in history} for history in requests]  # as a shop excludes what was just seen
     index_ms, exact_ms, index_cpu_ms, exact_cpu_ms, recalls = [], [], [], [], []
     for history, skip in zip(requests, exclude):
@@ -134,14 +153,23 @@ def run_ann(args) -> dict:
         rec.ann_index = None
         exact = {k for k, _ in rec.recommend(history, 10, exclude=skip)}
         recalls.append(len(approximate & exact) / max(1, len(exact)))
-    return {"measure": "ann", "items": n, "requests": args.requests, "index_build_s": build_s, "load_s": load_s,
-            "index_p50_ms": float(np.percentile(index_ms, 50)), "index_p99_ms": float(np.percentile(index_ms, 99)),
-            "exact_p50_ms": float(np.percentile(exact_ms, 50)), "exact_p99_ms": float(np.percentile(exact_ms, 99)),
-            # CPU time of the request's thread: what the latency would be without waiting for a core
-            "index_cpu_p99_ms": float(np.percentile(index_cpu_ms, 99)),
-            "exact_cpu_p99_ms": float(np.percentile(exact_cpu_ms, 99)),
-            "load_average": os.getloadavg()[0],
-            "recall@10": float(np.mean(recalls)), "peak_rss_mb": peak_rss_mb()}
+    return {
+        "measure": "ann",
+        "items": n,
+        "requests": args.requests,
+        "index_build_s": build_s,
+        "load_s": load_s,
+        "index_p50_ms": float(np.percentile(index_ms, 50)),
+        "index_p99_ms": float(np.percentile(index_ms, 99)),
+        "exact_p50_ms": float(np.percentile(exact_ms, 50)),
+        "exact_p99_ms": float(np.percentile(exact_ms, 99)),
+        # CPU time of the request's thread: what the latency would be without waiting for a core
+        "index_cpu_p99_ms": float(np.percentile(index_cpu_ms, 99)),
+        "exact_cpu_p99_ms": float(np.percentile(exact_cpu_ms, 99)),
+        "load_average": os.getloadavg()[0],
+        "recall@10": float(np.mean(recalls)),
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def run_ddp(args) -> dict:
@@ -150,14 +178,33 @@ def run_ddp(args) -> dict:
 
     data = synthetic_sequences(args.ddp_users, 5000, (10, 40), seed=2)
     tokens = sum(len(s) - 1 for s in data.items) * args.ddp_epochs
-    params = {"hidden": 64, "blocks": 2, "heads": 1, "maxlen": 50, "dropout": 0.2, "epochs": args.ddp_epochs,
-              "batch_tokens": 4096, "eval_every": 1000, "loss": "full", "seed": 1}
-    out = {"measure": "ddp", "users": args.ddp_users, "epochs": args.ddp_epochs, "tokens": tokens,
-           "device": "cuda" if torch.cuda.is_available() else "cpu", "cpus": os.cpu_count()}
+    params = {
+        "hidden": 64,
+        "blocks": 2,
+        "heads": 1,
+        "maxlen": 50,
+        "dropout": 0.2,
+        "epochs": args.ddp_epochs,
+        "batch_tokens": 4096,
+        "eval_every": 1000,
+        "loss": "full",
+        "seed": 1,
+    }
+    out = {
+        "measure": "ddp",
+        "users": args.ddp_users,
+        "epochs": args.ddp_epochs,
+        "tokens": tokens,
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "cpus": os.cpu_count(),
+    }
     cpus = os.cpu_count() or 1
     # one process with all the threads, one process with one thread, nproc processes sharing the threads
-    for name, nproc, threads in (("p1", 1, cpus), ("p1t1", 1, 1), (f"p{args.nproc}", args.nproc,
-                                                                   max(1, cpus // args.nproc))):
+    for name, nproc, threads in (
+        ("p1", 1, cpus),
+        ("p1t1", 1, 1),
+        (f"p{args.nproc}", args.nproc, max(1, cpus // args.nproc)),
+    ):
         torch.manual_seed(0)
         model = build_model(5000, 1, 1, ItemFeatures(), params)
         run_params = {**params, "nproc": nproc, "threads": threads}

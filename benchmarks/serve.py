@@ -29,6 +29,7 @@ computed from the event log, as when each request follows a new event of its sho
 The database is dropped at the end. The client shares the machine's CPUs with the server,
 equally for both endpoints.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,8 +59,11 @@ def free_port() -> int:
 
 def environment(db: str, name: str, sqlite_path: str) -> dict:
     env = dict(os.environ)
-    env.update(DJANGO_SETTINGS_MODULE="benchmarks.serving.settings", SANDBOX_DEBUG="0",
-               PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "sandbox_shop")]))
+    env.update(
+        DJANGO_SETTINGS_MODULE="benchmarks.serving.settings",
+        SANDBOX_DEBUG="0",
+        PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "sandbox_shop")]),
+    )
     env.pop("REDIS_URL", None)
     if db == "postgres":
         env.update(SANDBOX_DB="postgres", PGDATABASE=name)
@@ -70,8 +74,13 @@ def environment(db: str, name: str, sqlite_path: str) -> dict:
 
 def manage(env, *args):
     started = time.monotonic()
-    done = subprocess.run([sys.executable, str(ROOT / "sandbox_shop" / "manage.py"), *args], env=env,
-                          cwd=str(ROOT / "sandbox_shop"), capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "sandbox_shop" / "manage.py"), *args],
+        env=env,
+        cwd=str(ROOT / "sandbox_shop"),
+        capture_output=True,
+        text=True,
+    )
     if done.returncode:
         raise SystemExit(f"manage.py {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     print(f"  manage.py {' '.join(args)}: {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
@@ -80,14 +89,22 @@ def manage(env, *args):
 
 def visitors_with_history(env, count: int) -> list[str]:
     # the visitor cookie is signed (VisitorMiddleware): sign the keys as the server would
-    code = ("import django, json; django.setup(); from ecom_ai.models import Event; from django.db.models import Count;"
-            "from django.core import signing; from ecom_ai.conf import settings as s; from ecom_ai.events.middleware import SALT;"
-            "signer = signing.get_cookie_signer(salt=s.VISITOR_COOKIE_NAME + SALT);"
-            f"rows = Event.objects.exclude(visitor_key='').exclude(item_key='').values('visitor_key')"
-            f".annotate(n=Count('id')).filter(n__gte=3).order_by('-n').values_list('visitor_key', flat=True)[:{count}];"
-            "print(json.dumps([signer.sign(k) for k in rows]))")
-    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=str(ROOT / "sandbox_shop"),
-                          capture_output=True, text=True, check=True)
+    code = (
+        "import django, json; django.setup(); from ecom_ai.models import Event; from django.db.models import Count;"
+        "from django.core import signing; from ecom_ai.conf import settings as s; from ecom_ai.events.middleware import SALT;"
+        "signer = signing.get_cookie_signer(salt=s.VISITOR_COOKIE_NAME + SALT);"
+        f"rows = Event.objects.exclude(visitor_key='').exclude(item_key='').values('visitor_key')"
+        f".annotate(n=Count('id')).filter(n__gte=3).order_by('-n').values_list('visitor_key', flat=True)[:{count}];"
+        "print(json.dumps([signer.sign(k) for k in rows]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=str(ROOT / "sandbox_shop"),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -120,8 +137,13 @@ print(f"SQL statements per request (50 requests): {len(statements) / 50:.2f}", d
 
 def profile_in_process(env, cookies):
     """Where one recommendations request spends its time (cProfile of 200 requests, test client)."""
-    done = subprocess.run([sys.executable, "-c", PROFILE_CODE, ",".join(cookies[:50])], env=env,
-                          cwd=str(ROOT / "sandbox_shop"), capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", PROFILE_CODE, ",".join(cookies[:50])],
+        env=env,
+        cwd=str(ROOT / "sandbox_shop"),
+        capture_output=True,
+        text=True,
+    )
     print(done.stdout[-12000:], done.stderr[-3000:], file=sys.stderr)
 
 
@@ -199,9 +221,18 @@ def load(port: int, path: str, seconds: float, concurrency: int, cookies=(), war
         return 1000 * latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] if latencies else float("nan")
 
     ok = statuses.get(200, 0)
-    return {"path": path, "requests": len(latencies), "ok": ok, "errors": len(latencies) - ok,
-            "statuses": {str(k): v for k, v in statuses.items()}, "rps": ok / wall, "p50_ms": pct(50),
-            "p99_ms": pct(99), "strategies": dict(strategies), "warmup_ok": warm_ok}
+    return {
+        "path": path,
+        "requests": len(latencies),
+        "ok": ok,
+        "errors": len(latencies) - ok,
+        "statuses": {str(k): v for k, v in statuses.items()},
+        "rps": ok / wall,
+        "p50_ms": pct(50),
+        "p99_ms": pct(99),
+        "strategies": dict(strategies),
+        "warmup_ok": warm_ok,
+    }
 
 
 class Server:
@@ -211,9 +242,13 @@ class Server:
 
 
 def start_log_worker(env, nice: int = 0) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(ROOT / "sandbox_shop" / "manage.py"), "ecom_ai_log_worker"],
-                            env=env, cwd=str(ROOT / "sandbox_shop"), stdout=subprocess.DEVNULL,
-                            preexec_fn=(lambda: os.nice(nice)) if nice else None)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "sandbox_shop" / "manage.py"), "ecom_ai_log_worker"],
+        env=env,
+        cwd=str(ROOT / "sandbox_shop"),
+        stdout=subprocess.DEVNULL,
+        preexec_fn=(lambda: os.nice(nice)) if nice else None,
+    )
 
 
 def queue_length(env) -> int:
@@ -226,9 +261,21 @@ def queue_length(env) -> int:
 def start_server(env, workers: int) -> Server:
     port = free_port()
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "sandbox.wsgi:application", "-w", str(workers),
-         "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "60"],
-        env=env, cwd=str(ROOT / "sandbox_shop"))
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "sandbox.wsgi:application",
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "--timeout",
+            "60",
+        ],
+        env=env,
+        cwd=str(ROOT / "sandbox_shop"),
+    )
     wait_for(port)
     return Server(process, port)
 
@@ -254,13 +301,16 @@ def stop_server(server: Server, env=None) -> None:
 
 def stored_counts(db: str, name: str, sqlite_path: str) -> tuple[int, int]:
     """(served lists, impression events) stored in the benchmark's database now."""
-    sql = ("SELECT (SELECT count(*) FROM ecom_ai_recommendationlist), "
-           "(SELECT count(*) FROM ecom_ai_event WHERE event_type = 'impression')")
+    sql = (
+        "SELECT (SELECT count(*) FROM ecom_ai_recommendationlist), "
+        "(SELECT count(*) FROM ecom_ai_event WHERE event_type = 'impression')"
+    )
     if db == "postgres":
         import psycopg
 
-        with psycopg.connect(dbname=name, user=os.environ.get("PGUSER", "postgres"),
-                             host=os.environ.get("PGHOST", "127.0.0.1")) as conn:
+        with psycopg.connect(
+            dbname=name, user=os.environ.get("PGUSER", "postgres"), host=os.environ.get("PGHOST", "127.0.0.1")
+        ) as conn:
             return tuple(conn.execute(sql).fetchone())
     import sqlite3
 
@@ -274,7 +324,7 @@ def clear_redis_prefix(prefix: str) -> None:
     client = redis.Redis.from_url(os.environ.get("ECOM_AI_SERVE_REDIS", "redis://127.0.0.1:6379/0"))
     keys = list(client.scan_iter(f"{prefix}:*", count=1000))
     for start in range(0, len(keys), 1000):
-        client.delete(*keys[start:start + 1000])
+        client.delete(*keys[start : start + 1000])
 
 
 def main(argv=None):
@@ -287,32 +337,68 @@ def main(argv=None):
     parser.add_argument("--customers", type=int, default=300)
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--json", default=None)
-    parser.add_argument("--no-impressions", action="store_true",
-                        help="RECOMMEND_LOG_IMPRESSIONS off (no impression event written per list)")
-    parser.add_argument("--profile", action="store_true",
-                        help="first print a cProfile of 200 in-process requests (after every shopper had a first list)")
-    parser.add_argument("--log-mode", choices=("buffered", "sync", "queue"), default=None,
-                        help="RECOMMEND_LOG_MODE (default: ecom_ai's default); queue: the run's own Redis queue and "
-                             "`manage.py ecom_ai_log_worker` running beside gunicorn on the same machine")
-    parser.add_argument("--log-worker-nice", type=int, default=0,
-                        help="--log-mode queue: run the log worker at this nice level (background work, as a "
-                             "deployment may choose); its backlog when the load ends is reported")
-    parser.add_argument("--log-flush-seconds", type=float, default=None,
-                        help="RECOMMEND_LOG_FLUSH_SECONDS (the buffered thread's and the log worker's interval)")
-    parser.add_argument("--facts-seconds", type=float, default=None,
-                        help="RECOMMEND_ITEM_FACTS_CACHE_SECONDS (0 = no item facts cache; default: ecom_ai's)")
-    parser.add_argument("--conn-max-age", type=int, default=60,
-                        help="CONN_MAX_AGE of the server's database connection (0 = a new one per request)")
-    parser.add_argument("--cache", choices=("redis", "locmem"), default="redis",
-                        help="Django's cache in the server: Redis (as production runs; the shoppers' history cache "
-                             "needs a shared cache) or the per-process LocMem of a bare project (history and list "
-                             "caches then off)")
-    parser.add_argument("--cold", action="store_true",
-                        help="also measure with the history and list caches off: every list computed from the "
-                             "event log, as when each request follows a new event of its shopper")
-    parser.add_argument("--ladder", action="store_true",
-                        help="measure the serving changes one by one on the same data: all off (sync log, no "
-                             "facts cache, a connection per request), + CONN_MAX_AGE, + facts cache, + buffered log")
+    parser.add_argument(
+        "--no-impressions",
+        action="store_true",
+        help="RECOMMEND_LOG_IMPRESSIONS off (no impression event written per list)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="first print a cProfile of 200 in-process requests (after every shopper had a first list)",
+    )
+    parser.add_argument(
+        "--log-mode",
+        choices=("buffered", "sync", "queue"),
+        default=None,
+        help="RECOMMEND_LOG_MODE (default: ecom_ai's default); queue: the run's own Redis queue and "
+        "`manage.py ecom_ai_log_worker` running beside gunicorn on the same machine",
+    )
+    parser.add_argument(
+        "--log-worker-nice",
+        type=int,
+        default=0,
+        help="--log-mode queue: run the log worker at this nice level (background work, as a "
+        "deployment may choose); its backlog when the load ends is reported",
+    )
+    parser.add_argument(
+        "--log-flush-seconds",
+        type=float,
+        default=None,
+        help="RECOMMEND_LOG_FLUSH_SECONDS (the buffered thread's and the log worker's interval)",
+    )
+    parser.add_argument(
+        "--facts-seconds",
+        type=float,
+        default=None,
+        help="RECOMMEND_ITEM_FACTS_CACHE_SECONDS (0 = no item facts cache; default: ecom_ai's)",
+    )
+    parser.add_argument(
+        "--conn-max-age",
+        type=int,
+        default=60,
+        help="CONN_MAX_AGE of the server's database connection (0 = a new one per request)",
+    )
+    parser.add_argument(
+        "--cache",
+        choices=("redis", "locmem"),
+        default="redis",
+        help="Django's cache in the server: Redis (as production runs; the shoppers' history cache "
+        "needs a shared cache) or the per-process LocMem of a bare project (history and list "
+        "caches then off)",
+    )
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="also measure with the history and list caches off: every list computed from the "
+        "event log, as when each request follows a new event of its shopper",
+    )
+    parser.add_argument(
+        "--ladder",
+        action="store_true",
+        help="measure the serving changes one by one on the same data: all off (sync log, no "
+        "facts cache, a connection per request), + CONN_MAX_AGE, + facts cache, + buffered log",
+    )
     args = parser.parse_args(argv)
 
     name = f"ecom_ai_serve_{os.getpid()}"
@@ -323,11 +409,19 @@ def main(argv=None):
     env["ECOM_AI_SERVE_CACHE"] = args.cache
     env["ECOM_AI_SERVE_CACHE_PREFIX"] = name  # this run's own keys (deleted at the end)
     if args.ladder:
-        steps = [("before", {"ECOM_AI_SERVE_LOG_MODE": "sync", "ECOM_AI_SERVE_FACTS_SECONDS": "0",
-                             "ECOM_AI_SERVE_CONN_MAX_AGE": "0"}),
-                 ("+conn_max_age", {"ECOM_AI_SERVE_LOG_MODE": "sync", "ECOM_AI_SERVE_FACTS_SECONDS": "0"}),
-                 ("+facts cache", {"ECOM_AI_SERVE_LOG_MODE": "sync"}),
-                 ("+buffered log", {})]
+        steps = [
+            (
+                "before",
+                {
+                    "ECOM_AI_SERVE_LOG_MODE": "sync",
+                    "ECOM_AI_SERVE_FACTS_SECONDS": "0",
+                    "ECOM_AI_SERVE_CONN_MAX_AGE": "0",
+                },
+            ),
+            ("+conn_max_age", {"ECOM_AI_SERVE_LOG_MODE": "sync", "ECOM_AI_SERVE_FACTS_SECONDS": "0"}),
+            ("+facts cache", {"ECOM_AI_SERVE_LOG_MODE": "sync"}),
+            ("+buffered log", {}),
+        ]
     else:
         step = {"ECOM_AI_SERVE_CONN_MAX_AGE": str(args.conn_max_age)}
         if args.log_mode:
@@ -345,14 +439,27 @@ def main(argv=None):
         if args.db == "postgres":
             import psycopg
 
-            admin = psycopg.connect(dbname="postgres", user=os.environ.get("PGUSER", "postgres"),
-                                    host=os.environ.get("PGHOST", "127.0.0.1"), autocommit=True)
+            admin = psycopg.connect(
+                dbname="postgres",
+                user=os.environ.get("PGUSER", "postgres"),
+                host=os.environ.get("PGHOST", "127.0.0.1"),
+                autocommit=True,
+            )
             admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
             admin.execute(f'CREATE DATABASE "{name}"')
         print(f"setting up the sandbox ({args.db})...", file=sys.stderr, flush=True)
         manage(env, "migrate", "--noinput", "-v", "0")
-        manage(env, "sandbox_seed", "--products", str(args.products), "--customers", str(args.customers),
-               "--days", str(args.days), "--no-fraud")
+        manage(
+            env,
+            "sandbox_seed",
+            "--products",
+            str(args.products),
+            "--customers",
+            str(args.customers),
+            "--days",
+            str(args.days),
+            "--no-fraud",
+        )
         manage(env, "ecom_ai_train", "cooccurrence")
         manage(env, "ecom_ai_train", "recommender")
         cookies = visitors_with_history(env, 200)
@@ -366,8 +473,11 @@ def main(argv=None):
             server = start_server({**env, **step_env}, args.workers)
             if step_env.get("ECOM_AI_SERVE_LOG_MODE") == "queue":
                 server.log_worker = start_log_worker({**env, **step_env}, args.log_worker_nice)
-            for label, path, who in (("ping", PING, ()), ("recommendations", RECS, cookies),
-                                     ("ping (again)", PING, ())):
+            for label, path, who in (
+                ("ping", PING, ()),
+                ("recommendations", RECS, cookies),
+                ("ping (again)", PING, ()),
+            ):
                 print(f"{step_name} loading {path} for {args.seconds:.0f} s...", file=sys.stderr, flush=True)
                 row = load(server.port, path, args.seconds, args.concurrency, cookies=who)
                 row["endpoint"] = label
@@ -380,8 +490,9 @@ def main(argv=None):
             server = None
             # every list served must be stored, buffered or not, once the workers stopped normally
             after = stored_counts(args.db, name, os.path.join(tmp, "db.sqlite3"))
-            served = sum(r["ok"] + r["warmup_ok"] for r in rows if r["step"] == step_name
-                         and r["endpoint"] == "recommendations")
+            served = sum(
+                r["ok"] + r["warmup_ok"] for r in rows if r["step"] == step_name and r["endpoint"] == "recommendations"
+            )
             rows[-2]["stored"] = {"served": served, "lists": after[0] - before[0], "impressions": after[1] - before[1]}
     finally:
         if server is not None:
@@ -393,27 +504,36 @@ def main(argv=None):
         if args.cache == "redis":
             clear_redis_prefix(name)
 
-    print(f"gunicorn {args.workers} sync workers, {args.db}, {args.concurrency} client threads, "
-          f"{args.seconds:.0f} s per endpoint; {os.cpu_count()} CPUs shared by server and client; "
-          f"impression events {'off' if args.no_impressions else 'on'}; cache {args.cache}")
+    print(
+        f"gunicorn {args.workers} sync workers, {args.db}, {args.concurrency} client threads, "
+        f"{args.seconds:.0f} s per endpoint; {os.cpu_count()} CPUs shared by server and client; "
+        f"impression events {'off' if args.no_impressions else 'on'}; cache {args.cache}"
+    )
     header = f"{'step':<14} {'endpoint':<17} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'load':>5}"
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['step']:<14} {r['endpoint']:<17} {r['requests']:>8} {r['errors']:>6} {r['rps']:>8.1f} "
-              f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['load_average']:>5.2f}")
+        print(
+            f"{r['step']:<14} {r['endpoint']:<17} {r['requests']:>8} {r['errors']:>6} {r['rps']:>8.1f} "
+            f"{r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['load_average']:>5.2f}"
+        )
     for step_name, _ in steps:
         mine = [r for r in rows if r["step"] == step_name]
         ping_rps = max(r["rps"] for r in mine if r["endpoint"].startswith("ping"))
         ping_p99 = min(r["p99_ms"] for r in mine if r["endpoint"].startswith("ping"))
         recs = next(r for r in mine if r["endpoint"] == "recommendations")
-        print(f"{step_name + ': ' if step_name else ''}recommendations: {recs['rps'] / ping_rps:.2f} x ping's "
-              f"throughput (target >= 0.5), p99 {recs['p99_ms'] / ping_p99:.2f} x ping's best p99 (target <= 2); "
-              f"strategies served: {recs['strategies']}; statuses: {recs['statuses']}; stored after the stop: "
-              f"{recs['stored']['lists']} lists, {recs['stored']['impressions']} impressions for "
-              f"{recs['stored']['served']} lists served"
-              + (f"; {recs['queue_waiting']} lists waited in the log worker's queue when the load ended"
-                 if "queue_waiting" in recs else ""))
+        print(
+            f"{step_name + ': ' if step_name else ''}recommendations: {recs['rps'] / ping_rps:.2f} x ping's "
+            f"throughput (target >= 0.5), p99 {recs['p99_ms'] / ping_p99:.2f} x ping's best p99 (target <= 2); "
+            f"strategies served: {recs['strategies']}; statuses: {recs['statuses']}; stored after the stop: "
+            f"{recs['stored']['lists']} lists, {recs['stored']['impressions']} impressions for "
+            f"{recs['stored']['served']} lists served"
+            + (
+                f"; {recs['queue_waiting']} lists waited in the log worker's queue when the load ended"
+                if "queue_waiting" in recs
+                else ""
+            )
+        )
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(rows, handle, indent=1)

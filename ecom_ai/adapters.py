@@ -18,6 +18,7 @@ its own defaults in class attributes: ``default_product_model`` / ``default_orde
 ``default_order_fields`` (merged over ecom_ai's field defaults, under the host's
 ``ECOM_AI`` mappings) and ``related_models`` (host models whose changes change an item).
 """
+
 from __future__ import annotations
 
 import functools
@@ -422,8 +423,11 @@ class DefaultShopAdapter:
         Default: a unique code in ecom_ai's own ``Coupon`` store, valid ``offer.validity_days``.
         Override to create a voucher in the shop's own system (docs/marketing.md, Oscar)."""
         coupon = apps.get_model("ecom_ai", "Coupon")
-        return coupon.objects.issue(offer, user_key=getattr(customer, "user_key", "") or "",
-                                    visitor_key=getattr(customer, "visitor_key", "") or "")
+        return coupon.objects.issue(
+            offer,
+            user_key=getattr(customer, "user_key", "") or "",
+            visitor_key=getattr(customer, "visitor_key", "") or "",
+        )
 
     def order_lookup(self, name: str, fallback: str | None = None) -> str | None:
         """The ORM lookup of ``ORDER_FIELDS[name]`` on the order model, or ``fallback`` when

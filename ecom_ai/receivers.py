@@ -3,6 +3,7 @@
 Each domain keeps its receivers in ``ecom_ai/<domain>/receivers.py``; a new domain with
 receivers adds its module here.
 """
+
 from ecom_ai.catalog import receivers as catalog_receivers  # noqa: F401
 from ecom_ai.chat import receivers as chat_receivers  # noqa: F401
 from ecom_ai.events import receivers as events_receivers  # noqa: F401

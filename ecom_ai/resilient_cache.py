@@ -25,6 +25,7 @@ key, a ``TypeError`` from a bad key...) are raised as usual. Use the module-leve
 
     median = cache.get(key)          # None during an outage: compute it from the database
 """
+
 from __future__ import annotations
 
 import logging
@@ -192,8 +193,13 @@ class ResilientCache:
         logger.warning(
             "ecom_ai: the cache %r cannot be reached (%s on %s: %s); serving without it%s "
             "(%d similar failures not logged since the last message)",
-            self.alias, type(exc).__name__, method, str(exc)[:200],
-            ", with per-process counters" if self.fallback is not None else "", suppressed)
+            self.alias,
+            type(exc).__name__,
+            method,
+            str(exc)[:200],
+            ", with per-process counters" if self.fallback is not None else "",
+            suppressed,
+        )
 
     def _recovered(self, state: _Health) -> None:
         with state.lock:

@@ -13,6 +13,7 @@
 | ``chat_handed_off`` | a chat conversation went to a human | ``conversation`` |
 | ``offers_decided`` | a batch of offer decisions was written (after commit) | ``campaign``, ``decisions`` (queryset of the decisions that carry an offer, with their ``coupon_code``) |
 """
+
 from django.dispatch import Signal
 
 events_recorded = Signal()

@@ -24,6 +24,7 @@ live co-occurrence answers, item facts...): each is a ``TTLCache``::
 Other processes are not told: a change made elsewhere is seen within ``ttl``. Caches that
 must react sooner combine this with a shared version counter (``recommend.facts``).
 """
+
 from __future__ import annotations
 
 import threading
@@ -46,8 +47,14 @@ def _number(value) -> float | None:
 class TTLCache:
     """Values kept in this process for at most ``ttl`` seconds (see the module docstring)."""
 
-    def __init__(self, name: str, *, ttl: float | Callable[[], float], maxsize: int | Callable[[], int] | None = None,
-                 clear_on: Iterable = ()):
+    def __init__(
+        self,
+        name: str,
+        *,
+        ttl: float | Callable[[], float],
+        maxsize: int | Callable[[], int] | None = None,
+        clear_on: Iterable = (),
+    ):
         self.name = name
         self._ttl = ttl
         self._maxsize = maxsize
@@ -58,8 +65,12 @@ class TTLCache:
         self.hits = self.misses = 0
         for item in clear_on:
             signal, sender = item if isinstance(item, tuple) else (item, None)
-            signal.connect(self.clear, sender=sender, weak=False,
-                           dispatch_uid=f"ecom_ai.ttl_cache.{name}.{id(signal)}.{getattr(sender, '__name__', sender)}")
+            signal.connect(
+                self.clear,
+                sender=sender,
+                weak=False,
+                dispatch_uid=f"ecom_ai.ttl_cache.{name}.{id(signal)}.{getattr(sender, '__name__', sender)}",
+            )
         _caches.add(self)
 
     @property

@@ -3,6 +3,7 @@
 ``api/v1/`` is the API; ``api/schema/``, ``api/docs/`` (Swagger UI) and ``api/redoc/`` (ReDoc)
 document it, staff only unless ``ECOM_AI["API_DOCS_PUBLIC"]`` (docs/api.md).
 """
+
 from django.urls import include, path
 
 from ecom_ai.api.docs import RedocView, SchemaView, SwaggerView

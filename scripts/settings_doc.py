@@ -6,6 +6,7 @@
 Only the text between ``<!-- settings table: GROUP ... -->`` and ``<!-- end settings table -->``
 is written; headings and prose around the tables stay hand-written.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,8 +59,10 @@ def render(page: str) -> str:
     result = pattern.sub(lambda m: replace(START.match(m.group(0).split("\n", 1)[0])), page)
     missing = [group for group in GROUPS if group not in seen]
     if missing:
-        raise ValueError(f"docs/settings.md has no settings table for the group(s) {', '.join(missing)}: add a "
-                         f"section with '<!-- settings table: GROUP -->' ... '{END}'")
+        raise ValueError(
+            f"docs/settings.md has no settings table for the group(s) {', '.join(missing)}: add a "
+            f"section with '<!-- settings table: GROUP -->' ... '{END}'"
+        )
     return result
 
 

@@ -5,6 +5,7 @@ started by ``tests/conftest.py`` with environment variables that point it at the
 session's database and at queues of its own (so that test sessions running side by side on
 the same Redis never take each other's tasks).
 """
+
 import json
 import os
 
@@ -31,9 +32,12 @@ def configure_worker_django() -> None:
         "TRAINING_QUEUE": TRAINING_QUEUE,
         # ml: a toy model kind of its own for tests/ml/test_celery_training.py
         "RECOMMEND_LOG_QUEUE_URL": REDIS_URL,
-        "TRAINERS": {**getattr(settings, "ECOM_AI", {}).get("TRAINERS", {}), "ml_worker_toy": "tests.ml.toy.ToyTrainer",
-                     # tests/reliability/test_killed_training_worker.py
-                     "ml_worker_blocking": "tests.reliability.blocking_trainer.BlockingTrainer"},
+        "TRAINERS": {
+            **getattr(settings, "ECOM_AI", {}).get("TRAINERS", {}),
+            "ml_worker_toy": "tests.ml.toy.ToyTrainer",
+            # tests/reliability/test_killed_training_worker.py
+            "ml_worker_blocking": "tests.reliability.blocking_trainer.BlockingTrainer",
+        },
         # a test's own settings for its own worker (JSON), e.g. a short TRAINING_HEARTBEAT_TIMEOUT
         **json.loads(os.environ.get("ECOM_AI_WORKER_EXTRA_SETTINGS") or "{}"),
     }

@@ -1,4 +1,5 @@
 """Fixtures shared by the whole suite. Keep each fixture small and documented."""
+
 from __future__ import annotations
 
 import os
@@ -21,6 +22,7 @@ def forget_loaded_models():
     clear_loaded_models()
     yield
     clear_loaded_models()
+
 
 # tests/oscar_shop is a second host shop with its own settings, run as its own pytest
 # invocation (`make test`: pytest --ds=tests.oscar_shop.settings tests/oscar_shop)
@@ -54,10 +56,28 @@ def celery_worker_process(django_db_setup):
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"ecom_ai_test_worker_{suffix}.log"
     log = open(log_path, "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "tests.celery_app", "worker", "--pool=solo",
-         "-Q", f"{queue},{training_queue}", "-n", f"test_{suffix}@%h", "-l", "WARNING",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tests.celery_app",
+            "worker",
+            "--pool=solo",
+            "-Q",
+            f"{queue},{training_queue}",
+            "-n",
+            f"test_{suffix}@%h",
+            "-l",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         result = celery_app.ping.apply_async(queue=queue)
@@ -105,11 +125,15 @@ def celery_worker(celery_worker_process, transactional_db, settings):
         _state._tls.current_app = previous
 
 
-
 # --- a real headless browser (Debian's Chromium, driven by Playwright) ---------------------
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 @pytest.fixture
@@ -151,6 +175,5 @@ def staff_page(browser, live_server, django_user_model):
     client = Client()
     client.force_login(admin)
     context = browser.new_context()
-    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
-                          "url": live_server.url}])
+    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}])
     return _new_page(context)

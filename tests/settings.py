@@ -3,6 +3,7 @@
 ``ECOM_AI_TEST_DB=postgres`` runs the suite on the PostgreSQL server (127.0.0.1:5432);
 the default is SQLite.
 """
+
 import os
 import tempfile
 
@@ -23,8 +24,10 @@ REDIS_TEST_URL = os.environ.get("ECOM_AI_TEST_REDIS", "redis://127.0.0.1:6379/15
 # drop each other's database. ECOM_AI_TEST_DB_NAME fixes the name.
 _test_db = DATABASES["default"]  # noqa: F405
 if _test_db["ENGINE"].endswith("sqlite3"):
-    _test_db["TEST"] = {"NAME": os.environ.get("ECOM_AI_TEST_DB_NAME")
-                        or os.path.join(tempfile.mkdtemp(prefix="ecom_ai_test_db_"), "test.sqlite3")}
+    _test_db["TEST"] = {
+        "NAME": os.environ.get("ECOM_AI_TEST_DB_NAME")
+        or os.path.join(tempfile.mkdtemp(prefix="ecom_ai_test_db_"), "test.sqlite3")
+    }
 else:
     _test_db["TEST"] = {"NAME": os.environ.get("ECOM_AI_TEST_DB_NAME") or f"test_ecom_ai_{os.getpid()}"}
 

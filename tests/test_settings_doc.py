@@ -1,4 +1,5 @@
 """The settings declared in ecom_ai/conf.py are the single source of validation and docs."""
+
 import pytest
 from django.test import override_settings
 
@@ -20,7 +21,9 @@ def test_every_declared_key_is_on_the_page_once():
 def test_every_default_passes_its_own_declaration():
     assert validate(dict(DEFAULTS)) == []
     for setting in SETTINGS.values():
-        assert setting.doc.strip() and "\n" not in setting.doc and "|" not in setting.doc.replace("\\|", ""), setting.key
+        assert setting.doc.strip() and "\n" not in setting.doc and "|" not in setting.doc.replace("\\|", ""), (
+            setting.key
+        )
 
 
 def test_a_stale_page_is_detected():

@@ -1,4 +1,5 @@
 """ecom_ai.ttl_cache: the per-process cache that serving's in-memory tables are built on."""
+
 import threading
 import time
 

@@ -1,4 +1,5 @@
 """The sandbox's URLs plus ``/ping/``: the trivial DRF endpoint the serving benchmark compares with."""
+
 from rest_framework.decorators import api_view, authentication_classes, permission_classes, throttle_classes
 from rest_framework.response import Response
 from django.urls import path

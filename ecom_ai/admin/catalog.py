@@ -5,6 +5,7 @@ the host through the adapter. "Sync from shop" re-reads the selected items; the
 "Sync whole catalog" button runs ``ecom_ai.tasks.catalog.sync_catalog`` (on a worker when
 Celery is configured, in-process otherwise).
 """
+
 from __future__ import annotations
 
 from django.contrib import admin, messages
@@ -31,8 +32,20 @@ class ItemAdmin(EcomAiModelAdmin):
     search_fields = ("=key", "title")
     search_help_text = _("Exact item key, or words of the title.")
     show_full_result_count = False
-    readonly_fields = ("key", "title", "text", "category", "price", "in_stock", "is_active", "url", "features",
-                       "embedding_model", "created_at", "updated_at")
+    readonly_fields = (
+        "key",
+        "title",
+        "text",
+        "category",
+        "price",
+        "in_stock",
+        "is_active",
+        "url",
+        "features",
+        "embedding_model",
+        "created_at",
+        "updated_at",
+    )
     exclude = ("embedding",)
     actions = ("sync_from_shop",)
     change_list_template = "ecom_ai/admin/item_change_list.html"

@@ -1,5 +1,6 @@
 """Chat admin: intents with examples, knowledge base, the hand-off inbox, and a report of
 per-intent accuracy and hand-off rate."""
+
 from __future__ import annotations
 
 from django import forms
@@ -50,8 +51,11 @@ class IntentAdmin(EcomAiModelAdmin):
         except (TrainingLocked, ImproperlyConfigured) as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
-        self.message_user(request, f"Intent classifier training requested (run #{run.pk}); follow it under model versions. {where}",
-                          messages.SUCCESS)
+        self.message_user(
+            request,
+            f"Intent classifier training requested (run #{run.pk}); follow it under model versions. {where}",
+            messages.SUCCESS,
+        )
 
     def get_urls(self):
         return [
@@ -59,8 +63,12 @@ class IntentAdmin(EcomAiModelAdmin):
         ] + super().get_urls()
 
     def report_view(self, request):
-        context = {**self.admin_site.each_context(request), "title": _("Chat: accuracy and hand-offs per intent"),
-                   "opts": self.model._meta, **intent_report()}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Chat: accuracy and hand-offs per intent"),
+            "opts": self.model._meta,
+            **intent_report(),
+        }
         return TemplateResponse(request, "ecom_ai/admin/chat/report.html", context)
 
 
@@ -72,11 +80,20 @@ def intent_report() -> dict:
     version = active_version("intent")
     metrics = (version.metrics or {}) if version else {}
     examples = dict(Intent.objects.annotate(n=Count("examples")).values_list("name", "n"))
-    shopper = (Message.objects.filter(sender=Message.SENDER_SHOPPER).values("intent")
-               .annotate(total=Count("id"), reviewed=Count("id", filter=~Q(reviewed_intent="")),
-                         correct=Count("id", filter=Q(reviewed_intent=F("intent")))))
-    bot = (Message.objects.filter(sender=Message.SENDER_BOT).values("intent")
-           .annotate(answers=Count("id"), handoffs=Count("id", filter=Q(handed_off=True))))
+    shopper = (
+        Message.objects.filter(sender=Message.SENDER_SHOPPER)
+        .values("intent")
+        .annotate(
+            total=Count("id"),
+            reviewed=Count("id", filter=~Q(reviewed_intent="")),
+            correct=Count("id", filter=Q(reviewed_intent=F("intent"))),
+        )
+    )
+    bot = (
+        Message.objects.filter(sender=Message.SENDER_BOT)
+        .values("intent")
+        .annotate(answers=Count("id"), handoffs=Count("id", filter=Q(handed_off=True)))
+    )
     by_shopper = {row["intent"]: row for row in shopper}
     by_bot = {row["intent"]: row for row in bot}
     names = sorted(set(examples) | set(by_shopper) | set(by_bot))
@@ -84,19 +101,22 @@ def intent_report() -> dict:
     for name in names:
         s = by_shopper.get(name, {})
         b = by_bot.get(name, {})
-        rows.append({
-            "intent": name or "(out of scope)",
-            "examples": examples.get(name, ""),
-            "heldout_recall": metrics.get(f"recall/{name}"),
-            "heldout_f1": metrics.get(f"f1/{name}"),
-            "messages": s.get("total", 0),
-            "reviewed": s.get("reviewed", 0),
-            "reviewed_accuracy": (s["correct"] / s["reviewed"]) if s.get("reviewed") else None,
-            "answers": b.get("answers", 0),
-            "handoff_rate": (b["handoffs"] / b["answers"]) if b.get("answers") else None,
-        })
+        rows.append(
+            {
+                "intent": name or "(out of scope)",
+                "examples": examples.get(name, ""),
+                "heldout_recall": metrics.get(f"recall/{name}"),
+                "heldout_f1": metrics.get(f"f1/{name}"),
+                "messages": s.get("total", 0),
+                "reviewed": s.get("reviewed", 0),
+                "reviewed_accuracy": (s["correct"] / s["reviewed"]) if s.get("reviewed") else None,
+                "answers": b.get("answers", 0),
+                "handoff_rate": (b["handoffs"] / b["answers"]) if b.get("answers") else None,
+            }
+        )
     totals = Message.objects.filter(sender=Message.SENDER_BOT).aggregate(
-        answers=Count("id"), handoffs=Count("id", filter=Q(handed_off=True)))
+        answers=Count("id"), handoffs=Count("id", filter=Q(handed_off=True))
+    )
     return {
         "rows": rows,
         "version": version,
@@ -118,14 +138,23 @@ class KnowledgeArticleAdmin(EcomAiModelAdmin):
 
 class ConversationForm(forms.ModelForm):
     reply = forms.CharField(
-        label=_("Reply to the shopper"), required=False, widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
-        help_text=_("Sent as customer service; the shopper sees it in the chat within seconds. "
-                    "While staff holds the conversation the bot stays quiet."),
+        label=_("Reply to the shopper"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+        help_text=_(
+            "Sent as customer service; the shopper sees it in the chat within seconds. "
+            "While staff holds the conversation the bot stays quiet."
+        ),
     )
     then = forms.ChoiceField(
-        label=_("Then"), required=False, initial="keep",
-        choices=[("keep", _("keep the conversation with staff")), ("bot", _("hand it back to the bot")),
-                 ("close", _("close the conversation"))],
+        label=_("Then"),
+        required=False,
+        initial="keep",
+        choices=[
+            ("keep", _("keep the conversation with staff")),
+            ("bot", _("hand it back to the bot")),
+            ("close", _("close the conversation")),
+        ],
     )
 
     class Meta:
@@ -153,11 +182,33 @@ class ConversationAdmin(EcomAiModelAdmin):
     list_filter = ("status",)
     list_select_related = ("assigned_to",)
     search_fields = ("user_key", "visitor_key", "messages__text")
-    readonly_fields = ("status", "user_key", "visitor_key", "assigned_to", "handoff_reason", "handed_off_at",
-                       "staff_active_at", "created_at", "transcript")
+    readonly_fields = (
+        "status",
+        "user_key",
+        "visitor_key",
+        "assigned_to",
+        "handoff_reason",
+        "handed_off_at",
+        "staff_active_at",
+        "created_at",
+        "transcript",
+    )
     fieldsets = (
-        (None, {"fields": ("status", "assigned_to", "handoff_reason", "user_key", "visitor_key", "handed_off_at",
-                           "staff_active_at", "created_at")}),
+        (
+            None,
+            {
+                "fields": (
+                    "status",
+                    "assigned_to",
+                    "handoff_reason",
+                    "user_key",
+                    "visitor_key",
+                    "handed_off_at",
+                    "staff_active_at",
+                    "created_at",
+                )
+            },
+        ),
         (_("Transcript"), {"fields": ("transcript",)}),
         (_("Answer"), {"fields": ("reply", "then")}),
     )
@@ -196,9 +247,12 @@ class ConversationAdmin(EcomAiModelAdmin):
                 meta = "sources: " + ", ".join(str(s.get("label", "")) for s in message.sources if isinstance(s, dict))
             rows.append((message.sender, f"{message.created_at:%Y-%m-%d %H:%M}", who, message.text, meta))
         body = format_html_join(
-            "", '<div class="ecom-ai-transcript__msg ecom-ai-transcript__msg--{}" style="margin:0 0 8px;padding:6px 9px;'
-                'border-left:3px solid #ccc;white-space:pre-wrap"><small>{} · <strong>{}</strong></small><br>{}'
-                '<br><small style="color:#777">{}</small></div>', rows)
+            "",
+            '<div class="ecom-ai-transcript__msg ecom-ai-transcript__msg--{}" style="margin:0 0 8px;padding:6px 9px;'
+            'border-left:3px solid #ccc;white-space:pre-wrap"><small>{} · <strong>{}</strong></small><br>{}'
+            '<br><small style="color:#777">{}</small></div>',
+            rows,
+        )
         return format_html('<div class="ecom-ai-transcript" style="max-width:720px">{}</div>', body or "-")
 
     def save_model(self, request, obj, form, change):
@@ -228,8 +282,9 @@ class ConversationAdmin(EcomAiModelAdmin):
     def return_to_bot(self, request, queryset):
         for conversation in queryset:
             ChatService.return_to_bot(conversation)
-        self.message_user(request, _("%(n)d conversation(s) handed back to the bot.") % {"n": len(queryset)},
-                          messages.SUCCESS)
+        self.message_user(
+            request, _("%(n)d conversation(s) handed back to the bot.") % {"n": len(queryset)}, messages.SUCCESS
+        )
 
 
 @admin.register(Message)
@@ -242,10 +297,29 @@ class MessageAdmin(EcomAiModelAdmin):
     list_filter = ("intent",)
     search_fields = ("text",)
     list_select_related = ("conversation",)
-    fields = ("conversation", "sender", "text", "language", "intent", "confidence", "sources", "suggestions",
-              "reviewed_intent", "created_at")
-    readonly_fields = ("conversation", "sender", "text", "language", "intent", "confidence", "sources", "suggestions",
-                       "created_at")
+    fields = (
+        "conversation",
+        "sender",
+        "text",
+        "language",
+        "intent",
+        "confidence",
+        "sources",
+        "suggestions",
+        "reviewed_intent",
+        "created_at",
+    )
+    readonly_fields = (
+        "conversation",
+        "sender",
+        "text",
+        "language",
+        "intent",
+        "confidence",
+        "sources",
+        "suggestions",
+        "created_at",
+    )
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(sender=Message.SENDER_SHOPPER)

@@ -8,6 +8,7 @@ than one year. ``IndexedDateDrilldownQuerySet.datetimes()`` gives the same answe
 LIMIT 1``), then again from the start of the next period — one indexed query per period
 that has rows (at most 31 for days, 12 for months, one per year), plus one.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta

@@ -5,6 +5,7 @@ The events table holds millions of rows, so its changelist never counts the whol
 configured types/channels instead of ``SELECT DISTINCT`` over the table, and its search
 matches keys exactly (indexed) instead of ``LIKE '%…%'``.
 """
+
 from __future__ import annotations
 
 import json
@@ -139,9 +140,7 @@ def overview_data(days: int) -> dict:
     first_day = today - timedelta(days=days - 1)
     since = timezone.make_aware(datetime.combine(first_day, time.min))
     window = Event.objects.filter(occurred_at__gte=since)
-    per_day = (
-        window.annotate(day=TruncDate("occurred_at")).values("day", "channel").annotate(n=Count("pk")).order_by()
-    )
+    per_day = window.annotate(day=TruncDate("occurred_at")).values("day", "channel").annotate(n=Count("pk")).order_by()
     labels = [first_day + timedelta(days=i) for i in range(days)]
     index = {day: i for i, day in enumerate(labels)}
     configured = list(ecom_settings.all_channels)
@@ -161,8 +160,9 @@ def overview_data(days: int) -> dict:
     }
     all_events, estimated = approximate_count(Event.objects.all())
     return {
-        "chart": stacked_bar_chart([d.strftime("%m-%d") for d in labels], series,
-                                   title=f"Events per day and channel, last {days} days"),
+        "chart": stacked_bar_chart(
+            [d.strftime("%m-%d") for d in labels], series, title=f"Events per day and channel, last {days} days"
+        ),
         "first_day": first_day,
         "window_total": sum(channel_totals.values()),
         "type_totals": type_totals,
@@ -217,8 +217,7 @@ class VisitorIdentityAdmin(ExactKeySearchMixin, EcomAiModelAdmin):
             data = {"users": [export_user_data(key) for key in user_keys]}
             filename = "ecom_ai-users.json"
         logger.info("admin %s exported the data of user(s) %s", request.user.pk, user_keys)
-        response = HttpResponse(json.dumps(data, cls=DjangoJSONEncoder, indent=2),
-                                content_type="application/json")
+        response = HttpResponse(json.dumps(data, cls=DjangoJSONEncoder, indent=2), content_type="application/json")
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
 
@@ -234,9 +233,16 @@ class VisitorIdentityAdmin(ExactKeySearchMixin, EcomAiModelAdmin):
                     totals[kind] = totals.get(kind, 0) + count
             logger.warning("admin %s erased the data of user(s) %s: %s", request.user.pk, user_keys, totals)
             summary = ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in sorted(totals.items()))
-            self.message_user(request, ngettext(
-                "Erased the data of %(n)d user: %(summary)s.", "Erased the data of %(n)d users: %(summary)s.",
-                len(user_keys)) % {"n": len(user_keys), "summary": summary or "nothing stored"}, messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext(
+                    "Erased the data of %(n)d user: %(summary)s.",
+                    "Erased the data of %(n)d users: %(summary)s.",
+                    len(user_keys),
+                )
+                % {"n": len(user_keys), "summary": summary or "nothing stored"},
+                messages.SUCCESS,
+            )
             return None
         users = []
         for key in user_keys:
@@ -294,10 +300,15 @@ class ChannelKeyAdmin(EcomAiModelAdmin):
 
     @staticmethod
     def _show_key_once(request, obj, raw_key):
-        messages.warning(request, format_html(
-            "API key for “{}”: <code class=\"ecom-ai-raw-key\">{}</code> — copy it now, it is shown only this once "
-            "(only a hash is stored). Send it in the <code>Authorization: Api-Key …</code> header.",
-            obj.name, raw_key))
+        messages.warning(
+            request,
+            format_html(
+                'API key for “{}”: <code class="ecom-ai-raw-key">{}</code> — copy it now, it is shown only this once '
+                "(only a hash is stored). Send it in the <code>Authorization: Api-Key …</code> header.",
+                obj.name,
+                raw_key,
+            ),
+        )
 
     @admin.action(description=_("Revoke selected keys"), permissions=("change",))
     def revoke_keys(self, request, queryset):

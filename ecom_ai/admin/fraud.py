@@ -1,4 +1,5 @@
 """Fraud admin: the review queue, rules (validated), allow/block lists, thresholds."""
+
 from __future__ import annotations
 
 from django import forms
@@ -19,7 +20,9 @@ LEVEL_COLOURS = {"low": "#2e7d32", "medium": "#ef6c00", "high": "#c62828"}
 def level_badge(level: str, score) -> str:
     return format_html(
         '<span style="color:#fff;background:{};padding:1px 6px;border-radius:3px;white-space:nowrap">{} {}</span>',
-        LEVEL_COLOURS.get(level, "#555"), level, score,
+        LEVEL_COLOURS.get(level, "#555"),
+        level,
+        score,
     )
 
 
@@ -44,34 +47,103 @@ def reasons_html(reasons) -> str:
         value = reason.get("value")
         shown = f" = {value}" if value not in (None, "") and reason.get("kind") == "feature" else ""
         items.append((reason.get("kind", ""), f"{reason.get('message', reason.get('code', ''))}{shown}{extra}"))
-    return format_html("<ul style='margin:0;padding-left:1em'>{}</ul>",
-                       format_html_join("", "<li><b>{}</b>: {}</li>", items))
+    return format_html(
+        "<ul style='margin:0;padding-left:1em'>{}</ul>", format_html_join("", "<li><b>{}</b>: {}</li>", items)
+    )
 
 
 @admin.register(FraudAssessment)
 class FraudAssessmentAdmin(EcomAiModelAdmin):
     # compact rows for a 1366 px screen: one line each, e-mail and reasons cut with the full text on hover
-    list_display = ("order_number_display", "badge", "action_display", "status", "amount_display", "email_short",
-                    "placed_short", "short_reasons")
-    list_filter = ("status", "level", "recommended_action", "scorer", ("placed_at", admin.DateFieldListFilter),
-                   ("created_at", admin.DateFieldListFilter))
+    list_display = (
+        "order_number_display",
+        "badge",
+        "action_display",
+        "status",
+        "amount_display",
+        "email_short",
+        "placed_short",
+        "short_reasons",
+    )
+    list_filter = (
+        "status",
+        "level",
+        "recommended_action",
+        "scorer",
+        ("placed_at", admin.DateFieldListFilter),
+        ("created_at", admin.DateFieldListFilter),
+    )
     search_fields = ("order_number", "order_key", "email", "ip", "device", "payment_fingerprint", "user_key")
     date_hierarchy = "placed_at"
     list_select_related = ("model_version",)
     list_per_page = 50
     actions = ("approve_selected", "mark_selected_as_fraud")
-    readonly_fields = ("order_key", "order_number", "user_key", "email", "ip", "device", "payment_fingerprint",
-                       "amount", "currency", "placed_at", "score", "probability_display", "level", "recommended_action",
-                       "scorer", "reasons_display", "rules_fired", "features_display", "model_version", "status",
-                       "label", "decided_by", "decided_at", "chargeback_at", "chargeback_reason", "created_at",
-                       "updated_at")
+    readonly_fields = (
+        "order_key",
+        "order_number",
+        "user_key",
+        "email",
+        "ip",
+        "device",
+        "payment_fingerprint",
+        "amount",
+        "currency",
+        "placed_at",
+        "score",
+        "probability_display",
+        "level",
+        "recommended_action",
+        "scorer",
+        "reasons_display",
+        "rules_fired",
+        "features_display",
+        "model_version",
+        "status",
+        "label",
+        "decided_by",
+        "decided_at",
+        "chargeback_at",
+        "chargeback_reason",
+        "created_at",
+        "updated_at",
+    )
     fieldsets = (
-        (_("Order"), {"fields": ("order_number", "order_key", "user_key", "email", "ip", "device",
-                                 "payment_fingerprint", "amount", "currency", "placed_at")}),
-        (_("Risk"), {"fields": ("score", "probability_display", "level", "recommended_action", "scorer", "reasons_display",
-                                "rules_fired", "model_version")}),
-        (_("Review"), {"fields": ("status", "label", "decided_by", "decided_at", "note", "chargeback_at",
-                                  "chargeback_reason")}),
+        (
+            _("Order"),
+            {
+                "fields": (
+                    "order_number",
+                    "order_key",
+                    "user_key",
+                    "email",
+                    "ip",
+                    "device",
+                    "payment_fingerprint",
+                    "amount",
+                    "currency",
+                    "placed_at",
+                )
+            },
+        ),
+        (
+            _("Risk"),
+            {
+                "fields": (
+                    "score",
+                    "probability_display",
+                    "level",
+                    "recommended_action",
+                    "scorer",
+                    "reasons_display",
+                    "rules_fired",
+                    "model_version",
+                )
+            },
+        ),
+        (
+            _("Review"),
+            {"fields": ("status", "label", "decided_by", "decided_at", "note", "chargeback_at", "chargeback_reason")},
+        ),
         (_("Features"), {"classes": ("collapse",), "fields": ("features_display", "created_at", "updated_at")}),
     )
     change_form_template = "admin/ecom_ai/fraudassessment/change_form.html"
@@ -140,8 +212,11 @@ class FraudAssessmentAdmin(EcomAiModelAdmin):
     def _decide(self, request, queryset, decision: str):
         count = decide_many(queryset, decision, user=request.user)
         label = _("approved") if decision == "approve" else _("marked as fraud")
-        self.message_user(request, _("%(n)d order(s) %(what)s; the decisions are training labels now.")
-                          % {"n": count, "what": label}, messages.SUCCESS)
+        self.message_user(
+            request,
+            _("%(n)d order(s) %(what)s; the decisions are training labels now.") % {"n": count, "what": label},
+            messages.SUCCESS,
+        )
 
     @admin.action(description=_("Approve selected orders (legitimate)"))
     def approve_selected(self, request, queryset):
@@ -177,13 +252,17 @@ class FraudRuleForm(forms.ModelForm):
 
         shop = [f"{a.name} ({a.type})" for a in feature_attributes()]
         hidden = [a.name for a in report_only_attributes()]
-        help_text = (str(_("For example: amount > 500 and ip_country != shipping_country.")) + " "
-                     + str(_("Feature names: %(names)s.") % {"names": ", ".join(sorted(FEATURE_NAMES))}))
+        help_text = (
+            str(_("For example: amount > 500 and ip_country != shipping_country."))
+            + " "
+            + str(_("Feature names: %(names)s.") % {"names": ", ".join(sorted(FEATURE_NAMES))})
+        )
         if shop:
             help_text += " " + str(_("Your shop's own features: %(names)s.") % {"names": ", ".join(shop)})
         if hidden:
-            help_text += " " + str(_("Report-only attributes (not usable in rules): %(names)s.")
-                                   % {"names": ", ".join(hidden)})
+            help_text += " " + str(
+                _("Report-only attributes (not usable in rules): %(names)s.") % {"names": ", ".join(hidden)}
+            )
         self.fields["condition"].help_text = help_text
 
     def clean_condition(self):
@@ -225,10 +304,15 @@ class FraudSettingsAdmin(EcomAiModelAdmin):
     def changelist_view(self, request, extra_context=None):
         if not FraudSettings.objects.exists():  # the defaults are in force: say which
             defaults = FraudSettings.load()
-            self.message_user(request, _(
-                "No thresholds saved: the defaults are in force, medium ≥ %(medium)s and high ≥ %(high)s "
-                "(ECOM_AI FRAUD_MEDIUM_THRESHOLD / FRAUD_HIGH_THRESHOLD). Add thresholds to change them.")
-                % {"medium": defaults.medium_threshold, "high": defaults.high_threshold}, messages.INFO)
+            self.message_user(
+                request,
+                _(
+                    "No thresholds saved: the defaults are in force, medium ≥ %(medium)s and high ≥ %(high)s "
+                    "(ECOM_AI FRAUD_MEDIUM_THRESHOLD / FRAUD_HIGH_THRESHOLD). Add thresholds to change them."
+                )
+                % {"medium": defaults.medium_threshold, "high": defaults.high_threshold},
+                messages.INFO,
+            )
         return super().changelist_view(request, extra_context)
 
     def get_changeform_initial_data(self, request):

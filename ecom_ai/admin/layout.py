@@ -5,6 +5,7 @@ compact inlines, wrapping read-only values) and ``layout.js`` (the full text of 
 its tooltip) to every changelist and change form. ``truncated(text)`` cuts a long value in a
 list column explicitly, with the full text on hover.
 """
+
 from __future__ import annotations
 
 from django.contrib import admin
@@ -25,8 +26,12 @@ class ReadOnlyPageMixin:
     only where ``has_delete_permission`` allows it for that record."""
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False,
-                         "show_save_and_add_another": False}
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
 
@@ -46,8 +51,9 @@ def short_datetime(value) -> str:
 
     if timezone.is_aware(value):
         value = timezone.localtime(value)
-    return format_html('<span title="{}">{}</span>', value.isoformat(timespec="seconds"),
-                       value.strftime("%Y-%m-%d %H:%M"))
+    return format_html(
+        '<span title="{}">{}</span>', value.isoformat(timespec="seconds"), value.strftime("%Y-%m-%d %H:%M")
+    )
 
 
 def rounded(value, digits: int = 3) -> str:

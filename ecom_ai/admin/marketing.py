@@ -1,4 +1,5 @@
 """Marketing admin: campaigns with their offers, the decision log, coupons, and a report per campaign."""
+
 from __future__ import annotations
 
 from django.contrib import admin
@@ -16,14 +17,35 @@ from ecom_ai.models.marketing import Campaign, Coupon, Offer, OfferDecision
 class OfferInline(admin.TabularInline):
     model = Offer
     extra = 1
-    fields = ("position", "key", "title", "kind", "value", "min_order_value", "expected_discount_cost", "send_cost",
-              "validity_days", "enabled", "message")
+    fields = (
+        "position",
+        "key",
+        "title",
+        "kind",
+        "value",
+        "min_order_value",
+        "expected_discount_cost",
+        "send_cost",
+        "validity_days",
+        "enabled",
+        "message",
+    )
 
 
 @admin.register(Campaign)
 class CampaignAdmin(EcomAiModelAdmin):
-    list_display = ("name", "slug", "enabled", "starts_at", "ends_at", "policy", "control_percent",
-                    "exploration_rate", "budget_display", "report_link")
+    list_display = (
+        "name",
+        "slug",
+        "enabled",
+        "starts_at",
+        "ends_at",
+        "policy",
+        "control_percent",
+        "exploration_rate",
+        "budget_display",
+        "report_link",
+    )
     list_filter = ("enabled", "policy", "objective")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
@@ -32,14 +54,24 @@ class CampaignAdmin(EcomAiModelAdmin):
     readonly_fields = ("spent_total", "spent_day", "spent_today", "created_at", "updated_at")
     inlines = [OfferInline]
     fieldsets = (
-        (None, {"fields": ("name", "slug", "description", "channels", "enabled", "starts_at", "ends_at",
-                           "objective")}),
-        (_("Budget and frequency"), {"fields": ("total_budget", "daily_budget", "spent_total", "spent_day",
-                                                "spent_today", "frequency_cap", "frequency_window_days",
-                                                "decision_days")}),
+        (None, {"fields": ("name", "slug", "description", "channels", "enabled", "starts_at", "ends_at", "objective")}),
+        (
+            _("Budget and frequency"),
+            {
+                "fields": (
+                    "total_budget",
+                    "daily_budget",
+                    "spent_total",
+                    "spent_day",
+                    "spent_today",
+                    "frequency_cap",
+                    "frequency_window_days",
+                    "decision_days",
+                )
+            },
+        ),
         (_("Who"), {"fields": ("eligibility", "control_percent")}),
-        (_("Policy"), {"fields": ("policy", "fixed_offer", "policy_version", "experiment_share",
-                                  "exploration_rate")}),
+        (_("Policy"), {"fields": ("policy", "fixed_offer", "policy_version", "experiment_share", "exploration_rate")}),
         (None, {"fields": ("created_at", "updated_at")}),
     )
 
@@ -57,14 +89,16 @@ class CampaignAdmin(EcomAiModelAdmin):
 
     @admin.display(description=_("report"))
     def report_link(self, obj):
-        return format_html('<a href="{}">{}</a>', reverse("admin:ecom_ai_campaign_report", args=[obj.pk]),
-                           _("report"))
+        return format_html('<a href="{}">{}</a>', reverse("admin:ecom_ai_campaign_report", args=[obj.pk]), _("report"))
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.report_view)
         export = self.admin_site.admin_view(self.export_view)
-        return [path("<int:pk>/report/", view, name="ecom_ai_campaign_report"),
-                path("<int:pk>/export.csv", export, name="ecom_ai_campaign_export"), *super().get_urls()]
+        return [
+            path("<int:pk>/report/", view, name="ecom_ai_campaign_report"),
+            path("<int:pk>/export.csv", export, name="ecom_ai_campaign_export"),
+            *super().get_urls(),
+        ]
 
     def _campaign(self, request, pk):
         if not self.has_view_permission(request):
@@ -83,11 +117,19 @@ class CampaignAdmin(EcomAiModelAdmin):
         report = campaign_report(campaign)
         qini = report.get("qini")
         if qini:
-            report["qini_chart"] = line_chart({"learned policy": qini["policy"], "random targeting": qini["random"]},
-                                              title=str(_("Qini curve: incremental net revenue per customer")),
-                                              x_label=str(_("% targeted (best first)")))
-        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "original": campaign,
-                   "title": _("Report: %(name)s") % {"name": campaign.name}, "campaign": campaign, "report": report}
+            report["qini_chart"] = line_chart(
+                {"learned policy": qini["policy"], "random targeting": qini["random"]},
+                title=str(_("Qini curve: incremental net revenue per customer")),
+                x_label=str(_("% targeted (best first)")),
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": campaign,
+            "title": _("Report: %(name)s") % {"name": campaign.name},
+            "campaign": campaign,
+            "report": report,
+        }
         return TemplateResponse(request, "ecom_ai/admin/marketing/report.html", context)
 
     def export_view(self, request, pk):
@@ -102,8 +144,19 @@ class CampaignAdmin(EcomAiModelAdmin):
 
 @admin.register(OfferDecision)
 class OfferDecisionAdmin(EcomAiModelAdmin):
-    list_display = ("created_at", "campaign", "arm_display", "subject_key", "propensity", "is_control", "policy",
-                    "shown_at", "redeemed_at", "converted_at", "order_value")
+    list_display = (
+        "created_at",
+        "campaign",
+        "arm_display",
+        "subject_key",
+        "propensity",
+        "is_control",
+        "policy",
+        "shown_at",
+        "redeemed_at",
+        "converted_at",
+        "order_value",
+    )
     list_filter = ("campaign", "is_control", "policy", "for_learning")
     search_fields = ("subject_key", "user_key", "visitor_key", "coupon_code", "order_key")
     list_select_related = ("campaign", "offer")

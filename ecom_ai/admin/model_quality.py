@@ -5,6 +5,7 @@ Used by the model-version pages (``ecom_ai.admin.registry``) and the fraud revie
 (``ecom_ai.admin.fraud``). Artifact health (loadable, fallback in use) is shown beside it by
 the registry admin; this module only reads what training stored with the version.
 """
+
 from __future__ import annotations
 
 from django.utils.html import format_html, format_html_join
@@ -24,9 +25,13 @@ def warnings_cell(version) -> str:
     warnings = data_warnings(version)
     if not warnings:
         return "–"
-    return format_html('<span class="ecom-ai-warning" title="{}" style="color:#b35c00;white-space:nowrap">⚠ {}</span>',
-                       "\n".join(warnings), warnings[0] if len(warnings) == 1
-                       else _("%(first)s (+%(more)d more)") % {"first": warnings[0], "more": len(warnings) - 1})
+    return format_html(
+        '<span class="ecom-ai-warning" title="{}" style="color:#b35c00;white-space:nowrap">⚠ {}</span>',
+        "\n".join(warnings),
+        warnings[0]
+        if len(warnings) == 1
+        else _("%(first)s (+%(more)d more)") % {"first": warnings[0], "more": len(warnings) - 1},
+    )
 
 
 def warnings_panel(version) -> str:
@@ -35,15 +40,31 @@ def warnings_panel(version) -> str:
     checks = (version.quality or {}).get("checks") or []
     parts = []
     if warnings:
-        parts.append(format_html('<div class="ecom-ai-warnings" style="{}"><b>{}</b><ul style="margin:2px 0 0 1em">{}'
-                                 "</ul></div>", WARNING_STYLE, _("Warnings"),
-                                 format_html_join("", "<li>{}</li>", ((w,) for w in warnings))))
+        parts.append(
+            format_html(
+                '<div class="ecom-ai-warnings" style="{}"><b>{}</b><ul style="margin:2px 0 0 1em">{}</ul></div>',
+                WARNING_STYLE,
+                _("Warnings"),
+                format_html_join("", "<li>{}</li>", ((w,) for w in warnings)),
+            )
+        )
     if checks:
-        rows = format_html_join("", '<tr><td style="color:{}">{}</td><td>{}</td></tr>', (
-            ("#2e7d32" if c.get("passed") else "#c62828", "✔" if c.get("passed") else "✘", c.get("message", ""))
-            for c in checks if isinstance(c, dict)))
-        parts.append(format_html('<table class="ecom-ai-floor"><caption style="text-align:left">{}</caption>{}'
-                                 "</table>", _("Quality floor"), rows))
+        rows = format_html_join(
+            "",
+            '<tr><td style="color:{}">{}</td><td>{}</td></tr>',
+            (
+                ("#2e7d32" if c.get("passed") else "#c62828", "✔" if c.get("passed") else "✘", c.get("message", ""))
+                for c in checks
+                if isinstance(c, dict)
+            ),
+        )
+        parts.append(
+            format_html(
+                '<table class="ecom-ai-floor"><caption style="text-align:left">{}</caption>{}</table>',
+                _("Quality floor"),
+                rows,
+            )
+        )
     elif not warnings:
         parts.append(_("No quality floor was checked for this version (trained before floors, or none for its kind)."))
     return mark_safe("".join(str(p) for p in parts))
@@ -70,23 +91,52 @@ def validation_panel(version) -> str:
             items.append((f"{name} {confidence:.0%} " + _("interval"), f"{bounds[0]:.3f} – {bounds[1]:.3f}"))
     newest = v.get("newest_window") or {}
     if newest and v.get("method") != "newest_window":
-        items.append((_("newest window"), _("%(rows)s rows, %(pos)s positives") % {
-            "rows": newest.get("rows"), "pos": newest.get("positives")}))
+        items.append(
+            (
+                _("newest window"),
+                _("%(rows)s rows, %(pos)s positives") % {"rows": newest.get("rows"), "pos": newest.get("positives")},
+            )
+        )
     table = format_html_join("", "<tr><th style='text-align:left'>{}</th><td>{}</td></tr>", items)
     folds = v.get("folds") or []
-    fold_rows = format_html_join("", "<tr><td>{}</td><td>{} – {}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
-        (f.get("fold"), str(f.get("start") or "")[:10], str(f.get("end") or "")[:10], f.get("rows"),
-         f.get("positives"), "–" if f.get("roc_auc") is None else f"{f['roc_auc']:.3f}")
-        for f in folds if isinstance(f, dict)))
-    fold_table = format_html(
-        '<table class="ecom-ai-folds"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>ROC-AUC</th></tr>{}</table>',
-        _("fold"), _("period"), _("rows"), _("positives"), fold_rows) if folds else ""
+    fold_rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{} – {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                f.get("fold"),
+                str(f.get("start") or "")[:10],
+                str(f.get("end") or "")[:10],
+                f.get("rows"),
+                f.get("positives"),
+                "–" if f.get("roc_auc") is None else f"{f['roc_auc']:.3f}",
+            )
+            for f in folds
+            if isinstance(f, dict)
+        ),
+    )
+    fold_table = (
+        format_html(
+            '<table class="ecom-ai-folds"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>ROC-AUC</th></tr>{}</table>',
+            _("fold"),
+            _("period"),
+            _("rows"),
+            _("positives"),
+            fold_rows,
+        )
+        if folds
+        else ""
+    )
     return format_html('<table class="ecom-ai-validation">{}</table>{}', table, fold_table)
 
 
 def history_versions(kind: str):
-    return list(ModelVersion.objects.filter(kind=kind).exclude(status__in=("training", "failed"))
-                .order_by("-number").only("number", "metrics", "status")[:HISTORY_VERSIONS])[::-1]
+    return list(
+        ModelVersion.objects.filter(kind=kind)
+        .exclude(status__in=("training", "failed"))
+        .order_by("-number")
+        .only("number", "metrics", "status")[:HISTORY_VERSIONS]
+    )[::-1]
 
 
 def metric_history_chart(kind: str, primary: str, baselines: dict) -> str:
@@ -105,8 +155,12 @@ def metric_history_chart(kind: str, primary: str, baselines: dict) -> str:
         add(f"{primary} 95% high", version.number, metrics.get(f"{primary}_high"))
         for label, name in (baselines or {}).items():
             add(label, version.number, metrics.get(name))
-    return line_chart(series, title=_("%(metric)s across %(kind)s versions") % {"metric": primary, "kind": kind},
-                      x_label=_("version"), empty_text=_("no trained versions yet"))
+    return line_chart(
+        series,
+        title=_("%(metric)s across %(kind)s versions") % {"metric": primary, "kind": kind},
+        x_label=_("version"),
+        empty_text=_("no trained versions yet"),
+    )
 
 
 def fraud_model_notice() -> dict:
@@ -122,5 +176,7 @@ def fraud_model_notice() -> dict:
         notice["message"] = _("No fraud model is active: scores come from the built-in heuristic.")
     if latest is not None and latest != active and latest.status == ModelVersion.Status.READY and latest.notes:
         notice["latest_note"] = _("The newest version v%(n)s is not active: %(why)s") % {
-            "n": latest.number, "why": latest.notes}
+            "n": latest.number,
+            "why": latest.notes,
+        }
     return notice

@@ -6,6 +6,7 @@ PostgreSQL, ``LargeTablePaginator`` first asks the planner for its row estimate
 estimate is used as the count, otherwise it counts exactly. Other databases count exactly.
 Use it with ``show_full_result_count = False`` so the admin skips its second, unfiltered count.
 """
+
 from __future__ import annotations
 
 import json

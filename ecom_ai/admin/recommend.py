@@ -4,6 +4,7 @@ The report page (``…/experiment/<id>/report/``) shows per variant: impressions
 lists), CTR and conversion with 95 % Wilson intervals, revenue per impression with a
 normal-approximation interval, and an inline SVG chart with the intervals as error bars.
 """
+
 from __future__ import annotations
 
 from django import forms
@@ -49,12 +50,24 @@ class PlacementRuleFormSet(BaseInlineFormSet):
             if item is None:
                 continue  # unknown to the mirror (it may lag): kept at serving time
             if not item.is_active:
-                form.add_error("item_key", _("Item %(key)s is withdrawn from the catalog: it is never recommended, "
-                                             "so this pin would show nothing.") % {"key": key})
+                form.add_error(
+                    "item_key",
+                    _(
+                        "Item %(key)s is withdrawn from the catalog: it is never recommended, "
+                        "so this pin would show nothing."
+                    )
+                    % {"key": key},
+                )
             elif not item.in_stock and placement.exclude_out_of_stock:
-                form.add_error("item_key", _("Item %(key)s is out of stock and this placement leaves out-of-stock "
-                                             "items out, so this pin would show nothing. Pin another item, or untick "
-                                             "“Exclude out-of-stock items”.") % {"key": key})
+                form.add_error(
+                    "item_key",
+                    _(
+                        "Item %(key)s is out of stock and this placement leaves out-of-stock "
+                        "items out, so this pin would show nothing. Pin another item, or untick "
+                        "“Exclude out-of-stock items”."
+                    )
+                    % {"key": key},
+                )
 
 
 class PlacementRuleInline(admin.StackedInline):
@@ -65,16 +78,29 @@ class PlacementRuleInline(admin.StackedInline):
     formset = PlacementRuleFormSet
     extra = 1
     classes = ("collapse", "ecom-ai-rules")
-    fieldsets = ((None, {"fields": (("action", "item_key", "category"), ("weight", "position", "enabled"),
-                                    ("starts_at", "ends_at", "note"))}),)
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    ("action", "item_key", "category"),
+                    ("weight", "position", "enabled"),
+                    ("starts_at", "ends_at", "note"),
+                )
+            },
+        ),
+    )
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         # one compact browser date-time picker instead of the date + time pair: the row fits a laptop screen
         if db_field.name in ("starts_at", "ends_at"):
             return forms.DateTimeField(
-                label=db_field.verbose_name, required=False, help_text=db_field.help_text,
+                label=db_field.verbose_name,
+                required=False,
+                help_text=db_field.help_text,
                 widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-                input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"])
+                input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
+            )
         if db_field.name == "note":
             kwargs["widget"] = forms.TextInput(attrs={"size": 40})
         return super().formfield_for_dbfield(db_field, request, **kwargs)
@@ -82,8 +108,17 @@ class PlacementRuleInline(admin.StackedInline):
 
 @admin.register(Placement)
 class PlacementAdmin(EcomAiModelAdmin):
-    list_display = ("slug", "name", "strategy", "fallback_strategy", "limits", "excludes", "enabled", "rule_count",
-                    "preview_link")
+    list_display = (
+        "slug",
+        "name",
+        "strategy",
+        "fallback_strategy",
+        "limits",
+        "excludes",
+        "enabled",
+        "rule_count",
+        "preview_link",
+    )
     list_editable = ("enabled",)
     list_filter = ("enabled", "strategy")
     search_fields = ("slug", "name")
@@ -92,8 +127,18 @@ class PlacementAdmin(EcomAiModelAdmin):
     fieldsets = (
         (None, {"fields": ("slug", "name", "title", "enabled")}),
         (_("Candidates"), {"fields": ("strategy", "fallback_strategy", "default_limit")}),
-        (_("Rules"), {"fields": ("exclude_purchased", "exclude_out_of_stock", "exclude_in_cart", "exclude_viewed",
-                                 "max_per_category")}),
+        (
+            _("Rules"),
+            {
+                "fields": (
+                    "exclude_purchased",
+                    "exclude_out_of_stock",
+                    "exclude_in_cart",
+                    "exclude_viewed",
+                    "max_per_category",
+                )
+            },
+        ),
     )
 
     def get_queryset(self, request):
@@ -107,14 +152,16 @@ class PlacementAdmin(EcomAiModelAdmin):
         return inlines
 
     def get_urls(self):
-        urls = [path("<int:pk>/preview/", self.admin_site.admin_view(self.preview_view),
-                     name="ecom_ai_placement_preview")]
+        urls = [
+            path("<int:pk>/preview/", self.admin_site.admin_view(self.preview_view), name="ecom_ai_placement_preview")
+        ]
         return urls + super().get_urls()
 
     @admin.display(description=_("preview"))
     def preview_link(self, obj):
-        return format_html('<a href="{}">{}</a>', reverse("admin:ecom_ai_placement_preview", args=[obj.pk]),
-                           _("preview"))
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:ecom_ai_placement_preview", args=[obj.pk]), _("preview")
+        )
 
     def preview_view(self, request, pk):
         """The list a shopper would get now, with scores and reasons; nothing is stored."""
@@ -127,13 +174,22 @@ class PlacementAdmin(EcomAiModelAdmin):
             data = form.cleaned_data
             try:
                 result = RecommendationService().recommend(
-                    Identity(visitor_key=data["visitor_key"], user_key=data["user_key"]), placement.slug,
-                    item=data["item"] or None, limit=data["limit"], log=False)
+                    Identity(visitor_key=data["visitor_key"], user_key=data["user_key"]),
+                    placement.slug,
+                    item=data["item"] or None,
+                    limit=data["limit"],
+                    log=False,
+                )
             except RecommendationError as exc:
                 error = str(exc)
         context = {
-            **self.admin_site.each_context(request), "opts": self.model._meta, "placement": placement,
-            "form": form, "result": result, "error": error, "title": _("Preview: %s") % placement.name,
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "placement": placement,
+            "form": form,
+            "result": result,
+            "error": error,
+            "title": _("Preview: %s") % placement.name,
             "rows": [(n, item, (result.facts.get(item.key) or {})) for n, item in enumerate(result or [], start=1)],
         }
         return TemplateResponse(request, "ecom_ai/admin/recommend/placement_preview.html", context)
@@ -148,10 +204,16 @@ class PlacementAdmin(EcomAiModelAdmin):
 
     @admin.display(description=_("leaves out"))
     def excludes(self, obj):
-        names = [label for flag, label in ((obj.exclude_purchased, _("purchased")),
-                                           (obj.exclude_out_of_stock, _("out of stock")),
-                                           (obj.exclude_in_cart, _("in cart")),
-                                           (getattr(obj, "exclude_viewed", False), _("viewed"))) if flag]
+        names = [
+            label
+            for flag, label in (
+                (obj.exclude_purchased, _("purchased")),
+                (obj.exclude_out_of_stock, _("out of stock")),
+                (obj.exclude_in_cart, _("in cart")),
+                (getattr(obj, "exclude_viewed", False), _("viewed")),
+            )
+            if flag
+        ]
         return truncated(", ".join(str(n) for n in names) or "–", "14em")
 
     def changelist_view(self, request, extra_context=None):
@@ -180,12 +242,16 @@ class ExperimentAdmin(EcomAiModelAdmin):
     inlines = (VariantInline,)
 
     def get_urls(self):
-        urls = [path("<int:pk>/report/", self.admin_site.admin_view(self.report_view), name="ecom_ai_experiment_report")]
+        urls = [
+            path("<int:pk>/report/", self.admin_site.admin_view(self.report_view), name="ecom_ai_experiment_report")
+        ]
         return urls + super().get_urls()
 
     @admin.display(description=_("report"))
     def report_link(self, obj):
-        return format_html('<a href="{}">{}</a>', reverse("admin:ecom_ai_experiment_report", args=[obj.pk]), _("report"))
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:ecom_ai_experiment_report", args=[obj.pk]), _("report")
+        )
 
     def report_view(self, request, pk):
         experiment = get_object_or_404(Experiment.objects.select_related("placement"), pk=pk)
@@ -193,8 +259,12 @@ class ExperimentAdmin(EcomAiModelAdmin):
             raise PermissionDenied
         rows = experiment_report(experiment)
         context = {
-            **self.admin_site.each_context(request), "opts": self.model._meta, "experiment": experiment,
-            "rows": rows, "chart": report_chart(rows), "title": _("Report: %s") % experiment.name,
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "experiment": experiment,
+            "rows": rows,
+            "chart": report_chart(rows),
+            "title": _("Report: %s") % experiment.name,
         }
         return TemplateResponse(request, "ecom_ai/admin/recommend/experiment_report.html", context)
 
@@ -207,9 +277,11 @@ def report_chart(rows, *, width: int = 720, height: int = 260):
     top_value = max([r.ctr_ci[1] for r in rows] + [r.conversion_ci[1] for r in rows] + [0.01])
     y_max = min(1.0, top_value * 1.1)
     scale = plot_h / y_max
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="ecom-ai-chart" role="img" viewBox="0 0 {width} {height}" '
-             f'width="100%" preserveAspectRatio="xMinYMin meet" font-family="sans-serif" font-size="11">',
-             "<title>CTR and conversion per variant, with 95% confidence intervals</title>"]
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="ecom-ai-chart" role="img" viewBox="0 0 {width} {height}" '
+        f'width="100%" preserveAspectRatio="xMinYMin meet" font-family="sans-serif" font-size="11">',
+        "<title>CTR and conversion per variant, with 95% confidence intervals</title>",
+    ]
     for tick in range(5):
         value = y_max * tick / 4
         y = top + plot_h - value * scale
@@ -223,16 +295,22 @@ def report_chart(rows, *, width: int = 720, height: int = 260):
             value, (low, high) = getattr(row, attr), getattr(row, ci_attr)
             x = x0 + m * bar
             y = top + plot_h - value * scale
-            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar - 4:.1f}" height="{value * scale:.1f}" '
-                         f'fill="{PALETTE[m]}"><title>{escape(row.name)} · {label}: {value * 100:.2f}% '
-                         f'(95% CI {low * 100:.2f}–{high * 100:.2f}%)</title></rect>')
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar - 4:.1f}" height="{value * scale:.1f}" '
+                f'fill="{PALETTE[m]}"><title>{escape(row.name)} · {label}: {value * 100:.2f}% '
+                f"(95% CI {low * 100:.2f}–{high * 100:.2f}%)</title></rect>"
+            )
             cx = x + (bar - 4) / 2
             y_low, y_high = top + plot_h - low * scale, top + plot_h - high * scale
-            parts.append(f'<line class="ci" x1="{cx:.1f}" y1="{y_low:.1f}" x2="{cx:.1f}" y2="{y_high:.1f}" stroke="#222"/>')
+            parts.append(
+                f'<line class="ci" x1="{cx:.1f}" y1="{y_low:.1f}" x2="{cx:.1f}" y2="{y_high:.1f}" stroke="#222"/>'
+            )
             for yy in (y_low, y_high):
                 parts.append(f'<line x1="{cx - 4:.1f}" y1="{yy:.1f}" x2="{cx + 4:.1f}" y2="{yy:.1f}" stroke="#222"/>')
-        parts.append(f'<text x="{left + g * group + group / 2:.1f}" y="{top + plot_h + 16}" text-anchor="middle" '
-                     f'fill="#333">{escape(row.name)} (n={row.impressions})</text>')
+        parts.append(
+            f'<text x="{left + g * group + group / 2:.1f}" y="{top + plot_h + 16}" text-anchor="middle" '
+            f'fill="#333">{escape(row.name)} (n={row.impressions})</text>'
+        )
     parts.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" stroke="#999"/>')
     x = left
     for m, (label, _attr, _ci) in enumerate(metrics):
@@ -240,16 +318,27 @@ def report_chart(rows, *, width: int = 720, height: int = 260):
         parts.append(f'<text x="{x + 14}" y="{height - 7}" fill="#333">{label}</text>')
         x += 100
     if not rows or not any(r.impressions for r in rows):
-        parts.append(f'<text x="{left + plot_w / 2}" y="{top + plot_h / 2}" text-anchor="middle" fill="#999">'
-                     'no lists served yet</text>')
+        parts.append(
+            f'<text x="{left + plot_w / 2}" y="{top + plot_h / 2}" text-anchor="middle" fill="#999">'
+            "no lists served yet</text>"
+        )
     parts.append("</svg>")
     return mark_safe("".join(parts))
 
 
 @admin.register(RecommendationList)
 class RecommendationListAdmin(EcomAiModelAdmin):
-    list_display = ("short_id", "placement", "variant", "strategy", "shopper", "size", "outcomes", "revenue",
-                    "created_short")
+    list_display = (
+        "short_id",
+        "placement",
+        "variant",
+        "strategy",
+        "shopper",
+        "size",
+        "outcomes",
+        "revenue",
+        "created_short",
+    )
     list_filter = ("placement", "strategy", ("created_at", admin.DateFieldListFilter))
     list_select_related = ("placement", "variant")
     search_fields = ("=id", "=visitor_key", "=user_key", "=anchor_item")

@@ -4,6 +4,7 @@ Training runs show a progress bar and loss/metric curves (server-drawn SVG) that
 live while the run is in progress: ``ecom_ai/ml/training_progress.js`` polls the staff-only
 ``GET /ecom-ai/api/v1/training-runs/<id>/`` endpoint every two seconds.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,27 +30,40 @@ from ecom_ai.models import ModelVersion, TrainingRun
 logger = logging.getLogger("ecom_ai.admin")
 
 STATUS_COLOURS = {
-    "training": "#0072B2", "ready": "#E69F00", "active": "#009E73", "retired": "#777", "failed": "#D55E00",
-    "queued": "#777", "running": "#0072B2", "succeeded": "#009E73",
+    "training": "#0072B2",
+    "ready": "#E69F00",
+    "active": "#009E73",
+    "retired": "#777",
+    "failed": "#D55E00",
+    "queued": "#777",
+    "running": "#0072B2",
+    "succeeded": "#009E73",
 }
 
 
 def status_badge(status: str, label) -> str:
-    return format_html('<span style="color:#fff;background:{};padding:1px 7px;border-radius:8px;'
-                       'white-space:nowrap">{}</span>', STATUS_COLOURS.get(status, "#777"), label)
+    return format_html(
+        '<span style="color:#fff;background:{};padding:1px 7px;border-radius:8px;white-space:nowrap">{}</span>',
+        STATUS_COLOURS.get(status, "#777"),
+        label,
+    )
 
 
 def health_badge(version) -> str:
-    """"loadable", or "fallback in use since ..." with the error (``ecom_ai.ml.health``)."""
+    """ "loadable", or "fallback in use since ..." with the error (``ecom_ai.ml.health``)."""
     from ecom_ai.ml.health import check_version
 
     health = check_version(version)
     if health.ok:
-        return format_html('<span class="ecom-ai-health-ok" style="color:#009E73">&#10003; {}</span>',
-                           _("loadable"))
+        return format_html('<span class="ecom-ai-health-ok" style="color:#009E73">&#10003; {}</span>', _("loadable"))
     since = format_html(" {} {}", _("since"), f"{health.since:%Y-%m-%d %H:%M:%S %Z}") if health.since else ""
-    return format_html('<span class="ecom-ai-health-bad" style="color:#D55E00;font-weight:bold">&#9888; {}{}</span>'
-                       '<br><small>{}</small>', _("unusable: fallback in use"), since, health.error)
+    return format_html(
+        '<span class="ecom-ai-health-bad" style="color:#D55E00;font-weight:bold">&#9888; {}{}</span>'
+        "<br><small>{}</small>",
+        _("unusable: fallback in use"),
+        since,
+        health.error,
+    )
 
 
 def fmt_number(value) -> str:
@@ -74,8 +88,12 @@ def run_api_url(run) -> str:
 
 def stopped_early(run) -> bool:
     """A run that succeeded before its last epoch (early stopping)."""
-    return (run.status == TrainingRun.Status.SUCCEEDED and run.epoch is not None and bool(run.total_epochs)
-            and run.epoch < run.total_epochs)
+    return (
+        run.status == TrainingRun.Status.SUCCEEDED
+        and run.epoch is not None
+        and bool(run.total_epochs)
+        and run.epoch < run.total_epochs
+    )
 
 
 def progress_bar(run) -> str:
@@ -95,16 +113,26 @@ def progress_bar(run) -> str:
         '<div class="ecom-ai-progress" data-run-url="{}" data-status="{}" title="{}">'
         '<div class="ecom-ai-progress-bar" style="width:{}%;background:{}"></div>'
         '<span class="ecom-ai-progress-text">{}</span></div>',
-        live, run.status, run.message[:300], f"{max(0.0, min(100.0, run.percent)):.1f}", colour, " · ".join(parts),
+        live,
+        run.status,
+        run.message[:300],
+        f"{max(0.0, min(100.0, run.percent)):.1f}",
+        colour,
+        " · ".join(parts),
     )
 
 
 # --------------------------------------------------------------------------- model versions
 
+
 class TrainForm(forms.Form):
     kind = forms.ChoiceField(label=_("Model kind"))
-    params = forms.CharField(label=_("Parameters (JSON object)"), required=False, initial="{}",
-                             widget=forms.Textarea(attrs={"rows": 4, "cols": 60}))
+    params = forms.CharField(
+        label=_("Parameters (JSON object)"),
+        required=False,
+        initial="{}",
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -141,8 +169,16 @@ class TrainingRunInline(admin.TabularInline):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(ReadOnlyPageMixin, EcomAiModelAdmin):
-    list_display = ("kind", "version_label", "status_display", "health", "primary_metric", "warnings",
-                    "created_short", "activated_short")
+    list_display = (
+        "kind",
+        "version_label",
+        "status_display",
+        "health",
+        "primary_metric",
+        "warnings",
+        "created_short",
+        "activated_short",
+    )
     list_display_links = ("kind", "version_label")
     list_filter = ("kind", "status")
     list_select_related = ("activated_by",)
@@ -153,15 +189,44 @@ class ModelVersionAdmin(ReadOnlyPageMixin, EcomAiModelAdmin):
     change_list_template = "ecom_ai/admin/ml/modelversion_change_list.html"
     inlines = (TrainingRunInline,)
     fieldsets = (
-        (None, {"fields": ("kind", "number", "status_display", "health_detail", "primary_metric", "metrics_table",
-                           "notes")}),
+        (
+            None,
+            {
+                "fields": (
+                    "kind",
+                    "number",
+                    "status_display",
+                    "health_detail",
+                    "primary_metric",
+                    "metrics_table",
+                    "notes",
+                )
+            },
+        ),
         (_("Quality"), {"fields": ("quality_panel", "validation_display", "metric_history")}),
         (_("Training"), {"fields": ("params_display", "data_start", "data_end", "artifact", "error")}),
         (_("Activation"), {"fields": ("created_at", "activated_at", "activated_by")}),
     )
-    readonly_fields = ("kind", "number", "status_display", "primary_metric", "metrics_table", "notes", "params_display",
-                       "data_start", "data_end", "artifact", "error", "created_at", "activated_at", "activated_by",
-                       "quality_panel", "validation_display", "metric_history", "health_detail")
+    readonly_fields = (
+        "kind",
+        "number",
+        "status_display",
+        "primary_metric",
+        "metrics_table",
+        "notes",
+        "params_display",
+        "data_start",
+        "data_end",
+        "artifact",
+        "error",
+        "created_at",
+        "activated_at",
+        "activated_by",
+        "quality_panel",
+        "validation_display",
+        "metric_history",
+        "health_detail",
+    )
 
     class Media:
         css = {"all": ("ecom_ai/ml/admin.css",)}
@@ -225,16 +290,31 @@ class ModelVersionAdmin(ReadOnlyPageMixin, EcomAiModelAdmin):
         metrics = version.metrics or {}
         if not metrics:
             return "–"
-        active = (ModelVersion.objects.filter(kind=version.kind, status=ModelVersion.Status.ACTIVE)
-                  .exclude(pk=version.pk).first())
+        active = (
+            ModelVersion.objects.filter(kind=version.kind, status=ModelVersion.Status.ACTIVE)
+            .exclude(pk=version.pk)
+            .first()
+        )
         primary, _value = primary_metric_value(version)
-        header = format_html("<tr><th>{}</th><th>{}</th>{}</tr>", _("metric"), f"v{version.number}",
-                             format_html("<th>{} (v{})</th>", _("active"), active.number) if active else "")
-        rows = format_html_join("", "<tr{}><td>{}</td><td>{}</td>{}</tr>", (
-            (mark_safe(' style="font-weight:bold"') if name == primary else "", name, fmt_number(value),
-             format_html("<td>{}</td>", fmt_number((active.metrics or {}).get(name))) if active else "")
-            for name, value in sorted(metrics.items())
-        ))
+        header = format_html(
+            "<tr><th>{}</th><th>{}</th>{}</tr>",
+            _("metric"),
+            f"v{version.number}",
+            format_html("<th>{} (v{})</th>", _("active"), active.number) if active else "",
+        )
+        rows = format_html_join(
+            "",
+            "<tr{}><td>{}</td><td>{}</td>{}</tr>",
+            (
+                (
+                    mark_safe(' style="font-weight:bold"') if name == primary else "",
+                    name,
+                    fmt_number(value),
+                    format_html("<td>{}</td>", fmt_number((active.metrics or {}).get(name))) if active else "",
+                )
+                for name, value in sorted(metrics.items())
+            ),
+        )
         return format_html('<table class="ecom-ai-metrics">{}{}</table>', header, rows)
 
     # ----- quality: floor checks, data warnings, what it was validated on, history (admin/model_quality.py)
@@ -273,15 +353,22 @@ class ModelVersionAdmin(ReadOnlyPageMixin, EcomAiModelAdmin):
         except ValueError as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
-        self.message_user(request, _("%(kind)s v%(number)s is now active.") % {
-            "kind": version.kind, "number": version.number}, messages.SUCCESS)
+        self.message_user(
+            request,
+            _("%(kind)s v%(number)s is now active.") % {"kind": version.kind, "number": version.number},
+            messages.SUCCESS,
+        )
         failed = [c.get("message") for c in (version.quality or {}).get("checks", []) if not c.get("passed", True)]
         if failed:
-            self.message_user(request, _("It was activated by hand below its quality floor: %(why)s.") % {
-                "why": "; ".join(failed)}, messages.WARNING)
+            self.message_user(
+                request,
+                _("It was activated by hand below its quality floor: %(why)s.") % {"why": "; ".join(failed)},
+                messages.WARNING,
+            )
 
-    @admin.action(description=_("Roll back (re-activate the previous version of each selected kind)"),
-                  permissions=["change"])
+    @admin.action(
+        description=_("Roll back (re-activate the previous version of each selected kind)"), permissions=["change"]
+    )
     def roll_back_selected(self, request, queryset):
         for kind in sorted(set(queryset.values_list("kind", flat=True))):
             try:
@@ -289,8 +376,11 @@ class ModelVersionAdmin(ReadOnlyPageMixin, EcomAiModelAdmin):
             except ValueError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                self.message_user(request, _("%(kind)s rolled back to v%(number)s.") % {
-                    "kind": kind, "number": version.number}, messages.SUCCESS)
+                self.message_user(
+                    request,
+                    _("%(kind)s rolled back to v%(number)s.") % {"kind": kind, "number": version.number},
+                    messages.SUCCESS,
+                )
 
     @admin.action(description=_("Train a new version now (of each selected kind)"), permissions=["change"])
     def train_new_version(self, request, queryset):
@@ -307,8 +397,11 @@ class ModelVersionAdmin(ReadOnlyPageMixin, EcomAiModelAdmin):
             self.message_user(request, str(exc), messages.ERROR)
             return None
         link = reverse("admin:ecom_ai_trainingrun_change", args=[run.pk])
-        self.message_user(request, format_html('Training of {} requested: <a href="{}">follow run #{}</a>. {}', kind, link,
-                                               run.pk, where), messages.SUCCESS)
+        self.message_user(
+            request,
+            format_html('Training of {} requested: <a href="{}">follow run #{}</a>. {}', kind, link, run.pk, where),
+            messages.SUCCESS,
+        )
         return run
 
     # ----- "train a new version" page (works with an empty registry too)
@@ -317,25 +410,31 @@ class ModelVersionAdmin(ReadOnlyPageMixin, EcomAiModelAdmin):
         return [path("train/", view, name="ecom_ai_modelversion_train"), *super().get_urls()]
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "can_train": self.has_change_permission(request)
-                         and bool(ecom_settings.TRAINERS),
-                         "metric_history_charts": self._history_charts(request)}
+        extra_context = {
+            **(extra_context or {}),
+            "can_train": self.has_change_permission(request) and bool(ecom_settings.TRAINERS),
+            "metric_history_charts": self._history_charts(request),
+        }
         return super().changelist_view(request, extra_context)
 
     @staticmethod
     def _history_charts(request) -> list:
         """One metric-history chart per trained kind (only the filtered kind when filtered)."""
         wanted = request.GET.get("kind__exact") or request.GET.get("kind")
-        kinds = sorted(set(ModelVersion.objects.exclude(status__in=("training", "failed"))
-                           .values_list("kind", flat=True).distinct()))
+        kinds = sorted(
+            set(
+                ModelVersion.objects.exclude(status__in=("training", "failed"))
+                .values_list("kind", flat=True)
+                .distinct()
+            )
+        )
         charts = []
         for kind in kinds:
             if wanted and kind != wanted:
                 continue
             trainer = _trainer_or_none(kind)
             if trainer is not None and trainer.primary_metric:
-                charts.append(model_quality.metric_history_chart(kind, trainer.primary_metric,
-                                                                 trainer.floor_baselines))
+                charts.append(model_quality.metric_history_chart(kind, trainer.primary_metric, trainer.floor_baselines))
         return charts
 
     def train_view(self, request):
@@ -375,10 +474,19 @@ def _trainer_or_none(kind):
 
 # --------------------------------------------------------------------------- training runs
 
+
 @admin.register(TrainingRun)
 class TrainingRunAdmin(ReadOnlyPageMixin, EcomAiModelAdmin):
-    list_display = ("run_label", "kind", "status_display", "progress", "version_link", "requested_by",
-                    "created_short", "elapsed_display")
+    list_display = (
+        "run_label",
+        "kind",
+        "status_display",
+        "progress",
+        "version_link",
+        "requested_by",
+        "created_short",
+        "elapsed_display",
+    )
     list_filter = ("kind", "status")
     list_select_related = ("version", "requested_by")
     search_fields = ("kind", "message", "task_id")
@@ -387,12 +495,38 @@ class TrainingRunAdmin(ReadOnlyPageMixin, EcomAiModelAdmin):
     fieldsets = (
         (None, {"fields": ("kind", "status_display", "version_link", "progress", "message")}),
         (_("Curves"), {"fields": ("charts",)}),
-        (_("Details"), {"fields": ("params", "created_at", "started_at", "heartbeat_at", "finished_at",
-                                   "elapsed_display", "task_id", "requested_by")}),
+        (
+            _("Details"),
+            {
+                "fields": (
+                    "params",
+                    "created_at",
+                    "started_at",
+                    "heartbeat_at",
+                    "finished_at",
+                    "elapsed_display",
+                    "task_id",
+                    "requested_by",
+                )
+            },
+        ),
     )
-    readonly_fields = ("kind", "status_display", "version_link", "progress", "message", "charts", "params",
-                       "created_at", "started_at", "heartbeat_at", "finished_at", "elapsed_display", "task_id",
-                       "requested_by")
+    readonly_fields = (
+        "kind",
+        "status_display",
+        "version_link",
+        "progress",
+        "message",
+        "charts",
+        "params",
+        "created_at",
+        "started_at",
+        "heartbeat_at",
+        "finished_at",
+        "elapsed_display",
+        "task_id",
+        "requested_by",
+    )
 
     class Media:
         css = {"all": ("ecom_ai/ml/admin.css",)}
@@ -415,9 +549,12 @@ class TrainingRunAdmin(ReadOnlyPageMixin, EcomAiModelAdmin):
     def cancel_selected(self, request, queryset):
         cancelled = [run for run in queryset if cancel_run(run, user=request.user)]
         if cancelled:
-            self.message_user(request, _("Cancelled: %(runs)s. A running training stops at its next progress "
-                                         "update.") % {"runs": ", ".join(f"#{run.pk}" for run in cancelled)},
-                              messages.SUCCESS)
+            self.message_user(
+                request,
+                _("Cancelled: %(runs)s. A running training stops at its next progress update.")
+                % {"runs": ", ".join(f"#{run.pk}" for run in cancelled)},
+                messages.SUCCESS,
+            )
         if len(cancelled) < len(queryset):
             self.message_user(request, _("Runs that had already finished were left as they were."), messages.WARNING)
 
@@ -445,9 +582,12 @@ class TrainingRunAdmin(ReadOnlyPageMixin, EcomAiModelAdmin):
     def version_link(self, run):
         if not run.version_id:
             return "–"
-        return format_html('<a href="{}">v{}</a> {}', reverse("admin:ecom_ai_modelversion_change",
-                                                              args=[run.version_id]),
-                           run.version.number, status_badge(run.version.status, run.version.get_status_display()))
+        return format_html(
+            '<a href="{}">v{}</a> {}',
+            reverse("admin:ecom_ai_modelversion_change", args=[run.version_id]),
+            run.version.number,
+            status_badge(run.version.status, run.version.get_status_display()),
+        )
 
     @admin.display(description=_("loss and metrics"))
     def charts(self, run):
@@ -455,4 +595,8 @@ class TrainingRunAdmin(ReadOnlyPageMixin, EcomAiModelAdmin):
         return format_html(
             '<div class="ecom-ai-charts" data-run-url="{}" data-status="{}">'
             '<div data-chart="loss">{}</div><div data-chart="metrics">{}</div></div>',
-            "" if run.is_finished else run_api_url(run), run.status, charts["loss"], charts["metrics"])
+            "" if run.is_finished else run_api_url(run),
+            run.status,
+            charts["loss"],
+            charts["metrics"],
+        )

@@ -11,6 +11,7 @@
   ``BasicAuthentication``: a password per request invites guessing, and a user name with a
   NUL byte made it query (and crash on) PostgreSQL.
 """
+
 from __future__ import annotations
 
 import io

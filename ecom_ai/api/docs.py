@@ -8,6 +8,7 @@ visitor of the two pages is sent to the admin login. The pages load Swagger UI a
 ``"drf_spectacular_sidecar"`` in ``INSTALLED_APPS``: no CDN), otherwise from drf-spectacular's
 default CDN.
 """
+
 from __future__ import annotations
 
 from urllib.parse import urlencode
@@ -17,7 +18,10 @@ from django.http import HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import (
-    SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView, _get_sidecar_url,
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+    _get_sidecar_url,
 )
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied
@@ -27,8 +31,10 @@ import ecom_ai
 from ecom_ai.conf import settings as ecom_settings
 
 TITLE = "ecom_ai API"
-DESCRIPTION = ("Recommendations, events, chat, fraud and training runs of ecom_ai. Staff endpoints need a staff "
-               "session (log in to the Django admin first); see docs/api.md.")
+DESCRIPTION = (
+    "Recommendations, events, chat, fraud and training runs of ecom_ai. Staff endpoints need a staff "
+    "session (log in to the Django admin first); see docs/api.md."
+)
 
 
 class DocsPermission(BasePermission):

@@ -8,6 +8,7 @@ in API-key authentication (``ChannelKey.find``), in a throttle, in the view. DRF
 retries instead of giving up; nothing was stored (the request's transaction, if any, is
 rolled back). Other database errors are left alone: they are bugs or bad input.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,8 +28,10 @@ RETRY_AFTER_SECONDS = 5
 
 def database_unavailable_response(detail: Any = None) -> Response:
     """The JSON 503 of a request the database could not serve."""
-    response = Response({"detail": detail or _("The service is temporarily unavailable; retry later."),
-                         "code": "database_unavailable"}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    response = Response(
+        {"detail": detail or _("The service is temporarily unavailable; retry later."), "code": "database_unavailable"},
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
@@ -41,8 +44,12 @@ class DatabaseUnavailableMixin:
 
     def handle_exception(self, exc):
         if isinstance(exc, TRANSIENT_DATABASE_ERRORS):
-            logger.warning("ecom_ai: %s answered 503: database error %s: %s",
-                           type(self).__name__, type(exc).__name__, str(exc)[:300])
+            logger.warning(
+                "ecom_ai: %s answered 503: database error %s: %s",
+                type(self).__name__,
+                type(exc).__name__,
+                str(exc)[:300],
+            )
             set_rollback()
             return database_unavailable_response(self.database_unavailable_detail)
         return super().handle_exception(exc)  # type: ignore[misc]

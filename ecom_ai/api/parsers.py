@@ -8,6 +8,7 @@ On top of DRF's ``JSONParser`` (strict: no ``NaN``/``Infinity``):
   Only JSON escapes can produce one (raw UTF-8 cannot encode a surrogate), so strings are
   only walked when the body contains such an escape.
 """
+
 from __future__ import annotations
 
 import re
@@ -56,7 +57,8 @@ class SafeJSONParser(JSONParser):
         except (ValueError, LookupError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
             raise ParseError(f"JSON parse error - {exc}") from None
         if self.reject_lone_surrogates and _SURROGATE_ESCAPE.search(text) and find_lone_surrogate(data) is not None:
-            raise ParseError("JSON parse error - a string holds a lone UTF-16 surrogate (such as \\ud800), "
-                             "which is not valid Unicode text.")
+            raise ParseError(
+                "JSON parse error - a string holds a lone UTF-16 surrogate (such as \\ud800), "
+                "which is not valid Unicode text."
+            )
         return data
-

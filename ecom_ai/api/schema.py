@@ -16,6 +16,7 @@ own description; the others are added when they apply:
 503    always: the database or cache is unavailable; retry later
 =====  =============================================================================
 """
+
 from __future__ import annotations
 
 from drf_spectacular.openapi import AutoSchema
@@ -48,8 +49,7 @@ class EcomAIAutoSchema(AutoSchema):
     def error_statuses(self) -> list[str]:
         view = self.view
         codes = ["400", "403", "503"]
-        if any(getattr(auth, "authenticate_header", lambda request: None)(None)
-               for auth in _authenticators(view)):
+        if any(getattr(auth, "authenticate_header", lambda request: None)(None) for auth in _authenticators(view)):
             codes.append("401")
         if "{" in self.path:
             codes.append("404")

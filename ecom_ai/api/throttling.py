@@ -8,6 +8,7 @@ cache is unreachable, each process enforces the rate on its own (a client spread
 processes may get up to N times the rate), a warning is logged once a minute, and the shared
 counters are used again as soon as the cache answers.
 """
+
 from __future__ import annotations
 
 from django.core.cache.backends.locmem import LocMemCache

@@ -3,6 +3,7 @@
 The last route answers a JSON 404 for every other path under the API (a path parameter of the
 wrong type included), instead of the host's HTML 404 page: keep it last.
 """
+
 from django.http import JsonResponse
 from django.urls import re_path
 from django.views.decorators.csrf import csrf_exempt

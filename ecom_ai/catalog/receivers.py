@@ -15,6 +15,7 @@ is ready, for that model only, and reconnected when ``ECOM_AI`` changes (``overr
 
 A failing sync never breaks the host's save or delete: it runs in a savepoint and is logged.
 """
+
 from __future__ import annotations
 
 import logging
@@ -57,11 +58,11 @@ def product_deleted(sender, instance, **kwargs):
         with transaction.atomic(using=kwargs.get("using")):
             sync_keys([get_adapter().item_key(instance)])
     except Exception:
-        logger.exception("ecom_ai: could not deactivate the item of deleted product %r",
-                         getattr(instance, "pk", None))
+        logger.exception("ecom_ai: could not deactivate the item of deleted product %r", getattr(instance, "pk", None))
 
 
 # --- related models: collected per transaction, synced once on commit --------------------------
+
 
 def owner_pks(instance, path: str) -> list:
     """Primary keys of the host products ``instance`` (a related row) belongs to, by ``path``.
@@ -174,13 +175,13 @@ def related_links_changed(sender, instance, action, reverse, model, pk_set, usin
             through_fields = [f for f in sender._meta.concrete_fields if f.is_relation]
             own = next(f for f in through_fields if f.related_model is type(instance))
             other = next(f for f in through_fields if f.related_model is product_model)
-            _queue(sender._default_manager.filter(**{own.name: instance}).values_list(other.attname, flat=True),
-                   using)
+            _queue(sender._default_manager.filter(**{own.name: instance}).values_list(other.attname, flat=True), using)
     except Exception:
         logger.exception("ecom_ai: could not find the products of changed %s links", sender.__name__)
 
 
 # --- connecting ---------------------------------------------------------------------------------
+
 
 def current_product_model():
     """The product model of the configured adapter, or None (unset or misconfigured: see checks)."""

@@ -22,6 +22,7 @@ rebuilt when an active item changes (one cheap aggregate query per search tells)
 This module is plain Python + NumPy over the models; the chat wraps it in
 ``ecom_ai.chat.catalog_search`` and a shop's own search view may call it directly.
 """
+
 from __future__ import annotations
 
 import math
@@ -47,12 +48,29 @@ _PRICE = _CUR_BEFORE + _NUM + _CUR_AFTER
 # (pattern, kind) — kind: "range" (two numbers), "max", "max_strict", "min", "min_strict"
 _PRICE_PATTERNS: list[tuple[re.Pattern, str]] = [
     (re.compile(r"\b(?:between|from)\s+" + _PRICE + r"\s*(?:and|to|-|–|~)\s*" + _PRICE, re.I), "range"),
-    (re.compile(r"(?:价格|价位|预算)?\s*(?:在|从)?\s*" + _PRICE + r"\s*(?:到|至|-|–|—|~|～|to)\s*" + _PRICE
-                + r"\s*(?:之间|以内|左右)?", re.I), "range"),
-    (re.compile(r"(?:\b(?:under|below|less\s+than|cheaper\s+than|lower\s+than|beneath)|<)\s*" + _PRICE, re.I),
-     "max_strict"),
-    (re.compile(r"(?:\b(?:at\s+most|up\s+to|no\s+more\s+than|not\s+more\s+than|max(?:imum)?|within"
-                r"|budget\s+(?:of|is)?)|<=|≤)\s*" + _PRICE, re.I), "max"),
+    (
+        re.compile(
+            r"(?:价格|价位|预算)?\s*(?:在|从)?\s*"
+            + _PRICE
+            + r"\s*(?:到|至|-|–|—|~|～|to)\s*"
+            + _PRICE
+            + r"\s*(?:之间|以内|左右)?",
+            re.I,
+        ),
+        "range",
+    ),
+    (
+        re.compile(r"(?:\b(?:under|below|less\s+than|cheaper\s+than|lower\s+than|beneath)|<)\s*" + _PRICE, re.I),
+        "max_strict",
+    ),
+    (
+        re.compile(
+            r"(?:\b(?:at\s+most|up\s+to|no\s+more\s+than|not\s+more\s+than|max(?:imum)?|within"
+            r"|budget\s+(?:of|is)?)|<=|≤)\s*" + _PRICE,
+            re.I,
+        ),
+        "max",
+    ),
     (re.compile(r"(?:\b(?:over|above|more\s+than|greater\s+than|higher\s+than)|>)\s*" + _PRICE, re.I), "min_strict"),
     (re.compile(r"(?:\b(?:at\s+least|from|min(?:imum)?|starting\s+at)|>=|≥)\s*" + _PRICE, re.I), "min"),
     (re.compile(r"(?:不超过|不高于|不到|低于|少于|小于|便宜于|最多|最高|预算)\s*" + _PRICE, re.I), "max"),
@@ -60,8 +78,7 @@ _PRICE_PATTERNS: list[tuple[re.Pattern, str]] = [
     (re.compile(_PRICE + r"\s*(?:以下|以内|之内|内|左右以下|封顶)", re.I), "max"),
     (re.compile(_PRICE + r"\s*(?:以上|起)", re.I), "min"),
     (re.compile(_NUM + r"\s?(?:dollars?|bucks|euros?|pounds?|元|块)\s*(?:or\s+less|and\s+under|max)", re.I), "max"),
-    (re.compile(_NUM + r"\s?(?:dollars?|bucks|euros?|pounds?|元|块)?\s*(?:or\s+more|and\s+up|plus|\+)", re.I),
-     "min"),
+    (re.compile(_NUM + r"\s?(?:dollars?|bucks|euros?|pounds?|元|块)?\s*(?:or\s+more|and\s+up|plus|\+)", re.I), "min"),
 ]
 # the Chinese "不超过/低于" are inclusive in shop usage; "低于/少于/小于" are strict
 _STRICT_ZH = ("低于", "少于", "小于", "不到", "便宜于")
@@ -116,8 +133,12 @@ class PriceRange:
         return ""
 
     def as_dict(self) -> dict:
-        return {"min": None if self.low is None else str(self.low), "max": None if self.high is None else str(self.high),
-                "min_inclusive": self.low_inclusive, "max_inclusive": self.high_inclusive}
+        return {
+            "min": None if self.low is None else str(self.low),
+            "max": None if self.high is None else str(self.high),
+            "min_inclusive": self.low_inclusive,
+            "max_inclusive": self.high_inclusive,
+        }
 
 
 def parse_price(text: str) -> tuple[PriceRange | None, str]:
@@ -152,7 +173,8 @@ def parse_price(text: str) -> tuple[PriceRange | None, str]:
 
 # --------------------------------------------------------------------------- words
 
-_EN_STOPWORDS = set("""
+_EN_STOPWORDS = set(
+    """
 a an the and or but if of to in on for with at by from as is are was were be been am do does did have has had
 i me my we our you your it its this that these those there here what which who how when where why can could would
 should will shall may might must please any some anything something looking look want wanted need needs buy
@@ -162,66 +184,282 @@ best nice item items product products thing things stuff like love kind sort typ
 recommendation suggest suggestion under below less than over above more between up least most budget dollars
 dollar bucks euro euros pound pounds usd eur gbp rmb yuan around about approximately pair pairs set sets also
 shop store catalog catalogue search searching
-""".split())
+""".split()
+)
 
-_ZH_STOPWORDS = ["有没有", "有什么", "有哪些", "有吗", "我想要", "我想买", "我想", "想要", "想买", "我要", "请问",
-                 "推荐", "一下", "一些", "一个", "一双", "一件", "一款", "一条", "一台", "哪些", "什么", "能不能",
-                 "可以", "帮我", "找", "买", "卖", "看看", "便宜", "便宜的", "价格", "元", "块", "的", "吗", "呢",
-                 "吧", "啊", "呀", "有", "要", "给我", "你们", "我", "您", "请", "和", "或者", "还有", "商品",
-                 "产品", "东西", "款", "左右", "之间", "以下", "以内", "以上"]
+_ZH_STOPWORDS = [
+    "有没有",
+    "有什么",
+    "有哪些",
+    "有吗",
+    "我想要",
+    "我想买",
+    "我想",
+    "想要",
+    "想买",
+    "我要",
+    "请问",
+    "推荐",
+    "一下",
+    "一些",
+    "一个",
+    "一双",
+    "一件",
+    "一款",
+    "一条",
+    "一台",
+    "哪些",
+    "什么",
+    "能不能",
+    "可以",
+    "帮我",
+    "找",
+    "买",
+    "卖",
+    "看看",
+    "便宜",
+    "便宜的",
+    "价格",
+    "元",
+    "块",
+    "的",
+    "吗",
+    "呢",
+    "吧",
+    "啊",
+    "呀",
+    "有",
+    "要",
+    "给我",
+    "你们",
+    "我",
+    "您",
+    "请",
+    "和",
+    "或者",
+    "还有",
+    "商品",
+    "产品",
+    "东西",
+    "款",
+    "左右",
+    "之间",
+    "以下",
+    "以内",
+    "以上",
+]
 
 # A small bilingual shop lexicon: Chinese product, category and attribute words -> English
 # words as catalogs name them. Longest match first; extend with ``CATALOG_SEARCH_SYNONYMS``.
 ZH_LEXICON: dict[str, str] = {
-    "跑步鞋": "running shoes", "跑鞋": "running shoes", "运动鞋": "sneakers", "球鞋": "sneakers",
-    "登山靴": "hiking boots", "徒步鞋": "hiking boots", "靴子": "boots", "短靴": "ankle boots", "凉鞋": "sandals",
-    "拖鞋": "slippers", "乐福鞋": "loafers", "鞋子": "shoes", "鞋": "shoes",
-    "羽绒服": "puffer jacket", "夹克": "jacket", "外套": "jacket coat", "大衣": "coat", "风衣": "trench coat",
-    "雨衣": "rain jacket", "卫衣": "hoodie", "毛衣": "sweater", "针织衫": "cardigan sweater", "开衫": "cardigan",
-    "衬衫": "shirt", "衬衣": "shirt", "T恤": "t-shirt", "t恤": "t-shirt", "体恤": "t-shirt", "polo衫": "polo shirt",
-    "裤子": "trousers chinos jeans", "牛仔裤": "jeans", "休闲裤": "chinos", "打底裤": "leggings",
-    "连衣裙": "dress", "裙子": "skirt dress", "半身裙": "skirt", "西装": "blazer", "袜子": "socks", "帽子": "hat",
-    "背包": "backpack", "双肩包": "backpack", "书包": "backpack", "行李箱": "suitcase", "拉杆箱": "suitcase",
-    "手提包": "tote bag", "托特包": "tote bag", "旅行包": "duffel bag", "钱包": "wallet", "包": "bag",
-    "耳机": "headphones earbuds", "蓝牙耳机": "earbuds headphones", "音箱": "speaker", "音响": "speaker soundbar",
-    "笔记本电脑": "laptop", "电脑": "laptop", "平板": "tablet", "手机壳": "phone case", "手机": "smartphone",
-    "充电器": "charger", "充电宝": "power bank", "数据线": "charging cable", "手表": "watch smartwatch",
-    "智能手表": "smartwatch", "手环": "fitness band", "相机": "camera", "镜头": "lens", "三脚架": "tripod",
-    "无人机": "drone", "存储卡": "memory card", "台灯": "table lamp", "灯泡": "bulb", "灯": "lamp",
-    "咖啡机": "espresso machine", "搅拌机": "blender", "空气炸锅": "air fryer", "刀": "knife", "菜刀": "chef's knife",
-    "平底锅": "skillet", "锅": "saucepan skillet", "砧板": "cutting board", "盘子": "plate", "水壶": "water bottle",
-    "水杯": "water bottle", "杯子": "mug cup", "枕头": "pillow", "抱枕": "throw pillow", "毯子": "blanket",
-    "被套": "duvet cover", "床单": "sheet", "浴巾": "bath towel", "毛巾": "towel", "浴袍": "bathrobe",
-    "蜡烛": "candle", "花瓶": "vase", "镜子": "mirror", "地毯": "rug", "相框": "picture frame", "挂钟": "wall clock",
-    "椅子": "chair", "办公椅": "office chair", "桌子": "table desk", "书桌": "desk", "升降桌": "standing desk",
-    "书架": "bookshelf", "沙发": "sofa", "茶几": "coffee table", "衣柜": "wardrobe",
-    "瑜伽垫": "yoga mat", "哑铃": "dumbbell", "壶铃": "kettlebell", "跳绳": "jump rope", "健身": "fitness",
-    "帐篷": "tent", "睡袋": "sleeping bag", "头灯": "headlamp", "登山杖": "trekking poles", "吊床": "hammock",
-    "玩具": "toy", "拼图": "puzzle", "积木": "building blocks", "桌游": "board game", "毛绒玩具": "plush toy",
-    "书": "book", "小说": "novel", "食谱": "cookbook", "绘本": "picture book",
-    "面霜": "moisturiser", "精华": "serum", "防晒霜": "sunscreen", "洗面奶": "cleanser", "润唇膏": "lip balm",
-    "香水": "parfum", "面膜": "sheet mask", "护手霜": "hand cream",
-    "狗窝": "dog bed", "猫爬架": "cat tree", "狗绳": "dog leash", "猫砂盆": "cat litter box", "宠物": "pet",
-    "笔记本": "notebook", "钢笔": "fountain pen", "键盘": "keyboard", "鼠标": "mouse", "手账": "planner",
-    "跑步": "running", "运动": "sports", "登山": "hiking", "徒步": "hiking", "露营": "camping", "咖啡": "coffee",
-    "茶": "tea", "厨房": "kitchen", "狗": "dog", "猫": "cat", "婴儿": "baby", "冬天": "winter", "冬季": "winter",
-    "夏天": "summer", "雨": "rain", "旅行": "travel", "办公": "office", "游戏": "game",
+    "跑步鞋": "running shoes",
+    "跑鞋": "running shoes",
+    "运动鞋": "sneakers",
+    "球鞋": "sneakers",
+    "登山靴": "hiking boots",
+    "徒步鞋": "hiking boots",
+    "靴子": "boots",
+    "短靴": "ankle boots",
+    "凉鞋": "sandals",
+    "拖鞋": "slippers",
+    "乐福鞋": "loafers",
+    "鞋子": "shoes",
+    "鞋": "shoes",
+    "羽绒服": "puffer jacket",
+    "夹克": "jacket",
+    "外套": "jacket coat",
+    "大衣": "coat",
+    "风衣": "trench coat",
+    "雨衣": "rain jacket",
+    "卫衣": "hoodie",
+    "毛衣": "sweater",
+    "针织衫": "cardigan sweater",
+    "开衫": "cardigan",
+    "衬衫": "shirt",
+    "衬衣": "shirt",
+    "T恤": "t-shirt",
+    "t恤": "t-shirt",
+    "体恤": "t-shirt",
+    "polo衫": "polo shirt",
+    "裤子": "trousers chinos jeans",
+    "牛仔裤": "jeans",
+    "休闲裤": "chinos",
+    "打底裤": "leggings",
+    "连衣裙": "dress",
+    "裙子": "skirt dress",
+    "半身裙": "skirt",
+    "西装": "blazer",
+    "袜子": "socks",
+    "帽子": "hat",
+    "背包": "backpack",
+    "双肩包": "backpack",
+    "书包": "backpack",
+    "行李箱": "suitcase",
+    "拉杆箱": "suitcase",
+    "手提包": "tote bag",
+    "托特包": "tote bag",
+    "旅行包": "duffel bag",
+    "钱包": "wallet",
+    "包": "bag",
+    "耳机": "headphones earbuds",
+    "蓝牙耳机": "earbuds headphones",
+    "音箱": "speaker",
+    "音响": "speaker soundbar",
+    "笔记本电脑": "laptop",
+    "电脑": "laptop",
+    "平板": "tablet",
+    "手机壳": "phone case",
+    "手机": "smartphone",
+    "充电器": "charger",
+    "充电宝": "power bank",
+    "数据线": "charging cable",
+    "手表": "watch smartwatch",
+    "智能手表": "smartwatch",
+    "手环": "fitness band",
+    "相机": "camera",
+    "镜头": "lens",
+    "三脚架": "tripod",
+    "无人机": "drone",
+    "存储卡": "memory card",
+    "台灯": "table lamp",
+    "灯泡": "bulb",
+    "灯": "lamp",
+    "咖啡机": "espresso machine",
+    "搅拌机": "blender",
+    "空气炸锅": "air fryer",
+    "刀": "knife",
+    "菜刀": "chef's knife",
+    "平底锅": "skillet",
+    "锅": "saucepan skillet",
+    "砧板": "cutting board",
+    "盘子": "plate",
+    "水壶": "water bottle",
+    "水杯": "water bottle",
+    "杯子": "mug cup",
+    "枕头": "pillow",
+    "抱枕": "throw pillow",
+    "毯子": "blanket",
+    "被套": "duvet cover",
+    "床单": "sheet",
+    "浴巾": "bath towel",
+    "毛巾": "towel",
+    "浴袍": "bathrobe",
+    "蜡烛": "candle",
+    "花瓶": "vase",
+    "镜子": "mirror",
+    "地毯": "rug",
+    "相框": "picture frame",
+    "挂钟": "wall clock",
+    "椅子": "chair",
+    "办公椅": "office chair",
+    "桌子": "table desk",
+    "书桌": "desk",
+    "升降桌": "standing desk",
+    "书架": "bookshelf",
+    "沙发": "sofa",
+    "茶几": "coffee table",
+    "衣柜": "wardrobe",
+    "瑜伽垫": "yoga mat",
+    "哑铃": "dumbbell",
+    "壶铃": "kettlebell",
+    "跳绳": "jump rope",
+    "健身": "fitness",
+    "帐篷": "tent",
+    "睡袋": "sleeping bag",
+    "头灯": "headlamp",
+    "登山杖": "trekking poles",
+    "吊床": "hammock",
+    "玩具": "toy",
+    "拼图": "puzzle",
+    "积木": "building blocks",
+    "桌游": "board game",
+    "毛绒玩具": "plush toy",
+    "书": "book",
+    "小说": "novel",
+    "食谱": "cookbook",
+    "绘本": "picture book",
+    "面霜": "moisturiser",
+    "精华": "serum",
+    "防晒霜": "sunscreen",
+    "洗面奶": "cleanser",
+    "润唇膏": "lip balm",
+    "香水": "parfum",
+    "面膜": "sheet mask",
+    "护手霜": "hand cream",
+    "狗窝": "dog bed",
+    "猫爬架": "cat tree",
+    "狗绳": "dog leash",
+    "猫砂盆": "cat litter box",
+    "宠物": "pet",
+    "笔记本": "notebook",
+    "钢笔": "fountain pen",
+    "键盘": "keyboard",
+    "鼠标": "mouse",
+    "手账": "planner",
+    "跑步": "running",
+    "运动": "sports",
+    "登山": "hiking",
+    "徒步": "hiking",
+    "露营": "camping",
+    "咖啡": "coffee",
+    "茶": "tea",
+    "厨房": "kitchen",
+    "狗": "dog",
+    "猫": "cat",
+    "婴儿": "baby",
+    "冬天": "winter",
+    "冬季": "winter",
+    "夏天": "summer",
+    "雨": "rain",
+    "旅行": "travel",
+    "办公": "office",
+    "游戏": "game",
     # attributes
-    "防水": "waterproof", "无线": "wireless", "蓝牙": "bluetooth", "轻便": "lightweight", "轻量": "lightweight",
-    "保暖": "warm insulated", "真皮": "leather", "皮革": "leather", "皮": "leather", "棉": "cotton",
-    "纯棉": "cotton", "有机": "organic", "羊毛": "wool merino", "羊绒": "cashmere", "丝绸": "silk",
-    "不锈钢": "stainless steel", "竹": "bamboo", "木": "wooden wood", "折叠": "foldable", "便携": "portable",
-    "降噪": "noise-cancelling", "男士": "men's", "男款": "men's", "女士": "women's", "女款": "women's",
-    "儿童": "children's kids", "红色": "red", "蓝色": "blue", "黑色": "black", "白色": "white", "绿色": "green",
-    "黄色": "yellow", "粉色": "pink", "灰色": "grey gray", "棕色": "brown",
+    "防水": "waterproof",
+    "无线": "wireless",
+    "蓝牙": "bluetooth",
+    "轻便": "lightweight",
+    "轻量": "lightweight",
+    "保暖": "warm insulated",
+    "真皮": "leather",
+    "皮革": "leather",
+    "皮": "leather",
+    "棉": "cotton",
+    "纯棉": "cotton",
+    "有机": "organic",
+    "羊毛": "wool merino",
+    "羊绒": "cashmere",
+    "丝绸": "silk",
+    "不锈钢": "stainless steel",
+    "竹": "bamboo",
+    "木": "wooden wood",
+    "折叠": "foldable",
+    "便携": "portable",
+    "降噪": "noise-cancelling",
+    "男士": "men's",
+    "男款": "men's",
+    "女士": "women's",
+    "女款": "women's",
+    "儿童": "children's kids",
+    "红色": "red",
+    "蓝色": "blue",
+    "黑色": "black",
+    "白色": "white",
+    "绿色": "green",
+    "黄色": "yellow",
+    "粉色": "pink",
+    "灰色": "grey gray",
+    "棕色": "brown",
 }
 
-ATTRIBUTE_WORDS = set("""
+ATTRIBUTE_WORDS = set(
+    """
 red blue black white green yellow pink grey gray brown navy beige waterproof water-resistant wireless bluetooth
 lightweight warm insulated leather suede cotton organic wool merino cashmere silk linen stainless steel bamboo
 wooden foldable portable compact slim rugged ergonomic adjustable vegan cushioned men's women's kids children's
 small medium large xl
-""".split())
+""".split()
+)
 
 
 def detect_language(text: str) -> str:
@@ -253,7 +491,7 @@ def words(text: str) -> list[str]:
 def cjk_bigrams(text: str) -> list[str]:
     out = []
     for run in _CJK_RUN_RE.findall(text or ""):
-        out.extend(run[i:i + 2] for i in range(max(1, len(run) - 1)))
+        out.extend(run[i : i + 2] for i in range(max(1, len(run) - 1)))
     return out
 
 
@@ -299,12 +537,19 @@ def parse_query(text: str, language: str | None = None, *, synonyms: dict[str, s
     terms = list(dict.fromkeys(latin + [w for phrase in translated for w in words(phrase)]))
     attributes = [t for t in terms if t in _ATTRIBUTE_STEMS]
     semantic = " ".join([rest.strip()] + translated) if translated else rest.strip()
-    return ParsedQuery(text=text, language=language, price_range=price_range, terms=terms,
-                       cjk_terms=list(dict.fromkeys(cjk_bigrams(chinese))), attributes=attributes,
-                       semantic_text=re.sub(r"\s+", " ", semantic).strip() or text)
+    return ParsedQuery(
+        text=text,
+        language=language,
+        price_range=price_range,
+        terms=terms,
+        cjk_terms=list(dict.fromkeys(cjk_bigrams(chinese))),
+        attributes=attributes,
+        semantic_text=re.sub(r"\s+", " ", semantic).strip() or text,
+    )
 
 
 # --------------------------------------------------------------------------- index
+
 
 @dataclass
 class SearchHit:
@@ -365,8 +610,9 @@ class CatalogIndex:
         self.prices = [None if meta[1] is None else Decimal(str(meta[1])) for meta in self.meta]
         self.vectors: dict[str, np.ndarray] = {}
         self.item_texts = [f"{item.title}. {item.category}. {(item.text or '')[:400]}" for item in items]
-        self.stored_embeddings = [(bytes(item.embedding) if item.embedding else None, item.embedding_model or "")
-                                  for item in items]
+        self.stored_embeddings = [
+            (bytes(item.embedding) if item.embedding else None, item.embedding_model or "") for item in items
+        ]
         self.lock = threading.Lock()
 
     def embeddings(self, encoder) -> np.ndarray | None:
@@ -378,8 +624,10 @@ class CatalogIndex:
                 missing = [i for i, (blob, model) in enumerate(self.stored_embeddings) if not (blob and model == name)]
                 encoded = _normalise(encoder.encode([self.item_texts[i] for i in missing])) if missing else None
                 rows = {i: encoded[n] for n, i in enumerate(missing)} if missing else {}
-                vectors = [rows[i] if i in rows else _normalise(np.frombuffer(blob, dtype=np.float32)[None, :])[0]
-                           for i, (blob, _) in enumerate(self.stored_embeddings)]
+                vectors = [
+                    rows[i] if i in rows else _normalise(np.frombuffer(blob, dtype=np.float32)[None, :])[0]
+                    for i, (blob, _) in enumerate(self.stored_embeddings)
+                ]
                 self.vectors[name] = np.vstack(vectors).astype(np.float32)
             return self.vectors[name]
 
@@ -407,8 +655,18 @@ class CatalogIndex:
 
     def hit(self, i: int, score: float, relevance: float = 0.0, similarity: float = 0.0, reason: str = "") -> SearchHit:
         title, price, in_stock, url, category = self.meta[i]
-        return SearchHit(self.keys[i], title, price, bool(in_stock), url or "", category or "", float(score),
-                         float(relevance), float(similarity), reason)
+        return SearchHit(
+            self.keys[i],
+            title,
+            price,
+            bool(in_stock),
+            url or "",
+            category or "",
+            float(score),
+            float(relevance),
+            float(similarity),
+            reason,
+        )
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
@@ -437,8 +695,11 @@ def catalog_index() -> CatalogIndex:
     signature = tuple(active.aggregate(n=Count("id"), latest=Max("updated_at"), top=Max("id")).values())
     with _index_lock:
         if _index["signature"] != signature or _index["index"] is None:
-            items = list(active.only("key", "title", "text", "category", "price", "in_stock", "url", "embedding",
-                                     "embedding_model").order_by("id"))
+            items = list(
+                active.only(
+                    "key", "title", "text", "category", "price", "in_stock", "url", "embedding", "embedding_model"
+                ).order_by("id")
+            )
             _index.update(signature=signature, index=CatalogIndex(items))
         return _index["index"]
 
@@ -451,9 +712,19 @@ WEIGHT_IN_STOCK = 0.15
 RELATIVE_RELEVANCE = 0.7
 
 
-def search(text: str, *, encoder=None, vector: np.ndarray | None = None, language: str | None = None,
-           limit: int = 5, related_limit: int = 3, min_relevance: float = 0.3, min_similarity: float = 0.45,
-           synonyms: dict[str, str] | None = None, index: CatalogIndex | None = None) -> SearchResult:
+def search(
+    text: str,
+    *,
+    encoder=None,
+    vector: np.ndarray | None = None,
+    language: str | None = None,
+    limit: int = 5,
+    related_limit: int = 3,
+    min_relevance: float = 0.3,
+    min_similarity: float = 0.45,
+    synonyms: dict[str, str] | None = None,
+    index: CatalogIndex | None = None,
+) -> SearchResult:
     """Items for a shopper's query (see the module docstring).
 
     An item is a candidate when at least ``min_relevance`` of the query's (idf-weighted)
@@ -494,11 +765,17 @@ def search(text: str, *, encoder=None, vector: np.ndarray | None = None, languag
         best = max(relevance[excluded[0]], 1e-6)
         close = [i for i in excluded if relevance[i] >= 0.8 * best and index.prices[i] is not None]
         if close:
-            pick = min(close, key=lambda i: index.prices[i]) if price_range and price_range.high is not None else \
-                max(close, key=lambda i: index.prices[i])
+            pick = (
+                min(close, key=lambda i: index.prices[i])
+                if price_range and price_range.high is not None
+                else max(close, key=lambda i: index.prices[i])
+            )
             cheapest = index.hit(pick, score[pick], relevance[pick], similarity[pick])
-    related = related_items(index, [h.key for h in items], price_range, limit=related_limit,
-                            relevance=relevance) if items and related_limit else []
+    related = (
+        related_items(index, [h.key for h in items], price_range, limit=related_limit, relevance=relevance)
+        if items and related_limit
+        else []
+    )
     return SearchResult(items, price_range, related, query, price_excluded=len(excluded), cheapest_excluded=cheapest)
 
 
@@ -510,8 +787,11 @@ def co_bought(keys: list[str], *, max_shoppers: int = 300, max_rows: int = 5000)
 
     if not keys:
         return Counter()
-    buyers = (Event.objects.filter(item_key__in=keys, event_type="purchase").order_by("-occurred_at")
-              .values_list("user_key", "visitor_key")[:max_shoppers])
+    buyers = (
+        Event.objects.filter(item_key__in=keys, event_type="purchase")
+        .order_by("-occurred_at")
+        .values_list("user_key", "visitor_key")[:max_shoppers]
+    )
     users = {u for u, _ in buyers if u}
     visitors = {v for u, v in buyers if not u and v}
     if not users and not visitors:
@@ -521,23 +801,35 @@ def co_bought(keys: list[str], *, max_shoppers: int = 300, max_rows: int = 5000)
         condition |= Q(user_key__in=users)
     if visitors:
         condition |= Q(visitor_key__in=visitors, user_key="")
-    rows = (Event.objects.filter(condition, event_type="purchase").exclude(item_key="")
-            .values_list("user_key", "visitor_key", "item_key")[:max_rows])
+    rows = (
+        Event.objects.filter(condition, event_type="purchase")
+        .exclude(item_key="")
+        .values_list("user_key", "visitor_key", "item_key")[:max_rows]
+    )
     pairs = {(u or f"v:{v}", key) for u, v, key in rows if key not in keys}
     return Counter(key for _, key in pairs)
 
 
-def related_items(index: CatalogIndex, keys: list[str], price_range: PriceRange | None, *, limit: int = 3,
-                  relevance: np.ndarray | None = None) -> list[SearchHit]:
-    """"Customers also liked" for the found ``keys``: items bought by the same shoppers first,
+def related_items(
+    index: CatalogIndex,
+    keys: list[str],
+    price_range: PriceRange | None,
+    *,
+    limit: int = 3,
+    relevance: np.ndarray | None = None,
+) -> list[SearchHit]:
+    """ "Customers also liked" for the found ``keys``: items bought by the same shoppers first,
     then other items of the found items' categories; in stock, within ``price_range``."""
     if not keys or limit <= 0:
         return []
     found = set(keys)
 
     def eligible(i: int) -> bool:
-        return (index.keys[i] not in found and bool(index.meta[i][2])
-                and (price_range is None or price_range.contains(index.prices[i])))
+        return (
+            index.keys[i] not in found
+            and bool(index.meta[i][2])
+            and (price_range is None or price_range.contains(index.prices[i]))
+        )
 
     out: list[SearchHit] = []
     try:
@@ -552,7 +844,9 @@ def related_items(index: CatalogIndex, keys: list[str], price_range: PriceRange 
                 return out
     taken = {h.key for h in out}
     categories = list(dict.fromkeys(index.meta[index.position[k]][4] or "" for k in keys if k in index.position))
-    pool = [i for c in categories if c for i in index.categories.get(c, []) if eligible(i) and index.keys[i] not in taken]
+    pool = [
+        i for c in categories if c for i in index.categories.get(c, []) if eligible(i) and index.keys[i] not in taken
+    ]
     if relevance is not None:
         pool.sort(key=lambda i: (-float(relevance[i]), index.keys[i]))
     for i in pool[: limit - len(out)]:

@@ -15,6 +15,7 @@ Three ways in, all idempotent:
 Host products are read only through the adapter. After rows are written the
 ``ecom_ai.signals.item_synced`` signal is sent with ``keys`` (the list of written keys).
 """
+
 from __future__ import annotations
 
 import logging
@@ -90,8 +91,11 @@ def sync_item(product) -> Item | None:
     product is not listed). None if its key is unusable."""
     record = get_adapter().item_record(product)
     if not _valid_key(record.key):
-        logger.warning("ecom_ai: product key %r is empty or longer than %d characters; not synced.",
-                       record.key[:50], KEY_MAX_LENGTH)
+        logger.warning(
+            "ecom_ai: product key %r is empty or longer than %d characters; not synced.",
+            record.key[:50],
+            KEY_MAX_LENGTH,
+        )
         return None
     values = item_values(record)
     item, _ = Item.objects.update_or_create(key=record.key, defaults=values)

@@ -10,6 +10,7 @@ scikit-learn's ``TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)`` comput
 classifier is a multinomial logistic regression (L2), fitted full-batch with L-BFGS in torch
 on the CPU. No dependency beyond NumPy and torch.
 """
+
 from __future__ import annotations
 
 import math
@@ -69,12 +70,13 @@ def fit_predict(train_texts, train_labels, test_texts, *, l2: float = 1e-4, step
     y = torch.tensor([index[label] for label in train_labels])
     weight = torch.zeros(x.shape[1], len(names), requires_grad=True)
     bias = torch.zeros(len(names), requires_grad=True)
-    optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=steps, history_size=10,
-                                  line_search_fn="strong_wolfe")
+    optimizer = torch.optim.LBFGS(
+        [weight, bias], lr=1.0, max_iter=steps, history_size=10, line_search_fn="strong_wolfe"
+    )
 
     def closure():
         optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(torch.sparse.mm(x, weight) + bias, y) + l2 * (weight ** 2).sum()
+        loss = torch.nn.functional.cross_entropy(torch.sparse.mm(x, weight) + bias, y) + l2 * (weight**2).sum()
         loss.backward()
         return loss
 
@@ -102,5 +104,7 @@ def tfidf_baseline_metrics(train_texts, train_labels, test_texts, test_labels) -
         return {}
     predicted = fit_predict(list(train_texts), list(train_labels), list(test_texts))
     truth = list(test_labels)
-    return {"tfidf_macro_f1": macro_f1(predicted, truth),
-            "tfidf_accuracy": float(np.mean([p == t for p, t in zip(predicted, truth)]))}
+    return {
+        "tfidf_macro_f1": macro_f1(predicted, truth),
+        "tfidf_accuracy": float(np.mean([p == t for p, t in zip(predicted, truth)])),
+    }

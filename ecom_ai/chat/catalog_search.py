@@ -8,6 +8,7 @@ liked" only from items related to the results (bought together, same category).
 category, score); ``.price_range`` is the parsed price limit (``None`` when the message
 names none), already applied to both lists.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,8 +32,15 @@ def search_encoder(encoder=None):
     return getattr(encoder, "sentence", None) or encoder
 
 
-def search(text: str, language: str | None = None, limit: int = 3, *, encoder=None,
-           vector: np.ndarray | None = None, related_limit: int = 2) -> SearchResult:
+def search(
+    text: str,
+    language: str | None = None,
+    limit: int = 3,
+    *,
+    encoder=None,
+    vector: np.ndarray | None = None,
+    related_limit: int = 2,
+) -> SearchResult:
     """Catalog items for a shopper's message (price limits applied strictly).
 
     ``encoder``: the chat's encoder (default: the configured one); ``vector``: the message's
@@ -45,8 +53,15 @@ def search(text: str, language: str | None = None, limit: int = 3, *, encoder=No
     if vector is not None and chosen is not encoder:
         vector = None
     synonyms = getattr(ecom_settings, "CATALOG_SEARCH_SYNONYMS", None) or None
-    return catalog_search(text, encoder=chosen, vector=vector, language=language, limit=limit,
-                          related_limit=related_limit, synonyms=synonyms)
+    return catalog_search(
+        text,
+        encoder=chosen,
+        vector=vector,
+        language=language,
+        limit=limit,
+        related_limit=related_limit,
+        synonyms=synonyms,
+    )
 
 
 def describe_hit(hit: SearchHit, currency: str, language: str = "en") -> str:
@@ -67,16 +82,23 @@ def answer_parts(result: SearchResult, *, currency: str = "", intro: str = "") -
     if not result.items:
         if result.cheapest_excluded is not None:
             hit = result.cheapest_excluded
-            text = (f"没有找到{limit}的相关商品。最接近的是：\n" if zh else
-                    f"I couldn't find a matching product {limit} in our catalog. The closest is:\n")
+            text = (
+                f"没有找到{limit}的相关商品。最接近的是：\n"
+                if zh
+                else f"I couldn't find a matching product {limit} in our catalog. The closest is:\n"
+            )
             text += describe_hit(hit, currency, result.language)
             sources.append(_source(hit))
-            facts.append({"product": hit.title, "price": _price(hit), "in_stock": hit.in_stock,
-                          "outside_price_limit": limit})
+            facts.append(
+                {"product": hit.title, "price": _price(hit), "in_stock": hit.in_stock, "outside_price_limit": limit}
+            )
         else:
-            text = ("抱歉，我们的商品目录里没有找到符合的商品。可以换个说法描述一下吗？" if zh else
-                    "I couldn't find a product matching that in our catalog. Could you describe it differently, "
-                    "or ask for a member of our team?")
+            text = (
+                "抱歉，我们的商品目录里没有找到符合的商品。可以换个说法描述一下吗？"
+                if zh
+                else "I couldn't find a product matching that in our catalog. Could you describe it differently, "
+                "or ask for a member of our team?"
+            )
             sources.append({"type": "catalog", "label": "catalog search"})
         if limit:
             facts.append({"price_limit": limit})

@@ -13,6 +13,7 @@ k-means centroids of each intent's example embeddings; cosine similarity under
 setting is ``None``). The per-message cost is bounded by the number of intents × prototypes
 per intent, whatever the number of examples.
 """
+
 from __future__ import annotations
 
 import io
@@ -55,7 +56,9 @@ class IntentHead(nn.Module):
     def __init__(self, dim: int, n_labels: int, hidden: int = 256, dropout: float = 0.1, lexical_dim: int = 0):
         super().__init__()
         if hidden:
-            self.net = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, n_labels))
+            self.net = nn.Sequential(
+                nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, n_labels)
+            )
         else:
             self.net = nn.Linear(dim, n_labels)
         self.lexical = nn.Linear(lexical_dim, n_labels, bias=False) if lexical_dim else None
@@ -72,16 +75,26 @@ class IntentHead(nn.Module):
 def _sparse_tensor(matrix: sparse.csr_matrix, device="cpu") -> torch.Tensor:
     coo = matrix.tocoo()
     indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
-    return torch.sparse_coo_tensor(indices, torch.from_numpy(coo.data.astype(np.float32)), coo.shape,
-                                   device=device, check_invariants=False).coalesce()
+    return torch.sparse_coo_tensor(
+        indices, torch.from_numpy(coo.data.astype(np.float32)), coo.shape, device=device, check_invariants=False
+    ).coalesce()
 
 
 class IntentClassifier:
     """A trained classifier; thread-safe for prediction."""
 
-    def __init__(self, *, encoder_spec: dict, labels: list[str], head: IntentHead, hidden: int,
-                 prototypes: np.ndarray, prototype_labels: np.ndarray, calibrated_min_similarity: float,
-                 lexical: LexicalFeatures | None = None):
+    def __init__(
+        self,
+        *,
+        encoder_spec: dict,
+        labels: list[str],
+        head: IntentHead,
+        hidden: int,
+        prototypes: np.ndarray,
+        prototype_labels: np.ndarray,
+        calibrated_min_similarity: float,
+        lexical: LexicalFeatures | None = None,
+    ):
         self.encoder_spec = encoder_spec
         self.labels = list(labels)
         self.head = head.eval()
@@ -99,10 +112,20 @@ class IntentClassifier:
     def encode(self, texts) -> np.ndarray:
         return normalise(self.encoder.encode(list(texts)))
 
-    def predict(self, text: str, *, vector: np.ndarray | None = None, threshold: float | None = None,
-                min_similarity: float | None = None) -> IntentPrediction:
-        return self.predict_many([text], vectors=None if vector is None else vector[None, :],
-                                 threshold=threshold, min_similarity=min_similarity)[0]
+    def predict(
+        self,
+        text: str,
+        *,
+        vector: np.ndarray | None = None,
+        threshold: float | None = None,
+        min_similarity: float | None = None,
+    ) -> IntentPrediction:
+        return self.predict_many(
+            [text],
+            vectors=None if vector is None else vector[None, :],
+            threshold=threshold,
+            min_similarity=min_similarity,
+        )[0]
 
     def probabilities(self, texts, vectors: np.ndarray) -> np.ndarray:
         """``(len(texts), len(labels))`` intent probabilities."""
@@ -120,8 +143,14 @@ class IntentClassifier:
             return np.zeros(len(vectors), dtype=np.float32)
         return (np.asarray(vectors, dtype=np.float32) @ self.prototypes.T).max(axis=1)
 
-    def predict_many(self, texts, *, vectors: np.ndarray | None = None, threshold: float | None = None,
-                     min_similarity: float | None = None) -> list[IntentPrediction]:
+    def predict_many(
+        self,
+        texts,
+        *,
+        vectors: np.ndarray | None = None,
+        threshold: float | None = None,
+        min_similarity: float | None = None,
+    ) -> list[IntentPrediction]:
         from ecom_ai.conf import settings as ecom_settings
 
         texts = list(texts)
@@ -142,11 +171,16 @@ class IntentClassifier:
             similarity = float(sims[row])
             in_scope = confidence >= threshold and similarity >= min_similarity
             top = np.argsort(-probs[row])[:3]
-            out.append(IntentPrediction(
-                intent=self.labels[best] if in_scope else "",
-                confidence=confidence, similarity=similarity, best_guess=self.labels[best],
-                vector=vectors[row], ranked=[(self.labels[int(i)], float(probs[row, int(i)])) for i in top],
-            ))
+            out.append(
+                IntentPrediction(
+                    intent=self.labels[best] if in_scope else "",
+                    confidence=confidence,
+                    similarity=similarity,
+                    best_guess=self.labels[best],
+                    vector=vectors[row],
+                    ranked=[(self.labels[int(i)], float(probs[row, int(i)])) for i in top],
+                )
+            )
         return out
 
     # --- persistence -------------------------------------------------------------------
@@ -191,13 +225,27 @@ class IntentClassifier:
         lexical = None
         if lexical_dim:
             lexical = LexicalFeatures(lexical_dim, idf=data["lexical_idf"].float().numpy())
-        return cls(encoder_spec=data["encoder_spec"], labels=data["labels"], head=head, hidden=data["hidden"],
-                   prototypes=prototypes.float().numpy(), prototype_labels=prototype_labels.numpy(),
-                   calibrated_min_similarity=data["calibrated_min_similarity"], lexical=lexical)
+        return cls(
+            encoder_spec=data["encoder_spec"],
+            labels=data["labels"],
+            head=head,
+            hidden=data["hidden"],
+            prototypes=prototypes.float().numpy(),
+            prototype_labels=prototype_labels.numpy(),
+            calibrated_min_similarity=data["calibrated_min_similarity"],
+            lexical=lexical,
+        )
 
 
-def intent_prototypes(vectors: np.ndarray, labels: np.ndarray, n_labels: int, *, seed: int = 1234,
-                      max_per_intent: int = MAX_PROTOTYPES_PER_INTENT, iterations: int = 8):
+def intent_prototypes(
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    n_labels: int,
+    *,
+    seed: int = 1234,
+    max_per_intent: int = MAX_PROTOTYPES_PER_INTENT,
+    iterations: int = 8,
+):
     """A few spherical k-means centroids per intent (one per ``EXAMPLES_PER_PROTOTYPE``
     examples, at most ``max_per_intent``): ``(prototypes, their intent indices)``."""
     rng = np.random.default_rng(seed)
@@ -210,8 +258,9 @@ def intent_prototypes(vectors: np.ndarray, labels: np.ndarray, n_labels: int, *,
         centres = rows[rng.choice(len(rows), k, replace=False)]
         for _ in range(iterations if k > 1 else 1):
             assign = (rows @ centres.T).argmax(axis=1)
-            centres = normalise(np.vstack([rows[assign == j].sum(axis=0) if (assign == j).any() else centres[j]
-                                           for j in range(k)]))
+            centres = normalise(
+                np.vstack([rows[assign == j].sum(axis=0) if (assign == j).any() else centres[j] for j in range(k)])
+            )
         if k == 1:
             centres = normalise(rows.sum(axis=0, keepdims=True))
         protos.append(centres)
@@ -231,8 +280,9 @@ def off_topic_messages() -> list[str]:
     return [text for language in ("en", "zh") for text in data.get(language, [])]
 
 
-def _calibrate_min_similarity(vectors: np.ndarray, prototypes: np.ndarray,
-                              off_topic_vectors: np.ndarray | None = None) -> float:
+def _calibrate_min_similarity(
+    vectors: np.ndarray, prototypes: np.ndarray, off_topic_vectors: np.ndarray | None = None
+) -> float:
     """A similarity floor under which a message is unlike every intent.
 
     From the training examples: their similarity to the closest prototype, the 2nd
@@ -251,13 +301,30 @@ def _calibrate_min_similarity(vectors: np.ndarray, prototypes: np.ndarray,
     return floor
 
 
-def fit_intent_classifier(texts, labels, *, encoder_spec: dict, vectors: np.ndarray | None = None,
-                          hidden: int | None = None, epochs: int = 40, lr: float | None = None, weight_decay: float = 1e-4,
-                          batch_size: int = 128, seed: int = 1234, device: str = "cpu", max_steps: int = 3000,
-                          lexical: bool | None = None, c: float = 10.0, embedding_scale: float = 2.0,
-                          lbfgs_iterations: int = 200,
-                          lexical_dim: int = LEXICAL_DIM, lexical_lr: float = 3e-2, off_topic=None,
-                          off_topic_vectors: np.ndarray | None = None, progress=None) -> IntentClassifier:
+def fit_intent_classifier(
+    texts,
+    labels,
+    *,
+    encoder_spec: dict,
+    vectors: np.ndarray | None = None,
+    hidden: int | None = None,
+    epochs: int = 40,
+    lr: float | None = None,
+    weight_decay: float = 1e-4,
+    batch_size: int = 128,
+    seed: int = 1234,
+    device: str = "cpu",
+    max_steps: int = 3000,
+    lexical: bool | None = None,
+    c: float = 10.0,
+    embedding_scale: float = 2.0,
+    lbfgs_iterations: int = 200,
+    lexical_dim: int = LEXICAL_DIM,
+    lexical_lr: float = 3e-2,
+    off_topic=None,
+    off_topic_vectors: np.ndarray | None = None,
+    progress=None,
+) -> IntentClassifier:
     """Train the head on ``texts``/``labels`` (the encoder stays frozen).
 
     ``vectors`` may carry the texts' embeddings already computed with ``encoder_spec`` (the
@@ -292,14 +359,34 @@ def fit_intent_classifier(texts, labels, *, encoder_spec: dict, vectors: np.ndar
 
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    head = IntentHead(vectors.shape[1], len(label_names), hidden=hidden,
-                      lexical_dim=lexical_dim if features is not None else 0).to(device)
+    head = IntentHead(
+        vectors.shape[1], len(label_names), hidden=hidden, lexical_dim=lexical_dim if features is not None else 0
+    ).to(device)
     if hidden == 0 and lexical_rows is not None:
         # a linear model over [embedding, TF-IDF]: full-batch L-BFGS, L2-regularised, no smoothing
-        _fit_linear_lbfgs(head, vectors, lexical_rows, y, c=c, embedding_scale=embedding_scale, device=device,
-                          max_iter=lbfgs_iterations, progress=progress)
-        return _finish(head.cpu().eval(), encoder_spec, label_names, hidden, vectors, y, seed, features,
-                       off_topic, off_topic_vectors)
+        _fit_linear_lbfgs(
+            head,
+            vectors,
+            lexical_rows,
+            y,
+            c=c,
+            embedding_scale=embedding_scale,
+            device=device,
+            max_iter=lbfgs_iterations,
+            progress=progress,
+        )
+        return _finish(
+            head.cpu().eval(),
+            encoder_spec,
+            label_names,
+            hidden,
+            vectors,
+            y,
+            seed,
+            features,
+            off_topic,
+            off_topic_vectors,
+        )
     groups = [{"params": head.net.parameters(), "lr": lr}]
     if head.lexical is not None:
         groups.append({"params": head.lexical.parameters(), "lr": lexical_lr})
@@ -317,9 +404,8 @@ def fit_intent_classifier(texts, labels, *, encoder_spec: dict, vectors: np.ndar
         order = torch.randperm(len(y), generator=generator)
         total = 0.0
         for start in range(0, len(y), batch_size):
-            batch = order[start:start + batch_size]
-            lexical_batch = (_sparse_tensor(lexical_rows[batch.numpy()], device)
-                             if lexical_rows is not None else None)
+            batch = order[start : start + batch_size]
+            lexical_batch = _sparse_tensor(lexical_rows[batch.numpy()], device) if lexical_rows is not None else None
             batch = batch.to(device)
             optimiser.zero_grad()
             loss = nn.functional.cross_entropy(head(x_all[batch], lexical_batch), y_all[batch], label_smoothing=0.05)
@@ -328,12 +414,23 @@ def fit_intent_classifier(texts, labels, *, encoder_spec: dict, vectors: np.ndar
             total += float(loss.detach()) * len(batch)
         if progress:
             progress(epoch + 1, epochs, total / len(y))
-    return _finish(head.cpu().eval(), encoder_spec, label_names, hidden, vectors, y, seed, features, off_topic,
-                   off_topic_vectors)
+    return _finish(
+        head.cpu().eval(), encoder_spec, label_names, hidden, vectors, y, seed, features, off_topic, off_topic_vectors
+    )
 
 
-def _fit_linear_lbfgs(head: IntentHead, vectors: np.ndarray, lexical_rows, y: np.ndarray, *, c: float,
-                      embedding_scale: float, device: str, max_iter: int, progress=None) -> None:
+def _fit_linear_lbfgs(
+    head: IntentHead,
+    vectors: np.ndarray,
+    lexical_rows,
+    y: np.ndarray,
+    *,
+    c: float,
+    embedding_scale: float,
+    device: str,
+    max_iter: int,
+    progress=None,
+) -> None:
     """Multinomial logistic regression on ``[embedding_scale × embedding, TF-IDF]`` (what
     scikit-learn's ``LogisticRegression(C=c)`` fits), full batch with L-BFGS.
 
@@ -346,14 +443,15 @@ def _fit_linear_lbfgs(head: IntentHead, vectors: np.ndarray, lexical_rows, y: np
     y_all = torch.from_numpy(y).to(device)
     l2 = 1.0 / (2.0 * c * n)
     head.train()
-    optimiser = torch.optim.LBFGS(head.parameters(), lr=1.0, max_iter=max_iter, history_size=10,
-                                  line_search_fn="strong_wolfe")
+    optimiser = torch.optim.LBFGS(
+        head.parameters(), lr=1.0, max_iter=max_iter, history_size=10, line_search_fn="strong_wolfe"
+    )
     calls = [0]
 
     def closure():
         optimiser.zero_grad()
         loss = nn.functional.cross_entropy(head(x_all, s_all), y_all)
-        loss = loss + l2 * (head.net.weight.pow(2).sum() / embedding_scale ** 2 + head.lexical.weight.pow(2).sum())
+        loss = loss + l2 * (head.net.weight.pow(2).sum() / embedding_scale**2 + head.lexical.weight.pow(2).sum())
         loss.backward()
         calls[0] += 1
         if progress and calls[0] % 10 == 0:
@@ -365,8 +463,9 @@ def _fit_linear_lbfgs(head: IntentHead, vectors: np.ndarray, lexical_rows, y: np
         progress(max_iter, max_iter, float(closure().detach()))
 
 
-def _finish(head, encoder_spec, label_names, hidden, vectors, y, seed, features, off_topic,
-            off_topic_vectors) -> IntentClassifier:
+def _finish(
+    head, encoder_spec, label_names, hidden, vectors, y, seed, features, off_topic, off_topic_vectors
+) -> IntentClassifier:
     # a few prototypes per intent for the out-of-scope similarity check
     prototypes, owners = intent_prototypes(vectors, y, len(label_names), seed=seed)
     if off_topic_vectors is None:
@@ -376,7 +475,12 @@ def _finish(head, encoder_spec, label_names, hidden, vectors, y, seed, features,
             if off_topic_vectors.shape[1] != vectors.shape[1]:  # vectors of another encoder were passed
                 off_topic_vectors = None
     return IntentClassifier(
-        encoder_spec=encoder_spec, labels=label_names, head=head, hidden=hidden,
-        prototypes=prototypes, prototype_labels=owners,
-        calibrated_min_similarity=_calibrate_min_similarity(vectors, prototypes, off_topic_vectors), lexical=features,
+        encoder_spec=encoder_spec,
+        labels=label_names,
+        head=head,
+        hidden=hidden,
+        prototypes=prototypes,
+        prototype_labels=owners,
+        calibrated_min_similarity=_calibrate_min_similarity(vectors, prototypes, off_topic_vectors),
+        lexical=features,
     )

@@ -24,6 +24,7 @@ Encoders are loaded once per process (a model takes seconds to load); the chat's
 (``ecom_ai.chat.warmup``, ``CHAT_WARM_UP``) loads the configured one when a serving process
 starts; ``preload()`` loads it in a background thread on its own.
 """
+
 from __future__ import annotations
 
 import logging

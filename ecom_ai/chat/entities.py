@@ -1,4 +1,5 @@
 """Entities in a shopper's message: order numbers, e-mail addresses, product mentions."""
+
 from __future__ import annotations
 
 import re

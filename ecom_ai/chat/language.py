@@ -6,6 +6,7 @@ product names inside a Chinese sentence do not count against it); Japanese kana 
 hangul are told apart so that the bot does not answer them in Chinese. Everything else is
 English. ``answer_language()`` maps a detected language onto what the shop can answer in.
 """
+
 from __future__ import annotations
 
 import re

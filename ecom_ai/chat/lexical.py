@@ -7,6 +7,7 @@ Chinese/Japanese/Korean text single characters and character pairs. Each term is
 fit time over the buckets), L2-normalised. No vocabulary to store: the fitted state is the
 IDF vector (one float per bucket).
 """
+
 from __future__ import annotations
 
 import re
@@ -33,7 +34,7 @@ def terms(text: str, char_ngrams=(2, 3, 4, 5)) -> list[str]:
             continue
         padded = f" {word} "
         for n in char_ngrams:
-            out += [f"c:{padded[i:i + n]}" for i in range(max(0, len(padded) - n + 1))]
+            out += [f"c:{padded[i : i + n]}" for i in range(max(0, len(padded) - n + 1))]
     return out
 
 
@@ -54,8 +55,14 @@ class LexicalFeatures:
             indices.extend(counts.keys())
             data.extend(counts.values())
             indptr.append(len(indices))
-        return sparse.csr_matrix((np.asarray(data, dtype=np.float32), np.asarray(indices, dtype=np.int64),
-                                  np.asarray(indptr, dtype=np.int64)), shape=(len(indptr) - 1, self.dim))
+        return sparse.csr_matrix(
+            (
+                np.asarray(data, dtype=np.float32),
+                np.asarray(indices, dtype=np.int64),
+                np.asarray(indptr, dtype=np.int64),
+            ),
+            shape=(len(indptr) - 1, self.dim),
+        )
 
     def fit(self, texts) -> "LexicalFeatures":
         counts = self._counts(list(texts))

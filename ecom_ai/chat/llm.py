@@ -10,6 +10,7 @@ empty reply falls back to the grounded answer.
 (vLLM, llama.cpp server, Ollama, OpenAI...): ``CHAT_LLM_URL`` (base URL, e.g.
 ``http://127.0.0.1:8080/v1``), ``CHAT_LLM_MODEL``, ``CHAT_LLM_API_KEY``, ``CHAT_LLM_TIMEOUT``.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,9 @@ class LLMError(Exception):
 class OpenAICompatibleBackend:
     """Phrases answers with an OpenAI-compatible chat-completions endpoint."""
 
-    def __init__(self, url: str | None = None, model: str | None = None, api_key: str | None = None,
-                 timeout: float | None = None):
+    def __init__(
+        self, url: str | None = None, model: str | None = None, api_key: str | None = None, timeout: float | None = None
+    ):
         self.url = (url if url is not None else ecom_settings.CHAT_LLM_URL).rstrip("/")
         self.model = model if model is not None else ecom_settings.CHAT_LLM_MODEL
         self.api_key = api_key if api_key is not None else ecom_settings.CHAT_LLM_API_KEY
@@ -49,8 +51,9 @@ class OpenAICompatibleBackend:
             raise LLMError("OpenAICompatibleBackend needs ECOM_AI['CHAT_LLM_URL'].")
 
     def build_request(self, *, question: str, answer: str, facts: list[dict]) -> dict:
-        content = json.dumps({"QUESTION": question, "FACTS": facts, "DRAFT ANSWER": answer},
-                             ensure_ascii=False, default=str)
+        content = json.dumps(
+            {"QUESTION": question, "FACTS": facts, "DRAFT ANSWER": answer}, ensure_ascii=False, default=str
+        )
         return {
             "model": self.model,
             "temperature": 0,

@@ -23,6 +23,7 @@ limit still holds).
     if lookup_limits.blocked(ip=client_ip, number=number): ...
     lookup_limits.record_failure(number, ip=client_ip)
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -55,8 +56,12 @@ def _keys(number: str, ip: str) -> list[tuple[str, int]]:
     """(cache key, limit) of each counter that applies."""
     keys = []
     if ip:
-        keys.append((f"{PREFIX}:ip:{hashlib.sha256(ip.encode()).hexdigest()[:32]}",
-                     ecom_settings.CHAT_ORDER_LOOKUP_FAILURES_PER_IP))
+        keys.append(
+            (
+                f"{PREFIX}:ip:{hashlib.sha256(ip.encode()).hexdigest()[:32]}",
+                ecom_settings.CHAT_ORDER_LOOKUP_FAILURES_PER_IP,
+            )
+        )
     normalized = normalize_number(number)
     if normalized:
         digest = hashlib.sha256(normalized.encode("utf-8", "replace")).hexdigest()[:32]

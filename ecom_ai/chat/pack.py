@@ -8,6 +8,7 @@ templates' translations an intent lacks); articles are loaded only on request
 ``translations`` (one article per language, ``translation_of`` the original) — they are
 samples to edit, not the shop's real policies.
 """
+
 from __future__ import annotations
 
 import json
@@ -75,8 +76,13 @@ def load_pack(path=None, *, articles: bool = False) -> PackResult:
             article = KnowledgeArticle.objects.filter(title=spec["title"], translation_of=None).first()
             if article is None and spec["title"] not in titles:
                 article = KnowledgeArticle.objects.create(
-                    title=spec["title"], body=spec["body"], topic=spec.get("topic", "other"),
-                    questions=spec.get("questions", ""), url=spec.get("url", ""), language=spec.get("language", ""))
+                    title=spec["title"],
+                    body=spec["body"],
+                    topic=spec.get("topic", "other"),
+                    questions=spec.get("questions", ""),
+                    url=spec.get("url", ""),
+                    language=spec.get("language", ""),
+                )
                 result.articles_created += 1
             if article is None:
                 continue
@@ -84,9 +90,14 @@ def load_pack(path=None, *, articles: bool = False) -> PackResult:
                 if article.translations.filter(language=code).exists() or translation["title"] in titles:
                     continue
                 KnowledgeArticle.objects.create(
-                    title=translation["title"], body=translation["body"], topic=article.topic,
-                    questions=translation.get("questions", ""), url=translation.get("url", article.url),
-                    language=code, translation_of=article)
+                    title=translation["title"],
+                    body=translation["body"],
+                    topic=article.topic,
+                    questions=translation.get("questions", ""),
+                    url=translation.get("url", article.url),
+                    language=code,
+                    translation_of=article,
+                )
                 result.articles_created += 1
     return result
 

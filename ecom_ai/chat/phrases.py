@@ -5,6 +5,7 @@ are the sentences around them: questions for missing order details, the hand-off
 the off-topic answer and its suggestion buttons. ``phrase(key, language, **values)`` falls
 back to English for a language without a translation.
 """
+
 from __future__ import annotations
 
 PHRASES: dict[str, dict[str, str]] = {
@@ -22,12 +23,12 @@ PHRASES: dict[str, dict[str, str]] = {
     },
     "order_none_on_account": {
         "en": "I can't find any orders on your account. If you ordered as a guest, log out and tell me the order "
-              "number and the e-mail address you used, or ask for a member of our team.",
+        "number and the e-mail address you used, or ask for a member of our team.",
         "zh": "您的账户中没有找到订单。如果您是以游客身份下单的，请退出登录后告诉我订单号和下单邮箱，或联系人工客服。",
     },
     "order_not_on_account": {
         "en": "I couldn't find that order on your account. While you are logged in I can only show the orders of "
-              "this account — please check the number. For an order placed as a guest, ask for a member of our team.",
+        "this account — please check the number. For an order placed as a guest, ask for a member of our team.",
         "zh": "在您的账户中没有找到这个订单。登录状态下我只能显示本账户的订单，请核对订单号。游客订单请联系人工客服。",
     },
     "order_not_found": {
@@ -36,7 +37,7 @@ PHRASES: dict[str, dict[str, str]] = {
     },
     "order_lookup_blocked": {
         "en": "For your security I can't look up more orders right now. I've asked a member of our team to help "
-              "you; they will reply here.",
+        "you; they will reply here.",
         "zh": "为了您的账户安全，我暂时不能再查询订单。我已请人工客服协助您，他们会在这里回复。",
     },
     "orders_recent": {"en": "Your most recent orders:", "zh": "您最近的订单："},
@@ -55,12 +56,12 @@ PHRASES: dict[str, dict[str, str]] = {
     "also_liked": {"en": "Customers also liked: {titles}.", "zh": "其他顾客还喜欢：{titles}。"},
     "handoff": {
         "en": "I'm passing this conversation to a member of our team; they will answer here shortly. Meanwhile I "
-              "can still answer questions about orders, returns, shipping and payment.",
+        "can still answer questions about orders, returns, shipping and payment.",
         "zh": "我已将对话转给人工客服，他们很快会在这里回复。在此期间，我仍可以回答订单、退货、配送和付款方面的问题。",
     },
     "handoff_after_misses": {
         "en": "I'm sorry I couldn't help with that. I've asked a member of our team to join; they will reply here. "
-              "Meanwhile you can still ask me about orders, returns, shipping and payment.",
+        "Meanwhile you can still ask me about orders, returns, shipping and payment.",
         "zh": "抱歉没能帮上忙。我已请人工客服加入，他们会在这里回复。在此期间，您仍可以问我订单、退货、配送和付款方面的问题。",
     },
     "handoff_offer": {
@@ -81,13 +82,13 @@ PHRASES: dict[str, dict[str, str]] = {
     },
     "off_topic": {
         "en": "Sorry, I can't help with that. I can help with orders, returns, shipping, payment and products — "
-              "for example:",
+        "for example:",
         "zh": "抱歉，这个问题我帮不上忙。我可以帮您处理订单、退货、配送、付款和商品方面的问题，例如：",
     },
     "clarify": {"en": "Did you mean one of these?", "zh": "您是想问以下哪一个？"},
     "redacted": {
         "en": "For your safety I removed payment or login details from your message — please never share them in "
-              "the chat.",
+        "the chat.",
         "zh": "为了您的安全，我已删除您消息中的付款或登录信息——请不要在聊天中发送这些信息。",
     },
     "language_fallback": {
@@ -95,8 +96,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "zh": "（此回答暂无中文版本，以下为{language}内容。）",
     },
     "error": {
-        "en": "Sorry, something went wrong on our side. I've asked a member of our team to help; they will reply "
-              "here.",
+        "en": "Sorry, something went wrong on our side. I've asked a member of our team to help; they will reply here.",
         "zh": "抱歉，我们这边出了点问题。我已请人工客服协助您，他们会在这里回复。",
     },
 }

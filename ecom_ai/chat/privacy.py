@@ -8,12 +8,22 @@ messages: they hold what the shopper typed (e-mail addresses, order numbers, add
 and what the bot answered about their orders, and nothing in them is needed once the
 person is gone (the intent-review counts of the admin's report are recomputed without them).
 """
+
 from __future__ import annotations
 
 from django.db.models import Q
 
-CONVERSATION_FIELDS = ("id", "visitor_key", "user_key", "status", "handoff_reason", "state", "created_at",
-                       "updated_at", "handed_off_at")
+CONVERSATION_FIELDS = (
+    "id",
+    "visitor_key",
+    "user_key",
+    "status",
+    "handoff_reason",
+    "state",
+    "created_at",
+    "updated_at",
+    "handed_off_at",
+)
 MESSAGE_FIELDS = ("conversation_id", "id", "sender", "text", "intent", "sources", "created_at")
 
 
@@ -29,8 +39,9 @@ def user_conversations(user_key: str, visitor_keys: list):
 def export_conversations(user_key: str, visitor_keys: list) -> list:
     from ecom_ai.models import Message
 
-    conversations = list(user_conversations(user_key, visitor_keys).order_by("created_at", "pk")
-                         .values(*CONVERSATION_FIELDS))
+    conversations = list(
+        user_conversations(user_key, visitor_keys).order_by("created_at", "pk").values(*CONVERSATION_FIELDS)
+    )
     by_id = {row["id"]: {**row, "messages": []} for row in conversations}
     if by_id:
         messages = Message.objects.filter(conversation_id__in=list(by_id)).order_by("conversation_id", "id")

@@ -15,6 +15,7 @@ product) are decided before ranking, by the service.
 
 Pure Python, no database: ``rank()`` takes candidates and returns a ``Ranking``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -8,6 +8,7 @@
   looked up by number and e-mail included). The session, which pointed at the
   conversation, is flushed by the logout itself.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,6 +41,7 @@ def rotate_chat_binding_on_logout(sender, request, user, **kwargs):
     try:
         with transaction.atomic():
             Conversation.objects.filter(visitor_key=visitor_key, user_key="").update(
-                user_key=user_key, updated_at=timezone.now())
+                user_key=user_key, updated_at=timezone.now()
+            )
     except DatabaseError:
         logger.exception("could not rotate the chat binding of visitor %s on logout", visitor_key[:8])

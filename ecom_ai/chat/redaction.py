@@ -5,6 +5,7 @@ card security codes, US social security numbers and passwords a shopper types in
 are replaced by a marker such as ``[card number removed]``. Order numbers and e-mail
 addresses stay: the bot needs them to find the shopper's order.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,9 +15,7 @@ _CARD_RE = re.compile(r"(?<![\w-])(?:\d[ -]?){12,18}\d(?![\w-])")
 _IBAN_RE = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}", re.IGNORECASE)
 _CVV_RE = re.compile(r"\b(cvv2?|cvc2?|csc|security code|安全码)\s*(?:is|:|=|是)?\s*\d{3,4}\b", re.IGNORECASE)
 _SSN_RE = re.compile(r"\b\d{3}-\d{2}-\d{4}\b")
-_PASSWORD_RE = re.compile(
-    r"\b(password|passwd|pwd|passcode|pin|密码|口令)\s*(?:is|:|=|是|为)?\s*\S+", re.IGNORECASE
-)
+_PASSWORD_RE = re.compile(r"\b(password|passwd|pwd|passcode|pin|密码|口令)\s*(?:is|:|=|是|为)?\s*\S+", re.IGNORECASE)
 
 
 def luhn_valid(digits: str) -> bool:
@@ -71,8 +70,11 @@ def redact(text: str) -> Redaction:
         candidate = match.group(0)
         # the pattern may run into the following words: try the longest valid prefix
         for end in range(len(candidate), 14, -1):
-            if candidate[end - 1] != " " and (end == len(candidate) or not candidate[end].isalnum()) \
-                    and iban_valid(candidate[:end]):
+            if (
+                candidate[end - 1] != " "
+                and (end == len(candidate) or not candidate[end].isalnum())
+                and iban_valid(candidate[:end])
+            ):
                 kinds.append("iban")
                 return "[IBAN removed]" + candidate[end:]
         return candidate
@@ -81,6 +83,7 @@ def redact(text: str) -> Redaction:
         def sub(match):
             kinds.append(kind)
             return marker
+
         return sub
 
     text = _CARD_RE.sub(card, text)

@@ -4,6 +4,7 @@ Both indexes embed with the chat's encoder (the classifier's, so a message is en
 once) and are cached in the process; they are rebuilt when an article or item changes
 (a cheap signature query per message tells).
 """
+
 from __future__ import annotations
 
 import re
@@ -14,12 +15,14 @@ import numpy as np
 
 from ecom_ai.chat.encoders import normalise
 
-_STOPWORDS = set("""
+_STOPWORDS = set(
+    """
 a an the and or but if of to in on for with at by from as is are was were be been am do does did
 have has had i me my we our you your it its this that these those there here what which who how
 when where why can could would should will shall may might must please any some anything something
 looking look want need buy sell get show find tell know about hi hello thanks thank much many one
-""".split())
+""".split()
+)
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
 
 
@@ -131,10 +134,12 @@ def article_versions(root_id: int) -> list[ArticleMatch]:
     if not meta:
         from ecom_ai.models import KnowledgeArticle
 
-        meta = {a.pk: a for a in KnowledgeArticle.objects.filter(published=True).filter(
-            models_q_root(root_id))}
-    return [ArticleMatch(a.pk, a.title, a.body, a.topic, a.url, 1.0, a.language, a.translation_of_id or a.pk)
-            for a in meta.values() if (a.translation_of_id or a.pk) == root_id]
+        meta = {a.pk: a for a in KnowledgeArticle.objects.filter(published=True).filter(models_q_root(root_id))}
+    return [
+        ArticleMatch(a.pk, a.title, a.body, a.topic, a.url, 1.0, a.language, a.translation_of_id or a.pk)
+        for a in meta.values()
+        if (a.translation_of_id or a.pk) == root_id
+    ]
 
 
 def models_q_root(root_id: int):
@@ -147,8 +152,9 @@ def _item_text(item) -> str:
     return f"{item.title}. {item.category}. {item.text[:400]}"
 
 
-def catalog_matches(text: str, vector: np.ndarray, encoder, *, mentioned_keys=(), limit: int = 3,
-                    min_score: float = 0.1) -> list[ItemMatch]:
+def catalog_matches(
+    text: str, vector: np.ndarray, encoder, *, mentioned_keys=(), limit: int = 3, min_score: float = 0.1
+) -> list[ItemMatch]:
     """Active catalog items for a product question: mentioned items first, then by a mix of
     embedding similarity and shared words with the title/category."""
     from django.db.models import Count, Max
@@ -159,11 +165,15 @@ def catalog_matches(text: str, vector: np.ndarray, encoder, *, mentioned_keys=()
     signature = tuple(active.aggregate(n=Count("id"), latest=Max("updated_at"), top=Max("id")).values())
     with _catalog.lock:
         if _catalog.signature != signature or _catalog.encoder_name != encoder.name:
-            items = list(active.only("key", "title", "text", "category", "price", "in_stock", "url",
-                                     "embedding", "embedding_model").order_by("id"))
+            items = list(
+                active.only(
+                    "key", "title", "text", "category", "price", "in_stock", "url", "embedding", "embedding_model"
+                ).order_by("id")
+            )
             vectors = []
-            missing = [i for i, item in enumerate(items)
-                       if not (item.embedding and item.embedding_model == encoder.name)]
+            missing = [
+                i for i, item in enumerate(items) if not (item.embedding and item.embedding_model == encoder.name)
+            ]
             encoded = normalise(encoder.encode([_item_text(items[i]) for i in missing])) if missing else None
             encoded_rows = {row: encoded[n] for n, row in enumerate(missing)} if missing else {}
             for i, item in enumerate(items):
@@ -173,8 +183,17 @@ def catalog_matches(text: str, vector: np.ndarray, encoder, *, mentioned_keys=()
                     vectors.append(normalise(np.frombuffer(bytes(item.embedding), dtype=np.float32)))
             _catalog.vectors = np.vstack(vectors) if vectors else np.zeros((0, 1), dtype=np.float32)
             _catalog.owners = [item.key for item in items]
-            _catalog.meta = {item.key: (item.title, item.price, item.in_stock, item.url, item.category,
-                                        content_words(f"{item.title} {item.category}")) for item in items}
+            _catalog.meta = {
+                item.key: (
+                    item.title,
+                    item.price,
+                    item.in_stock,
+                    item.url,
+                    item.category,
+                    content_words(f"{item.title} {item.category}"),
+                )
+                for item in items
+            }
             _catalog.signature, _catalog.encoder_name = signature, encoder.name
         vectors, owners, meta = _catalog.vectors, _catalog.owners, _catalog.meta
     if not owners:

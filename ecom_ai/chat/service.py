@@ -26,6 +26,7 @@ While a hand-off waits for staff the bot keeps answering, with a notice; once st
 over or replied the bot is quiet; without staff action for ``CHAT_HANDOFF_EXPIRY_MINUTES``
 the conversation returns to the bot.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -101,6 +102,8 @@ def clean_text(text) -> str:
 
 def _button_key(text: str) -> str:
     return " ".join((text or "").lower().split()).strip(" ?？!！.。")
+
+
 # --------------------------------------------------------------------------- classifier
 
 _fallback_lock = threading.Lock()
@@ -132,8 +135,10 @@ def fallback_classifier() -> IntentClassifier | None:
                 _fallback.update(signature=signature, classifier=None)
             else:
                 logger.info("Chat: no active intent model; training one in process on %d examples.", len(texts))
-                _fallback.update(signature=signature, classifier=fit_intent_classifier(
-                    texts, labels, encoder_spec=configured_encoder_spec()))
+                _fallback.update(
+                    signature=signature,
+                    classifier=fit_intent_classifier(texts, labels, encoder_spec=configured_encoder_spec()),
+                )
         _fallback["checked_at"] = now
         return _fallback["classifier"]
 
@@ -156,6 +161,7 @@ def current_classifier() -> IntentClassifier | None:
 
 
 # --------------------------------------------------------------------------- service
+
 
 @dataclass
 class Turn:
@@ -189,8 +195,11 @@ class Turn:
 
 def staff_holds(conversation: Conversation) -> bool:
     """Staff took over or replied since the (latest) hand-off: the bot is quiet."""
-    return (conversation.status == Conversation.STATUS_HANDED_OFF and conversation.staff_active_at is not None
-            and (conversation.handed_off_at is None or conversation.staff_active_at >= conversation.handed_off_at))
+    return (
+        conversation.status == Conversation.STATUS_HANDED_OFF
+        and conversation.staff_active_at is not None
+        and (conversation.handed_off_at is None or conversation.staff_active_at >= conversation.handed_off_at)
+    )
 
 
 def handoff_expired(conversation: Conversation, now=None) -> bool:
@@ -280,16 +289,25 @@ class ChatService:
                 self.return_to_bot(conversation)
                 came_back = True
             if conversation.status == Conversation.STATUS_CLOSED or staff_holds(conversation):
-                Message.objects.create(conversation=conversation, sender=Message.SENDER_SHOPPER, text=stored_text,
-                                       language=language)
-                Conversation.objects.filter(pk=conversation.pk).update(user_key=conversation.user_key,
-                                                                        updated_at=timezone.now())
+                Message.objects.create(
+                    conversation=conversation, sender=Message.SENDER_SHOPPER, text=stored_text, language=language
+                )
+                Conversation.objects.filter(pk=conversation.pk).update(
+                    user_key=conversation.user_key, updated_at=timezone.now()
+                )
                 return None  # staff holds the conversation (or it is closed): the bot stays quiet
             waiting = conversation.status == Conversation.STATUS_HANDED_OFF
-            answer = self._safe_answer(conversation, stored_text, user, language=language, waiting=waiting,
-                                       client_ip=client_ip)
-            Message.objects.create(conversation=conversation, sender=Message.SENDER_SHOPPER, text=stored_text,
-                                   intent=answer.intent, confidence=answer.confidence, language=language)
+            answer = self._safe_answer(
+                conversation, stored_text, user, language=language, waiting=waiting, client_ip=client_ip
+            )
+            Message.objects.create(
+                conversation=conversation,
+                sender=Message.SENDER_SHOPPER,
+                text=stored_text,
+                intent=answer.intent,
+                confidence=answer.confidence,
+                language=language,
+            )
             notes_before = []
             if came_back:
                 notes_before.append(phrases.phrase("handoff_expired", answer.language))
@@ -300,28 +318,41 @@ class ChatService:
             if waiting and not answer.handoff and not answer.miss:
                 answer.text += "\n\n" + phrases.phrase("waiting_note", answer.language)
             Conversation.objects.filter(pk=conversation.pk).update(
-                user_key=conversation.user_key, state=conversation.state, updated_at=timezone.now())
+                user_key=conversation.user_key, state=conversation.state, updated_at=timezone.now()
+            )
             if not use_llm:
                 return self._store_answer(conversation, answer, answer.text, used_llm=False)
         text_out, used_llm = phrase_answer(question=stored_text, answer=answer.text, facts=answer.facts)
         with transaction.atomic():
             return self._store_answer(conversation, answer, text_out, used_llm=used_llm)
 
-    def _safe_answer(self, conversation, text, user, *, language: str, waiting: bool = False,
-                     client_ip: str = "") -> Answer:
+    def _safe_answer(
+        self, conversation, text, user, *, language: str, waiting: bool = False, client_ip: str = ""
+    ) -> Answer:
         try:
             with transaction.atomic():  # a savepoint: a failed query does not break the outer transaction
-                return self.answer(conversation, text, user=user, language=language, waiting=waiting,
-                                   client_ip=client_ip)
+                return self.answer(
+                    conversation, text, user=user, language=language, waiting=waiting, client_ip=client_ip
+                )
         except Exception as exc:  # a broken model or adapter must not leave the shopper without an answer
             logger.exception("Chat: answering a message of conversation %s failed", conversation.pk)
-            return Answer(phrases.phrase("error", language), sources=[dict(HANDOFF_SOURCE)], language=language,
-                          handoff=not waiting, handoff_reason=f"error: {type(exc).__name__}")
+            return Answer(
+                phrases.phrase("error", language),
+                sources=[dict(HANDOFF_SOURCE)],
+                language=language,
+                handoff=not waiting,
+                handoff_reason=f"error: {type(exc).__name__}",
+            )
 
     def _store_answer(self, conversation, answer: Answer, text: str, *, used_llm: bool) -> Message:
         bot = Message.objects.create(
-            conversation=conversation, sender=Message.SENDER_BOT, text=text, intent=answer.intent,
-            confidence=answer.confidence, handed_off=answer.handoff, suggestions=answer.suggestions,
+            conversation=conversation,
+            sender=Message.SENDER_BOT,
+            text=text,
+            intent=answer.intent,
+            confidence=answer.confidence,
+            handed_off=answer.handoff,
+            suggestions=answer.suggestions,
             language=answer.language,
             sources=answer.sources + ([{"type": "llm", "label": "phrased by a language model"}] if used_llm else []),
         )
@@ -330,8 +361,16 @@ class ChatService:
         return bot
 
     # --- answering ---------------------------------------------------------------------
-    def answer(self, conversation: Conversation, text: str, *, user=None, language: str | None = None,
-               waiting: bool = False, client_ip: str = "") -> Answer:
+    def answer(
+        self,
+        conversation: Conversation,
+        text: str,
+        *,
+        user=None,
+        language: str | None = None,
+        waiting: bool = False,
+        client_ip: str = "",
+    ) -> Answer:
         """The grounded answer to ``text`` (already redacted) in ``conversation``; updates its state."""
         language = language or answer_language(detect_language(text))
         state = conversation.state if isinstance(conversation.state, dict) else {}
@@ -339,18 +378,29 @@ class ChatService:
         offered = state.pop("offered", None) or {}
         classifier = self.classifier
         prediction = classifier.predict(text) if classifier is not None else None
-        turn = Turn(conversation=conversation, text=text, user=user, language=language, prediction=prediction,
-                    intents={i.name: i for i in Intent.objects.filter(enabled=True)},
-                    entities=extract_entities(text, product_titles=retrieval.product_titles()),
-                    waiting=waiting, client_ip=client_ip)
+        turn = Turn(
+            conversation=conversation,
+            text=text,
+            user=user,
+            language=language,
+            prediction=prediction,
+            intents={i.name: i for i in Intent.objects.filter(enabled=True)},
+            entities=extract_entities(text, product_titles=retrieval.product_titles()),
+            waiting=waiting,
+            client_ip=client_ip,
+        )
         answer = self._choose(turn, offered if isinstance(offered, dict) else {})
         if answer.miss:
             misses = int(state.get("misses", 0)) + 1
             state["misses"] = misses
             if not waiting and misses >= ecom_settings.CHAT_HANDOFF_AFTER_MISSES:
                 state.pop("misses", None)
-                answer = Answer(phrases.phrase("handoff_after_misses", language), sources=[dict(HANDOFF_SOURCE)],
-                                handoff=True, handoff_reason=f"{misses} messages in a row without an answer")
+                answer = Answer(
+                    phrases.phrase("handoff_after_misses", language),
+                    sources=[dict(HANDOFF_SOURCE)],
+                    handoff=True,
+                    handoff_reason=f"{misses} messages in a row without an answer",
+                )
         else:
             state.pop("misses", None)
         if answer.offered:
@@ -374,28 +424,47 @@ class ChatService:
         elsewhere = guess is not None and guess.handler not in (Intent.HANDLER_ORDER_STATUS, Intent.HANDLER_TEMPLATE)
         pending = state.get("pending") == "order_status"
         if (entities.order_numbers and not elsewhere) or (
-                pending and (entities.order_numbers or entities.emails) and not elsewhere):
-            return self.order_answer(turn.conversation, entities, user=turn.user, language=turn.language,
-                                     client_ip=turn.client_ip)
+            pending and (entities.order_numbers or entities.emails) and not elsewhere
+        ):
+            return self.order_answer(
+                turn.conversation, entities, user=turn.user, language=turn.language, client_ip=turn.client_ip
+            )
         state.pop("pending", None)
         state.pop("order_number", None)
         state.pop("order_email", None)
 
         # a product named by its title, or a price limit: the catalog
         product_intent = self._intent_with_handler(turn, Intent.HANDLER_PRODUCT)
-        if product_intent is not None and (entities.product_keys or parse_price(turn.text)[0] is not None) and (
-                guess is None or guess.handler == Intent.HANDLER_PRODUCT):
-            return self.product_answer(product_intent, turn.prediction, turn.text, entities,
-                                       conversation=turn.conversation, user=turn.user, language=turn.language)
+        if (
+            product_intent is not None
+            and (entities.product_keys or parse_price(turn.text)[0] is not None)
+            and (guess is None or guess.handler == Intent.HANDLER_PRODUCT)
+        ):
+            return self.product_answer(
+                product_intent,
+                turn.prediction,
+                turn.text,
+                entities,
+                conversation=turn.conversation,
+                user=turn.user,
+                language=turn.language,
+            )
 
         ranking = self.rank(turn)
         if ranking.best is None:
             # nothing ranked: the catalog is the last source ("有没有瑜伽垫" names a product the
             # classifier has never seen) — answered only when an item matches the message's words well
             if product_intent is not None and (guess is None or guess.handler == Intent.HANDLER_PRODUCT):
-                answer = self.product_answer(product_intent, turn.prediction, turn.text, entities,
-                                             conversation=turn.conversation, user=turn.user,
-                                             language=turn.language, min_relevance=CATALOG_FALLBACK_RELEVANCE)
+                answer = self.product_answer(
+                    product_intent,
+                    turn.prediction,
+                    turn.text,
+                    entities,
+                    conversation=turn.conversation,
+                    user=turn.user,
+                    language=turn.language,
+                    min_relevance=CATALOG_FALLBACK_RELEVANCE,
+                )
                 if answer is not None:
                     return answer
             return self.miss_answer(turn)
@@ -422,11 +491,15 @@ class ChatService:
         candidates = []
         for match in matches:
             bonus = ranker.INTENT_BONUS * turn.confidence if top and answers.get(match.root_id) == top else 0.0
-            candidates.append(ranker.Candidate("article", f"article:{match.root_id}", match.score + bonus,
-                                               label=match.title, payload=match))
+            candidates.append(
+                ranker.Candidate(
+                    "article", f"article:{match.root_id}", match.score + bonus, label=match.title, payload=match
+                )
+            )
         if guess is not None:
-            score = ranker.intent_score(turn.confidence, threshold=float(ecom_settings.CHAT_INTENT_THRESHOLD),
-                                        floor=floor)
+            score = ranker.intent_score(
+                turn.confidence, threshold=float(ecom_settings.CHAT_INTENT_THRESHOLD), floor=floor
+            )
             if guess.handler == Intent.HANDLER_KNOWLEDGE:  # the intent's own article, at the intent's score
                 own = [m for m in matches if answers.get(m.root_id) == guess.name]
                 if not own:
@@ -435,12 +508,18 @@ class ChatService:
                 if not own and guess.topic:
                     own = retrieval.knowledge_matches(prediction.vector, encoder, topic=guess.topic, limit=1)
                 if own:
-                    candidates.append(ranker.Candidate("article", f"article:{own[0].root_id}", score,
-                                                       label=own[0].title, payload=own[0]))
+                    candidates.append(
+                        ranker.Candidate(
+                            "article", f"article:{own[0].root_id}", score, label=own[0].title, payload=own[0]
+                        )
+                    )
             else:
                 confident = turn.confidence >= float(ecom_settings.CHAT_HANDLER_MIN_CONFIDENCE)
-                candidates.append(ranker.Candidate("intent", f"intent:{guess.name}", score, confident=confident,
-                                                   label=guess.name, payload=guess))
+                candidates.append(
+                    ranker.Candidate(
+                        "intent", f"intent:{guess.name}", score, confident=confident, label=guess.name, payload=guess
+                    )
+                )
         return ranker.rank(candidates, floor=floor, margin=float(ecom_settings.CHAT_CLARIFY_MARGIN))
 
     @staticmethod
@@ -469,34 +548,61 @@ class ChatService:
     def _intent_answer(self, turn: Turn, intent: Intent, *, confident: bool, explicit: bool = False) -> Answer:
         language = turn.language
         if intent.handler == Intent.HANDLER_ORDER_STATUS:
-            return self.order_answer(turn.conversation, turn.entities, user=turn.user, language=language,
-                                     client_ip=turn.client_ip)
+            return self.order_answer(
+                turn.conversation, turn.entities, user=turn.user, language=language, client_ip=turn.client_ip
+            )
         if intent.handler == Intent.HANDLER_PRODUCT:
-            return self.product_answer(intent, turn.prediction, turn.text, turn.entities,
-                                       conversation=turn.conversation, user=turn.user, language=language)
+            return self.product_answer(
+                intent,
+                turn.prediction,
+                turn.text,
+                turn.entities,
+                conversation=turn.conversation,
+                user=turn.user,
+                language=language,
+            )
         if intent.handler == Intent.HANDLER_HANDOFF:
             if turn.waiting:
-                return Answer(phrases.phrase("waiting_no_answer", language), sources=[dict(HANDOFF_SOURCE)],
-                              intent=intent.name, miss=False)
+                return Answer(
+                    phrases.phrase("waiting_no_answer", language),
+                    sources=[dict(HANDOFF_SOURCE)],
+                    intent=intent.name,
+                    miss=False,
+                )
             if confident or explicit:
                 text, note = self._template_text(intent, language)
-                return Answer(self._with_note(text or phrases.phrase("handoff", language), note, language),
-                              sources=[dict(HANDOFF_SOURCE)], handoff=True, handoff_reason=f"intent {intent.name}",
-                              intent=intent.name)
+                return Answer(
+                    self._with_note(text or phrases.phrase("handoff", language), note, language),
+                    sources=[dict(HANDOFF_SOURCE)],
+                    handoff=True,
+                    handoff_reason=f"intent {intent.name}",
+                    intent=intent.name,
+                )
             label = phrases.pick(phrases.INTENT_LABELS["human_agent"], language)
             # an offer is not an answer: it counts towards CHAT_HANDOFF_AFTER_MISSES
-            return Answer(phrases.phrase("handoff_offer", language), intent=intent.name, suggestions=[label],
-                          offered={_button_key(label): f"intent:{intent.name}"}, miss=True)
+            return Answer(
+                phrases.phrase("handoff_offer", language),
+                intent=intent.name,
+                suggestions=[label],
+                offered={_button_key(label): f"intent:{intent.name}"},
+                miss=True,
+            )
         if intent.handler == Intent.HANDLER_KNOWLEDGE:
             vector = turn.prediction.vector if turn.prediction is not None else None
-            matches = (retrieval.knowledge_matches(vector, self.classifier.encoder, topic=intent.topic or None,
-                                                   limit=1) if vector is not None else [])
+            matches = (
+                retrieval.knowledge_matches(vector, self.classifier.encoder, topic=intent.topic or None, limit=1)
+                if vector is not None
+                else []
+            )
             if matches:
                 return self._article_answer(matches[0], language, intent=intent.name)
             return self.miss_answer(turn)
         text, note = self._template_text(intent, language)
-        return Answer(self._with_note(text or intent.description or intent.name, note, language),
-                      sources=[{"type": "intent", "label": intent.name}], intent=intent.name)
+        return Answer(
+            self._with_note(text or intent.description or intent.name, note, language),
+            sources=[{"type": "intent", "label": intent.name}],
+            intent=intent.name,
+        )
 
     @staticmethod
     def _template_text(intent: Intent, language: str) -> tuple[str, str]:
@@ -511,8 +617,7 @@ class ChatService:
     def _with_note(text: str, text_language: str, language: str) -> str:
         if not text or text_language == language:
             return text
-        note = phrases.phrase("language_fallback", language,
-                              language=phrases.language_name(text_language, language))
+        note = phrases.phrase("language_fallback", language, language=phrases.language_name(text_language, language))
         return f"{note}\n\n{text}"
 
     def miss_answer(self, turn: Turn) -> Answer:
@@ -569,13 +674,27 @@ class ChatService:
         if chosen.url:
             source["url"] = chosen.url
         text = self._with_note(chosen.body.strip(), chosen_language, language)
-        return Answer(text, sources=[source], facts=[{"article": chosen.title, "text": chosen.body}], intent=intent,
-                      language=language)
+        return Answer(
+            text,
+            sources=[source],
+            facts=[{"article": chosen.title, "text": chosen.body}],
+            intent=intent,
+            language=language,
+        )
 
     # --- catalog -----------------------------------------------------------------------
-    def product_answer(self, intent: Intent, prediction: IntentPrediction | None, text: str, entities, *,
-                       conversation: Conversation | None = None, user=None, language: str = "",
-                       min_relevance: float | None = None):
+    def product_answer(
+        self,
+        intent: Intent,
+        prediction: IntentPrediction | None,
+        text: str,
+        entities,
+        *,
+        conversation: Conversation | None = None,
+        user=None,
+        language: str = "",
+        min_relevance: float | None = None,
+    ):
         """Catalog search (``catalog_search``): price limits in English and Chinese applied strictly,
         "customers also liked" from related items only, answered in the shopper's language.
         With ``min_relevance``: ``None`` unless the best item has at least that text relevance."""
@@ -588,13 +707,15 @@ class ChatService:
         if result.items:
             template, template_language = self._template_text(intent, language)
             intro = template if template_language == language else ""
-        text_out, sources, facts = catalog_search.answer_parts(result, currency=ecom_settings.DEFAULT_CURRENCY,
-                                                               intro=intro)
+        text_out, sources, facts = catalog_search.answer_parts(
+            result, currency=ecom_settings.DEFAULT_CURRENCY, intro=intro
+        )
         return Answer(text_out, sources=sources, facts=facts, intent=intent.name, language=language)
 
     # --- orders ------------------------------------------------------------------------
-    def order_answer(self, conversation: Conversation, entities, *, user=None, language: str = "",
-                     client_ip: str = "") -> Answer:
+    def order_answer(
+        self, conversation: Conversation, entities, *, user=None, language: str = "", client_ip: str = ""
+    ) -> Answer:
         """Order status. Logged in: only the shopper's own orders (an e-mail address changes
         nothing). Anonymous: order number *and* the order's e-mail address, with failure limits."""
         language = language or default_language()
@@ -610,20 +731,29 @@ class ChatService:
             if not number:
                 records = [adapter.order_record(order) for order in list(adapter.user_orders(user_key)[:3])]
                 if not records:
-                    return Answer(phrases.phrase("order_none_on_account", language),
-                                  sources=[{"type": "account", "label": "your orders"}], intent="order_status")
+                    return Answer(
+                        phrases.phrase("order_none_on_account", language),
+                        sources=[{"type": "account", "label": "your orders"}],
+                        intent="order_status",
+                    )
                 return self._orders_answer(records, language, intro=phrases.phrase("orders_recent", language))
             record = self._find_order_record(number)
             if record is None or record.user_key != user_key:  # the same answer whether it exists or not
-                return Answer(phrases.phrase("order_not_on_account", language), sources=[lookup_source],
-                              intent="order_status")
+                return Answer(
+                    phrases.phrase("order_not_on_account", language), sources=[lookup_source], intent="order_status"
+                )
             return self._orders_answer([record], language)
 
         failures = int(state.get("order_failures", 0))
         if failures >= ecom_settings.CHAT_MAX_ORDER_LOOKUP_FAILURES:
             state.pop("pending", None)
-            return Answer(phrases.phrase("order_lookup_blocked", language), sources=[dict(HANDOFF_SOURCE)],
-                          intent="order_status", handoff=True, handoff_reason="too many failed order look-ups")
+            return Answer(
+                phrases.phrase("order_lookup_blocked", language),
+                sources=[dict(HANDOFF_SOURCE)],
+                intent="order_status",
+                handoff=True,
+                handoff_reason="too many failed order look-ups",
+            )
         email = entities.email or state.get("order_email", "")
         if not number or not email:
             state["pending"] = "order_status"
@@ -631,22 +761,28 @@ class ChatService:
                 state["order_number"] = number
             if email:
                 state["order_email"] = email
-            key = "order_ask_both" if not number and not email else ("order_ask_number" if not number
-                                                                      else "order_ask_email")
+            key = (
+                "order_ask_both"
+                if not number and not email
+                else ("order_ask_number" if not number else "order_ask_email")
+            )
             return Answer(phrases.phrase(key, language), sources=[lookup_source], intent="order_status")
         for key in ("pending", "order_number", "order_email"):
             state.pop(key, None)
         if _lookup_blocked(client_ip, number):
-            return Answer(phrases.phrase("order_lookup_blocked", language), sources=[dict(HANDOFF_SOURCE)],
-                          intent="order_status", handoff=True, handoff_reason="order look-up limit reached")
+            return Answer(
+                phrases.phrase("order_lookup_blocked", language),
+                sources=[dict(HANDOFF_SOURCE)],
+                intent="order_status",
+                handoff=True,
+                handoff_reason="order look-up limit reached",
+            )
         record = self._find_order_record(number)
-        allowed = (record is not None and bool(record.email)
-                   and record.email.strip().lower() == email.strip().lower())
+        allowed = record is not None and bool(record.email) and record.email.strip().lower() == email.strip().lower()
         if not allowed:
             state["order_failures"] = failures + 1
             _lookup_failed(client_ip, number)
-            return Answer(phrases.phrase("order_not_found", language), sources=[lookup_source],
-                          intent="order_status")
+            return Answer(phrases.phrase("order_not_found", language), sources=[lookup_source], intent="order_status")
         return self._orders_answer([record], language)
 
     @staticmethod
@@ -662,8 +798,9 @@ class ChatService:
     def _orders_answer(records, language: str = "en", intro: str = "") -> Answer:
         lines, sources, facts = [], [], []
         for record in records:
-            line = phrases.phrase("order_line", language, number=record.number,
-                                  status=phrases.status_wording(record.status, language))
+            line = phrases.phrase(
+                "order_line", language, number=record.number, status=phrases.status_wording(record.status, language)
+            )
             if record.created_at:
                 line += phrases.phrase("order_placed", language, date=f"{record.created_at:%Y-%m-%d}")
             if record.total is not None:
@@ -673,10 +810,16 @@ class ChatService:
                 line += phrases.phrase("order_tracking", language, tracking=tracking)
             lines.append(line)
             sources.append({"type": "order", "number": record.number, "label": f"Order {record.number}"})
-            facts.append({"order": record.number, "status": record.status, "tracking_number": tracking or None,
-                          "placed": f"{record.created_at:%Y-%m-%d}" if record.created_at else None,
-                          "total": str(record.total) if record.total is not None else None,
-                          "currency": record.currency})
+            facts.append(
+                {
+                    "order": record.number,
+                    "status": record.status,
+                    "tracking_number": tracking or None,
+                    "placed": f"{record.created_at:%Y-%m-%d}" if record.created_at else None,
+                    "total": str(record.total) if record.total is not None else None,
+                    "currency": record.currency,
+                }
+            )
         text = "\n".join(([intro] if intro else []) + lines)
         return Answer(text, sources=sources, facts=facts, intent="order_status", language=language)
 
@@ -684,20 +827,27 @@ class ChatService:
     @staticmethod
     def hand_off(conversation: Conversation, reason: str = "") -> None:
         updated = Conversation.objects.filter(pk=conversation.pk, status=Conversation.STATUS_BOT).update(
-            status=Conversation.STATUS_HANDED_OFF, handoff_reason=reason[:200], handed_off_at=timezone.now(),
-            staff_active_at=None, assigned_to=None, updated_at=timezone.now())
+            status=Conversation.STATUS_HANDED_OFF,
+            handoff_reason=reason[:200],
+            handed_off_at=timezone.now(),
+            staff_active_at=None,
+            assigned_to=None,
+            updated_at=timezone.now(),
+        )
         conversation.refresh_from_db()
         if updated:  # after commit: receivers (notifications...) see the stored conversation
-            transaction.on_commit(lambda: signals.chat_handed_off.send(sender=Conversation, conversation=conversation),
-                                  robust=True)
+            transaction.on_commit(
+                lambda: signals.chat_handed_off.send(sender=Conversation, conversation=conversation), robust=True
+            )
 
     @staticmethod
     def staff_reply(conversation: Conversation, staff_user, text) -> Message:
         """A staff member answers; the conversation stays with staff (the bot is quiet)."""
         text = redact(clean_text(text)).text
         with transaction.atomic():
-            message = Message.objects.create(conversation=conversation, sender=Message.SENDER_STAFF, text=text,
-                                             staff_user=staff_user)
+            message = Message.objects.create(
+                conversation=conversation, sender=Message.SENDER_STAFF, text=text, staff_user=staff_user
+            )
             now = timezone.now()
             changes = {"status": Conversation.STATUS_HANDED_OFF, "updated_at": now, "staff_active_at": now}
             if conversation.assigned_to_id is None:
@@ -715,23 +865,31 @@ class ChatService:
         if handed_off_at is None or conversation.status != Conversation.STATUS_HANDED_OFF:
             handed_off_at = now
         Conversation.objects.filter(pk=conversation.pk).update(
-            status=Conversation.STATUS_HANDED_OFF, assigned_to=staff_user, handed_off_at=handed_off_at,
-            staff_active_at=now, updated_at=now)
+            status=Conversation.STATUS_HANDED_OFF,
+            assigned_to=staff_user,
+            handed_off_at=handed_off_at,
+            staff_active_at=now,
+            updated_at=now,
+        )
         conversation.refresh_from_db()
 
     @staticmethod
     def return_to_bot(conversation: Conversation) -> None:
-        Conversation.objects.filter(pk=conversation.pk).update(status=Conversation.STATUS_BOT, staff_active_at=None,
-                                                               updated_at=timezone.now())
+        Conversation.objects.filter(pk=conversation.pk).update(
+            status=Conversation.STATUS_BOT, staff_active_at=None, updated_at=timezone.now()
+        )
         conversation.refresh_from_db()
 
     @staticmethod
     def close(conversation: Conversation) -> None:
-        Conversation.objects.filter(pk=conversation.pk).update(status=Conversation.STATUS_CLOSED, updated_at=timezone.now())
+        Conversation.objects.filter(pk=conversation.pk).update(
+            status=Conversation.STATUS_CLOSED, updated_at=timezone.now()
+        )
         conversation.refresh_from_db()
 
 
 # --------------------------------------------------------------------------- look-up limits
+
 
 def _lookup_blocked(client_ip: str, number: str) -> bool:
     """Per-IP / per-order-number limit of anonymous look-ups (``lookup_limits``, when installed)."""

@@ -7,6 +7,7 @@ Params: ``hidden``, ``epochs``, ``lr``, ``holdout`` (default 0.2), ``seed``, ``e
 (an encoder spec dict; default from settings), ``lexical`` (TF-IDF n-gram features next to
 the embedding, see ``classifier.py``; default: with every encoder but the built-in one).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -87,8 +88,9 @@ class IntentTrainer(Trainer):
         counts = {name: labels.count(name) for name in set(labels)}
         usable = {name for name, n in counts.items() if n >= MIN_EXAMPLES_PER_INTENT}
         if len(usable) < 2:
-            raise NotEnoughData(f"need at least two enabled intents with {MIN_EXAMPLES_PER_INTENT}+ examples "
-                                f"each (have {len(usable)}).")
+            raise NotEnoughData(
+                f"need at least two enabled intents with {MIN_EXAMPLES_PER_INTENT}+ examples each (have {len(usable)})."
+            )
         keep = [i for i, name in enumerate(labels) if name in usable]
         texts = [texts[i] for i in keep]
         labels = [labels[i] for i in keep]
@@ -107,39 +109,83 @@ class IntentTrainer(Trainer):
         progress.update(percent=2, message=f"Encoding {len(texts)} examples ({spec.get('kind')}).")
         vectors = encoder_from_spec(spec).encode(texts)
         train_idx, test_idx = stratified_split(labels, holdout, seed)
-        metrics: dict = {"examples": len(texts), "intents": len(usable),
-                         "min_examples_per_intent": min(counts[name] for name in usable)}
+        metrics: dict = {
+            "examples": len(texts),
+            "intents": len(usable),
+            "min_examples_per_intent": min(counts[name] for name in usable),
+        }
         if len(test_idx):
+
             def report(epoch, total, loss):
                 progress.update(epoch=epoch, total_epochs=total * 2, loss=loss)
 
-            held = fit_intent_classifier([texts[i] for i in train_idx], [labels[i] for i in train_idx],
-                                         encoder_spec=spec, vectors=vectors[train_idx], hidden=hidden,
-                                         epochs=epochs, lr=lr, seed=seed, device=device, lexical=lexical,
-                                         progress=report)
-            scores = evaluate(held, [texts[i] for i in test_idx], [labels[i] for i in test_idx],
-                              vectors=np.asarray(vectors[test_idx]))
-            metrics.update(accuracy=scores["accuracy"], macro_f1=scores["macro_f1"],
-                           holdout_examples=int(len(test_idx)))
-            metrics.update(tfidf_baseline_metrics([texts[i] for i in train_idx], [labels[i] for i in train_idx],
-                                                  [texts[i] for i in test_idx], [labels[i] for i in test_idx]))
+            held = fit_intent_classifier(
+                [texts[i] for i in train_idx],
+                [labels[i] for i in train_idx],
+                encoder_spec=spec,
+                vectors=vectors[train_idx],
+                hidden=hidden,
+                epochs=epochs,
+                lr=lr,
+                seed=seed,
+                device=device,
+                lexical=lexical,
+                progress=report,
+            )
+            scores = evaluate(
+                held, [texts[i] for i in test_idx], [labels[i] for i in test_idx], vectors=np.asarray(vectors[test_idx])
+            )
+            metrics.update(
+                accuracy=scores["accuracy"], macro_f1=scores["macro_f1"], holdout_examples=int(len(test_idx))
+            )
+            metrics.update(
+                tfidf_baseline_metrics(
+                    [texts[i] for i in train_idx],
+                    [labels[i] for i in train_idx],
+                    [texts[i] for i in test_idx],
+                    [labels[i] for i in test_idx],
+                )
+            )
             for name, row in scores["per_intent"].items():  # flat: the registry keeps numbers only
                 metrics[f"recall/{name}"] = row["recall"]
                 metrics[f"f1/{name}"] = row["f1"]
-            progress.update(message=f"Held-out accuracy {scores['accuracy']:.3f}, macro-F1 {scores['macro_f1']:.3f}; "
-                                    "training on all examples.")
+            progress.update(
+                message=f"Held-out accuracy {scores['accuracy']:.3f}, macro-F1 {scores['macro_f1']:.3f}; "
+                "training on all examples."
+            )
 
         def report_final(epoch, total, loss):
-            progress.update(epoch=total + epoch if len(test_idx) else epoch,
-                            total_epochs=total * 2 if len(test_idx) else total, loss=loss)
+            progress.update(
+                epoch=total + epoch if len(test_idx) else epoch,
+                total_epochs=total * 2 if len(test_idx) else total,
+                loss=loss,
+            )
 
-        classifier = fit_intent_classifier(texts, labels, encoder_spec=spec, vectors=vectors, hidden=hidden,
-                                           epochs=epochs, lr=lr, seed=seed, device=device, lexical=lexical,
-                                           progress=report_final)
+        classifier = fit_intent_classifier(
+            texts,
+            labels,
+            encoder_spec=spec,
+            vectors=vectors,
+            hidden=hidden,
+            epochs=epochs,
+            lr=lr,
+            seed=seed,
+            device=device,
+            lexical=lexical,
+            progress=report_final,
+        )
         return TrainResult(
-            payload=classifier.to_payload(), metrics=metrics,
-            params={"encoder": spec, "hidden": classifier.hidden, "epochs": epochs, "lr": lr, "seed": seed, "holdout": holdout,
-                    "lexical": classifier.lexical is not None},
+            payload=classifier.to_payload(),
+            metrics=metrics,
+            params={
+                "encoder": spec,
+                "hidden": classifier.hidden,
+                "epochs": epochs,
+                "lr": lr,
+                "seed": seed,
+                "holdout": holdout,
+                "lexical": classifier.lexical is not None,
+            },
         )
 
     def load(self, payload) -> IntentClassifier:

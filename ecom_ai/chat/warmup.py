@@ -9,6 +9,7 @@ daphne/uvicorn…, or any process with ``ECOM_AI_CHAT_WARM_UP=1``) — not in ma
 commands, Celery workers, tests or scripts. ``warm_up()`` can be
 called directly (a deployment script, a health check).
 """
+
 from __future__ import annotations
 
 import logging
@@ -85,8 +86,9 @@ def _run(delay: float) -> None:
     try:
         warm_up()
     except Exception as exc:  # no tables yet, database down...: the first message will do it
-        logger.warning("Chat warm-up failed (%s: %s); the first message will load the chat's models",
-                       type(exc).__name__, exc)
+        logger.warning(
+            "Chat warm-up failed (%s: %s); the first message will load the chat's models", type(exc).__name__, exc
+        )
     finally:
         _done.set()
 

@@ -14,6 +14,7 @@ come out as Django's (``IntegrityError``...), and it must run inside the caller'
 transaction (all or nothing). Other databases, or a psycopg without ``copy``, use
 ``bulk_create``.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -26,11 +27,20 @@ from django.db import connections, models, router
 #: ``get_db_prep_save`` on PostgreSQL returns a value of these types unchanged: such values
 #: skip Django's per-field preparation (most of the client CPU of a row), others take it
 _UNCHANGED = {
-    models.CharField: (str,), models.TextField: (str,), models.SlugField: (str,),
-    models.IntegerField: (int,), models.BigIntegerField: (int,), models.SmallIntegerField: (int,),
-    models.PositiveIntegerField: (int,), models.PositiveBigIntegerField: (int,),
-    models.PositiveSmallIntegerField: (int,), models.AutoField: (int,), models.BigAutoField: (int,),
-    models.BooleanField: (bool,), models.FloatField: (float,), models.UUIDField: (uuid.UUID,),
+    models.CharField: (str,),
+    models.TextField: (str,),
+    models.SlugField: (str,),
+    models.IntegerField: (int,),
+    models.BigIntegerField: (int,),
+    models.SmallIntegerField: (int,),
+    models.PositiveIntegerField: (int,),
+    models.PositiveBigIntegerField: (int,),
+    models.PositiveSmallIntegerField: (int,),
+    models.AutoField: (int,),
+    models.BigAutoField: (int,),
+    models.BooleanField: (bool,),
+    models.FloatField: (float,),
+    models.UUIDField: (uuid.UUID,),
     models.DateTimeField: (datetime.datetime,),  # aware ones only (a naive one is made aware, with a warning)
 }
 
@@ -48,8 +58,9 @@ def _row(obj, plan, connection) -> list:
     row = []
     for field, attname, types in plan:
         value = getattr(obj, attname)
-        if types and (value is None or type(value) in types and (
-                type(value) is not datetime.datetime or value.tzinfo is not None)):
+        if types and (
+            value is None or type(value) in types and (type(value) is not datetime.datetime or value.tzinfo is not None)
+        ):
             row.append(value)
         else:
             row.append(field.get_db_prep_save(field.pre_save(obj, True), connection))
@@ -74,8 +85,10 @@ def copy_insert(model, objs: list, using: str | None = None) -> list:
         if not hasattr(raw, "copy"):  # pragma: no cover - psycopg2
             return model.objects.using(using).bulk_create(objs)
         if auto_pk:
-            raw.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                        [opts.db_table, pk.column, len(objs)])
+            raw.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [opts.db_table, pk.column, len(objs)],
+            )
             for obj, (value,) in zip(objs, raw.fetchall()):
                 setattr(obj, pk.attname, value)
             fields = [pk] + fields
@@ -87,8 +100,9 @@ def copy_insert(model, objs: list, using: str | None = None) -> list:
             for obj in objs:
                 copy.write_row(_row(obj, plan, connection))
         if connection.queries_logged:  # shown like any query (DEBUG, CaptureQueriesContext, debug toolbar)
-            connection.queries_log.append({"sql": f"{sql} -- {len(objs)} rows",
-                                           "time": f"{time.monotonic() - started:.3f}"})
+            connection.queries_log.append(
+                {"sql": f"{sql} -- {len(objs)} rows", "time": f"{time.monotonic() - started:.3f}"}
+            )
     for obj in objs:
         obj._state.adding = False
         obj._state.db = using

@@ -4,6 +4,7 @@
 events the user's key, so history from before the login counts for the user. Later events
 of the visitor without a user are filled from the link when they are recorded.
 """
+
 from __future__ import annotations
 
 from django.db import transaction
@@ -43,14 +44,13 @@ def identify(visitor_key: str, user_or_user_key, channel: str = "web") -> Visito
     now = timezone.now()
     with transaction.atomic():
         identity, created = VisitorIdentity.objects.get_or_create(
-            visitor_key=visitor_key, user_key=user_key,
+            visitor_key=visitor_key,
+            user_key=user_key,
             defaults={"channel": channel, "first_seen": now, "last_seen": now},
         )
         if not created:
             VisitorIdentity.objects.filter(pk=identity.pk).update(last_seen=now, channel=channel)
             identity.last_seen, identity.channel = now, channel
         Event.objects.filter(visitor_key=visitor_key, user_key="").update(user_key=user_key)
-    signals.visitor_identified.send(
-        sender=VisitorIdentity, visitor_key=visitor_key, user_key=user_key, channel=channel
-    )
+    signals.visitor_identified.send(sender=VisitorIdentity, visitor_key=visitor_key, user_key=user_key, channel=channel)
     return identity

@@ -7,6 +7,7 @@ the client's IP, visitor key and behaviour anyway. A ``ContextVar`` follows the 
 across threads and coroutines: it works under WSGI and ASGI (the middleware is sync- and
 async-capable), and it is reset when the response is returned.
 """
+
 from __future__ import annotations
 
 import functools
@@ -52,10 +53,14 @@ def read_visitor_cookie(request) -> str:
     raw = request.COOKIES.get(name)
     if not raw or len(raw) > 512:  # a visitor cookie is ~100 characters: a longer one is not ours
         return ""
-    return _verified_key(name, raw, django_settings.SECRET_KEY,
-                         tuple(getattr(django_settings, "SECRET_KEY_FALLBACKS", ())),
-                         getattr(django_settings, "SIGNING_BACKEND", ""),
-                         getattr(django_settings, "SIGNED_COOKIE_LEGACY_SALT_FALLBACK", None))
+    return _verified_key(
+        name,
+        raw,
+        django_settings.SECRET_KEY,
+        tuple(getattr(django_settings, "SECRET_KEY_FALLBACKS", ())),
+        getattr(django_settings, "SIGNING_BACKEND", ""),
+        getattr(django_settings, "SIGNED_COOKIE_LEGACY_SALT_FALLBACK", None),
+    )
 
 
 def get_visitor_key(request) -> str:
@@ -112,8 +117,12 @@ class VisitorMiddleware:
     def _finish(response, key: str, is_new: bool):
         if is_new:
             response.set_signed_cookie(
-                ecom_settings.VISITOR_COOKIE_NAME, key, salt=SALT,
-                max_age=ecom_settings.VISITOR_COOKIE_AGE, secure=ecom_settings.VISITOR_COOKIE_SECURE,
-                httponly=True, samesite="Lax",
+                ecom_settings.VISITOR_COOKIE_NAME,
+                key,
+                salt=SALT,
+                max_age=ecom_settings.VISITOR_COOKIE_AGE,
+                secure=ecom_settings.VISITOR_COOKIE_SECURE,
+                httponly=True,
+                samesite="Lax",
             )
         return response

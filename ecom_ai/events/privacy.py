@@ -18,6 +18,7 @@ Both callbacks get the user key and the visitor keys that belong to this user on
 (``user_visitor_keys()``): visitors stitched to the user and to no other user. Data of
 another user is never exported nor erased.
 """
+
 from __future__ import annotations
 
 import json
@@ -82,8 +83,19 @@ def user_events(user_key: str, visitor_keys: list[str]):
 
 
 EVENT_EXPORT_FIELDS = (
-    "event_type", "channel", "visitor_key", "user_key", "item_key", "quantity", "value", "context",
-    "client_time", "occurred_at", "received_at", "client_event_id", "source",
+    "event_type",
+    "channel",
+    "visitor_key",
+    "user_key",
+    "item_key",
+    "quantity",
+    "value",
+    "context",
+    "client_time",
+    "occurred_at",
+    "received_at",
+    "client_event_id",
+    "source",
 )
 
 

@@ -1,4 +1,5 @@
 """Events receivers: stitch the browser's visitor key to the user on every login."""
+
 from __future__ import annotations
 
 import logging

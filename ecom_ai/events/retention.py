@@ -1,4 +1,5 @@
 """Retention: delete events older than ``RETENTION_DAYS``, in chunks."""
+
 from __future__ import annotations
 
 from datetime import timedelta

@@ -9,6 +9,7 @@ impressions) use it too, with their own rows in the same transaction. ``record_b
 the path the HTTP endpoint uses; it is all-or-nothing and idempotent on
 ``(source, client_event_id)``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -99,8 +100,9 @@ def _existing_ids(source: str, ids: list[str]) -> set[str]:
     return found
 
 
-def write_events(events: list[Event], source: str, *,
-                 with_rows: Sequence[Sequence[models.Model]] = ()) -> tuple[list[Event], int]:
+def write_events(
+    events: list[Event], source: str, *, with_rows: Sequence[Sequence[models.Model]] = ()
+) -> tuple[list[Event], int]:
     """Store ``events`` (all with ``source``) in one transaction; return (written, duplicates).
 
     Events whose ``client_event_id`` is already stored for ``source``, or repeated inside
@@ -155,12 +157,17 @@ def announce_recorded(events: list[Event]) -> None:
         return
     for receiver, response in signals.events_recorded.send_robust(sender=Event, events=events):
         if isinstance(response, Exception):
-            logger.error("ecom_ai: the events_recorded receiver %r failed for %d event(s)", receiver, len(events),
-                         exc_info=response)
+            logger.error(
+                "ecom_ai: the events_recorded receiver %r failed for %d event(s)",
+                receiver,
+                len(events),
+                exc_info=response,
+            )
 
 
-def write_and_announce(events: list[Event], source: str, *,
-                       with_rows: Sequence[Sequence[models.Model]] = ()) -> tuple[list[Event], int]:
+def write_and_announce(
+    events: list[Event], source: str, *, with_rows: Sequence[Sequence[models.Model]] = ()
+) -> tuple[list[Event], int]:
     """Store validated, unsaved events and announce them; returns ``(written, duplicates)``.
 
     The one way ecom_ai stores events (``track()``, ``record_batch()``, the served lists'
@@ -185,8 +192,7 @@ def write_and_announce(events: list[Event], source: str, *,
     return written, duplicates
 
 
-def record_batch(raw_events, *, source: str, channel_default: str = "web", request=None,
-                 api_key=None) -> BatchResult:
+def record_batch(raw_events, *, source: str, channel_default: str = "web", request=None, api_key=None) -> BatchResult:
     """Validate and store a batch of raw events (dicts decoded from JSON).
 
     - ``source``: how the events arrive (``"browser"``, or the channel key's name); the
@@ -256,10 +262,7 @@ def record_batch(raw_events, *, source: str, channel_default: str = "web", reque
         return result
 
     now = ctx.now
-    events = [
-        Event(**clean, occurred_at=clean["client_time"] or now, received_at=now, source=source)
-        for clean in rows
-    ]
+    events = [Event(**clean, occurred_at=clean["client_time"] or now, received_at=now, source=source) for clean in rows]
     written, duplicates = write_and_announce(events, source)
     result.events = written
     result.accepted = len(written)
@@ -267,9 +270,22 @@ def record_batch(raw_events, *, source: str, channel_default: str = "web", reque
     return result
 
 
-def track(event_type: str, *, channel: str = "web", request=None, visitor_key: str = "", user=None,
-          user_key: str = "", item_key: str = "", quantity=None, value=None, context=None,
-          client_time=None, client_event_id=None, source: str = "python") -> Event | None:
+def track(
+    event_type: str,
+    *,
+    channel: str = "web",
+    request=None,
+    visitor_key: str = "",
+    user=None,
+    user_key: str = "",
+    item_key: str = "",
+    quantity=None,
+    value=None,
+    context=None,
+    client_time=None,
+    client_event_id=None,
+    source: str = "python",
+) -> Event | None:
     """Record one event from Python code and return it.
 
     With ``request``, the visitor key comes from the visitor cookie
@@ -289,9 +305,16 @@ def track(event_type: str, *, channel: str = "web", request=None, visitor_key: s
         return None
 
     raw = {
-        "event_type": event_type, "channel": channel, "visitor_key": visitor_key, "user_key": user_key,
-        "item_key": item_key, "quantity": quantity, "value": value, "context": context,
-        "client_time": client_time, "client_event_id": client_event_id,
+        "event_type": event_type,
+        "channel": channel,
+        "visitor_key": visitor_key,
+        "user_key": user_key,
+        "item_key": item_key,
+        "quantity": quantity,
+        "value": value,
+        "context": context,
+        "client_time": client_time,
+        "client_event_id": client_event_id,
     }
     ctx = ValidationContext.build(channel_default="web")
     clean, errors = validate_event(raw, ctx)

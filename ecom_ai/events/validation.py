@@ -4,6 +4,7 @@
 ``track()``) into clean model field values, or a dict of ``{field: message}`` errors.
 Shared by the Python API and the batch endpoint so both accept exactly the same input.
 """
+
 from __future__ import annotations
 
 import json
@@ -59,8 +60,9 @@ class ValidationContext:
     forbidden_fields: dict  # field -> message (e.g. user_key from browsers)
 
     @classmethod
-    def build(cls, *, channel_default: str = "web", allowed_channels=None, forbidden_fields=None,
-              now: datetime | None = None) -> "ValidationContext":
+    def build(
+        cls, *, channel_default: str = "web", allowed_channels=None, forbidden_fields=None, now: datetime | None = None
+    ) -> "ValidationContext":
         now = now or timezone.now()
         return cls(
             event_types=frozenset(ecom_settings.all_event_types),
@@ -143,12 +145,12 @@ def _clean_value(value, errors: dict):
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
-        errors["value"] = "must be a decimal number (a number or a string like \"19.90\")"
+        errors["value"] = 'must be a decimal number (a number or a string like "19.90")'
         return None
     try:
         number = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
     except (InvalidOperation, ValueError):
-        errors["value"] = "must be a decimal number (a number or a string like \"19.90\")"
+        errors["value"] = 'must be a decimal number (a number or a string like "19.90")'
         return None
     if not number.is_finite():
         errors["value"] = "must be a finite number"

@@ -25,6 +25,7 @@ results, its risk score, a loyalty tier... — and where they come from::
 Declared attributes (except report-only ones) become model inputs (``FraudTrainer``),
 rule variables (``ecom_ai.fraud.rules``) and, through the model's explanation, reasons.
 """
+
 from __future__ import annotations
 
 import keyword
@@ -70,8 +71,10 @@ def check_declarations(value, reserved=()) -> str | bool:
         return "must be a dict of attribute name -> 'numeric' / 'categorical' or a dict spec"
     for name, spec in value.items():
         if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
-            return (f"has the name {name!r}: names must be identifiers usable in rules (letters, digits, _; "
-                    "not starting with _ or a digit, not a Python keyword)")
+            return (
+                f"has the name {name!r}: names must be identifiers usable in rules (letters, digits, _; "
+                "not starting with _ or a digit, not a Python keyword)"
+            )
         if name in reserved:
             return f"declares {name!r}, which is a built-in fraud feature; choose another name"
         if isinstance(spec, str):
@@ -95,9 +98,12 @@ def check_declarations(value, reserved=()) -> str | bool:
         if bins is not None:
             if spec.get("type") != "numeric":
                 return f"[{name!r}]['bins'] only applies to numeric attributes"
-            if (not isinstance(bins, (list, tuple)) or not bins
-                    or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bins)
-                    or list(bins) != sorted(set(bins))):
+            if (
+                not isinstance(bins, (list, tuple))
+                or not bins
+                or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bins)
+                or list(bins) != sorted(set(bins))
+            ):
                 return f"[{name!r}]['bins'] must be a non-empty, increasing list of numbers"
     return True
 
@@ -125,11 +131,17 @@ def declared() -> tuple[ExtraAttribute, ...]:
     out = []
     for name, spec in raw.items():
         spec = {"type": spec} if isinstance(spec, str) else spec
-        out.append(ExtraAttribute(
-            name=name, type=spec["type"], source=spec.get("source", "any"), key=spec.get("key", name),
-            description=spec.get("description", ""), report_only=bool(spec.get("report_only", False)),
-            bins=tuple(spec.get("bins") or ()),
-        ))
+        out.append(
+            ExtraAttribute(
+                name=name,
+                type=spec["type"],
+                source=spec.get("source", "any"),
+                key=spec.get("key", name),
+                description=spec.get("description", ""),
+                report_only=bool(spec.get("report_only", False)),
+                bins=tuple(spec.get("bins") or ()),
+            )
+        )
     result = tuple(out)
     _cache["declared"] = (raw, result)
     return result
@@ -179,7 +191,7 @@ def parse_value(attribute: ExtraAttribute, value):
             except (TypeError, ValueError):
                 return None, f"{attribute.name} {str(value)[:30]!r} is not a number"
             if math.isfinite(number):
-                return (int(number) if number.is_integer() and abs(number) < 2 ** 53 else number), ""
+                return (int(number) if number.is_integer() and abs(number) < 2**53 else number), ""
             return None, f"{attribute.name} {str(value)[:30]!r} is not a finite number"
         return None, f"{attribute.name} has a {type(value).__name__}, not a number"
     if isinstance(value, bool):

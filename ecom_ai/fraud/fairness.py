@@ -10,6 +10,7 @@ cancel), and **confirmed fraud** (label fraud).
 The rows are read with the segment values extracted by the database (JSON key lookups on
 ``features`` / ``report_attributes``), newest first, at most ``MAX_ROWS``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,10 +22,13 @@ from django.utils import timezone
 from ecom_ai.ml.fairness import UNKNOWN, RateTable, bin_label, quartile_edges, rate_tables
 
 MAX_ROWS = 100_000
-OUTCOMES = {"flagged": "flagged (medium or high)", "review": "sent to review", "declined": "declined (cancel)",
-            "fraud": "confirmed fraud"}
-BUILTIN = {"country": "features__shipping_country", "channel": "features__channel",
-           "customer": "features__first_order"}
+OUTCOMES = {
+    "flagged": "flagged (medium or high)",
+    "review": "sent to review",
+    "declined": "declined (cancel)",
+    "fraud": "confirmed fraud",
+}
+BUILTIN = {"country": "features__shipping_country", "channel": "features__channel", "customer": "features__first_order"}
 
 
 @dataclass
@@ -80,14 +84,25 @@ def fraud_fairness(days: int = 30, *, dimensions=None, now=None) -> FraudFairnes
     paths = _dimension_paths(dimensions)
     since = (now or timezone.now()) - timedelta(days=days)
     annotations = {f"seg_{name}": KT(path) for name, path in paths.items()}
-    query = (FraudAssessment.objects.filter(placed_at__gte=since).exclude(scorer="error")
-             .annotate(**annotations).order_by("-placed_at")
-             .values_list("level", "recommended_action", "label", *annotations)[:MAX_ROWS + 1])
+    query = (
+        FraudAssessment.objects.filter(placed_at__gte=since)
+        .exclude(scorer="error")
+        .annotate(**annotations)
+        .order_by("-placed_at")
+        .values_list("level", "recommended_action", "label", *annotations)[: MAX_ROWS + 1]
+    )
     raw = list(query)
     capped = len(raw) > MAX_ROWS
     raw = raw[:MAX_ROWS]
-    records = [{"flagged": level != "low", "review": action == "review", "declined": action == "cancel",
-                "fraud": label is True} for level, action, label, *_ in raw]
+    records = [
+        {
+            "flagged": level != "low",
+            "review": action == "review",
+            "declined": action == "cancel",
+            "fraud": label is True,
+        }
+        for level, action, label, *_ in raw
+    ]
     for position, name in enumerate(paths):
         values = [row[3 + position] for row in raw]
         attribute = by_name(name)

@@ -4,6 +4,7 @@ A leaf module (it imports nothing from ecom_ai): the rule language (``fraud.rule
 ``models.fraud`` uses to validate a rule's condition on save, reads its names from here, so
 importing the models never pulls in the feature computation (``fraud.features``).
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -24,7 +25,8 @@ NUMERIC_FEATURES: dict[str, str] = {
     "amount_vs_shop_median": "amount / median of the shop's recent orders in this currency",
     **{
         f"orders_{ident}_{win}": f"earlier orders/attempts with the same {ident} in the last {win}"
-        for ident in IDENTIFIERS for win in WINDOWS
+        for ident in IDENTIFIERS
+        for win in WINDOWS
     },
     "accounts_on_device": "other accounts/emails seen on this device in 30 days",
     "accounts_on_ip": "other accounts/emails seen from this IP in 30 days",

@@ -8,6 +8,7 @@ would have seen (no leakage when they become training data).
 Bad input never raises: a missing or malformed field gives ``None`` (unknown) or ``""`` for
 that feature and a *gap* (``FeatureResult.gaps``), which scoring lists as a reason.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -36,7 +37,8 @@ SHARING_WINDOW = timedelta(days=30)
 SESSION_GAP = timedelta(minutes=30)
 BEHAVIOUR_WINDOW = timedelta(hours=24)
 
-ISO_4217 = frozenset("""
+ISO_4217 = frozenset(
+    """
 AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN
 BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS
 GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW
@@ -44,7 +46,8 @@ KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK 
 NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD
 SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS
 VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL
-""".split())
+""".split()
+)
 
 
 @dataclass
@@ -218,8 +221,12 @@ def _amount_features(raw, f: dict, gaps: list) -> Decimal | None:
     f["amount_absurd"] = 0
     if amount is None:
         f["amount_absurd"] = 1
-        gaps.append(("amount_missing", f"amount {str(raw)[:30]!r} is missing or not a number"
-                     if raw not in (None, "") else "no order amount"))
+        gaps.append(
+            (
+                "amount_missing",
+                f"amount {str(raw)[:30]!r} is missing or not a number" if raw not in (None, "") else "no order amount",
+            )
+        )
     elif amount < 0 or amount > Decimal(str(ecom_settings.FRAUD_ABSURD_AMOUNT)):
         f["amount_absurd"] = 1
         gaps.append(("amount_absurd", f"amount {amount} is outside the plausible range"))
@@ -232,25 +239,32 @@ def _currency_feature(raw, f: dict, gaps: list) -> str:
     currency = str(raw or "").strip().upper()[:8]
     f["currency_unknown"] = int(currency not in known_currencies())
     if f["currency_unknown"]:
-        gaps.append(("currency_unknown", f"currency {currency!r} is not a known ISO 4217 code" if currency
-                     else "no currency"))
+        gaps.append(
+            ("currency_unknown", f"currency {currency!r} is not a known ISO 4217 code" if currency else "no currency")
+        )
     f["currency"] = currency
     return currency
 
 
 def _place_features(facts: OrderFacts, ids: dict, placed_at, f: dict, gaps: list) -> None:
     """Countries and their mismatches, channel, email domain, missing fields, hour of day."""
-    ship, bill, ipc = (_clean_country(facts.shipping_country), _clean_country(facts.billing_country),
-                       _clean_country(facts.ip_country))
+    ship, bill, ipc = (
+        _clean_country(facts.shipping_country),
+        _clean_country(facts.billing_country),
+        _clean_country(facts.ip_country),
+    )
     f["shipping_country"], f["billing_country"], f["ip_country"] = ship, bill, ipc
     f["ip_country_mismatch_shipping"] = int(ipc != ship) if ipc and ship else None
     f["ip_country_mismatch_billing"] = int(ipc != bill) if ipc and bill else None
     f["shipping_billing_mismatch"] = int(ship != bill) if ship and bill else None
-    for code, value, raw, what in (("shipping_country", ship, facts.shipping_country, "shipping country"),
-                                   ("billing_country", bill, facts.billing_country, "billing country")):
+    for code, value, raw, what in (
+        ("shipping_country", ship, facts.shipping_country, "shipping country"),
+        ("billing_country", bill, facts.billing_country, "billing country"),
+    ):
         if not value:
-            gaps.append((f"{code}_missing", f"{what} {str(raw)[:20]!r} is not a 2-letter country code" if raw
-                         else f"no {what}"))
+            gaps.append(
+                (f"{code}_missing", f"{what} {str(raw)[:20]!r} is not a 2-letter country code" if raw else f"no {what}")
+            )
     email = ids["email"]
     f["channel"] = str(facts.channel or "").strip().lower()[:32]
     f["email_domain"] = email.rsplit("@", 1)[-1][:100] if "@" in email else ""
@@ -334,8 +348,11 @@ def _history_features(f: dict, order_key: str, ids: dict, amount, currency: str,
         match = Q()
         for ident, value in present.items():
             match |= Q(**{_FIELD[ident]: value})
-        rows = list(base.filter(match, placed_at__gte=window_start).order_by("-placed_at").values_list(
-            "placed_at", "user_key", "email", "ip", "device", "payment_fingerprint")[:5000])
+        rows = list(
+            base.filter(match, placed_at__gte=window_start)
+            .order_by("-placed_at")
+            .values_list("placed_at", "user_key", "email", "ip", "device", "payment_fingerprint")[:5000]
+        )
     column = {"user": 1, "email": 2, "ip": 3, "device": 4, "payment": 5}
     me = {ids["user"], ids["email"]} - {""}
     for ident in IDENTIFIERS:
@@ -373,8 +390,12 @@ def shop_median_amount(currency: str):
     key = f"ecom_ai:fraud:median:{currency or '-'}"
     value = cache.get(key)
     if value is None:
-        amounts = [float(a) for a in FraudAssessment.objects.filter(currency=currency, amount__gt=0)
-                   .order_by("-placed_at").values_list("amount", flat=True)[:500]]
+        amounts = [
+            float(a)
+            for a in FraudAssessment.objects.filter(currency=currency, amount__gt=0)
+            .order_by("-placed_at")
+            .values_list("amount", flat=True)[:500]
+        ]
         value = statistics.median(amounts) if len(amounts) >= 5 else 0.0
         cache.set(key, value, 600)
     return value or None
@@ -396,7 +417,8 @@ def _behaviour_features(f: dict, user_key: str, visitor_key: str, placed_at) -> 
     rows = list(
         # before the order: its own purchase events (the order bridge stamps them with the order's time) do not count
         Event.objects.filter(who, occurred_at__gte=placed_at - BEHAVIOUR_WINDOW, occurred_at__lt=placed_at)
-        .order_by("-occurred_at").values_list("event_type", "item_key", "occurred_at", "channel")[:500]
+        .order_by("-occurred_at")
+        .values_list("event_type", "item_key", "occurred_at", "channel")[:500]
     )
     f["events_24h"] = len(rows)
     f["pages_viewed"] = sum(1 for r in rows if r[0] in ("view", "page_view"))

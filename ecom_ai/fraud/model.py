@@ -13,6 +13,7 @@
 any other names given in ``numeric``/``categorical``) so the product and the benchmark
 train exactly the same code. ``to_bytes()`` / ``from_bytes()`` serialise it.
 """
+
 from __future__ import annotations
 
 import io
@@ -33,12 +34,17 @@ class TabularNet(nn.Module):
     def __init__(self, n_numeric: int, cardinalities: list[int], hidden: int = 64, dropout: float = 0.1):
         super().__init__()
         self.embeddings = nn.ModuleList(
-            nn.Embedding(card, min(16, max(2, int(round(1.6 * card ** 0.56))))) for card in cardinalities
+            nn.Embedding(card, min(16, max(2, int(round(1.6 * card**0.56))))) for card in cardinalities
         )
         width = n_numeric + sum(e.embedding_dim for e in self.embeddings)
         self.body = nn.Sequential(
-            nn.Linear(width, hidden), nn.LayerNorm(hidden), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(hidden, hidden // 2), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(width, hidden),
+            nn.LayerNorm(hidden),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, hidden // 2),
+            nn.ReLU(),
+            nn.Dropout(dropout),
             nn.Linear(hidden // 2, 1),
         )
 
@@ -61,8 +67,16 @@ class FitReport:
 class FraudModel:
     """Feature dicts in, calibrated fraud probabilities out."""
 
-    def __init__(self, numeric: list[str], categorical: list[str], *, hidden: int = 64, dropout: float = 0.1,
-                 min_count: int = 5, max_vocab: int = 500):
+    def __init__(
+        self,
+        numeric: list[str],
+        categorical: list[str],
+        *,
+        hidden: int = 64,
+        dropout: float = 0.1,
+        min_count: int = 5,
+        max_vocab: int = 500,
+    ):
         self.numeric = list(numeric)
         self.categorical = list(categorical)
         self.hidden, self.dropout = hidden, dropout
@@ -142,15 +156,31 @@ class FraudModel:
 
     def _build(self) -> None:
         self.net = TabularNet(
-            len(self.numeric) + len(self.missing_cols), [len(v) + 1 for v in self.vocabs],
-            hidden=self.hidden, dropout=self.dropout,
+            len(self.numeric) + len(self.missing_cols),
+            [len(v) + 1 for v in self.vocabs],
+            hidden=self.hidden,
+            dropout=self.dropout,
         )
 
     # --- training ----------------------------------------------------------------------
-    def fit(self, rows, labels, *, val_rows=None, val_labels=None, epochs: int = 40, batch_size: int = 256,
-            lr: float = 3e-3, weight_decay: float = 1e-4, patience: int = 6, max_pos_weight: float = 20.0,
-            seed: int = 1234, device: str | torch.device = "cpu", progress=None,
-            min_val_positives: int = 5) -> FitReport:
+    def fit(
+        self,
+        rows,
+        labels,
+        *,
+        val_rows=None,
+        val_labels=None,
+        epochs: int = 40,
+        batch_size: int = 256,
+        lr: float = 3e-3,
+        weight_decay: float = 1e-4,
+        patience: int = 6,
+        max_pos_weight: float = 20.0,
+        seed: int = 1234,
+        device: str | torch.device = "cpu",
+        progress=None,
+        min_val_positives: int = 5,
+    ) -> FitReport:
         """Train on ``rows`` (feature dicts) and ``labels`` (0/1); calibrate on the validation rows.
 
         Without validation rows the last 20% of ``rows`` (callers pass them in time order)
@@ -193,7 +223,7 @@ class FraudModel:
             order = torch.from_numpy(rng.permutation(n)).to(device)
             total = 0.0
             for start in range(0, n, batch_size):
-                idx = order[start:start + batch_size]
+                idx = order[start : start + batch_size]
                 opt.zero_grad(set_to_none=True)
                 loss = loss_fn(net(xn[idx], xc[idx]), y[idx])
                 loss.backward()
@@ -235,9 +265,15 @@ class FraudModel:
             self.calib_a, self.calib_b = float(a.detach()), float(b.detach())
         else:  # undo the pos_weight prior shift at least
             self.calib_a, self.calib_b = 1.0, -math.log(float(pos_weight))
-        return FitReport(epochs=len(history), best_epoch=best[1], train_seconds=time.perf_counter() - started,
-                         val_loss=best[0], calibration=(self.calib_a, self.calib_b), history=history,
-                         early_stopping=signal)
+        return FitReport(
+            epochs=len(history),
+            best_epoch=best[1],
+            train_seconds=time.perf_counter() - started,
+            val_loss=best[0],
+            calibration=(self.calib_a, self.calib_b),
+            history=history,
+            early_stopping=signal,
+        )
 
     # --- serving -----------------------------------------------------------------------
     def logits(self, rows) -> np.ndarray:
@@ -255,7 +291,9 @@ class FraudModel:
         row.update({name: self.modes[j] for j, name in enumerate(self.categorical)})
         return row
 
-    def explain(self, row: dict, *, top: int = 5, min_logit: float = 0.05) -> tuple[float, list[tuple[str, float, float]]]:
+    def explain(
+        self, row: dict, *, top: int = 5, min_logit: float = 0.05
+    ) -> tuple[float, list[tuple[str, float, float]]]:
         """Probability of ``row`` and the features that pushed it up, by occlusion.
 
         Each feature is replaced in turn by its baseline value (one batched forward pass);
@@ -280,16 +318,27 @@ class FraudModel:
     # --- serialisation -----------------------------------------------------------------
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
-        torch.save({
-            "format": "ecom_ai.fraud.v1",
-            "numeric": self.numeric, "categorical": self.categorical,
-            "hidden": self.hidden, "dropout": self.dropout,
-            "min_count": self.min_count, "max_vocab": self.max_vocab,
-            "mean": self.mean.tolist(), "std": self.std.tolist(), "fill": self.fill.tolist(),
-            "missing_cols": self.missing_cols, "constant_cols": self.constant_cols, "vocabs": self.vocabs, "modes": self.modes,
-            "calibration": [self.calib_a, self.calib_b],
-            "state_dict": self.net.state_dict(),
-        }, buffer)
+        torch.save(
+            {
+                "format": "ecom_ai.fraud.v1",
+                "numeric": self.numeric,
+                "categorical": self.categorical,
+                "hidden": self.hidden,
+                "dropout": self.dropout,
+                "min_count": self.min_count,
+                "max_vocab": self.max_vocab,
+                "mean": self.mean.tolist(),
+                "std": self.std.tolist(),
+                "fill": self.fill.tolist(),
+                "missing_cols": self.missing_cols,
+                "constant_cols": self.constant_cols,
+                "vocabs": self.vocabs,
+                "modes": self.modes,
+                "calibration": [self.calib_a, self.calib_b],
+                "state_dict": self.net.state_dict(),
+            },
+            buffer,
+        )
         return buffer.getvalue()
 
     @classmethod
@@ -300,8 +349,14 @@ class FraudModel:
             raise ValueError(f"not a readable fraud model artifact: {str(exc)[:200]}") from None
         if not isinstance(state, dict) or state.get("format") != "ecom_ai.fraud.v1":
             raise ValueError("not an ecom_ai fraud model artifact")
-        model = cls(state["numeric"], state["categorical"], hidden=state["hidden"], dropout=state["dropout"],
-                    min_count=state["min_count"], max_vocab=state["max_vocab"])
+        model = cls(
+            state["numeric"],
+            state["categorical"],
+            hidden=state["hidden"],
+            dropout=state["dropout"],
+            min_count=state["min_count"],
+            max_vocab=state["max_vocab"],
+        )
         model.mean = np.asarray(state["mean"], dtype=np.float32)
         model.std = np.asarray(state["std"], dtype=np.float32)
         model.fill = np.asarray(state["fill"], dtype=np.float32)

@@ -7,11 +7,30 @@ non-identifying features stay, since fraud prevention records are usually kept u
 legitimate interest and the model still learns from the label. Delete the rows in the
 admin if your policy says otherwise.
 """
+
 from __future__ import annotations
 
-EXPORT_FIELDS = ("order_key", "order_number", "email", "ip", "device", "payment_fingerprint", "amount", "currency",
-                 "placed_at", "score", "level", "recommended_action", "reasons", "status", "decided_at", "note",
-                 "chargeback_at", "chargeback_reason", "report_attributes")
+EXPORT_FIELDS = (
+    "order_key",
+    "order_number",
+    "email",
+    "ip",
+    "device",
+    "payment_fingerprint",
+    "amount",
+    "currency",
+    "placed_at",
+    "score",
+    "level",
+    "recommended_action",
+    "reasons",
+    "status",
+    "decided_at",
+    "note",
+    "chargeback_at",
+    "chargeback_reason",
+    "report_attributes",
+)
 
 
 def export_assessments(user_key: str, visitor_keys: list) -> list:
@@ -28,8 +47,15 @@ def erase_assessments(user_key: str, visitor_keys: list) -> dict:
         features = dict(obj.features or {})
         features["email_domain"] = ""
         FraudAssessment.objects.filter(pk=obj.pk).update(
-            user_key="", email="", ip="", device="", payment_fingerprint="", note="", features=features,
-            report_attributes={})  # report-only attributes are often sensitive (age band...): erased
+            user_key="",
+            email="",
+            ip="",
+            device="",
+            payment_fingerprint="",
+            note="",
+            features=features,
+            report_attributes={},
+        )  # report-only attributes are often sensitive (age band...): erased
         count += 1
     return {"fraud_assessments_anonymised": count} if count else {}  # nothing to report for most users
 

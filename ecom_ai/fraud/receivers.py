@@ -1,5 +1,6 @@
 """Receivers of the fraud domain. Placed orders are assessed by the order bridge
 (``ecom_ai.orders``, on ``ecom_ai.signals.order_placed``), which calls ``assess_order``."""
+
 from __future__ import annotations
 
 
@@ -11,7 +12,9 @@ def _connect_config_invalidation():
 
     for model in (FraudRule, FraudListEntry, FraudSettings):
         for signal in (post_save, post_delete):
-            signal.connect(clear_config_cache, sender=model, dispatch_uid=f"ecom_ai.fraud.config.{model.__name__}.{signal}")
+            signal.connect(
+                clear_config_cache, sender=model, dispatch_uid=f"ecom_ai.fraud.config.{model.__name__}.{signal}"
+            )
 
 
 _connect_config_invalidation()

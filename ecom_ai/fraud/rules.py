@@ -21,6 +21,7 @@ unknown names...) is rejected with a message that says what and where. A compari
 between values of incompatible types (``"a" < 3``) is simply false, and division by zero
 gives ``None``, so a rule can never raise while scoring an order.
 """
+
 from __future__ import annotations
 
 import ast
@@ -50,16 +51,37 @@ _COMPARE = {
 }
 _ARITH = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
 _OP_NAMES = {
-    ast.Pow: "**", ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.LShift: "<<",
-    ast.RShift: ">>", ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^", ast.Is: "is",
-    ast.IsNot: "is not", ast.Invert: "~", ast.UAdd: "unary +",
+    ast.Pow: "**",
+    ast.Mod: "%",
+    ast.FloorDiv: "//",
+    ast.MatMult: "@",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.BitOr: "|",
+    ast.BitAnd: "&",
+    ast.BitXor: "^",
+    ast.Is: "is",
+    ast.IsNot: "is not",
+    ast.Invert: "~",
+    ast.UAdd: "unary +",
 }
 _NODE_NAMES = {
-    ast.Call: "function calls", ast.Attribute: "attribute access (.)", ast.Subscript: "indexing ([])",
-    ast.Lambda: "lambda", ast.ListComp: "comprehensions", ast.SetComp: "comprehensions",
-    ast.DictComp: "comprehensions", ast.GeneratorExp: "comprehensions", ast.JoinedStr: "f-strings",
-    ast.IfExp: "if/else expressions", ast.NamedExpr: "assignment (:=)", ast.Dict: "dicts",
-    ast.Set: "sets", ast.Starred: "*", ast.Await: "await", ast.Yield: "yield",
+    ast.Call: "function calls",
+    ast.Attribute: "attribute access (.)",
+    ast.Subscript: "indexing ([])",
+    ast.Lambda: "lambda",
+    ast.ListComp: "comprehensions",
+    ast.SetComp: "comprehensions",
+    ast.DictComp: "comprehensions",
+    ast.GeneratorExp: "comprehensions",
+    ast.JoinedStr: "f-strings",
+    ast.IfExp: "if/else expressions",
+    ast.NamedExpr: "assignment (:=)",
+    ast.Dict: "dicts",
+    ast.Set: "sets",
+    ast.Starred: "*",
+    ast.Await: "await",
+    ast.Yield: "yield",
 }
 
 
@@ -73,8 +95,10 @@ def _unknown_name_message(name: str, known, where: str) -> str:
     from ecom_ai.fraud.extras import report_only_attributes
 
     if any(attribute.name == name for attribute in report_only_attributes()):
-        return (f"{name!r}{where} is declared report only in FRAUD_EXTRA_FEATURES: it is shown in the fairness "
-                "report and is never a feature, so rules cannot use it.")
+        return (
+            f"{name!r}{where} is declared report only in FRAUD_EXTRA_FEATURES: it is shown in the fairness "
+            "report and is never a feature, so rules cannot use it."
+        )
     return f"Unknown feature {name!r}{where}.{_suggest(name, known)}"
 
 
@@ -135,11 +159,15 @@ def _check(node, known, names, *, depth: int, count: list) -> None:
             _check(value, **sub)
     elif isinstance(node, ast.UnaryOp):
         if not isinstance(node.op, (ast.Not, ast.USub)):
-            raise ConditionError(f"Operator {_OP_NAMES.get(type(node.op), type(node.op).__name__)} is not allowed{_where(node)}.")
+            raise ConditionError(
+                f"Operator {_OP_NAMES.get(type(node.op), type(node.op).__name__)} is not allowed{_where(node)}."
+            )
         _check(node.operand, **sub)
     elif isinstance(node, ast.BinOp):
         if type(node.op) not in _ARITH:
-            raise ConditionError(f"Operator {_OP_NAMES.get(type(node.op), type(node.op).__name__)} is not allowed{_where(node)}; use + - * /.")
+            raise ConditionError(
+                f"Operator {_OP_NAMES.get(type(node.op), type(node.op).__name__)} is not allowed{_where(node)}; use + - * /."
+            )
         _check(node.left, **sub)
         _check(node.right, **sub)
     elif isinstance(node, ast.Compare):
@@ -147,9 +175,11 @@ def _check(node, known, names, *, depth: int, count: list) -> None:
         for op, right in zip(node.ops, node.comparators):
             if isinstance(op, (ast.In, ast.NotIn)):
                 if not isinstance(right, (ast.List, ast.Tuple)):
-                    raise ConditionError(f"'in' needs a list of values like (\"a\", \"b\"){_where(right)}.")
+                    raise ConditionError(f'\'in\' needs a list of values like ("a", "b"){_where(right)}.')
             elif type(op) not in _COMPARE:
-                raise ConditionError(f"Operator {_OP_NAMES.get(type(op), type(op).__name__)} is not allowed{_where(node)}; use == or !=.")
+                raise ConditionError(
+                    f"Operator {_OP_NAMES.get(type(op), type(op).__name__)} is not allowed{_where(node)}; use == or !=."
+                )
             _check(right, **sub)
     elif isinstance(node, (ast.List, ast.Tuple)):
         if len(node.elts) > 100:

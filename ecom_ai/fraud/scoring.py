@@ -14,6 +14,7 @@ Reasons list the features that pushed the score, the rules and list entries that
 any gaps in the order's data. Scoring never raises into the caller: on an unexpected error
 an assessment is still stored, scored by "error", sent to review with the error listed.
 """
+
 from __future__ import annotations
 
 import logging
@@ -102,15 +103,31 @@ def heuristic_score(features: dict) -> tuple[int, list]:
             hit = False
         if hit:
             points += weight
-            reasons.append({"kind": "feature", "code": name, "value": _fmt(features.get(name)),
-                            "points": weight, "message": message})
+            reasons.append(
+                {
+                    "kind": "feature",
+                    "code": name,
+                    "value": _fmt(features.get(name)),
+                    "points": weight,
+                    "message": message,
+                }
+            )
     return min(100, points), reasons
 
 
 def model_score(model, features: dict) -> tuple[float, list]:
     probability, pushed = model.explain(features)
-    reasons = [{"kind": "feature", "code": name, "value": _fmt(features.get(name)), "points": round(points, 1),
-                "impact": round(impact, 3), "message": _describe(name)} for name, points, impact in pushed]
+    reasons = [
+        {
+            "kind": "feature",
+            "code": name,
+            "value": _fmt(features.get(name)),
+            "points": round(points, 1),
+            "impact": round(impact, 3),
+            "message": _describe(name),
+        }
+        for name, points, impact in pushed
+    ]
     return probability, reasons
 
 
@@ -148,7 +165,7 @@ def _load_lists():
     """All list entries as {(kind, value): [entry...]}, or None when there are too many to cache."""
     from ecom_ai.models.fraud import FraudListEntry
 
-    rows = list(FraudListEntry.objects.values("pk", "kind", "value", "list", "note")[:MAX_CACHED_LIST_ENTRIES + 1])
+    rows = list(FraudListEntry.objects.values("pk", "kind", "value", "list", "note")[: MAX_CACHED_LIST_ENTRIES + 1])
     if len(rows) > MAX_CACHED_LIST_ENTRIES:
         return None
     table: dict = {}
@@ -160,8 +177,12 @@ def _load_lists():
 def _list_hits(identifiers: dict) -> list:
     from ecom_ai.models.fraud import FraudListEntry
 
-    wanted = {("email", identifiers.get("email")), ("ip", identifiers.get("ip")),
-              ("device", identifiers.get("device")), ("payment_fingerprint", identifiers.get("payment"))}
+    wanted = {
+        ("email", identifiers.get("email")),
+        ("ip", identifiers.get("ip")),
+        ("device", identifiers.get("device")),
+        ("payment_fingerprint", identifiers.get("payment")),
+    }
     wanted = {(k, FraudListEntry.normalize(k, v)) for k, v in wanted if v}
     if not wanted:
         return []
@@ -179,8 +200,11 @@ def _list_hits(identifiers: dict) -> list:
 def _load_rules():
     from ecom_ai.models.fraud import FraudRule
 
-    return list(FraudRule.objects.filter(enabled=True).order_by("priority", "name").only(
-        "pk", "name", "condition", "action", "priority"))
+    return list(
+        FraudRule.objects.filter(enabled=True)
+        .order_by("priority", "name")
+        .only("pk", "name", "condition", "action", "priority")
+    )
 
 
 def _active_rules():
@@ -205,9 +229,18 @@ def score_order(facts: OrderFacts, *, model=None, use_active_model: bool = False
     level, score = _override_level(level, score, hits, fired, medium, high)
     reasons += [{"kind": "data", "code": code, "message": message} for code, message in result.gaps]
     rules_fired = [{"id": r.id, "name": r.name, "action": r.action} for r in fired]
-    return ScoreResult(facts=facts, features=result, score=score, probability=probability, level=level,
-                       action=LEVEL_ACTIONS[level], scorer=scorer, reasons=reasons, rules_fired=rules_fired,
-                       model_version_id=version_id)
+    return ScoreResult(
+        facts=facts,
+        features=result,
+        score=score,
+        probability=probability,
+        level=level,
+        action=LEVEL_ACTIONS[level],
+        scorer=scorer,
+        reasons=reasons,
+        rules_fired=rules_fired,
+        model_version_id=version_id,
+    )
 
 
 def _serving_model(model, use_active_model: bool):
@@ -239,22 +272,40 @@ def _score(model, version_id, features: dict, order_key):
         except Exception as exc:
             logger.exception("ecom_ai: the fraud model failed on order %r; using the heuristic", order_key)
             score, reasons = heuristic_score(features)
-            reasons.append({"kind": "error", "code": "model_failed",
-                            "message": f"the active model failed ({type(exc).__name__}); heuristic used"})
+            reasons.append(
+                {
+                    "kind": "error",
+                    "code": "model_failed",
+                    "message": f"the active model failed ({type(exc).__name__}); heuristic used",
+                }
+            )
             return max(0, min(100, score)), None, "heuristic", reasons, None
     score, reasons = heuristic_score(features)
     return max(0, min(100, score)), None, "heuristic", reasons, None
 
 
 def _rule_reasons(fired) -> list:
-    return [{"kind": "rule", "code": rule.name, "action": rule.action,
-             "message": f"rule {rule.name!r} fired ({rule.action})"} for rule in fired]
+    return [
+        {
+            "kind": "rule",
+            "code": rule.name,
+            "action": rule.action,
+            "message": f"rule {rule.name!r} fired ({rule.action})",
+        }
+        for rule in fired
+    ]
 
 
 def _list_reasons(hits) -> list:
-    return [{"kind": "list", "code": f"{hit['list']}:{hit['kind']}", "value": hit["value"],
-             "message": f"{hit['kind'].replace('_', ' ')} {hit['value']} is on the {hit['list']} list"}
-            for hit in hits]
+    return [
+        {
+            "kind": "list",
+            "code": f"{hit['list']}:{hit['kind']}",
+            "value": hit["value"],
+            "message": f"{hit['kind'].replace('_', ' ')} {hit['value']} is on the {hit['list']} list",
+        }
+        for hit in hits
+    ]
 
 
 def _override_level(level: str, score: int, hits, fired, medium: int, high: int) -> tuple[str, int]:
@@ -291,14 +342,25 @@ def save_assessment(result: ScoreResult):
     facts, feat = result.facts, result.features
     ids = feat.identifiers
     values = dict(
-        order_number=str(facts.number or "")[:191], user_key=ids["user"][:64], email=ids["email"][:254],
-        ip=ids["ip"][:64], device=ids["device"][:128], payment_fingerprint=ids["payment"][:128],
-        amount=feat.amount if feat.amount is not None and abs(feat.amount) < 10 ** 12 else None,
-        currency=feat.features.get("currency", "")[:8], placed_at=feat.placed_at,
-        score=result.score, probability=result.probability, level=result.level,
-        recommended_action=result.action, scorer=result.scorer, reasons=result.reasons,
-        features=_json_features(feat.features), rules_fired=result.rules_fired,
-        model_version_id=result.model_version_id, report_attributes=_json_features(feat.report),
+        order_number=str(facts.number or "")[:191],
+        user_key=ids["user"][:64],
+        email=ids["email"][:254],
+        ip=ids["ip"][:64],
+        device=ids["device"][:128],
+        payment_fingerprint=ids["payment"][:128],
+        amount=feat.amount if feat.amount is not None and abs(feat.amount) < 10**12 else None,
+        currency=feat.features.get("currency", "")[:8],
+        placed_at=feat.placed_at,
+        score=result.score,
+        probability=result.probability,
+        level=result.level,
+        recommended_action=result.action,
+        scorer=result.scorer,
+        reasons=result.reasons,
+        features=_json_features(feat.features),
+        rules_fired=result.rules_fired,
+        model_version_id=result.model_version_id,
+        report_attributes=_json_features(feat.report),
     )
     key = str(facts.order_key)[:191]
     for attempt in range(2):
@@ -312,8 +374,9 @@ def save_assessment(result: ScoreResult):
                     for name, value in values.items():
                         setattr(obj, name, value)
                     if obj.status in (FraudAssessment.STATUS_AUTO, FraudAssessment.STATUS_PENDING):
-                        obj.status = (FraudAssessment.STATUS_AUTO if result.level == "low"
-                                      else FraudAssessment.STATUS_PENDING)
+                        obj.status = (
+                            FraudAssessment.STATUS_AUTO if result.level == "low" else FraudAssessment.STATUS_PENDING
+                        )
                     obj.save()
             break
         except IntegrityError:  # a concurrent first assessment of the same order won: update it
@@ -356,8 +419,11 @@ def assess_facts(facts: OrderFacts, *, model=None, retry_transient: bool = False
     except TRANSIENT_DB_ERRORS as exc:
         _drop_broken_connection()
         if retry_transient:
-            logger.warning("ecom_ai: fraud scoring of order %r hit a database error (%s); retrying later",
-                           getattr(facts, "order_key", None), exc)
+            logger.warning(
+                "ecom_ai: fraud scoring of order %r hit a database error (%s); retrying later",
+                getattr(facts, "order_key", None),
+                exc,
+            )
             raise TransientScoringError(getattr(facts, "order_key", None), exc) from exc
         logger.exception("ecom_ai: fraud scoring of order %r failed", getattr(facts, "order_key", None))
         return _error_assessment(facts, exc)
@@ -375,12 +441,15 @@ def _error_assessment(facts: OrderFacts, exc: BaseException):
         except TRANSIENT_DB_ERRORS:
             _drop_broken_connection()
             if attempt:
-                logger.exception("ecom_ai: could not store the error assessment of order %r; "
-                                 "`ecom_ai_assess_orders --missing` will assess it",
-                                 getattr(facts, "order_key", None))
+                logger.exception(
+                    "ecom_ai: could not store the error assessment of order %r; "
+                    "`ecom_ai_assess_orders --missing` will assess it",
+                    getattr(facts, "order_key", None),
+                )
         except Exception:
-            logger.exception("ecom_ai: could not store the error assessment of order %r",
-                             getattr(facts, "order_key", None))
+            logger.exception(
+                "ecom_ai: could not store the error assessment of order %r", getattr(facts, "order_key", None)
+            )
             return None
     return None
 
@@ -401,16 +470,26 @@ def _store_error_assessment(facts: OrderFacts, exc: BaseException):
             order_number=str(getattr(facts, "number", "") or "")[:191],
             user_key=str(getattr(facts, "user_key", "") or "")[:64],
             email=str(getattr(facts, "email", "") or "")[:254],
-            score=0, probability=None, level="medium", recommended_action="review", scorer="error",
+            score=0,
+            probability=None,
+            level="medium",
+            recommended_action="review",
+            scorer="error",
             status=FraudAssessment.STATUS_PENDING,
-            reasons=[{"kind": "error", "code": type(exc).__name__,
-                      "message": f"scoring failed ({type(exc).__name__}: {str(exc)[:300]}); review by hand"}],
+            reasons=[
+                {
+                    "kind": "error",
+                    "code": type(exc).__name__,
+                    "message": f"scoring failed ({type(exc).__name__}: {str(exc)[:300]}); review by hand",
+                }
+            ],
         ),
     )
     return obj
 
 
 # --- the public service --------------------------------------------------------------
+
 
 def request_context(request) -> dict:
     """The facts a request adds to an order: IP, visitor key, IP country header (JSON-safe)."""
@@ -568,4 +647,3 @@ def decide_many(assessments, decision: str, *, user=None) -> int:
             assessment.decide(decision, by=by)
             count += 1
     return count
-

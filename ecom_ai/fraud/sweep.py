@@ -9,6 +9,7 @@ sweep closes that gap: ``ecom_ai_assess_orders --missing`` or the beat task
 ``FRAUD_SWEEP_HOURS`` (older than ``FRAUD_SWEEP_GRACE_SECONDS``, which are left to their own
 task) and assesses each one that has no assessment, with the same pipeline as the task.
 """
+
 from __future__ import annotations
 
 import logging
@@ -48,8 +49,12 @@ def _recent_orders(hours: float, grace_seconds: float):
     created = adapter.order_lookup("created_at")
     if created:
         now = timezone.now()
-        return manager.filter(**{f"{created}__gte": now - timedelta(hours=hours),
-                                 f"{created}__lte": now - timedelta(seconds=grace_seconds)}).order_by(created, "pk")
+        return manager.filter(
+            **{
+                f"{created}__gte": now - timedelta(hours=hours),
+                f"{created}__lte": now - timedelta(seconds=grace_seconds),
+            }
+        ).order_by(created, "pk")
     return manager.order_by("-pk")[:NEWEST_WITHOUT_DATES]
 
 
@@ -97,6 +102,11 @@ def assess_missing_orders(hours: float | None = None, grace_seconds: float | Non
         else:
             result.assessed += 1
     if keys:
-        logger.warning("ecom_ai: the fraud sweep found %d placed order(s) without an assessment; %d scored, "
-                       "%d sent to review as errors", result.missing, result.assessed, result.errors)
+        logger.warning(
+            "ecom_ai: the fraud sweep found %d placed order(s) without an assessment; %d scored, "
+            "%d sent to review as errors",
+            result.missing,
+            result.assessed,
+            result.errors,
+        )
     return result

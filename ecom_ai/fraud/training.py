@@ -34,6 +34,7 @@ the built-in heuristic's ``heuristic_roc_auc`` / ``heuristic_pr_auc`` on the sam
 the quality floor requires ≥ 50 fraud labels, ≥ 500 labelled orders and a ROC-AUC above
 the heuristic's (``ecom_ai.ml.quality``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -50,10 +51,23 @@ from ecom_ai.fraud.model import FraudModel
 from ecom_ai.ml.registry import NotEnoughData, ProgressReporter, Trainer, TrainResult
 from ecom_ai.ml.validation import blocked_folds, bootstrap_interval, stratified_holdout, within_groups
 
-DEFAULT_PARAMS = {"epochs": 40, "batch_size": 256, "lr": 3e-3, "hidden": 64, "dropout": 0.1,
-                  "weight_decay": 1e-4, "patience": 6, "min_count": 5, "validation_fraction": 0.2,
-                  "validation_min_positives": 20, "validation_max_rate_ratio": 2.0, "folds": 5, "fold_blocks": 4,
-                  "inner_validation_fraction": 0.15, "bootstrap": 200}
+DEFAULT_PARAMS = {
+    "epochs": 40,
+    "batch_size": 256,
+    "lr": 3e-3,
+    "hidden": 64,
+    "dropout": 0.1,
+    "weight_decay": 1e-4,
+    "patience": 6,
+    "min_count": 5,
+    "validation_fraction": 0.2,
+    "validation_min_positives": 20,
+    "validation_max_rate_ratio": 2.0,
+    "folds": 5,
+    "fold_blocks": 4,
+    "inner_validation_fraction": 0.15,
+    "bootstrap": 200,
+}
 
 
 def labelled_rows(now=None):
@@ -66,9 +80,13 @@ def labelled_rows(now=None):
         cutoff = (now or timezone.now()) - timedelta(days=days)
         query |= Q(label__isnull=True, status=FraudAssessment.STATUS_AUTO, placed_at__lt=cutoff)
     rows, labels, times = [], [], []
-    for features, label, placed in (FraudAssessment.objects.filter(query).exclude(scorer="error")
-                                    .order_by("placed_at", "pk").values_list("features", "label", "placed_at")
-                                    .iterator(chunk_size=2000)):
+    for features, label, placed in (
+        FraudAssessment.objects.filter(query)
+        .exclude(scorer="error")
+        .order_by("placed_at", "pk")
+        .values_list("features", "label", "placed_at")
+        .iterator(chunk_size=2000)
+    ):
         if not isinstance(features, dict) or not features:
             continue
         rows.append(features)
@@ -79,8 +97,7 @@ def labelled_rows(now=None):
 
 def model_inputs() -> tuple[list[str], list[str]]:
     """``(numeric, categorical)`` input names: the built-in features and the declared extras."""
-    return (list(NUMERIC_FEATURES) + extras.numeric_names(),
-            list(CATEGORICAL_FEATURES) + extras.categorical_names())
+    return (list(NUMERIC_FEATURES) + extras.numeric_names(), list(CATEGORICAL_FEATURES) + extras.categorical_names())
 
 
 def _roc_auc(y: np.ndarray, p: np.ndarray) -> float:
@@ -122,9 +139,11 @@ def evaluate(y, p, groups=None) -> dict:
     if len(np.unique(y)) < 2:
         return {}
     if groups is not None:
-        values = {"roc_auc": within_groups(_roc_auc)(y, p, groups),
-                  "pr_auc": within_groups(_average_precision, "positives")(y, p, groups),
-                  "recall_at_1pct_fpr": within_groups(_recall_at_fpr_1pct, "positives")(y, p, groups)}
+        values = {
+            "roc_auc": within_groups(_roc_auc)(y, p, groups),
+            "pr_auc": within_groups(_average_precision, "positives")(y, p, groups),
+            "recall_at_1pct_fpr": within_groups(_recall_at_fpr_1pct, "positives")(y, p, groups),
+        }
         if any(v is None for v in values.values()):  # no fold has both classes: pool after all
             return evaluate(y, p)
         return {**values, "brier": float(np.mean((p - y) ** 2))}
@@ -148,6 +167,7 @@ def heuristic_scores(rows) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- validation plan
+
 
 @dataclass
 class ValidationPlan:
@@ -181,8 +201,10 @@ def plan_validation(labels: np.ndarray, params: dict) -> ValidationPlan:
     elif negatives < minimum:
         reason = f"the newest {len(window)} labelled orders hold {negatives} legitimate ones, fewer than {minimum}"
     elif old_rate > 0 and not (1 / ratio_limit <= new_rate / old_rate <= ratio_limit):
-        reason = (f"their fraud rate {new_rate:.1%} is far from the {old_rate:.1%} of the older orders "
-                  f"(more than {ratio_limit:g}x apart)")
+        reason = (
+            f"their fraud rate {new_rate:.1%} is far from the {old_rate:.1%} of the older orders "
+            f"(more than {ratio_limit:g}x apart)"
+        )
     method = "time_blocked_folds" if reason else "newest_window"
     return ValidationPlan(method, cut, len(window), positives, reason)
 
@@ -217,23 +239,36 @@ class FraudTrainer(Trainer):
         plan = plan_validation(labels, params)
         positives, total = int(labels.sum()), len(labels)
         if plan.method == "newest_window":
-            progress.update(percent=1, message=f"Training on {plan.cut} orders, validating on the newest "
-                                               f"{plan.window_rows} ({positives} fraud labels in all).")
-            model, validated = self._train_on_window(rows, labels, times, plan, numeric, categorical, params,
-                                                     progress)
+            progress.update(
+                percent=1,
+                message=f"Training on {plan.cut} orders, validating on the newest "
+                f"{plan.window_rows} ({positives} fraud labels in all).",
+            )
+            model, validated = self._train_on_window(rows, labels, times, plan, numeric, categorical, params, progress)
         else:
-            progress.update(percent=1, message=f"The newest window cannot validate: {plan.reason}. Validating "
-                                               f"with {params['folds']} time-blocked folds over {total} orders.")
+            progress.update(
+                percent=1,
+                message=f"The newest window cannot validate: {plan.reason}. Validating "
+                f"with {params['folds']} time-blocked folds over {total} orders.",
+            )
             model, validated = self._train_with_folds(rows, labels, times, numeric, categorical, params, progress)
         metrics, validation = self._report(validated, plan, params)
-        metrics.update(labelled_orders=total, fraud_labels=positives, epochs=validated.epochs,
-                       best_epoch=validated.best_epoch,
-                       train_rows=plan.cut if plan.method == "newest_window" else total)
+        metrics.update(
+            labelled_orders=total,
+            fraud_labels=positives,
+            epochs=validated.epochs,
+            best_epoch=validated.best_epoch,
+            train_rows=plan.cut if plan.method == "newest_window" else total,
+        )
         return TrainResult(
-            payload=model.to_bytes(), metrics=metrics,
-            params={**{k: params[k] for k in DEFAULT_PARAMS}, "extra_features": numeric[len(NUMERIC_FEATURES):]
-                    + categorical[len(CATEGORICAL_FEATURES):]},
-            data_start=min(times) if times else None, data_end=max(times) if times else None,
+            payload=model.to_bytes(),
+            metrics=metrics,
+            params={
+                **{k: params[k] for k in DEFAULT_PARAMS},
+                "extra_features": numeric[len(NUMERIC_FEATURES) :] + categorical[len(CATEGORICAL_FEATURES) :],
+            },
+            data_start=min(times) if times else None,
+            data_end=max(times) if times else None,
             validation=validation,
         )
 
@@ -245,37 +280,71 @@ class FraudTrainer(Trainer):
     def _check_enough(labels) -> None:
         positives, total = int(labels.sum()), len(labels)
         if total < ecom_settings.FRAUD_MIN_LABELS:
-            raise NotEnoughData(f"{total} labelled orders, at least {ecom_settings.FRAUD_MIN_LABELS} are needed "
-                                "(review flagged orders or import chargebacks).")
+            raise NotEnoughData(
+                f"{total} labelled orders, at least {ecom_settings.FRAUD_MIN_LABELS} are needed "
+                "(review flagged orders or import chargebacks)."
+            )
         if positives < ecom_settings.FRAUD_MIN_POSITIVES or total - positives < ecom_settings.FRAUD_MIN_POSITIVES:
-            raise NotEnoughData(f"{positives} fraud and {total - positives} legitimate labels; at least "
-                                f"{ecom_settings.FRAUD_MIN_POSITIVES} of each are needed.")
+            raise NotEnoughData(
+                f"{positives} fraud and {total - positives} legitimate labels; at least "
+                f"{ecom_settings.FRAUD_MIN_POSITIVES} of each are needed."
+            )
 
     def _fit(self, rows, labels, val_rows, val_labels, numeric, categorical, params, on_epoch=None):
-        model = FraudModel(numeric, categorical, hidden=int(params["hidden"]), dropout=float(params["dropout"]),
-                           min_count=int(params["min_count"]))
-        report = model.fit(rows, labels, val_rows=val_rows, val_labels=val_labels, epochs=int(params["epochs"]),
-                           batch_size=int(params["batch_size"]), lr=float(params["lr"]),
-                           weight_decay=float(params["weight_decay"]), patience=int(params["patience"]),
-                           seed=int(params.get("seed") or ecom_settings.SEED), device=self.device, progress=on_epoch)
+        model = FraudModel(
+            numeric,
+            categorical,
+            hidden=int(params["hidden"]),
+            dropout=float(params["dropout"]),
+            min_count=int(params["min_count"]),
+        )
+        report = model.fit(
+            rows,
+            labels,
+            val_rows=val_rows,
+            val_labels=val_labels,
+            epochs=int(params["epochs"]),
+            batch_size=int(params["batch_size"]),
+            lr=float(params["lr"]),
+            weight_decay=float(params["weight_decay"]),
+            patience=int(params["patience"]),
+            seed=int(params.get("seed") or ecom_settings.SEED),
+            device=self.device,
+            progress=on_epoch,
+        )
         return model, report
 
     def _fit_inner(self, rows, labels, numeric, categorical, params, on_epoch=None):
         """Fit on ``rows`` with early stopping and calibration on a stratified random share of them."""
         seed = int(params.get("seed") or ecom_settings.SEED)
         kept, held = stratified_holdout(labels, float(params["inner_validation_fraction"]), seed)
-        return self._fit([rows[i] for i in kept], labels[kept], [rows[i] for i in held], labels[held],
-                         numeric, categorical, params, on_epoch)
+        return self._fit(
+            [rows[i] for i in kept],
+            labels[kept],
+            [rows[i] for i in held],
+            labels[held],
+            numeric,
+            categorical,
+            params,
+            on_epoch,
+        )
 
     def _train_on_window(self, rows, labels, times, plan, numeric, categorical, params, progress):
         def on_epoch(epoch, epochs, loss, metrics):
             progress.update(epoch=epoch, total_epochs=epochs, loss=loss, metrics=metrics)
 
         cut = plan.cut
-        model, report = self._fit(rows[:cut], labels[:cut], rows[cut:], labels[cut:], numeric, categorical, params,
-                                  on_epoch)
-        validated = Validated(labels[cut:], model.predict_proba(rows[cut:]), rows[cut:], times[cut:],
-                              epochs=report.epochs, best_epoch=report.best_epoch)
+        model, report = self._fit(
+            rows[:cut], labels[:cut], rows[cut:], labels[cut:], numeric, categorical, params, on_epoch
+        )
+        validated = Validated(
+            labels[cut:],
+            model.predict_proba(rows[cut:]),
+            rows[cut:],
+            times[cut:],
+            epochs=report.epochs,
+            best_epoch=report.best_epoch,
+        )
         return model, validated
 
     def _train_with_folds(self, rows, labels, times, numeric, categorical, params, progress):
@@ -285,28 +354,50 @@ class FraudTrainer(Trainer):
         fold_reports = []
         steps = len(folds) + 1
         for number, (train_idx, test_idx) in enumerate(folds, start=1):
-            progress.update(percent=100.0 * (number - 1) / steps,
-                            message=f"Fold {number} of {len(folds)}: validating on {len(test_idx)} orders in "
-                                    f"{params['fold_blocks']} periods from {times[test_idx[0]]:%Y-%m-%d} to "
-                                    f"{times[test_idx[-1]]:%Y-%m-%d}.")
-            fold_model, _ = self._fit_inner([rows[i] for i in train_idx], labels[train_idx], numeric, categorical,
-                                            params)
+            progress.update(
+                percent=100.0 * (number - 1) / steps,
+                message=f"Fold {number} of {len(folds)}: validating on {len(test_idx)} orders in "
+                f"{params['fold_blocks']} periods from {times[test_idx[0]]:%Y-%m-%d} to "
+                f"{times[test_idx[-1]]:%Y-%m-%d}.",
+            )
+            fold_model, _ = self._fit_inner(
+                [rows[i] for i in train_idx], labels[train_idx], numeric, categorical, params
+            )
             out_of_fold[test_idx] = fold_model.predict_proba([rows[i] for i in test_idx])
             groups[test_idx] = number
             fold_metrics = evaluate(labels[test_idx], out_of_fold[test_idx])
-            fold_reports.append({"fold": number, "start": times[test_idx[0]], "end": times[test_idx[-1]],
-                                 "rows": int(len(test_idx)), "positives": int(labels[test_idx].sum()),
-                                 "roc_auc": fold_metrics.get("roc_auc")})
+            fold_reports.append(
+                {
+                    "fold": number,
+                    "start": times[test_idx[0]],
+                    "end": times[test_idx[-1]],
+                    "rows": int(len(test_idx)),
+                    "positives": int(labels[test_idx].sum()),
+                    "roc_auc": fold_metrics.get("roc_auc"),
+                }
+            )
 
         def on_epoch(epoch, epochs, loss, metrics):
-            progress.update(epoch=epoch, total_epochs=epochs, loss=loss, metrics=metrics,
-                            percent=100.0 * (steps - 1 + epoch / max(1, epochs)) / steps)
+            progress.update(
+                epoch=epoch,
+                total_epochs=epochs,
+                loss=loss,
+                metrics=metrics,
+                percent=100.0 * (steps - 1 + epoch / max(1, epochs)) / steps,
+            )
 
         progress.update(message=f"Training the served model on all {len(labels)} labelled orders.")
         model, report = self._fit_inner(rows, labels, numeric, categorical, params, on_epoch)
-        return model, Validated(labels, out_of_fold, rows, times, folds=fold_reports, groups=groups,
-                                epochs=report.epochs,
-                                best_epoch=report.best_epoch)
+        return model, Validated(
+            labels,
+            out_of_fold,
+            rows,
+            times,
+            folds=fold_reports,
+            groups=groups,
+            epochs=report.epochs,
+            best_epoch=report.best_epoch,
+        )
 
     @staticmethod
     def _report(validated: Validated, plan: ValidationPlan, params) -> tuple[dict, dict]:
@@ -335,10 +426,15 @@ class FraudTrainer(Trainer):
         positives = int(y.sum())
         metrics.update(validation_rows=int(len(y)), validation_positives=positives)
         validation = {
-            "method": plan.method, "method_label": plan.label, "rows": int(len(y)), "positives": positives,
+            "method": plan.method,
+            "method_label": plan.label,
+            "rows": int(len(y)),
+            "positives": positives,
             "start": min(validated.times) if validated.times else None,
             "end": max(validated.times) if validated.times else None,
-            "intervals": intervals, "confidence": 0.95, "bootstrap_resamples": n_boot,
+            "intervals": intervals,
+            "confidence": 0.95,
+            "bootstrap_resamples": n_boot,
             "newest_window": {"rows": plan.window_rows, "positives": plan.window_positives},
         }
         if plan.method != "newest_window":

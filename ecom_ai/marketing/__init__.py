@@ -10,6 +10,7 @@ The entry points (plain Python, no HTTP)::
 
 See docs/marketing.md.
 """
+
 from __future__ import annotations
 
 

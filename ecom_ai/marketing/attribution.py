@@ -12,6 +12,7 @@ Offer events (``offer_shown``, ``offer_clicked``, ``offer_redeemed`` with ``cont
 stamp ``shown_at`` / ``clicked_at`` (``mark_events``). Each write is conditional, so a
 re-sent order or event never counts twice.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,18 +35,24 @@ def credit_order(record) -> int:
     updated = 0
     codes = [normalize_code(code) for code in (record.coupon_codes or []) if code]
     for code in codes:
-        decision = (OfferDecision.objects.filter(coupon_code=code).select_related("offer")
-                    .order_by("-created_at").first())
+        decision = (
+            OfferDecision.objects.filter(coupon_code=code).select_related("offer").order_by("-created_at").first()
+        )
         if decision is None or (decision.order_key and decision.order_key != record.key):
             continue
         discount = decision.offer.discount_for(total) if decision.offer is not None else Decimal("0")
         updated += OfferDecision.objects.filter(pk=decision.pk, order_key__in=("", record.key)).update(
-            redeemed_at=decision.redeemed_at or when, converted_at=decision.converted_at or when,
-            order_key=record.key, order_value=total, discount=discount)
+            redeemed_at=decision.redeemed_at or when,
+            converted_at=decision.converted_at or when,
+            order_key=record.key,
+            order_value=total,
+            discount=discount,
+        )
         Coupon.objects.filter(code=code, redeemed_at__isnull=True).update(redeemed_at=when, order_key=record.key)
     if record.user_key:
         open_decisions = OfferDecision.objects.filter(
-            Q(expires_at__gte=when), user_key=record.user_key, created_at__lte=when, order_key="")
+            Q(expires_at__gte=when), user_key=record.user_key, created_at__lte=when, order_key=""
+        )
         if codes:
             open_decisions = open_decisions.exclude(coupon_code__in=codes)
         updated += open_decisions.update(converted_at=when, order_key=record.key, order_value=total)
@@ -68,5 +75,6 @@ def mark_events(events) -> int:
             continue
         who = Q(user_key=event.user_key) if event.user_key else Q(visitor_key=event.visitor_key)
         updated += OfferDecision.objects.filter(who, pk=decision_id, **{f"{column}__isnull": True}).update(
-            **{column: event.occurred_at})
+            **{column: event.occurred_at}
+        )
     return updated

@@ -17,6 +17,7 @@
    when the shop overrides it) are written in one transaction; ``ecom_ai.signals.offers_decided``
    is sent after commit with the campaign and the decisions that carry an offer.
 """
+
 from __future__ import annotations
 
 import csv
@@ -56,8 +57,14 @@ def _policy_matrix(campaign, keys, states, x):
     from ecom_ai.marketing.serving import learned_policy
 
     n, arms = len(states), len(keys)
-    fixed_key = next((k for k, offer in zip(keys, campaign_arms(campaign))
-                      if offer is not None and offer.pk == campaign.fixed_offer_id), "none")
+    fixed_key = next(
+        (
+            k
+            for k, offer in zip(keys, campaign_arms(campaign))
+            if offer is not None and offer.pk == campaign.fixed_offer_id
+        ),
+        "none",
+    )
     fixed = np.tile(epsilon_greedy(keys.index(fixed_key), arms, campaign.exploration_rate), (n, 1))
     if campaign.policy == type(campaign).Policy.FIXED:
         return fixed, None, "fixed", None
@@ -90,8 +97,9 @@ def decide_batch(campaign, customers, *, rng: random.Random | None = None, now=N
     arms = campaign_arms(campaign)
     keys = [arm_key(a) for a in arms]
     customers = [(who, state) for who, state in customers if who]
-    existing = set(OfferDecision.objects.filter(campaign=campaign, expires_at__gt=now)
-                   .values_list("subject_key", flat=True))
+    existing = set(
+        OfferDecision.objects.filter(campaign=campaign, expires_at__gt=now).values_list("subject_key", flat=True)
+    )
     todo, control = [], []
     for who, state in customers:
         if who.subject_key in existing:
@@ -122,8 +130,9 @@ def decide_batch(campaign, customers, *, rng: random.Random | None = None, now=N
     keep = np.zeros(len(todo), dtype=bool)
     with transaction.atomic():
         locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
-        left_total = (float(locked.total_budget - locked.spent_total) if locked.total_budget is not None
-                      else float("inf"))
+        left_total = (
+            float(locked.total_budget - locked.spent_total) if locked.total_budget is not None else float("inf")
+        )
         spent_today = float(locked.spent_today) if locked.spent_day == now.date() else 0.0
         left_day = float(locked.daily_budget) - spent_today if locked.daily_budget is not None else float("inf")
         room = min(left_total, left_day)
@@ -144,8 +153,10 @@ def decide_batch(campaign, customers, *, rng: random.Random | None = None, now=N
             arm = int(drawn[i]) if (drawn[i] == 0 or keep[i]) else 0
             offer = arms[arm]
             forced = drawn[i] != 0 and not keep[i]
-            reasons = [f"batch {result.batch}: {policy_name} policy", f"chose {keys[int(drawn[i])]} with "
-                       f"probability {probs[i, drawn[i]]:.3f}"]
+            reasons = [
+                f"batch {result.batch}: {policy_name} policy",
+                f"chose {keys[int(drawn[i])]} with probability {probs[i, drawn[i]]:.3f}",
+            ]
             if forced:
                 reasons.append(f"budget exhausted: {keys[int(drawn[i])]} not given")
                 result.over_budget += 1
@@ -153,33 +164,69 @@ def decide_batch(campaign, customers, *, rng: random.Random | None = None, now=N
             if offer is not None and offer.needs_code:
                 if default_coupons:
                     code = normalize_code(new_coupon_code())
-                    coupons.append(Coupon(code=code, campaign=campaign, offer=offer, user_key=who.user_key[:64],
-                                          visitor_key=who.visitor_key[:64], created_at=now,
-                                          expires_at=now + timedelta(days=offer.validity_days)))
+                    coupons.append(
+                        Coupon(
+                            code=code,
+                            campaign=campaign,
+                            offer=offer,
+                            user_key=who.user_key[:64],
+                            visitor_key=who.visitor_key[:64],
+                            created_at=now,
+                            expires_at=now + timedelta(days=offer.validity_days),
+                        )
+                    )
                 else:
                     code = normalize_code(get_adapter().issue_coupon(who, offer))
             days = max(campaign.decision_days, offer.validity_days if offer is not None else 0)
-            rows.append(OfferDecision(
-                campaign=campaign, offer=offer, subject_key=who.subject_key, user_key=who.user_key[:64],
-                visitor_key=who.visitor_key[:64], channel=(who.channel or "email")[:32],
-                propensity=float(probs[i, drawn[i]]),
-                probabilities={k: round(float(p), 6) for k, p in zip(keys, probs[i])},
-                for_learning=not forced, policy=policy_name, model_version=version, reasons=reasons, state=state,
-                cost=Decimal(str(costs[arm])) if offer is not None else Decimal("0"), coupon_code=code,
-                batch=result.batch, created_at=now, expires_at=now + timedelta(days=days)))
+            rows.append(
+                OfferDecision(
+                    campaign=campaign,
+                    offer=offer,
+                    subject_key=who.subject_key,
+                    user_key=who.user_key[:64],
+                    visitor_key=who.visitor_key[:64],
+                    channel=(who.channel or "email")[:32],
+                    propensity=float(probs[i, drawn[i]]),
+                    probabilities={k: round(float(p), 6) for k, p in zip(keys, probs[i])},
+                    for_learning=not forced,
+                    policy=policy_name,
+                    model_version=version,
+                    reasons=reasons,
+                    state=state,
+                    cost=Decimal(str(costs[arm])) if offer is not None else Decimal("0"),
+                    coupon_code=code,
+                    batch=result.batch,
+                    created_at=now,
+                    expires_at=now + timedelta(days=days),
+                )
+            )
             result.offers += offer is not None
         for who, state in control:
-            rows.append(OfferDecision(
-                campaign=campaign, offer=None, subject_key=who.subject_key, user_key=who.user_key[:64],
-                visitor_key=who.visitor_key[:64], channel=(who.channel or "email")[:32], propensity=1.0,
-                probabilities={"none": 1.0}, is_control=True, for_learning=False, policy="control",
-                reasons=[f"batch {result.batch}: control group"], state=state, batch=result.batch, created_at=now,
-                expires_at=now + timedelta(days=campaign.decision_days)))
+            rows.append(
+                OfferDecision(
+                    campaign=campaign,
+                    offer=None,
+                    subject_key=who.subject_key,
+                    user_key=who.user_key[:64],
+                    visitor_key=who.visitor_key[:64],
+                    channel=(who.channel or "email")[:32],
+                    propensity=1.0,
+                    probabilities={"none": 1.0},
+                    is_control=True,
+                    for_learning=False,
+                    policy="control",
+                    reasons=[f"batch {result.batch}: control group"],
+                    state=state,
+                    batch=result.batch,
+                    created_at=now,
+                    expires_at=now + timedelta(days=campaign.decision_days),
+                )
+            )
             result.control += 1
         for start in range(0, len(coupons), CHUNK):
-            Coupon.objects.bulk_create(coupons[start:start + CHUNK])
+            Coupon.objects.bulk_create(coupons[start : start + CHUNK])
         for start in range(0, len(rows), CHUNK):
-            OfferDecision.objects.bulk_create(rows[start:start + CHUNK])
+            OfferDecision.objects.bulk_create(rows[start : start + CHUNK])
         result.decided = len(rows)
         if send_signal:
             batch_id = result.batch
@@ -201,41 +248,62 @@ def load_states(campaign, *, now=None, limit: int | None = None):
     now = now or timezone.now()
     since = now - timedelta(days=HISTORY_DAYS)
     events: dict[str, list] = {}
-    rows = (Event.objects.filter(occurred_at__gte=since).exclude(user_key="")
-            .values_list("user_key", "event_type", "channel", "occurred_at", "value", "context")
-            .iterator(chunk_size=5000))
+    rows = (
+        Event.objects.filter(occurred_at__gte=since)
+        .exclude(user_key="")
+        .values_list("user_key", "event_type", "channel", "occurred_at", "value", "context")
+        .iterator(chunk_size=5000)
+    )
     for user_key, *rest in rows:
         events.setdefault(user_key, []).append(tuple(rest))
     decisions: dict[str, list] = {}
-    for user_key, created, offer_id, redeemed in (OfferDecision.objects.filter(created_at__gte=since)
-                                                  .exclude(user_key="")
-                                                  .values_list("user_key", "created_at", "offer_id", "redeemed_at")
-                                                  .iterator(chunk_size=5000)):
+    for user_key, created, offer_id, redeemed in (
+        OfferDecision.objects.filter(created_at__gte=since)
+        .exclude(user_key="")
+        .values_list("user_key", "created_at", "offer_id", "redeemed_at")
+        .iterator(chunk_size=5000)
+    ):
         decisions.setdefault(user_key, []).append((created, offer_id is not None, redeemed))
     users = sorted(events)[:limit] if limit else sorted(events)
     channel = "email" if "email" in (campaign.channels or []) else (campaign.channels or ["email"])[0]
     for user_key in users:
-        yield (Identity(user_key=user_key, channel=channel),
-               customer_state(events[user_key], decisions.get(user_key, []), now=now, channel=channel,
-                              logged_in=True))
+        yield (
+            Identity(user_key=user_key, channel=channel),
+            customer_state(events[user_key], decisions.get(user_key, []), now=now, channel=channel, logged_in=True),
+        )
 
 
 def export_csv(campaign, handle, *, batch: str | None = None) -> int:
     """Write the campaign's offer decisions (with codes) as CSV to ``handle``; returns the row count."""
     from ecom_ai.models.marketing import OfferDecision
 
-    rows = (OfferDecision.objects.filter(campaign=campaign, offer__isnull=False).select_related("offer")
-            .order_by("created_at", "pk"))
+    rows = (
+        OfferDecision.objects.filter(campaign=campaign, offer__isnull=False)
+        .select_related("offer")
+        .order_by("created_at", "pk")
+    )
     if batch:
         rows = rows.filter(batch=batch)
     writer = csv.writer(handle)
-    writer.writerow(["decision", "user_key", "visitor_key", "offer", "title", "coupon_code", "propensity",
-                     "expires_at", "batch"])
+    writer.writerow(
+        ["decision", "user_key", "visitor_key", "offer", "title", "coupon_code", "propensity", "expires_at", "batch"]
+    )
     count = 0
     for d in rows.iterator(chunk_size=2000):
         code = d.coupon_code
         shown = f"{code[:4]}-{code[4:8]}-{code[8:]}" if len(code) == 12 else code
-        writer.writerow([d.pk, d.user_key, d.visitor_key, d.offer.key, d.offer.title, shown, f"{d.propensity:.6f}",
-                         d.expires_at.isoformat(), d.batch])
+        writer.writerow(
+            [
+                d.pk,
+                d.user_key,
+                d.visitor_key,
+                d.offer.key,
+                d.offer.title,
+                shown,
+                f"{d.propensity:.6f}",
+                d.expires_at.isoformat(),
+                d.batch,
+            ]
+        )
         count += 1
     return count

@@ -5,6 +5,7 @@ with one conditional ``UPDATE`` (the condition "still within both budgets" is pa
 statement), so two processes racing for the last budget cannot both spend it: the database
 re-checks the condition on the locked row (PostgreSQL) or serializes the writers (SQLite).
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -29,12 +30,16 @@ def reserve(campaign_id: int, cost: Decimal) -> bool:
     # one statement: a new day starts the day's spending at this cost; both budgets are in the WHERE
     same_day = Q(spent_day=today)
     within_total = Q(total_budget__isnull=True) | Q(total_budget__gte=F("spent_total") + cost)
-    within_day = (Q(daily_budget__isnull=True) | (same_day & Q(daily_budget__gte=F("spent_today") + cost))
-                  | (~same_day | Q(spent_day__isnull=True)) & Q(daily_budget__gte=cost))
+    within_day = (
+        Q(daily_budget__isnull=True)
+        | (same_day & Q(daily_budget__gte=F("spent_today") + cost))
+        | (~same_day | Q(spent_day__isnull=True)) & Q(daily_budget__gte=cost)
+    )
     updated = Campaign.objects.filter(within_total, within_day, pk=campaign_id).update(
         spent_total=F("spent_total") + cost,
         spent_today=Case(When(same_day, then=F("spent_today") + cost), default=Value(cost)),
-        spent_day=today)
+        spent_day=today,
+    )
     return bool(updated)
 
 

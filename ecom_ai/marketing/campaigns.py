@@ -5,6 +5,7 @@ What the management command ``ecom_ai_decide_campaign`` and the Celery task
 (``batch.load_states``), then ``batch.decide_batch`` under the budget; optionally the
 decisions with codes written as CSV.
 """
+
 from __future__ import annotations
 
 from ecom_ai.marketing.batch import decide_batch, export_csv, load_states

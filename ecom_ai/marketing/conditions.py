@@ -11,6 +11,7 @@ is checked against ``STATE_NAMES`` (the customer state of ``ecom_ai.marketing.st
 the admin saves the campaign, and evaluated on the state at decision time. Missing values
 are ``0`` / ``""``; a condition can never raise while deciding.
 """
+
 from __future__ import annotations
 
 from ecom_ai.fraud.rules import Condition, ConditionError, parse_condition
@@ -40,7 +41,7 @@ STATE_NAMES = {
     "is_new": "true when the customer has never ordered",
     "logged_in": "true when the decision is for a known user (not only a visitor)",
     "channel": "text: the channel asking (web, app, email...)",
-    "country": "text: the country the request or context gives, \"\" when unknown",
+    "country": 'text: the country the request or context gives, "" when unknown',
 }
 
 _KNOWN = frozenset(STATE_NAMES)
@@ -51,8 +52,9 @@ def parse_eligibility(source: str) -> Condition:
     try:
         return parse_condition(source, known=_KNOWN)
     except ConditionError as exc:
-        raise ConditionError(str(exc).replace("See docs/fraud.md for the feature names.",
-                                              "See docs/marketing.md for the names.")) from None
+        raise ConditionError(
+            str(exc).replace("See docs/fraud.md for the feature names.", "See docs/marketing.md for the names.")
+        ) from None
 
 
 _CACHE: dict[str, Condition] = {}

@@ -7,6 +7,7 @@ conditional ``UPDATE`` — a replayed, expired, unknown (guessed) or someone els
 refused with ``CouponRefused`` and a reason. Shops with their own vouchers (e.g. Oscar)
 override ``issue_coupon`` / ``order_coupon_codes`` on the adapter (docs/marketing.md).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
+
 
 class CouponRefused(Exception):
     """A code that cannot be redeemed; ``reason`` is one of unknown, redeemed, expired, not_yours."""
@@ -77,14 +79,16 @@ def redeem(code, order=None, *, order_key: str = "", order_value=None, user_key:
             raise CouponRefused("expired", "This coupon code has expired.")
         if coupon.user_key and user_key is not None and user_key != coupon.user_key:
             raise CouponRefused("not_yours", "This coupon code belongs to another customer.")
-        used = Coupon.objects.filter(pk=coupon.pk, redeemed_at__isnull=True).update(redeemed_at=now,
-                                                                                    order_key=order_key)
+        used = Coupon.objects.filter(pk=coupon.pk, redeemed_at__isnull=True).update(
+            redeemed_at=now, order_key=order_key
+        )
         if not used:  # another process redeemed it a moment ago
             raise CouponRefused("redeemed", "This coupon code has already been used.")
         value = Decimal(str(order_value)) if order_value is not None else None
         discount = coupon.offer.discount_for(value) if coupon.offer is not None else Decimal("0")
         OfferDecision.objects.filter(coupon_code=coupon.code, redeemed_at__isnull=True).update(
-            redeemed_at=now, converted_at=now, order_key=order_key, order_value=value, discount=discount)
+            redeemed_at=now, converted_at=now, order_key=order_key, order_value=value, discount=discount
+        )
     return Redemption(coupon.code, order_key, coupon.offer_id, coupon.campaign_id, discount)
 
 

@@ -4,6 +4,7 @@ The deployed policy is ε-greedy (or a softmax) over the arms, with a probabilit
 the probability of the arm it took is logged with the decision (its *propensity*): any
 later policy can then be evaluated off-line without bias (``ecom_ai.marketing.ope``).
 """
+
 from __future__ import annotations
 
 import numpy as np

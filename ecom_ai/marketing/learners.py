@@ -18,6 +18,7 @@
 Everything here is NumPy + torch on arrays: the Django trainer (``ecom_ai.marketing.training``)
 and the benchmark (``benchmarks/marketing.py``) use the same code.
 """
+
 from __future__ import annotations
 
 import copy
@@ -84,8 +85,9 @@ class QNetwork(nn.Module):
 
     def __init__(self, inputs: int, arms: int, hidden: int = 64, dropout: float = 0.1):
         super().__init__()
-        self.trunk = nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Dropout(dropout),
-                                   nn.Linear(hidden, hidden), nn.ReLU())
+        self.trunk = nn.Sequential(
+            nn.Linear(inputs, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, hidden), nn.ReLU()
+        )
         self.heads = nn.Linear(hidden, arms)
 
     def forward(self, x):
@@ -115,7 +117,7 @@ class QModel:
     def predict(self, x, batch: int = 65536) -> np.ndarray:
         self.net.eval()
         x = self.scaler(x)
-        out = [self.net(torch.from_numpy(x[i:i + batch])).numpy() for i in range(0, len(x), batch)]
+        out = [self.net(torch.from_numpy(x[i : i + batch])).numpy() for i in range(0, len(x), batch)]
         return np.concatenate(out).astype(np.float64) if out else np.zeros((0, self.arms))
 
 
@@ -131,8 +133,9 @@ class PolicyModel:
     def probabilities(self, x, batch: int = 65536) -> np.ndarray:
         self.net.eval()
         x = self.scaler(x)
-        out = [torch.softmax(self.net(torch.from_numpy(x[i:i + batch])), dim=1).numpy()
-               for i in range(0, len(x), batch)]
+        out = [
+            torch.softmax(self.net(torch.from_numpy(x[i : i + batch])), dim=1).numpy() for i in range(0, len(x), batch)
+        ]
         return np.concatenate(out).astype(np.float64) if out else np.zeros((0, self.arms))
 
 
@@ -141,11 +144,28 @@ def _seeded(seed: int):
     return np.random.default_rng(seed)
 
 
-def fit_q_network(data: LoggedData, arms: int, *, hidden: int = 64, epochs: int = 30, lr: float = 2e-3,
-                  batch_size: int = 512, weight_decay: float = 1e-4, dropout: float = 0.1,
-                  weighting: str = "ips", clip: float = 20.0, targets: str = "logged", first_stage=None,
-                  gamma: float = 0.0, reward_cap: float | None = None, patience: int = 4,
-                  validation_fraction: float = 0.15, seed: int = 0, device="cpu", progress=None) -> QModel:
+def fit_q_network(
+    data: LoggedData,
+    arms: int,
+    *,
+    hidden: int = 64,
+    epochs: int = 30,
+    lr: float = 2e-3,
+    batch_size: int = 512,
+    weight_decay: float = 1e-4,
+    dropout: float = 0.1,
+    weighting: str = "ips",
+    clip: float = 20.0,
+    targets: str = "logged",
+    first_stage=None,
+    gamma: float = 0.0,
+    reward_cap: float | None = None,
+    patience: int = 4,
+    validation_fraction: float = 0.15,
+    seed: int = 0,
+    device="cpu",
+    progress=None,
+) -> QModel:
     """Fit the Q-network (see the module docstring). ``first_stage`` (n, K) — a reward model's
     out-of-fold predictions — is needed for ``targets="dr"``. Early stopping on a random
     ``validation_fraction`` of the rows (weighted loss)."""
@@ -203,7 +223,7 @@ def fit_q_network(data: LoggedData, arms: int, *, hidden: int = 64, epochs: int 
         perm = train_t[torch.randperm(len(train_t), device=device)]
         total = 0.0
         for start in range(0, len(perm), batch_size):
-            rows = perm[start:start + batch_size]
+            rows = perm[start : start + batch_size]
             optimizer.zero_grad()
             loss = loss_on(rows)
             loss.backward()
@@ -250,8 +270,9 @@ class TwoPartModel:
         return TwoPartModel(self.engaged, self.value, self.multiplier, np.asarray(offset, dtype=np.float64))
 
 
-def fit_two_part(data: LoggedData, engaged, value, arms: int, *, multiplier=None, offset=None, seed: int = 0,
-                 **params) -> TwoPartModel:
+def fit_two_part(
+    data: LoggedData, engaged, value, arms: int, *, multiplier=None, offset=None, seed: int = 0, **params
+) -> TwoPartModel:
     """``engaged`` (n,) 0/1 and ``value`` (n,) of the logged decisions; the value model is fitted on
     engaged rows only (all arms pooled)."""
     engaged = np.asarray(engaged, dtype=np.float64)
@@ -260,13 +281,17 @@ def fit_two_part(data: LoggedData, engaged, value, arms: int, *, multiplier=None
     rows = np.flatnonzero(engaged > 0)
     if len(rows) < 10:
         raise ValueError("too few engaged customers to fit the value model")
-    value_data = LoggedData(data.x[rows], np.zeros(len(rows), dtype=np.int64), np.asarray(value)[rows],
-                            np.ones(len(rows)))
+    value_data = LoggedData(
+        data.x[rows], np.zeros(len(rows), dtype=np.int64), np.asarray(value)[rows], np.ones(len(rows))
+    )
     value_params = {**params, "weighting": "none"}
     value_model = fit_q_network(value_data, 1, seed=seed + 1, **value_params)
-    return TwoPartModel(engaged_model, value_model,
-                        np.ones(arms) if multiplier is None else np.asarray(multiplier, dtype=np.float64),
-                        np.zeros(arms) if offset is None else np.asarray(offset, dtype=np.float64))
+    return TwoPartModel(
+        engaged_model,
+        value_model,
+        np.ones(arms) if multiplier is None else np.asarray(multiplier, dtype=np.float64),
+        np.zeros(arms) if offset is None else np.asarray(offset, dtype=np.float64),
+    )
 
 
 def cross_fit_q(data: LoggedData, arms: int, *, folds: int = 2, seed: int = 0, **params) -> np.ndarray:
@@ -281,10 +306,23 @@ def cross_fit_q(data: LoggedData, arms: int, *, folds: int = 2, seed: int = 0, *
     return out
 
 
-def fit_policy_gradient(data: LoggedData, arms: int, q_hat, *, objective: str = "dr", hidden: int = 32,
-                        epochs: int = 40, lr: float = 5e-3, batch_size: int = 2048, clip: float = 20.0,
-                        entropy: float = 0.01, weight_decay: float = 1e-4, seed: int = 0, device="cpu",
-                        progress=None) -> PolicyModel:
+def fit_policy_gradient(
+    data: LoggedData,
+    arms: int,
+    q_hat,
+    *,
+    objective: str = "dr",
+    hidden: int = 32,
+    epochs: int = 40,
+    lr: float = 5e-3,
+    batch_size: int = 2048,
+    clip: float = 20.0,
+    entropy: float = 0.01,
+    weight_decay: float = 1e-4,
+    seed: int = 0,
+    device="cpu",
+    progress=None,
+) -> PolicyModel:
     """Train a softmax policy to maximize its DR (``objective="dr"``, needs ``q_hat`` (n, K)) or
     self-normalized IPS (``"snips"``) value on the logged decisions."""
     _seeded(seed)
@@ -303,7 +341,7 @@ def fit_policy_gradient(data: LoggedData, arms: int, q_hat, *, objective: str = 
         perm = torch.randperm(n, device=device)
         total = 0.0
         for start in range(0, n, batch_size):
-            rows = perm[start:start + batch_size]
+            rows = perm[start : start + batch_size]
             probs = torch.softmax(net(x[rows]), dim=1)
             taken = probs.gather(1, a[rows].unsqueeze(1)).squeeze(1)
             w = taken / p[rows]
@@ -327,6 +365,7 @@ def fit_policy_gradient(data: LoggedData, arms: int, q_hat, *, objective: str = 
 
 
 # --------------------------------------------------------------------------- selection
+
 
 @dataclass
 class Candidate:
@@ -363,21 +402,38 @@ def best_fixed_arm(data: LoggedData, arms: int, *, engaged=None, value=None, off
     very large orders than the mean reward."""
     n = len(data)
     if engaged is None:
-        values = [ope.estimate("snips", data.rewards, data.actions, data.propensities, ope.fixed(n, arms, k),
-                               bootstrap=0).value for k in range(arms)]
+        values = [
+            ope.estimate(
+                "snips", data.rewards, data.actions, data.propensities, ope.fixed(n, arms, k), bootstrap=0
+            ).value
+            for k in range(arms)
+        ]
         return int(np.argmax(values))
     engaged = np.asarray(engaged, dtype=np.float64)
     value = np.asarray(value, dtype=np.float64)
     per_engaged = float(value[engaged > 0].mean()) if (engaged > 0).any() else 0.0
     offsets = np.zeros(arms) if offsets is None else np.asarray(offsets, dtype=np.float64)
-    rates = [ope.estimate("snips", engaged, data.actions, data.propensities, ope.fixed(n, arms, k),
-                          bootstrap=0).value for k in range(arms)]
+    rates = [
+        ope.estimate("snips", engaged, data.actions, data.propensities, ope.fixed(n, arms, k), bootstrap=0).value
+        for k in range(arms)
+    ]
     return int(np.argmax([rates[k] * per_engaged - offsets[k] for k in range(arms)]))
 
 
-def select_policy(valid: LoggedData, arms: int, q_valid, q_models, pg_probs=None, *, thresholds=(0.0,),
-                  estimators=("dr", "snips"), bootstrap: int = 200, seed: int = 0,
-                  clip: float | None = None, base_arm: int | None = None) -> Selection:
+def select_policy(
+    valid: LoggedData,
+    arms: int,
+    q_valid,
+    q_models,
+    pg_probs=None,
+    *,
+    thresholds=(0.0,),
+    estimators=("dr", "snips"),
+    bootstrap: int = 200,
+    seed: int = 0,
+    clip: float | None = None,
+    base_arm: int | None = None,
+) -> Selection:
     """Choose among fixed arms, thresholded greedy Q-policies and the PG policy on held-out ``valid``
     decisions. ``q_valid``: the DR reward model's predictions there; ``q_models``: ``{name: predictions
     there}`` of the Q-models that define candidate policies (a single array is named ``"qnet"``).
@@ -391,8 +447,9 @@ def select_policy(valid: LoggedData, arms: int, q_valid, q_models, pg_probs=None
     if q_models is not None and not isinstance(q_models, dict):
         q_models = {"qnet": q_models}
     if base_arm is None:
-        fixed_values = [ope.estimate("dr", *args, ope.fixed(n, arms, k), q_valid, clip=clip, bootstrap=0).value
-                        for k in range(arms)]
+        fixed_values = [
+            ope.estimate("dr", *args, ope.fixed(n, arms, k), q_valid, clip=clip, bootstrap=0).value for k in range(arms)
+        ]
         base = int(np.argmax(fixed_values))
     else:
         base = int(base_arm)
@@ -416,8 +473,16 @@ def select_policy(valid: LoggedData, arms: int, q_valid, q_models, pg_probs=None
         row = {"name": cand.name, "dr": value}
         passed = cand.kind != "fixed"
         for est in estimators:
-            diff = ope.compare(est, *args, target, base_target, q_valid if est == "dr" else None, clip=clip,
-                               bootstrap=bootstrap, seed=seed)
+            diff = ope.compare(
+                est,
+                *args,
+                target,
+                base_target,
+                q_valid if est == "dr" else None,
+                clip=clip,
+                bootstrap=bootstrap,
+                seed=seed,
+            )
             row.update({f"{est}_diff": diff.value, f"{est}_diff_low": diff.low, f"{est}_diff_high": diff.high})
             passed = passed and diff.low > 0
         row["significant"] = bool(passed)
@@ -425,35 +490,66 @@ def select_policy(valid: LoggedData, arms: int, q_valid, q_models, pg_probs=None
         if passed and value > best_value:
             best, best_value = cand, value
     if best.kind == "fixed":
-        reason = (f"no learned policy beat the best fixed arm ({base}) significantly on held-out decisions "
-                  f"({' and '.join(estimators)}): falling back to it")
+        reason = (
+            f"no learned policy beat the best fixed arm ({base}) significantly on held-out decisions "
+            f"({' and '.join(estimators)}): falling back to it"
+        )
     else:
         row = next(r for r in table if r["name"] == best.name)
-        reason = (f"{best.name} beats the best fixed arm by {row['dr_diff' if 'dr_diff' in row else 'dr']:.4g} "
-                  f"(DR; 95 % CI lower ends: "
-                  + ", ".join(f"{e} {row[f'{e}_diff_low']:.4g}" for e in estimators) + ") on held-out decisions")
+        reason = (
+            f"{best.name} beats the best fixed arm by {row['dr_diff' if 'dr_diff' in row else 'dr']:.4g} "
+            f"(DR; 95 % CI lower ends: "
+            + ", ".join(f"{e} {row[f'{e}_diff_low']:.4g}" for e in estimators)
+            + ") on held-out decisions"
+        )
     return Selection(best, base, table, reason)
 
 
 # --------------------------------------------------------------------------- servable form
 
-def policy_payload(arm_keys, candidate: Candidate, base_arm: int, q_model: QModel | None,
-                   pg_model: PolicyModel | None, *, evaluation: dict | None = None) -> dict:
+
+def policy_payload(
+    arm_keys,
+    candidate: Candidate,
+    base_arm: int,
+    q_model: QModel | None,
+    pg_model: PolicyModel | None,
+    *,
+    evaluation: dict | None = None,
+) -> dict:
     """A campaign policy as artifact-safe types (dicts, lists, tensors)."""
-    payload = {"arms": list(arm_keys), "kind": candidate.kind, "name": candidate.name,
-               "fixed_arm": int(candidate.fixed_arm if candidate.kind == "fixed" else base_arm),
-               "threshold": float(candidate.threshold or 0.0), "evaluation": evaluation or {}}
+    payload = {
+        "arms": list(arm_keys),
+        "kind": candidate.kind,
+        "name": candidate.name,
+        "fixed_arm": int(candidate.fixed_arm if candidate.kind == "fixed" else base_arm),
+        "threshold": float(candidate.threshold or 0.0),
+        "evaluation": evaluation or {},
+    }
     model = q_model if candidate.kind == "qnet" else pg_model if candidate.kind == "pg" else None
     if isinstance(model, TwoPartModel):
-        payload.update(kind="twopart", multiplier=torch.from_numpy(model.multiplier.copy()),
-                       offset=torch.from_numpy(model.offset.copy()),
-                       parts={name: {"mean": torch.from_numpy(part.scaler.mean.copy()),
-                                     "std": torch.from_numpy(part.scaler.std.copy()), "hidden": int(part.hidden),
-                                     "arms": int(part.arms), "state_dict": dict(part.net.state_dict())}
-                              for name, part in (("engaged", model.engaged), ("value", model.value))})
+        payload.update(
+            kind="twopart",
+            multiplier=torch.from_numpy(model.multiplier.copy()),
+            offset=torch.from_numpy(model.offset.copy()),
+            parts={
+                name: {
+                    "mean": torch.from_numpy(part.scaler.mean.copy()),
+                    "std": torch.from_numpy(part.scaler.std.copy()),
+                    "hidden": int(part.hidden),
+                    "arms": int(part.arms),
+                    "state_dict": dict(part.net.state_dict()),
+                }
+                for name, part in (("engaged", model.engaged), ("value", model.value))
+            },
+        )
     elif model is not None:
-        payload.update(mean=torch.from_numpy(model.scaler.mean.copy()), std=torch.from_numpy(model.scaler.std.copy()),
-                       hidden=int(model.hidden), state_dict=dict(model.net.state_dict()))
+        payload.update(
+            mean=torch.from_numpy(model.scaler.mean.copy()),
+            std=torch.from_numpy(model.scaler.std.copy()),
+            hidden=int(model.hidden),
+            state_dict=dict(model.net.state_dict()),
+        )
     return payload
 
 

@@ -21,6 +21,7 @@ percentile **bootstrap** confidence interval over decisions; ``compare`` gives t
 difference of two policies on the same decisions (resampled together), which is much
 tighter than the two intervals apart.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -91,8 +92,19 @@ def _bootstrap_indices(n: int, samples: int, seed: int):
         yield rng.integers(0, n, n)
 
 
-def estimate(estimator: str, rewards, actions, propensities, target, q=None, *, clip: float | None = None,
-             bootstrap: int = 200, alpha: float = 0.05, seed: int = 0) -> Estimate:
+def estimate(
+    estimator: str,
+    rewards,
+    actions,
+    propensities,
+    target,
+    q=None,
+    *,
+    clip: float | None = None,
+    bootstrap: int = 200,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> Estimate:
     """One estimate with its ``1 − alpha`` percentile bootstrap interval."""
     num, den = contributions(estimator, rewards, actions, propensities, target, q, clip)
     value = _ratio(num, den)
@@ -100,24 +112,36 @@ def estimate(estimator: str, rewards, actions, propensities, target, q=None, *, 
     if n == 0:
         return Estimate(estimator, 0.0, 0.0, 0.0, 0)
     draws = np.array([_ratio(num[i], den[i]) for i in _bootstrap_indices(n, bootstrap, seed)]) if bootstrap else None
-    low, high = (np.quantile(draws, [alpha / 2, 1 - alpha / 2]) if draws is not None else (value, value))
+    low, high = np.quantile(draws, [alpha / 2, 1 - alpha / 2]) if draws is not None else (value, value)
     return Estimate(estimator, value, float(low), float(high), n)
 
 
-def evaluate(rewards, actions, propensities, target, q=None, *, clip: float | None = None, bootstrap: int = 200,
-             seed: int = 0) -> dict:
+def evaluate(
+    rewards, actions, propensities, target, q=None, *, clip: float | None = None, bootstrap: int = 200, seed: int = 0
+) -> dict:
     """``{"ips": Estimate, "snips": Estimate, "dr": Estimate}`` (DR only with ``q``)."""
     out = {}
     for name in ESTIMATORS:
         if name == "dr" and q is None:
             continue
-        out[name] = estimate(name, rewards, actions, propensities, target, q, clip=clip, bootstrap=bootstrap,
-                             seed=seed)
+        out[name] = estimate(name, rewards, actions, propensities, target, q, clip=clip, bootstrap=bootstrap, seed=seed)
     return out
 
 
-def compare(estimator: str, rewards, actions, propensities, target_a, target_b, q=None, *,
-            clip: float | None = None, bootstrap: int = 200, alpha: float = 0.05, seed: int = 0) -> Estimate:
+def compare(
+    estimator: str,
+    rewards,
+    actions,
+    propensities,
+    target_a,
+    target_b,
+    q=None,
+    *,
+    clip: float | None = None,
+    bootstrap: int = 200,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> Estimate:
     """The paired difference ``value(a) − value(b)`` on the same decisions, with its interval."""
     num_a, den_a = contributions(estimator, rewards, actions, propensities, target_a, q, clip)
     num_b, den_b = contributions(estimator, rewards, actions, propensities, target_b, q, clip)
@@ -125,8 +149,9 @@ def compare(estimator: str, rewards, actions, propensities, target_a, target_b, 
     n = len(num_a)
     if n == 0 or not bootstrap:
         return Estimate(f"{estimator} difference", value, value, value, n)
-    draws = np.array([_ratio(num_a[i], den_a[i]) - _ratio(num_b[i], den_b[i])
-                      for i in _bootstrap_indices(n, bootstrap, seed)])
+    draws = np.array(
+        [_ratio(num_a[i], den_a[i]) - _ratio(num_b[i], den_b[i]) for i in _bootstrap_indices(n, bootstrap, seed)]
+    )
     low, high = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
     return Estimate(f"{estimator} difference", value, float(low), float(high), n)
 

@@ -4,13 +4,30 @@ Export: the user's decisions (campaign, arm, propensity, reasons, outcomes) and 
 Erasure deletes the decisions (of the user and of their own visitors) and the coupons
 issued to them; the campaign's budget counters keep what was spent.
 """
+
 from __future__ import annotations
 
 from django.db.models import Q
 
-DECISION_FIELDS = ("campaign__slug", "offer__key", "channel", "propensity", "is_control", "reasons", "state",
-                   "coupon_code", "created_at", "expires_at", "shown_at", "clicked_at", "redeemed_at",
-                   "converted_at", "order_key", "order_value", "discount")
+DECISION_FIELDS = (
+    "campaign__slug",
+    "offer__key",
+    "channel",
+    "propensity",
+    "is_control",
+    "reasons",
+    "state",
+    "coupon_code",
+    "created_at",
+    "expires_at",
+    "shown_at",
+    "clicked_at",
+    "redeemed_at",
+    "converted_at",
+    "order_key",
+    "order_value",
+    "discount",
+)
 COUPON_FIELDS = ("code", "campaign__slug", "offer__key", "created_at", "expires_at", "redeemed_at", "order_key")
 
 

@@ -1,5 +1,6 @@
 """Receivers of the marketing domain: orders credit offer decisions, offer events stamp them,
 and decisions and coupons join the user data export / erasure (``ecom_ai.events.privacy``)."""
+
 from __future__ import annotations
 
 import logging
@@ -44,8 +45,9 @@ def _connect_cache_invalidation():
 
     for model in (Campaign, Offer):
         for signal in (post_save, post_delete):
-            signal.connect(clear_campaign_cache, sender=model,
-                           dispatch_uid=f"ecom_ai.marketing.cache.{model.__name__}.{signal}")
+            signal.connect(
+                clear_campaign_cache, sender=model, dispatch_uid=f"ecom_ai.marketing.cache.{model.__name__}.{signal}"
+            )
     setting_changed.connect(clear_campaign_cache, dispatch_uid="ecom_ai.marketing.cache.settings")
 
 

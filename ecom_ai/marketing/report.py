@@ -4,6 +4,7 @@ budget pacing, offer rates by segment, and the off-policy estimates of trained p
 All from ``OfferDecision`` rows (one scan of the campaign's decisions, in Python: a campaign
 report reads at most ``MAX_ROWS`` newest decisions and says so).
 """
+
 from __future__ import annotations
 
 import math
@@ -67,9 +68,24 @@ def campaign_report(campaign, *, now=None) -> dict:
     from ecom_ai.models.marketing import OfferDecision
 
     now = now or timezone.now()
-    rows = list(OfferDecision.objects.filter(campaign=campaign).order_by("-created_at")
-                .values("offer__key", "offer__title", "offer__send_cost", "is_control", "shown_at", "clicked_at",
-                        "redeemed_at", "converted_at", "order_value", "discount", "state", "channel")[:MAX_ROWS])
+    rows = list(
+        OfferDecision.objects.filter(campaign=campaign)
+        .order_by("-created_at")
+        .values(
+            "offer__key",
+            "offer__title",
+            "offer__send_cost",
+            "is_control",
+            "shown_at",
+            "clicked_at",
+            "redeemed_at",
+            "converted_at",
+            "order_value",
+            "discount",
+            "state",
+            "channel",
+        )[:MAX_ROWS]
+    )
     arms: dict[str, ArmRow] = {}
     segments: dict[tuple, list] = {}
     for r in rows:
@@ -92,9 +108,11 @@ def campaign_report(campaign, *, now=None) -> dict:
         if not r["is_control"]:
             state = r["state"] if isinstance(r["state"], dict) else {}
             got = r["offer__key"] is not None
-            for name, value_ in (("customer", "new" if state.get("is_new") else "returning"),
-                                 ("channel", r["channel"] or "unknown"),
-                                 ("country", state.get("country") or "unknown")):
+            for name, value_ in (
+                ("customer", "new" if state.get("is_new") else "returning"),
+                ("channel", r["channel"] or "unknown"),
+                ("country", state.get("country") or "unknown"),
+            ):
                 segments.setdefault((name, value_), []).append(got)
     control = arms.get("control")
     treated_values = [v for key, row in arms.items() if key != "control" for v in row.values]
@@ -103,19 +121,26 @@ def campaign_report(campaign, *, now=None) -> dict:
         if key == "control" or control is None:
             continue
         diff = difference(row.values, control.values)
-        incremental.append({"arm": key, "title": row.title, "diff": diff, "total": diff[0] * row.decisions
-                            if diff else None})
+        incremental.append(
+            {"arm": key, "title": row.title, "diff": diff, "total": diff[0] * row.decisions if diff else None}
+        )
     overall = difference(treated_values, control.values) if control is not None else None
     order = sorted(arms.values(), key=lambda r: (r.arm == "control", r.arm != "none", r.arm))
     by_segment: dict[str, list] = {}
     for (name, value_), got in sorted(segments.items()):
-        by_segment.setdefault(name, []).append({"segment": value_, "decisions": len(got),
-                                                "offer_rate": sum(got) / len(got) if got else 0.0})
+        by_segment.setdefault(name, []).append(
+            {"segment": value_, "decisions": len(got), "offer_rate": sum(got) / len(got) if got else 0.0}
+        )
     return {
-        "rows": order, "decisions": len(rows), "truncated": len(rows) >= MAX_ROWS,
-        "incremental": incremental, "overall_incremental": overall,
+        "rows": order,
+        "decisions": len(rows),
+        "truncated": len(rows) >= MAX_ROWS,
+        "incremental": incremental,
+        "overall_incremental": overall,
         "overall_incremental_total": overall[0] * len(treated_values) if overall else None,
-        "budget": _pacing(campaign, now), "segments": by_segment, "policies": policy_estimates(campaign),
+        "budget": _pacing(campaign, now),
+        "segments": by_segment,
+        "policies": policy_estimates(campaign),
         "qini": policy_qini(campaign),
     }
 
@@ -159,12 +184,17 @@ def policy_qini(campaign) -> dict | None:
         return None
     if policy is None or policy.kind == "fixed":
         return None
-    rows = list(OfferDecision.objects.filter(campaign=campaign).filter(for_learning=True)
-                .values("offer__key", "offer__send_cost", "state", "converted_at", "order_value", "discount")
-                .order_by("-created_at")[:50_000])
-    rows += list(OfferDecision.objects.filter(campaign=campaign, is_control=True)
-                 .values("offer__key", "offer__send_cost", "state", "converted_at", "order_value", "discount")
-                 .order_by("-created_at")[:50_000])
+    rows = list(
+        OfferDecision.objects.filter(campaign=campaign)
+        .filter(for_learning=True)
+        .values("offer__key", "offer__send_cost", "state", "converted_at", "order_value", "discount")
+        .order_by("-created_at")[:50_000]
+    )
+    rows += list(
+        OfferDecision.objects.filter(campaign=campaign, is_control=True)
+        .values("offer__key", "offer__send_cost", "state", "converted_at", "order_value", "discount")
+        .order_by("-created_at")[:50_000]
+    )
     if len(rows) < 50:
         return None
     x = state_matrix([r["state"] or {} for r in rows])
@@ -175,8 +205,12 @@ def policy_qini(campaign) -> dict | None:
     outcome = np.array([reward_of(campaign, r) for r in rows])
     curve = qini_curve(gain, treated, outcome)
     overall = curve[-1][1] if curve else 0.0
-    return {"version": version, "decisions": len(rows), "policy": curve,
-            "random": [(phi, overall * phi / 100.0) for phi, _ in curve]}
+    return {
+        "version": version,
+        "decisions": len(rows),
+        "policy": curve,
+        "random": [(phi, overall * phi / 100.0) for phi, _ in curve],
+    }
 
 
 def _pacing(campaign, now) -> dict:
@@ -187,9 +221,14 @@ def _pacing(campaign, now) -> dict:
         span = (campaign.ends_at - campaign.starts_at).total_seconds()
         done = (min(now, campaign.ends_at) - campaign.starts_at).total_seconds()
         elapsed = max(0.0, min(1.0, done / span)) if span > 0 else 1.0
-    return {"spent": spent, "total": total, "share_spent": spent / total if total else None,
-            "share_elapsed": elapsed, "daily": float(campaign.daily_budget) if campaign.daily_budget is not None
-            else None, "spent_today": float(campaign.spent_today or 0)}
+    return {
+        "spent": spent,
+        "total": total,
+        "share_spent": spent / total if total else None,
+        "share_elapsed": elapsed,
+        "daily": float(campaign.daily_budget) if campaign.daily_budget is not None else None,
+        "spent_today": float(campaign.spent_today or 0),
+    }
 
 
 def policy_estimates(campaign) -> list[dict]:
@@ -204,7 +243,14 @@ def policy_estimates(campaign) -> list[dict]:
         policies = []
         for name, estimates in (evaluation.get("policies") or {}).items():
             policies.append({"name": name, "estimates": [estimates.get(k) for k in ("ips", "snips", "dr")]})
-        out.append({"version": version, "chosen": evaluation.get("chosen"), "reason": evaluation.get("reason"),
-                    "held_out": evaluation.get("held_out_rows"), "policies": policies,
-                    "gain": evaluation.get("dr_gain_over_logging")})
+        out.append(
+            {
+                "version": version,
+                "chosen": evaluation.get("chosen"),
+                "reason": evaluation.get("reason"),
+                "held_out": evaluation.get("held_out_rows"),
+                "policies": policies,
+                "gain": evaluation.get("dr_gain_over_logging"),
+            }
+        )
     return out

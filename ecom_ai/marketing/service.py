@@ -14,6 +14,7 @@ probabilities, so any later policy can be evaluated off-line. Forced outcomes (c
 group, budget exhausted) are logged with ``for_learning = False``. A corrupt or missing
 policy artifact falls back to the fixed offer, with the reason — never an error.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -146,8 +147,9 @@ class OfferService:
         self.rng = rng or random.SystemRandom()
 
     # --- public --------------------------------------------------------------------------
-    def decide(self, identity, campaign, context: dict | None = None, *, now=None, state: dict | None = None,
-               batch: str = "") -> OfferResult:
+    def decide(
+        self, identity, campaign, context: dict | None = None, *, now=None, state: dict | None = None, batch: str = ""
+    ) -> OfferResult:
         context = dict(context or {})
         now = now or timezone.now()
         campaign = get_campaign(campaign)
@@ -168,8 +170,20 @@ class OfferService:
             return OfferResult(campaign, None, None, 1.0, ["not eligible"])
         arms = campaign_arms(campaign)
         if in_control_group(campaign, subject):
-            decision = self._store(campaign, who, None, 1.0, {NO_OFFER: 1.0}, ["control group"], state, now,
-                                   is_control=True, for_learning=False, policy="control", batch=batch)
+            decision = self._store(
+                campaign,
+                who,
+                None,
+                1.0,
+                {NO_OFFER: 1.0},
+                ["control group"],
+                state,
+                now,
+                is_control=True,
+                for_learning=False,
+                policy="control",
+                batch=batch,
+            )
             return self._result(decision, campaign, None)
         if campaign.frequency_cap is not None and given >= campaign.frequency_cap:
             return OfferResult(campaign, None, None, 1.0, ["frequency cap reached"])
@@ -186,9 +200,21 @@ class OfferService:
             if offer is not None and not budget.reserve(campaign.pk, cost):
                 reasons.append(f"budget exhausted: {offer.key} not given")
                 offer, cost, for_learning = None, Decimal("0"), False
-            decision = self._store(campaign, who, offer, propensity, probabilities, reasons, state, now,
-                                   policy=policy, version=version, cost=cost, for_learning=for_learning,
-                                   batch=batch)
+            decision = self._store(
+                campaign,
+                who,
+                offer,
+                propensity,
+                probabilities,
+                reasons,
+                state,
+                now,
+                policy=policy,
+                version=version,
+                cost=cost,
+                for_learning=for_learning,
+                batch=batch,
+            )
         return self._result(decision, campaign, offer)
 
     def arm_probabilities(self, campaign, arms, state) -> tuple:
@@ -210,8 +236,12 @@ class OfferService:
         reason = f"learned policy v{version.number if version else '?'}: {keys[best]} ({why})"
         if campaign.policy == Policy.EXPERIMENT:
             share = float(campaign.experiment_share)
-            return share * learned + (1 - share) * fixed, "experiment", version, [
-                f"experiment: {share:.0%} learned, {1 - share:.0%} fixed", reason]
+            return (
+                share * learned + (1 - share) * fixed,
+                "experiment",
+                version,
+                [f"experiment: {share:.0%} learned, {1 - share:.0%} fixed", reason],
+            )
         return learned, "learned", version, [reason]
 
     # --- stages --------------------------------------------------------------------------
@@ -223,9 +253,15 @@ class OfferService:
         from ecom_ai.models.marketing import OfferDecision
 
         since = now - timedelta(days=campaign.frequency_window_days)
-        recent = list(OfferDecision.objects.filter(Q(expires_at__gt=now) | Q(created_at__gte=since, offer__isnull=False),
-                                                   campaign=campaign, subject_key=subject)
-                      .select_related("offer").order_by("-created_at")[:200])
+        recent = list(
+            OfferDecision.objects.filter(
+                Q(expires_at__gt=now) | Q(created_at__gte=since, offer__isnull=False),
+                campaign=campaign,
+                subject_key=subject,
+            )
+            .select_related("offer")
+            .order_by("-created_at")[:200]
+        )
         given = sum(1 for d in recent if d.offer_id is not None and d.created_at >= since)
         decision = next((d for d in recent if d.expires_at > now), None)
         if decision is None:
@@ -235,8 +271,24 @@ class OfferService:
         result.reasons = [*result.reasons, "same decision as before (sticky within the campaign window)"]
         return result, given
 
-    def _store(self, campaign, who: Identity, offer, propensity, probabilities, reasons, state, now, *,
-               policy, version=None, cost=Decimal("0"), is_control=False, for_learning=True, batch=""):
+    def _store(
+        self,
+        campaign,
+        who: Identity,
+        offer,
+        propensity,
+        probabilities,
+        reasons,
+        state,
+        now,
+        *,
+        policy,
+        version=None,
+        cost=Decimal("0"),
+        is_control=False,
+        for_learning=True,
+        batch="",
+    ):
         from ecom_ai.adapters import get_adapter
         from ecom_ai.models.marketing import OfferDecision
 
@@ -249,11 +301,24 @@ class OfferService:
         from ecom_ai.models.marketing import normalize_code
 
         return OfferDecision.objects.create(
-            campaign=campaign, offer=offer, subject_key=who.subject_key, user_key=who.user_key[:64],
-            visitor_key=who.visitor_key[:64], channel=who.channel[:32], propensity=float(propensity),
-            probabilities=probabilities, is_control=is_control, for_learning=for_learning, policy=policy,
-            model_version=version, reasons=[str(r) for r in reasons], state=state, cost=cost,
-            coupon_code=normalize_code(code) if code else "", batch=batch, created_at=now,
+            campaign=campaign,
+            offer=offer,
+            subject_key=who.subject_key,
+            user_key=who.user_key[:64],
+            visitor_key=who.visitor_key[:64],
+            channel=who.channel[:32],
+            propensity=float(propensity),
+            probabilities=probabilities,
+            is_control=is_control,
+            for_learning=for_learning,
+            policy=policy,
+            model_version=version,
+            reasons=[str(r) for r in reasons],
+            state=state,
+            cost=cost,
+            coupon_code=normalize_code(code) if code else "",
+            batch=batch,
+            created_at=now,
             expires_at=now + timedelta(days=days),
         )
 
@@ -262,8 +327,16 @@ class OfferService:
 
         code = decision.coupon_code
         shown = f"{code[:4]}-{code[4:8]}-{code[8:]}" if len(code) == 12 and code == normalize_code(code) else code
-        return OfferResult(campaign, offer, decision.pk, decision.propensity, list(decision.reasons or []),
-                           coupon_code=shown, is_control=decision.is_control, expires_at=decision.expires_at)
+        return OfferResult(
+            campaign,
+            offer,
+            decision.pk,
+            decision.propensity,
+            list(decision.reasons or []),
+            coupon_code=shown,
+            is_control=decision.is_control,
+            expires_at=decision.expires_at,
+        )
 
 
 def decide(identity, campaign, context: dict | None = None, **kwargs) -> OfferResult:

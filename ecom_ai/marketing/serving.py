@@ -5,6 +5,7 @@ of each arm for this customer under the campaign's learned policy — the versio
 names, else the active ``"offers"`` version — or ``(None, None, why)`` when there is none, it
 does not cover this campaign or its arms, or its artifact is corrupt (never raises).
 """
+
 from __future__ import annotations
 
 import logging

@@ -11,6 +11,7 @@ an arm, with effects that depend on the customer's traits:
 
 So the best arm differs by segment, and a learned policy can beat every fixed one.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,19 +27,32 @@ def simulated_customers(n: int, rng: random.Random) -> list[dict]:
         orders = 0 if is_new else min(40, int(rng.expovariate(1 / 4)) + 1)
         aov = round(rng.lognormvariate(3.7, 0.4), 2)
         share_app = rng.random() * 0.8 if rng.random() < 0.4 else 0.0
-        customers.append({
-            "orders_total": orders, "orders_90d": min(orders, int(rng.random() * 3)) if orders else 0,
-            "orders_365d": min(orders, int(rng.random() * 6)) if orders else 0,
-            "monetary_365d": round(orders * aov * rng.random(), 2), "average_order_value": aov if orders else 0.0,
-            "days_since_last_order": 9999.0 if is_new else round(rng.uniform(1, 300), 1),
-            "days_since_last_visit": round(rng.uniform(0, 60), 1), "visits_30d": int(rng.expovariate(1 / 6)),
-            "views_30d": int(rng.expovariate(1 / 4)), "cart_adds_30d": int(rng.expovariate(1 / 1.5)),
-            "share_app": round(share_app, 3), "share_web": round(1 - share_app, 3), "share_store": 0.0,
-            "share_email": 0.0, "coupon_share": round(rng.betavariate(0.7, 1.6), 3) if orders else 0.0,
-            "offers_received": int(rng.expovariate(1 / 2)), "days_since_last_offer": round(rng.uniform(1, 400), 1),
-            "days_since_last_redemption": 9999.0, "is_new": is_new, "logged_in": True,
-            "channel": "app" if share_app > 0.4 else "web", "country": "",
-        })
+        customers.append(
+            {
+                "orders_total": orders,
+                "orders_90d": min(orders, int(rng.random() * 3)) if orders else 0,
+                "orders_365d": min(orders, int(rng.random() * 6)) if orders else 0,
+                "monetary_365d": round(orders * aov * rng.random(), 2),
+                "average_order_value": aov if orders else 0.0,
+                "days_since_last_order": 9999.0 if is_new else round(rng.uniform(1, 300), 1),
+                "days_since_last_visit": round(rng.uniform(0, 60), 1),
+                "visits_30d": int(rng.expovariate(1 / 6)),
+                "views_30d": int(rng.expovariate(1 / 4)),
+                "cart_adds_30d": int(rng.expovariate(1 / 1.5)),
+                "share_app": round(share_app, 3),
+                "share_web": round(1 - share_app, 3),
+                "share_store": 0.0,
+                "share_email": 0.0,
+                "coupon_share": round(rng.betavariate(0.7, 1.6), 3) if orders else 0.0,
+                "offers_received": int(rng.expovariate(1 / 2)),
+                "days_since_last_offer": round(rng.uniform(1, 400), 1),
+                "days_since_last_redemption": 9999.0,
+                "is_new": is_new,
+                "logged_in": True,
+                "channel": "app" if share_app > 0.4 else "web",
+                "country": "",
+            }
+        )
     return customers
 
 

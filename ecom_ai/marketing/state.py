@@ -9,6 +9,7 @@ logged with every decision, and ``state_vector`` turns it into the policy networ
 Recency, frequency, monetary value, channel mix, browsing intensity, discount sensitivity
 (share of past orders made with a coupon) and days since the last offer / redemption.
 """
+
 from __future__ import annotations
 
 import math
@@ -51,8 +52,12 @@ def resolve_identity(who, *, channel: str | None = None) -> Identity:
     if isinstance(who, str):
         return Identity(user_key=who[:64], channel=channel or "web")
     if isinstance(who, dict):
-        return Identity(user_key=str(who.get("user_key") or "")[:64], visitor_key=str(who.get("visitor_key") or "")[:64],
-                        channel=str(channel or who.get("channel") or "web")[:32], country=str(who.get("country") or "")[:8])
+        return Identity(
+            user_key=str(who.get("user_key") or "")[:64],
+            visitor_key=str(who.get("visitor_key") or "")[:64],
+            channel=str(channel or who.get("channel") or "web")[:32],
+            country=str(who.get("country") or "")[:8],
+        )
     if hasattr(who, "META") and hasattr(who, "method"):  # an HttpRequest
         from ecom_ai.adapters import get_adapter
         from ecom_ai.events.middleware import get_visitor_key
@@ -73,8 +78,9 @@ def _days(now: datetime, then: datetime | None) -> float:
     return max(0.0, (now - then).total_seconds() / 86400.0)
 
 
-def customer_state(events, decisions, *, now: datetime, channel: str = "web", logged_in: bool = False,
-                   country: str = "") -> dict:
+def customer_state(
+    events, decisions, *, now: datetime, channel: str = "web", logged_in: bool = False, country: str = ""
+) -> dict:
     """The state from ``events`` — ``(event_type, channel, occurred_at, value, context)`` tuples — and
     ``decisions`` — ``(created_at, had_offer, redeemed_at)`` tuples. Pure: no database."""
     orders: dict[str, list] = {}  # order id -> [time, value, with coupon]
@@ -149,30 +155,66 @@ def load_customer_state(identity: Identity, *, now: datetime | None = None, cont
     who = Q(user_key=identity.user_key) if identity.user_key else Q(visitor_key=identity.visitor_key, user_key="")
     events = []
     if identity:
-        events = list(Event.objects.filter(who, occurred_at__gte=since).order_by("-occurred_at")
-                      .values_list("event_type", "channel", "occurred_at", "value", "context")[:MAX_EVENTS])
-        decisions = list(OfferDecision.objects.filter(who, created_at__gte=since)
-                         .values_list("created_at", "offer_id", "redeemed_at")[:MAX_EVENTS])
+        events = list(
+            Event.objects.filter(who, occurred_at__gte=since)
+            .order_by("-occurred_at")
+            .values_list("event_type", "channel", "occurred_at", "value", "context")[:MAX_EVENTS]
+        )
+        decisions = list(
+            OfferDecision.objects.filter(who, created_at__gte=since).values_list(
+                "created_at", "offer_id", "redeemed_at"
+            )[:MAX_EVENTS]
+        )
     else:
         decisions = []
     decisions = [(created, offer_id is not None, redeemed) for created, offer_id, redeemed in decisions]
     context = context or {}
-    return customer_state(events, decisions, now=now, channel=str(context.get("channel") or identity.channel),
-                          logged_in=bool(identity.user_key),
-                          country=str(context.get("country") or identity.country or ""))
+    return customer_state(
+        events,
+        decisions,
+        now=now,
+        channel=str(context.get("channel") or identity.channel),
+        logged_in=bool(identity.user_key),
+        country=str(context.get("country") or identity.country or ""),
+    )
 
 
 # --------------------------------------------------------------------------- vectors
 
 #: numeric inputs of the policy networks, in order (log1p for counts and money, days capped)
 VECTOR_NAMES = (
-    "orders_total", "orders_90d", "orders_365d", "monetary_365d", "average_order_value",
-    "days_since_last_order", "days_since_last_visit", "visits_30d", "views_30d", "cart_adds_30d",
-    "share_app", "share_web", "share_store", "share_email", "coupon_share", "offers_received",
-    "days_since_last_offer", "days_since_last_redemption", "is_new", "logged_in",
+    "orders_total",
+    "orders_90d",
+    "orders_365d",
+    "monetary_365d",
+    "average_order_value",
+    "days_since_last_order",
+    "days_since_last_visit",
+    "visits_30d",
+    "views_30d",
+    "cart_adds_30d",
+    "share_app",
+    "share_web",
+    "share_store",
+    "share_email",
+    "coupon_share",
+    "offers_received",
+    "days_since_last_offer",
+    "days_since_last_redemption",
+    "is_new",
+    "logged_in",
 )
-_LOG = {"orders_total", "orders_90d", "orders_365d", "monetary_365d", "average_order_value", "visits_30d",
-        "views_30d", "cart_adds_30d", "offers_received"}
+_LOG = {
+    "orders_total",
+    "orders_90d",
+    "orders_365d",
+    "monetary_365d",
+    "average_order_value",
+    "visits_30d",
+    "views_30d",
+    "cart_adds_30d",
+    "offers_received",
+}
 _DAYS = {"days_since_last_order", "days_since_last_visit", "days_since_last_offer", "days_since_last_redemption"}
 
 

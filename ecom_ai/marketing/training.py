@@ -21,6 +21,7 @@ Metrics: ``dr_value`` (the gate's metric: the chosen policies' DR value per deci
 over campaigns weighted by held-out decisions), ``dr_logging`` and ``dr_none`` (the quality
 floor's baselines: a version must beat both), ``decisions``, ``campaigns``.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -32,14 +33,32 @@ from django.utils import timezone
 from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.marketing import ope
 from ecom_ai.marketing.learners import (
-    CampaignPolicy, LoggedData, OfferPolicies, best_fixed_arm, fit_policy_gradient, fit_q_network, policy_payload,
-    select_policy)
+    CampaignPolicy,
+    LoggedData,
+    OfferPolicies,
+    best_fixed_arm,
+    fit_policy_gradient,
+    fit_q_network,
+    policy_payload,
+    select_policy,
+)
 from ecom_ai.marketing.state import state_vector
 from ecom_ai.ml.registry import NotEnoughData, ProgressReporter, Trainer, TrainResult
 
-DEFAULT_PARAMS = {"min_decisions": 200, "validation_fraction": 0.25, "selection_fraction": 0.3, "hidden": 64,
-                  "epochs": 30, "lr": 2e-3, "gamma": 0.0, "clip": 20.0, "pg_epochs": 40, "bootstrap": 200,
-                  "thresholds": [0.0, 0.5, 0.8], "campaigns": None}
+DEFAULT_PARAMS = {
+    "min_decisions": 200,
+    "validation_fraction": 0.25,
+    "selection_fraction": 0.3,
+    "hidden": 64,
+    "epochs": 30,
+    "lr": 2e-3,
+    "gamma": 0.0,
+    "clip": 20.0,
+    "pg_epochs": 40,
+    "bootstrap": 200,
+    "thresholds": [0.0, 0.5, 0.8],
+    "campaigns": None,
+}
 
 
 def reward_of(campaign, row) -> float:
@@ -57,10 +76,23 @@ def campaign_rows(campaign, now=None) -> list[dict]:
 
     now = now or timezone.now()
     settled = Q(expires_at__lte=now) | Q(converted_at__isnull=False)
-    return list(OfferDecision.objects.filter(settled, campaign=campaign, for_learning=True, is_control=False)
-                .order_by("created_at", "pk")
-                .values("pk", "subject_key", "offer__key", "offer__send_cost", "propensity", "probabilities", "state",
-                        "created_at", "converted_at", "order_value", "discount"))
+    return list(
+        OfferDecision.objects.filter(settled, campaign=campaign, for_learning=True, is_control=False)
+        .order_by("created_at", "pk")
+        .values(
+            "pk",
+            "subject_key",
+            "offer__key",
+            "offer__send_cost",
+            "propensity",
+            "probabilities",
+            "state",
+            "created_at",
+            "converted_at",
+            "order_value",
+            "discount",
+        )
+    )
 
 
 def logged_data(campaign, rows, arm_keys) -> tuple[LoggedData, np.ndarray, list]:
@@ -83,19 +115,28 @@ def logged_data(campaign, rows, arm_keys) -> tuple[LoggedData, np.ndarray, list]
         if logging[i].sum() <= 0:
             logging[i, index[r["offer__key"] or "none"]] = 1.0
         logging[i] /= logging[i].sum()
-    data = LoggedData(x, [index[r["offer__key"] or "none"] for r in kept], [reward_of(campaign, r) for r in kept],
-                      [r["propensity"] for r in kept], next_index)
+    data = LoggedData(
+        x,
+        [index[r["offer__key"] or "none"] for r in kept],
+        [reward_of(campaign, r) for r in kept],
+        [r["propensity"] for r in kept],
+        next_index,
+    )
     return data, logging, [r["created_at"] for r in kept]
 
 
 def _estimates(data: LoggedData, target, q, bootstrap: int, seed: int) -> dict:
-    return {name: est.as_dict() for name, est in
-            ope.evaluate(data.rewards, data.actions, data.propensities, target, q, bootstrap=bootstrap,
-                         seed=seed).items()}
+    return {
+        name: est.as_dict()
+        for name, est in ope.evaluate(
+            data.rewards, data.actions, data.propensities, target, q, bootstrap=bootstrap, seed=seed
+        ).items()
+    }
 
 
-def train_campaign(campaign, arm_keys, data: LoggedData, logging, params: dict, *, seed: int, device="cpu",
-                   progress=None) -> tuple[dict, dict]:
+def train_campaign(
+    campaign, arm_keys, data: LoggedData, logging, params: dict, *, seed: int, device="cpu", progress=None
+) -> tuple[dict, dict]:
     """Fit, select and evaluate one campaign's policy; ``(payload, evaluation)``."""
     n, arms = len(data), len(arm_keys)
     cut = int(round(n * (1 - float(params["validation_fraction"]))))
@@ -105,34 +146,73 @@ def train_campaign(campaign, arm_keys, data: LoggedData, logging, params: dict, 
     n_sel = int(round(cut * float(params["selection_fraction"])))
     select_rows, fit_rows = np.sort(older[:n_sel]), np.sort(older[n_sel:])
     fit, sel, test = data.subset(fit_rows), data.subset(select_rows), data.subset(held)
-    q_params = dict(hidden=int(params["hidden"]), epochs=int(params["epochs"]), lr=float(params["lr"]),
-                    gamma=float(params["gamma"]), clip=float(params["clip"]), seed=seed, device=device)
+    q_params = dict(
+        hidden=int(params["hidden"]),
+        epochs=int(params["epochs"]),
+        lr=float(params["lr"]),
+        gamma=float(params["gamma"]),
+        clip=float(params["clip"]),
+        seed=seed,
+        device=device,
+    )
     q_model = fit_q_network(fit, arms, progress=progress, **q_params)
-    pg = fit_policy_gradient(fit, arms, q_model.predict(fit.x), epochs=int(params["pg_epochs"]),
-                             clip=float(params["clip"]), seed=seed, device=device)
+    pg = fit_policy_gradient(
+        fit,
+        arms,
+        q_model.predict(fit.x),
+        epochs=int(params["pg_epochs"]),
+        clip=float(params["clip"]),
+        seed=seed,
+        device=device,
+    )
     q_sel = q_model.predict(sel.x)
     base = best_fixed_arm(data.subset(np.arange(cut)), arms)
-    selection = select_policy(sel, arms, q_sel, {"qnet": q_sel}, pg.probabilities(sel.x), base_arm=base,
-                              thresholds=tuple(params["thresholds"]), bootstrap=int(params["bootstrap"]), seed=seed)
+    selection = select_policy(
+        sel,
+        arms,
+        q_sel,
+        {"qnet": q_sel},
+        pg.probabilities(sel.x),
+        base_arm=base,
+        thresholds=tuple(params["thresholds"]),
+        bootstrap=int(params["bootstrap"]),
+        seed=seed,
+    )
     payload = policy_payload(arm_keys, selection.chosen, selection.base_arm, q_model, pg)
     policy = CampaignPolicy(payload)
     q_test = q_model.predict(test.x)
     chosen = ope.one_hot(policy.scores_matrix(test.x).argmax(axis=1), arms)
     bootstrap = int(params["bootstrap"])
     evaluation = {
-        "arms": list(arm_keys), "decisions": n, "fit_rows": len(fit_rows), "selection_rows": len(select_rows),
-        "held_out_rows": len(held), "chosen": selection.chosen.name, "reason": selection.reason,
+        "arms": list(arm_keys),
+        "decisions": n,
+        "fit_rows": len(fit_rows),
+        "selection_rows": len(select_rows),
+        "held_out_rows": len(held),
+        "chosen": selection.chosen.name,
+        "reason": selection.reason,
         "selection": selection.table,
         "policies": {
             "learned": _estimates(test, chosen, q_test, bootstrap, seed),
             "logging": _estimates(test, logging[held], q_test, bootstrap, seed),
-            **{f"fixed:{key}": _estimates(test, ope.fixed(len(test), arms, k), q_test, bootstrap, seed)
-               for k, key in enumerate(arm_keys)},
+            **{
+                f"fixed:{key}": _estimates(test, ope.fixed(len(test), arms, k), q_test, bootstrap, seed)
+                for k, key in enumerate(arm_keys)
+            },
         },
     }
     if len(test):
-        diff = ope.compare("dr", test.rewards, test.actions, test.propensities, chosen, logging[held], q_test,
-                           bootstrap=bootstrap, seed=seed)
+        diff = ope.compare(
+            "dr",
+            test.rewards,
+            test.actions,
+            test.propensities,
+            chosen,
+            logging[held],
+            q_test,
+            bootstrap=bootstrap,
+            seed=seed,
+        )
         evaluation["dr_gain_over_logging"] = diff.as_dict()
     payload["evaluation"] = {"chosen": selection.chosen.name, "reason": selection.reason}
     return payload, evaluation
@@ -164,14 +244,23 @@ class OfferPolicyTrainer(Trainer):
             if len(data) < int(params["min_decisions"]) or len(arm_keys) < 2:
                 skipped[campaign.slug] = f"{len(data)} settled decisions (at least {params['min_decisions']})"
                 continue
-            progress.update(percent=100.0 * number / max(1, len(campaigns)),
-                            message=f"Campaign {campaign.slug}: {len(data)} decisions.")
-            def on_epoch(epoch, epochs, row, _campaign=campaign.slug):
-                progress.update(epoch=epoch, total_epochs=epochs, loss=row.get("loss"),
-                                metrics={"val_loss": row.get("val_loss")}, message=f"Campaign {_campaign}: Q-network.")
+            progress.update(
+                percent=100.0 * number / max(1, len(campaigns)),
+                message=f"Campaign {campaign.slug}: {len(data)} decisions.",
+            )
 
-            payload, evaluation = train_campaign(campaign, arm_keys, data, logging, params, seed=seed,
-                                                 device=self.device, progress=on_epoch)
+            def on_epoch(epoch, epochs, row, _campaign=campaign.slug):
+                progress.update(
+                    epoch=epoch,
+                    total_epochs=epochs,
+                    loss=row.get("loss"),
+                    metrics={"val_loss": row.get("val_loss")},
+                    message=f"Campaign {_campaign}: Q-network.",
+                )
+
+            payload, evaluation = train_campaign(
+                campaign, arm_keys, data, logging, params, seed=seed, device=self.device, progress=on_epoch
+            )
             payloads[campaign.slug] = payload
             evaluations[campaign.slug] = evaluation
             held = evaluation["held_out_rows"]
@@ -189,18 +278,32 @@ class OfferPolicyTrainer(Trainer):
         def average(v):
             return float(np.dot(w, v) / w.sum()) if len(v) else None
 
-        metrics = {"dr_value": average(values), "dr_logging": average(logging_values), "dr_none": average(none_values),
-                   "decisions": int(sum(e["decisions"] for e in evaluations.values())),
-                   "held_out_decisions": int(w.sum()), "campaigns": len(payloads)}
+        metrics = {
+            "dr_value": average(values),
+            "dr_logging": average(logging_values),
+            "dr_none": average(none_values),
+            "decisions": int(sum(e["decisions"] for e in evaluations.values())),
+            "held_out_decisions": int(w.sum()),
+            "campaigns": len(payloads),
+        }
         if len(evaluations) == 1:
             only = next(iter(evaluations.values()))["policies"]["learned"]["dr"]
             metrics.update(dr_value_low=only["low"], dr_value_high=only["high"])
-        validation = {"method": "newest_window", "rows": int(w.sum()), "cases": int(w.sum()),
-                      "campaigns": evaluations, "skipped": skipped}
-        return TrainResult(payload={"campaigns": payloads}, metrics=metrics,
-                           params={k: params[k] for k in DEFAULT_PARAMS},
-                           data_start=min(times) if times else None, data_end=max(times) if times else None,
-                           validation=validation)
+        validation = {
+            "method": "newest_window",
+            "rows": int(w.sum()),
+            "cases": int(w.sum()),
+            "campaigns": evaluations,
+            "skipped": skipped,
+        }
+        return TrainResult(
+            payload={"campaigns": payloads},
+            metrics=metrics,
+            params={k: params[k] for k in DEFAULT_PARAMS},
+            data_start=min(times) if times else None,
+            data_end=max(times) if times else None,
+            validation=validation,
+        )
 
     def load(self, payload):
         if not isinstance(payload, dict) or not isinstance(payload.get("campaigns"), dict):

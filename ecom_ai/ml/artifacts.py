@@ -12,6 +12,7 @@ objects of your own classes must be reduced to those types (and rebuilt in
 ``Trainer.load``). ``save_artifact`` checks the payload loads back before storing it, so a
 payload that breaks the rule fails at training time, never at serving time.
 """
+
 from __future__ import annotations
 
 import io
@@ -35,7 +36,9 @@ def get_storage():
     try:
         return storages[alias]
     except InvalidStorageError as exc:
-        raise ArtifactError(f"ECOM_AI['ARTIFACT_STORAGE'] = {alias!r} is not a storage alias in STORAGES: {exc}") from None
+        raise ArtifactError(
+            f"ECOM_AI['ARTIFACT_STORAGE'] = {alias!r} is not a storage alias in STORAGES: {exc}"
+        ) from None
 
 
 def _dumps(payload) -> bytes:
@@ -76,8 +79,9 @@ def save_artifact(kind: str, number: int, payload) -> str:
     try:
         return storage.save(name, ContentFile(data))
     except Exception as exc:
-        raise ArtifactError(f"Could not write artifact {name!r} to storage "
-                            f"{ecom_settings.ARTIFACT_STORAGE!r}: {exc}") from exc
+        raise ArtifactError(
+            f"Could not write artifact {name!r} to storage {ecom_settings.ARTIFACT_STORAGE!r}: {exc}"
+        ) from exc
 
 
 def load_artifact(name: str):

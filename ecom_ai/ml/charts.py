@@ -4,6 +4,7 @@
 into two charts: the loss curve, and the other metrics per epoch. Used by the admin and by
 the staff JSON endpoint the admin polls while a run is in progress.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,8 +31,15 @@ def _numeric(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def line_chart(series: dict[str, list[tuple[float, float]]], *, title: str = "", x_label: str = "epoch",
-               width: int = 640, height: int = 220, empty_text: str = "no data yet") -> SafeString:
+def line_chart(
+    series: dict[str, list[tuple[float, float]]],
+    *,
+    title: str = "",
+    x_label: str = "epoch",
+    width: int = 640,
+    height: int = 220,
+    empty_text: str = "no data yet",
+) -> SafeString:
     """An SVG line chart; ``series`` maps a name to ``(x, y)`` points."""
     left, right, top, bottom = 60, 12, 22, 40
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -41,11 +49,14 @@ def line_chart(series: dict[str, list[tuple[float, float]]], *, title: str = "",
         f'width="100%" style="max-width:{width}px" preserveAspectRatio="xMinYMin meet" font-family="sans-serif" '
         f'font-size="11">',
         f'<title>{escape(title)}</title><text x="{left}" y="14" fill="#333" font-weight="bold">{escape(title)}</text>'
-        if title else "",
+        if title
+        else "",
     ]
     if not points:
-        parts.append(f'<text x="{left + plot_w / 2}" y="{top + plot_h / 2}" text-anchor="middle" fill="#999">'
-                     f"{escape(empty_text)}</text></svg>")
+        parts.append(
+            f'<text x="{left + plot_w / 2}" y="{top + plot_h / 2}" text-anchor="middle" fill="#999">'
+            f"{escape(empty_text)}</text></svg>"
+        )
         return mark_safe("".join(parts))
     x_min, x_max = min(p[0] for p in points), max(p[0] for p in points)
     y_min, y_max = min(p[1] for p in points), max(p[1] for p in points)
@@ -68,11 +79,12 @@ def line_chart(series: dict[str, list[tuple[float, float]]], *, title: str = "",
     xs = sorted({p[0] for p in points})
     every = max(1, math.ceil(len(xs) / 10))
     for x in xs[::every]:
-        parts.append(f'<text x="{sx(x):.1f}" y="{top + plot_h + 14}" text-anchor="middle" fill="#666">'
-                     f"{_fmt(x)}</text>")
+        parts.append(f'<text x="{sx(x):.1f}" y="{top + plot_h + 14}" text-anchor="middle" fill="#666">{_fmt(x)}</text>')
     # the axis name under the tick labels (never on top of the last one)
-    parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{top + plot_h + 30}" text-anchor="middle" fill="#999">'
-                 f"{escape(x_label)}</text>")
+    parts.append(
+        f'<text x="{left + plot_w / 2:.1f}" y="{top + plot_h + 30}" text-anchor="middle" fill="#999">'
+        f"{escape(x_label)}</text>"
+    )
     parts.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" stroke="#999"/>')
     legend_x = left
     for index, (name, values) in enumerate(series.items()):
@@ -80,11 +92,15 @@ def line_chart(series: dict[str, list[tuple[float, float]]], *, title: str = "",
         values = sorted(values)
         if len(values) > 1:
             path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in values)
-            parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2">'
-                         f"<title>{escape(name)}: last {_fmt(values[-1][1])}</title></polyline>")
+            parts.append(
+                f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2">'
+                f"<title>{escape(name)}: last {_fmt(values[-1][1])}</title></polyline>"
+            )
         for x, y in values if len(values) <= MAX_MARKERS else values[-1:]:
-            parts.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{colour}">'
-                         f"<title>{escape(name)} at {escape(x_label)} {_fmt(x)}: {_fmt(y)}</title></circle>")
+            parts.append(
+                f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{colour}">'
+                f"<title>{escape(name)} at {escape(x_label)} {_fmt(x)}: {_fmt(y)}</title></circle>"
+            )
         parts.append(f'<rect x="{legend_x}" y="{height - 14}" width="10" height="10" fill="{colour}"/>')
         parts.append(f'<text x="{legend_x + 14}" y="{height - 5}" fill="#333">{escape(name)}</text>')
         legend_x += 28 + 7 * len(str(name))
@@ -125,6 +141,10 @@ def history_charts(history) -> dict[str, SafeString]:
     x_label = "epoch" if _by_epoch(history) else "update"
     return {
         "loss": line_chart(history_series(history, ["loss"]), title=f"Loss per {x_label}", x_label=x_label),
-        "metrics": line_chart(history_series(history, metric_keys), title=f"Metrics per {x_label}", x_label=x_label,
-                              empty_text="no metrics reported per epoch"),
+        "metrics": line_chart(
+            history_series(history, metric_keys),
+            title=f"Metrics per {x_label}",
+            x_label=x_label,
+            empty_text="no metrics reported per epoch",
+        ),
     }

@@ -5,6 +5,7 @@
 | ecom_ai.E020 | an ``ECOM_AI["TRAINERS"]`` entry cannot be imported, is not a ``Trainer`` subclass, or its kind is not a usable name |
 | ecom_ai.W021 | an active model version's artifact is missing, empty or corrupt: serving uses the kind's fallback |
 """
+
 from __future__ import annotations
 
 from django.core.checks import Error, Tags, Warning, register
@@ -25,15 +26,20 @@ def check_trainers(app_configs=None, **kwargs):
     for kind, path in conf.settings.TRAINERS.items():
         where = f"ECOM_AI['TRAINERS'][{kind!r}] = {path!r}"
         if not _KIND_RE.match(kind):
-            errors.append(Error(f"{where}: the kind {kind!r} may only use letters, digits, '_', '.' and '-'.",
-                                id="ecom_ai.E020"))
+            errors.append(
+                Error(f"{where}: the kind {kind!r} may only use letters, digits, '_', '.' and '-'.", id="ecom_ai.E020")
+            )
             continue
         try:
             cls = conf.settings.imported("TRAINERS", kind)
         except ImportError as exc:
-            errors.append(Error(f"{where} cannot be imported: {exc}",
-                                hint="Give the dotted path of a subclass of ecom_ai.ml.registry.Trainer.",
-                                id="ecom_ai.E020"))
+            errors.append(
+                Error(
+                    f"{where} cannot be imported: {exc}",
+                    hint="Give the dotted path of a subclass of ecom_ai.ml.registry.Trainer.",
+                    id="ecom_ai.E020",
+                )
+            )
             continue
         if not (isinstance(cls, type) and issubclass(cls, Trainer)):
             errors.append(Error(f"{where} is not a subclass of ecom_ai.ml.registry.Trainer.", id="ecom_ai.E020"))
@@ -56,8 +62,14 @@ def check_active_artifacts(app_configs=None, databases=None, **kwargs):
         results = check_active(quick=True, fresh=True)
     except DatabaseError:
         return []
-    return [Warning(f"The active {h.kind} model (v{h.number}) is unusable: {h.error}",
-                    hint=f"Serving uses the {h.kind} fallback. Activate another version (admin, or "
-                         f"`manage.py ecom_ai_rollback {h.kind}`) or train a new one; "
-                         "`manage.py ecom_ai_models --check` loads each active model fully.",
-                    id="ecom_ai.W021") for h in results if not h.ok]
+    return [
+        Warning(
+            f"The active {h.kind} model (v{h.number}) is unusable: {h.error}",
+            hint=f"Serving uses the {h.kind} fallback. Activate another version (admin, or "
+            f"`manage.py ecom_ai_rollback {h.kind}`) or train a new one; "
+            "`manage.py ecom_ai_models --check` loads each active model fully.",
+            id="ecom_ai.W021",
+        )
+        for h in results
+        if not h.ok
+    ]

@@ -5,6 +5,7 @@ MPS, then the CPU. An explicit ``"cuda"``, ``"cuda:N"`` or ``"mps"`` that this m
 provide raises ``DeviceUnavailable`` (a clear error rather than a silent, much slower CPU
 run); use ``"auto"`` where falling back to the CPU is fine.
 """
+
 from __future__ import annotations
 
 import random
@@ -54,8 +55,9 @@ def get_device(preference: str | None = None) -> torch.device:
         return device
     if choice == "mps":
         if not _mps_available():
-            raise DeviceUnavailable("Device 'mps' was requested but Apple MPS is not available here; "
-                                    "use ECOM_AI['DEVICE'] = 'auto'.")
+            raise DeviceUnavailable(
+                "Device 'mps' was requested but Apple MPS is not available here; use ECOM_AI['DEVICE'] = 'auto'."
+            )
         return torch.device("mps")
     raise DeviceUnavailable(f"Unknown device {choice!r}: use auto, cpu, cuda, cuda:N or mps.")
 

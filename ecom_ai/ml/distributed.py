@@ -14,6 +14,7 @@ Two ways to get a process group, both giving the training function the same worl
 Spawned workers get ``OMP_WAIT_POLICY=PASSIVE`` (idle OpenMP threads sleep instead of spinning
 on the cores the other workers need) and their share of the CPU threads.
 """
+
 from __future__ import annotations
 
 import os
@@ -70,12 +71,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _worker(rank: int, fn: Callable, nproc: int, port: int, folder: str, threads: int, device_type: str,
-            args: tuple) -> None:
+def _worker(
+    rank: int, fn: Callable, nproc: int, port: int, folder: str, threads: int, device_type: str, args: tuple
+) -> None:
     dist = torch.distributed
     torch.set_num_threads(threads)
-    dist.init_process_group(backend(device_type), init_method=f"tcp://127.0.0.1:{port}", rank=rank,
-                            world_size=nproc)
+    dist.init_process_group(backend(device_type), init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=nproc)
     try:
         result = fn(*args, device=_device(rank, device_type))
         if rank == 0:
@@ -95,11 +96,12 @@ def run_distributed(fn: Callable, nproc: int, *args, threads: int | None = None,
     nproc = int(nproc)
     if nproc < 1:
         raise ValueError(f"nproc must be at least 1, got {nproc}")
-    device_type = torch.device(device).type if device is not None else (
-        "cuda" if torch.cuda.is_available() else "cpu")
+    device_type = torch.device(device).type if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
     if device_type == "cuda" and nproc > torch.cuda.device_count():
-        raise ValueError(f"nproc={nproc} needs {nproc} GPUs, this machine has {torch.cuda.device_count()} "
-                         "(one GPU per process; ECOM_AI['DEVICE'] = 'cpu' trains CPU processes)")
+        raise ValueError(
+            f"nproc={nproc} needs {nproc} GPUs, this machine has {torch.cuda.device_count()} "
+            "(one GPU per process; ECOM_AI['DEVICE'] = 'cpu' trains CPU processes)"
+        )
     if threads is None:
         threads = max(1, (os.cpu_count() or 1) // nproc)
     saved = {key: os.environ.get(key) for key in ("OMP_WAIT_POLICY",)}
@@ -107,9 +109,12 @@ def run_distributed(fn: Callable, nproc: int, *args, threads: int | None = None,
     try:
         with tempfile.TemporaryDirectory(prefix="ecom_ai_ddp_") as folder:
             torch.multiprocessing.start_processes(
-                _worker, args=(fn, nproc, _free_port(), folder, int(threads), device_type, args), nprocs=nproc,
+                _worker,
+                args=(fn, nproc, _free_port(), folder, int(threads), device_type, args),
+                nprocs=nproc,
                 join=True,
-                start_method="spawn")
+                start_method="spawn",
+            )
             return torch.load(os.path.join(folder, "result.pt"), map_location="cpu", weights_only=False)
     finally:
         for key, value in saved.items():

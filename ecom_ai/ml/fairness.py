@@ -8,6 +8,7 @@ outside ``[0.8, 1.25]`` (the "four-fifths" rule of thumb) *and* its interval exc
 overall rate; segments with fewer than ``MIN_CASES`` records are marked "too few to judge".
 The domains build the records (``ecom_ai.fraud.fairness``, ``ecom_ai.recommend.fairness``).
 """
+
 from __future__ import annotations
 
 import math
@@ -127,8 +128,9 @@ def bin_label(value, edges) -> str:
 
 def quartile_edges(values) -> list[float]:
     """Quartile edges of the numbers in ``values`` (for numeric segments without declared bins)."""
-    numbers = sorted(float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)
-                     and math.isfinite(v))
+    numbers = sorted(
+        float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    )
     if not numbers:
         return [0.0]
     edges = sorted({numbers[int(len(numbers) * q)] for q in (0.25, 0.5, 0.75)})

@@ -16,6 +16,7 @@ recommendations, the built-in classifier for the chat). That must not go unnotic
   trainer) and ``manage.py ecom_ai_models --check`` (non-zero exit when one is unusable)
   use it.
 """
+
 from __future__ import annotations
 
 import threading
@@ -91,8 +92,9 @@ def check_version(version, *, quick: bool = False, fresh: bool = False) -> Artif
     elif not served:
         error = "this process could not load it (see the log)"
     if error:
-        health = ArtifactHealth(version.kind, version.pk, version.number, False, error,
-                                unusable.record_unusable(version.pk))
+        health = ArtifactHealth(
+            version.kind, version.pk, version.number, False, error, unusable.record_unusable(version.pk)
+        )
     else:
         unusable.record_usable(version.pk)
         health = ArtifactHealth(version.kind, version.pk, version.number, True)

@@ -15,6 +15,7 @@ errors are in docs/benchmarks.md (Recommendations, "Speed work"). ``"auto"`` pic
 when a quick probe shows it is actually faster on this device (it is emulated, and slower,
 on CPUs without native support).
 """
+
 from __future__ import annotations
 
 import functools
@@ -73,9 +74,15 @@ class _SoftmaxCrossEntropy(torch.autograd.Function):
         return grad_hidden * factor, grad_vectors * factor, None, None, None, None
 
 
-def softmax_cross_entropy(hidden: torch.Tensor, vectors: torch.Tensor, targets: torch.Tensor, *,
-                          weights: torch.Tensor | None = None, chunk: int = 1024,
-                          precision: str = "fp32") -> torch.Tensor:
+def softmax_cross_entropy(
+    hidden: torch.Tensor,
+    vectors: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    weights: torch.Tensor | None = None,
+    chunk: int = 1024,
+    precision: str = "fp32",
+) -> torch.Tensor:
     """Mean cross-entropy of ``hidden @ vectors.T`` against ``targets`` (class indices).
 
     ``weights`` (one per row): the weighted mean ``sum(w·loss) / sum(w)`` instead.

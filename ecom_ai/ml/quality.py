@@ -20,6 +20,7 @@ active version, or the fallback when there is none) keeps serving.
 and validation ("trained on 11 fraud labels", "validation has 3 positives", wide
 confidence intervals...): the admin shows them on the model-version pages.
 """
+
 from __future__ import annotations
 
 import math
@@ -70,11 +71,13 @@ def floor_minimums(trainer) -> dict:
     """``{metric: (minimum, what it counts)}`` in force for ``trainer``'s kind (``{}``: none)."""
     from ecom_ai.conf import settings as ecom_settings
 
-    overrides = (ecom_settings.QUALITY_FLOORS or {})
+    overrides = ecom_settings.QUALITY_FLOORS or {}
     if trainer.kind in overrides and overrides[trainer.kind] is None:
         return {}
-    declared = {name: tuple(spec) if isinstance(spec, (list, tuple)) else (spec, name.replace("_", " "))
-                for name, spec in (getattr(trainer, "floor_minimums", None) or {}).items()}
+    declared = {
+        name: tuple(spec) if isinstance(spec, (list, tuple)) else (spec, name.replace("_", " "))
+        for name, spec in (getattr(trainer, "floor_minimums", None) or {}).items()
+    }
     for name, minimum in (overrides.get(trainer.kind) or {}).items():
         what = declared.get(name, (None, name.replace("_", " ")))[1]
         declared[name] = (minimum, what)
@@ -101,8 +104,11 @@ def check_floor(trainer, metrics: dict | None) -> FloorVerdict:
         if value is None:
             checks.append(FloorCheck(f"min:{name}", False, f"{what}: not reported by the trainer"))
         elif value < float(minimum):
-            checks.append(FloorCheck(f"min:{name}", False,
-                                     f"trained on {_fmt(value)} {what}, at least {_fmt(float(minimum))} are needed"))
+            checks.append(
+                FloorCheck(
+                    f"min:{name}", False, f"trained on {_fmt(value)} {what}, at least {_fmt(float(minimum))} are needed"
+                )
+            )
         else:
             checks.append(FloorCheck(f"min:{name}", True, f"{_fmt(value)} {what} (at least {_fmt(float(minimum))})"))
     primary = trainer.primary_metric
@@ -113,14 +119,24 @@ def check_floor(trainer, metrics: dict | None) -> FloorVerdict:
         if theirs is None:
             checks.append(FloorCheck(code, True, f"the {label} baseline could not be measured on this validation data"))
         elif ours is None:
-            checks.append(FloorCheck(code, False, f"{primary} was not measured, so it cannot be compared with "
-                                                  f"the {label}'s {_fmt(theirs)}"))
+            checks.append(
+                FloorCheck(
+                    code,
+                    False,
+                    f"{primary} was not measured, so it cannot be compared with the {label}'s {_fmt(theirs)}",
+                )
+            )
         else:
             better = ours > theirs + margin if trainer.higher_is_better else ours < theirs - margin
             verb = "beats" if better else "does not beat"
             extra = f" by more than {_fmt(margin)}" if margin and not better else ""
-            checks.append(FloorCheck(code, better, f"{primary} {_fmt(ours)} {verb} the {label}'s {_fmt(theirs)}"
-                                                   f" on the same validation data{extra}"))
+            checks.append(
+                FloorCheck(
+                    code,
+                    better,
+                    f"{primary} {_fmt(ours)} {verb} the {label}'s {_fmt(theirs)} on the same validation data{extra}",
+                )
+            )
     return FloorVerdict(all(c.passed for c in checks), checks)
 
 

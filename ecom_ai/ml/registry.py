@@ -10,6 +10,7 @@ A domain package (fraud, chat, recommend...) subclasses ``Trainer`` and names it
 stored, loaded back, and passed the evaluation gate (``passes_gate``). A kind has at most
 one queued or running ``TrainingRun`` (the database refuses a second: ``TrainingLocked``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -41,11 +42,26 @@ logger = logging.getLogger("ecom_ai.ml")
 progress_logger = logging.getLogger("ecom_ai.ml.progress")
 
 __all__ = [
-    "TrainResult", "ProgressReporter", "Trainer", "TrainingLocked", "NotEnoughData", "TrainingCancelled",
-    "UnknownModelKind", "cancel_run",
-    "get_trainer", "train_model", "passes_gate", "gate_verdict", "GateVerdict", "activate", "rollback",
-    "active_version", "load_active",
-    "queue_training_run", "release_stale_runs", "clear_loaded_models",
+    "TrainResult",
+    "ProgressReporter",
+    "Trainer",
+    "TrainingLocked",
+    "NotEnoughData",
+    "TrainingCancelled",
+    "UnknownModelKind",
+    "cancel_run",
+    "get_trainer",
+    "train_model",
+    "passes_gate",
+    "gate_verdict",
+    "GateVerdict",
+    "activate",
+    "rollback",
+    "active_version",
+    "load_active",
+    "queue_training_run",
+    "release_stale_runs",
+    "clear_loaded_models",
 ]
 
 
@@ -150,8 +166,11 @@ class ProgressReporter:
             return
         name = f"{self.run.kind} run #{self.run.pk}" if self.run is not None else "training"
         parts = [f"epoch {self.epoch}" + (f"/{self.total_epochs}" if self.total_epochs else "")]
-        parts += [f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"
-                  for key, value in row.items() if key != "epoch"]
+        parts += [
+            f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"
+            for key, value in row.items()
+            if key != "epoch"
+        ]
         seconds = int(time.monotonic() - self._started)
         parts.append(f"{seconds // 60}:{seconds % 60:02d} elapsed")
         progress_logger.info("%s: %s", name, " · ".join(parts))
@@ -162,8 +181,13 @@ class ProgressReporter:
             return
         now = timezone.now()
         fields = {
-            "percent": self.percent, "epoch": self.epoch, "total_epochs": self.total_epochs,
-            "loss": self.loss, "history": self.history, "message": self.message, "heartbeat_at": now,
+            "percent": self.percent,
+            "epoch": self.epoch,
+            "total_epochs": self.total_epochs,
+            "loss": self.loss,
+            "history": self.history,
+            "message": self.message,
+            "heartbeat_at": now,
             **extra,
         }
         rows = TrainingRun.objects.filter(pk=self.run.pk)
@@ -230,6 +254,7 @@ class Trainer:
 
 # --------------------------------------------------------------------------- trainers
 
+
 def get_trainer(kind) -> Trainer:
     """Instantiate the trainer configured for ``kind`` in ``ECOM_AI["TRAINERS"]``."""
     trainers = ecom_settings.TRAINERS
@@ -242,8 +267,9 @@ def get_trainer(kind) -> Trainer:
     except ImportError as exc:
         raise UnknownModelKind(f"ECOM_AI['TRAINERS'][{kind!r}] = {path!r} cannot be imported: {exc}") from exc
     if not (isinstance(cls, type) and issubclass(cls, Trainer)):
-        raise UnknownModelKind(f"ECOM_AI['TRAINERS'][{kind!r}] = {path!r} is not a subclass of "
-                               "ecom_ai.ml.registry.Trainer.")
+        raise UnknownModelKind(
+            f"ECOM_AI['TRAINERS'][{kind!r}] = {path!r} is not a subclass of ecom_ai.ml.registry.Trainer."
+        )
     trainer = cls()
     if not trainer.kind:
         trainer.kind = kind
@@ -294,22 +320,28 @@ def release_stale_runs(kind: str | None = None) -> list[TrainingRun]:
     for run in stale:
         last = run.heartbeat_at or run.created_at
         if run.status == TrainingRun.Status.RUNNING:
-            message = (f"{WORKER_LOST} no sign of life since {last:%Y-%m-%d %H:%M:%S %Z} (more than "
-                       f"TRAINING_HEARTBEAT_TIMEOUT = {ecom_settings.TRAINING_HEARTBEAT_TIMEOUT} s); the process "
-                       "training it was probably killed.")
+            message = (
+                f"{WORKER_LOST} no sign of life since {last:%Y-%m-%d %H:%M:%S %Z} (more than "
+                f"TRAINING_HEARTBEAT_TIMEOUT = {ecom_settings.TRAINING_HEARTBEAT_TIMEOUT} s); the process "
+                "training it was probably killed."
+            )
         else:
-            message = (f"Marked failed: queued since {run.created_at:%Y-%m-%d %H:%M:%S %Z} and never started (more "
-                       f"than TRAINING_LOCK_TIMEOUT = {ecom_settings.TRAINING_LOCK_TIMEOUT} s); is a worker "
-                       "consuming the training queue?")
+            message = (
+                f"Marked failed: queued since {run.created_at:%Y-%m-%d %H:%M:%S %Z} and never started (more "
+                f"than TRAINING_LOCK_TIMEOUT = {ecom_settings.TRAINING_LOCK_TIMEOUT} s); is a worker "
+                "consuming the training queue?"
+            )
         updated = TrainingRun.objects.filter(pk=run.pk, status=run.status).update(
-            status=TrainingRun.Status.FAILED, finished_at=timezone.now(), message=message)
+            status=TrainingRun.Status.FAILED, finished_at=timezone.now(), message=message
+        )
         if updated:
             run.status, run.message = TrainingRun.Status.FAILED, message
             released.append(run)
             logger.warning("ecom_ai: released dead %s training run #%s: %s", run.kind, run.pk, message)
             if run.version_id:
                 ModelVersion.objects.filter(pk=run.version_id, status=ModelVersion.Status.TRAINING).update(
-                    status=ModelVersion.Status.FAILED, error=message)
+                    status=ModelVersion.Status.FAILED, error=message
+                )
     return released
 
 
@@ -346,10 +378,12 @@ class Heartbeat:
             while not self._stop.wait(self.interval):
                 try:
                     TrainingRun.objects.filter(pk=self.run_pk, status=TrainingRun.Status.RUNNING).update(
-                        heartbeat_at=timezone.now())
+                        heartbeat_at=timezone.now()
+                    )
                 except Exception:  # noqa: BLE001 - a database hiccup: the next beat tries again
-                    logger.warning("ecom_ai: could not write the heartbeat of training run #%s", self.run_pk,
-                                   exc_info=True)
+                    logger.warning(
+                        "ecom_ai: could not write the heartbeat of training run #%s", self.run_pk, exc_info=True
+                    )
                     connection.close()
         finally:
             connection.close()
@@ -365,10 +399,12 @@ def cancel_run(run: TrainingRun, user=None) -> bool:
     who = f" by {user}" if getattr(user, "pk", None) else ""
     message = f"Cancelled{who} at {timezone.now():%Y-%m-%d %H:%M:%S %Z}."
     cancelled = TrainingRun.objects.filter(pk=run.pk, status__in=TrainingRun.LOCKING_STATUSES).update(
-        status=TrainingRun.Status.FAILED, message=message, finished_at=timezone.now())
+        status=TrainingRun.Status.FAILED, message=message, finished_at=timezone.now()
+    )
     if cancelled:
         ModelVersion.objects.filter(training_runs=run, status=ModelVersion.Status.TRAINING).update(
-            status=ModelVersion.Status.FAILED, error=message)
+            status=ModelVersion.Status.FAILED, error=message
+        )
         logger.info("ecom_ai: %s training run #%s cancelled%s", run.kind, run.pk, who)
     run.refresh_from_db()
     return bool(cancelled)
@@ -388,7 +424,11 @@ def _create_locked_run(kind, params, user, status) -> TrainingRun:
                 continue
             break
     holder = TrainingRun.objects.filter(kind=kind, status__in=TrainingRun.LOCKING_STATUSES).first()
-    where = f" (run #{holder.pk}, {holder.status} since {holder.started_at or holder.created_at:%Y-%m-%d %H:%M})" if holder else ""
+    where = (
+        f" (run #{holder.pk}, {holder.status} since {holder.started_at or holder.created_at:%Y-%m-%d %H:%M})"
+        if holder
+        else ""
+    )
     raise TrainingLocked(f"A {kind} training is already queued or running{where}; try again when it has finished.")
 
 
@@ -412,7 +452,8 @@ def _start_run(kind, params, user, run) -> TrainingRun:
         raise ValueError(f"Training run #{run.pk} is for {run.kind!r}, not {kind!r}.")
     now = timezone.now()
     started = TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.QUEUED).update(
-        status=TrainingRun.Status.RUNNING, started_at=now, heartbeat_at=now, params=params)
+        status=TrainingRun.Status.RUNNING, started_at=now, heartbeat_at=now, params=params
+    )
     run.refresh_from_db()
     if not started:
         raise TrainingLocked(f"Training run #{run.pk} is {run.status}, not queued; it is not started again.")
@@ -420,6 +461,7 @@ def _start_run(kind, params, user, run) -> TrainingRun:
 
 
 # --------------------------------------------------------------------------- training
+
 
 def train_model(kind, params=None, *, user=None, run=None) -> ModelVersion:
     """Train a new version of ``kind`` now, in this process; return it.
@@ -437,7 +479,8 @@ def train_model(kind, params=None, *, user=None, run=None) -> ModelVersion:
     except ImproperlyConfigured as exc:
         if run is not None:
             TrainingRun.objects.filter(pk=run.pk, status__in=TrainingRun.LOCKING_STATUSES).update(
-                status=TrainingRun.Status.FAILED, message=str(exc), finished_at=timezone.now())
+                status=TrainingRun.Status.FAILED, message=str(exc), finished_at=timezone.now()
+            )
         raise
     run = _start_run(kind, params, user, run)
     with Heartbeat(run):
@@ -451,8 +494,9 @@ def _train(kind, params, user, run, trainer) -> ModelVersion:
     try:
         seed_everything(params.get("seed"))
         number = (ModelVersion.objects.filter(kind=kind).aggregate(top=Max("number"))["top"] or 0) + 1
-        version = ModelVersion.objects.create(kind=kind, number=number, status=ModelVersion.Status.TRAINING,
-                                              params=params)
+        version = ModelVersion.objects.create(
+            kind=kind, number=number, status=ModelVersion.Status.TRAINING, params=params
+        )
         TrainingRun.objects.filter(pk=run.pk).update(version=version)
         run.version = version
         progress.update(percent=0, message=f"Training {kind} v{number} on {get_device()}.")
@@ -460,8 +504,7 @@ def _train(kind, params, user, run, trainer) -> ModelVersion:
 
         result = trainer.train(params, progress)
         if not isinstance(result, TrainResult):
-            raise TypeError(f"{type(trainer).__name__}.train() must return a TrainResult, "
-                            f"not {type(result).__name__}.")
+            raise TypeError(f"{type(trainer).__name__}.train() must return a TrainResult, not {type(result).__name__}.")
         progress.message = "Storing the artifact."
         progress.flush()  # also: stop here if the run was cancelled meanwhile
         version.artifact = save_artifact(kind, version.number, result.payload)
@@ -483,8 +526,7 @@ def _train(kind, params, user, run, trainer) -> ModelVersion:
             version.notes = verdict.reason
             version.save(update_fields=["notes"])
             outcome = f"{kind} v{version.number} trained; kept as ready. {version.notes}"
-        progress.flush(status=TrainingRun.Status.SUCCEEDED, percent=100.0, message=outcome,
-                       finished_at=timezone.now())
+        progress.flush(status=TrainingRun.Status.SUCCEEDED, percent=100.0, message=outcome, finished_at=timezone.now())
         logger.info("ecom_ai: %s", outcome)
         progress_logger.info("%s run #%s: %s (%.0f s)", kind, run.pk, outcome, time.monotonic() - progress._started)
         return version
@@ -505,15 +547,20 @@ def _record_failure(kind, run, version, exc) -> None:
             if isinstance(exc, NotEnoughData):
                 version.delete()  # nothing was trained: no version to keep
             else:
-                ModelVersion.objects.filter(pk=version.pk).update(status=ModelVersion.Status.FAILED,
-                                                                  error=message[:10000])
+                ModelVersion.objects.filter(pk=version.pk).update(
+                    status=ModelVersion.Status.FAILED, error=message[:10000]
+                )
                 version.status, version.error = ModelVersion.Status.FAILED, message
                 if version.artifact:
                     from ecom_ai.ml.artifacts import delete_artifact
 
                     delete_artifact(version.artifact)
-        TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.FAILED, message=message[:10000],
-                                                     finished_at=timezone.now(), heartbeat_at=timezone.now())
+        TrainingRun.objects.filter(pk=run.pk).update(
+            status=TrainingRun.Status.FAILED,
+            message=message[:10000],
+            finished_at=timezone.now(),
+            heartbeat_at=timezone.now(),
+        )
         run.status, run.message = TrainingRun.Status.FAILED, message
     except Exception:  # the database may be what failed: never hide the original error
         logger.exception("ecom_ai: could not record the failure of %s training run #%s", kind, run.pk)
@@ -547,16 +594,22 @@ def gate_verdict(candidate: ModelVersion, active: ModelVersion | None) -> GateVe
     if trainer is not None:
         floor = check_floor(trainer, candidate.metrics)
         if not floor.passed:
-            serving = (f"the active v{active.number} keeps serving" if active is not None and active.pk != candidate.pk
-                       else "nothing is active, so the fallback keeps serving")
+            serving = (
+                f"the active v{active.number} keeps serving"
+                if active is not None and active.pk != candidate.pk
+                else "nothing is active, so the fallback keeps serving"
+            )
             return GateVerdict(False, f"Not activated: below its quality floor ({floor.summary()}); {serving}.")
     if _beats_active(candidate, active):
         return GateVerdict(True)
     assert active is not None  # without an active version, _beats_active is True
     name, value = primary_metric_value(candidate)
     _, active_value = primary_metric_value(active)
-    return GateVerdict(False, f"Not activated: {name} {_fmt(value)} is worse than the active v{active.number}'s "
-                              f"{_fmt(active_value)} (tolerance {ecom_settings.EVALUATION_TOLERANCE}).")
+    return GateVerdict(
+        False,
+        f"Not activated: {name} {_fmt(value)} is worse than the active v{active.number}'s "
+        f"{_fmt(active_value)} (tolerance {ecom_settings.EVALUATION_TOLERANCE}).",
+    )
 
 
 def passes_gate(candidate: ModelVersion, active: ModelVersion | None) -> bool:
@@ -610,6 +663,7 @@ def _json_safe(value):
 
 # --------------------------------------------------------------------------- activation
 
+
 def active_version(kind) -> ModelVersion | None:
     return ModelVersion.objects.filter(kind=kind, status=ModelVersion.Status.ACTIVE).first()
 
@@ -624,15 +678,17 @@ def activate(version: ModelVersion, user=None) -> ModelVersion:
     with transaction.atomic():
         locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
         if locked.status not in allowed:
-            raise ValueError(f"{locked.kind} v{locked.number} is {locked.status}; only ready or retired "
-                             "versions can be activated.")
+            raise ValueError(
+                f"{locked.kind} v{locked.number} is {locked.status}; only ready or retired versions can be activated."
+            )
         if not locked.artifact:
             raise ValueError(f"{locked.kind} v{locked.number} has no artifact and cannot be activated.")
         if locked.status == ModelVersion.Status.ACTIVE:
             version.refresh_from_db()
             return version
-        previous = (ModelVersion.objects.select_for_update()
-                    .filter(kind=locked.kind, status=ModelVersion.Status.ACTIVE).first())
+        previous = (
+            ModelVersion.objects.select_for_update().filter(kind=locked.kind, status=ModelVersion.Status.ACTIVE).first()
+        )
         if previous is not None:
             previous.status = ModelVersion.Status.RETIRED
             previous.save(update_fields=["status"])
@@ -643,16 +699,24 @@ def activate(version: ModelVersion, user=None) -> ModelVersion:
         transaction.on_commit(lambda: _bump_active_token(locked.kind))
     version.refresh_from_db()
     _bump_active_token(version.kind)
-    logger.info("ecom_ai: activated %s v%s (previous: %s)", version.kind, version.number,
-                f"v{previous.number}" if previous else "none")
+    logger.info(
+        "ecom_ai: activated %s v%s (previous: %s)",
+        version.kind,
+        version.number,
+        f"v{previous.number}" if previous else "none",
+    )
     signals.model_activated.send(sender=ModelVersion, version=version, previous=previous)
     return version
 
 
 def rollback(kind, user=None) -> ModelVersion:
     """Re-activate the most recently retired version of ``kind`` (the one active before)."""
-    candidate = (ModelVersion.objects.filter(kind=kind, status=ModelVersion.Status.RETIRED)
-                 .exclude(artifact="").order_by("-activated_at", "-number").first())
+    candidate = (
+        ModelVersion.objects.filter(kind=kind, status=ModelVersion.Status.RETIRED)
+        .exclude(artifact="")
+        .order_by("-activated_at", "-number")
+        .first()
+    )
     if candidate is None:
         raise ValueError(f"There is no retired {kind} version to roll back to.")
     return activate(candidate, user=user)
@@ -713,8 +777,9 @@ def _current_active(kind) -> tuple[int | None, str]:
             hit, use_cache = None, False
         if hit is not None:
             return tuple(hit) if hit[0] else (None, "")
-    row = (ModelVersion.objects.filter(kind=kind, status=ModelVersion.Status.ACTIVE)
-           .values_list("pk", "artifact").first())
+    row = (
+        ModelVersion.objects.filter(kind=kind, status=ModelVersion.Status.ACTIVE).values_list("pk", "artifact").first()
+    )
     value = row or (0, "")
     if use_cache:
         try:
@@ -756,9 +821,14 @@ def load_active(kind):
                 servable = get_trainer(kind).load(load_artifact(artifact))
             except Exception as exc:
                 since = unusable.record_unusable(version_id)
-                logger.error("ecom_ai: the active %s model (version id %s) cannot be loaded, its fallback serves "
-                             "(since %s): %s", kind, version_id, f"{since:%Y-%m-%d %H:%M:%S %Z}", exc,
-                             exc_info=not isinstance(exc, ArtifactError))
+                logger.error(
+                    "ecom_ai: the active %s model (version id %s) cannot be loaded, its fallback serves (since %s): %s",
+                    kind,
+                    version_id,
+                    f"{since:%Y-%m-%d %H:%M:%S %Z}",
+                    exc,
+                    exc_info=not isinstance(exc, ArtifactError),
+                )
                 servable = None
             else:
                 unusable.record_usable(version_id)

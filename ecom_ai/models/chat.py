@@ -1,4 +1,5 @@
 """Customer-service chat: intents and their examples, knowledge base, conversations."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -27,17 +28,26 @@ class Intent(models.Model):
     description = models.CharField(_("description"), max_length=255, blank=True, default="")
     handler = models.CharField(_("handler"), max_length=32, choices=HANDLER_CHOICES, default=HANDLER_TEMPLATE)
     topic = models.CharField(
-        _("knowledge topic"), max_length=32, blank=True, default="",
+        _("knowledge topic"),
+        max_length=32,
+        blank=True,
+        default="",
         help_text=_("For the knowledge handler: which articles may answer (empty = any)."),
     )
     answer_template = models.TextField(
-        _("answer template"), blank=True, default="",
+        _("answer template"),
+        blank=True,
+        default="",
         help_text=_("Text of the answer for the template handler, or an introduction for the others."),
     )
     translations = models.JSONField(
-        _("answer template in other languages"), default=dict, blank=True,
-        help_text=_('The answer template by language code, e.g. {"zh": "您好！"}; the template above is the '
-                    "shop's default language."),
+        _("answer template in other languages"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            'The answer template by language code, e.g. {"zh": "您好！"}; the template above is the '
+            "shop's default language."
+        ),
     )
     enabled = models.BooleanField(_("enabled"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -87,18 +97,28 @@ class KnowledgeArticle(models.Model):
     title = models.CharField(_("title"), max_length=200)
     body = models.TextField(_("body"))
     questions = models.TextField(
-        _("question variants"), blank=True, default="",
+        _("question variants"),
+        blank=True,
+        default="",
         help_text=_("One question per line that this article answers."),
     )
     topic = models.CharField(_("topic"), max_length=32, choices=TOPIC_CHOICES, default="other")
-    url = models.CharField(_("URL"), max_length=500, blank=True, default="",
-                           help_text=_("Optional link to the full page in the shop."))
+    url = models.CharField(
+        _("URL"), max_length=500, blank=True, default="", help_text=_("Optional link to the full page in the shop.")
+    )
     language = models.CharField(
-        _("language"), max_length=16, blank=True, default="",
+        _("language"),
+        max_length=16,
+        blank=True,
+        default="",
         help_text=_("Language code of this article (en, zh...); empty = the shop's default chat language."),
     )
     translation_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="translations",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="translations",
         verbose_name=_("translation of"),
         help_text=_("The article this one translates: the chat answers in the shopper's language when it can."),
     )
@@ -134,16 +154,24 @@ class Conversation(models.Model):
     user_key = models.CharField(_("user"), max_length=64, blank=True, default="")
     status = models.CharField(_("status"), max_length=16, choices=STATUS_CHOICES, default=STATUS_BOT)
     assigned_to = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", verbose_name=_("assigned staff"),
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("assigned staff"),
     )
     handoff_reason = models.CharField(_("hand-off reason"), max_length=200, blank=True, default="")
     state = models.JSONField(_("dialogue state"), default=dict, blank=True)
     handed_off_at = models.DateTimeField(_("handed off"), null=True, blank=True)
     staff_active_at = models.DateTimeField(
-        _("last staff action"), null=True, blank=True,
-        help_text=_("When staff last took over or replied; a hand-off expires CHAT_HANDOFF_EXPIRY_MINUTES after "
-                    "the hand-off or this, whichever is later."),
+        _("last staff action"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When staff last took over or replied; a hand-off expires CHAT_HANDOFF_EXPIRY_MINUTES after "
+            "the hand-off or this, whichever is later."
+        ),
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -182,17 +210,26 @@ class Message(models.Model):
     confidence = models.FloatField(_("confidence"), null=True, blank=True)
     sources = models.JSONField(_("sources"), default=list, blank=True)
     suggestions = models.JSONField(
-        _("suggestions"), default=list, blank=True,
+        _("suggestions"),
+        default=list,
+        blank=True,
         help_text=_("Buttons offered with a bot answer (a clarifying question, off-topic suggestions)."),
     )
     language = models.CharField(_("language"), max_length=16, blank=True, default="")
     handed_off = models.BooleanField(_("caused hand-off"), default=False)
     reviewed_intent = models.CharField(
-        _("correct intent (staff review)"), max_length=64, blank=True, default="",
+        _("correct intent (staff review)"),
+        max_length=64,
+        blank=True,
+        default="",
         help_text=_("Set by staff to measure the classifier on real traffic."),
     )
     staff_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 

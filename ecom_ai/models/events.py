@@ -1,4 +1,5 @@
 """Omnichannel events, visitor identities and per-channel API keys."""
+
 from __future__ import annotations
 
 import hashlib
@@ -32,7 +33,10 @@ class Event(models.Model):
     # NULL, not "": events without a client id must not collide in the unique constraint
     client_event_id = models.CharField(_("client event id"), max_length=64, null=True, blank=True)  # noqa: DJ001
     source = models.CharField(
-        _("source"), max_length=64, blank=True, default="",
+        _("source"),
+        max_length=64,
+        blank=True,
+        default="",
         help_text=_("How the event arrived: python, browser, or the name of a channel key."),
     )
 
@@ -77,9 +81,7 @@ class VisitorIdentity(models.Model):
         verbose_name = _("identity")
         verbose_name_plural = _("identities")
         ordering = ("-last_seen",)
-        constraints = [
-            models.UniqueConstraint(fields=("visitor_key", "user_key"), name="ecom_ai_identity_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=("visitor_key", "user_key"), name="ecom_ai_identity_unique")]
         indexes = [
             models.Index(fields=("visitor_key", "last_seen"), name="ecom_ai_ident_visitor"),
             models.Index(fields=("user_key",), name="ecom_ai_ident_user"),

@@ -1,4 +1,5 @@
 """Fraud flags: assessments of orders, admin-editable rules, allow/block lists, thresholds."""
+
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
@@ -38,7 +39,8 @@ class FraudAssessment(models.Model):
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, null=True, blank=True)
     currency = models.CharField(_("currency"), max_length=8, blank=True, default="")
     placed_at = models.DateTimeField(
-        _("order placed"), default=timezone.now,
+        _("order placed"),
+        default=timezone.now,
         help_text=_("When the order was placed (the assessment time when the order did not say)."),
     )
 
@@ -51,20 +53,31 @@ class FraudAssessment(models.Model):
         _("recommended action"), max_length=8, choices=ACTION_CHOICES, default=ACTION_ACCEPT
     )
     scorer = models.CharField(
-        _("scored by"), max_length=32, blank=True, default="",
+        _("scored by"),
+        max_length=32,
+        blank=True,
+        default="",
         help_text=_("model (an active model version), heuristic (no model active yet) or error."),
     )
     reasons = models.JSONField(_("reasons"), default=list, blank=True)
     features = models.JSONField(_("features"), default=dict, blank=True)
     report_attributes = models.JSONField(
-        _("report-only attributes"), default=dict, blank=True,
-        help_text=_("Shop attributes declared report only (FRAUD_EXTRA_FEATURES): shown in the fairness report, "
-                    "never used as features."),
+        _("report-only attributes"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            "Shop attributes declared report only (FRAUD_EXTRA_FEATURES): shown in the fairness report, "
+            "never used as features."
+        ),
     )
     rules_fired = models.JSONField(_("rules fired"), default=list, blank=True)
     model_version = models.ForeignKey(
-        "ecom_ai.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="fraud_assessments", verbose_name=_("model version"),
+        "ecom_ai.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="fraud_assessments",
+        verbose_name=_("model version"),
     )
 
     status = models.CharField(_("status"), max_length=16, choices=STATUS_CHOICES, default=STATUS_AUTO)
@@ -72,7 +85,9 @@ class FraudAssessment(models.Model):
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     note = models.TextField(_("note"), blank=True, default="")
     label = models.BooleanField(
-        _("label"), null=True, blank=True,
+        _("label"),
+        null=True,
+        blank=True,
         help_text=_("Training label: fraud (true), legitimate (false) or unknown (empty)."),
     )
     chargeback_at = models.DateTimeField(_("chargeback date"), null=True, blank=True)
@@ -127,12 +142,16 @@ class FraudRule(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
     condition = models.TextField(
         _("condition"),
-        help_text=_('For example: amount > 500 and ip_country != shipping_country. '
-                    "See docs/fraud.md for the language and the feature names."),
+        help_text=_(
+            "For example: amount > 500 and ip_country != shipping_country. "
+            "See docs/fraud.md for the language and the feature names."
+        ),
     )
     action = models.CharField(_("action"), max_length=8, choices=ACTION_CHOICES, default=ACTION_REVIEW)
     priority = models.IntegerField(
-        _("priority"), default=100, help_text=_("Lower runs first; the first rule that fires decides."),
+        _("priority"),
+        default=100,
+        help_text=_("Lower runs first; the first rule that fires decides."),
     )
     enabled = models.BooleanField(_("enabled"), default=True)
     description = models.CharField(_("description"), max_length=255, blank=True, default="")
@@ -216,11 +235,13 @@ class FraudSettings(models.Model):
     """Thresholds editable in the admin (one row; defaults come from ``ECOM_AI`` settings)."""
 
     medium_threshold = models.PositiveSmallIntegerField(
-        _("medium from score"), validators=[MinValueValidator(1), MaxValueValidator(100)],
+        _("medium from score"),
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
         help_text=_("Scores at or above this are medium risk (sent to review)."),
     )
     high_threshold = models.PositiveSmallIntegerField(
-        _("high from score"), validators=[MinValueValidator(1), MaxValueValidator(100)],
+        _("high from score"),
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
         help_text=_("Scores at or above this are high risk (recommended: cancel)."),
     )
     updated_at = models.DateTimeField(_("updated"), auto_now=True)

@@ -5,6 +5,7 @@ with ``offer = None``), which always exists. Every decision logs the propensity 
 action it took, so any later policy can be evaluated off-line without bias. The logic
 lives in ``ecom_ai.marketing``.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -35,8 +36,10 @@ def _validate_channels(value):
         raise ValidationError(_("Choose at least one channel."))
     unknown = [str(v) for v in value if v not in CHANNEL_KEYS]
     if unknown:
-        raise ValidationError(_("Unknown channel(s): %(names)s (known: %(known)s).")
-                              % {"names": ", ".join(unknown), "known": ", ".join(CHANNEL_KEYS)})
+        raise ValidationError(
+            _("Unknown channel(s): %(names)s (known: %(known)s).")
+            % {"names": ", ".join(unknown), "known": ", ".join(CHANNEL_KEYS)}
+        )
 
 
 def _default_channels():
@@ -57,58 +60,109 @@ class Campaign(models.Model):
         EXPERIMENT = "experiment", _("experiment: learned vs fixed")
 
     name = models.CharField(_("name"), max_length=120)
-    slug = models.SlugField(_("slug"), max_length=64, unique=True,
-                            help_text=_("Used by the template tag, the API and the batch command."))
+    slug = models.SlugField(
+        _("slug"), max_length=64, unique=True, help_text=_("Used by the template tag, the API and the batch command.")
+    )
     description = models.TextField(_("description"), blank=True, default="")
-    channels = models.JSONField(_("channels"), default=_default_channels, validators=[_validate_channels],
-                                help_text=_("Where offers are shown: site, cart, email, sms, app."))
+    channels = models.JSONField(
+        _("channels"),
+        default=_default_channels,
+        validators=[_validate_channels],
+        help_text=_("Where offers are shown: site, cart, email, sms, app."),
+    )
     enabled = models.BooleanField(_("enabled"), default=True)
     starts_at = models.DateTimeField(_("starts"), default=timezone.now)
     ends_at = models.DateTimeField(_("ends"), null=True, blank=True, help_text=_("Empty: no end."))
-    objective = models.CharField(_("objective"), max_length=16, choices=Objective.choices,
-                                 default=Objective.NET_REVENUE)
+    objective = models.CharField(
+        _("objective"), max_length=16, choices=Objective.choices, default=Objective.NET_REVENUE
+    )
 
-    total_budget = models.DecimalField(_("total budget"), max_digits=14, decimal_places=2, null=True, blank=True,
-                                       validators=[MinValueValidator(Decimal("0"))],
-                                       help_text=_("Expected cost of all offers given (empty: no limit)."))
-    daily_budget = models.DecimalField(_("daily budget"), max_digits=14, decimal_places=2, null=True, blank=True,
-                                       validators=[MinValueValidator(Decimal("0"))],
-                                       help_text=_("Per calendar day (UTC; empty: no limit)."))
-    spent_total = models.DecimalField(_("spent"), max_digits=14, decimal_places=2, default=Decimal("0"),
-                                      editable=False)
+    total_budget = models.DecimalField(
+        _("total budget"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Expected cost of all offers given (empty: no limit)."),
+    )
+    daily_budget = models.DecimalField(
+        _("daily budget"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Per calendar day (UTC; empty: no limit)."),
+    )
+    spent_total = models.DecimalField(_("spent"), max_digits=14, decimal_places=2, default=Decimal("0"), editable=False)
     spent_day = models.DateField(_("spending day"), null=True, blank=True, editable=False)
-    spent_today = models.DecimalField(_("spent today"), max_digits=14, decimal_places=2, default=Decimal("0"),
-                                      editable=False)
+    spent_today = models.DecimalField(
+        _("spent today"), max_digits=14, decimal_places=2, default=Decimal("0"), editable=False
+    )
 
     frequency_cap = models.PositiveIntegerField(
-        _("frequency cap"), null=True, blank=True, default=3,
-        help_text=_("At most this many offers per customer within the frequency window (empty: no cap)."))
-    frequency_window_days = models.PositiveIntegerField(_("frequency window (days)"), default=30,
-                                                        validators=[MinValueValidator(1)])
+        _("frequency cap"),
+        null=True,
+        blank=True,
+        default=3,
+        help_text=_("At most this many offers per customer within the frequency window (empty: no cap)."),
+    )
+    frequency_window_days = models.PositiveIntegerField(
+        _("frequency window (days)"), default=30, validators=[MinValueValidator(1)]
+    )
     decision_days = models.PositiveIntegerField(
-        _("decision lasts (days)"), default=7, validators=[MinValueValidator(1)],
-        help_text=_("A customer's decision is sticky this long: reloading never re-rolls it."))
+        _("decision lasts (days)"),
+        default=7,
+        validators=[MinValueValidator(1)],
+        help_text=_("A customer's decision is sticky this long: reloading never re-rolls it."),
+    )
     eligibility = models.TextField(
-        _("eligibility"), blank=True, default="",
-        help_text=_('Condition in the rule language, e.g. orders_90d >= 1 and channel == "app". Empty: everyone. '
-                    "See docs/marketing.md for the names."))
+        _("eligibility"),
+        blank=True,
+        default="",
+        help_text=_(
+            'Condition in the rule language, e.g. orders_90d >= 1 and channel == "app". Empty: everyone. '
+            "See docs/marketing.md for the names."
+        ),
+    )
     control_percent = models.FloatField(
-        _("control group %"), default=10.0, validators=[MinValueValidator(0.0), MaxValueValidator(100.0)],
-        help_text=_("Share of customers (by hashing, stable) that never get an offer: the baseline for lift."))
+        _("control group %"),
+        default=10.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(100.0)],
+        help_text=_("Share of customers (by hashing, stable) that never get an offer: the baseline for lift."),
+    )
     exploration_rate = models.FloatField(
-        _("exploration rate"), default=0.1, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text=_("Share of decisions spread over all arms at random (ε), so later evaluation stays unbiased."))
+        _("exploration rate"),
+        default=0.1,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text=_("Share of decisions spread over all arms at random (ε), so later evaluation stays unbiased."),
+    )
     policy = models.CharField(_("policy"), max_length=16, choices=Policy.choices, default=Policy.FIXED)
     fixed_offer = models.ForeignKey(
-        "ecom_ai.Offer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-        verbose_name=_("fixed offer"), help_text=_("The fixed policy's offer (empty: no offer)."))
+        "ecom_ai.Offer",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("fixed offer"),
+        help_text=_("The fixed policy's offer (empty: no offer)."),
+    )
     policy_version = models.ForeignKey(
-        "ecom_ai.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        "ecom_ai.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         verbose_name=_("policy version"),
-        help_text=_('A trained "offers" version to use (empty: the active one).'))
+        help_text=_('A trained "offers" version to use (empty: the active one).'),
+    )
     experiment_share = models.FloatField(
-        _("experiment: learned share"), default=0.5, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
-        help_text=_("Experiment policy: share of decisions made by the learned policy (the rest: fixed)."))
+        _("experiment: learned share"),
+        default=0.5,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text=_("Experiment policy: share of decisions made by the learned policy (the rest: fixed)."),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -130,8 +184,7 @@ class Campaign(models.Model):
                 errors["eligibility"] = str(exc)
         if self.ends_at and self.starts_at and self.ends_at <= self.starts_at:
             errors["ends_at"] = _("The end must be after the start.")
-        if (self.total_budget is not None and self.daily_budget is not None
-                and self.daily_budget > self.total_budget):
+        if self.total_budget is not None and self.daily_budget is not None and self.daily_budget > self.total_budget:
             errors["daily_budget"] = _("The daily budget cannot exceed the total budget.")
         if self.fixed_offer_id and self.pk and self.fixed_offer.campaign_id != self.pk:
             errors["fixed_offer"] = _("The fixed offer must be one of this campaign's offers.")
@@ -152,26 +205,47 @@ class Offer(models.Model):
         FREE_SHIPPING = "free_shipping", _("free shipping")
         CONTENT = "content", _("content only (a message)")
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="offers",
-                                 verbose_name=_("campaign"))
-    key = models.SlugField(_("key"), max_length=64,
-                           help_text=_("Stable name of the arm within the campaign (policies refer to it)."))
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="offers", verbose_name=_("campaign"))
+    key = models.SlugField(
+        _("key"), max_length=64, help_text=_("Stable name of the arm within the campaign (policies refer to it).")
+    )
     title = models.CharField(_("title"), max_length=200, help_text=_("What the shopper sees."))
     message = models.TextField(_("message"), blank=True, default="")
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.PERCENT_OFF)
-    value = models.DecimalField(_("value"), max_digits=10, decimal_places=2, default=Decimal("0"),
-                                validators=[MinValueValidator(Decimal("0"))],
-                                help_text=_("Percent (percent off) or amount (amount off)."))
-    min_order_value = models.DecimalField(_("minimum order value"), max_digits=10, decimal_places=2,
-                                          default=Decimal("0"), validators=[MinValueValidator(Decimal("0"))])
-    expected_discount_cost = models.DecimalField(
-        _("expected discount cost"), max_digits=10, decimal_places=2, default=Decimal("0"),
+    value = models.DecimalField(
+        _("value"),
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal("0"),
         validators=[MinValueValidator(Decimal("0"))],
-        help_text=_("Expected cost of the discount per offer given (redemption rate × discount); "
-                    "reserved from the budget when the offer is given."))
-    send_cost = models.DecimalField(_("send cost"), max_digits=10, decimal_places=4, default=Decimal("0"),
-                                    validators=[MinValueValidator(Decimal("0"))],
-                                    help_text=_("Fixed cost per offer sent (e-mail, SMS)."))
+        help_text=_("Percent (percent off) or amount (amount off)."),
+    )
+    min_order_value = models.DecimalField(
+        _("minimum order value"),
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    expected_discount_cost = models.DecimalField(
+        _("expected discount cost"),
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_(
+            "Expected cost of the discount per offer given (redemption rate × discount); "
+            "reserved from the budget when the offer is given."
+        ),
+    )
+    send_cost = models.DecimalField(
+        _("send cost"),
+        max_digits=10,
+        decimal_places=4,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Fixed cost per offer sent (e-mail, SMS)."),
+    )
     validity_days = models.PositiveIntegerField(_("valid for (days)"), default=14, validators=[MinValueValidator(1)])
     enabled = models.BooleanField(_("enabled"), default=True)
     position = models.PositiveIntegerField(_("position"), default=0)
@@ -213,12 +287,21 @@ class Offer(models.Model):
 class OfferDecision(models.Model):
     """One logged decision: which arm a customer got in a campaign, with its propensity."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="decisions",
-                                 verbose_name=_("campaign"))
-    offer = models.ForeignKey(Offer, null=True, blank=True, on_delete=models.RESTRICT, related_name="decisions",
-                              verbose_name=_("offer"), help_text=_("Empty: no offer."))
-    subject_key = models.CharField(_("customer"), max_length=80,
-                                   help_text=_('"u:<user key>" or "v:<visitor key>": whom the decision is for.'))
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="decisions", verbose_name=_("campaign")
+    )
+    offer = models.ForeignKey(
+        Offer,
+        null=True,
+        blank=True,
+        on_delete=models.RESTRICT,
+        related_name="decisions",
+        verbose_name=_("offer"),
+        help_text=_("Empty: no offer."),
+    )
+    subject_key = models.CharField(
+        _("customer"), max_length=80, help_text=_('"u:<user key>" or "v:<visitor key>": whom the decision is for.')
+    )
     user_key = models.CharField(_("user"), max_length=64, blank=True, default="")
     visitor_key = models.CharField(_("visitor"), max_length=64, blank=True, default="")
     channel = models.CharField(_("channel"), max_length=32, blank=True, default="")
@@ -226,11 +309,19 @@ class OfferDecision(models.Model):
     probabilities = models.JSONField(_("arm probabilities"), default=dict, blank=True)
     is_control = models.BooleanField(_("control group"), default=False)
     for_learning = models.BooleanField(
-        _("usable for learning"), default=True,
-        help_text=_("False when the arm was forced (control, budget, cap): such rows are left out of training."))
+        _("usable for learning"),
+        default=True,
+        help_text=_("False when the arm was forced (control, budget, cap): such rows are left out of training."),
+    )
     policy = models.CharField(_("decided by"), max_length=32, blank=True, default="")
-    model_version = models.ForeignKey("ecom_ai.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL,
-                                      related_name="+", verbose_name=_("model version"))
+    model_version = models.ForeignKey(
+        "ecom_ai.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("model version"),
+    )
     reasons = models.JSONField(_("reasons"), default=list, blank=True)
     state = models.JSONField(_("customer state"), default=dict, blank=True)
     cost = models.DecimalField(_("budget reserved"), max_digits=12, decimal_places=4, default=Decimal("0"))
@@ -299,9 +390,15 @@ class CouponManager(models.Manager):
             code = new_coupon_code()
             try:
                 with transaction.atomic():
-                    self.create(code=normalize_code(code), campaign_id=offer.campaign_id, offer=offer,
-                                user_key=str(user_key or "")[:64], visitor_key=str(visitor_key or "")[:64],
-                                created_at=now, expires_at=now + timedelta(days=offer.validity_days))
+                    self.create(
+                        code=normalize_code(code),
+                        campaign_id=offer.campaign_id,
+                        offer=offer,
+                        user_key=str(user_key or "")[:64],
+                        visitor_key=str(visitor_key or "")[:64],
+                        created_at=now,
+                        expires_at=now + timedelta(days=offer.validity_days),
+                    )
                 return code
             except IntegrityError:  # a collision: astronomically rare, draw again
                 continue
@@ -312,10 +409,12 @@ class Coupon(models.Model):
     """A unique, single-use code (the default coupon store, for shops without vouchers)."""
 
     code = models.CharField(_("code"), max_length=64, unique=True)
-    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="coupons",
-                                 verbose_name=_("campaign"))
-    offer = models.ForeignKey(Offer, null=True, blank=True, on_delete=models.SET_NULL, related_name="coupons",
-                              verbose_name=_("offer"))
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="coupons", verbose_name=_("campaign")
+    )
+    offer = models.ForeignKey(
+        Offer, null=True, blank=True, on_delete=models.SET_NULL, related_name="coupons", verbose_name=_("offer")
+    )
     user_key = models.CharField(_("user"), max_length=64, blank=True, default="")
     visitor_key = models.CharField(_("visitor"), max_length=64, blank=True, default="")
     created_at = models.DateTimeField(_("issued"), default=timezone.now)
@@ -329,8 +428,10 @@ class Coupon(models.Model):
         verbose_name = _("coupon")
         verbose_name_plural = _("coupons")
         ordering = ("-created_at",)
-        indexes = [models.Index(fields=("user_key", "created_at"), name="ecom_ai_coupon_user"),
-                   models.Index(fields=("order_key",), name="ecom_ai_coupon_order")]
+        indexes = [
+            models.Index(fields=("user_key", "created_at"), name="ecom_ai_coupon_user"),
+            models.Index(fields=("order_key",), name="ecom_ai_coupon_order"),
+        ]
 
     def __str__(self):
         return self.code

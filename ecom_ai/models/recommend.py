@@ -2,6 +2,7 @@
 
 The logic lives in ``ecom_ai.recommend`` (service, rules, experiments, attribution).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -30,25 +31,44 @@ class Strategy(models.TextChoices):
 class Placement(models.Model):
     """A place where a list is shown: home page, product page, cart, email…"""
 
-    slug = models.SlugField(_("slug"), max_length=64, unique=True,
-                            help_text=_("What templates and the API name it, e.g. home, product, cart, email."))
+    slug = models.SlugField(
+        _("slug"),
+        max_length=64,
+        unique=True,
+        help_text=_("What templates and the API name it, e.g. home, product, cart, email."),
+    )
     name = models.CharField(_("name"), max_length=100)
-    title = models.CharField(_("title shown"), max_length=100, blank=True, default="",
-                             help_text=_("Heading above the list, e.g. “Customers also bought”."))
+    title = models.CharField(
+        _("title shown"),
+        max_length=100,
+        blank=True,
+        default="",
+        help_text=_("Heading above the list, e.g. “Customers also bought”."),
+    )
     default_limit = models.PositiveSmallIntegerField(
-        _("default length"), default=8, validators=[MinValueValidator(1), MaxValueValidator(MAX_LIMIT)])
+        _("default length"), default=8, validators=[MinValueValidator(1), MaxValueValidator(MAX_LIMIT)]
+    )
     strategy = models.CharField(_("strategy"), max_length=32, choices=Strategy.choices, default=Strategy.FOR_YOU)
     fallback_strategy = models.CharField(
-        _("fallback strategy"), max_length=32, choices=Strategy.choices, default=Strategy.TRENDING,
-        help_text=_("Fills the list when the strategy has too few items (trending always comes last)."))
+        _("fallback strategy"),
+        max_length=32,
+        choices=Strategy.choices,
+        default=Strategy.TRENDING,
+        help_text=_("Fills the list when the strategy has too few items (trending always comes last)."),
+    )
     exclude_purchased = models.BooleanField(_("exclude purchased items"), default=True)
     exclude_out_of_stock = models.BooleanField(_("exclude out-of-stock items"), default=True)
     exclude_in_cart = models.BooleanField(_("exclude items in the cart"), default=True)
-    exclude_viewed = models.BooleanField(_("exclude the current item"), default=True,
-                                         help_text=_("Never show the page's own item."))
+    exclude_viewed = models.BooleanField(
+        _("exclude the current item"), default=True, help_text=_("Never show the page's own item.")
+    )
     max_per_category = models.PositiveSmallIntegerField(
-        _("at most per category"), null=True, blank=True, validators=[MinValueValidator(1)],
-        help_text=_("Empty: no limit."))
+        _("at most per category"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("Empty: no limit."),
+    )
     enabled = models.BooleanField(_("enabled"), default=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -70,17 +90,27 @@ class PlacementRule(models.Model):
         BURY = "bury", _("bury (divide the score)")
         EXCLUDE = "exclude", _("exclude (never show)")
 
-    placement = models.ForeignKey(Placement, verbose_name=_("placement"), on_delete=models.CASCADE,
-                                  related_name="rules")
+    placement = models.ForeignKey(
+        Placement, verbose_name=_("placement"), on_delete=models.CASCADE, related_name="rules"
+    )
     action = models.CharField(_("action"), max_length=16, choices=Action.choices)
     item_key = models.CharField(_("item key"), max_length=191, blank=True, default="")
-    category = models.CharField(_("category"), max_length=255, blank=True, default="",
-                                help_text=_("As in the catalog mirror (ecom_ai items)."))
-    weight = models.FloatField(_("weight"), default=2.0, validators=[MinValueValidator(1.0)],
-                               help_text=_("Boost multiplies the score by it, bury divides by it (≥ 1)."))
-    position = models.PositiveSmallIntegerField(_("position"), null=True, blank=True,
-                                                validators=[MinValueValidator(1)],
-                                                help_text=_("Pins: 1 = first. Empty: after other pins."))
+    category = models.CharField(
+        _("category"), max_length=255, blank=True, default="", help_text=_("As in the catalog mirror (ecom_ai items).")
+    )
+    weight = models.FloatField(
+        _("weight"),
+        default=2.0,
+        validators=[MinValueValidator(1.0)],
+        help_text=_("Boost multiplies the score by it, bury divides by it (≥ 1)."),
+    )
+    position = models.PositiveSmallIntegerField(
+        _("position"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("Pins: 1 = first. Empty: after other pins."),
+    )
     starts_at = models.DateTimeField(_("from"), null=True, blank=True)
     ends_at = models.DateTimeField(_("until"), null=True, blank=True)
     enabled = models.BooleanField(_("enabled"), default=True)
@@ -104,8 +134,11 @@ class PlacementRule(models.Model):
 
     def is_live(self, now=None) -> bool:
         now = now or timezone.now()
-        return (self.enabled and (self.starts_at is None or self.starts_at <= now)
-                and (self.ends_at is None or now < self.ends_at))
+        return (
+            self.enabled
+            and (self.starts_at is None or self.starts_at <= now)
+            and (self.ends_at is None or now < self.ends_at)
+        )
 
 
 class Experiment(models.Model):
@@ -116,8 +149,9 @@ class Experiment(models.Model):
         RUNNING = "running", _("running")
         STOPPED = "stopped", _("stopped")
 
-    placement = models.ForeignKey(Placement, verbose_name=_("placement"), on_delete=models.CASCADE,
-                                  related_name="experiments")
+    placement = models.ForeignKey(
+        Placement, verbose_name=_("placement"), on_delete=models.CASCADE, related_name="experiments"
+    )
     name = models.CharField(_("name"), max_length=100)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.DRAFT)
     starts_at = models.DateTimeField(_("from"), null=True, blank=True)
@@ -129,8 +163,9 @@ class Experiment(models.Model):
         verbose_name_plural = _("experiments")
         ordering = ("-created_at",)
         constraints = [
-            models.UniqueConstraint(fields=("placement",), condition=models.Q(status="running"),
-                                    name="ecom_ai_experiment_one_running"),
+            models.UniqueConstraint(
+                fields=("placement",), condition=models.Q(status="running"), name="ecom_ai_experiment_one_running"
+            ),
         ]
         indexes = [models.Index(fields=("placement", "status"), name="ecom_ai_exp_placement_status")]
 
@@ -141,32 +176,56 @@ class Experiment(models.Model):
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             raise ValidationError({"ends_at": _("Must be after the start.")})
         if self.status == self.Status.RUNNING and self.placement_id:
-            other = (Experiment.objects.filter(placement_id=self.placement_id, status=self.Status.RUNNING)
-                     .exclude(pk=self.pk).first())
+            other = (
+                Experiment.objects.filter(placement_id=self.placement_id, status=self.Status.RUNNING)
+                .exclude(pk=self.pk)
+                .first()
+            )
             if other is not None:
-                raise ValidationError({"status": _("Experiment “%(name)s” is already running on this placement; "
-                                                   "stop it first.") % {"name": other.name}})
+                raise ValidationError(
+                    {
+                        "status": _("Experiment “%(name)s” is already running on this placement; stop it first.")
+                        % {"name": other.name}
+                    }
+                )
 
     def is_live(self, now=None) -> bool:
         now = now or timezone.now()
-        return (self.status == self.Status.RUNNING and (self.starts_at is None or self.starts_at <= now)
-                and (self.ends_at is None or now < self.ends_at))
+        return (
+            self.status == self.Status.RUNNING
+            and (self.starts_at is None or self.starts_at <= now)
+            and (self.ends_at is None or now < self.ends_at)
+        )
 
 
 class Variant(models.Model):
     """One arm of an experiment: a strategy and/or a model version, with a traffic weight."""
 
-    experiment = models.ForeignKey(Experiment, verbose_name=_("experiment"), on_delete=models.CASCADE,
-                                   related_name="variants")
+    experiment = models.ForeignKey(
+        Experiment, verbose_name=_("experiment"), on_delete=models.CASCADE, related_name="variants"
+    )
     name = models.CharField(_("name"), max_length=64)
-    weight = models.PositiveIntegerField(_("traffic weight"), default=1,
-                                         help_text=_("Share of visitors = weight / sum of weights."))
-    strategy = models.CharField(_("strategy"), max_length=32, choices=Strategy.choices, blank=True, default="",
-                                help_text=_("Empty: the placement's strategy."))
+    weight = models.PositiveIntegerField(
+        _("traffic weight"), default=1, help_text=_("Share of visitors = weight / sum of weights.")
+    )
+    strategy = models.CharField(
+        _("strategy"),
+        max_length=32,
+        choices=Strategy.choices,
+        blank=True,
+        default="",
+        help_text=_("Empty: the placement's strategy."),
+    )
     model_version = models.ForeignKey(
-        "ecom_ai.ModelVersion", verbose_name=_("model version"), null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", limit_choices_to={"kind": "recommender"},
-        help_text=_("Empty: the active recommender version."))
+        "ecom_ai.ModelVersion",
+        verbose_name=_("model version"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        limit_choices_to={"kind": "recommender"},
+        help_text=_("Empty: the active recommender version."),
+    )
 
     class Meta:
         verbose_name = _("variant")
@@ -182,18 +241,27 @@ class RecommendationList(models.Model):
     """One served list: what was shown, to whom, where, and what came of it (attribution)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    placement = models.ForeignKey(Placement, verbose_name=_("placement"), on_delete=models.CASCADE,
-                                  related_name="lists")
-    variant = models.ForeignKey(Variant, verbose_name=_("variant"), null=True, blank=True,
-                                on_delete=models.SET_NULL, related_name="lists")
+    placement = models.ForeignKey(
+        Placement, verbose_name=_("placement"), on_delete=models.CASCADE, related_name="lists"
+    )
+    variant = models.ForeignKey(
+        Variant, verbose_name=_("variant"), null=True, blank=True, on_delete=models.SET_NULL, related_name="lists"
+    )
     visitor_key = models.CharField(_("visitor"), max_length=64, blank=True, default="")
     user_key = models.CharField(_("user"), max_length=64, blank=True, default="")
     anchor_item = models.CharField(_("item"), max_length=191, blank=True, default="")
     strategy = models.CharField(_("strategy"), max_length=32, blank=True, default="")
-    model_version = models.ForeignKey("ecom_ai.ModelVersion", verbose_name=_("model version"), null=True,
-                                      blank=True, on_delete=models.SET_NULL, related_name="+")
-    items = models.JSONField(_("items"), default=list, blank=True,
-                             help_text=_("[{key, score, reason}] in the order shown."))
+    model_version = models.ForeignKey(
+        "ecom_ai.ModelVersion",
+        verbose_name=_("model version"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    items = models.JSONField(
+        _("items"), default=list, blank=True, help_text=_("[{key, score, reason}] in the order shown.")
+    )
     created_at = models.DateTimeField(_("served"), default=timezone.now)
     # outcomes, updated by attribution
     clicks = models.PositiveIntegerField(_("clicks"), default=0)

@@ -4,6 +4,7 @@ Serving uses the *active* version of each kind (at most one, enforced by the dat
 A kind has at most one queued or running ``TrainingRun`` at a time (also enforced by the
 database); that row is the training lock. The logic lives in ``ecom_ai.ml.registry``.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -32,23 +33,34 @@ class ModelVersion(models.Model):
     data_end = models.DateTimeField(_("data until"), null=True, blank=True)
     metrics = models.JSONField(_("metrics"), default=dict, blank=True)
     artifact = models.CharField(
-        _("artifact"), max_length=500, blank=True, default="",
+        _("artifact"),
+        max_length=500,
+        blank=True,
+        default="",
         help_text=_("Name of the artifact in ECOM_AI['ARTIFACT_STORAGE']."),
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     activated_at = models.DateTimeField(_("activated"), null=True, blank=True)
     activated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("activated by"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("activated by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     error = models.TextField(_("error"), blank=True, default="")
     notes = models.TextField(_("notes"), blank=True, default="")
     validation = models.JSONField(
-        _("validated on"), default=dict, blank=True,
+        _("validated on"),
+        default=dict,
+        blank=True,
         help_text=_("What the metrics were measured on: method, rows, positives, period, confidence intervals."),
     )
     quality = models.JSONField(
-        _("quality floor"), default=dict, blank=True,
+        _("quality floor"),
+        default=dict,
+        blank=True,
         help_text=_("The evaluation gate's floor checks: enough data, better than the simple method it replaces."),
     )
 
@@ -59,7 +71,9 @@ class ModelVersion(models.Model):
         constraints = [
             models.UniqueConstraint(fields=("kind", "number"), name="ecom_ai_modelversion_kind_number"),
             models.UniqueConstraint(
-                fields=("kind",), condition=models.Q(status="active"), name="ecom_ai_modelversion_one_active",
+                fields=("kind",),
+                condition=models.Q(status="active"),
+                name="ecom_ai_modelversion_one_active",
             ),
         ]
         indexes = [
@@ -90,7 +104,11 @@ class TrainingRun(models.Model):
     LOCKING_STATUSES = ("queued", "running")
 
     version = models.ForeignKey(
-        ModelVersion, verbose_name=_("version"), null=True, blank=True, on_delete=models.SET_NULL,
+        ModelVersion,
+        verbose_name=_("version"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="training_runs",
     )
     kind = models.CharField(_("kind"), max_length=64)
@@ -108,8 +126,12 @@ class TrainingRun(models.Model):
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     task_id = models.CharField(_("task id"), max_length=255, blank=True, default="")
     requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("requested by"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
 
     class Meta:
@@ -118,7 +140,8 @@ class TrainingRun(models.Model):
         ordering = ("-created_at", "-id")
         constraints = [
             models.UniqueConstraint(
-                fields=("kind",), condition=models.Q(status__in=("queued", "running")),
+                fields=("kind",),
+                condition=models.Q(status__in=("queued", "running")),
                 name="ecom_ai_trainingrun_one_per_kind",
             ),
         ]

@@ -22,6 +22,7 @@ Orders are facts, not traffic: purchases are recorded for staff customers too
 (``TRACK_STAFF`` is about browsing). Nothing here ever raises into the checkout: errors are
 logged to ``ecom_ai.orders``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -64,8 +65,11 @@ def _too_old(record: OrderRecord) -> bool:
     """An order older than the event log keeps (``MAX_EVENT_AGE_DAYS``) records no purchase:
     stamping it "now" would make an old sale look like today's."""
     placed = record.created_at
-    return bool(placed is not None and timezone.is_aware(placed)
-                and placed < timezone.now() - timedelta(days=ecom_settings.MAX_EVENT_AGE_DAYS))
+    return bool(
+        placed is not None
+        and timezone.is_aware(placed)
+        and placed < timezone.now() - timedelta(days=ecom_settings.MAX_EVENT_AGE_DAYS)
+    )
 
 
 def purchase_events(record: OrderRecord, *, visitor_key: str = "") -> list[dict]:
@@ -88,12 +92,20 @@ def purchase_events(record: OrderRecord, *, visitor_key: str = "") -> list[dict]
         if not line.item_key:
             continue
         value = line.price * line.quantity if line.price is not None else None
-        events.append({
-            "event_type": "purchase", "channel": channel, "visitor_key": visitor_key[:_ID_LENGTH],
-            "user_key": record.user_key, "item_key": line.item_key, "quantity": line.quantity,
-            "value": str(value) if value is not None else None, "context": context, "client_time": placed,
-            "client_event_id": purchase_event_id(record.key, line.key or f"#{index}"),
-        })
+        events.append(
+            {
+                "event_type": "purchase",
+                "channel": channel,
+                "visitor_key": visitor_key[:_ID_LENGTH],
+                "user_key": record.user_key,
+                "item_key": line.item_key,
+                "quantity": line.quantity,
+                "value": str(value) if value is not None else None,
+                "context": context,
+                "client_time": placed,
+                "client_event_id": purchase_event_id(record.key, line.key or f"#{index}"),
+            }
+        )
     return events
 
 
@@ -106,7 +118,7 @@ def record_purchases(record: OrderRecord, *, visitor_key: str = "") -> list:
     written = []
     size = ecom_settings.MAX_BATCH_SIZE
     for start in range(0, len(raw), size):
-        chunk = raw[start:start + size]
+        chunk = raw[start : start + size]
         try:
             result = record_batch(chunk, source=SOURCE)
         except BatchRejected as exc:
@@ -114,8 +126,9 @@ def record_purchases(record: OrderRecord, *, visitor_key: str = "") -> list:
             continue
         if result.errors:  # e.g. an item key longer than the event log allows: record the good lines
             good = [event for index, event in enumerate(chunk) if index not in result.errors]
-            logger.warning("ecom_ai: %d line(s) of order %r not recorded: %s", len(result.errors), record.number,
-                           result.errors)
+            logger.warning(
+                "ecom_ai: %d line(s) of order %r not recorded: %s", len(result.errors), record.number, result.errors
+            )
             result = record_batch(good, source=SOURCE) if good else result
         written.extend(result.events)
     return written
@@ -150,8 +163,9 @@ def record_order(order, *, request=None, assess: bool = True) -> None:
             except Exception:
                 logger.exception("ecom_ai: could not record the purchases of an order")
                 return
-            signals.order_recorded.send_robust(sender=type(order), order=order, record=record, events=events,
-                                               request=request)
+            signals.order_recorded.send_robust(
+                sender=type(order), order=order, record=record, events=events, request=request
+            )
 
         transaction.on_commit(write, robust=True)
     except Exception:

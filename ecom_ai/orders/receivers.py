@@ -1,4 +1,5 @@
 """The order bridge listens to ``ecom_ai.signals.order_placed`` (sent by the host)."""
+
 from __future__ import annotations
 
 import logging

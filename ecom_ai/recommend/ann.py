@@ -18,6 +18,7 @@ ecom-ai[ann]``, the ``faiss-cpu`` wheel); below that, or without faiss, scoring 
 model version, so web processes only load it. ``benchmarks/recommend_scale.py`` measures
 latency and recall@10 against exact scoring.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -68,13 +69,14 @@ class ItemIndex:
         self.index, self.dim = index, dim
 
     @classmethod
-    def build(cls, vectors: np.ndarray, *, cells: int | None = None, nprobe: int | None = None,
-              seed: int = 1234) -> ItemIndex:
+    def build(
+        cls, vectors: np.ndarray, *, cells: int | None = None, nprobe: int | None = None, seed: int = 1234
+    ) -> ItemIndex:
         import faiss
 
         items = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32)[1:])
         norms = np.linalg.norm(items, axis=1)
-        extra = np.sqrt(np.maximum(0.0, float(norms.max(initial=0.0)) ** 2 - norms ** 2)).astype(np.float32)
+        extra = np.sqrt(np.maximum(0.0, float(norms.max(initial=0.0)) ** 2 - norms**2)).astype(np.float32)
         augmented = np.ascontiguousarray(np.hstack([items, extra[:, None]]))
         cells = cells or _cells(len(items))
         quantizer = faiss.IndexFlatL2(augmented.shape[1])

@@ -30,6 +30,7 @@ with the queue, whose worker may run on a schedule or lag behind, up to four tim
 about 100 s). Those events were credited to nobody, so a retry can never credit twice.
 Inline tasks are not retried (there is no broker to hold a delayed task).
 """
+
 from __future__ import annotations
 
 import logging
@@ -50,8 +51,9 @@ MAX_LISTS_SCANNED = 50
 
 
 def _same_shopper(lst, event) -> bool:
-    return bool((lst.visitor_key and lst.visitor_key == event.visitor_key)
-                or (lst.user_key and lst.user_key == event.user_key))
+    return bool(
+        (lst.visitor_key and lst.visitor_key == event.visitor_key) or (lst.user_key and lst.user_key == event.user_key)
+    )
 
 
 def _rec_id(event):
@@ -88,8 +90,11 @@ def _candidate_lists(events):
         condition |= Q(user_key__in=users)
     if rec_ids:
         condition |= Q(pk__in=rec_ids)
-    return list(RecommendationList.objects.filter(condition, created_at__gte=since, created_at__lte=until)
-                .order_by("-created_at").only("id", "visitor_key", "user_key", "items", "created_at"))
+    return list(
+        RecommendationList.objects.filter(condition, created_at__gte=since, created_at__lte=until)
+        .order_by("-created_at")
+        .only("id", "visitor_key", "user_key", "items", "created_at")
+    )
 
 
 def find_list(event, candidates=None):
@@ -158,8 +163,11 @@ def attribute_event_ids(event_ids) -> list[int]:
     ids = [int(pk) for pk in event_ids]
     if not ids:
         return []
-    events = list(Event.objects.filter(pk__in=ids, event_type__in=list(COUNTERS)).only(
-        "id", "event_type", "visitor_key", "user_key", "item_key", "value", "context", "occurred_at"))
+    events = list(
+        Event.objects.filter(pk__in=ids, event_type__in=list(COUNTERS)).only(
+            "id", "event_type", "visitor_key", "user_key", "item_key", "value", "context", "occurred_at"
+        )
+    )
     unmatched: list = []
     attribute_events(events, unmatched=unmatched)
     recent = timezone.now() - timedelta(minutes=5)
@@ -199,8 +207,11 @@ def set_dispatcher(dispatch) -> None:
 def on_events_recorded(sender, events=(), **kwargs) -> None:
     """``events_recorded``: the events that can credit a list are attributed after the commit,
     off this request (see the module docstring)."""
-    events = [e for e in events
-              if e.event_type in COUNTERS and e.item_key and (e.visitor_key or e.user_key) and e.pk is not None]
+    events = [
+        e
+        for e in events
+        if e.event_type in COUNTERS and e.item_key and (e.visitor_key or e.user_key) and e.pk is not None
+    ]
     if not events:
         return
     dispatch = _dispatcher[0]

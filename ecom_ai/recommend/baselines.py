@@ -11,6 +11,7 @@ The quality floor of kind ``recommender`` (``ecom_ai.ml.quality``) compares the 
 ``baseline_metrics(holdout, n_items)`` returns ``{"popularity_ndcg@10", "popularity_hr@10",
 "cooccurrence_ndcg@10", "cooccurrence_hr@10"}``. NumPy only.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -17,6 +17,7 @@ How a list is chosen (:func:`select`):
 4. when the rules thinned the list (e.g. category caps) and some tier had more to give,
    the whole chain runs once more, deeper (at least 100, 5 × as many).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -92,10 +93,15 @@ def normalised(pairs, tier: float) -> list[tuple[str, float]]:
     return [(key, tier + 0.1 + 0.9 * (s - lo) / span) for key, s in pairs]
 
 
-def select(chain: list[str], rules: ListRules, *, exclude: set[str],
-           propose: Callable[[str, int, set[str]], list[Candidate]],
-           facts_for: Callable[[list[str]], dict[str, dict]],
-           trending_in: Callable[[str, set], list[tuple[str, float]]]) -> Selection:
+def select(
+    chain: list[str],
+    rules: ListRules,
+    *,
+    exclude: set[str],
+    propose: Callable[[str, int, set[str]], list[Candidate]],
+    facts_for: Callable[[list[str]], dict[str, dict]],
+    trending_in: Callable[[str, set], list[tuple[str, float]]],
+) -> Selection:
     """Run the tiers and the rules (see the module docstring).
 
     ``exclude``: keys no strategy should propose (the list's exclusions and the rules'
@@ -114,9 +120,16 @@ def select(chain: list[str], rules: ListRules, *, exclude: set[str],
         return rows
 
     def apply(candidates):
-        return apply_rules(candidates, limit=limit, ruleset=ruleset, facts=facts, excluded=rules.excluded,
-                           exclude_out_of_stock=rules.exclude_out_of_stock,
-                           max_per_category=rules.max_per_category, category_fallback=fallback)
+        return apply_rules(
+            candidates,
+            limit=limit,
+            ruleset=ruleset,
+            facts=facts,
+            excluded=rules.excluded,
+            exclude_out_of_stock=rules.exclude_out_of_stock,
+            max_per_category=rules.max_per_category,
+            category_fallback=fallback,
+        )
 
     for _attempt in range(2):  # a second, deeper pass when rules (e.g. category caps) thinned the list
         candidates: list[Candidate] = []
@@ -132,8 +145,12 @@ def select(chain: list[str], rules: ListRules, *, exclude: set[str],
             scored = normalised([(c.key, c.score) for c in proposed], float(len(chain) - tier))
             for cand, (_, score) in zip(proposed, scored):
                 candidates.append(Candidate(cand.key, score, cand.reason, cand.source))
-            facts.update(facts_for([c.key for c in proposed if c.key not in facts]
-                                   + [k for k in ruleset.pinned_item_keys if k not in facts]))
+            facts.update(
+                facts_for(
+                    [c.key for c in proposed if c.key not in facts]
+                    + [k for k in ruleset.pinned_item_keys if k not in facts]
+                )
+            )
             selection.items = apply(candidates)
             if len(selection.items) >= limit:
                 break
@@ -144,7 +161,13 @@ def select(chain: list[str], rules: ListRules, *, exclude: set[str],
         need = max(need * 5, 100)
     if not selection.used:  # nothing anywhere (no events, no catalog): still apply pins
         facts.update(facts_for(ruleset.pinned_item_keys))
-        selection.items = apply_rules([], limit=limit, ruleset=ruleset, facts=facts, excluded=rules.excluded,
-                                      exclude_out_of_stock=rules.exclude_out_of_stock,
-                                      max_per_category=rules.max_per_category)
+        selection.items = apply_rules(
+            [],
+            limit=limit,
+            ruleset=ruleset,
+            facts=facts,
+            excluded=rules.excluded,
+            exclude_out_of_stock=rules.exclude_out_of_stock,
+            max_per_category=rules.max_per_category,
+        )
     return selection

@@ -4,6 +4,7 @@
 |---|---|
 | ecom_ai.E040 | an ``ECOM_AI["RECOMMEND_STRATEGIES"]`` entry cannot be imported or is not callable |
 """
+
 from __future__ import annotations
 
 from django.core.checks import Error, Tags, register
@@ -23,9 +24,13 @@ def check_strategies(app_configs=None, **kwargs):
         try:
             function = conf.settings.imported("RECOMMEND_STRATEGIES", name)
         except ImportError as exc:
-            errors.append(Error(f"{where} cannot be imported: {exc}",
-                                hint="Give the dotted path of a function (ctx, k) -> list[Candidate].",
-                                id="ecom_ai.E040"))
+            errors.append(
+                Error(
+                    f"{where} cannot be imported: {exc}",
+                    hint="Give the dotted path of a function (ctx, k) -> list[Candidate].",
+                    id="ecom_ai.E040",
+                )
+            )
             continue
         if not callable(function):
             errors.append(Error(f"{where} is not callable.", id="ecom_ai.E040"))

@@ -20,6 +20,7 @@ Until a version exists, ``live_neighbors`` answers one item at a time straight f
 event log (two indexed queries, cached per process), so "also bought" works on a fresh
 shop before anything is trained.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -64,7 +65,7 @@ class CooccurrenceModel:
             return []
         indptr, indices, scores = self.relations[relation]
         out = []
-        for j, score in zip(indices[indptr[row]:indptr[row + 1]], scores[indptr[row]:indptr[row + 1]]):
+        for j, score in zip(indices[indptr[row] : indptr[row + 1]], scores[indptr[row] : indptr[row + 1]]):
             key = self.item_keys[j]
             if key not in exclude:
                 out.append((key, float(score)))
@@ -87,6 +88,7 @@ class CooccurrenceModel:
 
 
 # --------------------------------------------------------------------------- building
+
 
 def build_relation(baskets: list[list[int]], n_items: int, top_k: int):
     """Top-k neighbour lists (CSR arrays) from shopper baskets of item indices."""
@@ -123,9 +125,11 @@ def build_relation(baskets: list[list[int]], n_items: int, top_k: int):
         indices.append(js[order].astype(np.int64))
         scores.append(s[order].astype(np.float32))
         indptr.append(indptr[-1] + len(order))
-    return (np.asarray(indptr, dtype=np.int64),
-            np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64),
-            np.concatenate(scores) if scores else np.zeros(0, dtype=np.float32))
+    return (
+        np.asarray(indptr, dtype=np.int64),
+        np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64),
+        np.concatenate(scores) if scores else np.zeros(0, dtype=np.float32),
+    )
 
 
 def build_model(rows, top_k: int) -> CooccurrenceModel:
@@ -151,8 +155,11 @@ def _event_rows(since, until=None):
     qs = Event.objects.filter(event_type__in=types, occurred_at__gte=since).exclude(item_key="")
     if until is not None:
         qs = qs.filter(occurred_at__lt=until)
-    for user_key, visitor_key, item_key, event_type, when in qs.values_list(
-            "user_key", "visitor_key", "item_key", "event_type", "occurred_at").order_by().iterator(chunk_size=5000):
+    for user_key, visitor_key, item_key, event_type, when in (
+        qs.values_list("user_key", "visitor_key", "item_key", "event_type", "occurred_at")
+        .order_by()
+        .iterator(chunk_size=5000)
+    ):
         if user_key or visitor_key:
             yield _person(user_key, visitor_key), item_key, event_type, when
 
@@ -170,8 +177,11 @@ def hit_rate(model: CooccurrenceModel, train_rows, test_rows, k: int = 10) -> tu
                 first_test[person] = (item_key, when)
     if not first_test:
         return 0.0, 0
-    hits = sum(1 for person, (target, _) in first_test.items()
-               if target in {key for key, _ in model.neighbors(last_train[person][0], "viewed", k)})
+    hits = sum(
+        1
+        for person, (target, _) in first_test.items()
+        if target in {key for key, _ in model.neighbors(last_train[person][0], "viewed", k)}
+    )
     return hits / len(first_test), len(first_test)
 
 
@@ -192,8 +202,10 @@ class CooccurrenceTrainer(Trainer):
         rows = list(_event_rows(since, now))
         people = {r[0] for r in rows}
         if len(rows) < 10 or len(people) < 2:
-            raise NotEnoughData(f"{len(rows)} item events from {len(people)} shoppers in the last {window} days; "
-                                "need at least 10 events from 2 shoppers")
+            raise NotEnoughData(
+                f"{len(rows)} item events from {len(people)} shoppers in the last {window} days; "
+                "need at least 10 events from 2 shoppers"
+            )
         rows.sort(key=lambda r: r[3])
         start, end = rows[0][3], rows[-1][3]
         cut = start + (end - start) * (1 - holdout)
@@ -205,23 +217,37 @@ class CooccurrenceTrainer(Trainer):
         progress.update(percent=60, message="Building the table on all events.")
         model = build_model(((p, i, t) for p, i, t, _ in rows), top_k)
         progress.update(percent=95, message="Done.")
-        payload = {"format": PAYLOAD_FORMAT, "item_keys": model.item_keys,
-                   "relations": {name: {"indptr": torch.from_numpy(a), "indices": torch.from_numpy(b),
-                                        "scores": torch.from_numpy(c)}
-                                 for name, (a, b, c) in model.relations.items()}}
+        payload = {
+            "format": PAYLOAD_FORMAT,
+            "item_keys": model.item_keys,
+            "relations": {
+                name: {"indptr": torch.from_numpy(a), "indices": torch.from_numpy(b), "scores": torch.from_numpy(c)}
+                for name, (a, b, c) in model.relations.items()
+            },
+        }
         pairs = {name: int(len(rel[1])) for name, rel in model.relations.items()}
-        return TrainResult(payload=payload,
-                           metrics={"hr@10": hr, "evaluated_shoppers": evaluated, "items": len(model),
-                                    "shoppers": len(people), "events": len(rows),
-                                    **{f"pairs_{name}": n for name, n in pairs.items()}},
-                           params={"window_days": window, "neighbors": top_k, "holdout_fraction": holdout},
-                           data_start=start, data_end=end)
+        return TrainResult(
+            payload=payload,
+            metrics={
+                "hr@10": hr,
+                "evaluated_shoppers": evaluated,
+                "items": len(model),
+                "shoppers": len(people),
+                "events": len(rows),
+                **{f"pairs_{name}": n for name, n in pairs.items()},
+            },
+            params={"window_days": window, "neighbors": top_k, "holdout_fraction": holdout},
+            data_start=start,
+            data_end=end,
+        )
 
     def load(self, payload):
         if not isinstance(payload, dict) or payload.get("format") != PAYLOAD_FORMAT:
             raise ValueError("not a co-occurrence artifact of format 1")
-        relations = {name: (rel["indptr"].numpy(), rel["indices"].numpy(), rel["scores"].numpy())
-                     for name, rel in payload["relations"].items()}
+        relations = {
+            name: (rel["indptr"].numpy(), rel["indices"].numpy(), rel["scores"].numpy())
+            for name, rel in payload["relations"].items()
+        }
         return CooccurrenceModel(payload["item_keys"], relations)
 
 
@@ -231,8 +257,9 @@ LIVE_CACHE_SIZE = 2048
 LIVE_MAX_SHOPPERS = 300
 LIVE_MAX_ROWS = 20000
 # (item key, relation) -> (neighbours, how many were computed)
-_live_cache = TTLCache("recommend.live_cooccurrence", ttl=lambda: ecom_settings.RECOMMEND_CACHE_SECONDS,
-                       maxsize=lambda: LIVE_CACHE_SIZE)
+_live_cache = TTLCache(
+    "recommend.live_cooccurrence", ttl=lambda: ecom_settings.RECOMMEND_CACHE_SECONDS, maxsize=lambda: LIVE_CACHE_SIZE
+)
 
 
 def clear_live_cache() -> None:
@@ -255,8 +282,11 @@ def live_neighbors(item_key: str, relation: str = "bought", k: int = 10) -> list
     generation = _live_cache.generation
     types = RELATIONS[relation]
     since = timezone.now() - timedelta(days=ecom_settings.RECOMMEND_COOCCURRENCE_WINDOW_DAYS)
-    shoppers = (Event.objects.filter(item_key=item_key, event_type__in=types, occurred_at__gte=since)
-                .order_by("-occurred_at").values_list("user_key", "visitor_key")[:LIVE_MAX_SHOPPERS * 3])
+    shoppers = (
+        Event.objects.filter(item_key=item_key, event_type__in=types, occurred_at__gte=since)
+        .order_by("-occurred_at")
+        .values_list("user_key", "visitor_key")[: LIVE_MAX_SHOPPERS * 3]
+    )
     users, visitors, people = set(), set(), set()
     for user_key, visitor_key in shoppers:
         if user_key:
@@ -273,13 +303,18 @@ def live_neighbors(item_key: str, relation: str = "bought", k: int = 10) -> list
             condition |= Q(user_key__in=users)
         if visitors:
             condition |= Q(visitor_key__in=visitors)
-        rows = (Event.objects.filter(condition, event_type__in=types, occurred_at__gte=since).exclude(item_key="")
-                .values_list("user_key", "visitor_key", "item_key")[:LIVE_MAX_ROWS])
+        rows = (
+            Event.objects.filter(condition, event_type__in=types, occurred_at__gte=since)
+            .exclude(item_key="")
+            .values_list("user_key", "visitor_key", "item_key")[:LIVE_MAX_ROWS]
+        )
         pairs = {(_person(u, v), key) for u, v, key in rows if key != item_key}
         counts = Counter(key for _, key in pairs)
         n = len(people)
-        result = sorted(((key, c / np.sqrt(n * max(c, 1)) * (c / (c + SHRINK))) for key, c in counts.items()),
-                        key=lambda pair: (-pair[1], pair[0]))
-        result = [(key, float(score)) for key, score in result[:max(k, 50)]]
+        result = sorted(
+            ((key, c / np.sqrt(n * max(c, 1)) * (c / (c + SHRINK))) for key, c in counts.items()),
+            key=lambda pair: (-pair[1], pair[0]),
+        )
+        result = [(key, float(score)) for key, score in result[: max(k, 50)]]
     _live_cache.set(cache_key, (result, max(k, 50)), generation=generation)
     return result[:k]

@@ -13,6 +13,7 @@
 ``leave_last_out`` holds out the last token of every sequence (with at least
 ``min_length`` tokens): the evaluation gate scores the model on those held-out, later events.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -50,8 +51,9 @@ def event_weights() -> dict:
     return dict(sorted(weights.items(), key=lambda kv: (kv[1], kv[0])))
 
 
-def load_event_sequences(*, since=None, max_events: int | None = None, item_keys=None, event_types=None,
-                         channels=None, catalog: bool = True) -> EventSequences:
+def load_event_sequences(
+    *, since=None, max_events: int | None = None, item_keys=None, event_types=None, channels=None, catalog: bool = True
+) -> EventSequences:
     """Read the event log into sequences.
 
     ``item_keys``/``event_types``/``channels``: vocabularies to extend (a refresh keeps the
@@ -76,12 +78,13 @@ def load_event_sequences(*, since=None, max_events: int | None = None, item_keys
     if since is not None:
         query = query.filter(occurred_at__gte=since)
     if max_events:
-        newest = list(query.order_by("-occurred_at", "-pk").values_list("pk", flat=True)[max_events - 1:max_events])
+        newest = list(query.order_by("-occurred_at", "-pk").values_list("pk", flat=True)[max_events - 1 : max_events])
         if newest:
             cutoff = query.filter(pk=newest[0]).values_list("occurred_at", flat=True).first()
             query = query.filter(occurred_at__gte=cutoff)
     rows = query.order_by("occurred_at", "pk").values_list(
-        "user_key", "visitor_key", "item_key", "event_type", "channel", "occurred_at")
+        "user_key", "visitor_key", "item_key", "event_type", "channel", "occurred_at"
+    )
     per_shopper: dict[str, list] = {}
     n_events, skipped, first, last = 0, 0, None, None
     for user_key, visitor_key, item_key, event_type, channel, occurred_at in rows.iterator(chunk_size=5000):
@@ -120,9 +123,17 @@ def load_event_sequences(*, since=None, max_events: int | None = None, item_keys
         items.append(arr[:, 0].copy())
         events.append(arr[:, 1].copy())
         chs.append(arr[:, 2].copy())
-    return EventSequences(item_keys=keys, event_types=types, channels=chans,
-                          data=SequenceData(items, events, chs), shoppers=shoppers, n_events=n_events,
-                          skipped_events=skipped, data_start=first, data_end=last)
+    return EventSequences(
+        item_keys=keys,
+        event_types=types,
+        channels=chans,
+        data=SequenceData(items, events, chs),
+        shoppers=shoppers,
+        n_events=n_events,
+        skipped_events=skipped,
+        data_start=first,
+        data_end=last,
+    )
 
 
 def training_window_start():
@@ -154,8 +165,9 @@ def leave_last_out(data: SequenceData, min_length: int = 3, max_cases: int | Non
         train_items.append(seq[:cut])
         train_events.append(data.events[u][:cut])
         train_channels.append(data.channels[u][:cut])
-    inputs = SequenceData([train_items[u] for u in cases], [train_events[u] for u in cases],
-                          [train_channels[u] for u in cases])
+    inputs = SequenceData(
+        [train_items[u] for u in cases], [train_events[u] for u in cases], [train_channels[u] for u in cases]
+    )
     targets = np.array([data.items[u][-1] for u in cases], dtype=np.int64)
     return Holdout(SequenceData(train_items, train_events, train_channels), inputs, targets)
 
@@ -171,9 +183,12 @@ def catalog_features(item_keys, encoder=None, old: ItemFeatures | None = None, o
     from ecom_ai.recommend.embeddings import item_text
 
     encoder = encoder or get_text_encoder()
-    rows = {key: (title, text, category, embedding, model) for key, title, text, category, embedding, model in
-            Item.objects.filter(key__in=list(item_keys)).values_list(
-                "key", "title", "text", "category", "embedding", "embedding_model").iterator(chunk_size=2000)}
+    rows = {
+        key: (title, text, category, embedding, model)
+        for key, title, text, category, embedding, model in Item.objects.filter(key__in=list(item_keys))
+        .values_list("key", "title", "text", "category", "embedding", "embedding_model")
+        .iterator(chunk_size=2000)
+    }
     dim = int(encoder.dim)
     vectors = np.zeros((len(item_keys) + 1, dim), dtype=np.float32)
     categories = list(old_categories or [])
@@ -196,7 +211,7 @@ def catalog_features(item_keys, encoder=None, old: ItemFeatures | None = None, o
                 cat_code[category] = len(categories)
             codes[i] = cat_code[category]
     for start in range(0, len(to_encode), 512):
-        chunk = to_encode[start:start + 512]
+        chunk = to_encode[start : start + 512]
         encoded = encoder.encode([text for _, text in chunk])
         for (i, _), vector in zip(chunk, encoded):
             vectors[i] = vector

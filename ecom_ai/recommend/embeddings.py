@@ -4,6 +4,7 @@ The recommender (and anything else reading item vectors) uses a stored embedding
 ``embedding_model`` names the current encoder, and encodes on the fly otherwise; the
 ``embed_items`` task fills them in ahead of time so training does not have to.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,7 +31,7 @@ def embed_catalog(keys=None, force: bool = False, batch_size: int = 256) -> tupl
     written = 0
     pks = list(query.order_by("pk").values_list("pk", flat=True))
     for start in range(0, len(pks), batch_size):
-        items = list(Item.objects.filter(pk__in=pks[start:start + batch_size]).only("pk", "title", "text"))
+        items = list(Item.objects.filter(pk__in=pks[start : start + batch_size]).only("pk", "title", "text"))
         vectors = encoder.encode([item_text(item.title, item.text) for item in items])
         for item, vector in zip(items, vectors):
             item.embedding = np.asarray(vector, dtype=np.float32).tobytes()

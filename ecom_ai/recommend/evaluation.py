@@ -10,6 +10,7 @@ model compared there, so all are measured the same way:
 * **sampled**: its rank among ``negatives`` items drawn uniformly from the items the user
   never interacted with (the SASRec paper's protocol, 100 negatives).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,9 +23,19 @@ def _ndcg(ranks: np.ndarray, k: int) -> np.ndarray:
     return np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)
 
 
-def ranking_metrics(score_fn, targets, histories, n_items: int, *, k: int = 10, exclude_seen: bool = False,
-                    negatives: int = 100, seed: int = 0, chunk: int | None = None,
-                    memory_mb: float | None = None) -> dict:
+def ranking_metrics(
+    score_fn,
+    targets,
+    histories,
+    n_items: int,
+    *,
+    k: int = 10,
+    exclude_seen: bool = False,
+    negatives: int = 100,
+    seed: int = 0,
+    chunk: int | None = None,
+    memory_mb: float | None = None,
+) -> dict:
     """Metrics of ``score_fn`` on held-out ``targets``.
 
     ``score_fn(user_indices) -> (len, n_items + 1)`` scores (column 0 is padding, ignored);
@@ -74,9 +85,11 @@ def ranking_metrics(score_fn, targets, histories, n_items: int, *, k: int = 10, 
             ties = (neg_scores == target_scores.unsqueeze(1)).sum(1)
             sampled_ranks.append((greater + ties // 2).numpy())
     full = np.concatenate(full_ranks) if full_ranks else np.zeros(0)
-    out = {f"hr@{k}": float((full < k).mean()) if len(full) else 0.0,
-           f"ndcg@{k}": float(_ndcg(full, k).mean()) if len(full) else 0.0,
-           "users": int(len(full))}
+    out = {
+        f"hr@{k}": float((full < k).mean()) if len(full) else 0.0,
+        f"ndcg@{k}": float(_ndcg(full, k).mean()) if len(full) else 0.0,
+        "users": int(len(full)),
+    }
     if negatives and sampled_ranks:
         sampled = np.concatenate(sampled_ranks)
         out[f"hr@{k}_sampled"] = float((sampled < k).mean())

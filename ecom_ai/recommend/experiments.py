@@ -11,6 +11,7 @@ intervals, revenue per impression with a normal-approximation interval, and for 
 variant after the first (the control) the relative lift of CTR and conversion with the
 two-sided p-value of a pooled two-proportion z-test.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,7 +27,7 @@ Z95 = 1.959963984540054
 def bucket(experiment_id, identity_key: str) -> float:
     """A number in [0, 1) fixed for this experiment and visitor."""
     digest = hashlib.sha256(f"{experiment_id}:{identity_key}".encode()).hexdigest()
-    return int(digest[:15], 16) / 16 ** 15
+    return int(digest[:15], 16) / 16**15
 
 
 def choose_variant(experiment_id, variants, identity_key: str):
@@ -110,11 +111,15 @@ def experiment_report(experiment, *, since=None, until=None) -> list[VariantRepo
         lists = lists.filter(created_at__lt=until)
     stats = {
         row["variant"]: row
-        for row in lists.values("variant").annotate(
-            n=Count("pk"), clicked=Count("pk", filter=Q(clicks__gt=0)),
+        for row in lists.values("variant")
+        .annotate(
+            n=Count("pk"),
+            clicked=Count("pk", filter=Q(clicks__gt=0)),
             converted=Count("pk", filter=Q(purchases__gt=0)),
-            revenue_sum=Sum(revenue), revenue_sq=Sum(revenue * revenue),
-        ).order_by()
+            revenue_sum=Sum(revenue),
+            revenue_sq=Sum(revenue * revenue),
+        )
+        .order_by()
     }
     reports = []
     for variant in experiment.variants.all():
@@ -123,12 +128,23 @@ def experiment_report(experiment, *, since=None, until=None) -> list[VariantRepo
         clicked, converted = row.get("clicked", 0) or 0, row.get("converted", 0) or 0
         total, total_sq = float(row.get("revenue_sum") or 0.0), float(row.get("revenue_sq") or 0.0)
         mean, low, high = mean_interval(total, total_sq, n)
-        reports.append(VariantReport(
-            variant_id=variant.pk, name=variant.name, weight=variant.weight, impressions=n, clicked=clicked,
-            converted=converted, revenue=total, ctr=clicked / n if n else 0.0, ctr_ci=wilson_interval(clicked, n),
-            conversion=converted / n if n else 0.0, conversion_ci=wilson_interval(converted, n),
-            revenue_per_impression=mean, revenue_ci=(low, high),
-        ))
+        reports.append(
+            VariantReport(
+                variant_id=variant.pk,
+                name=variant.name,
+                weight=variant.weight,
+                impressions=n,
+                clicked=clicked,
+                converted=converted,
+                revenue=total,
+                ctr=clicked / n if n else 0.0,
+                ctr_ci=wilson_interval(clicked, n),
+                conversion=converted / n if n else 0.0,
+                conversion_ci=wilson_interval(converted, n),
+                revenue_per_impression=mean,
+                revenue_ci=(low, high),
+            )
+        )
     if reports:
         control = reports[0]
         for row in reports[1:]:
@@ -137,9 +153,18 @@ def experiment_report(experiment, *, since=None, until=None) -> list[VariantRepo
             if control.conversion:
                 row.conversion_lift = row.conversion / control.conversion - 1
             row.ctr_p_value = two_proportion_p_value(control.clicked, control.impressions, row.clicked, row.impressions)
-            row.conversion_p_value = two_proportion_p_value(control.converted, control.impressions, row.converted,
-                                                            row.impressions)
+            row.conversion_p_value = two_proportion_p_value(
+                control.converted, control.impressions, row.converted, row.impressions
+            )
     return reports
 
 
-__all__ = ["bucket", "choose_variant", "wilson_interval", "mean_interval", "two_proportion_p_value", "VariantReport", "experiment_report"]
+__all__ = [
+    "bucket",
+    "choose_variant",
+    "wilson_interval",
+    "mean_interval",
+    "two_proportion_p_value",
+    "VariantReport",
+    "experiment_report",
+]

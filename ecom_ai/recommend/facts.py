@@ -25,6 +25,7 @@ default of a bare Django project) other processes cannot see the counter and the
 signals (``Item.objects.filter(...).update(...)`` by hand) are only seen after the TTL;
 call :func:`bump_version` after such writes.
 """
+
 from __future__ import annotations
 
 import logging
@@ -55,7 +56,7 @@ def query_facts(keys) -> dict[str, dict]:
     keys = [k for k in dict.fromkeys(keys) if k]
     facts: dict[str, dict] = {}
     for start in range(0, len(keys), _CHUNK):
-        for row in Item.objects.filter(key__in=keys[start:start + _CHUNK]).values(*FIELDS):
+        for row in Item.objects.filter(key__in=keys[start : start + _CHUNK]).values(*FIELDS):
             facts[row["key"]] = row
     return facts
 
@@ -64,8 +65,11 @@ class FactsCache:
     """A bounded LRU of item facts with a TTL (a ``TTLCache``) and a shared version counter (see the module doc)."""
 
     def __init__(self):
-        self._items = TTLCache("recommend.item_facts", ttl=lambda: ecom_settings.RECOMMEND_ITEM_FACTS_CACHE_SECONDS,
-                               maxsize=lambda: ecom_settings.RECOMMEND_ITEM_FACTS_CACHE_SIZE)
+        self._items = TTLCache(
+            "recommend.item_facts",
+            ttl=lambda: ecom_settings.RECOMMEND_ITEM_FACTS_CACHE_SECONDS,
+            maxsize=lambda: ecom_settings.RECOMMEND_ITEM_FACTS_CACHE_SIZE,
+        )
         self._version = None
         self._checked_at = float("-inf")
 
@@ -148,8 +152,11 @@ def _bump_shared() -> None:
         except ValueError:  # not set yet (or evicted): a random start, unlike any value seen before
             cache.set(VERSION_KEY, secrets.randbits(48), timeout=None)
     except Exception:  # noqa: BLE001 - a cache outage: other processes fall back on the TTL
-        logger.warning("ecom_ai: could not bump the item facts version; other processes see changes "
-                       "within RECOMMEND_ITEM_FACTS_CACHE_SECONDS", exc_info=True)
+        logger.warning(
+            "ecom_ai: could not bump the item facts version; other processes see changes "
+            "within RECOMMEND_ITEM_FACTS_CACHE_SECONDS",
+            exc_info=True,
+        )
 
 
 def bump_version(*args, **kwargs) -> None:

@@ -8,6 +8,7 @@ visitors without any purchase count as new) and ``country`` (the shipping countr
 shopper's latest assessed order; unknown without one). Other declared segments are order
 attributes and do not apply to lists.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ class ExposureFairness:
 def _chunks(keys):
     keys = sorted(k for k in keys if k)
     for start in range(0, len(keys), CHUNK):
-        yield keys[start:start + CHUNK]
+        yield keys[start : start + CHUNK]
 
 
 def _first_purchases(field: str, keys) -> dict:
@@ -45,8 +46,12 @@ def _first_purchases(field: str, keys) -> dict:
 
     out = {}
     for chunk in _chunks(keys):
-        for key, first in (Event.objects.filter(event_type="purchase", **{f"{field}__in": chunk})
-                           .values(field).annotate(first=Min("occurred_at")).values_list(field, "first")):
+        for key, first in (
+            Event.objects.filter(event_type="purchase", **{f"{field}__in": chunk})
+            .values(field)
+            .annotate(first=Min("occurred_at"))
+            .values_list(field, "first")
+        ):
             out[key] = first
     return out
 
@@ -56,8 +61,12 @@ def _countries(user_keys) -> dict:
 
     out = {}
     for chunk in _chunks(user_keys):
-        rows = (FraudAssessment.objects.filter(user_key__in=chunk).annotate(country=KT("features__shipping_country"))
-                .order_by("user_key", "placed_at").values_list("user_key", "country"))
+        rows = (
+            FraudAssessment.objects.filter(user_key__in=chunk)
+            .annotate(country=KT("features__shipping_country"))
+            .order_by("user_key", "placed_at")
+            .values_list("user_key", "country")
+        )
         for key, country in rows:
             if country:
                 out[key] = str(country)  # the latest order wins
@@ -69,8 +78,11 @@ def _channels(since, list_ids) -> dict:
 
     wanted = set(list_ids)
     out = {}
-    rows = (Event.objects.filter(event_type="impression", occurred_at__gte=since - timedelta(minutes=5))
-            .annotate(rec=KT("context__rec_id")).values_list("rec", "channel")[:MAX_LISTS * 2])
+    rows = (
+        Event.objects.filter(event_type="impression", occurred_at__gte=since - timedelta(minutes=5))
+        .annotate(rec=KT("context__rec_id"))
+        .values_list("rec", "channel")[: MAX_LISTS * 2]
+    )
     for rec, channel in rows:
         if rec in wanted:
             out[rec] = channel
@@ -85,9 +97,11 @@ def exposure_fairness(days: int = 30, *, now=None) -> ExposureFairness:
     from ecom_ai.models import RecommendationList
 
     since = (now or timezone.now()) - timedelta(days=days)
-    rows = list(RecommendationList.objects.filter(created_at__gte=since).order_by("-created_at")
-                .values_list("id", "user_key", "visitor_key", "strategy", "items", "clicks", "created_at")
-                [:MAX_LISTS + 1])
+    rows = list(
+        RecommendationList.objects.filter(created_at__gte=since)
+        .order_by("-created_at")
+        .values_list("id", "user_key", "visitor_key", "strategy", "items", "clicks", "created_at")[: MAX_LISTS + 1]
+    )
     capped = len(rows) > MAX_LISTS
     rows = rows[:MAX_LISTS]
     users = {r[1] for r in rows}
@@ -98,10 +112,14 @@ def exposure_fairness(days: int = 30, *, now=None) -> ExposureFairness:
     records = []
     for list_id, user, visitor, strategy, items, clicks, created in rows:
         first = by_user.get(user) if user else by_visitor.get(visitor)
-        records.append({
-            "personalised": bool(items) and _personalised(strategy), "empty": not items, "clicked": clicks > 0,
-            "customer": "returning" if first is not None and first < created else "new",
-            "country": countries.get(user, UNKNOWN) if user else UNKNOWN,
-            "channel": channels.get(str(list_id), UNKNOWN),
-        })
+        records.append(
+            {
+                "personalised": bool(items) and _personalised(strategy),
+                "empty": not items,
+                "clicked": clicks > 0,
+                "customer": "returning" if first is not None and first < created else "new",
+                "country": countries.get(user, UNKNOWN) if user else UNKNOWN,
+                "channel": channels.get(str(list_id), UNKNOWN),
+            }
+        )
     return ExposureFairness(rate_tables(records, list(DIMENSIONS), list(OUTCOMES)), len(records), capped, since)

@@ -11,6 +11,7 @@ measures what a shop gets:
 * ``fit``: ``fit_sasrec`` in this process, in ``nproc`` processes
   (``ecom_ai.ml.distributed.run_distributed``), or as one worker of a ``torchrun`` launch.
 """
+
 from __future__ import annotations
 
 import logging
@@ -49,9 +50,12 @@ class ResolvedParams:
     def describe(self) -> str:
         chosen = ", ".join(f"{k}={self.params[k]}" for k in sorted(self.derived))
         explicit = ", ".join(f"{k}={v}" for k, v in sorted(self.explicit.items()))
-        return (f"data: {self.shape.describe()}; derived: {chosen}"
-                + (f"; explicit: {explicit}" if explicit else "") + f"; loss: {self.loss_reason}; "
-                + self.exclude_seen_reason)
+        return (
+            f"data: {self.shape.describe()}; derived: {chosen}"
+            + (f"; explicit: {explicit}" if explicit else "")
+            + f"; loss: {self.loss_reason}; "
+            + self.exclude_seen_reason
+        )
 
 
 def resolve_params(data: SequenceData, n_items: int, explicit: dict | None) -> ResolvedParams:
@@ -60,12 +64,23 @@ def resolve_params(data: SequenceData, n_items: int, explicit: dict | None) -> R
     check_param_names(explicit, KNOWN_PARAMS, "recommender parameter")
     shape = DataShape.of(data.items, n_items)
     derived = derive_params(shape)
-    params = {**EXTRA_DEFAULTS, **merged_params({**PRODUCT_DEFAULTS, **derived, **explicit}),
-              **{k: v for k, v in explicit.items() if k in EXTRA_DEFAULTS}}
+    params = {
+        **EXTRA_DEFAULTS,
+        **merged_params({**PRODUCT_DEFAULTS, **derived, **explicit}),
+        **{k: v for k, v in explicit.items() if k in EXTRA_DEFAULTS},
+    }
     loss, loss_reason = loss_choice(params, n_items)
     exclude_seen, why = exclude_seen_default(shape)
-    return ResolvedParams(params=params, derived=derived, explicit=explicit, shape=shape, exclude_seen=exclude_seen,
-                          exclude_seen_reason=why, loss=loss, loss_reason=loss_reason)
+    return ResolvedParams(
+        params=params,
+        derived=derived,
+        explicit=explicit,
+        shape=shape,
+        exclude_seen=exclude_seen,
+        exclude_seen_reason=why,
+        loss=loss,
+        loss_reason=loss_reason,
+    )
 
 
 def trained_mask(data: SequenceData, n_items: int) -> np.ndarray:
@@ -78,8 +93,17 @@ def trained_mask(data: SequenceData, n_items: int) -> np.ndarray:
     return mask
 
 
-def holdout_metrics(model, inputs: SequenceData, targets: np.ndarray, n_items: int, *, exclude_seen: bool = False,
-                    memory_mb: float | None = None, negatives: int = 0, seed: int = 0) -> dict:
+def holdout_metrics(
+    model,
+    inputs: SequenceData,
+    targets: np.ndarray,
+    n_items: int,
+    *,
+    exclude_seen: bool = False,
+    memory_mb: float | None = None,
+    negatives: int = 0,
+    seed: int = 0,
+) -> dict:
     """NDCG@10/HR@10 of ``targets`` after ``inputs``, full ranking, scored chunk by chunk."""
     if not len(targets):
         return {}
@@ -87,15 +111,31 @@ def holdout_metrics(model, inputs: SequenceData, targets: np.ndarray, n_items: i
         vectors = model.item_vectors().detach().cpu()
     model.cpu()
     states = user_states(model, inputs, vectors=vectors)
-    return ranking_metrics(matrix_scorer(states, vectors), targets, inputs.items, n_items, k=10,
-                           exclude_seen=exclude_seen, negatives=negatives, seed=seed, memory_mb=memory_mb)
+    return ranking_metrics(
+        matrix_scorer(states, vectors),
+        targets,
+        inputs.items,
+        n_items,
+        k=10,
+        exclude_seen=exclude_seen,
+        negatives=negatives,
+        seed=seed,
+        memory_mb=memory_mb,
+    )
 
 
 class HoldoutEvaluator:
     """``evaluate(model) -> metrics`` for ``fit_sasrec`` (picklable: it travels to DDP workers)."""
 
-    def __init__(self, inputs: SequenceData, targets: np.ndarray, n_items: int, *, exclude_seen: bool = False,
-                 memory_mb: float | None = None):
+    def __init__(
+        self,
+        inputs: SequenceData,
+        targets: np.ndarray,
+        n_items: int,
+        *,
+        exclude_seen: bool = False,
+        memory_mb: float | None = None,
+    ):
         self.inputs, self.targets, self.n_items = inputs, np.asarray(targets), n_items
         # resolved here: a DDP worker has no Django settings to read it from
         self.exclude_seen, self.memory_mb = exclude_seen, memory_mb if memory_mb is not None else memory_budget_mb()
@@ -103,20 +143,31 @@ class HoldoutEvaluator:
     def __call__(self, model) -> dict:
         device = next(model.parameters()).device
         try:
-            return holdout_metrics(model, self.inputs, self.targets, self.n_items, exclude_seen=self.exclude_seen,
-                                   memory_mb=self.memory_mb)
+            return holdout_metrics(
+                model, self.inputs, self.targets, self.n_items, exclude_seen=self.exclude_seen, memory_mb=self.memory_mb
+            )
         finally:
             model.to(device)
 
 
 def _fit_worker(model, train, params, evaluate, trained_items, event_weights, *, device):
-    report = fit_sasrec(model, train, params, evaluate=evaluate, device=device, trained_items=trained_items,
-                        event_weights=event_weights)
+    report = fit_sasrec(
+        model, train, params, evaluate=evaluate, device=device, trained_items=trained_items, event_weights=event_weights
+    )
     return {k: v.detach().cpu() for k, v in model.state_dict().items()}, report
 
 
-def fit(model, train: SequenceData, params: dict, *, evaluate=None, progress=None, device=None,
-        trained_items=None, event_weights=None) -> FitReport:
+def fit(
+    model,
+    train: SequenceData,
+    params: dict,
+    *,
+    evaluate=None,
+    progress=None,
+    device=None,
+    trained_items=None,
+    event_weights=None,
+) -> FitReport:
     """Train ``model`` in place: here, in ``params["nproc"]`` processes, or as a torchrun worker."""
     nproc = int(params.get("nproc") or 1)
     if distributed.launched_by_torchrun():
@@ -125,29 +176,67 @@ def fit(model, train: SequenceData, params: dict, *, evaluate=None, progress=Non
         torch.distributed.broadcast_object_list(shared, src=0)  # every worker trains on rank 0's data
         train, trained_items, event_weights = shared
         rank, _ = distributed.world()
-        return fit_sasrec(model, train, params, evaluate=evaluate if rank == 0 else None,
-                          progress=progress if rank == 0 else None, device=device, trained_items=trained_items,
-                          event_weights=event_weights)
+        return fit_sasrec(
+            model,
+            train,
+            params,
+            evaluate=evaluate if rank == 0 else None,
+            progress=progress if rank == 0 else None,
+            device=device,
+            trained_items=trained_items,
+            event_weights=event_weights,
+        )
     if nproc > 1:
         threads = params.get("threads")
         state, report = distributed.run_distributed(
-            _fit_worker, nproc, model.cpu(), train, params, evaluate, trained_items, event_weights,
-            threads=int(threads) if threads else None, device=device)
+            _fit_worker,
+            nproc,
+            model.cpu(),
+            train,
+            params,
+            evaluate,
+            trained_items,
+            event_weights,
+            threads=int(threads) if threads else None,
+            device=device,
+        )
         model.load_state_dict(state)
         model.eval()
         if progress is not None:
             last = report.history[-1] if report.history else {"loss": 0.0}
-            progress(report.epochs, report.planned_epochs or report.epochs, last["loss"],
-                     {k: v for k, v in last.items() if k in ("ndcg@10", "hr@10")}, 100.0)
+            progress(
+                report.epochs,
+                report.planned_epochs or report.epochs,
+                last["loss"],
+                {k: v for k, v in last.items() if k in ("ndcg@10", "hr@10")},
+                100.0,
+            )
         return report
-    return fit_sasrec(model, train, params, evaluate=evaluate, progress=progress, device=device,
-                      trained_items=trained_items, event_weights=event_weights)
+    return fit_sasrec(
+        model,
+        train,
+        params,
+        evaluate=evaluate,
+        progress=progress,
+        device=device,
+        trained_items=trained_items,
+        event_weights=event_weights,
+    )
 
 
 def fit_summary(resolved: ResolvedParams, report: FitReport) -> dict:
     """What is recorded with the model version (and printed): the loss and why, the budget, the derivation."""
-    return {"loss": report.loss or resolved.loss, "loss_reason": report.loss_reason or resolved.loss_reason,
-            "batch_tokens": report.batch_tokens, "epochs_run": report.epochs, "planned_epochs": report.planned_epochs,
-            "steps": report.steps, "train_cpu_seconds": round(report.cpu_seconds, 1),
-            "train_seconds": round(report.seconds, 1), "stopped": report.stopped, "processes": report.world_size,
-            "derived_params": dict(resolved.derived), "data_shape": resolved.shape.as_dict()}
+    return {
+        "loss": report.loss or resolved.loss,
+        "loss_reason": report.loss_reason or resolved.loss_reason,
+        "batch_tokens": report.batch_tokens,
+        "epochs_run": report.epochs,
+        "planned_epochs": report.planned_epochs,
+        "steps": report.steps,
+        "train_cpu_seconds": round(report.cpu_seconds, 1),
+        "train_seconds": round(report.seconds, 1),
+        "stopped": report.stopped,
+        "processes": report.world_size,
+        "derived_params": dict(resolved.derived),
+        "data_shape": resolved.shape.as_dict(),
+    }

@@ -5,6 +5,7 @@
 state is reused between two events of the same shopper, in every process) and stores
 what it read there.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -101,8 +102,13 @@ def _history_sql(alias: str, by_user: bool, by_visitor: bool, length: int) -> tu
             condition |= Q(user_key=_USER_SLOT)
         if by_visitor:
             condition |= Q(visitor_key=_VISITOR_SLOT)
-        query = (Event.objects.using(alias).filter(condition).exclude(event_type="impression")
-                 .order_by("-occurred_at", "-pk").values_list("item_key", "event_type", "channel")[:length]).query
+        query = (
+            Event.objects.using(alias)
+            .filter(condition)
+            .exclude(event_type="impression")
+            .order_by("-occurred_at", "-pk")
+            .values_list("item_key", "event_type", "channel")[:length]
+        ).query
         sql, params = query.get_compiler(using=alias).as_sql()
         cached = _history_sql_cache[key] = (sql, tuple(params))
     return cached

@@ -30,6 +30,7 @@ event table that bypass ``ecom_ai.events`` (a raw ``Event.objects...update()``, 
 retention purge) are seen after ``RECOMMEND_HISTORY_CACHE_SECONDS`` at the latest, and so
 is an event recorded while the cache was unreachable (its tokens could not be deleted).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -78,8 +79,12 @@ def warn_unavailable(message: str) -> None:
             _warned["suppressed"] += 1
             return
         suppressed, _warned["suppressed"], _warned["at"] = _warned["suppressed"], 0, now
-    logger.warning("ecom_ai: %s (serving from the database; %d similar failures not logged in the last minute)",
-                   message, suppressed, exc_info=True)
+    logger.warning(
+        "ecom_ai: %s (serving from the database; %d similar failures not logged in the last minute)",
+        message,
+        suppressed,
+        exc_info=True,
+    )
 
 
 def whole_seconds(seconds) -> int:
@@ -233,6 +238,7 @@ def forget(user_keys=(), visitor_keys=(), *, everyone: bool = False) -> None:
 
 # --- receivers (connected by ecom_ai.recommend.receivers) ----------------------------------
 
+
 def on_events_recorded(sender, events=(), **kwargs) -> None:
     users, visitors = set(), set()
     for event in events:
@@ -248,8 +254,11 @@ def on_user_erased(user_key, visitor_keys) -> None:
     forget([user_key], visitor_keys, everyone=True)
     if not enabled():
         return
-    identities = [Identity(user_key=user_key)] + [Identity(visitor_key=v) for v in visitor_keys] + [
-        Identity(visitor_key=v, user_key=user_key) for v in visitor_keys]
+    identities = (
+        [Identity(user_key=user_key)]
+        + [Identity(visitor_key=v) for v in visitor_keys]
+        + [Identity(visitor_key=v, user_key=user_key) for v in visitor_keys]
+    )
     try:
         cache.delete_many([_state_key(who, ecom_settings.RECOMMEND_HISTORY_LENGTH) for who in identities])
     except Exception:  # noqa: BLE001 - retired by the epoch anyway; gone after the TTL

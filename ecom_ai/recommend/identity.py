@@ -1,4 +1,5 @@
 """Serving stage 1a, who the list is for: ``Identity`` and ``resolve_identity``."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,8 +38,11 @@ def _resolve(who) -> Identity:
     if who is None:
         return Identity()
     if isinstance(who, dict):
-        return Identity(visitor_key=str(who.get("visitor_key") or ""), user_key=str(who.get("user_key") or ""),
-                        channel=str(who.get("channel") or "web"))
+        return Identity(
+            visitor_key=str(who.get("visitor_key") or ""),
+            user_key=str(who.get("user_key") or ""),
+            channel=str(who.get("channel") or "web"),
+        )
     if hasattr(who, "META") and hasattr(who, "method"):  # an HttpRequest
         from ecom_ai.events.middleware import get_visitor_key
 

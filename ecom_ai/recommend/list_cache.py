@@ -24,6 +24,7 @@ costs no extra request to the cache, and every web process (and worker) shares i
 reuse is still a new list: a new recommendation id, its own stored row and impression,
 attribution as usual. ``RECOMMEND_LIST_CACHE_SECONDS = 0`` turns it off.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -67,8 +68,7 @@ def make_key(parts: tuple) -> str:
 
 def lookup(entry, tokens: tuple) -> CachedList | None:
     """The list in a cache ``entry`` (as read with the tokens) if stored under ``tokens``."""
-    hit = (isinstance(entry, tuple) and len(entry) == 2 and entry[0] == tokens
-           and isinstance(entry[1], CachedList))
+    hit = isinstance(entry, tuple) and len(entry) == 2 and entry[0] == tokens and isinstance(entry[1], CachedList)
     with _counters.lock:
         if hit:
             _counters.hits += 1

@@ -26,6 +26,7 @@ Guarantees:
   worker running?), the web process keeps the list in its own buffer and writes it itself,
   as in ``"buffered"`` mode, logging the reason at most once a minute.
 """
+
 from __future__ import annotations
 
 import json
@@ -85,18 +86,28 @@ def _warn(kind: str, message: str, *args) -> None:
 
 # --------------------------------------------------------------------------- the web side
 
+
 def encode(result, served_at: datetime | None = None) -> bytes:
     """A served list as the queue's JSON record."""
     who = result.identity
     variant = result.variant
-    return json.dumps({
-        "f": FORMAT, "id": str(result.id), "at": (served_at or datetime.now(dt_timezone.utc)).timestamp(),
-        "placement": [result.placement.pk, result.placement.slug],
-        "variant": [variant.pk, variant.name] if variant is not None else None,
-        "visitor": who.visitor_key, "user": who.user_key, "channel": who.channel,
-        "anchor": result.anchor_item, "strategy": result.strategy, "model_version": result.model_version_id,
-        "items": [[i.key, i.score, i.reason] for i in result.items],
-    }, separators=(",", ":")).encode()
+    return json.dumps(
+        {
+            "f": FORMAT,
+            "id": str(result.id),
+            "at": (served_at or datetime.now(dt_timezone.utc)).timestamp(),
+            "placement": [result.placement.pk, result.placement.slug],
+            "variant": [variant.pk, variant.name] if variant is not None else None,
+            "visitor": who.visitor_key,
+            "user": who.user_key,
+            "channel": who.channel,
+            "anchor": result.anchor_item,
+            "strategy": result.strategy,
+            "model_version": result.model_version_id,
+            "items": [[i.key, i.score, i.reason] for i in result.items],
+        },
+        separators=(",", ":"),
+    ).encode()
 
 
 #: RPUSH only below the maximum length, in one atomic step (a full queue is never overfilled)
@@ -127,18 +138,27 @@ def push(result) -> bool:
         length = script(keys=[queue_key()], args=[encode(result), ecom_settings.RECOMMEND_LOG_QUEUE_MAX])
     except Exception as exc:  # noqa: BLE001 - Redis down: the web process writes the list itself
         _down_until[0] = time.monotonic() + RETRY_AFTER_SECONDS
-        _warn("push", "ecom_ai: served lists are written by the web process: the queue %s cannot be reached "
-              "(%s: %s)", ecom_settings.RECOMMEND_LOG_QUEUE_URL, type(exc).__name__, exc)
+        _warn(
+            "push",
+            "ecom_ai: served lists are written by the web process: the queue %s cannot be reached (%s: %s)",
+            ecom_settings.RECOMMEND_LOG_QUEUE_URL,
+            type(exc).__name__,
+            exc,
+        )
         return False
     if length < 0:
-        _warn("full", "ecom_ai: %d served lists wait in the queue (RECOMMEND_LOG_QUEUE_MAX); is "
-              "`manage.py ecom_ai_log_worker` running? The web processes write new ones meanwhile.",
-              ecom_settings.RECOMMEND_LOG_QUEUE_MAX)
+        _warn(
+            "full",
+            "ecom_ai: %d served lists wait in the queue (RECOMMEND_LOG_QUEUE_MAX); is "
+            "`manage.py ecom_ai_log_worker` running? The web processes write new ones meanwhile.",
+            ecom_settings.RECOMMEND_LOG_QUEUE_MAX,
+        )
         return False
     return True
 
 
 # --------------------------------------------------------------------------- the worker side
+
 
 def _text(value) -> str:
     if not isinstance(value, str):
@@ -158,9 +178,11 @@ def decode(raw: bytes):
             id=uuid.UUID(data["id"]),
             placement=SimpleNamespace(pk=int(placement_pk), slug=_text(placement_slug)),
             variant=SimpleNamespace(pk=int(variant[0]), name=_text(variant[1])) if variant else None,
-            identity=Identity(visitor_key=_text(data["visitor"]), user_key=_text(data["user"]),
-                              channel=_text(data["channel"])),
-            anchor_item=_text(data["anchor"]), strategy=_text(data["strategy"]),
+            identity=Identity(
+                visitor_key=_text(data["visitor"]), user_key=_text(data["user"]), channel=_text(data["channel"])
+            ),
+            anchor_item=_text(data["anchor"]),
+            strategy=_text(data["strategy"]),
             model_version_id=None if data["model_version"] is None else int(data["model_version"]),
             items=[RecommendedItem(_text(k), float(s), _text(r)) for k, s, r in data["items"]],
         )
@@ -207,7 +229,7 @@ def drain(*, batch_size: int | None = None, max_lists: int | None = None) -> int
             stored += served_lists.store_all(pendings)
             redis_client.ltrim(queue_key(), len(raws), -1)
             if len(raws) < take:  # what waited is stored: the rest comes in the next pass as one
-                break             # batch, not one small transaction per list trickling in
+                break  # batch, not one small transaction per list trickling in
             lock.reacquire()  # the full timeout again for the next batch
     finally:
         try:

@@ -24,6 +24,7 @@ lists were lost. At most ``MAX_PENDING`` lists wait; beyond that new lists are d
 (logged) rather than growing memory while the database is unreachable. A hard kill
 (SIGKILL, OOM) loses at most the lists of the last flush interval.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -37,6 +38,7 @@ from django.db import close_old_connections, connections
 
 from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.recommend import log_queue
+
 # the storing itself (re-exported: the names this module had before served_lists.py)
 from ecom_ai.recommend.served_lists import SOURCE, PendingList, build, store, store_all, write  # noqa: F401
 
@@ -76,9 +78,12 @@ class LogWriter:
                 now = time.monotonic()
                 if now - self._full_logged_at >= 10.0:  # at most one error per 10 s
                     self._full_logged_at = now
-                    logger.error("ecom_ai: served list dropped: the log buffer is full (%d waiting; is the "
-                                 "database reachable?); %d dropped in this process so far",
-                                 len(self._buffer), self.dropped)
+                    logger.error(
+                        "ecom_ai: served list dropped: the log buffer is full (%d waiting; is the "
+                        "database reachable?); %d dropped in this process so far",
+                        len(self._buffer),
+                        self.dropped,
+                    )
                 return
             self._buffer.append(pending)
             full = len(self._buffer) >= ecom_settings.RECOMMEND_LOG_BATCH_SIZE
@@ -108,7 +113,7 @@ class LogWriter:
                 self._buffer.clear()
             retry: list[PendingList] = []
             for start in range(0, len(waiting), size):
-                batch = waiting[start:start + size]
+                batch = waiting[start : start + size]
                 if write(batch):
                     stored += len(batch)
                     continue

@@ -27,6 +27,7 @@ one. The rules (documented in docs/recommendations-model.md):
 
 ``check_param_names`` refuses unknown parameter names with a "did you mean".
 """
+
 from __future__ import annotations
 
 import difflib
@@ -65,18 +66,29 @@ class DataShape:
         lengths = np.array([len(s) for s in sequences], dtype=np.int64)
         if not len(lengths):
             return cls(0, int(n_items), 0, 0.0, 0.0, 0, 0.0)
-        return cls(users=int(len(lengths)), items=int(n_items), events=int(lengths.sum()),
-                   median_length=float(np.median(lengths)), p90_length=float(np.percentile(lengths, 90)),
-                   max_length=int(lengths.max()), repeat_rate=repeat_rate(sequences))
+        return cls(
+            users=int(len(lengths)),
+            items=int(n_items),
+            events=int(lengths.sum()),
+            median_length=float(np.median(lengths)),
+            p90_length=float(np.percentile(lengths, 90)),
+            max_length=int(lengths.max()),
+            repeat_rate=repeat_rate(sequences),
+        )
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "events_per_user": round(self.events_per_user, 2),
-                "events_per_item": round(self.events_per_item, 2)}
+        return {
+            **asdict(self),
+            "events_per_user": round(self.events_per_user, 2),
+            "events_per_item": round(self.events_per_item, 2),
+        }
 
     def describe(self) -> str:
-        return (f"{self.users:,} users, {self.items:,} items, {self.events:,} events (median {self.median_length:g}, "
-                f"p90 {self.p90_length:g}, max {self.max_length} per user; {self.events_per_item:.1f} per item; "
-                f"{100 * self.repeat_rate:.1f}% repeats)")
+        return (
+            f"{self.users:,} users, {self.items:,} items, {self.events:,} events (median {self.median_length:g}, "
+            f"p90 {self.p90_length:g}, max {self.max_length} per user; {self.events_per_item:.1f} per item; "
+            f"{100 * self.repeat_rate:.1f}% repeats)"
+        )
 
 
 def repeat_rate(sequences: Iterable, sample: int = 20_000) -> float:
@@ -121,8 +133,16 @@ def derive_params(shape: DataShape) -> dict:
     per_item = shape.events_per_item
     dropout = 0.2 if per_item >= 30 else 0.3 if per_item >= 10 else 0.4
     long_windows = bool(shape.p90_length > maxlen)  # more than 10 % of the sequences are longer than maxlen
-    return {"maxlen": maxlen, "batch_tokens": batch_tokens, "lr": lr, "epochs": epochs, "eval_every": eval_every,
-            "hidden": hidden, "dropout": dropout, "long_windows": long_windows}
+    return {
+        "maxlen": maxlen,
+        "batch_tokens": batch_tokens,
+        "lr": lr,
+        "epochs": epochs,
+        "eval_every": eval_every,
+        "hidden": hidden,
+        "dropout": dropout,
+        "long_windows": long_windows,
+    }
 
 
 def loss_choice(params: dict, n_items: int) -> tuple[str, str]:
@@ -132,8 +152,10 @@ def loss_choice(params: dict, n_items: int) -> tuple[str, str]:
         return asked, f"loss={asked} was asked for"
     above = int(params.get("sampled_above", 50_000))
     if n_items > above:
-        return "sampled", (f"sampled softmax ({params.get('negatives', 2048)} negatives): the catalogue's {n_items:,} "
-                           f"items are more than sampled_above={above:,}")
+        return "sampled", (
+            f"sampled softmax ({params.get('negatives', 2048)} negatives): the catalogue's {n_items:,} "
+            f"items are more than sampled_above={above:,}"
+        )
     return "full", f"full softmax: the catalogue's {n_items:,} items are at most sampled_above={above:,}"
 
 

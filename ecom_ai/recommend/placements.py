@@ -7,6 +7,7 @@ experiment or variant drops it at once in the process that edits them; the other
 within that time). Unknown slugs raise ``UnknownPlacement``; the default placements are
 created on first use.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,14 +23,38 @@ from ecom_ai.ttl_cache import TTLCache
 
 #: created on first use when a template or the API names them; edit them in the admin
 DEFAULT_PLACEMENTS = {
-    "home": {"name": "Home page", "title": "Recommended for you", "default_limit": 8, "strategy": "for_you",
-             "fallback_strategy": "trending", "max_per_category": 3},
-    "product": {"name": "Product page", "title": "Customers also bought", "default_limit": 4,
-                "strategy": "also_bought", "fallback_strategy": "also_viewed"},
-    "cart": {"name": "Cart", "title": "Complete your order", "default_limit": 4, "strategy": "also_bought",
-             "fallback_strategy": "for_you", "max_per_category": 2},
-    "email": {"name": "Email", "title": "Picked for you", "default_limit": 6, "strategy": "for_you",
-              "fallback_strategy": "trending", "exclude_in_cart": False, "max_per_category": 2},
+    "home": {
+        "name": "Home page",
+        "title": "Recommended for you",
+        "default_limit": 8,
+        "strategy": "for_you",
+        "fallback_strategy": "trending",
+        "max_per_category": 3,
+    },
+    "product": {
+        "name": "Product page",
+        "title": "Customers also bought",
+        "default_limit": 4,
+        "strategy": "also_bought",
+        "fallback_strategy": "also_viewed",
+    },
+    "cart": {
+        "name": "Cart",
+        "title": "Complete your order",
+        "default_limit": 4,
+        "strategy": "also_bought",
+        "fallback_strategy": "for_you",
+        "max_per_category": 2,
+    },
+    "email": {
+        "name": "Email",
+        "title": "Picked for you",
+        "default_limit": 6,
+        "strategy": "for_you",
+        "fallback_strategy": "trending",
+        "exclude_in_cart": False,
+        "max_per_category": 2,
+    },
 }
 
 
@@ -43,8 +68,12 @@ class PlacementConfig:
 
     def __post_init__(self):
         rows = [self.placement, *self.ruleset_rules, *([self.experiment] if self.experiment else []), *self.variants]
-        text = repr(sorted((type(row).__name__, row.pk, [(f.attname, getattr(row, f.attname))
-                                                         for f in row._meta.concrete_fields]) for row in rows))
+        text = repr(
+            sorted(
+                (type(row).__name__, row.pk, [(f.attname, getattr(row, f.attname)) for f in row._meta.concrete_fields])
+                for row in rows
+            )
+        )
         self.fingerprint = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
     def ruleset(self) -> RuleSet:
@@ -52,8 +81,11 @@ class PlacementConfig:
 
 
 _CONFIG_MODELS = (Placement, PlacementRule, Experiment, Variant)
-_configs = TTLCache("recommend.placements", ttl=lambda: ecom_settings.RECOMMEND_PLACEMENT_CACHE_SECONDS,
-                    clear_on=[(signal, model) for model in _CONFIG_MODELS for signal in (post_save, post_delete)])
+_configs = TTLCache(
+    "recommend.placements",
+    ttl=lambda: ecom_settings.RECOMMEND_PLACEMENT_CACHE_SECONDS,
+    clear_on=[(signal, model) for model in _CONFIG_MODELS for signal in (post_save, post_delete)],
+)
 
 
 def clear_placement_cache(*args, **kwargs) -> None:
@@ -88,7 +120,13 @@ def _load_config(slug: str) -> PlacementConfig:
         known = sorted(set(Placement.objects.values_list("slug", flat=True)) | set(DEFAULT_PLACEMENTS))
         raise UnknownPlacement(f"unknown placement {slug!r}; known placements: {', '.join(known)}")
     rules = list(placement.rules.filter(enabled=True))
-    experiment = next((e for e in placement.experiments.filter(status=Experiment.Status.RUNNING)
-                       .prefetch_related("variants") if e.is_live()), None)
+    experiment = next(
+        (
+            e
+            for e in placement.experiments.filter(status=Experiment.Status.RUNNING).prefetch_related("variants")
+            if e.is_live()
+        ),
+        None,
+    )
     variants = list(experiment.variants.all()) if experiment else []
     return PlacementConfig(placement, rules, experiment, variants)

@@ -12,6 +12,7 @@ The table is computed at most once per ``RECOMMEND_CACHE_SECONDS`` per process a
 through Django's cache (with Redis, one process computes it for all); it needs no
 training, so it works before any model exists.
 """
+
 from __future__ import annotations
 
 from itertools import islice
@@ -69,10 +70,17 @@ def compute_trending(now=None) -> TrendingTable:
     width = window / n_buckets
     # one GROUP BY (item, type) with a filtered COUNT per age bucket: all of it in SQL
     edges = [now - timedelta(days=width * b) for b in range(n_buckets + 1)]
-    buckets = {f"b{b}": Count("id", filter=Q(occurred_at__lt=edges[b], occurred_at__gte=edges[b + 1]))
-               for b in range(n_buckets)}
-    rows = (Event.objects.filter(event_type__in=list(weights), occurred_at__gte=edges[-1], occurred_at__lt=now)
-            .exclude(item_key="").values("item_key", "event_type").annotate(**buckets).order_by())
+    buckets = {
+        f"b{b}": Count("id", filter=Q(occurred_at__lt=edges[b], occurred_at__gte=edges[b + 1]))
+        for b in range(n_buckets)
+    }
+    rows = (
+        Event.objects.filter(event_type__in=list(weights), occurred_at__gte=edges[-1], occurred_at__lt=now)
+        .exclude(item_key="")
+        .values("item_key", "event_type")
+        .annotate(**buckets)
+        .order_by()
+    )
     decay = [0.5 ** ((b + 0.5) * width / half_life) for b in range(n_buckets)]
     scores: dict[str, float] = {}
     for row in rows.iterator(chunk_size=5000):
@@ -82,13 +90,18 @@ def compute_trending(now=None) -> TrendingTable:
             scores[row["item_key"]] = scores.get(row["item_key"], 0.0) + weight * total
     table = TrendingTable(from_events=bool(scores))
     facts = facts_cache.query_facts(scores)  # the whole scored set, fresh: not through the LRU
-    ranked = sorted(((k, s) for k, s in scores.items() if facts.get(k, {}).get("is_active", True)),
-                    key=lambda pair: (-pair[1], pair[0]))
+    ranked = sorted(
+        ((k, s) for k, s in scores.items() if facts.get(k, {}).get("is_active", True)),
+        key=lambda pair: (-pair[1], pair[0]),
+    )
     if len(ranked) < TABLE_SIZE:  # few events yet: new arrivals fill up, below every scored item
         floor = min((s for _, s in ranked), default=1.0)
-        newest = (Item.objects.filter(is_active=True, in_stock=True).order_by("-created_at", "key")
-                  .values("key", "category", "in_stock", "is_active", "title")[:TABLE_SIZE])
-        extra = [row for row in newest if row["key"] not in scores][:TABLE_SIZE - len(ranked)]
+        newest = (
+            Item.objects.filter(is_active=True, in_stock=True)
+            .order_by("-created_at", "key")
+            .values("key", "category", "in_stock", "is_active", "title")[:TABLE_SIZE]
+        )
+        extra = [row for row in newest if row["key"] not in scores][: TABLE_SIZE - len(ranked)]
         facts.update({row["key"]: row for row in extra})
         table.new_arrivals = {row["key"] for row in extra}
         ranked += [(row["key"], floor * 0.5 / (1 + i)) for i, row in enumerate(extra)]

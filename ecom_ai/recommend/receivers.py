@@ -12,6 +12,7 @@
 - user data export / erasure (``ecom_ai.events.privacy``): served lists are exported, and
   unlinked from the person on erasure (counts kept for experiment reports).
 """
+
 from django.db.models.signals import post_delete, post_save
 
 from ecom_ai import signals
@@ -23,8 +24,9 @@ from ecom_ai.recommend.attribution import on_events_recorded
 
 signals.events_recorded.connect(on_events_recorded, dispatch_uid="ecom_ai.recommend.attribution")
 signals.events_recorded.connect(history_cache.on_events_recorded, dispatch_uid="ecom_ai.recommend.history_cache")
-signals.visitor_identified.connect(history_cache.on_visitor_identified,
-                                   dispatch_uid="ecom_ai.recommend.history_cache.identified")
+signals.visitor_identified.connect(
+    history_cache.on_visitor_identified, dispatch_uid="ecom_ai.recommend.history_cache.identified"
+)
 
 signals.item_synced.connect(facts.bump_version, dispatch_uid="ecom_ai.recommend.facts.synced")
 post_save.connect(facts.bump_version, sender=Item, dispatch_uid="ecom_ai.recommend.facts.item_saved")
@@ -32,6 +34,7 @@ post_delete.connect(facts.bump_version, sender=Item, dispatch_uid="ecom_ai.recom
 
 
 # --- data export and erasure of one user (ecom_ai.events.privacy) -----------------------------
+
 
 def _user_lists(user_key, visitor_keys):
     from django.db.models import Q
@@ -46,12 +49,19 @@ def _user_lists(user_key, visitor_keys):
 
 def export_recommendation_lists(user_key, visitor_keys):
     return [
-        {"id": str(row["id"]), "placement": row["placement__slug"], "served_at": row["created_at"],
-         "items": [entry.get("key") for entry in row["items"] or [] if isinstance(entry, dict)],
-         "clicks": row["clicks"], "add_to_carts": row["add_to_carts"], "purchases": row["purchases"],
-         "revenue": row["revenue"]}
-        for row in _user_lists(user_key, visitor_keys).order_by("created_at").values(
-            "id", "placement__slug", "created_at", "items", "clicks", "add_to_carts", "purchases", "revenue")
+        {
+            "id": str(row["id"]),
+            "placement": row["placement__slug"],
+            "served_at": row["created_at"],
+            "items": [entry.get("key") for entry in row["items"] or [] if isinstance(entry, dict)],
+            "clicks": row["clicks"],
+            "add_to_carts": row["add_to_carts"],
+            "purchases": row["purchases"],
+            "revenue": row["revenue"],
+        }
+        for row in _user_lists(user_key, visitor_keys)
+        .order_by("created_at")
+        .values("id", "placement__slug", "created_at", "items", "clicks", "add_to_carts", "purchases", "revenue")
     ]
 
 

@@ -1,4 +1,5 @@
 """Serving stage 4's record: a served list, ``RecommendationResult``, of ``RecommendedItem``s."""
+
 from __future__ import annotations
 
 import logging
@@ -19,8 +20,19 @@ class RecommendedItem(NamedTuple):
 class RecommendationResult:
     """A served list: ``id``, ``items`` [(key, score, reason)], ``products`` (host objects)."""
 
-    def __init__(self, *, id, placement, items: list[RecommendedItem], identity: Identity,
-                 strategy: str, variant=None, model_version_id=None, anchor_item: str = "", facts=None):
+    def __init__(
+        self,
+        *,
+        id,
+        placement,
+        items: list[RecommendedItem],
+        identity: Identity,
+        strategy: str,
+        variant=None,
+        model_version_id=None,
+        anchor_item: str = "",
+        facts=None,
+    ):
         self.id = id
         self.placement = placement
         self.items = items
@@ -76,9 +88,19 @@ class RecommendationResult:
 
     def as_dict(self) -> dict:
         return {
-            "id": str(self.id), "placement": self.placement.slug, "title": self.title, "strategy": self.strategy,
+            "id": str(self.id),
+            "placement": self.placement.slug,
+            "title": self.title,
+            "strategy": self.strategy,
             "variant": self.variant.name if self.variant is not None else None,
-            "items": [{"key": i.key, "score": round(float(i.score), 6), "reason": i.reason,
-                       "title": (self.facts.get(i.key) or {}).get("title", ""), "position": n}
-                      for n, i in enumerate(self.items, start=1)],
+            "items": [
+                {
+                    "key": i.key,
+                    "score": round(float(i.score), 6),
+                    "reason": i.reason,
+                    "title": (self.facts.get(i.key) or {}).get("title", ""),
+                    "position": n,
+                }
+                for n, i in enumerate(self.items, start=1)
+            ],
         }

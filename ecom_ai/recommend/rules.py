@@ -14,6 +14,7 @@ Order of application (documented in docs/recommendations.md):
    Pins still obey the exclusions of step 1, never the category cap.
 5. the list is cut to the requested length.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -65,9 +66,17 @@ class RuleSet:
         return [pin[1] for pin in self.pins if pin[1]]
 
 
-def apply_rules(candidates: list[Candidate], *, limit: int, ruleset: RuleSet, facts: dict[str, dict],
-                excluded: set[str] | frozenset[str], exclude_out_of_stock: bool, max_per_category: int | None,
-                category_fallback: Callable[[str, set], list[tuple[str, float]]] | None = None) -> list[Candidate]:
+def apply_rules(
+    candidates: list[Candidate],
+    *,
+    limit: int,
+    ruleset: RuleSet,
+    facts: dict[str, dict],
+    excluded: set[str] | frozenset[str],
+    exclude_out_of_stock: bool,
+    max_per_category: int | None,
+    category_fallback: Callable[[str, set], list[tuple[str, float]]] | None = None,
+) -> list[Candidate]:
     """The final list: ``candidates`` (best first) after the placement's rules.
 
     ``facts`` maps item keys to catalog-mirror facts (``category``, ``in_stock``,

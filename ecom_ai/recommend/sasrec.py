@@ -22,6 +22,7 @@ loss computed on real positions only, every position trained (not only the last)
 scaled-dot-product attention, and optional sampled softmax for very large catalogues
 (``loss="sampled"``, ``negatives`` shared per batch).
 """
+
 from __future__ import annotations
 
 import math
@@ -94,8 +95,9 @@ class Block(nn.Module):
 
     def forward(self, x):
         batch, length, hidden = x.shape
-        q, k, v = self.qkv(self.norm1(x)).view(batch, length, 3, self.heads, hidden // self.heads).permute(
-            2, 0, 3, 1, 4)
+        q, k, v = (
+            self.qkv(self.norm1(x)).view(batch, length, 3, self.heads, hidden // self.heads).permute(2, 0, 3, 1, 4)
+        )
         attn = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # fused kernel (no attention dropout)
         x = x + self.drop(self.out(attn.transpose(1, 2).reshape(batch, length, hidden)))
         y = self.ff2(self.drop(F.relu(self.ff1(self.norm2(x)))))
@@ -105,8 +107,19 @@ class Block(nn.Module):
 class SASRec(nn.Module):
     """The network. Item index 0 is padding; real items are 1..n_items."""
 
-    def __init__(self, n_items: int, n_event_types: int, n_channels: int, n_categories: int, text_dim: int,
-                 hidden: int = 64, blocks: int = 2, heads: int = 1, maxlen: int = 200, dropout: float = 0.2):
+    def __init__(
+        self,
+        n_items: int,
+        n_event_types: int,
+        n_channels: int,
+        n_categories: int,
+        text_dim: int,
+        hidden: int = 64,
+        blocks: int = 2,
+        heads: int = 1,
+        maxlen: int = 200,
+        dropout: float = 0.2,
+    ):
         super().__init__()
         self.n_items, self.maxlen, self.hidden = n_items, maxlen, hidden
         self.item_id = nn.Embedding(n_items + 1, hidden, padding_idx=0)
@@ -122,8 +135,8 @@ class SASRec(nn.Module):
         self.register_buffer("item_text", torch.zeros(n_items + 1, text_dim))
         self.register_buffer("item_category", torch.zeros(n_items + 1, dtype=torch.long))
         self.register_buffer("id_mask", torch.ones(n_items + 1))  # 0: no trained id embedding (new item)
-        nn.init.normal_(self.item_id.weight, std=hidden ** -0.5)
-        nn.init.normal_(self.category.weight, std=hidden ** -0.5)
+        nn.init.normal_(self.item_id.weight, std=hidden**-0.5)
+        nn.init.normal_(self.category.weight, std=hidden**-0.5)
         for emb in (self.event_type, self.channel, self.position):
             nn.init.normal_(emb.weight, std=0.02)
         with torch.no_grad():
@@ -151,6 +164,7 @@ class SASRec(nn.Module):
 
 
 # --------------------------------------------------------------------------- data
+
 
 @dataclass
 class SequenceData:
@@ -218,7 +232,7 @@ def _pad(seqs: list, indices, maxlen: int, drop_last: bool):
     for i in indices:
         it, ev, ch = seqs.items[i], seqs.events[i], seqs.channels[i]
         if drop_last:  # training: inputs seq[:-1], targets seq[1:]
-            it, ev, ch = it[-(maxlen + 1):], ev[-(maxlen + 1):], ch[-(maxlen + 1):]
+            it, ev, ch = it[-(maxlen + 1) :], ev[-(maxlen + 1) :], ch[-(maxlen + 1) :]
             rows.append((it[:-1], ev[:-1], ch[:-1], it[1:], ev[1:]))
         else:
             rows.append((it[-maxlen:], ev[-maxlen:], ch[-maxlen:], None, None))
@@ -236,15 +250,30 @@ def _pad(seqs: list, indices, maxlen: int, drop_last: bool):
         positions[b, :n] = np.arange(maxlen - n + 1, maxlen + 1)  # the newest token is position maxlen
         if tg is not None:
             targets[b, :n], target_events[b, :n] = tg, te
-    return (torch.from_numpy(items), torch.from_numpy(events), torch.from_numpy(channels),
-            torch.from_numpy(positions), torch.from_numpy(targets), torch.from_numpy(target_events))
+    return (
+        torch.from_numpy(items),
+        torch.from_numpy(events),
+        torch.from_numpy(channels),
+        torch.from_numpy(positions),
+        torch.from_numpy(targets),
+        torch.from_numpy(target_events),
+    )
 
 
 def build_model(n_items: int, n_event_types: int, n_channels: int, features: ItemFeatures, params: dict) -> SASRec:
     text_dim = 0 if features.text is None else int(features.text.shape[1])
-    model = SASRec(n_items, n_event_types, n_channels, features.n_categories, text_dim,
-                   hidden=int(params["hidden"]), blocks=int(params["blocks"]), heads=int(params["heads"]),
-                   maxlen=int(params["maxlen"]), dropout=float(params["dropout"]))
+    model = SASRec(
+        n_items,
+        n_event_types,
+        n_channels,
+        features.n_categories,
+        text_dim,
+        hidden=int(params["hidden"]),
+        blocks=int(params["blocks"]),
+        heads=int(params["heads"]),
+        maxlen=int(params["maxlen"]),
+        dropout=float(params["dropout"]),
+    )
     set_item_features(model, features)
     return model
 
@@ -334,15 +363,21 @@ class TrainingStep(nn.Module):
         tgt = targets[valid]
         weights = self.weights
         if self.loss_kind == "full":
-            loss = softmax_cross_entropy(h, vectors[1:], tgt - 1, precision=self.precision,
-                                         weights=None if weights is None else weights[target_events[valid]])
+            loss = softmax_cross_entropy(
+                h,
+                vectors[1:],
+                tgt - 1,
+                precision=self.precision,
+                weights=None if weights is None else weights[target_events[valid]],
+            )
         else:
             # softmax over the target and `negatives` items drawn uniformly for the whole batch
             # (a drawn item equal to the target is masked out)
             neg = torch.randint(1, n_items + 1, (self.negatives,), device=h.device)
             pos_logit = (h * F.embedding(tgt, vectors)).sum(-1)
             neg_logits = (h @ F.embedding(neg, vectors).T).masked_fill_(
-                neg.unsqueeze(0) == tgt.unsqueeze(1), float("-inf"))
+                neg.unsqueeze(0) == tgt.unsqueeze(1), float("-inf")
+            )
             losses = torch.logaddexp(pos_logit, torch.logsumexp(neg_logits, 1)) - pos_logit
             if weights is None:
                 loss = losses.mean()
@@ -375,8 +410,17 @@ def _agree(value: float, world: int, op: str = "max") -> float:
     return float(tensor.item())
 
 
-def fit_sasrec(model: SASRec, train: SequenceData, params: dict, *, evaluate=None, progress=None,
-               device=None, trained_items: np.ndarray | None = None, event_weights=None) -> FitReport:
+def fit_sasrec(
+    model: SASRec,
+    train: SequenceData,
+    params: dict,
+    *,
+    evaluate=None,
+    progress=None,
+    device=None,
+    trained_items: np.ndarray | None = None,
+    event_weights=None,
+) -> FitReport:
     """Train ``model`` in place on ``train`` (every position predicts the next item).
 
     ``evaluate(model) -> dict`` is called every ``eval_every`` epochs (and after the last);
@@ -415,8 +459,9 @@ def fit_sasrec(model: SASRec, train: SequenceData, params: dict, *, evaluate=Non
     lengths = np.array([min(len(s), maxlen + 1) - 1 for s in train.items])
     keep = np.flatnonzero(lengths > 0)
     lengths = lengths[keep]
-    train = SequenceData([train.items[i] for i in keep], [train.events[i] for i in keep],
-                         [train.channels[i] for i in keep])
+    train = SequenceData(
+        [train.items[i] for i in keep], [train.events[i] for i in keep], [train.channels[i] for i in keep]
+    )
     from ecom_ai.recommend.params import loss_choice
 
     loss_kind, loss_reason = loss_choice(params, n_items)
@@ -426,8 +471,13 @@ def fit_sasrec(model: SASRec, train: SequenceData, params: dict, *, evaluate=Non
     if batch_tokens < int(params["batch_tokens"]):
         loss_reason += f"; batch_tokens lowered to {batch_tokens} (max_logits={params['max_logits']})"
     rank_tokens = max(maxlen, batch_tokens // world)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=float(params["lr"]), betas=(0.9, 0.98),
-                                  weight_decay=float(params["weight_decay"]), **_fused(device))
+    optimizer = torch.optim.AdamW(
+        model.parameters(),
+        lr=float(params["lr"]),
+        betas=(0.9, 0.98),
+        weight_decay=float(params["weight_decay"]),
+        **_fused(device),
+    )
     id_dropout = float(params["id_dropout"])
     precision = str(params["precision"])
     if precision == "auto":
@@ -441,7 +491,8 @@ def fit_sasrec(model: SASRec, train: SequenceData, params: dict, *, evaluate=Non
             warnings.simplefilter("ignore", FutureWarning)
             # the buffers (item text, categories, id mask) are set from the same data on every process
             step_module = DistributedDataParallel(
-                step_module, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False)
+                step_module, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False
+            )
     epochs = int(params["epochs"])
     eval_every = max(1, int(params["eval_every"]))
     budget = params.get("cpu_budget")
@@ -461,7 +512,7 @@ def fit_sasrec(model: SASRec, train: SequenceData, params: dict, *, evaluate=Non
         batches = _batches(lengths, rank_tokens, 4096, rng)
         if world > 1:  # every process: the same number of steps
             per_rank = len(batches) // world
-            batches = batches[rank * per_rank:(rank + 1) * per_rank] if per_rank else batches[:1]
+            batches = batches[rank * per_rank : (rank + 1) * per_rank] if per_rank else batches[:1]
         if not planned_steps:
             planned_steps = max(1, planned_epochs * len(batches))
         for idx in batches:
@@ -492,8 +543,13 @@ def fit_sasrec(model: SASRec, train: SequenceData, params: dict, *, evaluate=Non
             planned_steps = max(1, planned_epochs * len(batches))
         report.planned_epochs = planned_epochs
         elapsed = time.monotonic() - started
-        row = {"epoch": epoch, "loss": total / max(1, count), "seconds": round(elapsed, 1),
-               "cpu_seconds": round(cpu, 1), "steps": step}
+        row = {
+            "epoch": epoch,
+            "loss": total / max(1, count),
+            "seconds": round(elapsed, 1),
+            "cpu_seconds": round(cpu, 1),
+            "steps": step,
+        }
         last = epoch == epochs or epoch >= planned_epochs or out_of_budget
         metrics = {}
         stop_now = False
@@ -512,8 +568,11 @@ def fit_sasrec(model: SASRec, train: SequenceData, params: dict, *, evaluate=Non
             if score is not None and (report.best_metric is None or score > report.best_metric):
                 report.best_metric, report.best_epoch, bad_evals = score, epoch, 0
                 report.best_weights = weights_used
-                best_state = best_candidate if weights_used == "averaged" else {
-                    k: v.detach().clone() for k, v in model.state_dict().items()}
+                best_state = (
+                    best_candidate
+                    if weights_used == "averaged"
+                    else {k: v.detach().clone() for k, v in model.state_dict().items()}
+                )
             else:
                 bad_evals += 1
             stop_now = best_state is not None and bad_evals >= int(params["patience"])
@@ -549,7 +608,7 @@ def user_states(model: SASRec, seqs: SequenceData, batch_size: int = 256, vector
     out = []
     order = np.argsort([len(s) for s in seqs.items], kind="stable")
     for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
+        idx = order[start : start + batch_size]
         items, events, channels, positions, _, _ = _pad(seqs, idx, maxlen, drop_last=False)
         device = vectors.device
         hidden = model.encode(items.to(device), events.to(device), channels.to(device), positions.to(device), vectors)
@@ -578,8 +637,19 @@ def score_last(model: SASRec, seqs: SequenceData, batch_size: int = 256, vectors
 
 # --------------------------------------------------------------------------- artifact and serving
 
-def to_payload(model: SASRec, *, item_keys, event_types, channels, categories, params, encoder_name="",
-               event_weights=None, extra=None) -> dict:
+
+def to_payload(
+    model: SASRec,
+    *,
+    item_keys,
+    event_types,
+    channels,
+    categories,
+    params,
+    encoder_name="",
+    event_weights=None,
+    extra=None,
+) -> dict:
     """A payload ``ecom_ai.ml.artifacts`` can store (plain types and tensors only).
 
     A catalogue large enough for approximate serving (``ecom_ai.recommend.ann``) gets its
@@ -595,16 +665,21 @@ def to_payload(model: SASRec, *, item_keys, event_types, channels, categories, p
     return {
         "format": FORMAT,
         "params": {k: v for k, v in merged_params(params).items() if isinstance(v, (int, float, str, type(None)))},
-        "dims": {"n_items": model.n_items, "n_event_types": model.event_type.num_embeddings - 1,
-                 "n_channels": model.channel.num_embeddings - 1, "n_categories": model.category.num_embeddings - 1,
-                 "text_dim": 0 if model.text is None else model.text.in_features},
+        "dims": {
+            "n_items": model.n_items,
+            "n_event_types": model.event_type.num_embeddings - 1,
+            "n_channels": model.channel.num_embeddings - 1,
+            "n_categories": model.category.num_embeddings - 1,
+            "text_dim": 0 if model.text is None else model.text.in_features,
+        },
         "item_keys": list(item_keys),
         "event_types": list(event_types),
         "channels": list(channels),
         "categories": list(categories),
         "encoder": encoder_name,
-        "event_weights": [float(w) for w in (event_weights if event_weights is not None else
-                                             [0.0] + [1.0] * len(event_types))],
+        "event_weights": [
+            float(w) for w in (event_weights if event_weights is not None else [0.0] + [1.0] * len(event_types))
+        ],
         "extra": extra,
         "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
     }
@@ -614,9 +689,18 @@ def from_payload(payload: dict) -> SASRec:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"Not a recommender artifact of format {FORMAT!r}.")
     dims, params = payload["dims"], merged_params(payload["params"])
-    model = SASRec(dims["n_items"], dims["n_event_types"], dims["n_channels"], dims["n_categories"],
-                   dims["text_dim"], hidden=int(params["hidden"]), blocks=int(params["blocks"]),
-                   heads=int(params["heads"]), maxlen=int(params["maxlen"]), dropout=float(params["dropout"]))
+    model = SASRec(
+        dims["n_items"],
+        dims["n_event_types"],
+        dims["n_channels"],
+        dims["n_categories"],
+        dims["text_dim"],
+        hidden=int(params["hidden"]),
+        blocks=int(params["blocks"]),
+        heads=int(params["heads"]),
+        maxlen=int(params["maxlen"]),
+        dropout=float(params["dropout"]),
+    )
     model.load_state_dict(payload["state_dict"])
     model.eval()
     return model
@@ -647,7 +731,9 @@ class SequentialRecommender:
         self._event_index = {name: i + 1 for i, name in enumerate(self.event_types)}
         self._channel_index = {name: i + 1 for i, name in enumerate(self.channels)}
         weights = list(payload.get("event_weights") or [])
-        self._strength = weights if len(weights) == len(self.event_types) + 1 else list(range(len(self.event_types) + 1))
+        self._strength = (
+            weights if len(weights) == len(self.event_types) + 1 else list(range(len(self.event_types) + 1))
+        )
         with torch.no_grad():
             self.vectors = self.model.item_vectors().contiguous()
             norms = self.vectors.norm(dim=1, keepdim=True).clamp_min(1e-9)
@@ -678,8 +764,11 @@ class SequentialRecommender:
         if k == 0:
             return []
         values, indices = top_k(query.unsqueeze(0), vectors, k, exclude=[self._exclusions(exclude, skip)])
-        return [(self.item_keys[i - 1], float(v)) for v, i in zip(values[0].tolist(), indices[0].tolist())
-                if v != float("-inf")]
+        return [
+            (self.item_keys[i - 1], float(v))
+            for v, i in zip(values[0].tolist(), indices[0].tolist())
+            if v != float("-inf")
+        ]
 
     def _ann_top(self, query: torch.Tensor, k: int, exclude) -> list[tuple[str, float]] | None:
         """Top-k through the item index (``ecom_ai.recommend.ann``); None when it cannot fill ``k``."""

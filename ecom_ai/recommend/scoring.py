@@ -11,6 +11,7 @@ runs without Django settings, such as ``benchmarks/recommend.py``, passes ``memo
 itself). It bounds the scores held at once (a chunk and the few temporaries computed from
 it), not the process: the item vectors, the model and the results come on top.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -43,8 +44,15 @@ def chunk_shape(n_rows: int, n_cols: int, memory_mb: float | None = None) -> tup
     return 1, cells
 
 
-def top_k(queries: torch.Tensor, items: torch.Tensor, k: int, *, exclude: Sequence | None = None,
-          padding: bool = True, memory_mb: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def top_k(
+    queries: torch.Tensor,
+    items: torch.Tensor,
+    k: int,
+    *,
+    exclude: Sequence | None = None,
+    padding: bool = True,
+    memory_mb: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``k`` best items per query by inner product; ``(values, indices)``, each ``(n, k)``.
 
     ``items`` is ``(n_items (+ 1), dim)``; with ``padding`` its row 0 is the padding item and
@@ -93,8 +101,14 @@ def _mask(scores: torch.Tensor, exclude: Sequence, r0: int, r1: int, c0: int, c1
             scores[r - r0, cols] = float("-inf")
 
 
-def target_ranks(score_chunk: Callable[[np.ndarray], torch.Tensor], targets: np.ndarray, n_cols: int, *,
-                 exclude: Sequence | None = None, memory_mb: float | None = None) -> np.ndarray:
+def target_ranks(
+    score_chunk: Callable[[np.ndarray], torch.Tensor],
+    targets: np.ndarray,
+    n_cols: int,
+    *,
+    exclude: Sequence | None = None,
+    memory_mb: float | None = None,
+) -> np.ndarray:
     """The 0-based rank of each user's target among all items (ties count half).
 
     ``score_chunk(user_indices) -> (len, n_cols)`` scores (column 0 is padding, ignored).
@@ -122,6 +136,8 @@ def target_ranks(score_chunk: Callable[[np.ndarray], torch.Tensor], targets: np.
 
 def matrix_scorer(queries: torch.Tensor, items: torch.Tensor) -> Callable[[np.ndarray], torch.Tensor]:
     """``score_chunk`` for ``target_ranks`` from user vectors × item vectors (computed per chunk)."""
+
     def score(idx):
         return queries[torch.as_tensor(idx)] @ items.T
+
     return score

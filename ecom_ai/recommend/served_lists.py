@@ -19,6 +19,7 @@ lists (``user_key`` filled from known visitor identities, one query per batch).
 A batch is all or nothing: a failing write (database down, constraint...) is rolled back
 whole and raised to the caller (the buffer retries it once, the queue keeps it).
 """
+
 from __future__ import annotations
 
 import logging
@@ -55,9 +56,13 @@ def build(result, served_at=None) -> PendingList:
     who = result.identity
     now = served_at or timezone.now()
     row = RecommendationList(
-        id=result.id, placement_id=result.placement.pk, variant_id=getattr(result.variant, "pk", None),
-        visitor_key=who.visitor_key[:64], user_key=who.user_key[:64],
-        anchor_item=result.anchor_item[:191], strategy=result.strategy[:32],
+        id=result.id,
+        placement_id=result.placement.pk,
+        variant_id=getattr(result.variant, "pk", None),
+        visitor_key=who.visitor_key[:64],
+        user_key=who.user_key[:64],
+        anchor_item=result.anchor_item[:191],
+        strategy=result.strategy[:32],
         model_version_id=result.model_version_id,
         items=[{"key": i.key, "score": i.score, "reason": i.reason} for i in result.items],
         created_at=now,
@@ -67,9 +72,18 @@ def build(result, served_at=None) -> PendingList:
         context = {"rec_id": str(result.id), "placement": result.placement.slug, "items": len(result.items)}
         if result.variant is not None:
             context["variant"] = result.variant.name[:64]
-        raw = {"event_type": "impression", "channel": who.channel, "visitor_key": who.visitor_key,
-               "user_key": who.user_key, "item_key": "", "quantity": None, "value": None, "context": context,
-               "client_time": None, "client_event_id": None}
+        raw = {
+            "event_type": "impression",
+            "channel": who.channel,
+            "visitor_key": who.visitor_key,
+            "user_key": who.user_key,
+            "item_key": "",
+            "quantity": None,
+            "value": None,
+            "context": context,
+            "client_time": None,
+            "client_event_id": None,
+        }
         clean, errors = validate_event(raw, ValidationContext.build(channel_default="web", now=now))
         if errors:  # e.g. a channel not in CHANNELS: keep the list, leave the event out (as before)
             logger.error("ecom_ai: the impression of list %s is refused: %s", result.id, errors)

@@ -30,6 +30,7 @@ fallback list. Bad input raises ``RecommendationError`` (``UnknownPlacement``).
 The names below stay importable from this module (the rest of ecom_ai, the docs and host
 code import them from here).
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,32 +43,82 @@ from django.utils import timezone
 from ecom_ai import signals
 from ecom_ai.adapters import get_adapter
 from ecom_ai.conf import settings as ecom_settings
-from ecom_ai.recommend import candidates, history, history_cache, list_cache, logwriter, popularity, strategies, versions
+from ecom_ai.recommend import (
+    candidates,
+    history,
+    history_cache,
+    list_cache,
+    logwriter,
+    popularity,
+    strategies,
+    versions,
+)
 from ecom_ai.recommend.errors import RecommendationError, UnknownPlacement
 from ecom_ai.recommend.experiments import choose_variant
 from ecom_ai.recommend.facts import shared_version as facts_version
 from ecom_ai.recommend.history import EVENTS_SCANNED, ShopperState, fetch_history
 from ecom_ai.recommend.identity import Identity, resolve_identity
 from ecom_ai.recommend.placements import (
-    DEFAULT_PLACEMENTS, PlacementConfig, clear_placement_cache, ensure_default_placements, get_placement_config,
+    DEFAULT_PLACEMENTS,
+    PlacementConfig,
+    clear_placement_cache,
+    ensure_default_placements,
+    get_placement_config,
 )
 from ecom_ai.recommend.results import RecommendationResult, RecommendedItem
 from ecom_ai.recommend.strategies import (
-    STRATEGIES, Context, strategy_also_bought, strategy_also_viewed, strategy_for_you, strategy_model,
-    strategy_similar, strategy_trending, strategy_trending_category,
+    STRATEGIES,
+    Context,
+    strategy_also_bought,
+    strategy_also_viewed,
+    strategy_for_you,
+    strategy_model,
+    strategy_similar,
+    strategy_trending,
+    strategy_trending_category,
 )
 from ecom_ai.recommend.versions import (
-    COOCCURRENCE_KIND, RECOMMENDER_KIND, clear_version_cache, inference_threads, load_version,
+    COOCCURRENCE_KIND,
+    RECOMMENDER_KIND,
+    clear_version_cache,
+    inference_threads,
+    load_version,
 )
 
 __all__ = [
-    "COOCCURRENCE_KIND", "DEFAULT_PLACEMENTS", "EVENTS_SCANNED", "MAX_ITEM_KEY_LENGTH", "RECOMMENDER_KIND",
-    "STRATEGIES", "Context", "Identity", "ListRequest", "PlacementConfig", "RecommendationError",
-    "RecommendationResult", "RecommendationService", "RecommendedItem", "ShopperState", "UnknownPlacement",
-    "clear_placement_cache", "clear_version_cache", "ensure_default_placements", "fetch_history",
-    "get_placement_config", "inference_threads", "load_version", "parse_limit", "recommend", "resolve_identity",
-    "strategy_also_bought", "strategy_also_viewed", "strategy_for_you", "strategy_model", "strategy_similar",
-    "strategy_trending", "strategy_trending_category",
+    "COOCCURRENCE_KIND",
+    "DEFAULT_PLACEMENTS",
+    "EVENTS_SCANNED",
+    "MAX_ITEM_KEY_LENGTH",
+    "RECOMMENDER_KIND",
+    "STRATEGIES",
+    "Context",
+    "Identity",
+    "ListRequest",
+    "PlacementConfig",
+    "RecommendationError",
+    "RecommendationResult",
+    "RecommendationService",
+    "RecommendedItem",
+    "ShopperState",
+    "UnknownPlacement",
+    "clear_placement_cache",
+    "clear_version_cache",
+    "ensure_default_placements",
+    "fetch_history",
+    "get_placement_config",
+    "inference_threads",
+    "load_version",
+    "parse_limit",
+    "recommend",
+    "resolve_identity",
+    "strategy_also_bought",
+    "strategy_also_viewed",
+    "strategy_for_you",
+    "strategy_model",
+    "strategy_similar",
+    "strategy_trending",
+    "strategy_trending_category",
 ]
 
 logger = logging.getLogger("ecom_ai.recommend")
@@ -76,6 +127,7 @@ MAX_ITEM_KEY_LENGTH = 191
 
 
 # --------------------------------------------------------------------------- stage 1: who and what
+
 
 @dataclass(slots=True)
 class ListRequest:
@@ -125,11 +177,13 @@ def _item_key(item) -> str:
 
 # --------------------------------------------------------------------------- the service
 
+
 class RecommendationService:
     """Serves recommendation lists. Stateless; create one wherever it is handy."""
 
-    def recommend(self, identity, placement, item=None, limit=None, *, exclude=(), log: bool = True,
-                  channel: str | None = None) -> RecommendationResult:
+    def recommend(
+        self, identity, placement, item=None, limit=None, *, exclude=(), log: bool = True, channel: str | None = None
+    ) -> RecommendationResult:
         """A list for ``identity`` (a request, a host user, an ``Identity``) in ``placement``.
 
         ``item``: the page's item (a host product or its key), the anchor of "also bought"
@@ -141,8 +195,9 @@ class RecommendationService:
         """
         ask = self.resolve(identity, placement, item, limit, exclude, channel)  # 1. who and what
         if not ask.placement.enabled:
-            return RecommendationResult(id=ask.id, placement=ask.placement, items=[], identity=ask.identity,
-                                        strategy="disabled")
+            return RecommendationResult(
+                id=ask.id, placement=ask.placement, items=[], identity=ask.identity, strategy="disabled"
+            )
         reuse_key = self.reuse_key(ask) if log else None  # previews are always computed
         snapshot = history.read_snapshot(ask.identity, [reuse_key] if reuse_key else ())  # 2. state
         reused = self.reused_list(ask, snapshot, reuse_key)
@@ -169,10 +224,17 @@ class RecommendationService:
         variant = choose_variant(config.experiment.pk, config.variants, who.bucket_key) if config.experiment else None
         recommender, model_version_id = versions.recommender_for(variant)
         return ListRequest(
-            id=uuid.uuid4(), config=config, identity=who, limit=limit, anchor=anchor,
-            extra_excluded=frozenset(_item_key(x) for x in exclude if x not in (None, "")), variant=variant,
+            id=uuid.uuid4(),
+            config=config,
+            identity=who,
+            limit=limit,
+            anchor=anchor,
+            extra_excluded=frozenset(_item_key(x) for x in exclude if x not in (None, "")),
+            variant=variant,
             strategy=variant.strategy if variant is not None and variant.strategy else placement.strategy,
-            recommender=recommender, model_version_id=model_version_id)
+            recommender=recommender,
+            model_version_id=model_version_id,
+        )
 
     # -- 2. state ------------------------------------------------------------------------------
     @staticmethod
@@ -183,11 +245,22 @@ class RecommendationService:
             return None
         config, who = ask.config, ask.identity
         now = timezone.now() if config.ruleset_rules else None
-        return list_cache.make_key((
-            who.user_key, who.visitor_key, who.channel, config.fingerprint, ask.anchor, ask.limit,
-            [rule.pk for rule in config.ruleset_rules if rule.is_live(now)],  # rules start and end in time
-            sorted(ask.extra_excluded), getattr(ask.variant, "pk", None), ask.model_version_id,
-            versions.active_version_id(COOCCURRENCE_KIND), facts_version()))
+        return list_cache.make_key(
+            (
+                who.user_key,
+                who.visitor_key,
+                who.channel,
+                config.fingerprint,
+                ask.anchor,
+                ask.limit,
+                [rule.pk for rule in config.ruleset_rules if rule.is_live(now)],  # rules start and end in time
+                sorted(ask.extra_excluded),
+                getattr(ask.variant, "pk", None),
+                ask.model_version_id,
+                versions.active_version_id(COOCCURRENCE_KIND),
+                facts_version(),
+            )
+        )
 
     @staticmethod
     def reused_list(ask: ListRequest, snapshot, reuse_key) -> RecommendationResult | None:
@@ -200,10 +273,16 @@ class RecommendationService:
             return None
         # copies: a caller may change its list without changing the next one
         return RecommendationResult(
-            id=ask.id, placement=ask.placement, items=list(cached.items), identity=ask.identity,
-            strategy=cached.strategy, variant=ask.variant,
+            id=ask.id,
+            placement=ask.placement,
+            items=list(cached.items),
+            identity=ask.identity,
+            strategy=cached.strategy,
+            variant=ask.variant,
             model_version_id=ask.model_version_id if strategies.MODEL_STRATEGIES & set(cached.used) else None,
-            anchor_item=ask.anchor, facts=dict(cached.facts))
+            anchor_item=ask.anchor,
+            facts=dict(cached.facts),
+        )
 
     # -- 3. compute ----------------------------------------------------------------------------
     @staticmethod
@@ -213,39 +292,68 @@ class RecommendationService:
         excluded = candidates.excluded_items(placement, state, ask.anchor, ask.extra_excluded, bool(ask.identity))
         anchors, page_item = candidates.anchors_for(placement.slug, ask.strategy, ask.anchor, state)
         ruleset = ask.config.ruleset()
-        titles = {k: f.get("title", "") for k, f in
-                  popularity.item_facts(list(anchors) + list(state.top_recent(5))).items()}
-        ctx = Context(identity=ask.identity, state=state, anchors=anchors, anchor_is_page_item=page_item,
-                      recommender=ask.recommender, cooccurrence=versions.active(COOCCURRENCE_KIND), titles=titles,
-                      exclude=set())
+        titles = {
+            k: f.get("title", "") for k, f in popularity.item_facts(list(anchors) + list(state.top_recent(5))).items()
+        }
+        ctx = Context(
+            identity=ask.identity,
+            state=state,
+            anchors=anchors,
+            anchor_is_page_item=page_item,
+            recommender=ask.recommender,
+            cooccurrence=versions.active(COOCCURRENCE_KIND),
+            titles=titles,
+            exclude=set(),
+        )
 
         def propose(name: str, k: int, exclude: set[str]):
             ctx.exclude = exclude
             return strategies.get_strategy(name)(ctx, k)
 
-        rules = candidates.ListRules(limit=ask.limit, ruleset=ruleset, excluded=excluded,
-                                     exclude_out_of_stock=placement.exclude_out_of_stock,
-                                     max_per_category=placement.max_per_category)
+        rules = candidates.ListRules(
+            limit=ask.limit,
+            ruleset=ruleset,
+            excluded=excluded,
+            exclude_out_of_stock=placement.exclude_out_of_stock,
+            max_per_category=placement.max_per_category,
+        )
         return candidates.select(
-            candidates.chain_of(ask.strategy, placement.fallback_strategy), rules,
-            exclude=set(excluded) | ruleset.excluded_items, propose=propose, facts_for=popularity.item_facts,
-            trending_in=lambda category, exclude: popularity.trending(20, category=category, exclude=exclude))
+            candidates.chain_of(ask.strategy, placement.fallback_strategy),
+            rules,
+            exclude=set(excluded) | ruleset.excluded_items,
+            propose=propose,
+            facts_for=popularity.item_facts,
+            trending_in=lambda category, exclude: popularity.trending(20, category=category, exclude=exclude),
+        )
 
     @staticmethod
     def result(ask: ListRequest, selection: candidates.Selection) -> RecommendationResult:
         items = [RecommendedItem(c.key, round(float(c.score), 6), c.reason) for c in selection.items]
         return RecommendationResult(
-            id=ask.id, placement=ask.placement, items=items, identity=ask.identity,
-            strategy="+".join(selection.used) or ask.strategy, variant=ask.variant,
+            id=ask.id,
+            placement=ask.placement,
+            items=items,
+            identity=ask.identity,
+            strategy="+".join(selection.used) or ask.strategy,
+            variant=ask.variant,
             model_version_id=ask.model_version_id if strategies.MODEL_STRATEGIES & set(selection.used) else None,
-            anchor_item=ask.anchor, facts=selection.facts)
+            anchor_item=ask.anchor,
+            facts=selection.facts,
+        )
 
     @staticmethod
     def keep_for_reuse(reuse_key: str, snapshot, result: RecommendationResult, selection) -> None:
         facts = selection.facts
-        list_cache.put(reuse_key, snapshot.tokens, list_cache.CachedList(
-            list(result.items), result.strategy, tuple(selection.used),
-            {item.key: facts[item.key] for item in result.items if item.key in facts}))
+        list_cache.put(
+            reuse_key,
+            snapshot.tokens,
+            list_cache.CachedList(
+                list(result.items),
+                result.strategy,
+                tuple(selection.used),
+                {item.key: facts[item.key] for item in result.items if item.key in facts},
+            ),
+        )
 
     # -- 4. store and announce -------------------------------------------------------------------
     @staticmethod

@@ -8,6 +8,7 @@ others), as ``TRAINERS`` does for model kinds. A strategy reads what it needs (t
 co-occurrence table, the trending table, the model); the candidate pipeline
 (``ecom_ai.recommend.candidates``) decides what the list keeps.
 """
+
 from __future__ import annotations
 
 import logging
@@ -56,8 +57,9 @@ def _related(ctx: Context, relation: str, k: int) -> list[Candidate]:
                     best[key] = (weight * score, anchor)
         rows = [(key, s, best[key][1]) for key, s in sorted(total.items(), key=lambda p: (-p[1], p[0]))[:k]]
     if ctx.anchor_is_page_item or len(ctx.anchors) == 1:
-        return [Candidate(key, s, f"Customers who {verb} {ctx.title(a)} also {verb} this", relation)
-                for key, s, a in rows]
+        return [
+            Candidate(key, s, f"Customers who {verb} {ctx.title(a)} also {verb} this", relation) for key, s, a in rows
+        ]
     return [Candidate(key, s, f"Because you were interested in {ctx.title(a)}", relation) for key, s, a in rows]
 
 
@@ -104,8 +106,10 @@ def strategy_also_viewed(ctx: Context, k: int) -> list[Candidate]:
 
 def strategy_trending(ctx: Context, k: int) -> list[Candidate]:
     table = popularity.trending_table()
-    return [Candidate(key, s, "New arrival" if key in table.new_arrivals else "Trending now", "trending")
-            for key, s in table.top(k, exclude=ctx.exclude)]
+    return [
+        Candidate(key, s, "New arrival" if key in table.new_arrivals else "Trending now", "trending")
+        for key, s in table.top(k, exclude=ctx.exclude)
+    ]
 
 
 def strategy_trending_category(ctx: Context, k: int) -> list[Candidate]:
@@ -117,8 +121,10 @@ def strategy_trending_category(ctx: Context, k: int) -> list[Candidate]:
             weights[category] = weights.get(category, 0.0) + weight
     out: list[Candidate] = []
     for category in sorted(weights, key=lambda c: -weights[c])[:3]:
-        out += [Candidate(key, s * weights[category], f"Trending in {category}", "trending_category")
-                for key, s in table.top(k, category=category, exclude=ctx.exclude)]
+        out += [
+            Candidate(key, s * weights[category], f"Trending in {category}", "trending_category")
+            for key, s in table.top(k, category=category, exclude=ctx.exclude)
+        ]
     out.sort(key=lambda c: -c.score)
     return out[:k]
 
@@ -127,8 +133,9 @@ def strategy_for_you(ctx: Context, k: int) -> list[Candidate]:
     picked = strategy_model(ctx, k)
     if len(picked) < k:
         seen = {c.key for c in picked}
-        recent = Context(**{**ctx.__dict__, "anchors": ctx.anchors or ctx.state.top_recent(5),
-                            "anchor_is_page_item": False})
+        recent = Context(
+            **{**ctx.__dict__, "anchors": ctx.anchors or ctx.state.top_recent(5), "anchor_is_page_item": False}
+        )
         picked += [c for c in _related(recent, "viewed", k) if c.key not in seen]
     return picked[:k]
 
@@ -158,6 +165,7 @@ def get_strategy(name: str):
         except ImportError as exc:
             if name not in _import_failed:
                 _import_failed.add(name)
-                logger.error("ecom_ai: the %r recommendation strategy cannot be imported (%s); serving trending",
-                             name, exc)
+                logger.error(
+                    "ecom_ai: the %r recommendation strategy cannot be imported (%s); serving trending", name, exc
+                )
     return strategy_trending

@@ -25,6 +25,7 @@ The training itself is ``ecom_ai.recommend.fitting``, the code ``benchmarks/reco
 runs on a file. The loss in use and why, the derived parameters and the data's shape are
 recorded in the version's params and in the run's messages.
 """
+
 from __future__ import annotations
 
 import logging
@@ -36,7 +37,11 @@ from ecom_ai.conf import settings as ecom_settings
 from ecom_ai.ml.registry import NotEnoughData, ProgressReporter, Trainer, TrainResult
 from ecom_ai.recommend.baselines import baseline_metrics
 from ecom_ai.recommend.data import (
-    catalog_features, event_weights, leave_last_out, load_event_sequences, training_window_start,
+    catalog_features,
+    event_weights,
+    leave_last_out,
+    load_event_sequences,
+    training_window_start,
 )
 from ecom_ai.recommend.fitting import HoldoutEvaluator, fit, fit_summary, resolve_params, trained_mask
 from ecom_ai.recommend.params import UnknownParameter
@@ -104,24 +109,32 @@ class RecommenderTrainer(Trainer):
         old = base[0] if base else None
         progress.update(percent=1, message="Reading the event log.")
         seqs = load_event_sequences(
-            since=training_window_start(), max_events=ecom_settings.RECOMMENDER_MAX_TRAINING_EVENTS,
-            item_keys=old["item_keys"] if old else None, event_types=old["event_types"] if old else None,
-            channels=old["channels"] if old else None)
+            since=training_window_start(),
+            max_events=ecom_settings.RECOMMENDER_MAX_TRAINING_EVENTS,
+            item_keys=old["item_keys"] if old else None,
+            event_types=old["event_types"] if old else None,
+            channels=old["channels"] if old else None,
+        )
         usable = sum(1 for s in seqs.data.items if len(s) >= 2)
         minimum = ecom_settings.RECOMMENDER_MIN_SEQUENCES
         if usable < minimum or seqs.n_items < 2:
-            raise NotEnoughData(f"{usable} shoppers with two or more steps ({seqs.n_events} usable events, "
-                                f"{seqs.n_items} items); at least {minimum} are needed "
-                                "(ECOM_AI['RECOMMENDER_MIN_SEQUENCES']).")
+            raise NotEnoughData(
+                f"{usable} shoppers with two or more steps ({seqs.n_events} usable events, "
+                f"{seqs.n_items} items); at least {minimum} are needed "
+                "(ECOM_AI['RECOMMENDER_MIN_SEQUENCES'])."
+            )
         try:
             resolved = resolve_params(seqs.data, seqs.n_items, explicit)
         except UnknownParameter as exc:
             raise ValueError(f"{exc} (ECOM_AI['RECOMMENDER_PARAMS'] or the training's params)") from None
         params = resolved.params
         features, categories, encoder_name = catalog_features(
-            seqs.item_keys, old_categories=old["categories"] if old else None)
+            seqs.item_keys, old_categories=old["categories"] if old else None
+        )
         if old and old.get("encoder") != encoder_name:
-            note = f"the active model used text encoder {old.get('encoder')!r}, now {encoder_name!r}: trained from scratch"
+            note = (
+                f"the active model used text encoder {old.get('encoder')!r}, now {encoder_name!r}: trained from scratch"
+            )
             old, base = None, None
         fit_params = dict(params)
         if old:
@@ -136,8 +149,9 @@ class RecommenderTrainer(Trainer):
             old_model = from_payload(old)
             warm_start(model, old_model)
             n_old = old_model.n_items
-        holdout = leave_last_out(seqs.data, min_length=3, max_cases=int(params["eval_users"]),
-                                 seed=int(fit_params["seed"]))
+        holdout = leave_last_out(
+            seqs.data, min_length=3, max_cases=int(params["eval_users"]), seed=int(fit_params["seed"])
+        )
         trained = trained_mask(holdout.train, seqs.n_items)
         if old:
             trained[: n_old + 1] = np.maximum(trained[: n_old + 1], old["state_dict"]["id_mask"].numpy())
@@ -146,41 +160,88 @@ class RecommenderTrainer(Trainer):
         evaluate = HoldoutEvaluator(holdout.inputs, holdout.targets, seqs.n_items, exclude_seen=False)
 
         def report(epoch, total, loss, metrics, percent):
-            progress.update(epoch=epoch, total_epochs=total, loss=loss,
-                            metrics={k: v for k, v in metrics.items() if k in ("ndcg@10", "hr@10")},
-                            percent=min(95.0, 5 + 0.9 * percent))
+            progress.update(
+                epoch=epoch,
+                total_epochs=total,
+                loss=loss,
+                metrics={k: v for k, v in metrics.items() if k in ("ndcg@10", "hr@10")},
+                percent=min(95.0, 5 + 0.9 * percent),
+            )
 
         mode_used = "refresh" if old else "full"
         single = sum(1 for s in seqs.data.items if len(s) < 2)
-        counts = (f"{len(seqs.data)} shoppers ({single} with a single step: no training target), "
-                  f"{seqs.n_items} items, {seqs.n_events} events ({seqs.skipped_events} without a shopper key skipped)")
+        counts = (
+            f"{len(seqs.data)} shoppers ({single} with a single step: no training target), "
+            f"{seqs.n_items} items, {seqs.n_events} events ({seqs.skipped_events} without a shopper key skipped)"
+        )
         nproc = int(params.get("nproc") or 1)
         where = f"{nproc} processes" if nproc > 1 else str(device)
-        message = (f"Training ({mode_used}) on {counts}, {where}; {resolved.loss_reason}."
-                   + (f" Note: {note}." if note else ""))
+        message = f"Training ({mode_used}) on {counts}, {where}; {resolved.loss_reason}." + (
+            f" Note: {note}." if note else ""
+        )
         logger.info("ecom_ai: recommender: %s %s", message, resolved.describe())
         progress.update(percent=5, message=message)
-        fitted = fit(model, holdout.train, fit_params, evaluate=evaluate, progress=report, device=device,
-                     trained_items=trained, event_weights=code_weights)
+        fitted = fit(
+            model,
+            holdout.train,
+            fit_params,
+            evaluate=evaluate,
+            progress=report,
+            device=device,
+            trained_items=trained,
+            event_weights=code_weights,
+        )
         model.to("cpu")
         metrics = evaluate(model) if len(holdout.targets) else {}
         summary = fit_summary(resolved, fitted)
-        metrics = {"ndcg@10": metrics.get("ndcg@10", 0.0), "hr@10": metrics.get("hr@10", 0.0),
-                   "evaluated_shoppers": int(len(holdout.targets)), "shoppers": len(seqs.data),
-                   "single_step_shoppers": single, "skipped_events": seqs.skipped_events,
-                   "items": seqs.n_items, "events": seqs.n_events, "epochs": fitted.epochs,
-                   "train_seconds": round(fitted.seconds, 1), "train_cpu_seconds": round(fitted.cpu_seconds, 1),
-                   **baseline_metrics(holdout, seqs.n_items)}
-        payload = to_payload(model, item_keys=seqs.item_keys, event_types=seqs.event_types, channels=seqs.channels,
-                             categories=categories, params=fit_params, encoder_name=encoder_name,
-                             event_weights=code_weights,
-                             extra={"mode": mode_used, "warm_start_from": base[1] if base else None,
-                                    "loss": summary["loss"], "loss_reason": summary["loss_reason"]})
+        metrics = {
+            "ndcg@10": metrics.get("ndcg@10", 0.0),
+            "hr@10": metrics.get("hr@10", 0.0),
+            "evaluated_shoppers": int(len(holdout.targets)),
+            "shoppers": len(seqs.data),
+            "single_step_shoppers": single,
+            "skipped_events": seqs.skipped_events,
+            "items": seqs.n_items,
+            "events": seqs.n_events,
+            "epochs": fitted.epochs,
+            "train_seconds": round(fitted.seconds, 1),
+            "train_cpu_seconds": round(fitted.cpu_seconds, 1),
+            **baseline_metrics(holdout, seqs.n_items),
+        }
+        payload = to_payload(
+            model,
+            item_keys=seqs.item_keys,
+            event_types=seqs.event_types,
+            channels=seqs.channels,
+            categories=categories,
+            params=fit_params,
+            encoder_name=encoder_name,
+            event_weights=code_weights,
+            extra={
+                "mode": mode_used,
+                "warm_start_from": base[1] if base else None,
+                "loss": summary["loss"],
+                "loss_reason": summary["loss_reason"],
+            },
+        )
         used = {k: fit_params[k] for k in ("hidden", "blocks", "maxlen", "dropout", "lr", "batch_tokens", "epochs")}
-        logger.info("ecom_ai: recommender trained: loss %s (%s); %s", summary["loss"], summary["loss_reason"],
-                    fitted.stopped or f"{fitted.epochs} epochs")
-        return TrainResult(payload=payload, metrics=metrics,
-                           params={**used, **summary, "mode": mode_used,
-                                   "warm_start_from": base[1] if base else None,
-                                   "note": note, "best_epoch": fitted.best_epoch},
-                           data_start=seqs.data_start, data_end=seqs.data_end)
+        logger.info(
+            "ecom_ai: recommender trained: loss %s (%s); %s",
+            summary["loss"],
+            summary["loss_reason"],
+            fitted.stopped or f"{fitted.epochs} epochs",
+        )
+        return TrainResult(
+            payload=payload,
+            metrics=metrics,
+            params={
+                **used,
+                **summary,
+                "mode": mode_used,
+                "warm_start_from": base[1] if base else None,
+                "note": note,
+                "best_epoch": fitted.best_epoch,
+            },
+            data_start=seqs.data_start,
+            data_end=seqs.data_end,
+        )

@@ -6,6 +6,7 @@ model version gets that version, loaded once and kept for the process's life in 
 LRU (a ``TTLCache`` without expiry: a version's artifact never changes). Nothing here
 raises into a page: a model that cannot be loaded gives ``None`` and the list falls back.
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,6 +24,7 @@ COOCCURRENCE_KIND = "cooccurrence"
 
 #: model versions named by experiment variants (at most 4 per process, least recently used dropped)
 _versions = TTLCache("recommend.variant_versions", ttl=float("inf"), maxsize=4)
+
 
 def load_version(version_id: int):
     """The servable object of one specific model version (for experiment variants), or None."""

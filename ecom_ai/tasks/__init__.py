@@ -6,6 +6,7 @@ broker configured) it runs the task in-process instead: right away, or, for a ``
 task (training) with ``LOCAL_TRAINING = "thread"``, on the process's background thread
 (``ecom_ai.tasks.local``). ``where_tasks_run(background=True)`` says which, for messages.
 """
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Catalog tasks: a thin shell over ``ecom_ai.catalog.sync``."""
+
 from celery import shared_task
 
 

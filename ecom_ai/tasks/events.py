@@ -1,4 +1,5 @@
 """Events tasks."""
+
 from celery import shared_task
 
 from ecom_ai.events import retention

@@ -1,4 +1,5 @@
 """Fraud tasks: a thin shell over ``ecom_ai.fraud.scoring``."""
+
 from __future__ import annotations
 
 import logging
@@ -12,9 +13,16 @@ from ecom_ai.fraud.scoring import TransientScoringError
 logger = logging.getLogger("ecom_ai.fraud")
 
 
-@shared_task(bind=True, name="ecom_ai.tasks.fraud.assess_order", ignore_result=True,
-             autoretry_for=(TransientScoringError,), retry_backoff=2, retry_backoff_max=300, retry_jitter=True,
-             max_retries=6)
+@shared_task(
+    bind=True,
+    name="ecom_ai.tasks.fraud.assess_order",
+    ignore_result=True,
+    autoretry_for=(TransientScoringError,),
+    retry_backoff=2,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=6,
+)
 def assess_order_task(self, order_key: str, context: dict | None = None):
     """Assess one host order (idempotent: re-running updates the same assessment).
 
@@ -52,8 +60,7 @@ def enqueue_assessment(order_key: str, context: dict | None = None) -> None:
                 assess_order_task.apply_async(args=(order_key, context), queue=ecom_settings.TASK_QUEUE)
                 return
         except Exception:
-            logger.exception("ecom_ai: could not queue the fraud assessment of order %r; scoring in-process",
-                             order_key)
+            logger.exception("ecom_ai: could not queue the fraud assessment of order %r; scoring in-process", order_key)
         try:
             assess_order_task.apply(args=(order_key, context))
         except Exception:  # the task itself never raises; this is belt and braces

@@ -12,6 +12,7 @@ before a training ends, the run is marked failed ("interrupted") on the way out,
 not locked until ``TRAINING_LOCK_TIMEOUT``. Production sites run a Celery worker instead
 (``celery -A proj worker -Q ecom_ai_training``): its trainings outlive web restarts.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -85,9 +86,11 @@ def _interrupt_unfinished() -> None:
         from ecom_ai.models.registry import TrainingRun
 
         TrainingRun.objects.filter(pk__in=list(_active_runs), status__in=TrainingRun.LOCKING_STATUSES).update(
-            status=TrainingRun.Status.FAILED, finished_at=timezone.now(),
+            status=TrainingRun.Status.FAILED,
+            finished_at=timezone.now(),
             message="Interrupted: the process that ran this training (a local background thread, no Celery "
-                    "broker) exited before it finished. Train again, or run a Celery worker for trainings that "
-                    "outlive the web process.")
+            "broker) exited before it finished. Train again, or run a Celery worker for trainings that "
+            "outlive the web process.",
+        )
     except Exception:  # the database may be gone already
         logger.warning("ecom_ai: could not mark the unfinished background trainings as interrupted", exc_info=True)

@@ -3,6 +3,7 @@
 ``ecom_ai.decide_campaign`` decides a campaign for every customer (e-mail / SMS batches); a
 host schedules it with Celery beat or sends it from its own code (``dispatch``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,5 +24,11 @@ def decide_campaign_task(slug: str, limit: int | None = None) -> dict:
     except UnknownCampaign as exc:
         logger.warning("ecom_ai: %s", exc)
         return {"campaign": slug, "status": "unknown campaign"}
-    return {"campaign": slug, "status": "ok", "batch": result.batch, "decided": result.decided,
-            "offers": result.offers, "spent": str(result.spent)}
+    return {
+        "campaign": slug,
+        "status": "ok",
+        "batch": result.batch,
+        "decided": result.decided,
+        "offers": result.offers,
+        "spent": str(result.spent),
+    }

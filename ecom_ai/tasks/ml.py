@@ -5,6 +5,7 @@ sends ``train_model_task`` to ``ECOM_AI["TRAINING_QUEUE"]`` after commit — a G
 can own that queue (``celery -A proj worker -Q ecom_ai_training``). For periodic
 retraining a host adds beat entries naming the task ``"ecom_ai.train_model"`` (see docs/ml.md).
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,9 +25,15 @@ logger = logging.getLogger("ecom_ai.tasks")
 #: retry policy of every training task: transient database errors, with backoff; the message is
 #: acknowledged when the task ends, and given back to the broker when the worker process dies
 #: (``acks_late`` + ``reject_on_worker_lost``), so a killed training is delivered again
-TRAINING_RETRY = {"autoretry_for": (OperationalError, InterfaceError), "retry_backoff": 30,
-                  "retry_backoff_max": 600, "retry_jitter": True, "max_retries": 3,
-                  "acks_late": True, "reject_on_worker_lost": True}
+TRAINING_RETRY = {
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": 30,
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+    "max_retries": 3,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+}
 
 
 @shared_task(bind=True, name="ecom_ai.train_model", **TRAINING_RETRY)
@@ -52,7 +59,8 @@ def run_training(task, kind, params=None, *, user_id=None, run_id=None) -> dict:
     if run is not None and task.request.retries:
         # a retry after a database error: the first attempt's run is over either way
         TrainingRun.objects.filter(pk=run.pk, status__in=TrainingRun.LOCKING_STATUSES).update(
-            status=TrainingRun.Status.FAILED, message="Interrupted by a database error; retried as a new run.")
+            status=TrainingRun.Status.FAILED, message="Interrupted by a database error; retried as a new run."
+        )
         run = None
     elif run is not None and run.status != TrainingRun.Status.QUEUED:
         # delivered again (acks_late): the worker that took it died, or a copy is still running
@@ -106,11 +114,16 @@ def restart_dead_trainings() -> list[TrainingRun]:
     for dead in release_stale_runs():
         if not dead.message.startswith(WORKER_LOST):
             continue
-        previous = (TrainingRun.objects.filter(kind=dead.kind, created_at__lt=dead.created_at)
-                    .order_by("-created_at", "-pk").values_list("message", flat=True).first())
+        previous = (
+            TrainingRun.objects.filter(kind=dead.kind, created_at__lt=dead.created_at)
+            .order_by("-created_at", "-pk")
+            .values_list("message", flat=True)
+            .first()
+        )
         if previous and previous.startswith(WORKER_LOST):
-            logger.error("ecom_ai: %s training run #%s was lost like the one before it; not restarting it",
-                         dead.kind, dead.pk)
+            logger.error(
+                "ecom_ai: %s training run #%s was lost like the one before it; not restarting it", dead.kind, dead.pk
+            )
             continue
         try:
             run = request_training(dead.kind, dict(dead.params or {}), user=dead.requested_by)
@@ -135,17 +148,25 @@ def request_training(kind, params=None, user=None) -> TrainingRun:
     ``TrainingLocked`` when a training of that kind is already queued or running.
     """
     run = queue_training_run(kind, params, user=user)
-    dispatch(train_model_task, kind, params=dict(params or {}), user_id=getattr(run.requested_by, "pk", None),
-             run_id=run.pk, queue=ecom_settings.TRAINING_QUEUE, background=True,
-             on_send_error=lambda exc: _not_queued(run, exc))
+    dispatch(
+        train_model_task,
+        kind,
+        params=dict(params or {}),
+        user_id=getattr(run.requested_by, "pk", None),
+        run_id=run.pk,
+        queue=ecom_settings.TRAINING_QUEUE,
+        background=True,
+        on_send_error=lambda exc: _not_queued(run, exc),
+    )
     return run
 
 
 def _not_queued(run: TrainingRun, exc: BaseException) -> None:
     """The broker refused the task: release the lock at once, with the reason on the run."""
     TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.QUEUED).update(
-        status=TrainingRun.Status.FAILED, message=f"Could not be queued ({type(exc).__name__}: {exc}); "
-                                                  "is the Celery broker reachable? Try again.")
+        status=TrainingRun.Status.FAILED,
+        message=f"Could not be queued ({type(exc).__name__}: {exc}); is the Celery broker reachable? Try again.",
+    )
 
 
 def where_training_runs() -> str:
@@ -156,6 +177,8 @@ def where_training_runs() -> str:
     if where == "celery":
         return f'It runs on a Celery worker (queue "{ecom_settings.TRAINING_QUEUE}").'
     if where == "thread":
-        return ("It runs in a background thread of this process (no Celery broker is configured) and stops if "
-                "this process stops.")
+        return (
+            "It runs in a background thread of this process (no Celery broker is configured) and stops if "
+            "this process stops."
+        )
     return 'It runs in this process, inside this request (no Celery broker; LOCAL_TRAINING is "inline").'

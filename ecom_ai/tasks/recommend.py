@@ -6,6 +6,7 @@ send them there. Trainings take the registry's lock (one ``recommender`` trainin
 time; a second gets ``status: "locked"``), report progress to their ``TrainingRun`` and are
 retried with backoff on transient database errors.
 """
+
 from __future__ import annotations
 
 import logging
@@ -72,8 +73,15 @@ def request_recommender_training(params=None, user=None, refresh=False):
     mode = "refresh" if refresh else "full"
     run = queue_training_run(KIND, {**(params or {}), "mode": mode}, user=user)
     task = refresh_recommender if refresh else train_recommender
-    dispatch(task, params=dict(params or {}), user_id=getattr(run.requested_by, "pk", None), run_id=run.pk,
-             queue=ecom_settings.TRAINING_QUEUE, background=True, on_send_error=lambda exc: _not_queued(run, exc))
+    dispatch(
+        task,
+        params=dict(params or {}),
+        user_id=getattr(run.requested_by, "pk", None),
+        run_id=run.pk,
+        queue=ecom_settings.TRAINING_QUEUE,
+        background=True,
+        on_send_error=lambda exc: _not_queued(run, exc),
+    )
     return run
 
 
@@ -95,8 +103,9 @@ def _flush_served_lists(sender=None, task=None, **kwargs):
 
 
 _celery_signals.task_postrun.connect(_flush_served_lists, weak=False, dispatch_uid="ecom_ai.recommend.log.task")
-_celery_signals.worker_process_shutdown.connect(_flush_served_lists, weak=False,
-                                                dispatch_uid="ecom_ai.recommend.log.shutdown")
+_celery_signals.worker_process_shutdown.connect(
+    _flush_served_lists, weak=False, dispatch_uid="ecom_ai.recommend.log.shutdown"
+)
 
 
 @shared_task(name="ecom_ai.tasks.drain_served_lists", ignore_result=True)
@@ -112,6 +121,7 @@ def drain_served_lists(max_lists: int = 100_000) -> int:
 
 # --- attribution of clicks / add-to-carts / purchases, after commit (ecom_ai.recommend.attribution) --
 
+
 @shared_task(name="ecom_ai.tasks.attribute_events", ignore_result=True)
 def attribute_events(event_ids, attempt: int = 0) -> int:
     """Credit the served lists behind these stored events; returns how many events wait for a
@@ -123,8 +133,9 @@ def attribute_events(event_ids, attempt: int = 0) -> int:
     waiting = attribution.attribute_event_ids(event_ids)
     delays = attribution.retry_delays()
     if waiting and attempt < len(delays) and celery_enabled():
-        attribute_events.apply_async(args=(waiting,), kwargs={"attempt": attempt + 1}, countdown=delays[attempt],
-                                     queue=ecom_settings.TASK_QUEUE)
+        attribute_events.apply_async(
+            args=(waiting,), kwargs={"attempt": attempt + 1}, countdown=delays[attempt], queue=ecom_settings.TASK_QUEUE
+        )
     return len(waiting)
 
 
@@ -137,8 +148,9 @@ def enqueue_attribution(events) -> None:
             attribute_events.apply_async(args=([e.pk for e in events],), queue=ecom_settings.TASK_QUEUE)
             return
         except Exception:  # noqa: BLE001 - a broker down must not lose the credit nor break the request
-            logger.exception("ecom_ai: could not queue the attribution of %d event(s); attributing in-process",
-                             len(events))
+            logger.exception(
+                "ecom_ai: could not queue the attribution of %d event(s); attributing in-process", len(events)
+            )
     from ecom_ai.recommend import attribution
 
     attribution.attribute_now(events)

@@ -1,4 +1,5 @@
 """``{% ecom_ai_chat %}``: the customer-service chat bubble (own JS/CSS, no CDN)."""
+
 from django import template
 from django.middleware.csrf import get_token
 from django.urls import NoReverseMatch, reverse

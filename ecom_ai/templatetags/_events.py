@@ -8,6 +8,7 @@
     collector send a view of that item when the page loads, ``click`` a click when it is
     clicked; ``item`` only names the item for clicks inside it.
 """
+
 from __future__ import annotations
 
 from django import template

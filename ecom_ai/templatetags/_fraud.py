@@ -4,6 +4,7 @@
 ``FraudAssessment``. Non-staff users (and anonymous ones) get an empty string, so the tag
 is safe in templates shoppers might see.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,8 +30,11 @@ def _assessment_for(order):
         from ecom_ai.adapters import get_adapter
 
         key = get_adapter().order_key(order)
-    return FraudAssessment.objects.filter(order_key=key).only(
-        "pk", "order_key", "order_number", "score", "level", "status", "recommended_action", "reasons").first()
+    return (
+        FraudAssessment.objects.filter(order_key=key)
+        .only("pk", "order_key", "order_number", "score", "level", "status", "recommended_action", "reasons")
+        .first()
+    )
 
 
 @register.simple_tag(takes_context=True)
@@ -50,6 +54,9 @@ def fraud_badge(context, order):
             url = reverse("admin:ecom_ai_fraudassessment_change", args=[assessment.pk])
         except NoReverseMatch:
             url = ""
-    reasons = [r.get("message", "") for r in (assessment.reasons or []) if isinstance(r, dict)][:3] if assessment else []
-    return render_to_string("ecom_ai/fraud/badge.html", {"assessment": assessment, "url": url,
-                                                          "title": "; ".join(reasons)})
+    reasons = (
+        [r.get("message", "") for r in (assessment.reasons or []) if isinstance(r, dict)][:3] if assessment else []
+    )
+    return render_to_string(
+        "ecom_ai/fraud/badge.html", {"assessment": assessment, "url": url, "title": "; ".join(reasons)}
+    )

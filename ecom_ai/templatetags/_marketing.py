@@ -13,6 +13,7 @@ Both identify the shopper from ``request`` (or ``user=``: a host user, a user ke
 ``Identity``, for e-mails rendered outside a request) and never break the page: an unknown
 campaign or any error gives no offer and a logged warning.
 """
+
 from __future__ import annotations
 
 import logging
@@ -52,4 +53,5 @@ def personal_offer_banner(context, campaign="", user=None, channel=None, templat
     if not result:
         return ""
     return get_template(template or DEFAULT_TEMPLATE).render(
-        {"offer": result, "campaign": result.campaign, "request": context.get("request")})
+        {"offer": result, "campaign": result.campaign, "request": context.get("request")}
+    )

@@ -19,6 +19,7 @@ from ``user=`` (a host user or an ``Identity``: for emails rendered outside a re
 never break the page: a bad placement or limit, or any error, gives an empty list and a
 logged warning.
 """
+
 from __future__ import annotations
 
 import json
@@ -55,8 +56,9 @@ def _serve(context, placement, item, limit, exclude, tag="recommended_products",
     if isinstance(exclude, (str, int)):
         exclude = [exclude]
     try:
-        return RecommendationService().recommend(request, placement, item=item or None, limit=limit,
-                                                 exclude=list(exclude or ()))
+        return RecommendationService().recommend(
+            request, placement, item=item or None, limit=limit, exclude=list(exclude or ())
+        )
     except RecommendationError as exc:
         logger.warning("ecom_ai: {%% %s %%}: %s", tag, exc)
     except Exception:  # noqa: BLE001 - recommendations must never break a page
@@ -73,15 +75,18 @@ def recommended_products(context, placement="home", limit=None, item=None, exclu
 
 
 @register.simple_tag(takes_context=True)
-def recommendations(context, placement="product", limit=None, item=None, exclude=(), title=None, template=None,
-                    user=None):
+def recommendations(
+    context, placement="product", limit=None, item=None, exclude=(), title=None, template=None, user=None
+):
     result = _serve(context, placement, item, limit, exclude, tag="recommendations", user=user)
     if result is None:  # bad arguments or an error (logged): render nothing
         return ""
     products = ProductList(result.products)
     products.recommendation = result
     values = {
-        "recommendation": result, "products": products, "placement": placement,
+        "recommendation": result,
+        "products": products,
+        "placement": placement,
         "title": title if title is not None else (result.title if result is not None else ""),
         "request": context.get("request"),
     }
@@ -91,11 +96,13 @@ def recommendations(context, placement="product", limit=None, item=None, exclude
 @register.filter
 def ecom_ai_rec_context(product) -> str:
     """JSON for ``data-ecom-ai-context`` of a recommended product (escape it in the attribute)."""
-    return json.dumps({
-        "rec_id": getattr(product, "ecom_ai_rec_id", ""),
-        "placement": getattr(product, "ecom_ai_placement", ""),
-        "position": getattr(product, "ecom_ai_position", None),
-    })
+    return json.dumps(
+        {
+            "rec_id": getattr(product, "ecom_ai_rec_id", ""),
+            "placement": getattr(product, "ecom_ai_placement", ""),
+            "position": getattr(product, "ecom_ai_position", None),
+        }
+    )
 
 
 @register.simple_tag
@@ -103,5 +110,8 @@ def ecom_ai_rec_attrs(product):
     """``data-ecom-ai-click="<key>" data-ecom-ai-context='{"rec_id": ...}'`` for a recommended product."""
     from ecom_ai.adapters import get_adapter
 
-    return format_html('data-ecom-ai-click="{}" data-ecom-ai-context="{}"', get_adapter().item_key(product),
-                       ecom_ai_rec_context(product))
+    return format_html(
+        'data-ecom-ai-click="{}" data-ecom-ai-context="{}"',
+        get_adapter().item_key(product),
+        ecom_ai_rec_context(product),
+    )

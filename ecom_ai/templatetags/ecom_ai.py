@@ -3,6 +3,7 @@
 Each domain keeps its tags in its own module (``_events``, ``_recommend``, ``_fraud``,
 ``_chat``, ``_marketing``); this library merges them so templates load a single name.
 """
+
 from django import template
 
 from ecom_ai.templatetags import _chat, _events, _fraud, _marketing, _recommend

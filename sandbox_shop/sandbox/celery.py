@@ -1,4 +1,5 @@
 """The sandbox's Celery app. ecom_ai itself only ships shared_tasks."""
+
 import os
 
 from celery import Celery

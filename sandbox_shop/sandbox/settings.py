@@ -4,6 +4,7 @@ Environment: ``DATABASE_URL``-style choice by ``SANDBOX_DB`` (``sqlite`` default
 ``postgres`` with ``PGHOST``/``PGDATABASE``...), ``REDIS_URL`` for a real Celery broker and
 cache (without it tasks run in-process).
 """
+
 import os
 from pathlib import Path
 
@@ -113,8 +114,13 @@ SPECTACULAR_SETTINGS = {"TITLE": "ecom_ai API", "VERSION": "1"}
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     # short timeouts: a Redis that hangs must not hold requests (ecom_ai serves without the cache)
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
-                          "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False

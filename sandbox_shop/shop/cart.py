@@ -1,4 +1,5 @@
 """The session cart: ``request.session["cart"] = {"<product pk>": quantity}``."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

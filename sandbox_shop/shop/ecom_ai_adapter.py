@@ -1,4 +1,5 @@
 """How ecom_ai reads this shop: the default adapter plus the order facts fraud scoring uses."""
+
 from ecom_ai.adapters import DefaultShopAdapter
 from shop.seed_catalog import IP_PREFIX
 

@@ -1,4 +1,5 @@
 """The sandbox shop's own catalog and orders. ecom_ai reads them through the adapter."""
+
 import uuid
 from decimal import Decimal
 
@@ -61,8 +62,9 @@ class Order(models.Model):
         ("refunded", "Refunded"),
     ]
     number = models.CharField(max_length=20, unique=True, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="orders")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
     email = models.EmailField()
     total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     currency = models.CharField(max_length=3, default="USD")

@@ -26,6 +26,7 @@ After the orders are assessed, ``review_queue`` plays the shop's reviewers: ever
 sent to review is decided (fraud when it was fraud, approved otherwise), so recent orders
 have labels too, as they would in a shop that works its queue.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -75,8 +76,12 @@ class FraudPatterns:
         return cart
 
     def profile(self, country, ip, card, address="Parcel locker"):
-        return {"country": country, "address": f"{self.rng.randrange(1, 99)} Warehouse Road\n{address}",
-                "ips": [ip], "cards": [card]}
+        return {
+            "country": country,
+            "address": f"{self.rng.randrange(1, 99)} Warehouse Road\n{address}",
+            "ips": [ip],
+            "cards": [card],
+        }
 
     def new_account(self, label, when, minutes=(2, 30), domain="sandbox.example"):
         """An account opened shortly before ``when`` (created in bulk by ``flush_accounts``)."""
@@ -88,9 +93,17 @@ class FraudPatterns:
     def flush_accounts(self):
         User = get_user_model()
         password = make_password("demo", salt="sandboxseed")
-        User.objects.bulk_create([User(username=name, email=f"{name}.{self.rng.getrandbits(24):x}@{domain}",
-                                       password=password, date_joined=joined)
-                                  for name, joined, domain in self._plans])
+        User.objects.bulk_create(
+            [
+                User(
+                    username=name,
+                    email=f"{name}.{self.rng.getrandbits(24):x}@{domain}",
+                    password=password,
+                    date_joined=joined,
+                )
+                for name, joined, domain in self._plans
+            ]
+        )
         users = {u.username: u for u in User.objects.filter(username__in=[n for n, _, _ in self._plans])}
         self.new_users.extend(users.values())
         return users
@@ -99,8 +112,16 @@ class FraudPatterns:
         """No browsing: a product view and an add to cart a minute before the order."""
         for product, qty in cart.items():
             self.s.event("view", "web", visitor, user, when - timedelta(minutes=2), item_key=str(product.pk))
-            self.s.event("add_to_cart", "web", visitor, user, when - timedelta(minutes=1), item_key=str(product.pk),
-                         quantity=qty, value=product.price * qty)
+            self.s.event(
+                "add_to_cart",
+                "web",
+                visitor,
+                user,
+                when - timedelta(minutes=1),
+                item_key=str(product.pk),
+                quantity=qty,
+                value=product.price * qty,
+            )
         self.s.identify(visitor, user, "web", when)
 
     def fraud_status(self):
@@ -135,20 +156,35 @@ class FraudPatterns:
         device, card = self.s.key(), self.s.key()[:32]
         ring_ip = self.s.ip_for(self.rng.choice(FOREIGN))
         start = min(self.moment(earliest_days=2), self.s.until - timedelta(hours=40))
-        members = [(self.new_account("ring", start + timedelta(hours=6 * m)), start + timedelta(hours=6 * m))
-                   for m in range(self.rng.randint(3, 6))]
+        members = [
+            (self.new_account("ring", start + timedelta(hours=6 * m)), start + timedelta(hours=6 * m))
+            for m in range(self.rng.randint(3, 6))
+        ]
         pool = self.expensive()
 
         def place(users):
             for username, when in members:
                 user = users[username]
-                cart = {p: self.rng.randint(2, 3) for p in self.rng.sample(pool, min(len(pool), self.rng.randint(1, 3)))}
+                cart = {
+                    p: self.rng.randint(2, 3) for p in self.rng.sample(pool, min(len(pool), self.rng.randint(1, 3)))
+                }
                 ship = self.rng.choice(["US", "GB", "DE"])
                 bill = self.rng.choice([c for c in ("FR", "CA", "NL", "ES") if c != ship])
                 self.straight_to_checkout(user, device, when, cart)
-                order = self.s.place(user=user, profile=self.profile(ship, ring_ip, card), channel="web",
-                                     visitor=device, when=when, cart=cart, ip=ring_ip, device=device, card=card,
-                                     ship=ship, bill=bill, status=self.fraud_status())
+                order = self.s.place(
+                    user=user,
+                    profile=self.profile(ship, ring_ip, card),
+                    channel="web",
+                    visitor=device,
+                    when=when,
+                    cart=cart,
+                    ip=ring_ip,
+                    device=device,
+                    card=card,
+                    ship=ship,
+                    bill=bill,
+                    status=self.fraud_status(),
+                )
                 self.fraud_numbers.append(order.number)
 
         return place
@@ -156,8 +192,10 @@ class FraudPatterns:
     def plan_burst(self):
         card, ip = self.s.key()[:32], self.s.ip_for(self.rng.choice(FOREIGN + ("US",)))
         start = min(self.moment(earliest_days=2), self.s.until - timedelta(hours=2))
-        steps = [(self.new_account("burst", start + timedelta(minutes=12 * i), (1, 8)), start + timedelta(minutes=12 * i))
-                 for i in range(self.rng.randint(3, 6))]
+        steps = [
+            (self.new_account("burst", start + timedelta(minutes=12 * i), (1, 8)), start + timedelta(minutes=12 * i))
+            for i in range(self.rng.randint(3, 6))
+        ]
         pool = sorted((p for p in self.s.products if p.stock), key=lambda p: p.price)
 
         def place(users):
@@ -169,9 +207,20 @@ class FraudPatterns:
                 cart = {product: 1 + (i >= 2)}
                 country = self.rng.choice(["US", "GB"])
                 self.straight_to_checkout(user, device, when, cart)
-                order = self.s.place(user=user, profile=self.profile(country, ip, card), channel="web",
-                                     visitor=device, when=when, cart=cart, ip=ip, device=device, card=card,
-                                     ship=country, bill=country, status=self.fraud_status())
+                order = self.s.place(
+                    user=user,
+                    profile=self.profile(country, ip, card),
+                    channel="web",
+                    visitor=device,
+                    when=when,
+                    cart=cart,
+                    ip=ip,
+                    device=device,
+                    card=card,
+                    ship=country,
+                    bill=country,
+                    status=self.fraud_status(),
+                )
                 self.fraud_numbers.append(order.number)
 
         return place
@@ -191,9 +240,20 @@ class FraudPatterns:
             bill = self.rng.choice([ship, ship, "CA", "NL"])
             ip = self.s.ip_for(ip_country)
             self.straight_to_checkout(user, device, when, cart)
-            order = self.s.place(user=user, profile=self.profile(ship, ip, card), channel="web", visitor=device,
-                                 when=when, cart=cart, ip=ip, device=device, card=card, ship=ship, bill=bill,
-                                 status=self.fraud_status())
+            order = self.s.place(
+                user=user,
+                profile=self.profile(ship, ip, card),
+                channel="web",
+                visitor=device,
+                when=when,
+                cart=cart,
+                ip=ip,
+                device=device,
+                card=card,
+                ship=ship,
+                bill=bill,
+                status=self.fraud_status(),
+            )
             self.fraud_numbers.append(order.number)
 
         return place
@@ -201,18 +261,31 @@ class FraudPatterns:
     def plan_quiet(self):
         hour = self.rng.choice([1, 2, 3, 4])
         when = self.moment().replace(hour=hour, minute=self.rng.randrange(60))
-        username = self.new_account("quiet", when, (60 * 24 * 2, 60 * 24 * 6), domain=self.rng.choice(THROWAWAY_DOMAINS))
+        username = self.new_account(
+            "quiet", when, (60 * 24 * 2, 60 * 24 * 6), domain=self.rng.choice(THROWAWAY_DOMAINS)
+        )
         country = self.rng.choice(["US", "GB", "DE"])
-        pool = sorted((p for p in self.s.products if p.stock), key=lambda p: p.price)[-len(self.s.products) // 3:]
+        pool = sorted((p for p in self.s.products if p.stock), key=lambda p: p.price)[-len(self.s.products) // 3 :]
 
         def place(users):
             user = users[username]
             device, card, ip = self.s.key(), self.s.key()[:32], self.s.ip_for(country)
             cart = self.cart_over(self.rng.uniform(250, 900), pool)
             self.straight_to_checkout(user, device, when, cart)
-            order = self.s.place(user=user, profile=self.profile(country, ip, card, "Home"), channel="web",
-                                 visitor=device, when=when, cart=cart, ip=ip, device=device, card=card, ship=country,
-                                 bill=country, status=self.fraud_status())
+            order = self.s.place(
+                user=user,
+                profile=self.profile(country, ip, card, "Home"),
+                channel="web",
+                visitor=device,
+                when=when,
+                cart=cart,
+                ip=ip,
+                device=device,
+                card=card,
+                ship=country,
+                bill=country,
+                status=self.fraud_status(),
+            )
             self.fraud_numbers.append(order.number)
 
         return place
@@ -225,9 +298,20 @@ class FraudPatterns:
         ship = self.rng.choice([c for c in ("US", "GB", "DE", "FR", "ES") if c != profile["country"]])
         cart = self.cart_over(self.rng.uniform(900, 4000), self.expensive(0.1))
         self.straight_to_checkout(user, device, when, cart)
-        order = self.s.place(user=user, profile={**profile, "address": "12 Forwarding Lane\nFreight hub"},
-                             channel="web", visitor=device, when=when, cart=cart, ip=ip, device=device, card=card,
-                             ship=ship, bill=profile["country"], status=self.fraud_status())
+        order = self.s.place(
+            user=user,
+            profile={**profile, "address": "12 Forwarding Lane\nFreight hub"},
+            channel="web",
+            visitor=device,
+            when=when,
+            cart=cart,
+            ip=ip,
+            device=device,
+            card=card,
+            ship=ship,
+            bill=profile["country"],
+            status=self.fraud_status(),
+        )
         self.fraud_numbers.append(order.number)
 
     # --- legitimate look-alikes ---------------------------------------------------------
@@ -253,11 +337,18 @@ class FraudPatterns:
         channel = "web" if "web" in profile["visitors"] else next(iter(profile["visitors"]))
         visitor = self.rng.choice(profile["visitors"][channel])
         for product in cart:
-            self.s.event("view", channel, visitor, user, when - timedelta(minutes=self.rng.randint(3, 20)),
-                         item_key=str(product.pk))
+            self.s.event(
+                "view",
+                channel,
+                visitor,
+                user,
+                when - timedelta(minutes=self.rng.randint(3, 20)),
+                item_key=str(product.pk),
+            )
         self.s.identify(visitor, user, channel, when)
-        return self.s.place(user=user, profile=profile, channel=channel, visitor=visitor, when=when, cart=cart,
-                            **overrides)
+        return self.s.place(
+            user=user, profile=profile, channel=channel, visitor=visitor, when=when, cart=cart, **overrides
+        )
 
     def gift(self):
         user, profile = self.regular()
@@ -275,8 +366,10 @@ class FraudPatterns:
             if cart:
                 gift = {}
                 if self.rng.random() < 0.5:
-                    gift = {"ship": self.rng.choice([c for c in ("US", "GB", "DE", "FR") if c != profile["country"]]),
-                            "bill": profile["country"]}
+                    gift = {
+                        "ship": self.rng.choice([c for c in ("US", "GB", "DE", "FR") if c != profile["country"]]),
+                        "bill": profile["country"],
+                    }
                 self.own_order(user, profile, self.moment(), cart, device=device, **gift)
 
     def big_ticket_regular(self):
@@ -308,11 +401,28 @@ class FraudPatterns:
                 return
             visitor, card, ip = self.s.key(), self.s.key()[:32], self.s.ip_for(country)
             for product in cart:  # they browsed a little before signing up
-                self.s.event("view", "web", visitor, None, when - timedelta(minutes=self.rng.randint(4, 15)),
-                             item_key=str(product.pk))
+                self.s.event(
+                    "view",
+                    "web",
+                    visitor,
+                    None,
+                    when - timedelta(minutes=self.rng.randint(4, 15)),
+                    item_key=str(product.pk),
+                )
             self.s.identify(visitor, user, "web", when)
-            self.s.place(user=user, profile=self.profile(country, ip, card, "Home"), channel="web", visitor=visitor,
-                         when=when, cart=cart, ip=ip, device=visitor, card=card, ship=country, bill=country)
+            self.s.place(
+                user=user,
+                profile=self.profile(country, ip, card, "Home"),
+                channel="web",
+                visitor=visitor,
+                when=when,
+                cart=cart,
+                ip=ip,
+                device=visitor,
+                card=card,
+                ship=country,
+                bill=country,
+            )
 
         return place
 
@@ -333,6 +443,7 @@ def review_queue(fraud_numbers, stdout=None) -> tuple[int, int]:
         marked += is_fraud
         approved += not is_fraud
     if stdout is not None:
-        stdout.write(f"Demo reviewers decided {marked + approved} flagged order(s): {marked} fraud, "
-                     f"{approved} approved.")
+        stdout.write(
+            f"Demo reviewers decided {marked + approved} flagged order(s): {marked} fraud, {approved} approved."
+        )
     return marked, approved

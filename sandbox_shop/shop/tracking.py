@@ -2,6 +2,7 @@
 
 Analytics must never break shopping: a failing ``track`` is logged, not raised.
 """
+
 import logging
 
 import ecom_ai

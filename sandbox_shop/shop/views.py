@@ -1,4 +1,5 @@
 """The sandbox shop: catalog, session cart, checkout, accounts and a staff order list."""
+
 from __future__ import annotations
 
 import hashlib
@@ -52,8 +53,7 @@ def search(request):
         words = query.split()[:6]
         condition = Q()
         for word in words:
-            condition &= Q(title__icontains=word) | Q(description__icontains=word) | Q(
-                category__name__icontains=word)
+            condition &= Q(title__icontains=word) | Q(description__icontains=word) | Q(category__name__icontains=word)
         products = Product.objects.filter(condition).select_related("category").order_by("title", "pk")
     page = _page(request, products)
     if query and not request.GET.get("page"):
@@ -63,16 +63,26 @@ def search(request):
 
 def product(request, slug):
     item = get_object_or_404(Product.objects.select_related("category"), slug=slug)
-    related = (Product.objects.filter(category=item.category).exclude(pk=item.pk)
-               .select_related("category").order_by("-stock", "pk")[:4])
-    return render(request, "shop/product.html", {
-        "product": item, "related": related,
-        "in_cart": Cart(request.session).quantity_of(item),
-        "max_quantity": min(MAX_QUANTITY, item.stock),
-    })
+    related = (
+        Product.objects.filter(category=item.category)
+        .exclude(pk=item.pk)
+        .select_related("category")
+        .order_by("-stock", "pk")[:4]
+    )
+    return render(
+        request,
+        "shop/product.html",
+        {
+            "product": item,
+            "related": related,
+            "in_cart": Cart(request.session).quantity_of(item),
+            "max_quantity": min(MAX_QUANTITY, item.stock),
+        },
+    )
 
 
 # --- cart ----------------------------------------------------------------------------------
+
 
 def _quantity(request, default=1) -> int | None:
     raw = request.POST.get("quantity", default)
@@ -108,8 +118,14 @@ def cart_add(request, product_id):
         messages.error(request, f"Sorry, only {item.stock} of “{item.title}” left in stock.")
         return redirect(item.get_absolute_url())
     cart.add(item, quantity)
-    track(request, "add_to_cart", item_key=str(item.pk), quantity=quantity,
-          value=item.price * quantity, context={"source": request.POST.get("source", "product")})
+    track(
+        request,
+        "add_to_cart",
+        item_key=str(item.pk),
+        quantity=quantity,
+        value=item.price * quantity,
+        context={"source": request.POST.get("source", "product")},
+    )
     messages.success(request, f"Added {quantity} × “{item.title}” to your cart.")
     return _back(request, "shop:cart")
 
@@ -128,11 +144,23 @@ def cart_update(request, product_id):
         return redirect("shop:cart")
     cart.set(item, quantity)
     if quantity > before:
-        track(request, "add_to_cart", item_key=str(item.pk), quantity=quantity - before,
-              value=item.price * (quantity - before), context={"source": "cart"})
+        track(
+            request,
+            "add_to_cart",
+            item_key=str(item.pk),
+            quantity=quantity - before,
+            value=item.price * (quantity - before),
+            context={"source": "cart"},
+        )
     elif quantity < before:
-        track(request, "remove_from_cart", item_key=str(item.pk), quantity=before - quantity,
-              value=item.price * (before - quantity), context={"source": "cart"})
+        track(
+            request,
+            "remove_from_cart",
+            item_key=str(item.pk),
+            quantity=before - quantity,
+            value=item.price * (before - quantity),
+            context={"source": "cart"},
+        )
     return redirect("shop:cart")
 
 
@@ -141,13 +169,20 @@ def cart_remove(request, product_id):
     item = get_object_or_404(Product, pk=product_id)
     removed = Cart(request.session).remove(item)
     if removed:
-        track(request, "remove_from_cart", item_key=str(item.pk), quantity=removed,
-              value=item.price * removed, context={"source": "cart"})
+        track(
+            request,
+            "remove_from_cart",
+            item_key=str(item.pk),
+            quantity=removed,
+            value=item.price * removed,
+            context={"source": "cart"},
+        )
         messages.info(request, f"Removed “{item.title}” from your cart.")
     return redirect("shop:cart")
 
 
 # --- checkout --------------------------------------------------------------------------------
+
 
 class OutOfStock(Exception):
     def __init__(self, product):
@@ -207,24 +242,31 @@ def _save_order(request, cart_lines, data, user, fingerprint) -> Order:
     with transaction.atomic():
         order = Order.objects.create(
             checkout_token=data["token"],
-            user=user, email=data["email"], shipping_name=data["name"],
-            shipping_address=data["address"], shipping_country=data["country"],
-            billing_country=data["billing_country"], ip_address=_client_ip(request),
-            device_id=getattr(request, "ecom_ai_visitor", "")[:64], payment_fingerprint=fingerprint,
-            channel="web", total=max(Decimal("0"), total - discount),
+            user=user,
+            email=data["email"],
+            shipping_name=data["name"],
+            shipping_address=data["address"],
+            shipping_country=data["country"],
+            billing_country=data["billing_country"],
+            ip_address=_client_ip(request),
+            device_id=getattr(request, "ecom_ai_visitor", "")[:64],
+            payment_fingerprint=fingerprint,
+            channel="web",
+            total=max(Decimal("0"), total - discount),
         )
         lines = []
         for line in cart_lines:
             taken = Product.objects.filter(pk=line.product.pk, stock__gte=line.quantity).update(
-                stock=F("stock") - line.quantity)
+                stock=F("stock") - line.quantity
+            )
             if not taken:
                 raise OutOfStock(line.product)
-            lines.append(OrderLine(order=order, product=line.product, quantity=line.quantity,
-                                   price=line.product.price))
+            lines.append(OrderLine(order=order, product=line.product, quantity=line.quantity, price=line.product.price))
         OrderLine.objects.bulk_create(lines)
         if data.get("coupon_code"):  # a personal offer's code: used once (refused -> the whole order rolls back)
-            marketing.redeem(data["coupon_code"], order, order_value=total,
-                             user_key=str(user.pk) if user is not None else "")
+            marketing.redeem(
+                data["coupon_code"], order, order_value=total, user_key=str(user.pk) if user is not None else ""
+            )
         ecom_ai.signals.order_placed.send(sender=Order, order=order, request=request)
     return order
 
@@ -263,11 +305,15 @@ def checkout(request):
                 order = place_order(request, cart_lines, form.cleaned_data)
             except CouponRefused as exc:
                 form.add_error("coupon_code", str(exc))
-                return render(request, "shop/checkout.html", {
-                    "form": form, "lines": cart_lines, "total": Cart.total_of(cart_lines)})
+                return render(
+                    request,
+                    "shop/checkout.html",
+                    {"form": form, "lines": cart_lines, "total": Cart.total_of(cart_lines)},
+                )
             except OutOfStock as exc:
-                messages.error(request, f"Sorry, “{exc.product.title}” no longer has enough stock. "
-                                        "Please update your cart.")
+                messages.error(
+                    request, f"Sorry, “{exc.product.title}” no longer has enough stock. Please update your cart."
+                )
                 return redirect("shop:cart")
             # purchases are recorded by ecom_ai's order bridge when the order commits
             # (order_placed, sent by place_order): one event per line, never twice
@@ -282,30 +328,42 @@ def checkout(request):
             initial.update(name=request.user.get_full_name(), email=request.user.email)
             last = request.user.orders.first()
             if last:
-                initial.update(address=last.shipping_address, country=last.shipping_country,
-                               billing_country=last.billing_country)
+                initial.update(
+                    address=last.shipping_address, country=last.shipping_country, billing_country=last.billing_country
+                )
         form = CheckoutForm(initial=initial)
-    return render(request, "shop/checkout.html", {
-        "form": form, "lines": cart_lines, "total": Cart.total_of(cart_lines),
-    })
+    return render(
+        request,
+        "shop/checkout.html",
+        {
+            "form": form,
+            "lines": cart_lines,
+            "total": Cart.total_of(cart_lines),
+        },
+    )
 
 
 def order_detail(request, number):
     order = get_object_or_404(Order.objects.select_related("user"), number=number)
-    allowed = (
-        number in request.session.get(PLACED_ORDERS_KEY, [])
-        or (request.user.is_authenticated and (order.user_id == request.user.pk or request.user.is_staff))
+    allowed = number in request.session.get(PLACED_ORDERS_KEY, []) or (
+        request.user.is_authenticated and (order.user_id == request.user.pk or request.user.is_staff)
     )
     if not allowed:  # never show someone else's order; don't even confirm it exists
         raise Http404("No such order.")
     lines = order.lines.select_related("product")
-    return render(request, "shop/order_detail.html", {
-        "order": order, "lines": lines,
-        "just_placed": number in request.session.get(PLACED_ORDERS_KEY, []),
-    })
+    return render(
+        request,
+        "shop/order_detail.html",
+        {
+            "order": order,
+            "lines": lines,
+            "just_placed": number in request.session.get(PLACED_ORDERS_KEY, []),
+        },
+    )
 
 
 # --- accounts ----------------------------------------------------------------------------------
+
 
 @login_required
 def my_orders(request):
@@ -331,7 +389,13 @@ def staff_orders(request):
     status = request.GET.get("status", "")
     if status in dict(Order.STATUS_CHOICES):
         orders = orders.filter(status=status)
-    return render(request, "shop/staff_orders.html", {
-        "page": _page(request, orders), "status": status, "statuses": Order.STATUS_CHOICES,
-        "admin_change_url": reverse("admin:index"),
-    })
+    return render(
+        request,
+        "shop/staff_orders.html",
+        {
+            "page": _page(request, orders),
+            "status": status,
+            "statuses": Order.STATUS_CHOICES,
+            "admin_change_url": reverse("admin:index"),
+        },
+    )

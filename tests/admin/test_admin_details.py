@@ -1,4 +1,5 @@
 """The admin's details (issue 17): read-only pages, honest messages, rounded numbers, orderings."""
+
 import re
 
 import pytest
@@ -16,8 +17,10 @@ def test_training_run_and_model_version_pages_are_read_only(admin_client):
     version = ModelVersion.objects.create(kind="fraud", number=1, status="active", notes="kept")
     running = TrainingRun.objects.create(kind="fraud", status="running", epoch=2, total_epochs=5)
     done = TrainingRun.objects.create(kind="fraud", status="succeeded", version=version)
-    for url in (reverse("admin:ecom_ai_modelversion_change", args=[version.pk]),
-                reverse("admin:ecom_ai_trainingrun_change", args=[running.pk])):
+    for url in (
+        reverse("admin:ecom_ai_modelversion_change", args=[version.pk]),
+        reverse("admin:ecom_ai_trainingrun_change", args=[running.pk]),
+    ):
         html = admin_client.get(url).content.decode()
         assert 'name="_save"' not in html and 'name="_continue"' not in html, url
         assert "deletelink" not in html, url  # the active version, a running run: nothing to delete
@@ -54,9 +57,15 @@ def test_rounded_numbers():
 
 
 def test_assessment_page_shows_no_raw_float(admin_client):
-    assessment = FraudAssessment.objects.create(order_key="k1", order_number="N1", score=40, level="medium",
-                                                probability=0.39973557306193974, recommended_action="review",
-                                                features={"amount": 123.456789012, "ip_country": "DE"})
+    assessment = FraudAssessment.objects.create(
+        order_key="k1",
+        order_number="N1",
+        score=40,
+        level="medium",
+        probability=0.39973557306193974,
+        recommended_action="review",
+        features={"amount": 123.456789012, "ip_country": "DE"},
+    )
     html = admin_client.get(reverse("admin:ecom_ai_fraudassessment_change", args=[assessment.pk])).content.decode()
     assert "0.39973557306193974" not in html and "40.0%" in html
     assert "123.456789012" not in html and "123.457" in html
@@ -66,8 +75,9 @@ def test_a_wrong_feature_name_shows_the_real_error_only_and_the_help_lists_the_n
     url = reverse("admin:ecom_ai_fraudrule_add")
     page = admin_client.get(url).content.decode()
     assert "Feature names:" in page and "ip_country" in page and "docs/fraud.md" not in page
-    response = admin_client.post(url, {"name": "typo", "condition": "amout > 500", "action": "review",
-                                       "priority": 100, "enabled": "on"})
+    response = admin_client.post(
+        url, {"name": "typo", "condition": "amout > 500", "action": "review", "priority": 100, "enabled": "on"}
+    )
     html = response.content.decode()
     assert response.status_code == 200 and "amout" in html
     assert "The condition is empty." not in html
@@ -81,11 +91,23 @@ def test_threshold_defaults_are_visible_without_a_saved_row(admin_client):
 
 
 def _rule_form(placement, **rule):
-    data = {"slug": placement.slug, "name": placement.name, "title": placement.title, "enabled": "on",
-            "strategy": placement.strategy, "fallback_strategy": placement.fallback_strategy,
-            "default_limit": placement.default_limit, "exclude_purchased": "on", "exclude_out_of_stock": "on",
-            "rules-TOTAL_FORMS": "1", "rules-INITIAL_FORMS": "0", "rules-MIN_NUM_FORMS": "0",
-            "rules-MAX_NUM_FORMS": "1000", "rules-0-weight": "2.0", "rules-0-enabled": "on"}
+    data = {
+        "slug": placement.slug,
+        "name": placement.name,
+        "title": placement.title,
+        "enabled": "on",
+        "strategy": placement.strategy,
+        "fallback_strategy": placement.fallback_strategy,
+        "default_limit": placement.default_limit,
+        "exclude_purchased": "on",
+        "exclude_out_of_stock": "on",
+        "rules-TOTAL_FORMS": "1",
+        "rules-INITIAL_FORMS": "0",
+        "rules-MIN_NUM_FORMS": "0",
+        "rules-MAX_NUM_FORMS": "1000",
+        "rules-0-weight": "2.0",
+        "rules-0-enabled": "on",
+    }
     data.update({f"rules-0-{k}": v for k, v in rule.items()})
     return data
 

@@ -1,4 +1,5 @@
 """The large-table paginator and the server-side SVG chart."""
+
 import pytest
 from django.db import connection
 
@@ -61,8 +62,9 @@ def test_nice_ceiling():
 def _events_at(*moments):
     from django.utils import timezone as tz
 
-    Event.objects.bulk_create([Event(event_type="view", channel="web", visitor_key="v",
-                                     occurred_at=tz.make_aware(m)) for m in moments])
+    Event.objects.bulk_create(
+        [Event(event_type="view", channel="web", visitor_key="v", occurred_at=tz.make_aware(m)) for m in moments]
+    )
 
 
 def test_indexed_date_drilldown_matches_djangos_distinct_query():
@@ -72,12 +74,21 @@ def test_indexed_date_drilldown_matches_djangos_distinct_query():
 
     from ecom_ai.admin.date_drilldown import IndexedDateDrilldownQuerySet
 
-    _events_at(datetime(2024, 12, 31, 23, 59), datetime(2025, 1, 1, 0, 0), datetime(2025, 3, 5, 10),
-               datetime(2025, 3, 9, 1), datetime(2025, 3, 9, 22), datetime(2026, 7, 1))
+    _events_at(
+        datetime(2024, 12, 31, 23, 59),
+        datetime(2025, 1, 1, 0, 0),
+        datetime(2025, 3, 5, 10),
+        datetime(2025, 3, 9, 1),
+        datetime(2025, 3, 9, 22),
+        datetime(2026, 7, 1),
+    )
     fast = IndexedDateDrilldownQuerySet(model=Event)
     slow = QuerySet(model=Event)
-    for kind, qs_filter in (("year", {}), ("month", {"occurred_at__year": 2025}),
-                            ("day", {"occurred_at__year": 2025, "occurred_at__month": 3})):
+    for kind, qs_filter in (
+        ("year", {}),
+        ("month", {"occurred_at__year": 2025}),
+        ("day", {"occurred_at__year": 2025, "occurred_at__month": 3}),
+    ):
         expected = list(slow.filter(**qs_filter).datetimes("occurred_at", kind))
         assert list(fast.filter(**qs_filter).datetimes("occurred_at", kind)) == expected, kind
         assert expected

@@ -1,4 +1,5 @@
 """The events overview and the channel-key flow in a real browser (headless Chromium)."""
+
 import re
 from datetime import timedelta
 
@@ -23,8 +24,10 @@ def page(staff_page):
 def test_overview_chart_is_drawn_without_external_resources(page, live_server):
     now = timezone.now()
     Event.objects.bulk_create(
-        [Event(event_type="view", channel="web", visitor_key=f"v{i}", occurred_at=now - timedelta(days=i % 5))
-         for i in range(20)]
+        [
+            Event(event_type="view", channel="web", visitor_key=f"v{i}", occurred_at=now - timedelta(days=i % 5))
+            for i in range(20)
+        ]
         + [Event(event_type="purchase", channel="app", visitor_key="a", occurred_at=now - timedelta(days=1))]
     )
     page.goto(live_server.url + reverse("admin:app_list", args=["ecom_ai"]))

@@ -1,4 +1,5 @@
 """Admin pages for events, identities, channel keys, items and the overview, through the test client."""
+
 import json
 import re
 from datetime import timedelta
@@ -20,8 +21,15 @@ def url(name, *args):
 
 
 def ev(event_type="view", channel="web", visitor="v1", user="", item="", days_ago=0, value=None):
-    return Event(event_type=event_type, channel=channel, visitor_key=visitor, user_key=user, item_key=item,
-                 value=value, occurred_at=timezone.now() - timedelta(days=days_ago))
+    return Event(
+        event_type=event_type,
+        channel=channel,
+        visitor_key=visitor,
+        user_key=user,
+        item_key=item,
+        value=value,
+        occurred_at=timezone.now() - timedelta(days=days_ago),
+    )
 
 
 @pytest.fixture
@@ -39,8 +47,9 @@ def events():
 @pytest.fixture
 def staff_client(client):
     user = User.objects.create_user("staff", password="x", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(
-        content_type__app_label="ecom_ai", codename__startswith="view_"))
+    user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="ecom_ai", codename__startswith="view_")
+    )
     client.force_login(user)
     return client
 
@@ -83,8 +92,9 @@ def test_event_filters_search_and_date_hierarchy(admin_client, events):
     assert listed({"q": "item-2"}) == {events[1].pk}
     assert listed({"q": "U1"}) == set()  # keys match exactly
     when = events[2].occurred_at
-    assert events[2].pk in listed({"occurred_at__year": when.year, "occurred_at__month": when.month,
-                                   "occurred_at__day": when.day})
+    assert events[2].pk in listed(
+        {"occurred_at__year": when.year, "occurred_at__month": when.month, "occurred_at__day": when.day}
+    )
     page = admin_client.get(url("event_changelist"), {"channel": "web"}).content.decode()
     assert "mini program" in page  # filter choices come from settings
     response = admin_client.get(url("event_changelist"))
@@ -98,8 +108,9 @@ def test_event_changelist_does_not_count_the_whole_table(admin_client, events, d
 
     with CaptureQueriesContext(connection) as queries:
         admin_client.get(url("event_changelist"), {"channel": "web"})
-    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()
-              and "ecom_ai_event" in q["sql"]]
+    counts = [
+        q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper() and "ecom_ai_event" in q["sql"]
+    ]
     assert counts and all("WHERE" in sql.upper() for sql in counts), counts
 
 
@@ -137,8 +148,13 @@ def test_overview_page_with_no_events(admin_client):
 def test_non_staff_are_redirected_to_login(client, events):
     user = User.objects.create_user("shopper", password="x")
     client.force_login(user)
-    for target in (url("overview"), url("event_changelist"), url("item_changelist"),
-                   url("channelkey_changelist"), url("visitoridentity_changelist")):
+    for target in (
+        url("overview"),
+        url("event_changelist"),
+        url("item_changelist"),
+        url("channelkey_changelist"),
+        url("visitoridentity_changelist"),
+    ):
         response = client.get(target)
         assert response.status_code == 302 and "/admin/login/" in response["Location"], target
     client.logout()
@@ -146,8 +162,9 @@ def test_non_staff_are_redirected_to_login(client, events):
 
 
 def test_channel_key_is_shown_once_and_hash_never(admin_client):
-    response = admin_client.post(url("channelkey_add"), {"name": "pos-1", "channel": "store", "is_active": "on"},
-                                 follow=True)
+    response = admin_client.post(
+        url("channelkey_add"), {"name": "pos-1", "channel": "store", "is_active": "on"}, follow=True
+    )
     assert response.status_code == 200
     page = response.content.decode()
     raw = re.search(r'class="ecom-ai-raw-key">(eai_[^<]+)<', page).group(1)
@@ -187,8 +204,9 @@ def test_channel_key_revoke_and_rotate(admin_client):
 
 def test_export_user_data_downloads_json(admin_client, events):
     identity = VisitorIdentity.objects.create(visitor_key="vis-a", user_key="u1")
-    response = admin_client.post(url("visitoridentity_changelist"),
-                                 {"action": "export_user_data", "_selected_action": [identity.pk]})
+    response = admin_client.post(
+        url("visitoridentity_changelist"), {"action": "export_user_data", "_selected_action": [identity.pk]}
+    )
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     assert 'filename="ecom_ai-user-u1.json"' in response["Content-Disposition"]
@@ -202,8 +220,9 @@ def test_export_user_data_downloads_json(admin_client, events):
 def test_export_of_several_users(admin_client, events):
     a = VisitorIdentity.objects.create(visitor_key="vis-a", user_key="u1")
     b = VisitorIdentity.objects.create(visitor_key="vis-b", user_key="u2")
-    response = admin_client.post(url("visitoridentity_changelist"),
-                                 {"action": "export_user_data", "_selected_action": [a.pk, b.pk]})
+    response = admin_client.post(
+        url("visitoridentity_changelist"), {"action": "export_user_data", "_selected_action": [a.pk, b.pk]}
+    )
     assert sorted(u["user_key"] for u in json.loads(response.content)["users"]) == ["u1", "u2"]
 
 
@@ -216,8 +235,9 @@ def test_erase_user_data_asks_for_confirmation_then_erases(admin_client, events)
     assert "Yes, erase their data" in page and "u1" in page
     assert Event.objects.filter(user_key="u1").count() == 2  # nothing erased yet
 
-    response = admin_client.post(changelist, {"action": "erase_user_data", "_selected_action": [identity.pk],
-                                              "post": "yes"}, follow=True)
+    response = admin_client.post(
+        changelist, {"action": "erase_user_data", "_selected_action": [identity.pk], "post": "yes"}, follow=True
+    )
     assert response.status_code == 200
     assert "Erased the data of 1 user" in response.content.decode()
     assert not Event.objects.filter(user_key="u1").exists()
@@ -253,8 +273,9 @@ def test_item_admin_filters_search_and_sync_action(admin_client, make_product):
     Product.objects.filter(pk=shoe.pk).update(title="Renamed Shoe")
     Product.objects.filter(pk=hat.pk)._raw_delete(Product.objects.db)
     items = Item.objects.filter(key__in=[str(shoe.pk), str(hat.pk)])
-    response = admin_client.post(changelist, {"action": "sync_from_shop",
-                                              "_selected_action": [i.pk for i in items]}, follow=True)
+    response = admin_client.post(
+        changelist, {"action": "sync_from_shop", "_selected_action": [i.pk for i in items]}, follow=True
+    )
     assert "Synced from the shop: 1 updated, 1 deactivated" in response.content.decode()
     assert Item.objects.get(key=str(shoe.pk)).title == "Renamed Shoe"
     assert listed({"is_active__exact": "0"}) == {str(hat.pk)}

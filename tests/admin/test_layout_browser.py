@@ -6,6 +6,7 @@ long texts where they occur in real shops; it asserts that neither the page nor 
 table scrolls sideways, and saves a screenshot of each page (``ECOM_AI_SCREENSHOTS`` names the
 folder; a temporary one otherwise).
 """
+
 import os
 import re
 import tempfile
@@ -44,8 +45,18 @@ def shop_data(settings, tmp_path):
     """A tiny seeded sandbox, plus what the seed leaves empty: a long conversation, an experiment,
     rules, list entries, channel keys, model versions and training runs (one running)."""
     from ecom_ai.models import (
-        ChannelKey, Conversation, Experiment, FraudListEntry, FraudRule, Message, ModelVersion, Placement,
-        PlacementRule, RecommendationList, TrainingRun, Variant,
+        ChannelKey,
+        Conversation,
+        Experiment,
+        FraudListEntry,
+        FraudRule,
+        Message,
+        ModelVersion,
+        Placement,
+        PlacementRule,
+        RecommendationList,
+        TrainingRun,
+        Variant,
     )
     from ecom_ai.recommend import service
 
@@ -54,39 +65,84 @@ def shop_data(settings, tmp_path):
     call_command("sandbox_seed", *TINY, stdout=StringIO())
     service.ensure_default_placements()
     home = Placement.objects.get(slug="home")
-    PlacementRule.objects.create(placement=home, action="pin", item_key="1", position=1,
-                                 note="Summer campaign: keep the bestseller first until the end of August")
-    PlacementRule.objects.create(placement=home, action="boost", category="Audio", weight=2.5,
-                                 starts_at=timezone.now(), ends_at=timezone.now() + timedelta(days=30))
+    PlacementRule.objects.create(
+        placement=home,
+        action="pin",
+        item_key="1",
+        position=1,
+        note="Summer campaign: keep the bestseller first until the end of August",
+    )
+    PlacementRule.objects.create(
+        placement=home,
+        action="boost",
+        category="Audio",
+        weight=2.5,
+        starts_at=timezone.now(),
+        ends_at=timezone.now() + timedelta(days=30),
+    )
     experiment = Experiment.objects.create(placement=home, name="For-you model against trending", status="running")
     for name, strategy in (("control", "trending"), ("model", "for_you")):
         variant = Variant.objects.create(experiment=experiment, name=name, strategy=strategy)
         for i in range(12):
-            RecommendationList.objects.create(placement=home, variant=variant, visitor_key=f"{name}-visitor-{i:04d}",
-                                              items=[{"key": str(k)} for k in range(8)], clicks=i % 3,
-                                              add_to_carts=i % 2, purchases=i % 4 == 0)
-    FraudRule.objects.create(name="Big foreign order", condition="amount > 500 and ip_country != shipping_country",
-                             action="review", description="Large orders shipped abroad from another country's IP")
-    FraudListEntry.objects.create(kind="email", list="block", value="someone.with.a.very.long.address@example.com",
-                                  note="Chargeback in 2025; the same card was used on three other accounts")
+            RecommendationList.objects.create(
+                placement=home,
+                variant=variant,
+                visitor_key=f"{name}-visitor-{i:04d}",
+                items=[{"key": str(k)} for k in range(8)],
+                clicks=i % 3,
+                add_to_carts=i % 2,
+                purchases=i % 4 == 0,
+            )
+    FraudRule.objects.create(
+        name="Big foreign order",
+        condition="amount > 500 and ip_country != shipping_country",
+        action="review",
+        description="Large orders shipped abroad from another country's IP",
+    )
+    FraudListEntry.objects.create(
+        kind="email",
+        list="block",
+        value="someone.with.a.very.long.address@example.com",
+        note="Chargeback in 2025; the same card was used on three other accounts",
+    )
     ChannelKey.create_with_key(name="Flagship store tills (POS integration, Berlin)", channel="store")
-    conversation = Conversation.objects.create(visitor_key="v" * 32, user_key="7", status="handed_off",
-                                               handoff_reason="asked for a human")
+    conversation = Conversation.objects.create(
+        visitor_key="v" * 32, user_key="7", status="handed_off", handoff_reason="asked for a human"
+    )
     for i in range(63):
-        Message.objects.create(conversation=conversation, sender="shopper" if i % 2 else "bot",
-                               text=f"Message {i}: " + "where is my parcel, it was due on Tuesday? " * (1 + i % 4))
+        Message.objects.create(
+            conversation=conversation,
+            sender="shopper" if i % 2 else "bot",
+            text=f"Message {i}: " + "where is my parcel, it was due on Tuesday? " * (1 + i % 4),
+        )
     kinds = [("fraud", "active"), ("fraud", "retired"), ("recommender", "ready")]
     for number, (kind, status) in enumerate(kinds, start=1):
-        version = ModelVersion.objects.create(kind=kind, number=number, status=status,
-                                              metrics={"roc_auc": 0.39973557306193974, "ndcg@10": 0.2154,
-                                                       "events": 113702, "labelled_orders": 563},
-                                              params={"epochs": 30, "hidden": 64, "notes": "x" * 200})
-        TrainingRun.objects.create(kind=kind, version=version, status="succeeded", percent=100, epoch=20,
-                                   total_epochs=30, loss=0.123,
-                                   history=[{"epoch": e, "loss": 1 / e, "ndcg@10": 0.1 + e / 100}
-                                            for e in range(1, 21)])
-    TrainingRun.objects.create(kind="intent", status="running", percent=40, epoch=4, total_epochs=10, loss=0.5,
-                               history=[{"epoch": e, "loss": 1 / e} for e in range(1, 5)])
+        version = ModelVersion.objects.create(
+            kind=kind,
+            number=number,
+            status=status,
+            metrics={"roc_auc": 0.39973557306193974, "ndcg@10": 0.2154, "events": 113702, "labelled_orders": 563},
+            params={"epochs": 30, "hidden": 64, "notes": "x" * 200},
+        )
+        TrainingRun.objects.create(
+            kind=kind,
+            version=version,
+            status="succeeded",
+            percent=100,
+            epoch=20,
+            total_epochs=30,
+            loss=0.123,
+            history=[{"epoch": e, "loss": 1 / e, "ndcg@10": 0.1 + e / 100} for e in range(1, 21)],
+        )
+    TrainingRun.objects.create(
+        kind="intent",
+        status="running",
+        percent=40,
+        epoch=4,
+        total_epochs=10,
+        loss=0.5,
+        history=[{"epoch": e, "loss": 1 / e} for e in range(1, 5)],
+    )
     return {"home": home, "experiment": experiment, "conversation": conversation}
 
 
@@ -98,8 +154,9 @@ def _admin_pages(page, base):
     pages = list(changelists)
     for changelist in changelists:
         page.goto(base + changelist)
-        links = page.eval_on_selector_all("#result_list tbody tr a[href]",
-                                          "els => els.map(e => e.getAttribute('href'))")
+        links = page.eval_on_selector_all(
+            "#result_list tbody tr a[href]", "els => els.map(e => e.getAttribute('href'))"
+        )
         change = next((h for h in links if h.startswith(changelist) and h.endswith("/change/")), None)
         if change:
             pages.append(change)
@@ -112,8 +169,9 @@ def _check(page, url, name, folder, problems):
     found = page.evaluate(OVERFLOW_JS)
     page.screenshot(path=os.path.join(folder, re.sub(r"[^\w.-]+", "_", name).strip("_") + ".png"), full_page=True)
     if found["page"] > found["inner"] or found["boxes"]:
-        problems.append(f"{name}: page {found['page']} px for a {found['inner']} px window; scrolling boxes "
-                        f"{found['boxes']}")
+        problems.append(
+            f"{name}: page {found['page']} px for a {found['inner']} px window; scrolling boxes {found['boxes']}"
+        )
     return found
 
 
@@ -178,8 +236,14 @@ def test_sandbox_shop_pages_fit_a_phone(page, live_server, shop_data, screenshot
     page.set_viewport_size(PHONE)
     product = Product.objects.order_by("pk").first()
     category = Category.objects.order_by("pk").first()
-    urls = ["/", reverse("shop:category", args=[category.slug]), reverse("shop:product", args=[product.slug]),
-            reverse("shop:search") + "?q=a", reverse("shop:login"), reverse("shop:signup")]
+    urls = [
+        "/",
+        reverse("shop:category", args=[category.slug]),
+        reverse("shop:product", args=[product.slug]),
+        reverse("shop:search") + "?q=a",
+        reverse("shop:login"),
+        reverse("shop:signup"),
+    ]
     problems = []
     for url in urls:
         _check(page, live_server.url + url, "shop" + url, screenshots, problems)
@@ -195,8 +259,9 @@ def test_sandbox_shop_pages_fit_a_phone(page, live_server, shop_data, screenshot
     order = Order.objects.exclude(user=None).order_by("pk").first()
     client = Client()
     client.force_login(get_user_model().objects.get(pk=order.user_id))
-    page.context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
-                               "url": live_server.url}])
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
     for url in ("/", reverse("shop:my_orders"), reverse("shop:order", args=[order.number]), reverse("shop:cart")):
         _check(page, live_server.url + url, "shop-customer" + url, screenshots, problems)
     assert not problems, "\n".join(problems) + f"\nscreenshots: {screenshots}"

@@ -1,4 +1,5 @@
 """The API's documentation served by ecom_ai.urls: schema, Swagger UI, ReDoc; staff only by default."""
+
 import json
 
 import pytest
@@ -61,7 +62,8 @@ def test_schema_has_ecom_ai_endpoints_only_with_consistent_operation_ids(admin_c
 
 
 def test_check_warns_without_drf_spectacular(settings):
-    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS
-                               if app not in ("drf_spectacular", "drf_spectacular_sidecar")]
+    settings.INSTALLED_APPS = [
+        app for app in settings.INSTALLED_APPS if app not in ("drf_spectacular", "drf_spectacular_sidecar")
+    ]
     messages = checks.run_checks(tags=[checks.Tags.compatibility])
     assert "ecom_ai.W020" in {m.id for m in messages}

@@ -13,6 +13,7 @@ docs/reliability.md records a larger run. Schema-valid requests the API still re
 (``positive_data_acceptance``: constraints a JSON schema cannot state, like "at most 300 s
 ahead of the server clock") are counted and printed, not failed.
 """
+
 from __future__ import annotations
 
 import collections
@@ -40,8 +41,14 @@ pytestmark = pytest.mark.django_db
 
 SCHEMA_URL = "/ecom-ai/api/schema/"
 EXAMPLES = int(os.environ.get("ECOM_AI_SCHEMATHESIS_EXAMPLES", "5"))
-REQUIRED_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-                   response_schema_conformance, response_headers_conformance, negative_data_rejection]
+REQUIRED_CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+    negative_data_rejection,
+]
 CSRF = "a" * 32
 
 
@@ -100,16 +107,20 @@ def some_rows(db):
     from ecom_ai.models import TrainingRun
 
     for i in range(3):
-        assess_facts(OrderFacts(order_key=f"o-{i}", number=f"N{i}", email=f"c{i}@example.com",
-                                amount=Decimal("10.00"), currency="USD"))
+        assess_facts(
+            OrderFacts(
+                order_key=f"o-{i}", number=f"N{i}", email=f"c{i}@example.com", amount=Decimal("10.00"), currency="USD"
+            )
+        )
     TrainingRun.objects.create(kind="cooccurrence")
 
 
 def run_operation(operation, auth_name: str, headers: dict, cookies: dict, mode, examples: int, stats: dict) -> None:
     """``examples`` generated requests to one operation, one auth mode, one generation mode."""
 
-    @hypothesis_settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-                         suppress_health_check=list(HealthCheck))
+    @hypothesis_settings(
+        max_examples=examples, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    )
     @given(case=operation.as_strategy(generation_mode=mode))
     def check(case):
         stats["cases"] += 1
@@ -137,8 +148,13 @@ def run_schemathesis(app, auth_modes, examples: int) -> dict:
     # the auth modes give the credentials; query parameters the API does not know are ignored
     # (as DRF does), not refused, so negative cases do not add them
     schema.config.generation.update(with_security_parameters=False, allow_extra_parameters=False)
-    stats = {"cases": 0, "by_status": collections.Counter(), "failures": collections.defaultdict(list),
-             "rejected_positive": collections.Counter(), "operations": 0}
+    stats = {
+        "cases": 0,
+        "by_status": collections.Counter(),
+        "failures": collections.defaultdict(list),
+        "rejected_positive": collections.Counter(),
+        "operations": 0,
+    }
     for result in schema.get_all_operations():
         operation = result.ok()
         if not operation.path.startswith("/ecom-ai/api/v1/"):
@@ -152,9 +168,11 @@ def run_schemathesis(app, auth_modes, examples: int) -> dict:
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(wsgi_app, auth_modes, some_rows):
     stats = run_schemathesis(wsgi_app, auth_modes, EXAMPLES)
-    print(f"\nschemathesis: {stats['operations']} operations, {stats['cases']} requests, "
-          f"statuses {dict(sorted(stats['by_status'].items()))}, "
-          f"schema-valid requests refused: {dict(stats['rejected_positive'])}")
+    print(
+        f"\nschemathesis: {stats['operations']} operations, {stats['cases']} requests, "
+        f"statuses {dict(sorted(stats['by_status'].items()))}, "
+        f"schema-valid requests refused: {dict(stats['rejected_positive'])}"
+    )
     assert stats["operations"] >= 8
     assert stats["cases"] >= stats["operations"] * len(auth_modes) * 2
     assert not any(500 <= code < 600 and code != 503 for code in stats["by_status"])

@@ -1,4 +1,5 @@
 """The ingestion benchmark still runs end to end (tiny sizes), on a throwaway database."""
+
 import os
 import subprocess
 import sys
@@ -10,9 +11,24 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_ingest_benchmark_runs_and_prints_its_table():
     db = "postgres" if os.environ.get("ECOM_AI_TEST_DB") == "postgres" else "sqlite"
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "ingest.py"), "--db", db, "--events", "200", "--batch-size", "100",
-         "--grow-to", "1000", "--rounds", "1"],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "ingest.py"),
+            "--db",
+            db,
+            "--events",
+            "200",
+            "--batch-size",
+            "100",
+            "--grow-to",
+            "1000",
+            "--rounds",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
@@ -22,6 +38,11 @@ def test_ingest_benchmark_runs_and_prints_its_table():
 
 
 def test_ingest_benchmark_rejects_bad_arguments():
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "ingest.py"), "--modes", "fax"],
-                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "ingest.py"), "--modes", "fax"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert done.returncode == 2 and "--modes takes http, client and/or raw" in done.stderr

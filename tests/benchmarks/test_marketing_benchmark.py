@@ -1,4 +1,5 @@
 """benchmarks/marketing.py's protocol helpers on tiny arrays (the real run is `make bench`-sized)."""
+
 import numpy as np
 
 from benchmarks.marketing import choose, ips_value, t_interval

@@ -1,4 +1,5 @@
 """The recommendation benchmark's loaders and its end-to-end run on a tiny generated dataset."""
+
 import gzip
 import json
 import subprocess
@@ -26,12 +27,14 @@ def test_sasrec_text_format(tmp_path):
 
 def test_csv_with_column_mapping_time_and_events(tmp_path):
     path = tmp_path / "log.csv"
-    path.write_text("uid,sku,ts,type,title\n"
-                    "a,x,3,view,X thing\n"  # out of order: sorted by time
-                    "a,y,1,view,Y thing\n"
-                    "a,y,2,buy,Y thing\n"  # consecutive repeat of y: one step, strongest type
-                    "a,z,4,cart,Z thing\n"
-                    "b,x,1,view,X thing\n")
+    path.write_text(
+        "uid,sku,ts,type,title\n"
+        "a,x,3,view,X thing\n"  # out of order: sorted by time
+        "a,y,1,view,Y thing\n"
+        "a,y,2,buy,Y thing\n"  # consecutive repeat of y: one step, strongest type
+        "a,z,4,cart,Z thing\n"
+        "b,x,1,view,X thing\n"
+    )
     ds = datasets.load("csv", str(path), "user=uid,item=sku,time=ts,event=type,text=title", "view,cart,buy")
     assert len(ds.items) == 1
     assert [ds.item_keys[c - 1] for c in ds.items[0]] == ["y", "x", "z"]
@@ -51,9 +54,25 @@ def run_on_a_cycle(tmp_path, *args, params=("epochs=20", "eval_every=5", "hidden
     out = tmp_path / "rows.json"
     param_args = [arg for value in params for arg in ("--param", value)]
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "recommend.py"), "--dataset", "txt", "--path", str(path),
-         "--threads", "1", *param_args, "--json", str(out), *args],
-        capture_output=True, text=True, timeout=600, cwd=ROOT)
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "recommend.py"),
+            "--dataset",
+            "txt",
+            "--path",
+            str(path),
+            "--threads",
+            "1",
+            *param_args,
+            "--json",
+            str(out),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
     if check:
         assert done.returncode == 0, done.stderr[-3000:]
     return done, json.loads(out.read_text()) if out.exists() else []
@@ -91,6 +110,19 @@ def test_an_unknown_parameter_is_refused_with_a_suggestion(tmp_path):
 
 def test_a_failing_model_makes_the_run_fail(tmp_path):
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "recommend.py"), "--dataset", "txt", "--path",
-         str(tmp_path / "missing.txt"), "--models", "popularity"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "recommend.py"),
+            "--dataset",
+            "txt",
+            "--path",
+            str(tmp_path / "missing.txt"),
+            "--models",
+            "popularity",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     assert done.returncode == 1 and "popularity FAILED" in done.stderr

@@ -9,11 +9,26 @@ from shop.models import Category, Product
 GADGET_SETTINGS = {
     "PRODUCT_MODEL": "testapp.Gadget",
     "ORDER_MODEL": "testapp.Purchase",
-    "PRODUCT_FIELDS": {"title": "name", "text": "blurb", "category": "family", "price": "cost",
-                       "in_stock": "available"},
-    "ORDER_FIELDS": {"number": "ref", "user": "buyer", "email": "contact_email", "total": "amount",
-                     "created_at": "placed", "lines": "items.all", "line_product": "gadget",
-                     "line_quantity": "qty", "status": None, "currency": None, "line_price": None},
+    "PRODUCT_FIELDS": {
+        "title": "name",
+        "text": "blurb",
+        "category": "family",
+        "price": "cost",
+        "in_stock": "available",
+    },
+    "ORDER_FIELDS": {
+        "number": "ref",
+        "user": "buyer",
+        "email": "contact_email",
+        "total": "amount",
+        "created_at": "placed",
+        "lines": "items.all",
+        "line_product": "gadget",
+        "line_quantity": "qty",
+        "status": None,
+        "currency": None,
+        "line_price": None,
+    },
 }
 
 
@@ -31,7 +46,14 @@ def make_product(db):
         counter["n"] += 1
         cat, _ = Category.objects.get_or_create(name=category, defaults={"slug": category.lower()})
         title = title or f"Product {counter['n']}"
-        return Product.objects.create(category=cat, title=title, slug=slugify(f"p-{counter['n']}-{title}")[:50],
-                                      description=f"About {title}", price=Decimal(price), stock=stock, **kwargs)
+        return Product.objects.create(
+            category=cat,
+            title=title,
+            slug=slugify(f"p-{counter['n']}-{title}")[:50],
+            description=f"About {title}",
+            price=Decimal(price),
+            stock=stock,
+            **kwargs,
+        )
 
     return make

@@ -1,4 +1,5 @@
 """The default adapter against the sandbox shop (integer keys) and a UUID-keyed host app."""
+
 import uuid
 from decimal import Decimal
 
@@ -26,8 +27,7 @@ def test_item_record_of_sandbox_product(make_product):
     product = make_product(title="Blue Hat", category="Hats", price="5.5", stock=0)
     record = get_adapter().item_record(product)
     assert record.key == str(product.pk)
-    assert (record.title, record.category, record.price, record.in_stock) == ("Blue Hat", "Hats", Decimal("5.5"),
-                                                                               False)
+    assert (record.title, record.category, record.price, record.in_stock) == ("Blue Hat", "Hats", Decimal("5.5"), False)
     assert record.text == "About Blue Hat"
 
 
@@ -43,7 +43,13 @@ def test_item_record_of_uuid_gadget(gadget_settings):
     record = get_adapter().item_record(g)
     assert record.key == str(g.uid)
     assert (record.title, record.text, record.category, record.price, record.in_stock, record.url) == (
-        "Drone", "Flies", "Toys", Decimal("99.50"), True, f"/gadgets/{g.uid}/")
+        "Drone",
+        "Flies",
+        "Toys",
+        Decimal("99.50"),
+        True,
+        f"/gadgets/{g.uid}/",
+    )
 
 
 def test_get_products_with_uuid_keys(gadget_settings):
@@ -57,17 +63,24 @@ def test_get_products_with_uuid_keys(gadget_settings):
 def test_order_record_of_uuid_purchase(gadget_settings):
     user = get_user_model().objects.create_user("ann", email="ann@example.com")
     g1, g2 = Gadget.objects.create(name="A"), Gadget.objects.create(name="B")
-    purchase = Purchase.objects.create(ref="P-1", buyer=user, contact_email="orders@ann.example",
-                                       amount=Decimal("30.00"))
+    purchase = Purchase.objects.create(
+        ref="P-1", buyer=user, contact_email="orders@ann.example", amount=Decimal("30.00")
+    )
     PurchaseLine.objects.create(purchase=purchase, gadget=g1, qty=2)
     PurchaseLine.objects.create(purchase=purchase, gadget=g2, qty=1)
     record = get_adapter().order_record(purchase)
     assert record.key == str(purchase.uid)
     assert (record.number, record.user_key, record.email, record.total) == (
-        "P-1", str(user.pk), "orders@ann.example", Decimal("30.00"))
+        "P-1",
+        str(user.pk),
+        "orders@ann.example",
+        Decimal("30.00"),
+    )
     assert record.currency == "USD"  # not mapped: the default currency
     assert record.created_at == purchase.placed
-    assert sorted((line.item_key, line.quantity) for line in record.lines) == sorted([(str(g1.uid), 2), (str(g2.uid), 1)])
+    assert sorted((line.item_key, line.quantity) for line in record.lines) == sorted(
+        [(str(g1.uid), 2), (str(g2.uid), 1)]
+    )
     assert all(line.price is None for line in record.lines)
     assert list(get_adapter().user_orders(str(user.pk))) == [purchase]
     assert get_adapter().find_order("P-1") == purchase

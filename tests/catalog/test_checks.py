@@ -1,4 +1,5 @@
 """System checks: every check id fires on its misconfiguration with a message that says what to fix."""
+
 import pytest
 from django.conf import settings
 from django.test import override_settings
@@ -31,17 +32,23 @@ def test_project_settings_are_clean():
     assert run(GADGET_SETTINGS) == []
 
 
-@pytest.mark.parametrize("value, text", [
-    (["not", "a dict"], "ECOM_AI must be a dict, not list"),
-    ({"PRODUCT_MODLE": "shop.Product"}, "'PRODUCT_MODLE'] is not a known setting (see docs/settings.md). Did you mean 'PRODUCT_MODEL'?"),
-    ({"MAX_BATCH_SIZE": "500"}, "'MAX_BATCH_SIZE'] must be int, got str '500'"),
-    ({"TRACK_STAFF": 1}, "'TRACK_STAFF'] must be bool"),
-    ({"MAX_BATCH_SIZE": True}, "'MAX_BATCH_SIZE'] must be int, got bool"),
-    ({"MAX_BATCH_SIZE": 0}, "must be between 1 and 100000"),
-    ({"PRODUCT_FIELDS": ["title"]}, "'PRODUCT_FIELDS'] must be dict"),
-    ({"PRODUCT_FIELDS": {"titel": "name"}}, "unknown field name(s) 'titel' (known: title, text"),
-    ({"ORDER_FIELDS": {"total": 3}}, "attribute path (str) or None; not so for 'total'"),
-])
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (["not", "a dict"], "ECOM_AI must be a dict, not list"),
+        (
+            {"PRODUCT_MODLE": "shop.Product"},
+            "'PRODUCT_MODLE'] is not a known setting (see docs/settings.md). Did you mean 'PRODUCT_MODEL'?",
+        ),
+        ({"MAX_BATCH_SIZE": "500"}, "'MAX_BATCH_SIZE'] must be int, got str '500'"),
+        ({"TRACK_STAFF": 1}, "'TRACK_STAFF'] must be bool"),
+        ({"MAX_BATCH_SIZE": True}, "'MAX_BATCH_SIZE'] must be int, got bool"),
+        ({"MAX_BATCH_SIZE": 0}, "must be between 1 and 100000"),
+        ({"PRODUCT_FIELDS": ["title"]}, "'PRODUCT_FIELDS'] must be dict"),
+        ({"PRODUCT_FIELDS": {"titel": "name"}}, "unknown field name(s) 'titel' (known: title, text"),
+        ({"ORDER_FIELDS": {"total": 3}}, "attribute path (str) or None; not so for 'total'"),
+    ],
+)
 def test_e001_bad_settings(value, text):
     messages = run(value)
     errors = only(messages, "ecom_ai.E001")
@@ -113,31 +120,42 @@ def test_w002_no_product_model():
 
 
 def test_w003_unmapped_product_default_that_does_not_fit():
-    partial = {"PRODUCT_MODEL": "testapp.Gadget", "PRODUCT_FIELDS": {"title": "name", "price": "cost",
-                                                                     "in_stock": "available", "text": None}}
+    partial = {
+        "PRODUCT_MODEL": "testapp.Gadget",
+        "PRODUCT_FIELDS": {"title": "name", "price": "cost", "in_stock": "available", "text": None},
+    }
     [warning] = only(run(partial), "ecom_ai.W003")
-    assert warning.msg == ("ECOM_AI['PRODUCT_FIELDS']['category'] is not set and its default 'category.name' does not "
-                           "fit testapp.Gadget: Gadget has no field or attribute 'category', so each item gets no "
-                           "category value from your products.")
-    assert "Add \"category\": \"<field of testapp.Gadget>\"" in warning.hint
+    assert warning.msg == (
+        "ECOM_AI['PRODUCT_FIELDS']['category'] is not set and its default 'category.name' does not "
+        "fit testapp.Gadget: Gadget has no field or attribute 'category', so each item gets no "
+        "category value from your products."
+    )
+    assert 'Add "category": "<field of testapp.Gadget>"' in warning.hint
     assert "ecom_ai.E004" not in ids(run(partial))
     # mapping it to None silences the warning
-    assert "ecom_ai.W003" not in ids(run({**partial, "PRODUCT_FIELDS": {**partial["PRODUCT_FIELDS"], "category": None}}))
+    assert "ecom_ai.W003" not in ids(
+        run({**partial, "PRODUCT_FIELDS": {**partial["PRODUCT_FIELDS"], "category": None}})
+    )
 
 
 def test_w004_no_availability_at_all():
     # the default 'in_stock' does not fit Gadget: no item could ever be recommended
-    partial = {"PRODUCT_MODEL": "testapp.Gadget", "PRODUCT_FIELDS": {"title": "name", "category": "family",
-                                                                     "price": "cost", "text": "blurb"}}
+    partial = {
+        "PRODUCT_MODEL": "testapp.Gadget",
+        "PRODUCT_FIELDS": {"title": "name", "category": "family", "price": "cost", "text": "blurb"},
+    }
     [warning] = only(run(partial), "ecom_ai.W004")
-    assert warning.msg.startswith("ECOM_AI['PRODUCT_FIELDS']['in_stock'] is not set and its default 'in_stock' does "
-                                  "not fit testapp.Gadget: Gadget has no field or attribute 'in_stock'")
+    assert warning.msg.startswith(
+        "ECOM_AI['PRODUCT_FIELDS']['in_stock'] is not set and its default 'in_stock' does "
+        "not fit testapp.Gadget: Gadget has no field or attribute 'in_stock'"
+    )
     assert "items get no in_stock value, a missing availability means 'not available'" in warning.msg
     assert "override is_available(product)" in warning.hint
     assert "ecom_ai.W003" not in ids(run(partial))  # one warning for one cause
     # mapped to None on purpose: still no availability
-    [warning] = only(run({**partial, "PRODUCT_FIELDS": {**partial["PRODUCT_FIELDS"], "in_stock": None}}),
-                     "ecom_ai.W004")
+    [warning] = only(
+        run({**partial, "PRODUCT_FIELDS": {**partial["PRODUCT_FIELDS"], "in_stock": None}}), "ecom_ai.W004"
+    )
     assert "['in_stock'] is None" in warning.msg
     # an adapter that decides availability itself needs no field
     assert "ecom_ai.W004" not in ids(run({**partial, "ADAPTER": "tests.catalog.test_checks.AlwaysAvailable"}))
@@ -151,8 +169,11 @@ class AlwaysAvailable(DefaultShopAdapter):
 
 # --- ORDER_FIELDS: every default is checked against the host's order (and line) model ---------
 
-SANDBOX_NAMES_ON_GADGETS = {"PRODUCT_MODEL": "testapp.Gadget", "ORDER_MODEL": "testapp.Purchase",
-                            "PRODUCT_FIELDS": GADGET_SETTINGS["PRODUCT_FIELDS"]}
+SANDBOX_NAMES_ON_GADGETS = {
+    "PRODUCT_MODEL": "testapp.Gadget",
+    "ORDER_MODEL": "testapp.Purchase",
+    "PRODUCT_FIELDS": GADGET_SETTINGS["PRODUCT_FIELDS"],
+}
 
 
 def test_order_defaults_that_do_not_fit_are_reported():
@@ -163,33 +184,49 @@ def test_order_defaults_that_do_not_fit_are_reported():
     assert warnings["total"].msg == (
         "ECOM_AI['ORDER_FIELDS']['total'] is not set and its default 'total' does not fit testapp.Purchase: "
         "Purchase has no field or attribute 'total', so fraud scoring sees no amount (every order is 'amount "
-        "missing' and goes to review) and chat answers give no total.")
-    assert "Add \"total\": \"<field of testapp.Purchase>\"" in warnings["total"].hint
+        "missing' and goes to review) and chat answers give no total."
+    )
+    assert 'Add "total": "<field of testapp.Purchase>"' in warnings["total"].hint
     errors = {m.msg.split("]")[1].strip("['"): m for m in only(messages, "ecom_ai.E007")}
     assert set(errors) == {"number", "user", "created_at"}
     assert errors["created_at"].msg.startswith(
         "ECOM_AI['ORDER_FIELDS']['created_at'] is not set and its default 'created_at' is not a database field of "
-        "testapp.Purchase (Purchase has no field or attribute 'created_at'): a customer's orders are sorted by it")
+        "testapp.Purchase (Purchase has no field or attribute 'created_at'): a customer's orders are sorted by it"
+    )
     assert "'date_placed'" in errors["created_at"].hint
 
 
 def test_order_line_defaults_are_checked_on_the_line_model():
-    fields = {"number": "ref", "user": "buyer", "email": "contact_email", "total": "amount", "created_at": "placed",
-              "lines": "items.all", "status": None, "currency": None}
+    fields = {
+        "number": "ref",
+        "user": "buyer",
+        "email": "contact_email",
+        "total": "amount",
+        "created_at": "placed",
+        "lines": "items.all",
+        "status": None,
+        "currency": None,
+    }
     messages = run({**SANDBOX_NAMES_ON_GADGETS, "ORDER_FIELDS": fields})
     warnings = only(messages, "ecom_ai.W005")
     assert sorted(w.msg.split("]")[1].strip("['") for w in warnings) == ["line_price", "line_product", "line_quantity"]
     assert "fits" not in " ".join(w.msg for w in warnings)
-    assert any("testapp.PurchaseLine: PurchaseLine has no field or attribute 'price', so purchase events carry no "
-               "value" in w.msg for w in warnings)
+    assert any(
+        "testapp.PurchaseLine: PurchaseLine has no field or attribute 'price', so purchase events carry no "
+        "value" in w.msg
+        for w in warnings
+    )
     assert "ecom_ai.E007" not in ids(messages)
 
 
 def test_e007_query_fields_must_be_database_fields():
     fields = {**GADGET_SETTINGS["ORDER_FIELDS"], "created_at": "placed.date"}  # a method of the datetime
     [error] = only(run({**GADGET_SETTINGS, "ORDER_FIELDS": fields}), "ecom_ai.E007")
-    assert error.msg.startswith("ECOM_AI['ORDER_FIELDS']['created_at'] = 'placed.date' is not a database field of "
-                                "testapp.Purchase: a customer's orders are sorted by it")
+    assert error.msg.startswith(
+        "ECOM_AI['ORDER_FIELDS']['created_at'] = 'placed.date' is not a database field of "
+        "testapp.Purchase: a customer's orders are sorted by it"
+    )
     # None is allowed: the orders are then sorted by primary key
-    assert "ecom_ai.E007" not in ids(run({**GADGET_SETTINGS,
-                                          "ORDER_FIELDS": {**GADGET_SETTINGS["ORDER_FIELDS"], "created_at": None}}))
+    assert "ecom_ai.E007" not in ids(
+        run({**GADGET_SETTINGS, "ORDER_FIELDS": {**GADGET_SETTINGS["ORDER_FIELDS"], "created_at": None}})
+    )

@@ -1,6 +1,7 @@
 """Price, stock and category kept on related host models (as django-oscar keeps them on stock
 records and category links): prefetched catalog sync, re-sync of the owning items on commit,
 and "missing availability means not available"."""
+
 from decimal import Decimal
 
 import pytest
@@ -31,8 +32,13 @@ class OfferAdapter(DefaultShopAdapter):
 RELATED_SETTINGS = {
     "ADAPTER": "tests.catalog.test_related_sync.OfferAdapter",
     "PRODUCT_MODEL": "testapp.Gadget",
-    "PRODUCT_FIELDS": {"title": "name", "text": "blurb", "category": "tags.first.name",
-                       "price": "offers.first.price", "in_stock": "offers.first.stock"},
+    "PRODUCT_FIELDS": {
+        "title": "name",
+        "text": "blurb",
+        "category": "tags.first.name",
+        "price": "offers.first.price",
+        "in_stock": "offers.first.stock",
+    },
 }
 
 
@@ -86,8 +92,9 @@ def test_first_on_a_prefetched_manager_follows_the_primary_key(related_settings)
     assert get_adapter().product_field(product, "price") == Decimal("10.00")
 
 
-def test_related_changes_resync_the_owning_items_once_on_commit(related_settings, monkeypatch,
-                                                                django_capture_on_commit_callbacks):
+def test_related_changes_resync_the_owning_items_once_on_commit(
+    related_settings, monkeypatch, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):  # "committed" set-up
         gadgets, tag = make_gadgets(3)
     calls = []
@@ -137,8 +144,9 @@ def test_related_sync_runs_at_once_outside_a_transaction(related_settings, trans
     assert (item.in_stock, item.price) == (False, Decimal("1.50"))
 
 
-def test_a_failing_related_sync_never_breaks_the_commit(related_settings, monkeypatch,
-                                                        django_capture_on_commit_callbacks, caplog):
+def test_a_failing_related_sync_never_breaks_the_commit(
+    related_settings, monkeypatch, django_capture_on_commit_callbacks, caplog
+):
     with django_capture_on_commit_callbacks(execute=True):
         [gadget], _ = make_gadgets(1)
     monkeypatch.setattr(catalog_sync, "sync_product_pks", lambda pks: 1 / 0)

@@ -1,5 +1,6 @@
 """Catalog search (ecom_ai.catalog.search and the chat's wrapper): price limits in English and
 Chinese applied strictly, relevance ranking, related items only, on a generated catalog."""
+
 from decimal import Decimal
 
 import numpy as np
@@ -33,39 +34,72 @@ def generated_catalog(db):
             for mod in MODS:
                 for _copy in range(2):
                     n += 1
-                    items.append(Item(key=f"k{n}", title=f"{mod} {noun} {n}", category=category,
-                                      text=f"{mod.lower()} {noun.lower()} of our shop",
-                                      price=Decimal(int(rng.integers(10, 300))), in_stock=bool(n % 9),
-                                      url=f"/p/{n}/"))
+                    items.append(
+                        Item(
+                            key=f"k{n}",
+                            title=f"{mod} {noun} {n}",
+                            category=category,
+                            text=f"{mod.lower()} {noun.lower()} of our shop",
+                            price=Decimal(int(rng.integers(10, 300))),
+                            in_stock=bool(n % 9),
+                            url=f"/p/{n}/",
+                        )
+                    )
     # guaranteed fixtures for the assertions below
-    items.append(Item(key="cheap-run", title="Budget Running Shoes", category="Shoes", text="running shoes",
-                      price=Decimal("39.00"), url="/p/cheap-run/"))
-    items.append(Item(key="edge-run", title="Edge Running Shoes", category="Shoes", text="running shoes",
-                      price=Decimal("50.00"), url="/p/edge-run/"))
-    items.append(Item(key="socks", title="Running Socks", category="Sports & Fitness", text="socks for runners",
-                      price=Decimal("12.00")))
+    items.append(
+        Item(
+            key="cheap-run",
+            title="Budget Running Shoes",
+            category="Shoes",
+            text="running shoes",
+            price=Decimal("39.00"),
+            url="/p/cheap-run/",
+        )
+    )
+    items.append(
+        Item(
+            key="edge-run",
+            title="Edge Running Shoes",
+            category="Shoes",
+            text="running shoes",
+            price=Decimal("50.00"),
+            url="/p/edge-run/",
+        )
+    )
+    items.append(
+        Item(
+            key="socks",
+            title="Running Socks",
+            category="Sports & Fitness",
+            text="socks for runners",
+            price=Decimal("12.00"),
+        )
+    )
     Item.objects.bulk_create(items)
     catalog.clear_index()
     yield {item.key: item for item in items}
     catalog.clear_index()
 
 
-@pytest.mark.parametrize("text, low, high, high_inclusive", [
-    ("running shoes under 50", None, "50", False),
-    ("below $50 headphones", None, "50", False),
-    ("anything less than 19.99 dollars", None, "19.99", False),
-    ("headphones up to 80", None, "80", True),
-    ("有没有50元以下的跑步鞋", None, "50", True),
-    ("不超过50的耳机", None, "50", True),
-    ("低于30块的袜子", None, "30", False),
-    ("between 20 and 40", "20", "40", True),
-    ("backpacks from $20 to $40", "20", "40", True),
-    ("20到40元的背包", "20", "40", True),
-    ("bags 30-60", "30", "60", True),
-    ("over 100", "100", None, True),
-    ("100元以上的外套", "100", None, True),
-    ("超过100的耳机", "100", None, True),
-])
+@pytest.mark.parametrize(
+    "text, low, high, high_inclusive",
+    [
+        ("running shoes under 50", None, "50", False),
+        ("below $50 headphones", None, "50", False),
+        ("anything less than 19.99 dollars", None, "19.99", False),
+        ("headphones up to 80", None, "80", True),
+        ("有没有50元以下的跑步鞋", None, "50", True),
+        ("不超过50的耳机", None, "50", True),
+        ("低于30块的袜子", None, "30", False),
+        ("between 20 and 40", "20", "40", True),
+        ("backpacks from $20 to $40", "20", "40", True),
+        ("20到40元的背包", "20", "40", True),
+        ("bags 30-60", "30", "60", True),
+        ("over 100", "100", None, True),
+        ("100元以上的外套", "100", None, True),
+        ("超过100的耳机", "100", None, True),
+    ],
+)
 def test_price_limits_in_english_and_chinese(text, low, high, high_inclusive):
     found, _rest = parse_price(text)
     assert found is not None
@@ -222,8 +256,12 @@ def test_chinese_leftover_words_do_not_dilute_the_match(generated_catalog):
 def test_chinese_catalog_is_matched_by_character_pairs(db):
     from ecom_ai.models import Item
 
-    Item.objects.bulk_create([Item(key="z1", title="轻便跑步鞋", category="鞋", price=Decimal("199")),
-                              Item(key="z2", title="保温水杯", category="运动", price=Decimal("59"))])
+    Item.objects.bulk_create(
+        [
+            Item(key="z1", title="轻便跑步鞋", category="鞋", price=Decimal("199")),
+            Item(key="z2", title="保温水杯", category="运动", price=Decimal("59")),
+        ]
+    )
     catalog.clear_index()
     try:
         assert [hit.key for hit in catalog.search("有没有200元以下的跑步鞋").items] == ["z1"]

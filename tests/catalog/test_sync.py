@@ -1,4 +1,5 @@
 """Catalog sync: signals, bulk sync, command and task, with integer-keyed and UUID-keyed host models."""
+
 from decimal import Decimal
 from io import StringIO
 
@@ -32,7 +33,12 @@ def test_saving_a_product_creates_and_updates_its_item(make_product, synced_keys
     product = make_product(title="Red Shoe", category="Shoes", price="19.90", stock=3)
     item = Item.objects.get(key=str(product.pk))
     assert (item.title, item.category, item.price, item.in_stock, item.is_active) == (
-        "Red Shoe", "Shoes", Decimal("19.90"), True, True)
+        "Red Shoe",
+        "Shoes",
+        Decimal("19.90"),
+        True,
+        True,
+    )
     assert item.text == "About Red Shoe"
     assert synced_keys == [str(product.pk)]
 
@@ -53,8 +59,9 @@ def test_deleting_a_product_deactivates_its_item(make_product, synced_keys):
     assert item.is_active is False
     assert synced_keys[-1] == key
     # saving a product with that key again reactivates it
-    assert sync_item(Product(pk=int(key), title="Back", category=make_product().category, price=1, stock=1,
-                             slug="back")).is_active
+    assert sync_item(
+        Product(pk=int(key), title="Back", category=make_product().category, price=1, stock=1, slug="back")
+    ).is_active
 
 
 def test_remove_item_is_idempotent(make_product):
@@ -162,11 +169,16 @@ def test_task_runs_the_sync(make_product, django_capture_on_commit_callbacks):
 
 def test_uuid_host_model_signals_and_bulk_sync(gadget_settings):
     assert receivers._connected_model is Gadget
-    g = Gadget.objects.create(name="Phone", blurb="A phone", family="Phones", cost=Decimal("199.999"),
-                              available=False)
+    g = Gadget.objects.create(name="Phone", blurb="A phone", family="Phones", cost=Decimal("199.999"), available=False)
     item = Item.objects.get(key=str(g.uid))
     assert (item.title, item.text, item.category, item.price, item.in_stock, item.url) == (
-        "Phone", "A phone", "Phones", Decimal("200.00"), False, f"/gadgets/{g.uid}/")
+        "Phone",
+        "A phone",
+        "Phones",
+        Decimal("200.00"),
+        False,
+        f"/gadgets/{g.uid}/",
+    )
 
     others = [Gadget.objects.create(name=f"G{i}", family="Misc") for i in range(4)]
     Item.objects.all().delete()

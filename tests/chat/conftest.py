@@ -67,17 +67,36 @@ def shop(db):
     User = get_user_model()
     alice = User.objects.create_user("alice", "alice@example.com", "pw")
     bob = User.objects.create_user("bob", "bob@example.com", "pw")
-    alice_order = Order.objects.create(user=alice, email="alice@example.com", total=Decimal("59.90"),
-                                       status="shipped", tracking_number="TRK-ALICE-1")
-    bob_order = Order.objects.create(user=bob, email="bob@example.com", total=Decimal("120.00"), status="paid",
-                                     tracking_number="TRK-BOB-9")
-    guest_order = Order.objects.create(user=None, email="guest@example.com", total=Decimal("15.00"),
-                                       status="delivered")
-    Item.objects.create(key="1", title="Trail Running Shoes", text="Light running shoes for trails.",
-                        category="Shoes", price=Decimal("89.00"), url="/p/trail-running-shoes/")
-    Item.objects.create(key="2", title="Espresso Coffee Maker", text="Makes espresso and cappuccino.",
-                        category="Kitchen", price=Decimal("149.00"), url="/p/espresso/")
-    Item.objects.create(key="3", title="Wool Winter Coat", text="Warm coat for cold winters.",
-                        category="Clothing", price=Decimal("199.00"), in_stock=False, url="/p/coat/")
-    return {"alice": alice, "bob": bob, "alice_order": alice_order, "bob_order": bob_order,
-            "guest_order": guest_order}
+    alice_order = Order.objects.create(
+        user=alice, email="alice@example.com", total=Decimal("59.90"), status="shipped", tracking_number="TRK-ALICE-1"
+    )
+    bob_order = Order.objects.create(
+        user=bob, email="bob@example.com", total=Decimal("120.00"), status="paid", tracking_number="TRK-BOB-9"
+    )
+    guest_order = Order.objects.create(user=None, email="guest@example.com", total=Decimal("15.00"), status="delivered")
+    Item.objects.create(
+        key="1",
+        title="Trail Running Shoes",
+        text="Light running shoes for trails.",
+        category="Shoes",
+        price=Decimal("89.00"),
+        url="/p/trail-running-shoes/",
+    )
+    Item.objects.create(
+        key="2",
+        title="Espresso Coffee Maker",
+        text="Makes espresso and cappuccino.",
+        category="Kitchen",
+        price=Decimal("149.00"),
+        url="/p/espresso/",
+    )
+    Item.objects.create(
+        key="3",
+        title="Wool Winter Coat",
+        text="Warm coat for cold winters.",
+        category="Clothing",
+        price=Decimal("199.00"),
+        in_stock=False,
+        url="/p/coat/",
+    )
+    return {"alice": alice, "bob": bob, "alice_order": alice_order, "bob_order": bob_order, "guest_order": guest_order}

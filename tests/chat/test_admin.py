@@ -1,4 +1,5 @@
 """Chat admin: intents with examples, knowledge base, hand-off inbox, report."""
+
 import pytest
 
 from ecom_ai.chat.service import ChatService
@@ -61,8 +62,9 @@ def test_inbox_lists_handed_off_and_staff_replies(chat_pack, staff_client):
 
 def test_take_over_action_silences_the_bot(chat_pack, staff_client):
     conv = ChatService.start_conversation(visitor_key="v")
-    staff_client.post("/admin/ecom_ai/conversation/?status__exact=bot",
-                      {"action": "take_over", "_selected_action": [conv.pk]})
+    staff_client.post(
+        "/admin/ecom_ai/conversation/?status__exact=bot", {"action": "take_over", "_selected_action": [conv.pk]}
+    )
     conv.refresh_from_db()
     assert conv.status == Conversation.STATUS_HANDED_OFF
     assert ChatService().reply(conv, "hello") is None
@@ -77,7 +79,10 @@ def test_messages_review_list(chat_pack, staff_client):
 def test_train_action_creates_an_active_intent_version(chat_pack, staff_client, settings):
     settings.ECOM_AI = {**settings.ECOM_AI, "TASK_MODE": "inline"}
     intent = Intent.objects.first()
-    with_commit = staff_client.post("/admin/ecom_ai/intent/", {"action": "train_classifier",
-                                                              "_selected_action": [intent.pk]}, follow=True)
+    with_commit = staff_client.post(
+        "/admin/ecom_ai/intent/", {"action": "train_classifier", "_selected_action": [intent.pk]}, follow=True
+    )
     assert with_commit.status_code == 200
-    assert "training requested" in with_commit.content.decode() and "inside this request" in with_commit.content.decode()
+    assert (
+        "training requested" in with_commit.content.decode() and "inside this request" in with_commit.content.decode()
+    )

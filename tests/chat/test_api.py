@@ -1,4 +1,5 @@
 """POST/GET /ecom-ai/api/v1/chat/messages/."""
+
 import pytest
 from django.core.cache import cache
 from django.test import Client
@@ -68,13 +69,16 @@ def test_logged_in_shopper_sees_own_order_and_not_others(chat_pack, shop):
     assert bob.get(URL).json()["messages"] == []
 
 
-@pytest.mark.parametrize("payload, message", [
-    ({}, "'text' field"),
-    ({"text": 5}, "must be a string"),
-    ({"text": "   "}, "empty"),
-    ({"text": "x" * 1001}, "too long"),
-    (["text"], "'text' field"),
-])
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        ({}, "'text' field"),
+        ({"text": 5}, "must be a string"),
+        ({"text": "   "}, "empty"),
+        ({"text": "x" * 1001}, "too long"),
+        (["text"], "'text' field"),
+    ],
+)
 def test_bad_input_is_a_clear_400(chat_pack, payload, message):
     client, token = csrf_client()
     response = post(client, payload, HTTP_X_CSRFTOKEN=token)
@@ -161,8 +165,9 @@ def test_suggestions_come_with_the_off_topic_answer(chat_pack):
     assert data["conversation"]["status"] == "bot"
 
 
-def test_an_old_conversation_does_not_follow_a_logged_in_shopper_into_a_new_session(chat_pack, django_user_model,
-                                                                                  settings):
+def test_an_old_conversation_does_not_follow_a_logged_in_shopper_into_a_new_session(
+    chat_pack, django_user_model, settings
+):
     from datetime import timedelta
 
     from django.utils import timezone

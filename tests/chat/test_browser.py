@@ -1,4 +1,5 @@
 """The chat bubble in a real headless Chromium against the sandbox shop."""
+
 import pytest
 
 from ecom_ai.chat import retrieval

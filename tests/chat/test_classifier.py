@@ -1,5 +1,6 @@
 """Classifier internals: bounded prototypes for the out-of-scope check, the lexical TF-IDF
 part, and loading payloads of the previous format."""
+
 import io
 
 import numpy as np
@@ -17,8 +18,9 @@ def test_out_of_scope_check_cost_does_not_grow_with_the_examples():
         labels = [f"intent{i}" for i in range(3) for _ in range(per_intent)]
         texts = [f"message {n}" for n in range(len(labels))]
         vectors = rng.normal(size=(len(labels), 16)).astype(np.float32)
-        classifier = fit_intent_classifier(texts, labels, encoder_spec=BUILTIN, vectors=vectors, epochs=1,
-                                           lexical=False)
+        classifier = fit_intent_classifier(
+            texts, labels, encoder_spec=BUILTIN, vectors=vectors, epochs=1, lexical=False
+        )
         assert len(classifier.prototypes) <= 3 * MAX_PROTOTYPES_PER_INTENT
         assert set(classifier.prototype_labels.tolist()) == {0, 1, 2}
     assert len(classifier.prototypes) == 3 * MAX_PROTOTYPES_PER_INTENT
@@ -45,23 +47,33 @@ def test_lexical_features_are_hashed_tfidf_rows():
 
 def test_lexical_part_learns_words_the_embedding_does_not_separate():
     # identical embeddings: only the words tell the intents apart
-    texts = ["cancel my order", "cancel it please", "stop the order", "refund my money", "money back please",
-             "refund please"] * 3
+    texts = [
+        "cancel my order",
+        "cancel it please",
+        "stop the order",
+        "refund my money",
+        "money back please",
+        "refund please",
+    ] * 3
     labels = ["cancel", "cancel", "cancel", "refund", "refund", "refund"] * 3
     vectors = np.ones((len(texts), 8), dtype=np.float32)
     classifier = fit_intent_classifier(texts, labels, encoder_spec=BUILTIN, vectors=vectors, lexical=True)
     same = np.ones((2, 8), dtype=np.float32)
-    predictions = classifier.predict_many(["please cancel", "my money"], vectors=same, threshold=0.0,
-                                          min_similarity=-1)
+    predictions = classifier.predict_many(["please cancel", "my money"], vectors=same, threshold=0.0, min_similarity=-1)
     assert [p.intent for p in predictions] == ["cancel", "refund"]
 
 
 def test_payload_of_the_previous_format_still_loads():
     head = IntentHead(4096, 2, hidden=0)
     payload = {
-        "format": "ecom_ai.chat.intent/1", "encoder_spec": BUILTIN, "labels": ["a", "b"], "hidden": 0,
-        "state_dict": head.state_dict(), "example_vectors": torch.ones(3, 4096, dtype=torch.float16),
-        "example_labels": torch.tensor([0, 1, 1]), "calibrated_min_similarity": 0.1,
+        "format": "ecom_ai.chat.intent/1",
+        "encoder_spec": BUILTIN,
+        "labels": ["a", "b"],
+        "hidden": 0,
+        "state_dict": head.state_dict(),
+        "example_vectors": torch.ones(3, 4096, dtype=torch.float16),
+        "example_labels": torch.tensor([0, 1, 1]),
+        "calibrated_min_similarity": 0.1,
     }
     buffer = io.BytesIO()
     torch.save(payload, buffer)

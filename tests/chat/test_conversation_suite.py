@@ -1,13 +1,18 @@
 """A part of the scripted conversation suite (benchmarks/chat_conversations.py) through the
 real widget in Chromium: every turn right, none without an answer unless staff holds it."""
+
 import pytest
 
 from benchmarks.chat_conversations import load_suite, run_conversation_in_browser, seed_shop
 from ecom_ai.chat import retrieval
 from ecom_ai.chat.service import _examples_signature, install_fallback_classifier
 
-CONVERSATIONS = ["off-topic, hand-off and hand-back (en)", "logged-in shopper's orders (en)",
-                 "anonymous order look-up and shop questions (zh)", "product search with price limits (zh)"]
+CONVERSATIONS = [
+    "off-topic, hand-off and hand-back (en)",
+    "logged-in shopper's orders (en)",
+    "anonymous order look-up and shop questions (zh)",
+    "product search with price limits (zh)",
+]
 
 
 @pytest.fixture

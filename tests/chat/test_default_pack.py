@@ -6,6 +6,7 @@ with 1 or 2 torch threads; see docs/chat.md): 78/90 (0.867) right top intent, 64
 right *and* in scope with the default thresholds; the 269-example pack before it was
 extended: 0.811 and 0.467. The bounds below leave 5–6 messages of margin.
 """
+
 import json
 from collections import Counter
 from pathlib import Path

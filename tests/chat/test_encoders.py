@@ -1,5 +1,6 @@
 """The chat's sentence encoders: the packaged multilingual USE loads offline, "auto" picks it
 when installed and falls back to the built-in n-grams when not, preloading fills the cache."""
+
 import numpy as np
 import pytest
 
@@ -14,8 +15,11 @@ def test_builtin_is_used_when_no_sentence_encoder_is_installed(settings, monkeyp
 
 def test_a_named_model_that_does_not_load_falls_back(settings, monkeypatch):
     monkeypatch.setattr(encoders, "use_available", lambda: False)
-    settings.ECOM_AI = {**settings.ECOM_AI, "CHAT_ENCODER": "auto",
-                        "SENTENCE_TRANSFORMER_MODEL": "/nonexistent/no-such-model"}
+    settings.ECOM_AI = {
+        **settings.ECOM_AI,
+        "CHAT_ENCODER": "auto",
+        "SENTENCE_TRANSFORMER_MODEL": "/nonexistent/no-such-model",
+    }
     assert encoders.configured_encoder_spec()["kind"] == "builtin"
 
 

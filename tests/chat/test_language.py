@@ -1,4 +1,5 @@
 """Languages: detected per message, answered in it, with a note when only the default has the answer."""
+
 import pytest
 
 from ecom_ai.chat.language import answer_language, detect_language
@@ -7,17 +8,20 @@ from ecom_ai.chat.service import ChatService
 from ecom_ai.models import Intent, KnowledgeArticle
 
 
-@pytest.mark.parametrize("text, language", [
-    ("where is my order?", "en"),
-    ("我的订单到哪了", "zh"),
-    ("订单号 4F3A2B9C1D 到哪了", "zh"),  # a Latin order number inside Chinese
-    ("我的邮箱是 anna@example.com", "zh"),
-    ("有没有50元以下的跑步鞋", "zh"),
-    ("do you have 跑步鞋 in size 42?", "en"),  # mostly English
-    ("注文はどこですか", "ja"),
-    ("주문이 어디 있나요", "ko"),
-    ("", "en"),
-])
+@pytest.mark.parametrize(
+    "text, language",
+    [
+        ("where is my order?", "en"),
+        ("我的订单到哪了", "zh"),
+        ("订单号 4F3A2B9C1D 到哪了", "zh"),  # a Latin order number inside Chinese
+        ("我的邮箱是 anna@example.com", "zh"),
+        ("有没有50元以下的跑步鞋", "zh"),
+        ("do you have 跑步鞋 in size 42?", "en"),  # mostly English
+        ("注文はどこですか", "ja"),
+        ("주문이 어디 있나요", "ko"),
+        ("", "en"),
+    ],
+)
 def test_detect_language(text, language):
     assert detect_language(text) == language
 
@@ -62,9 +66,13 @@ def test_an_english_question_about_a_chinese_matched_article_is_answered_in_engl
 
 
 def test_without_a_translation_the_default_language_answers_with_a_note(service, shop):
-    KnowledgeArticle.objects.create(title="Gift wrapping", topic="other", language="en",
-                                    body="We gift-wrap any item for 2.50.",
-                                    questions="Do you offer gift wrapping?\n可以礼品包装吗？")
+    KnowledgeArticle.objects.create(
+        title="Gift wrapping",
+        topic="other",
+        language="en",
+        body="We gift-wrap any item for 2.50.",
+        questions="Do you offer gift wrapping?\n可以礼品包装吗？",
+    )
     bot = reply(service, "可以礼品包装吗？")
     assert bot.sources[0]["label"] == "Gift wrapping"
     assert bot.text.startswith("（此回答暂无中文版本，以下为英文内容。）") and "2.50" in bot.text

@@ -1,4 +1,5 @@
 """The LLM backend against a local stub of the OpenAI chat-completions API (loopback only)."""
+
 import json
 import threading
 import time
@@ -64,9 +65,14 @@ def stub():
 
 @pytest.fixture
 def llm_settings(settings, stub):
-    settings.ECOM_AI = {**settings.ECOM_AI, "CHAT_LLM_BACKEND": "ecom_ai.chat.llm.OpenAICompatibleBackend",
-                        "CHAT_LLM_URL": stub.url, "CHAT_LLM_MODEL": "stub-model", "CHAT_LLM_API_KEY": "sk-test",
-                        "CHAT_LLM_TIMEOUT": 0.5}
+    settings.ECOM_AI = {
+        **settings.ECOM_AI,
+        "CHAT_LLM_BACKEND": "ecom_ai.chat.llm.OpenAICompatibleBackend",
+        "CHAT_LLM_URL": stub.url,
+        "CHAT_LLM_MODEL": "stub-model",
+        "CHAT_LLM_API_KEY": "sk-test",
+        "CHAT_LLM_TIMEOUT": 0.5,
+    }
     return settings
 
 
@@ -85,7 +91,8 @@ def test_backend_errors_raise(stub, mode):
     stub.mode = mode
     with pytest.raises(LLMError):
         OpenAICompatibleBackend(url=stub.url, model="m", api_key="", timeout=0.5).phrase(
-            question="q", answer="a", facts=[])
+            question="q", answer="a", facts=[]
+        )
 
 
 def test_chat_uses_llm_and_it_sees_only_this_shoppers_facts(chat_pack, shop, llm_settings, stub):
@@ -97,8 +104,13 @@ def test_chat_uses_llm_and_it_sees_only_this_shoppers_facts(chat_pack, shop, llm
     sent = json.dumps(stub.requests[-1]["body"])
     assert number in sent and "TRK-ALICE-1" in sent
     # nothing about other shoppers or their orders
-    for other in (shop["bob_order"].number, shop["guest_order"].number, "bob@example.com", "guest@example.com",
-                  "TRK-BOB-9"):
+    for other in (
+        shop["bob_order"].number,
+        shop["guest_order"].number,
+        "bob@example.com",
+        "guest@example.com",
+        "TRK-BOB-9",
+    ):
         assert other not in sent
     # the order's private extras (IP, device...) never leave either
     assert "ip_address" not in sent and "payment_fingerprint" not in sent

@@ -1,4 +1,5 @@
 """Failed order look-ups are limited per IP and per order number across sessions (issue 12, item 14)."""
+
 import pytest
 from django.core.cache import cache
 from django.test import Client
@@ -24,8 +25,9 @@ def ask(order_number, email, *, ip="10.0.0.1", user=None) -> str:
     client = Client(REMOTE_ADDR=ip)
     if user is not None:
         client.force_login(user)
-    response = client.post(URL, {"text": f"where is order {order_number}? my e-mail is {email}"},
-                           content_type="application/json")
+    response = client.post(
+        URL, {"text": f"where is order {order_number}? my e-mail is {email}"}, content_type="application/json"
+    )
     assert response.status_code == 201, response.content
     return response.json()["messages"][-1]["text"]
 

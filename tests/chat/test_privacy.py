@@ -1,5 +1,6 @@
 """The chat in user data export and erasure, logout on a shared browser, and a scan of every
 ecom_ai table for an erased user's identifiers (issue 12, items 3 and 10)."""
+
 import json
 from decimal import Decimal
 
@@ -44,8 +45,12 @@ def test_export_and_erase_cover_the_chat(chat_pack, shop):
     alice, bob = shop["alice"], shop["bob"]
     mine = Conversation.objects.create(user_key=str(alice.pk), visitor_key="v-alice")
     Message.objects.create(conversation=mine, sender="shopper", text="my mail is alice@example.com")
-    Message.objects.create(conversation=mine, sender="bot", text="Order 1 has shipped. Tracking number: TRK-ALICE-1.",
-                           sources=[{"type": "order", "number": "1"}])
+    Message.objects.create(
+        conversation=mine,
+        sender="bot",
+        text="Order 1 has shipped. Tracking number: TRK-ALICE-1.",
+        sources=[{"type": "order", "number": "1"}],
+    )
     from ecom_ai.events.identity import identify
 
     identify("v-alice-phone", alice)
@@ -58,7 +63,9 @@ def test_export_and_erase_cover_the_chat(chat_pack, shop):
     json.dumps(data)
     assert [c["id"] for c in data["chat"]] == [mine.pk, anonymous.pk]
     assert [m["text"] for m in data["chat"][0]["messages"]] == [
-        "my mail is alice@example.com", "Order 1 has shipped. Tracking number: TRK-ALICE-1."]
+        "my mail is alice@example.com",
+        "Order 1 has shipped. Tracking number: TRK-ALICE-1.",
+    ]
     assert data["chat"][0]["messages"][1]["sources"] == [{"type": "order", "number": "1"}]
 
     counts = erase_user_data(str(alice.pk))
@@ -135,34 +142,52 @@ def test_erasure_leaves_nothing_of_the_user_in_any_ecom_ai_table(chat_pack, shop
     ensure_default_placements()
     from ecom_ai.models.marketing import Campaign, Offer
 
-    campaign = Campaign.objects.create(name="Scan", slug="scan", channels=["site"], control_percent=0.0,
-                                       exploration_rate=0.0, frequency_cap=None)
-    campaign.fixed_offer = Offer.objects.create(campaign=campaign, key="ten", title="10 % off", kind="percent_off",
-                                                value=Decimal("10"), position=1)
+    campaign = Campaign.objects.create(
+        name="Scan", slug="scan", channels=["site"], control_percent=0.0, exploration_rate=0.0, frequency_cap=None
+    )
+    campaign.fixed_offer = Offer.objects.create(
+        campaign=campaign, key="ten", title="10 % off", kind="percent_off", value=Decimal("10"), position=1
+    )
     campaign.save()
     email = "carol.scan-7f3e@example.com"
     carol = django_user_model.objects.create_user("carol", email, "pw", pk=987654321)
     user_key = str(carol.pk)
-    order = Order.objects.create(user=carol, email=email, total=Decimal("42.00"), status="shipped",
-                                 tracking_number="TRK-CAROL-77")
+    order = Order.objects.create(
+        user=carol, email=email, total=Decimal("42.00"), status="shipped", tracking_number="TRK-CAROL-77"
+    )
     laptop, phone = Client(), Client()
     for client in (laptop, phone):
         client.get(URL)  # visitor cookie
-        client.post("/ecom-ai/api/v1/events/", {"events": [{"event_type": "view", "item_key": "1",
-                                                             "context": {"email": email}}]},
-                    content_type="application/json")
+        client.post(
+            "/ecom-ai/api/v1/events/",
+            {"events": [{"event_type": "view", "item_key": "1", "context": {"email": email}}]},
+            content_type="application/json",
+        )
     say(laptop, f"where is order {order.number}? my e-mail is {email}")
     for client in (laptop, phone):  # the shop's login view: the visitor is stitched to carol
         assert client.post(reverse("shop:login"), {"username": "carol", "password": "pw"}).status_code == 302
     say(laptop, "and my other orders?")
     for client in (laptop, phone):
-        client.post("/ecom-ai/api/v1/events/", {"events": [{"event_type": "add_to_cart", "item_key": "2"}]},
-                    content_type="application/json")
+        client.post(
+            "/ecom-ai/api/v1/events/",
+            {"events": [{"event_type": "add_to_cart", "item_key": "2"}]},
+            content_type="application/json",
+        )
         assert client.get("/ecom-ai/api/v1/recommendations/", {"placement": "home"}).status_code == 200
         assert client.get("/ecom-ai/api/v1/offers/", {"campaign": "scan"}).status_code == 200  # a personal offer
-    assess_facts(OrderFacts(order_key=f"scan-{order.pk}", number=str(order.number), user_key=user_key, email=email,
-                            ip="203.0.113.9", device="dev-carol-1", amount=Decimal("42.00"), currency="USD",
-                            visitor_key=visitor_of(laptop)))
+    assess_facts(
+        OrderFacts(
+            order_key=f"scan-{order.pk}",
+            number=str(order.number),
+            user_key=user_key,
+            email=email,
+            ip="203.0.113.9",
+            device="dev-carol-1",
+            amount=Decimal("42.00"),
+            currency="USD",
+            visitor_key=visitor_of(laptop),
+        )
+    )
     # someone else, who must keep everything
     bob = shop["bob"]
     say_client = Client()
@@ -175,8 +200,14 @@ def test_erasure_leaves_nothing_of_the_user_in_any_ecom_ai_table(chat_pack, shop
     from ecom_ai.models.marketing import OfferDecision
 
     assert {label.split("#")[0] for label in scan_for(needles)} >= {
-        "ecom_ai.Event", "ecom_ai.Conversation", "ecom_ai.Message", "ecom_ai.FraudAssessment",
-        "ecom_ai.RecommendationList", "ecom_ai.VisitorIdentity", OfferDecision._meta.label}
+        "ecom_ai.Event",
+        "ecom_ai.Conversation",
+        "ecom_ai.Message",
+        "ecom_ai.FraudAssessment",
+        "ecom_ai.RecommendationList",
+        "ecom_ai.VisitorIdentity",
+        OfferDecision._meta.label,
+    }
     erase_user_data(user_key)
     leftovers = scan_for(needles)
     assert leftovers == [], "\n".join(leftovers)

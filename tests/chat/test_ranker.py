@@ -1,4 +1,5 @@
 """The answer ranker alone (pure: no database, no model)."""
+
 from ecom_ai.chat.ranker import Candidate, intent_score, merge, rank
 
 

@@ -1,4 +1,5 @@
 """ChatService end to end (in process): orders, knowledge base, catalog, hand-off, staff."""
+
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
@@ -100,8 +101,12 @@ def test_product_question_searches_catalog(service, shop):
     bot = service.reply(new_conversation(), "do you have running shoes?", user=None)
     assert bot.intent == "product_question"
     assert "Trail Running Shoes" in bot.text and "89.00" in bot.text
-    assert bot.sources[0] == {"type": "product", "key": "1", "label": "Trail Running Shoes",
-                              "url": "/p/trail-running-shoes/"}
+    assert bot.sources[0] == {
+        "type": "product",
+        "key": "1",
+        "label": "Trail Running Shoes",
+        "url": "/p/trail-running-shoes/",
+    }
 
 
 def test_off_topic_gets_suggestions_not_a_hand_off(service, shop):
@@ -148,8 +153,7 @@ def test_hand_off_after_repeated_misses(service, shop, settings, django_capture_
     assert received == [conv.pk]
 
 
-def test_while_waiting_for_staff_the_bot_still_answers_with_a_notice_then_staff_holds(service, shop,
-                                                                                       django_user_model):
+def test_while_waiting_for_staff_the_bot_still_answers_with_a_notice_then_staff_holds(service, shop, django_user_model):
     conv = new_conversation()
     handoff = service.reply(conv, "I want to talk to a human", user=None)
     assert handoff.handed_off
@@ -180,8 +184,9 @@ def test_a_hand_off_expires_without_staff_action(service, shop, settings, django
     staff = django_user_model.objects.create_user("agent", "agent@example.com", "pw", is_staff=True)
     ChatService.take_over(conv, staff)
     assert service.reply(conv, "hello?", user=None) is None
-    Conversation.objects.filter(pk=conv.pk).update(handed_off_at=timezone.now() - timedelta(minutes=30),
-                                                   staff_active_at=timezone.now() - timedelta(minutes=11))
+    Conversation.objects.filter(pk=conv.pk).update(
+        handed_off_at=timezone.now() - timedelta(minutes=30), staff_active_at=timezone.now() - timedelta(minutes=11)
+    )
     bot = service.reply(conv, "how do I return an item?", user=None)
     conv.refresh_from_db()
     assert bot is not None and conv.status == Conversation.STATUS_BOT
@@ -191,9 +196,12 @@ def test_a_hand_off_expires_without_staff_action(service, shop, settings, django
 def test_an_article_that_matches_better_beats_a_weak_handler(service, shop):
     from ecom_ai.models import KnowledgeArticle
 
-    KnowledgeArticle.objects.create(title="Tracking your parcel", topic="shipping",
-                                    body="Every shipped order has a tracking link in its shipping e-mail.",
-                                    questions="is there a way to follow where my package is")
+    KnowledgeArticle.objects.create(
+        title="Tracking your parcel",
+        topic="shipping",
+        body="Every shipped order has a tracking link in its shipping e-mail.",
+        questions="is there a way to follow where my package is",
+    )
     bot = service.reply(new_conversation(), "is there a way to follow where my package is", user=None)
     assert bot.sources[0]["label"] == "Tracking your parcel"
 
@@ -201,10 +209,12 @@ def test_an_article_that_matches_better_beats_a_weak_handler(service, shop):
 def test_two_close_answers_make_a_clarifying_question_with_buttons(service, shop):
     from ecom_ai.models import KnowledgeArticle
 
-    KnowledgeArticle.objects.create(title="Gift wrapping", topic="other", body="We wrap any item for 2.50.",
-                                    questions="do you have gift options")
-    KnowledgeArticle.objects.create(title="Gift cards", topic="other", body="Gift cards from 10 to 200.",
-                                    questions="do you have gift options")
+    KnowledgeArticle.objects.create(
+        title="Gift wrapping", topic="other", body="We wrap any item for 2.50.", questions="do you have gift options"
+    )
+    KnowledgeArticle.objects.create(
+        title="Gift cards", topic="other", body="Gift cards from 10 to 200.", questions="do you have gift options"
+    )
     conv = new_conversation()
     ask = service.reply(conv, "do you have gift options", user=None)
     assert ask.text == "Did you mean one of these?"

@@ -1,4 +1,5 @@
 """The intent classifier: small pack with the built-in encoder, OOS, registry round trip."""
+
 import pytest
 from django.core.management import call_command
 
@@ -7,10 +8,22 @@ from ecom_ai.models import Intent, IntentExample
 
 SMALL = {
     "greeting": ["hi", "hello", "hey there", "good morning", "你好", "您好"],
-    "refund": ["I want a refund", "give me my money back", "refund please", "when is my refund coming", "我要退款",
-               "退款多久到账"],
-    "order_status": ["where is my order", "track my parcel", "has my order shipped", "order status",
-                     "我的订单在哪里", "查询物流"],
+    "refund": [
+        "I want a refund",
+        "give me my money back",
+        "refund please",
+        "when is my refund coming",
+        "我要退款",
+        "退款多久到账",
+    ],
+    "order_status": [
+        "where is my order",
+        "track my parcel",
+        "has my order shipped",
+        "order status",
+        "我的订单在哪里",
+        "查询物流",
+    ],
 }
 BUILTIN = {"kind": "builtin", "dim": 4096}
 
@@ -23,8 +36,13 @@ def small_classifier():
 
 
 def test_small_pack_classifies_english_and_chinese(small_classifier):
-    cases = {"hello!": "greeting", "where's my parcel": "order_status", "refund my money": "refund",
-             "我要退款": "refund", "我的订单": "order_status"}
+    cases = {
+        "hello!": "greeting",
+        "where's my parcel": "order_status",
+        "refund my money": "refund",
+        "我要退款": "refund",
+        "我的订单": "order_status",
+    }
     for text, expected in cases.items():
         assert small_classifier.predict(text, threshold=0.0, min_similarity=-1).intent == expected, text
 

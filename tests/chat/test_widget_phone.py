@@ -1,4 +1,5 @@
 """The chat widget in Chromium: a 390 px phone, staff replies between polls, buttons."""
+
 from decimal import Decimal
 
 import pytest
@@ -38,11 +39,17 @@ def shop_catalog(transactional_db):
     shoes = Category.objects.create(name="Running and Trail Shoes", slug="running-trail-shoes")
     kitchen = Category.objects.create(name="Kitchen & Household Appliances", slug="kitchen")
     products = [
-        Product.objects.create(category=shoes, title="Ultralight Waterproof Trail Running Shoes Pro Edition",
-                               slug="trail-shoes", price=Decimal("89.00"), stock=5,
-                               description="Supercalifragilisticexpialidocious-grip outsole for wet trails."),
-        Product.objects.create(category=kitchen, title="Espresso Coffee Maker", slug="espresso",
-                               price=Decimal("149.00"), stock=2),
+        Product.objects.create(
+            category=shoes,
+            title="Ultralight Waterproof Trail Running Shoes Pro Edition",
+            slug="trail-shoes",
+            price=Decimal("89.00"),
+            stock=5,
+            description="Supercalifragilisticexpialidocious-grip outsole for wet trails.",
+        ),
+        Product.objects.create(
+            category=kitchen, title="Espresso Coffee Maker", slug="espresso", price=Decimal("149.00"), stock=2
+        ),
     ]
     return products
 
@@ -73,8 +80,15 @@ def assert_on_screen(box, view, what):
 @pytest.mark.browser
 def test_sandbox_pages_and_the_chat_fit_a_390px_phone(live_chat, shop_catalog, browser):
     page = phone_page(browser)
-    paths = ["/", "/search/?q=shoes", "/cart/", "/account/login/", "/account/signup/", shop_catalog[0].get_absolute_url(),
-             shop_catalog[0].category.get_absolute_url()]
+    paths = [
+        "/",
+        "/search/?q=shoes",
+        "/cart/",
+        "/account/login/",
+        "/account/signup/",
+        shop_catalog[0].get_absolute_url(),
+        shop_catalog[0].category.get_absolute_url(),
+    ]
     for path in paths:
         page.goto(live_chat.url + path)
         view = layout(page)
@@ -107,8 +121,9 @@ def test_a_staff_reply_between_polls_is_never_skipped(live_chat, browser, django
     page.click(".ecom-ai-chat__send")
     page.locator(".ecom-ai-chat__msg--shopper", has_text="hello? anyone?").wait_for()
     senders = page.eval_on_selector_all(".ecom-ai-chat__log > li[data-id]", "els => els.map(e => e.className)")
-    texts = page.eval_on_selector_all(".ecom-ai-chat__log > li[data-id] .ecom-ai-chat__text",
-                                      "els => els.map(e => e.textContent)")
+    texts = page.eval_on_selector_all(
+        ".ecom-ai-chat__log > li[data-id] .ecom-ai-chat__text", "els => els.map(e => e.textContent)"
+    )
     assert "Hi, Sam from customer service here." in texts, texts
     assert texts.index("Hi, Sam from customer service here.") < texts.index("hello? anyone?")
     assert sum("--staff" in s for s in senders) == 1

@@ -100,33 +100,36 @@ def iso(delta):
     return (timezone.now() + delta).isoformat()
 
 
-@pytest.mark.parametrize("event, field", [
-    ({"event_type": "teleport"}, "event_type"),
-    ({"item_key": "1"}, "event_type"),
-    ({"event_type": 5}, "event_type"),
-    ({"event_type": "view", "channel": "fax"}, "channel"),
-    ({"event_type": "view", "client_time": "yesterday"}, "client_time"),
-    ({"event_type": "view", "client_time": "2026-01-01T10:00:00"}, "client_time"),
-    ({"event_type": "view", "client_time": 1700000000}, "client_time"),
-    ({"event_type": "view", "client_time": iso(timedelta(hours=1))}, "client_time"),
-    ({"event_type": "view", "client_time": iso(-timedelta(days=400))}, "client_time"),
-    ({"event_type": "view", "item_key": "k" * 192}, "item_key"),
-    ({"event_type": "view", "item_key": ["a"]}, "item_key"),
-    ({"event_type": "view", "item_key": "a\x00b"}, "item_key"),
-    ({"event_type": "view", "quantity": 1.5}, "quantity"),
-    ({"event_type": "view", "quantity": True}, "quantity"),
-    ({"event_type": "view", "quantity": 10**12}, "quantity"),
-    ({"event_type": "view", "value": "1e400"}, "value"),
-    ({"event_type": "view", "value": "NaN"}, "value"),
-    ({"event_type": "view", "value": {"amount": 1}}, "value"),
-    ({"event_type": "view", "context": "a string"}, "context"),
-    ({"event_type": "view", "context": {"blob": "x" * 5000}}, "context"),
-    ({"event_type": "view", "context": {"nul": "a\x00"}}, "context"),
-    ({"event_type": "view", "client_event_id": "i" * 65}, "client_event_id"),
-    ({"event_type": "view", "client_event_id": ""}, "client_event_id"),
-    ({"event_type": "view", "price": 3}, "price"),
-    ({"event_type": "view", "value": 10**15}, "value"),
-])
+@pytest.mark.parametrize(
+    "event, field",
+    [
+        ({"event_type": "teleport"}, "event_type"),
+        ({"item_key": "1"}, "event_type"),
+        ({"event_type": 5}, "event_type"),
+        ({"event_type": "view", "channel": "fax"}, "channel"),
+        ({"event_type": "view", "client_time": "yesterday"}, "client_time"),
+        ({"event_type": "view", "client_time": "2026-01-01T10:00:00"}, "client_time"),
+        ({"event_type": "view", "client_time": 1700000000}, "client_time"),
+        ({"event_type": "view", "client_time": iso(timedelta(hours=1))}, "client_time"),
+        ({"event_type": "view", "client_time": iso(-timedelta(days=400))}, "client_time"),
+        ({"event_type": "view", "item_key": "k" * 192}, "item_key"),
+        ({"event_type": "view", "item_key": ["a"]}, "item_key"),
+        ({"event_type": "view", "item_key": "a\x00b"}, "item_key"),
+        ({"event_type": "view", "quantity": 1.5}, "quantity"),
+        ({"event_type": "view", "quantity": True}, "quantity"),
+        ({"event_type": "view", "quantity": 10**12}, "quantity"),
+        ({"event_type": "view", "value": "1e400"}, "value"),
+        ({"event_type": "view", "value": "NaN"}, "value"),
+        ({"event_type": "view", "value": {"amount": 1}}, "value"),
+        ({"event_type": "view", "context": "a string"}, "context"),
+        ({"event_type": "view", "context": {"blob": "x" * 5000}}, "context"),
+        ({"event_type": "view", "context": {"nul": "a\x00"}}, "context"),
+        ({"event_type": "view", "client_event_id": "i" * 65}, "client_event_id"),
+        ({"event_type": "view", "client_event_id": ""}, "client_event_id"),
+        ({"event_type": "view", "price": 3}, "price"),
+        ({"event_type": "view", "value": 10**15}, "value"),
+    ],
+)
 def test_bad_event_gets_400_with_the_field_and_nothing_is_stored(make_browser, events_url, event, field):
     response = post(make_browser(), events_url, batch(VIEW, event))
     assert response.status_code == 400, response.content
@@ -135,13 +138,16 @@ def test_bad_event_gets_400_with_the_field_and_nothing_is_stored(make_browser, e
     assert not Event.objects.exists()
 
 
-@pytest.mark.parametrize("event, field", [
-    ('{"event_type": "view", "item_key": "\\ud800"}', "item_key"),
-    ('{"event_type": "view", "client_event_id": "\\udfff-x"}', "client_event_id"),
-    ('{"event_type": "view", "context": {"q": "\\ud800"}}', "context"),
-    ('{"event_type": "view", "context": {"\\ud800": 1}}', "context"),
-    ('{"event_type": "view", "context": ' + "[" * 50 + "]" * 50 + "}", "context"),
-])
+@pytest.mark.parametrize(
+    "event, field",
+    [
+        ('{"event_type": "view", "item_key": "\\ud800"}', "item_key"),
+        ('{"event_type": "view", "client_event_id": "\\udfff-x"}', "client_event_id"),
+        ('{"event_type": "view", "context": {"q": "\\ud800"}}', "context"),
+        ('{"event_type": "view", "context": {"\\ud800": 1}}', "context"),
+        ('{"event_type": "view", "context": ' + "[" * 50 + "]" * 50 + "}", "context"),
+    ],
+)
 def test_text_the_database_cannot_store_is_a_400(make_browser, events_url, event, field):
     response = post(make_browser(), events_url, '{"events": [' + event + "]}")
     assert response.status_code == 400, response.content
@@ -149,8 +155,9 @@ def test_text_the_database_cannot_store_is_a_400(make_browser, events_url, event
 
 
 def test_unicode_text_is_fine(make_browser, events_url):
-    response = post(make_browser(), events_url, batch({"event_type": "search", "item_key": "Größe-鞋",
-                                                       "context": {"q": "näh 🧵"}}))
+    response = post(
+        make_browser(), events_url, batch({"event_type": "search", "item_key": "Größe-鞋", "context": {"q": "näh 🧵"}})
+    )
     assert response.status_code == 201
     assert Event.objects.get().context == {"q": "näh 🧵"}
 
@@ -166,19 +173,22 @@ def test_every_bad_event_is_reported(make_browser, events_url):
     assert set(response.json()["errors"]) == {"0", "2"}
 
 
-@pytest.mark.parametrize("body, status", [
-    ("{not json", 400),
-    ("[1, 2]", 400),
-    ('"events"', 400),
-    ('{"events": {"event_type": "view"}}', 400),
-    ('{"events": "view"}', 400),
-    ('{"evnts": []}', 400),
-    ('{"events": [], "extra": 1}', 400),
-    ("", 400),
-    ('{"events": ' + "[" * 100000 + "]" * 100000 + "}", 400),
-    (b'{"events": [{"event_type": "view", "item_key": "\xff\xfe"}]}', 400),
-    ('{"events": [{"event_type": NaN}]}', 400),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ("{not json", 400),
+        ("[1, 2]", 400),
+        ('"events"', 400),
+        ('{"events": {"event_type": "view"}}', 400),
+        ('{"events": "view"}', 400),
+        ('{"evnts": []}', 400),
+        ('{"events": [], "extra": 1}', 400),
+        ("", 400),
+        ('{"events": ' + "[" * 100000 + "]" * 100000 + "}", 400),
+        (b'{"events": [{"event_type": "view", "item_key": "\xff\xfe"}]}', 400),
+        ('{"events": [{"event_type": NaN}]}', 400),
+    ],
+)
 def test_malformed_bodies_get_400(make_browser, events_url, body, status):
     response = post(make_browser(), events_url, body)
     assert response.status_code == status, response.content
@@ -241,9 +251,12 @@ def test_good_events_of_a_rejected_batch_can_be_resent(make_browser, events_url)
 # --- API keys ----------------------------------------------------------------------------
 def test_api_key_batch_with_visitor_and_user(app_key, events_url):
     key, raw = app_key
-    response = post(Client(), events_url, batch({**VIEW, "visitor_key": "install-1", "user_key": "u-7",
-                                                 "value": 12.5, "context": {"screen": "home"}}),
-                    **key_headers(raw))
+    response = post(
+        Client(),
+        events_url,
+        batch({**VIEW, "visitor_key": "install-1", "user_key": "u-7", "value": 12.5, "context": {"screen": "home"}}),
+        **key_headers(raw),
+    )
     assert response.status_code == 201, response.content
     event = Event.objects.get()
     assert (event.channel, event.source, event.visitor_key, event.user_key) == ("app", "ios-app", "install-1", "u-7")

@@ -22,8 +22,10 @@ def wait_for(condition, timeout=30.0):
 def test_purge_dispatched_runs_on_the_real_worker(celery_worker):
     now = timezone.now()
     Event.objects.bulk_create(
-        [Event(event_type="view", channel="web", visitor_key=f"v{i}", occurred_at=now - timedelta(days=100))
-         for i in range(5)]
+        [
+            Event(event_type="view", channel="web", visitor_key=f"v{i}", occurred_at=now - timedelta(days=100))
+            for i in range(5)
+        ]
         + [Event(event_type="view", channel="web", visitor_key="recent", occurred_at=now - timedelta(days=1))]
     )
     dispatch(purge_old_events, days=30)  # autocommit: sent at once

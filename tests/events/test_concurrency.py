@@ -1,4 +1,5 @@
 """Two senders retrying the same batch at the same moment, on real connections."""
+
 import threading
 
 import pytest
@@ -10,8 +11,9 @@ from ecom_ai.models import Event
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_retries_of_one_batch_store_each_event_once():
-    batch = [{"event_type": "view", "visitor_key": "v", "item_key": str(i), "client_event_id": f"id-{i}"}
-             for i in range(200)]
+    batch = [
+        {"event_type": "view", "visitor_key": "v", "item_key": str(i), "client_event_id": f"id-{i}"} for i in range(200)
+    ]
     barrier = threading.Barrier(4)
     results, failures = [], []
 

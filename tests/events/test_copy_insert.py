@@ -1,4 +1,5 @@
 """``copy_insert``: PostgreSQL's COPY for event and list batches, bulk_create elsewhere."""
+
 from __future__ import annotations
 
 import uuid
@@ -17,9 +18,21 @@ pytestmark = pytest.mark.django_db
 
 def events(n, **extra):
     now = timezone.now()
-    return [Event(event_type="purchase", channel="web", visitor_key=f"v{i}", item_key=f"i{i}", quantity=i + 1,
-                  value=Decimal("12.50"), context={"n": i, "text": "tab\tnew\nline \\ quote\" ünï"},
-                  occurred_at=now, received_at=now, **extra) for i in range(n)]
+    return [
+        Event(
+            event_type="purchase",
+            channel="web",
+            visitor_key=f"v{i}",
+            item_key=f"i{i}",
+            quantity=i + 1,
+            value=Decimal("12.50"),
+            context={"n": i, "text": 'tab\tnew\nline \\ quote" ünï'},
+            occurred_at=now,
+            received_at=now,
+            **extra,
+        )
+        for i in range(n)
+    ]
 
 
 def test_rows_come_back_as_written_with_their_keys():
@@ -30,10 +43,17 @@ def test_rows_come_back_as_written_with_their_keys():
     for e in written:
         s = stored[e.pk]
         assert (s.event_type, s.channel, s.visitor_key, s.item_key, s.quantity, s.value, s.context) == (
-            e.event_type, e.channel, e.visitor_key, e.item_key, e.quantity, e.value, e.context)
+            e.event_type,
+            e.channel,
+            e.visitor_key,
+            e.item_key,
+            e.quantity,
+            e.value,
+            e.context,
+        )
     blank = stored[written[-1].pk]
     assert blank.quantity is None and blank.value is None and blank.context == {} and blank.visitor_key == ""
-    assert stored[written[0].pk].context["text"] == "tab\tnew\nline \\ quote\" ünï"
+    assert stored[written[0].pk].context["text"] == 'tab\tnew\nline \\ quote" ünï'
     # the table's own sequence moved past the keys taken: a normal insert does not collide
     later = Event.objects.create(event_type="view", channel="web")
     assert later.pk > max(e.pk for e in written)
@@ -41,9 +61,17 @@ def test_rows_come_back_as_written_with_their_keys():
 
 def test_uuid_keys_foreign_keys_and_json_lists():
     placement = Placement.objects.create(slug="cp", name="Copy")
-    rows = [RecommendationList(id=uuid.uuid4(), placement=placement, visitor_key="v", strategy="trending",
-                               items=[{"key": "1", "score": 0.5, "reason": "r"}], created_at=timezone.now())
-            for _ in range(2)]
+    rows = [
+        RecommendationList(
+            id=uuid.uuid4(),
+            placement=placement,
+            visitor_key="v",
+            strategy="trending",
+            items=[{"key": "1", "score": 0.5, "reason": "r"}],
+            created_at=timezone.now(),
+        )
+        for _ in range(2)
+    ]
     copy_insert(RecommendationList, rows)
     stored = RecommendationList.objects.order_by("created_at")
     assert {r.pk for r in stored} == {r.pk for r in rows}
@@ -78,11 +106,28 @@ def test_values_of_other_types_are_prepared_as_bulk_create_would():
     naive = timezone.now().replace(tzinfo=None)
 
     def odd_rows():  # values Django converts: an int for text, text for numbers, a uuid as text, a naive time
-        return [Event(event_type="view", channel="web", visitor_key=12345, item_key="i", quantity="7",
-                      value="3.5", context=[1, "two"], occurred_at=naive, received_at=timezone.now(),
-                      client_event_id=None),
-                RecommendationList(id=str(uuid.uuid4()), placement_id=str(placement.pk), visitor_key="v",
-                                   strategy="trending", items=[], created_at=timezone.now())]
+        return [
+            Event(
+                event_type="view",
+                channel="web",
+                visitor_key=12345,
+                item_key="i",
+                quantity="7",
+                value="3.5",
+                context=[1, "two"],
+                occurred_at=naive,
+                received_at=timezone.now(),
+                client_event_id=None,
+            ),
+            RecommendationList(
+                id=str(uuid.uuid4()),
+                placement_id=str(placement.pk),
+                visitor_key="v",
+                strategy="trending",
+                items=[],
+                created_at=timezone.now(),
+            ),
+        ]
 
     def stored(objs):
         event = Event.objects.values("visitor_key", "quantity", "value", "context", "occurred_at").get(pk=objs[0].pk)

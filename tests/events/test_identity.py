@@ -22,7 +22,8 @@ def test_identify_stitches_anonymous_events_of_the_visitor(users):
     identity = ecom_ai.identify("v-a", alice)
     assert (identity.visitor_key, identity.user_key, identity.channel) == ("v-a", str(alice.pk), "web")
     assert sorted(Event.objects.filter(visitor_key="v-a").values_list("user_key", flat=True)) == sorted(
-        [str(alice.pk), str(alice.pk), str(bob.pk)])
+        [str(alice.pk), str(alice.pk), str(bob.pk)]
+    )
     assert Event.objects.get(visitor_key="v-other").user_key == ""
     # later anonymous events of the visitor are filled from the link
     assert track("view", visitor_key="v-a").user_key == str(alice.pk)
@@ -49,10 +50,17 @@ def test_identify_sends_visitor_identified():
     assert received == [("v", "u", "app")]
 
 
-@pytest.mark.parametrize("visitor, user, channel", [
-    ("", "u", "web"), ("v", "", "web"), ("v", AnonymousUser(), "web"), ("v" * 65, "u", "web"),
-    ("v", "u", "fax"), (None, "u", "web"),
-])
+@pytest.mark.parametrize(
+    "visitor, user, channel",
+    [
+        ("", "u", "web"),
+        ("v", "", "web"),
+        ("v", AnonymousUser(), "web"),
+        ("v" * 65, "u", "web"),
+        ("v", "u", "fax"),
+        (None, "u", "web"),
+    ],
+)
 def test_identify_rejects_bad_input(visitor, user, channel):
     with pytest.raises(ValueError):
         identify(visitor, user, channel=channel)
@@ -75,8 +83,14 @@ def test_login_stitches_the_request_visitor(users):
 def test_login_through_a_real_login_view_stitches_the_cookie_visitor(make_browser, users):
     alice, _, _ = users
     client = make_browser("vis-shopper")
-    assert client.post("/ecom-ai/api/v1/events/", {"events": [{"event_type": "view", "item_key": "5"}]},
-                       content_type="application/json").status_code == 201
+    assert (
+        client.post(
+            "/ecom-ai/api/v1/events/",
+            {"events": [{"event_type": "view", "item_key": "5"}]},
+            content_type="application/json",
+        ).status_code
+        == 201
+    )
     assert Event.objects.get().user_key == ""
     response = client.post("/login/", {"username": "alice", "password": "pw"})
     assert response.status_code == 302

@@ -76,8 +76,11 @@ def test_a_user_key_is_required(bad):
 
 def test_other_areas_register_their_own_data(two_users):
     erased = []
-    privacy.register("notes", exporter=lambda user_key, visitors: [{"user": user_key, "visitors": visitors}],
-                     eraser=lambda user_key, visitors: erased.append(user_key) or {"notes": 2})
+    privacy.register(
+        "notes",
+        exporter=lambda user_key, visitors: [{"user": user_key, "visitors": visitors}],
+        eraser=lambda user_key, visitors: erased.append(user_key) or {"notes": 2},
+    )
     try:
         assert "notes" in privacy.registered_sections()
         assert export_user_data("alice")["notes"] == [{"user": "alice", "visitors": ["alice-phone"]}]

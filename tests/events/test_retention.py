@@ -16,10 +16,12 @@ pytestmark = pytest.mark.django_db
 def aged_events():
     now = timezone.now()
     ages = [1, 10, 40, 40, 800, 900]
-    Event.objects.bulk_create([
-        Event(event_type="view", channel="web", visitor_key=f"v{i}", occurred_at=now - timedelta(days=age))
-        for i, age in enumerate(ages)
-    ])
+    Event.objects.bulk_create(
+        [
+            Event(event_type="view", channel="web", visitor_key=f"v{i}", occurred_at=now - timedelta(days=age))
+            for i, age in enumerate(ages)
+        ]
+    )
     return ages
 
 

@@ -1,4 +1,5 @@
 """The JS collector (ecom_ai/static/ecom_ai/tracker.js) in a real browser, on the sandbox shop."""
+
 import time
 from decimal import Decimal
 
@@ -22,10 +23,20 @@ def shop(db):
     service.clear_placement_cache()  # placements cached by earlier tests were rolled back
     audio = Category.objects.create(name="Audio", slug="audio")
     return {
-        "headphones": Product.objects.create(category=audio, title="Sonora Wireless Headphones",
-                                             slug="sonora-wireless-headphones", price=Decimal("79.90"), stock=5),
-        "speaker": Product.objects.create(category=audio, title="Auralis Portable Speaker",
-                                          slug="auralis-portable-speaker", price=Decimal("45.00"), stock=3),
+        "headphones": Product.objects.create(
+            category=audio,
+            title="Sonora Wireless Headphones",
+            slug="sonora-wireless-headphones",
+            price=Decimal("79.90"),
+            stock=5,
+        ),
+        "speaker": Product.objects.create(
+            category=audio,
+            title="Auralis Portable Speaker",
+            slug="auralis-portable-speaker",
+            price=Decimal("45.00"),
+            stock=3,
+        ),
     }
 
 
@@ -36,8 +47,10 @@ def wait_for_events(timeout=10, **filters):
         if found:
             return found
         time.sleep(0.1)
-    raise AssertionError(f"no event matching {filters} arrived; stored: "
-                         f"{list(Event.objects.values_list('event_type', 'item_key', 'source'))}")
+    raise AssertionError(
+        f"no event matching {filters} arrived; stored: "
+        f"{list(Event.objects.values_list('event_type', 'item_key', 'source'))}"
+    )
 
 
 def test_page_view_and_product_view_arrive(page, live_server, shop):
@@ -117,10 +130,13 @@ def test_the_public_track_call_and_a_refused_event(page, live_server, shop):
     page.wait_for_function("() => window.ecomAI.pending() === 0")
     # one good event and one the server refuses (unknown type) in the same batch
     with page.expect_response(lambda r: EVENTS_PATH in r.url) as refused:
-        page.evaluate("""window.ecomAI.track('add_to_cart', {item_key: '%s', quantity: 2, value: '91.80',
+        page.evaluate(
+            """window.ecomAI.track('add_to_cart', {item_key: '%s', quantity: 2, value: '91.80',
                          context: {source: 'quick-add'}});
                          window.ecomAI.track('teleport', {});
-                         window.ecomAI.flush()""" % shop["speaker"].pk)
+                         window.ecomAI.flush()"""
+            % shop["speaker"].pk
+        )
     assert refused.value.status == 400
     assert list(refused.value.json()["errors"]) == ["1"]
     # only the bad event is dropped; the good one is sent again and stored

@@ -1,4 +1,5 @@
 """``{% ecom_ai_tracker %}`` and ``{% ecom_ai_item_attrs %}`` render what the collector reads."""
+
 import json
 import re
 
@@ -30,11 +31,13 @@ def test_tracker_without_a_request_still_renders():
 def test_item_attrs_use_the_adapter_key_and_escape():
     from shop.models import Category, Product
 
-    product = Product.objects.create(category=Category.objects.create(name="A", slug="a"), title="T",
-                                     slug="t", price=1)
+    product = Product.objects.create(category=Category.objects.create(name="A", slug="a"), title="T", slug="t", price=1)
     assert render('{% ecom_ai_item_attrs p "view" %}', p=product) == f'data-ecom-ai-view="{product.pk}"'
     assert render("{% ecom_ai_item_attrs p %}", p=product) == f'data-ecom-ai-item="{product.pk}"'
-    assert render('{% ecom_ai_item_attrs k "click" %}', k='x"><script>') == 'data-ecom-ai-click="x&quot;&gt;&lt;script&gt;"'
+    assert (
+        render('{% ecom_ai_item_attrs k "click" %}', k='x"><script>')
+        == 'data-ecom-ai-click="x&quot;&gt;&lt;script&gt;"'
+    )
     assert render("{% ecom_ai_item_attrs None %}") == ""
     with pytest.raises(TemplateSyntaxError, match="kind must be one of"):
         render('{% ecom_ai_item_attrs p "hover" %}', p=product)

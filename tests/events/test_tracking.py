@@ -30,7 +30,12 @@ def test_track_takes_visitor_and_user_from_the_request(users):
     event = ecom_ai.track("view", request=make_request("v-alice", alice), item_key="42")
     event.refresh_from_db()
     assert (event.event_type, event.channel, event.visitor_key, event.user_key, event.item_key) == (
-        "view", "web", "v-alice", str(alice.pk), "42")
+        "view",
+        "web",
+        "v-alice",
+        str(alice.pk),
+        "42",
+    )
     assert event.source == "python"
 
 
@@ -61,16 +66,19 @@ def test_track_skips_staff_unless_track_staff(users, settings):
     assert Event.objects.get().user_key == str(staff.pk)
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"event_type": "teleport"}, "event_type"),
-    ({"channel": "carrier-pigeon"}, "channel"),
-    ({"quantity": "two"}, "quantity"),
-    ({"value": "cheap"}, "value"),
-    ({"context": ["not", "a", "dict"]}, "context"),
-    ({"client_time": "2026-01-01T00:00:00"}, "client_time"),
-    ({"item_key": "x" * 192}, "item_key"),
-    ({"client_event_id": "x" * 65}, "client_event_id"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"event_type": "teleport"}, "event_type"),
+        ({"channel": "carrier-pigeon"}, "channel"),
+        ({"quantity": "two"}, "quantity"),
+        ({"value": "cheap"}, "value"),
+        ({"context": ["not", "a", "dict"]}, "context"),
+        ({"client_time": "2026-01-01T00:00:00"}, "client_time"),
+        ({"item_key": "x" * 192}, "item_key"),
+        ({"client_event_id": "x" * 65}, "client_event_id"),
+    ],
+)
 def test_track_rejects_bad_input_with_a_clear_error(kwargs, field):
     event_type = kwargs.pop("event_type", "view")
     with pytest.raises(EventValidationError) as info:
@@ -89,8 +97,7 @@ def test_track_is_idempotent_on_client_event_id():
 
 
 def test_track_fills_user_from_a_known_identity():
-    VisitorIdentity.objects.create(visitor_key="v-known", user_key="u-1",
-                                   last_seen=timezone.now() - timedelta(days=2))
+    VisitorIdentity.objects.create(visitor_key="v-known", user_key="u-1", last_seen=timezone.now() - timedelta(days=2))
     VisitorIdentity.objects.create(visitor_key="v-known", user_key="u-2")  # the latest link wins
     assert track("view", visitor_key="v-known").user_key == "u-2"
     assert track("view", visitor_key="v-other").user_key == ""
@@ -115,11 +122,14 @@ def test_events_recorded_signal_is_sent():
 
 # --- record_batch() ----------------------------------------------------------------------
 def test_record_batch_is_all_or_nothing():
-    result = record_batch([
-        {"event_type": "view", "visitor_key": "v1"},
-        {"event_type": "nope", "visitor_key": "v1"},
-        {"event_type": "view", "visitor_key": "v1", "colour": "red"},
-    ], source="pos")
+    result = record_batch(
+        [
+            {"event_type": "view", "visitor_key": "v1"},
+            {"event_type": "nope", "visitor_key": "v1"},
+            {"event_type": "view", "visitor_key": "v1", "colour": "red"},
+        ],
+        source="pos",
+    )
     assert set(result.errors) == {1, 2}
     assert "event_type" in result.errors[1]
     assert result.errors[2] == {"colour": "unknown field"}
@@ -151,10 +161,13 @@ def test_record_batch_survives_a_concurrent_writer(monkeypatch):
         return set() if len(calls) == 1 else real(source, ids)
 
     monkeypatch.setattr(tracking, "_existing_ids", stale_then_real)
-    result = record_batch([
-        {"event_type": "view", "visitor_key": "v", "client_event_id": "race"},
-        {"event_type": "view", "visitor_key": "v", "client_event_id": "new"},
-    ], source="pos")
+    result = record_batch(
+        [
+            {"event_type": "view", "visitor_key": "v", "client_event_id": "race"},
+            {"event_type": "view", "visitor_key": "v", "client_event_id": "new"},
+        ],
+        source="pos",
+    )
     assert (result.accepted, result.duplicates) == (1, 1)
     assert len(calls) == 2
     assert Event.objects.filter(source="pos").count() == 2
@@ -188,8 +201,10 @@ def test_record_batch_extra_event_types_and_channels(settings):
 
 
 def test_record_batch_writes_with_few_queries(django_assert_max_num_queries):
-    batch = [{"event_type": "view", "visitor_key": f"v{i % 7}", "item_key": str(i), "client_event_id": f"id{i}"}
-             for i in range(300)]
+    batch = [
+        {"event_type": "view", "visitor_key": f"v{i % 7}", "item_key": str(i), "client_event_id": f"id{i}"}
+        for i in range(300)
+    ]
     # identities lookup, duplicate lookup, savepoint, insert(s) (SQLite splits them by its
     # variable limit), release: a constant, not one query per event
     with django_assert_max_num_queries(10):

@@ -1,4 +1,5 @@
 """The visitor cookie: signed, checked once per process per cookie value, rotation-safe."""
+
 from __future__ import annotations
 
 import pytest

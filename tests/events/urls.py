@@ -1,4 +1,5 @@
 """A minimal host urlconf for the login-stitching tests: Django's own LoginView."""
+
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 

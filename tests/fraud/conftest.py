@@ -1,4 +1,5 @@
 """Fraud test helpers: sandbox orders, staff/shopper clients, synthetic labelled assessments."""
+
 from __future__ import annotations
 
 import itertools
@@ -41,8 +42,9 @@ def product(db):
 
     n = next(_seq)
     cat = Category.objects.create(name=f"Cat {n}", slug=f"cat-{n}")
-    return Product.objects.create(category=cat, title=f"Shirt {n}", slug=f"shirt-{n}", price=Decimal("20.00"),
-                                  stock=1000)
+    return Product.objects.create(
+        category=cat, title=f"Shirt {n}", slug=f"shirt-{n}", price=Decimal("20.00"), stock=1000
+    )
 
 
 @pytest.fixture
@@ -52,9 +54,17 @@ def make_order(db, product):
 
     def make(**kwargs):
         quantity = kwargs.pop("quantity", 1)
-        values = dict(email="buyer@example.com", total=Decimal("40.00"), currency="USD", shipping_country="US",
-                      billing_country="US", ip_address="203.0.113.5", device_id="dev-1",
-                      payment_fingerprint="card-1", channel="web")
+        values = dict(
+            email="buyer@example.com",
+            total=Decimal("40.00"),
+            currency="USD",
+            shipping_country="US",
+            billing_country="US",
+            ip_address="203.0.113.5",
+            device_id="dev-1",
+            payment_fingerprint="card-1",
+            channel="web",
+        )
         values.update(kwargs)
         order = Order.objects.create(**values)
         OrderLine.objects.create(order=order, product=product, quantity=quantity, price=product.price)
@@ -65,8 +75,7 @@ def make_order(db, product):
 
 @pytest.fixture
 def staff_client(client, django_user_model):
-    user = django_user_model.objects.create_user("staff", "staff@example.com", "pw", is_staff=True,
-                                                 is_superuser=True)
+    user = django_user_model.objects.create_user("staff", "staff@example.com", "pw", is_staff=True, is_superuser=True)
     client.force_login(user)
     client.user = user
     return client
@@ -113,25 +122,41 @@ def synthetic_assessments(n=160, fraud_rate=0.25, seed=7, fraud_before=1.0, extr
         fraud = rng.random() < fraud_rate and i < n * fraud_before
         features = {name: 0 for name in NUMERIC_FEATURES}
         features.update({name: "" for name in CATEGORICAL_FEATURES})
-        features.update(ip_country_mismatch_billing=None, shipping_billing_mismatch=None, amount_vs_user_mean=None,
-                        account_age_days=None, first_order=1, is_guest=1, missing_fields=2)
+        features.update(
+            ip_country_mismatch_billing=None,
+            shipping_billing_mismatch=None,
+            amount_vs_user_mean=None,
+            account_age_days=None,
+            first_order=1,
+            is_guest=1,
+            missing_fields=2,
+        )
         features.update(
             amount=rng.uniform(200, 900) if fraud else rng.uniform(10, 120),
             minutes_since_signup=rng.uniform(0, 2) if fraud else rng.uniform(60, 500000),
             accounts_on_device=rng.randint(1, 4) if fraud else rng.choice([0, 0, 0, 1]),
             orders_ip_24h=rng.randint(2, 6) if fraud else rng.randint(0, 1),
             ip_country_mismatch_shipping=1 if fraud and rng.random() < 0.7 else 0,
-            channel=rng.choice(["web", "app"]), currency="USD",
-            ip_country=rng.choice(["NG", "RU"]) if fraud else "US", shipping_country="US",
+            channel=rng.choice(["web", "app"]),
+            currency="USD",
+            ip_country=rng.choice(["NG", "RU"]) if fraud else "US",
+            shipping_country="US",
         )
         if extra is not None:
             features.update(extra(fraud, rng))
-        rows.append(FraudAssessment(
-            order_key=f"syn-{seed}-{i}", order_number=f"S{i}", features=features, label=fraud,
-            status=FraudAssessment.STATUS_FRAUD if fraud else FraudAssessment.STATUS_APPROVED,
-            placed_at=start + timedelta(minutes=10 * i), amount=Decimal(str(round(features["amount"], 2))),
-            currency="USD", score=0,
-        ))
+        rows.append(
+            FraudAssessment(
+                order_key=f"syn-{seed}-{i}",
+                order_number=f"S{i}",
+                features=features,
+                label=fraud,
+                status=FraudAssessment.STATUS_FRAUD if fraud else FraudAssessment.STATUS_APPROVED,
+                placed_at=start + timedelta(minutes=10 * i),
+                amount=Decimal(str(round(features["amount"], 2))),
+                currency="USD",
+                score=0,
+            )
+        )
     FraudAssessment.objects.bulk_create(rows)
     return rows
 
@@ -139,5 +164,9 @@ def synthetic_assessments(n=160, fraud_rate=0.25, seed=7, fraud_before=1.0, extr
 def heuristic_blind(fraud, rng):
     """Make the heuristic's signals noise (same for both classes): only amount and the IP
     velocity separate the classes, which a model learns and the heuristic cannot."""
-    return {"minutes_since_signup": rng.uniform(0, 500000), "accounts_on_device": rng.choice([0, 0, 1]),
-            "ip_country_mismatch_shipping": rng.choice([0, 1]), "ip_country": "US"}
+    return {
+        "minutes_since_signup": rng.uniform(0, 500000),
+        "accounts_on_device": rng.choice([0, 0, 1]),
+        "ip_country_mismatch_shipping": rng.choice([0, 1]),
+        "ip_country": "US",
+    }

@@ -1,4 +1,5 @@
 """The fraud benchmark's pieces still run end to end (in process, on a small slice of the data set)."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,11 @@ def test_fraud_benchmark_pieces_run(bench):
 
 
 def test_fraud_benchmark_reports_a_missing_data_set(tmp_path):
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "fraud.py"), "--data", str(tmp_path)],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "fraud.py"), "--data", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert done.returncode == 2 and "not found" in done.stderr

@@ -1,4 +1,5 @@
 """Fraud review in a real browser: the staff order list badge and the admin bulk decision."""
+
 import pytest
 
 from ecom_ai.fraud.features import OrderFacts
@@ -16,8 +17,10 @@ def page(staff_page):
 def test_badge_on_staff_orders_and_bulk_mark_as_fraud(page, live_server, make_order):
     order = make_order(ip_address="203.0.113.40")
     assess_order(order, sync=True)
-    flagged = [assess_facts(OrderFacts(order_key=f"b{i}", number=f"B-{i}", ip="bogus", amount="x", currency="QQQ"))
-               for i in range(2)]
+    flagged = [
+        assess_facts(OrderFacts(order_key=f"b{i}", number=f"B-{i}", ip="bogus", amount="x", currency="QQQ"))
+        for i in range(2)
+    ]
     page.goto(live_server.url + "/staff/orders/")
     badge = page.locator("td.risk .ecom-ai-fraud-badge").first
     assert badge.get_attribute("data-level") in ("low", "medium", "high")

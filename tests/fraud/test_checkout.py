@@ -1,4 +1,5 @@
 """The sandbox's real checkout view: orders are assessed, and a failing scorer never breaks it."""
+
 import time
 
 import pytest
@@ -8,8 +9,15 @@ from ecom_ai.models.fraud import FraudAssessment
 
 def checkout(client, product, **form):
     client.post(f"/cart/add/{product.pk}/", {"quantity": 2})
-    data = {"name": "Ann Buyer", "email": "ann@example.com", "address": "1 Main St", "country": "US",
-            "billing_country": "DE", "card_number": "4242 4242 4242 4242", "token": "a" * 32}
+    data = {
+        "name": "Ann Buyer",
+        "email": "ann@example.com",
+        "address": "1 Main St",
+        "country": "US",
+        "billing_country": "DE",
+        "card_number": "4242 4242 4242 4242",
+        "token": "a" * 32,
+    }
     data.update(form)
     return client.post("/checkout/", data, REMOTE_ADDR="198.51.100.77")
 
@@ -30,7 +38,8 @@ def test_checkout_assesses_the_order_after_commit(client, product, django_captur
 
 @pytest.mark.django_db
 def test_checkout_survives_a_broken_scorer_and_a_broken_database_write(
-        client, product, monkeypatch, django_capture_on_commit_callbacks):
+    client, product, monkeypatch, django_capture_on_commit_callbacks
+):
     from shop.models import Order
 
     import ecom_ai.fraud.scoring as scoring

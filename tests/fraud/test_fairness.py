@@ -1,4 +1,5 @@
 """The fairness report: rates by segment with intervals, the admin page, and in a real browser."""
+
 from datetime import timedelta
 
 import pytest
@@ -7,8 +8,7 @@ from django.utils import timezone
 from ecom_ai.fraud.fairness import fraud_fairness
 from ecom_ai.ml.fairness import bin_label, rate_tables, wilson_interval
 
-EXTRAS = {"age": {"type": "numeric", "report_only": True, "bins": [30, 50]},
-          "loyalty_tier": "categorical"}
+EXTRAS = {"age": {"type": "numeric", "report_only": True, "bins": [30, 50]}, "loyalty_tier": "categorical"}
 
 
 def make_assessments(specs):
@@ -20,18 +20,31 @@ def make_assessments(specs):
     for count, country, channel, first, level, age, tier in specs:
         for _ in range(count):
             n += 1
-            rows.append(FraudAssessment(
-                order_key=f"fair-{n}", placed_at=now - timedelta(hours=n), level=level,
-                recommended_action={"low": "accept", "medium": "review", "high": "cancel"}[level],
-                features={"shipping_country": country, "channel": channel, "first_order": first,
-                          "loyalty_tier": tier},
-                report_attributes={"age": age}, label=True if level == "high" else None, score=0))
+            rows.append(
+                FraudAssessment(
+                    order_key=f"fair-{n}",
+                    placed_at=now - timedelta(hours=n),
+                    level=level,
+                    recommended_action={"low": "accept", "medium": "review", "high": "cancel"}[level],
+                    features={
+                        "shipping_country": country,
+                        "channel": channel,
+                        "first_order": first,
+                        "loyalty_tier": tier,
+                    },
+                    report_attributes={"age": age},
+                    label=True if level == "high" else None,
+                    score=0,
+                )
+            )
     FraudAssessment.objects.bulk_create(rows)
 
 
 SPECS = [
-    (30, "US", "web", 0, "low", 45, "gold"), (10, "US", "web", 1, "medium", 25, "none"),
-    (10, "DE", "app", 1, "low", 61, "none"), (25, "DE", "app", 1, "high", 22, "none"),
+    (30, "US", "web", 0, "low", 45, "gold"),
+    (10, "US", "web", 1, "medium", 25, "none"),
+    (10, "DE", "app", 1, "low", 61, "none"),
+    (25, "DE", "app", 1, "high", 22, "none"),
     (5, "DE", "web", 0, "medium", 35, "gold"),
     (4, "FR", "web", 1, "low", None, ""),
 ]
@@ -42,12 +55,22 @@ def test_wilson_interval_and_bins():
     assert low == pytest.approx(0.1419, abs=1e-3) and high == pytest.approx(0.4019, abs=1e-3)
     assert wilson_interval(0, 0) == (0.0, 0.0) and wilson_interval(0, 10)[0] == 0.0
     assert [bin_label(v, [30, 50]) for v in (12, 30, 49.9, 50, "x", None)] == [
-        "< 30", "30–50", "30–50", "≥ 50", "unknown", "unknown"]
+        "< 30",
+        "30–50",
+        "30–50",
+        "≥ 50",
+        "unknown",
+        "unknown",
+    ]
 
 
 def test_rate_tables_flag_disparities_only_with_enough_cases():
-    records = ([{"g": "a", "hit": 1}] * 30 + [{"g": "a", "hit": 0}] * 30 + [{"g": "b", "hit": 0}] * 40
-               + [{"g": "c", "hit": 1}] * 5)
+    records = (
+        [{"g": "a", "hit": 1}] * 30
+        + [{"g": "a", "hit": 0}] * 30
+        + [{"g": "b", "hit": 0}] * 40
+        + [{"g": "c", "hit": 1}] * 5
+    )
     (table,) = rate_tables(records, ["g"], ["hit"])
     rows = {row.segment: row for row in table.rows}
     assert table.overall["hit"].rate == pytest.approx(35 / 105)
@@ -58,8 +81,9 @@ def test_rate_tables_flag_disparities_only_with_enough_cases():
 
 @pytest.mark.django_db
 def test_fraud_rates_by_declared_segments(ecom_ai_settings):
-    ecom_ai_settings(FRAUD_EXTRA_FEATURES=EXTRAS,
-                     FAIRNESS_SEGMENTS=["country", "channel", "customer", "age", "loyalty_tier"])
+    ecom_ai_settings(
+        FRAUD_EXTRA_FEATURES=EXTRAS, FAIRNESS_SEGMENTS=["country", "channel", "customer", "age", "loyalty_tier"]
+    )
     make_assessments(SPECS)
     report = fraud_fairness(days=30)
     assert report.rows == 84 and report.report_only == ("age",)
@@ -106,19 +130,36 @@ def test_recommendation_exposure_by_segment(db):
 
     now = timezone.now()
     placement = Placement.objects.create(slug="home", name="Home")
-    Event.objects.create(event_type="purchase", channel="web", visitor_key="v1", user_key="u1", item_key="i",
-                         occurred_at=now - timedelta(days=3))
-    FraudAssessment.objects.create(order_key="o1", user_key="u1", features={"shipping_country": "DE"},
-                                   placed_at=now - timedelta(days=3))
+    Event.objects.create(
+        event_type="purchase",
+        channel="web",
+        visitor_key="v1",
+        user_key="u1",
+        item_key="i",
+        occurred_at=now - timedelta(days=3),
+    )
+    FraudAssessment.objects.create(
+        order_key="o1", user_key="u1", features={"shipping_country": "DE"}, placed_at=now - timedelta(days=3)
+    )
     lists = []
     for i in range(6):
         user = "u1" if i < 4 else ""
         row = RecommendationList.objects.create(
-            placement=placement, user_key=user, visitor_key=f"v{i}", created_at=now - timedelta(hours=i),
-            strategy="for_you+trending" if i % 2 == 0 else "trending", items=[{"key": "a"}] if i != 5 else [],
-            clicks=1 if i == 0 else 0)
-        Event.objects.create(event_type="impression", channel="app" if i < 3 else "web", visitor_key=f"v{i}",
-                             occurred_at=now - timedelta(hours=i), context={"rec_id": str(row.id)})
+            placement=placement,
+            user_key=user,
+            visitor_key=f"v{i}",
+            created_at=now - timedelta(hours=i),
+            strategy="for_you+trending" if i % 2 == 0 else "trending",
+            items=[{"key": "a"}] if i != 5 else [],
+            clicks=1 if i == 0 else 0,
+        )
+        Event.objects.create(
+            event_type="impression",
+            channel="app" if i < 3 else "web",
+            visitor_key=f"v{i}",
+            occurred_at=now - timedelta(hours=i),
+            context={"rec_id": str(row.id)},
+        )
         lists.append(row)
     report = exposure_fairness(days=30)
     assert report.lists == 6
@@ -127,15 +168,20 @@ def test_recommendation_exposure_by_segment(db):
     assert tables["country"]["DE"].n == 4 and tables["country"]["unknown"].n == 2
     assert tables["channel"]["app"].n == 3 and tables["channel"]["web"].n == 3
     assert tables["channel"]["app"].rates["personalised"].count == 2  # lists 0 and 2
-    assert tables["customer"]["new"].rates["empty"].count == 1 and tables["customer"]["returning"].rates[
-        "clicked"].count == 1
+    assert (
+        tables["customer"]["new"].rates["empty"].count == 1
+        and tables["customer"]["returning"].rates["clicked"].count == 1
+    )
 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_fairness_page_in_a_browser(staff_page, live_server, settings):
-    settings.ECOM_AI = {**settings.ECOM_AI, "FRAUD_EXTRA_FEATURES": EXTRAS,
-                        "FAIRNESS_SEGMENTS": ["country", "customer", "age"]}
+    settings.ECOM_AI = {
+        **settings.ECOM_AI,
+        "FRAUD_EXTRA_FEATURES": EXTRAS,
+        "FAIRNESS_SEGMENTS": ["country", "customer", "age"],
+    }
     make_assessments(SPECS)
     page = staff_page
     page.goto(live_server.url + "/admin/ecom_ai/fraudassessment/")

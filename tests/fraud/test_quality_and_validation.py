@@ -24,8 +24,9 @@ def test_first_fraud_version_below_the_floor_is_not_activated_and_the_admin_says
     assert "trained on 120 labelled orders, at least 500 are needed" in version.notes
     # the fallback keeps serving: new orders are scored by the heuristic
     now = timezone.now()
-    scored = assess_facts(OrderFacts(order_key="after", email="a@example.com", amount="30", currency="USD",
-                                     placed_at=now))
+    scored = assess_facts(
+        OrderFacts(order_key="after", email="a@example.com", amount="30", currency="USD", placed_at=now)
+    )
     assert scored.scorer == "heuristic" and scored.model_version_id is None
     # the admin says why: version list and page, and the fraud review queue
     listing = admin_client.get("/admin/ecom_ai/modelversion/").content.decode()
@@ -94,12 +95,12 @@ def test_early_stopping_never_stops_on_a_window_without_signal():
     feats, labels = [r.features for r in rows], np.array([int(r.label) for r in rows])
     model = FraudModel(list(NUMERIC_FEATURES), list(CATEGORICAL_FEATURES), min_count=1)
     legit = [i for i in range(len(feats)) if labels[i] == 0][:30]
-    report = model.fit(feats, labels, val_rows=[feats[i] for i in legit], val_labels=labels[legit], epochs=9,
-                       patience=1)
+    report = model.fit(
+        feats, labels, val_rows=[feats[i] for i in legit], val_labels=labels[legit], epochs=9, patience=1
+    )
     assert report.early_stopping is False and report.epochs == 9 and report.best_epoch == 9
     noisy = np.random.default_rng(1).permutation(labels[100:])  # both classes, but no signal to fit
-    with_signal = model.fit(feats[:100], labels[:100], val_rows=feats[100:], val_labels=noisy, epochs=30,
-                            patience=2)
+    with_signal = model.fit(feats[:100], labels[:100], val_rows=feats[100:], val_labels=noisy, epochs=30, patience=2)
     assert with_signal.early_stopping is True and with_signal.epochs < 30
 
 
@@ -110,4 +111,6 @@ def test_warnings_on_the_active_model_reach_the_review_queue(low_floor, admin_cl
     queue = admin_client.get("/admin/ecom_ai/fraudassessment/").content.decode()
     assert f"Scores come from fraud model v{version.number}." in queue
     assert version.validation["positives"] < 30, version.validation
-    assert f"validation has {version.validation['positives']} positives" in queue  # few validation positives: the admin is told
+    assert (
+        f"validation has {version.validation['positives']} positives" in queue
+    )  # few validation positives: the admin is told

@@ -1,4 +1,5 @@
 """Admin review queue, decisions → labels, chargeback import, badge, checkout safety."""
+
 from pathlib import Path
 
 import pytest
@@ -18,16 +19,20 @@ def flagged(key, **kw):
 
 
 def test_review_queue_lists_filters_and_bulk_actions(staff_client):
-    a, b, c = flagged("q1"), flagged("q2"), assess_facts(OrderFacts(order_key="q3", number="N-q3", amount="5",
-                                                                      currency="USD"))
+    a, b, c = (
+        flagged("q1"),
+        flagged("q2"),
+        assess_facts(OrderFacts(order_key="q3", number="N-q3", amount="5", currency="USD")),
+    )
     page = staff_client.get("/admin/ecom_ai/fraudassessment/", {"status__exact": "pending_review"})
     html = page.content.decode()
     assert page.status_code == 200 and "N-q1" in html and "N-q2" in html
     assert "malformed" in html  # reasons shown readably
     detail = staff_client.get(f"/admin/ecom_ai/fraudassessment/{a.pk}/change/").content.decode()
     assert "Mark as fraud" in detail and "IP address" in detail
-    response = staff_client.post("/admin/ecom_ai/fraudassessment/", {
-        "action": "mark_selected_as_fraud", "_selected_action": [a.pk, b.pk]})
+    response = staff_client.post(
+        "/admin/ecom_ai/fraudassessment/", {"action": "mark_selected_as_fraud", "_selected_action": [a.pk, b.pk]}
+    )
     assert response.status_code == 302
     a.refresh_from_db(), b.refresh_from_db(), c.refresh_from_db()
     assert (a.status, a.label, a.decided_by) == ("fraud", True, "staff")
@@ -39,8 +44,9 @@ def test_review_queue_lists_filters_and_bulk_actions(staff_client):
 
 def test_single_decision_with_note_from_the_change_page(staff_client):
     a = flagged("n1")
-    response = staff_client.post(f"/admin/ecom_ai/fraudassessment/{a.pk}/change/",
-                                 {"note": "called the customer", "_decide_approve": "1"})
+    response = staff_client.post(
+        f"/admin/ecom_ai/fraudassessment/{a.pk}/change/", {"note": "called the customer", "_decide_approve": "1"}
+    )
     assert response.status_code == 302
     a.refresh_from_db()
     assert a.status == "approved" and a.label is False and a.note == "called the customer"
@@ -55,7 +61,9 @@ def test_thresholds_and_lists_admin(staff_client):
     assert r.status_code == 302 and FraudSettings.load().high_threshold == 60
     r = staff_client.post("/admin/ecom_ai/fraudlistentry/add/", {"kind": "ip", "value": "1.2.3", "list": "block"})
     assert r.status_code == 200 and not FraudListEntry.objects.exists()
-    r = staff_client.post("/admin/ecom_ai/fraudlistentry/add/", {"kind": "email", "value": " X@Y.com ", "list": "block"})
+    r = staff_client.post(
+        "/admin/ecom_ai/fraudlistentry/add/", {"kind": "email", "value": " X@Y.com ", "list": "block"}
+    )
     assert r.status_code == 302 and FraudListEntry.objects.get().value == "x@y.com"
 
 
@@ -73,19 +81,23 @@ def test_chargeback_import_all_or_nothing(tmp_path):
     message = str(info.value)
     assert "line 3: order N-zz has no fraud assessment" in message and "line 4: date 'someday'" in message
     assert not FraudAssessment.objects.filter(label=True).exists()
-    good = write_csv(tmp_path, "order_number,date,reason\nN-c1,2026-01-05,stolen card\nc2,2026-01-06T10:00:00,\n"
-                               "N-zz,2026-01-06,x\n")
+    good = write_csv(
+        tmp_path, "order_number,date,reason\nN-c1,2026-01-05,stolen card\nc2,2026-01-06T10:00:00,\nN-zz,2026-01-06,x\n"
+    )
     call_command("ecom_ai_import_chargebacks", good, "--skip-unknown")
     a.refresh_from_db(), b.refresh_from_db()
     assert (a.label, a.status, a.chargeback_reason, a.decided_by) == (True, "fraud", "stolen card", "chargeback")
     assert b.chargeback_at.year == 2026
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "no chargeback rows"),
-    ("foo,bar\n1,2\n", "header must have"),
-    ("order,date\nN-1,2026-01-01,extra\n", "more values than columns"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "no chargeback rows"),
+        ("foo,bar\n1,2\n", "header must have"),
+        ("order,date\nN-1,2026-01-01,extra\n", "more values than columns"),
+    ],
+)
 def test_chargeback_import_bad_files(tmp_path, text, message):
     with pytest.raises(CommandError, match=message):
         call_command("ecom_ai_import_chargebacks", write_csv(tmp_path, text))
@@ -176,10 +188,21 @@ def test_backfill_command_assesses_existing_orders_oldest_first(make_order):
 def test_user_export_and_erasure_include_fraud_assessments():
     from ecom_ai.events.privacy import erase_user_data, export_user_data
 
-    mine = assess_facts(OrderFacts(order_key="p1", user_key="42", email="me@example.com", ip="192.0.2.4",
-                                   device="dev", payment_fingerprint="card", amount="10", currency="USD"))
-    other = assess_facts(OrderFacts(order_key="p2", user_key="43", email="you@example.com", amount="10",
-                                    currency="USD"))
+    mine = assess_facts(
+        OrderFacts(
+            order_key="p1",
+            user_key="42",
+            email="me@example.com",
+            ip="192.0.2.4",
+            device="dev",
+            payment_fingerprint="card",
+            amount="10",
+            currency="USD",
+        )
+    )
+    other = assess_facts(
+        OrderFacts(order_key="p2", user_key="43", email="you@example.com", amount="10", currency="USD")
+    )
     exported = export_user_data("42")["fraud_assessments"]
     assert [row["order_key"] for row in exported] == ["p1"] and exported[0]["email"] == "me@example.com"
     counts = erase_user_data("42")

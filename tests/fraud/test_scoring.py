@@ -1,4 +1,5 @@
 """Features, scoring with/without a model, lists, rules, bad input, checkout safety."""
+
 from datetime import timedelta
 from decimal import Decimal
 
@@ -13,9 +14,20 @@ pytestmark = pytest.mark.django_db
 
 
 def facts(**kw):
-    values = dict(order_key=kw.pop("order_key", "o1"), number="N1", user_key="", email="a@example.com",
-                  amount=Decimal("50"), currency="USD", ip="198.51.100.7", device="d1", payment_fingerprint="p1",
-                  shipping_country="US", billing_country="US", channel="web")
+    values = dict(
+        order_key=kw.pop("order_key", "o1"),
+        number="N1",
+        user_key="",
+        email="a@example.com",
+        amount=Decimal("50"),
+        currency="USD",
+        ip="198.51.100.7",
+        device="d1",
+        payment_fingerprint="p1",
+        shipping_country="US",
+        billing_country="US",
+        channel="web",
+    )
     values.update(kw)
     return OrderFacts(**values)
 
@@ -23,8 +35,14 @@ def facts(**kw):
 def test_velocity_sharing_and_history_features():
     now = timezone.now()
     for i in range(3):
-        assess_facts(facts(order_key=f"prev{i}", email=f"u{i}@example.com", placed_at=now - timedelta(minutes=10 + i),
-                           amount=Decimal("20")))
+        assess_facts(
+            facts(
+                order_key=f"prev{i}",
+                email=f"u{i}@example.com",
+                placed_at=now - timedelta(minutes=10 + i),
+                amount=Decimal("20"),
+            )
+        )
     assess_facts(facts(order_key="old", email="u0@example.com", placed_at=now - timedelta(days=3), amount="20"))
     result = compute_features(facts(order_key="new", email="u0@example.com", placed_at=now, amount="200"))
     f = result.features
@@ -52,12 +70,32 @@ def test_signup_and_behaviour_from_users_and_event_log(django_user_model):
     user = django_user_model.objects.create_user("bob", "bob@example.com", "pw")
     now = timezone.now()
     django_user_model.objects.filter(pk=user.pk).update(date_joined=now - timedelta(minutes=30))
-    Event.objects.bulk_create([
-        Event(event_type="view", channel="web", user_key=str(user.pk), item_key="a", occurred_at=now - timedelta(minutes=20)),
-        Event(event_type="view", channel="web", user_key=str(user.pk), item_key="b", occurred_at=now - timedelta(minutes=10)),
-        Event(event_type="add_to_cart", channel="web", user_key=str(user.pk), item_key="b", occurred_at=now - timedelta(minutes=5)),
-        Event(event_type="view", channel="web", user_key="someone-else", item_key="c", occurred_at=now),
-    ])
+    Event.objects.bulk_create(
+        [
+            Event(
+                event_type="view",
+                channel="web",
+                user_key=str(user.pk),
+                item_key="a",
+                occurred_at=now - timedelta(minutes=20),
+            ),
+            Event(
+                event_type="view",
+                channel="web",
+                user_key=str(user.pk),
+                item_key="b",
+                occurred_at=now - timedelta(minutes=10),
+            ),
+            Event(
+                event_type="add_to_cart",
+                channel="web",
+                user_key=str(user.pk),
+                item_key="b",
+                occurred_at=now - timedelta(minutes=5),
+            ),
+            Event(event_type="view", channel="web", user_key="someone-else", item_key="c", occurred_at=now),
+        ]
+    )
     f = compute_features(facts(user_key=str(user.pk), placed_at=now, ip_country="FR")).features
     assert f["minutes_since_signup"] == pytest.approx(30, abs=0.1)
     assert f["is_guest"] == 0
@@ -66,21 +104,24 @@ def test_signup_and_behaviour_from_users_and_event_log(django_user_model):
     assert f["ip_country_mismatch_shipping"] == 1 and f["ip_country_mismatch_billing"] == 1
 
 
-@pytest.mark.parametrize("bad, code", [
-    ({"ip": "999.1.2.3"}, "ip_malformed"),
-    ({"ip": "not an ip; DROP TABLE"}, "ip_malformed"),
-    ({"amount": "abc"}, "amount_missing"),
-    ({"amount": None}, "amount_missing"),
-    ({"amount": Decimal("1e12")}, "amount_absurd"),
-    ({"amount": "-5"}, "amount_absurd"),
-    ({"amount": "NaN"}, "amount_missing"),
-    ({"currency": "XYZ"}, "currency_unknown"),
-    ({"currency": ""}, "currency_unknown"),
-    ({"email": ""}, "email_missing"),
-    ({"email": "nope"}, "email_malformed"),
-    ({"shipping_country": "", "device": "", "payment_fingerprint": ""}, "device_missing"),
-    ({"lines": [("x", "many", None)]}, "quantity_malformed"),
-])
+@pytest.mark.parametrize(
+    "bad, code",
+    [
+        ({"ip": "999.1.2.3"}, "ip_malformed"),
+        ({"ip": "not an ip; DROP TABLE"}, "ip_malformed"),
+        ({"amount": "abc"}, "amount_missing"),
+        ({"amount": None}, "amount_missing"),
+        ({"amount": Decimal("1e12")}, "amount_absurd"),
+        ({"amount": "-5"}, "amount_absurd"),
+        ({"amount": "NaN"}, "amount_missing"),
+        ({"currency": "XYZ"}, "currency_unknown"),
+        ({"currency": ""}, "currency_unknown"),
+        ({"email": ""}, "email_missing"),
+        ({"email": "nope"}, "email_malformed"),
+        ({"shipping_country": "", "device": "", "payment_fingerprint": ""}, "device_missing"),
+        ({"lines": [("x", "many", None)]}, "quantity_malformed"),
+    ],
+)
 def test_bad_input_is_assessed_with_the_gaps_as_reasons(bad, code):
     assessment = assess_facts(facts(order_key=f"bad-{code}-{len(str(bad))}", **bad))
     assert assessment is not None and assessment.pk
@@ -92,14 +133,16 @@ def test_heuristic_score_without_model_flags_risky_orders():
     now = timezone.now()
     for i in range(3):
         assess_facts(facts(order_key=f"r{i}", email=f"x{i}@example.com", placed_at=now - timedelta(minutes=5)))
-    risky = assess_facts(facts(order_key="risky", email="y@example.com", placed_at=now, signed_up_at=now,
-                               ip_country="NG", amount="900"))
+    risky = assess_facts(
+        facts(order_key="risky", email="y@example.com", placed_at=now, signed_up_at=now, ip_country="NG", amount="900")
+    )
     assert risky.scorer == "heuristic" and risky.model_version_id is None
     assert risky.level == "high" and risky.recommended_action == "cancel" and risky.status == "pending_review"
     codes = {r["code"] for r in risky.reasons}
     assert {"minutes_since_signup", "accounts_on_device", "ip_country_mismatch_shipping"} <= codes
-    calm = assess_facts(facts(order_key="calm", ip="192.0.2.50", device="d9", payment_fingerprint="p9",
-                              email="calm@example.com"))
+    calm = assess_facts(
+        facts(order_key="calm", ip="192.0.2.50", device="d9", payment_fingerprint="p9", email="calm@example.com")
+    )
     assert calm.level == "low" and calm.recommended_action == "accept" and calm.status == "auto_accepted"
 
 
@@ -155,14 +198,17 @@ def test_scoring_with_an_active_model(monkeypatch):
     model = FraudModel(list(NUMERIC_FEATURES), list(CATEGORICAL_FEATURES), min_count=1)
     model.fit([r.features for r in rows], [int(r.label) for r in rows], epochs=15)
     now = timezone.now()
-    result = score_order(facts(order_key="m1", placed_at=now, signed_up_at=now, amount="800", ip_country="NG"),
-                         model=model)
+    result = score_order(
+        facts(order_key="m1", placed_at=now, signed_up_at=now, amount="800", ip_country="NG"), model=model
+    )
     assert result.scorer == "model" and result.probability > 0.5 and result.score >= 50
     pushed = [r for r in result.reasons if r["kind"] == "feature"]
     assert pushed and all(r["impact"] > 0 for r in pushed)
     assert {"minutes_since_signup", "amount", "ip_country"} & {r["code"] for r in pushed}
-    low = score_order(facts(order_key="m2", placed_at=now, signed_up_at=now - timedelta(days=40), amount="30",
-                            ip_country="US"), model=model)
+    low = score_order(
+        facts(order_key="m2", placed_at=now, signed_up_at=now - timedelta(days=40), amount="30", ip_country="US"),
+        model=model,
+    )
     assert low.probability < result.probability
 
 
@@ -204,8 +250,9 @@ def test_a_failing_model_falls_back_to_the_heuristic():
     assert any(r["code"] == "model_failed" for r in result.reasons)
 
 
-def test_async_assessment_goes_through_the_dispatcher_the_task_layer_plugs_in(make_order,
-                                                                             django_capture_on_commit_callbacks):
+def test_async_assessment_goes_through_the_dispatcher_the_task_layer_plugs_in(
+    make_order, django_capture_on_commit_callbacks
+):
     import ast
     import inspect
 

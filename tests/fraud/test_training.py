@@ -1,4 +1,5 @@
 """Training the fraud model through the model registry, on small synthetic labelled data."""
+
 from datetime import timedelta
 
 import numpy as np
@@ -34,14 +35,42 @@ def test_train_activate_and_score_with_the_model(low_floor):
     assert isinstance(model, FraudModel)
     now = timezone.now()
     for i in range(3):  # a velocity burst from the risky order's IP
-        assess_facts(OrderFacts(order_key=f"burst-{i}", email=f"b{i}@example.com", amount="20", currency="USD",
-                                placed_at=now - timedelta(minutes=30 - i), ip="203.0.113.1"))
-    risky = assess_facts(OrderFacts(order_key="live-1", email="r@example.com", amount="850", currency="USD",
-                                    placed_at=now, signed_up_at=now - timedelta(seconds=20), ip_country="NG",
-                                    shipping_country="US", ip="203.0.113.1"))
-    calm = assess_facts(OrderFacts(order_key="live-2", email="c@example.com", amount="35", currency="USD",
-                                   placed_at=now, signed_up_at=now - timedelta(days=200), ip_country="US",
-                                   shipping_country="US", ip="203.0.113.2"))
+        assess_facts(
+            OrderFacts(
+                order_key=f"burst-{i}",
+                email=f"b{i}@example.com",
+                amount="20",
+                currency="USD",
+                placed_at=now - timedelta(minutes=30 - i),
+                ip="203.0.113.1",
+            )
+        )
+    risky = assess_facts(
+        OrderFacts(
+            order_key="live-1",
+            email="r@example.com",
+            amount="850",
+            currency="USD",
+            placed_at=now,
+            signed_up_at=now - timedelta(seconds=20),
+            ip_country="NG",
+            shipping_country="US",
+            ip="203.0.113.1",
+        )
+    )
+    calm = assess_facts(
+        OrderFacts(
+            order_key="live-2",
+            email="c@example.com",
+            amount="35",
+            currency="USD",
+            placed_at=now,
+            signed_up_at=now - timedelta(days=200),
+            ip_country="US",
+            shipping_country="US",
+            ip="203.0.113.2",
+        )
+    )
     assert risky.scorer == "model" and risky.model_version_id == version.pk
     assert risky.score > calm.score and risky.level != "low"
 

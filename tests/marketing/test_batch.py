@@ -1,4 +1,5 @@
 """Batch decisions under the budget, the offers_decided signal, CSV export, bulk customer states."""
+
 import io
 import random
 from decimal import Decimal
@@ -14,8 +15,10 @@ pytestmark = pytest.mark.django_db
 
 
 def customers(n, start=0):
-    return [(Identity(user_key=f"b-{i}", channel="email"), {"is_new": True, "orders_total": 0})
-            for i in range(start, start + n)]
+    return [
+        (Identity(user_key=f"b-{i}", channel="email"), {"is_new": True, "orders_total": 0})
+        for i in range(start, start + n)
+    ]
 
 
 def test_batch_spends_within_the_budget_and_announces(campaign, django_capture_on_commit_callbacks):
@@ -24,8 +27,11 @@ def test_batch_spends_within_the_budget_and_announces(campaign, django_capture_o
     campaign.exploration_rate = 0.2
     campaign.save()
     received = []
-    offers_decided.connect(lambda sender, campaign, decisions, **kw: received.append(list(decisions)),
-                           weak=False, dispatch_uid="test-batch")
+    offers_decided.connect(
+        lambda sender, campaign, decisions, **kw: received.append(list(decisions)),
+        weak=False,
+        dispatch_uid="test-batch",
+    )
     try:
         with django_capture_on_commit_callbacks(execute=True):
             result = decide_batch(campaign, customers(100), rng=random.Random(0))

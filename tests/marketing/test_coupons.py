@@ -1,5 +1,6 @@
 """Coupons: single use, refused when replayed/guessed/expired/someone else's; attribution through the
 order bridge; erase/export; the budget race on PostgreSQL."""
+
 import threading
 from datetime import timedelta
 from decimal import Decimal
@@ -63,8 +64,9 @@ def test_an_order_with_the_code_credits_the_decision_and_others_convert(campaign
     assert Coupon.objects.get(code=given.coupon_code.replace("-", "")).order_key == "A1"
 
 
-def test_the_order_bridge_credits_through_the_adapters_codes(campaign, service, django_user_model,
-                                                            django_capture_on_commit_callbacks):
+def test_the_order_bridge_credits_through_the_adapters_codes(
+    campaign, service, django_user_model, django_capture_on_commit_callbacks
+):
     from shop.models import Category, Order, OrderLine, Product
 
     user = django_user_model.objects.create_user("ann")

@@ -1,4 +1,5 @@
 """OfferService.decide: sticky decisions, control by hashing, propensities, budget, cap, bad input."""
+
 from datetime import timedelta
 from decimal import Decimal
 

@@ -1,4 +1,5 @@
 """Off-policy evaluation and the learners on arrays with known answers."""
+
 import random
 
 import numpy as np
@@ -8,7 +9,13 @@ import torch
 from ecom_ai.marketing import ope
 from ecom_ai.marketing.exploration import epsilon_greedy, with_floor
 from ecom_ai.marketing.learners import (
-    CampaignPolicy, LoggedData, fit_policy_gradient, fit_q_network, policy_payload, select_policy)
+    CampaignPolicy,
+    LoggedData,
+    fit_policy_gradient,
+    fit_q_network,
+    policy_payload,
+    select_policy,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -95,8 +102,9 @@ def test_simulated_world_has_segment_specific_best_arms():
     from ecom_ai.marketing.simulation import expected_net_value, simulated_customers
 
     rng = random.Random(1)
-    best = {max(("none", "ten", "ship"), key=lambda arm: expected_net_value(s, arm))
-            for s in simulated_customers(500, rng)}
+    best = {
+        max(("none", "ten", "ship"), key=lambda arm: expected_net_value(s, arm)) for s in simulated_customers(500, rng)
+    }
     assert best == {"none", "ten", "ship"}
 
 

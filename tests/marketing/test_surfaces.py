@@ -1,4 +1,5 @@
 """Surfaces: the offers API, the template tags, offer events, the admin pages, the batch command."""
+
 import csv
 from decimal import Decimal
 
@@ -26,12 +27,15 @@ def test_api_gives_the_browser_its_sticky_offer(campaign, client):
     assert decision.visitor_key and decision.channel == "web"
 
 
-@pytest.mark.parametrize("params, status, field", [
-    ({"campaign": "no-such-campaign"}, 404, "campaign"),
-    ({}, 400, "campaign"),
-    ({"campaign": "x" * 100}, 400, "campaign"),
-    ({"campaign": "bad slug!"}, 400, "campaign"),
-])
+@pytest.mark.parametrize(
+    "params, status, field",
+    [
+        ({"campaign": "no-such-campaign"}, 404, "campaign"),
+        ({}, 400, "campaign"),
+        ({"campaign": "x" * 100}, 400, "campaign"),
+        ({"campaign": "bad slug!"}, 400, "campaign"),
+    ],
+)
 def test_api_bad_input_is_a_clear_4xx(campaign, client, params, status, field):
     response = client.get(URL, params)
     assert response.status_code == status and field in response.json()
@@ -53,14 +57,18 @@ def test_template_tags_show_the_offer_and_never_break_the_page(campaign, django_
     request = RequestFactory().get("/")
     request.user = user
     request.COOKIES = {}
-    html = Template('{% load ecom_ai %}{% personal_offer campaign="' + campaign.slug + '" as offer %}'
-                    '{% if offer %}{{ offer.offer.title }} {{ offer.coupon_code }}{% endif %}|'
-                    '{% personal_offer_banner campaign="' + campaign.slug + '" %}').render(Context({"request": request}))
+    html = Template(
+        '{% load ecom_ai %}{% personal_offer campaign="' + campaign.slug + '" as offer %}'
+        "{% if offer %}{{ offer.offer.title }} {{ offer.coupon_code }}{% endif %}|"
+        '{% personal_offer_banner campaign="' + campaign.slug + '" %}'
+    ).render(Context({"request": request}))
     code = OfferDecision.objects.get(user_key=str(user.pk)).coupon_code
     assert "10 % off" in html and f"{code[:4]}-{code[4:8]}-{code[8:]}" in html
     assert 'send("offer_shown")' in html and "ecom-ai-offer" in html
-    broken = Template('{% load ecom_ai %}[{% personal_offer campaign="nope" as offer %}{{ offer }}]'
-                      '{% personal_offer_banner campaign="nope" %}').render(Context({"request": request}))
+    broken = Template(
+        '{% load ecom_ai %}[{% personal_offer campaign="nope" as offer %}{{ offer }}]'
+        '{% personal_offer_banner campaign="nope" %}'
+    ).render(Context({"request": request}))
     assert broken == "[None]"
 
 
@@ -83,8 +91,13 @@ def test_admin_pages(campaign, service, admin_client):
     campaign.save()
     for n in range(30):
         service.decide(who(n), campaign)
-    for url in ("/admin/ecom_ai/campaign/", f"/admin/ecom_ai/campaign/{campaign.pk}/change/",
-                "/admin/ecom_ai/offerdecision/", "/admin/ecom_ai/coupon/", "/admin/ecom_ai/campaign/add/"):
+    for url in (
+        "/admin/ecom_ai/campaign/",
+        f"/admin/ecom_ai/campaign/{campaign.pk}/change/",
+        "/admin/ecom_ai/offerdecision/",
+        "/admin/ecom_ai/coupon/",
+        "/admin/ecom_ai/campaign/add/",
+    ):
         assert admin_client.get(url).status_code == 200, url
     report = admin_client.get(f"/admin/ecom_ai/campaign/{campaign.pk}/report/")
     assert report.status_code == 200
@@ -97,11 +110,26 @@ def test_admin_pages(campaign, service, admin_client):
 
 
 def test_admin_refuses_a_bad_eligibility_condition(campaign, admin_client):
-    response = admin_client.post("/admin/ecom_ai/campaign/add/", {
-        "name": "X", "slug": "x", "channels": '["site"]', "starts_at_0": "2026-01-01", "starts_at_1": "00:00:00",
-        "objective": "net_revenue", "frequency_window_days": 30, "decision_days": 7, "eligibility": "orderz > 1",
-        "control_percent": 10, "exploration_rate": 0.1, "policy": "fixed", "experiment_share": 0.5,
-        "offers-TOTAL_FORMS": 0, "offers-INITIAL_FORMS": 0})
+    response = admin_client.post(
+        "/admin/ecom_ai/campaign/add/",
+        {
+            "name": "X",
+            "slug": "x",
+            "channels": '["site"]',
+            "starts_at_0": "2026-01-01",
+            "starts_at_1": "00:00:00",
+            "objective": "net_revenue",
+            "frequency_window_days": 30,
+            "decision_days": 7,
+            "eligibility": "orderz > 1",
+            "control_percent": 10,
+            "exploration_rate": 0.1,
+            "policy": "fixed",
+            "experiment_share": 0.5,
+            "offers-TOTAL_FORMS": 0,
+            "offers-INITIAL_FORMS": 0,
+        },
+    )
     assert response.status_code == 200 and "orderz" in response.content.decode()
 
 
@@ -122,8 +150,7 @@ def test_decide_campaign_command_and_task(campaign, tmp_path):
     assert decide_campaign_task.apply(args=[campaign.slug]).get()["decided"] == 0  # everyone decided already
 
 
-def test_deleting_a_campaign_removes_its_decisions_and_an_offer_in_use_is_protected(campaign, service,
-                                                                                    admin_client):
+def test_deleting_a_campaign_removes_its_decisions_and_an_offer_in_use_is_protected(campaign, service, admin_client):
     from ecom_ai.models.marketing import Campaign, Offer
     from tests.marketing.conftest import who
 

@@ -1,4 +1,5 @@
 """The "offers" trainer through the registry: learns from logged decisions, gates on DR, serves."""
+
 import random
 from datetime import timedelta
 from decimal import Decimal
@@ -38,12 +39,23 @@ def log_history(campaign, n, seed=0):
         arm = rng.choice(arms)
         converted, value, discount = simulated_outcome(state, arm, rng)
         created = start + timedelta(minutes=i)
-        rows.append(OfferDecision(
-            campaign=campaign, offer=offers.get(arm), subject_key=f"u:sim-{i}", user_key=f"sim-{i}",
-            propensity=1 / 3, probabilities={a: 1 / 3 for a in arms}, policy="fixed", state=state,
-            created_at=created, expires_at=created + timedelta(days=14),
-            converted_at=created + timedelta(days=1) if converted else None,
-            order_value=Decimal(str(value)) if converted else None, discount=Decimal(str(discount))))
+        rows.append(
+            OfferDecision(
+                campaign=campaign,
+                offer=offers.get(arm),
+                subject_key=f"u:sim-{i}",
+                user_key=f"sim-{i}",
+                propensity=1 / 3,
+                probabilities={a: 1 / 3 for a in arms},
+                policy="fixed",
+                state=state,
+                created_at=created,
+                expires_at=created + timedelta(days=14),
+                converted_at=created + timedelta(days=1) if converted else None,
+                order_value=Decimal(str(value)) if converted else None,
+                discount=Decimal(str(discount)),
+            )
+        )
     OfferDecision.objects.bulk_create(rows)
 
 

@@ -44,7 +44,10 @@ def test_version_change_view_shows_metrics_and_runs(admin_client, versions):
     assert 'class="ecom-ai-metrics"' in html
     assert "active (v2)" in html  # compared with the active version's metrics
     assert "Not activated" in html  # the gate's note
-    assert "ecom-ai-progress" in html and reverse("admin:ecom_ai_trainingrun_change", args=[v3.training_runs.get().pk]) in html
+    assert (
+        "ecom-ai-progress" in html
+        and reverse("admin:ecom_ai_trainingrun_change", args=[v3.training_runs.get().pk]) in html
+    )
 
 
 def test_activate_and_roll_back_actions(admin_client, versions):
@@ -65,17 +68,20 @@ def test_activate_and_roll_back_actions(admin_client, versions):
 
 def test_activating_a_failed_version_is_refused(admin_client, toy_settings):
     failed = ModelVersion.objects.create(kind="toy", number=1, status="failed", error="x")
-    response = admin_client.post(changelist("modelversion"),
-                                 {"action": "activate_selected", "_selected_action": [failed.pk]}, follow=True)
+    response = admin_client.post(
+        changelist("modelversion"), {"action": "activate_selected", "_selected_action": [failed.pk]}, follow=True
+    )
     assert "only ready or retired versions can be activated" in response.content.decode()
     assert active_version("toy") is None
 
 
 def test_train_action_queues_and_runs_inline(admin_client, versions, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(changelist("modelversion"),
-                                     {"action": "train_new_version", "_selected_action": [versions[0].pk]},
-                                     follow=True)
+        response = admin_client.post(
+            changelist("modelversion"),
+            {"action": "train_new_version", "_selected_action": [versions[0].pk]},
+            follow=True,
+        )
     assert "Training of toy requested" in response.content.decode()
     assert "It runs in this process, inside this request" in response.content.decode()
     run = TrainingRun.objects.latest("id")
@@ -95,15 +101,17 @@ def test_train_page_validates_and_queues(admin_client, toy_settings, django_capt
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(url, {"kind": "toy", "params": '{"epochs": 2}'})
     run = TrainingRun.objects.get()
-    assert response.status_code == 302 and response["Location"] == reverse("admin:ecom_ai_trainingrun_change",
-                                                                           args=[run.pk])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "admin:ecom_ai_trainingrun_change", args=[run.pk]
+    )
     assert run.version.params == {"epochs": 2}
 
 
 def test_train_page_refuses_while_locked(admin_client, toy_settings):
     TrainingRun.objects.create(kind="toy", status="running")
-    response = admin_client.post(reverse("admin:ecom_ai_modelversion_train"), {"kind": "toy", "params": ""},
-                                 follow=True)
+    response = admin_client.post(
+        reverse("admin:ecom_ai_modelversion_train"), {"kind": "toy", "params": ""}, follow=True
+    )
     assert "already queued or running" in response.content.decode()
     assert TrainingRun.objects.count() == 1
 
@@ -127,8 +135,15 @@ def test_training_run_pages_show_progress_and_charts(admin_client, versions):
 
 
 def test_running_run_is_polled(admin_client, toy_settings):
-    run = TrainingRun.objects.create(kind="toy", status="running", percent=40, epoch=2, total_epochs=5, loss=0.25,
-                                     history=[{"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.25, "auc": 0.7}])
+    run = TrainingRun.objects.create(
+        kind="toy",
+        status="running",
+        percent=40,
+        epoch=2,
+        total_epochs=5,
+        loss=0.25,
+        history=[{"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.25, "auc": 0.7}],
+    )
     html = admin_client.get(reverse("admin:ecom_ai_trainingrun_change", args=[run.pk])).content.decode()
     api = reverse("ecom_ai:training-run-detail", args=[run.pk])
     assert f'data-run-url="{api}" data-status="running"' in html
@@ -136,8 +151,15 @@ def test_running_run_is_polled(admin_client, toy_settings):
 
 
 def test_api_returns_progress_for_staff_only(client, admin_client, toy_settings):
-    run = TrainingRun.objects.create(kind="toy", status="running", percent=40, epoch=2, total_epochs=5, loss=0.25,
-                                     history=[{"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.25, "auc": 0.7}])
+    run = TrainingRun.objects.create(
+        kind="toy",
+        status="running",
+        percent=40,
+        epoch=2,
+        total_epochs=5,
+        loss=0.25,
+        history=[{"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.25, "auc": 0.7}],
+    )
     url = reverse("ecom_ai:training-run-detail", args=[run.pk])
     data = admin_client.get(url).json()
     assert data["status"] == "running" and data["finished"] is False
@@ -153,8 +175,10 @@ def test_api_returns_progress_for_staff_only(client, admin_client, toy_settings)
 def test_active_version_cannot_be_deleted(admin_client, versions):
     v1, v2, v3 = versions
     assert admin_client.get(reverse("admin:ecom_ai_modelversion_delete", args=[v2.pk])).status_code == 403
-    assert admin_client.post(reverse("admin:ecom_ai_modelversion_delete", args=[v3.pk]),
-                             {"post": "yes"}).status_code == 302
+    assert (
+        admin_client.post(reverse("admin:ecom_ai_modelversion_delete", args=[v3.pk]), {"post": "yes"}).status_code
+        == 302
+    )
     assert not ModelVersion.objects.filter(pk=v3.pk).exists()
     html = admin_client.get(changelist("modelversion")).content.decode()
     assert not re.search(r'value="delete_selected"', html)
@@ -163,8 +187,9 @@ def test_active_version_cannot_be_deleted(admin_client, versions):
 def test_cancel_action(admin_client, toy_settings):
     running = TrainingRun.objects.create(kind="toy", status="running")
     done = TrainingRun.objects.create(kind="other", status="succeeded")
-    response = admin_client.post(changelist("trainingrun"), {"action": "cancel_selected",
-                                                             "_selected_action": [running.pk, done.pk]}, follow=True)
+    response = admin_client.post(
+        changelist("trainingrun"), {"action": "cancel_selected", "_selected_action": [running.pk, done.pk]}, follow=True
+    )
     html = response.content.decode()
     assert f"Cancelled: #{running.pk}" in html and "already finished were left" in html
     running.refresh_from_db()

@@ -18,8 +18,10 @@ def artifact_storage(tmp_path, ecom_ai_settings, settings):
     """A second storage alias, "models", distinct from the default storage."""
     settings.STORAGES = {
         **settings.STORAGES,
-        "models": {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                   "OPTIONS": {"location": str(tmp_path / "models")}},
+        "models": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "models")},
+        },
     }
     ecom_ai_settings(ARTIFACT_STORAGE="models", ARTIFACT_PATH="ml/artifacts")
     return tmp_path / "models"
@@ -28,7 +30,12 @@ def artifact_storage(tmp_path, ecom_ai_settings, settings):
 def test_roundtrip_of_allowed_payload_types(artifact_storage):
     payload = {
         "state": OrderedDict(weight=torch.randn(3, 2), bias=torch.zeros(2)),
-        "vocab": ["a", "b"], "pair": (1, 2.5), "flag": True, "none": None, "raw": b"\x00\x01", "name": "x",
+        "vocab": ["a", "b"],
+        "pair": (1, 2.5),
+        "flag": True,
+        "none": None,
+        "raw": b"\x00\x01",
+        "name": "x",
     }
     name = save_artifact("fraud", 3, payload)
     assert name == "ml/artifacts/fraud/fraud-v3.pt"
@@ -52,7 +59,9 @@ def test_disallowed_payloads_are_refused_when_saving(artifact_storage):
         save_artifact("fraud", 1, {"weights": np.zeros(3)})
     with pytest.raises(ArtifactError, match="cannot be serialised"):
         save_artifact("fraud", 1, {"fn": lambda x: x})
-    assert not (artifact_storage / "ml/artifacts/fraud").exists() or not any((artifact_storage / "ml/artifacts/fraud").iterdir())
+    assert not (artifact_storage / "ml/artifacts/fraud").exists() or not any(
+        (artifact_storage / "ml/artifacts/fraud").iterdir()
+    )
 
 
 def test_code_in_an_artifact_is_never_run(artifact_storage):
@@ -150,8 +159,12 @@ def _ids(ecom_ai):
 def test_system_check_reports_bad_trainers(settings):
     base = dict(settings.ECOM_AI)
     assert _ids({**base, "TRAINERS": trainers(toy="ToyTrainer")}) == []
-    problems = _ids({**base, "TRAINERS": {"a": "tests.ml.toy.Missing", "b": "tests.ml.toy.ToyModel",
-                                          "c d": "tests.ml.toy.ToyTrainer"}})
+    problems = _ids(
+        {
+            **base,
+            "TRAINERS": {"a": "tests.ml.toy.Missing", "b": "tests.ml.toy.ToyModel", "c d": "tests.ml.toy.ToyTrainer"},
+        }
+    )
     text = " ".join(msg for _, msg in problems)
     assert len(problems) == 3
     assert "['a'] = 'tests.ml.toy.Missing' cannot be imported" in text
@@ -163,6 +176,7 @@ def test_settings_validation_of_ml_keys(settings):
     from ecom_ai.conf import validate
 
     assert validate({"TRAINERS": {"fraud": 3}}) == [
-        "ECOM_AI['TRAINERS'] must map kind names to dotted paths of Trainer subclasses, got {'fraud': 3}."]
+        "ECOM_AI['TRAINERS'] must map kind names to dotted paths of Trainer subclasses, got {'fraud': 3}."
+    ]
     assert validate({"ACTIVE_MODEL_CHECK_SECONDS": -1})
     assert validate({"TRAINERS": {}, "ACTIVE_MODEL_CHECK_SECONDS": 0.5}) == []

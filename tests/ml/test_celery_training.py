@@ -1,4 +1,5 @@
 """Training through a real Celery worker over Redis, on the training queue."""
+
 import time
 
 import pytest

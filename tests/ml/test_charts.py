@@ -2,8 +2,11 @@ from ecom_ai.ml.charts import MAX_MARKERS, history_charts, history_series
 
 
 def test_curves_by_epoch_with_escaped_names():
-    history = [{"epoch": 1, "loss": 1.0, "<b>auc": 0.6}, {"epoch": 2, "loss": 0.5, "<b>auc": 0.7},
-               {"epoch": 3, "loss": float("nan")}]
+    history = [
+        {"epoch": 1, "loss": 1.0, "<b>auc": 0.6},
+        {"epoch": 2, "loss": 0.5, "<b>auc": 0.7},
+        {"epoch": 3, "loss": float("nan")},
+    ]
     charts = history_charts(history)
     assert "Loss per epoch" in charts["loss"] and charts["loss"].count("<circle") == 2
     assert "&lt;b&gt;auc" in charts["metrics"] and "<b>auc" not in charts["metrics"]

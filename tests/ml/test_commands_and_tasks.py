@@ -28,10 +28,13 @@ def test_train_command_with_params(toy_settings):
     assert "toy v2: ready" in output and "Not activated" in output
 
 
-@pytest.mark.parametrize("raw, message", [
-    ("{nope", "--params is not valid JSON"),
-    ("[1, 2]", "--params must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ("{nope", "--params is not valid JSON"),
+        ("[1, 2]", "--params must be a JSON object"),
+    ],
+)
 def test_train_command_rejects_bad_params(toy_settings, raw, message):
     with pytest.raises(CommandError, match=message):
         run("ecom_ai_train", "toy", "--params", raw)

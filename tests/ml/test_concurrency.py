@@ -1,4 +1,5 @@
 """Two processes' worth of racing for the training lock: the database lets exactly one win."""
+
 import threading
 
 import pytest

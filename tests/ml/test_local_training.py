@@ -1,5 +1,6 @@
 """Training without a broker: the local background thread (``ecom_ai.tasks.local``), the
 per-epoch console lines, and ``ecom_ai_train_all --quick/--skip-trained`` (the demo's path)."""
+
 import io
 import logging
 import threading
@@ -38,8 +39,9 @@ class NoQuickTrainer(ToyTrainer):
 @pytest.fixture
 def gated(ecom_ai_settings, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
-    ecom_ai_settings(TRAINERS={"toy": f"{__name__}.GatedTrainer"}, LOCAL_TRAINING="thread",
-                     ACTIVE_MODEL_CHECK_SECONDS=0)
+    ecom_ai_settings(
+        TRAINERS={"toy": f"{__name__}.GatedTrainer"}, LOCAL_TRAINING="thread", ACTIVE_MODEL_CHECK_SECONDS=0
+    )
     GATE.clear()
     yield
     GATE.set()
@@ -51,8 +53,9 @@ def test_admin_training_returns_at_once_and_runs_in_a_background_thread(admin_cl
     train_model("toy", {"score": 0.5, "epochs": 1})
     GATE.clear()
     old = load_active("toy")
-    response = admin_client.post(reverse("admin:ecom_ai_modelversion_train"), {"kind": "toy", "params": "{}"},
-                                 follow=True)
+    response = admin_client.post(
+        reverse("admin:ecom_ai_modelversion_train"), {"kind": "toy", "params": "{}"}, follow=True
+    )
     html = response.content.decode()
     assert "runs in a background thread of this process (no Celery broker is configured)" in html
     run = TrainingRun.objects.latest("id")
@@ -120,4 +123,3 @@ def test_train_all_quick_then_full_skipping_what_is_trained(ecom_ai_settings, se
     call_command("ecom_ai_train_all", "--skip-trained", stdout=out)
     assert "toy: skipped, already trained (a full version)." in out.getvalue()
     assert ModelVersion.objects.filter(kind="toy").count() == 2
-

@@ -1,4 +1,5 @@
 """The chunked full-softmax cross-entropy gives the loss and gradients of F.cross_entropy."""
+
 import pytest
 import torch
 import torch.nn.functional as F

@@ -1,4 +1,5 @@
 """The evaluation gate's quality floor: enough data and better than the baseline, for every version."""
+
 import pytest
 
 from ecom_ai.ml.quality import check_floor, data_warnings
@@ -72,8 +73,9 @@ def test_manual_activation_below_the_floor_warns_in_the_admin(floored, admin_cli
     assert "Metric history across versions" in text and "<svg" in text
     change = admin_client.get(f"/admin/ecom_ai/modelversion/{version.pk}/change/").content.decode()
     assert "Quality floor" in change and "below its quality floor" in change and "Validated on" in change
-    response = admin_client.post("/admin/ecom_ai/modelversion/", {
-        "action": "activate_selected", "_selected_action": [version.pk]}, follow=True)
+    response = admin_client.post(
+        "/admin/ecom_ai/modelversion/", {"action": "activate_selected", "_selected_action": [version.pk]}, follow=True
+    )
     messages = [str(m) for m in response.context["messages"]]
     assert any("below its quality floor" in m for m in messages)
     version.refresh_from_db()

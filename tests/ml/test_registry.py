@@ -10,8 +10,18 @@ from django.utils import timezone
 from ecom_ai import signals
 from ecom_ai.ml.artifacts import ArtifactError
 from ecom_ai.ml.registry import (
-    NotEnoughData, ProgressReporter, TrainingLocked, UnknownModelKind, activate, active_version, get_trainer,
-    load_active, passes_gate, queue_training_run, rollback, train_model,
+    NotEnoughData,
+    ProgressReporter,
+    TrainingLocked,
+    UnknownModelKind,
+    activate,
+    active_version,
+    get_trainer,
+    load_active,
+    passes_gate,
+    queue_training_run,
+    rollback,
+    train_model,
 )
 from ecom_ai.models import ModelVersion, TrainingRun
 from tests.ml.toy import ReentrantTrainer, ToyModel, ToyTrainer, trainers
@@ -66,8 +76,13 @@ def test_gate_edge_cases(toy_settings):
     active = ModelVersion(kind="toy", number=1, metrics={"accuracy": 0.9}, pk=1)
     assert passes_gate(ModelVersion(kind="toy", number=2, metrics={}, pk=2), active) is False
     assert passes_gate(ModelVersion(kind="toy", number=2, metrics={"accuracy": float("nan")}, pk=2), active) is False
-    assert passes_gate(ModelVersion(kind="toy", number=2, metrics={"accuracy": 0.5}, pk=2),
-                       ModelVersion(kind="toy", number=1, metrics={}, pk=1)) is True
+    assert (
+        passes_gate(
+            ModelVersion(kind="toy", number=2, metrics={"accuracy": 0.5}, pk=2),
+            ModelVersion(kind="toy", number=1, metrics={}, pk=1),
+        )
+        is True
+    )
 
 
 def test_failing_trainer_leaves_active_untouched(ecom_ai_settings, toy_settings):
@@ -139,8 +154,9 @@ def test_queued_run_holds_the_lock_until_it_runs(toy_settings):
 def test_stale_lock_is_released(toy_settings):
     old = timezone.now() - timedelta(hours=7)
     stale_version = ModelVersion.objects.create(kind="toy", number=1, status="training")
-    stale = TrainingRun.objects.create(kind="toy", status="running", version=stale_version,
-                                       started_at=old, heartbeat_at=old, created_at=old)
+    stale = TrainingRun.objects.create(
+        kind="toy", status="running", version=stale_version, started_at=old, heartbeat_at=old, created_at=old
+    )
     version = train_model("toy")
     stale.refresh_from_db()
     stale_version.refresh_from_db()
@@ -290,15 +306,21 @@ def test_trainer_result_must_be_a_train_result(ecom_ai_settings, toy_settings):
         del toy.Bad
 
 
-def test_load_active_with_a_shared_cache_skips_the_database(toy_settings, ecom_ai_settings, settings,
-                                                             django_assert_num_queries):
+def test_load_active_with_a_shared_cache_skips_the_database(
+    toy_settings, ecom_ai_settings, settings, django_assert_num_queries
+):
     """With Redis as cache, the per-check lookup is a cache read; activation clears the key."""
     import uuid
 
     from django.core.cache import cache
 
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": settings.REDIS_TEST_URL, "KEY_PREFIX": f"ml-{uuid.uuid4().hex}"}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": settings.REDIS_TEST_URL,
+            "KEY_PREFIX": f"ml-{uuid.uuid4().hex}",
+        }
+    }
     try:
         ecom_ai_settings(ACTIVE_MODEL_CHECK_SECONDS=0)
         v1 = train_model("toy", {"score": 0.8})

@@ -24,8 +24,10 @@ def test_default_is_the_hashing_encoder_and_cached(ecom_ai_settings):
 
 
 def test_unloadable_sentence_transformer_falls_back_with_warning(ecom_ai_settings, caplog):
-    ecom_ai_settings(TEXT_ENCODER="ecom_ai.ml.text.SentenceTransformerEncoder",
-                     SENTENCE_TRANSFORMER_MODEL="/nonexistent/no-such-model")
+    ecom_ai_settings(
+        TEXT_ENCODER="ecom_ai.ml.text.SentenceTransformerEncoder",
+        SENTENCE_TRANSFORMER_MODEL="/nonexistent/no-such-model",
+    )
     with caplog.at_level(logging.WARNING, logger="ecom_ai.ml"):
         encoder = get_text_encoder()
     assert isinstance(encoder, HashingTextEncoder)

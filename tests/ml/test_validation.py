@@ -1,4 +1,5 @@
 """Validation helpers: out-of-fold scores are measured inside each fold, never pooled."""
+
 import numpy as np
 
 from ecom_ai.fraud.training import _roc_auc, evaluate
@@ -44,7 +45,9 @@ def test_blocked_folds_deal_contiguous_periods_round_robin():
     plain = blocked_folds(10, 2)
     assert [list(test) for _, test in plain] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
     folds = blocked_folds(20, 2, blocks_per_fold=2)  # blocks of 5: [0-4] [5-9] [10-14] [15-19]
-    assert [list(test) for _, test in folds] == [[0, 1, 2, 3, 4, 10, 11, 12, 13, 14],
-                                                [5, 6, 7, 8, 9, 15, 16, 17, 18, 19]]
+    assert [list(test) for _, test in folds] == [
+        [0, 1, 2, 3, 4, 10, 11, 12, 13, 14],
+        [5, 6, 7, 8, 9, 15, 16, 17, 18, 19],
+    ]
     for train, test in folds:
         assert sorted(list(train) + list(test)) == list(range(20))

@@ -1,4 +1,5 @@
 """Tiny trainers for the registry tests: a real (small) torch model trained on toy data."""
+
 from __future__ import annotations
 
 import torch
@@ -36,9 +37,11 @@ class ToyTrainer(Trainer):
             loss.backward()
             opt.step()
             progress.update(epoch=epoch, total_epochs=epochs, loss=loss.item(), metrics={"accuracy": 0.5 + epoch / 10})
-        return TrainResult(payload={"weight": weight.detach(), "format": 1},
-                           metrics={"accuracy": params.get("score", 0.8), "loss": loss.item()},
-                           params={"epochs": epochs})
+        return TrainResult(
+            payload={"weight": weight.detach(), "format": 1},
+            metrics={"accuracy": params.get("score", 0.8), "loss": loss.item()},
+            params={"epochs": epochs},
+        )
 
     def load(self, payload):
         return ToyModel(payload["weight"])
@@ -126,6 +129,10 @@ class FlooredTrainer(ToyTrainer):
         result.metrics.update(rows=params.get("rows", 500))
         if params.get("baseline") is not None:
             result.metrics["baseline_accuracy"] = params["baseline"]
-        result.validation = {"method": "holdout", "rows": 40, "positives": params.get("positives", 40),
-                             "intervals": {"accuracy": params.get("interval", [0.7, 0.85])}}
+        result.validation = {
+            "method": "holdout",
+            "rows": 40,
+            "positives": params.get("positives", 40),
+            "intervals": {"accuracy": params.get("interval", [0.7, 0.85])},
+        }
         return result

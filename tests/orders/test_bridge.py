@@ -1,5 +1,6 @@
 """The order bridge: purchases recorded once per order line on commit, fraud assessed with the
 request (also when the host's signal carries none), and ``order_recorded`` for other areas."""
+
 from decimal import Decimal
 
 import pytest
@@ -45,17 +46,23 @@ def gadget_order(django_user_model):
     def make(ref="P-1", user=None, lines=((2, None), (1, None))):
         purchase = Purchase.objects.create(ref=ref, buyer=user, contact_email="g@example.com", amount=Decimal("30"))
         for quantity, _ in lines:
-            PurchaseLine.objects.create(purchase=purchase, gadget=Gadget.objects.create(name="G", cost=10), qty=quantity)
+            PurchaseLine.objects.create(
+                purchase=purchase, gadget=Gadget.objects.create(name="G", cost=10), qty=quantity
+            )
         return purchase
 
     return make
 
 
-def test_one_purchase_per_line_once_even_when_sent_again(gadget_order, recorded, django_user_model,
-                                                         django_capture_on_commit_callbacks):
+def test_one_purchase_per_line_once_even_when_sent_again(
+    gadget_order, recorded, django_user_model, django_capture_on_commit_callbacks
+):
     user = django_user_model.objects.create_user("ann")
-    settings = {**GADGET_SETTINGS, "ADAPTER": "tests.orders.test_bridge.CouponAdapter",
-                "ORDER_FIELDS": {**GADGET_SETTINGS["ORDER_FIELDS"], "line_price": "gadget.cost"}}
+    settings = {
+        **GADGET_SETTINGS,
+        "ADAPTER": "tests.orders.test_bridge.CouponAdapter",
+        "ORDER_FIELDS": {**GADGET_SETTINGS["ORDER_FIELDS"], "line_price": "gadget.cost"},
+    }
     with override_settings(ECOM_AI=settings):
         purchase = gadget_order(user=user)
         with django_capture_on_commit_callbacks(execute=True):
@@ -67,11 +74,17 @@ def test_one_purchase_per_line_once_even_when_sent_again(gadget_order, recorded,
     assert len(events) == 2
     lines = list(purchase.items.order_by("qty"))
     assert [(e.item_key, e.quantity, e.value) for e in events] == [
-        (str(lines[0].gadget_id), 1, Decimal("10.00")), (str(lines[1].gadget_id), 2, Decimal("20.00"))]
+        (str(lines[0].gadget_id), 1, Decimal("10.00")),
+        (str(lines[1].gadget_id), 2, Decimal("20.00")),
+    ]
     assert {e.client_event_id for e in events} == {f"order:{purchase.uid}:{line.pk}" for line in lines}
     event = events[0]
-    assert (event.event_type, event.source, event.channel, event.user_key) == ("purchase", "order", "store",
-                                                                              str(user.pk))
+    assert (event.event_type, event.source, event.channel, event.user_key) == (
+        "purchase",
+        "order",
+        "store",
+        str(user.pk),
+    )
     assert event.context == {"order": "P-1", "order_key": str(purchase.uid), "coupons": ["WELCOME10"]}
     assert abs((event.occurred_at - purchase.placed).total_seconds()) < 1  # the order's time
     # the extension point: the order record (with its coupon codes) and the events written this time
@@ -103,8 +116,9 @@ def test_event_ids_stay_within_the_column():
     assert len(long) == 64 and long == purchase_event_id("x" * 150, "12") != purchase_event_id("x" * 150, "13")
 
 
-def test_a_broken_adapter_never_breaks_the_checkout(make_order, monkeypatch, caplog,
-                                                    django_capture_on_commit_callbacks):
+def test_a_broken_adapter_never_breaks_the_checkout(
+    make_order, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
     from ecom_ai.adapters import get_adapter
 
     monkeypatch.setattr(type(get_adapter()), "order_record", lambda self, order: 1 / 0)

@@ -1,4 +1,5 @@
 """Views that send ``order_placed`` without a request, as django-oscar does (sync and async)."""
+
 from asgiref.sync import sync_to_async
 from django.http import JsonResponse
 from django.urls import path

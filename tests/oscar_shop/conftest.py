@@ -1,5 +1,6 @@
 """A small Oscar catalogue (variants, stock records, a hidden product, a parent without stock)
 and Oscar's own checkout driven with the test client."""
+
 from __future__ import annotations
 
 import re
@@ -13,7 +14,9 @@ from tests.chat.conftest import chat_pack, pack_classifier  # noqa: E402,F401  t
 
 
 def pytest_configure(config):
-    config.addinivalue_line("filterwarnings", "ignore:(update|remove) is not implemented:UserWarning")  # haystack's simple engine
+    config.addinivalue_line(
+        "filterwarnings", "ignore:(update|remove) is not implemented:UserWarning"
+    )  # haystack's simple engine
     config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:oscar.*")
     config.addinivalue_line("filterwarnings", "ignore:Using Category.:DeprecationWarning")  # treebeard 7 on Oscar 4.2
 
@@ -52,10 +55,22 @@ def oscar_catalog(db, committed):
     from oscar.apps.catalogue.models import Category, Product, ProductCategory, ProductClass
     from oscar.apps.partner.models import Partner, StockRecord
 
-    Country.objects.create(iso_3166_1_a2="GB", iso_3166_1_a3="GBR", iso_3166_1_numeric="826", printable_name="UK",
-                           name="United Kingdom", is_shipping_country=True)
-    Country.objects.create(iso_3166_1_a2="US", iso_3166_1_a3="USA", iso_3166_1_numeric="840",
-                           printable_name="USA", name="United States", is_shipping_country=True)
+    Country.objects.create(
+        iso_3166_1_a2="GB",
+        iso_3166_1_a3="GBR",
+        iso_3166_1_numeric="826",
+        printable_name="UK",
+        name="United Kingdom",
+        is_shipping_country=True,
+    )
+    Country.objects.create(
+        iso_3166_1_a2="US",
+        iso_3166_1_a3="USA",
+        iso_3166_1_numeric="840",
+        printable_name="USA",
+        name="United States",
+        is_shipping_country=True,
+    )
     partner = Partner.objects.create(name="Warehouse")
     kind = ProductClass.objects.create(name="Clothing", slug="clothing", track_stock=True)
     books = ProductClass.objects.create(name="Books", slug="books", track_stock=True)
@@ -69,8 +84,14 @@ def oscar_catalog(db, committed):
             if category is not None:
                 ProductCategory.objects.create(product=item, category=category)
             if price is not None:
-                StockRecord.objects.create(product=item, partner=partner, partner_sku=f"SKU{next(sku)}",
-                                           price_currency="USD", price=Decimal(price), num_in_stock=stock)
+                StockRecord.objects.create(
+                    product=item,
+                    partner=partner,
+                    partner_sku=f"SKU{next(sku)}",
+                    price_currency="USD",
+                    price=Decimal(price),
+                    num_in_stock=stock,
+                )
         return item
 
     tee = product("Oscar Tee", product_class=kind, category=clothing, structure="parent")
@@ -79,14 +100,21 @@ def oscar_catalog(db, committed):
         "book": product("Django for Shops", price="20.00", stock=10, description="<p>A <b>book</b></p>"),
         "novel": product("A Quiet Novel", price="12.00", stock=5),
         "tee": tee,
-        "tee_s": product("", product_class=None, category=None, structure="child", parent=tee, price="15.00",
-                         stock=5),
-        "tee_m": product("Oscar Tee M", product_class=None, category=None, structure="child", parent=tee,
-                         price="16.00", stock=3),
+        "tee_s": product("", product_class=None, category=None, structure="child", parent=tee, price="15.00", stock=5),
+        "tee_m": product(
+            "Oscar Tee M", product_class=None, category=None, structure="child", parent=tee, price="16.00", stock=3
+        ),
         "hidden": product("Hidden Mug", price="8.00", stock=50, is_public=False),
         "hoodie": hoodie,
-        "hoodie_xl": product("Empty Hoodie XL", product_class=None, category=None, structure="child", parent=hoodie,
-                             price="40.00", stock=0),
+        "hoodie_xl": product(
+            "Empty Hoodie XL",
+            product_class=None,
+            category=None,
+            structure="child",
+            parent=hoodie,
+            price="40.00",
+            stock=0,
+        ),
         "unstocked": product("Not In Any Warehouse"),
         "sold_out": product("Sold Out Atlas", price="30.00", stock=0),
         "partner": partner,
@@ -94,8 +122,15 @@ def oscar_catalog(db, committed):
     return shop
 
 
-ADDRESS = {"first_name": "Ann", "last_name": "Buyer", "line1": "1 High Street", "line4": "Bristol",
-           "postcode": "BS1 4DJ", "country": "GB", "phone_number": ""}
+ADDRESS = {
+    "first_name": "Ann",
+    "last_name": "Buyer",
+    "line1": "1 High Street",
+    "line4": "Bristol",
+    "postcode": "BS1 4DJ",
+    "country": "GB",
+    "phone_number": "",
+}
 
 
 def add_to_basket(client, product, quantity=1):

@@ -1,5 +1,6 @@
 """In a real browser: Oscar's home and product pages with ecom_ai's recommendation strips (Oscar's
 own product cards) and the chat bubble, from the template overrides of ecom_ai.contrib.oscar."""
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """An Oscar catalogue mirrored through ecom_ai.contrib.oscar: variants are their parent's item,
 price and availability come from Oscar's strategy, changes on stock records reach the mirror."""
+
 from decimal import Decimal
 
 import pytest
@@ -26,11 +27,17 @@ def test_check_is_clean_with_the_oscar_adapter_and_flags_a_docs_only_integration
     # what a shop following the generic docs only gets: nothing passes silently any more
     with override_settings(ECOM_AI={"PRODUCT_MODEL": "catalogue.Product", "ORDER_MODEL": "order.Order"}):
         found = {(m.id, m.msg.split("]")[1].strip("['")) for m in check_settings()}
-    assert {("ecom_ai.E007", "created_at"), ("ecom_ai.W005", "total"), ("ecom_ai.W005", "line_price"),
-            ("ecom_ai.W004", "in_stock"), ("ecom_ai.W003", "price")} <= found
+    assert {
+        ("ecom_ai.E007", "created_at"),
+        ("ecom_ai.W005", "total"),
+        ("ecom_ai.W005", "line_price"),
+        ("ecom_ai.W004", "in_stock"),
+        ("ecom_ai.W003", "price"),
+    } <= found
     # a wrong ORDER_FIELDS entry on top of the Oscar adapter is an error too
-    with override_settings(ECOM_AI={"ADAPTER": "ecom_ai.contrib.oscar.OscarShopAdapter",
-                                    "ORDER_FIELDS": {"total": "total_with_tax"}}):
+    with override_settings(
+        ECOM_AI={"ADAPTER": "ecom_ai.contrib.oscar.OscarShopAdapter", "ORDER_FIELDS": {"total": "total_with_tax"}}
+    ):
         [error] = [m for m in check_settings() if m.id == "ecom_ai.E004"]
     assert "['total'] = 'total_with_tax': Order has no field or attribute 'total_with_tax'" in error.msg
 
@@ -38,11 +45,17 @@ def test_check_is_clean_with_the_oscar_adapter_and_flags_a_docs_only_integration
 def test_signals_mirror_oscar_products_the_oscar_way(oscar_catalog):
     shop, mirror = oscar_catalog, items()
     # variants are never items of their own: one item per standalone or parent product
-    assert set(mirror) == {str(shop[name].pk) for name in
-                           ("book", "novel", "tee", "hidden", "hoodie", "unstocked", "sold_out")}
+    assert set(mirror) == {
+        str(shop[name].pk) for name in ("book", "novel", "tee", "hidden", "hoodie", "unstocked", "sold_out")
+    }
     tee = mirror[str(shop["tee"].pk)]
     assert (tee.title, tee.category, tee.price, tee.in_stock, tee.is_active) == (
-        "Oscar Tee", "Clothing", Decimal("16.00"), True, True)  # the first public child's (newest first), as Oscar shows it
+        "Oscar Tee",
+        "Clothing",
+        Decimal("16.00"),
+        True,
+        True,
+    )  # the first public child's (newest first), as Oscar shows it
     book = mirror[str(shop["book"].pk)]
     assert (book.text, book.category, book.price, book.in_stock) == ("A book", "Reading", Decimal("20.00"), True)
     assert book.url == shop["book"].get_absolute_url()
@@ -65,11 +78,21 @@ def test_catalog_sync_costs_a_constant_number_of_queries(oscar_catalog, committe
     with committed():
         for n in range(12):  # more standalone products and more variants
             product = Product.objects.create(title=f"Extra {n}", product_class=oscar_catalog["book"].product_class)
-            StockRecord.objects.create(product=product, partner=oscar_catalog["partner"], partner_sku=f"X{n}",
-                                       price=Decimal("5.00"), num_in_stock=1)
+            StockRecord.objects.create(
+                product=product,
+                partner=oscar_catalog["partner"],
+                partner_sku=f"X{n}",
+                price=Decimal("5.00"),
+                num_in_stock=1,
+            )
             child = Product.objects.create(title=f"Tee {n}", structure="child", parent=oscar_catalog["tee"])
-            StockRecord.objects.create(product=child, partner=oscar_catalog["partner"], partner_sku=f"C{n}",
-                                       price=Decimal("9.00"), num_in_stock=1)
+            StockRecord.objects.create(
+                product=child,
+                partner=oscar_catalog["partner"],
+                partner_sku=f"C{n}",
+                price=Decimal("9.00"),
+                num_in_stock=1,
+            )
     Item.objects.all().delete()
     with django_assert_max_num_queries(len(few)):
         assert sync_catalog().created == 7 + 12

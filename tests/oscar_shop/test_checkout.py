@@ -1,6 +1,7 @@
 """Orders placed through Oscar's own checkout: purchases recorded once per line, fraud scored with
 the request (Oscar's order_placed carries none), stock allocation reaching the mirror, chat
 order status for guests and customers, the fraud badge on the dashboard's order page."""
+
 from decimal import Decimal
 
 import pytest
@@ -63,7 +64,10 @@ def test_fraud_scoring_gets_the_request_oscar_does_not_pass(oscar_catalog, guest
     assessment = FraudAssessment.objects.get(order_key=str(guest_order.pk))
     assert assessment.ip == "198.51.100.20"  # from the request being handled (ContextVar)
     assert (assessment.email, assessment.amount, assessment.order_number) == (
-        GUEST, guest_order.total_incl_tax, guest_order.number)
+        GUEST,
+        guest_order.total_incl_tax,
+        guest_order.number,
+    )
     features = assessment.features
     assert features["cart_adds"] == 3 and features["items_viewed"] == 1  # the visitor's behaviour before it
     assert (features["shipping_country"], features["currency"]) == ("GB", "USD")  # Oscar's address, read by the adapter
@@ -72,8 +76,9 @@ def test_fraud_scoring_gets_the_request_oscar_does_not_pass(oscar_catalog, guest
 
 
 @pytest.mark.usefixtures("chat_pack")
-def test_logged_in_checkout_chat_order_status_and_dashboard_badge(client, oscar_catalog, committed, guest_order,
-                                                                   django_user_model):
+def test_logged_in_checkout_chat_order_status_and_dashboard_badge(
+    client, oscar_catalog, committed, guest_order, django_user_model
+):
     from django.test import Client
 
     from ecom_ai.chat.service import ChatService
@@ -93,15 +98,22 @@ def test_logged_in_checkout_chat_order_status_and_dashboard_badge(client, oscar_
     assert mine.intent == "order_status"
     assert order.number in mine.text and "pending" in mine.text.lower()
     assert f"Total: {order.total_incl_tax} USD" in mine.text and f"Placed on {order.date_placed:%Y-%m-%d}" in mine.text
-    listed = service.reply(ChatService.start_conversation(visitor_key="v-ann2", user=ann), "where is my order?",
-                           user=ann)  # a customer's orders, newest first (ORDER_FIELDS created_at = date_placed)
+    listed = service.reply(
+        ChatService.start_conversation(visitor_key="v-ann2", user=ann), "where is my order?", user=ann
+    )  # a customer's orders, newest first (ORDER_FIELDS created_at = date_placed)
     assert order.number in listed.text and guest_order.number not in listed.text
 
-    guest = service.reply(ChatService.start_conversation(visitor_key="v-guest"),
-                          f"where is order {guest_order.number}? my email is {GUEST}", user=None)
+    guest = service.reply(
+        ChatService.start_conversation(visitor_key="v-guest"),
+        f"where is order {guest_order.number}? my email is {GUEST}",
+        user=None,
+    )
     assert guest.sources[0]["type"] == "order" and guest_order.number in guest.text
-    stranger = service.reply(ChatService.start_conversation(visitor_key="v-x"),
-                             f"where is order {guest_order.number}? my email is someone@example.com", user=None)
+    stranger = service.reply(
+        ChatService.start_conversation(visitor_key="v-x"),
+        f"where is order {guest_order.number}? my email is someone@example.com",
+        user=None,
+    )
     assert all(source["type"] != "order" for source in stranger.sources)
 
     staff = django_user_model.objects.create_superuser("staff", "staff@example.com", "pw")
@@ -114,10 +126,12 @@ def test_logged_in_checkout_chat_order_status_and_dashboard_badge(client, oscar_
 def test_vouchers_are_the_orders_coupon_codes(guest_order):
     from oscar.apps.order.models import OrderDiscount
 
-    OrderDiscount.objects.create(order=guest_order, category="Basket", voucher_code="SPRING10",
-                                 amount=Decimal("1.00"))
+    OrderDiscount.objects.create(order=guest_order, category="Basket", voucher_code="SPRING10", amount=Decimal("1.00"))
     assert get_adapter().order_coupon_codes(guest_order) == ["SPRING10"]
     record = get_adapter().order_record(guest_order)
     assert record.coupon_codes == ["SPRING10"]
     assert (record.extra["shipping_country"], record.total, record.currency) == (
-        "GB", guest_order.total_incl_tax, "USD")
+        "GB",
+        guest_order.total_incl_tax,
+        "USD",
+    )

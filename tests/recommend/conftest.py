@@ -1,4 +1,5 @@
 """Fixtures of the recommendation tests: a small shop, events, a fake recommender model."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -55,8 +56,13 @@ def shop(db):
         name = "ABC"[(n - 1) // 4]
         cat, _ = Category.objects.get_or_create(name=f"Cat {name}", defaults={"slug": f"cat-{name.lower()}"})
         products[n] = Product.objects.create(
-            category=cat, title=f"Item {n}", slug=slugify(f"item-{n}"), description=f"About item {n}",
-            price=Decimal("10.00") + n, stock=0 if n == 4 else 10)
+            category=cat,
+            title=f"Item {n}",
+            slug=slugify(f"item-{n}"),
+            description=f"About item {n}",
+            price=Decimal("10.00") + n,
+            stock=0 if n == 4 else 10,
+        )
     return products
 
 
@@ -70,11 +76,21 @@ def add_events(db):
 
     def add(rows, user_key=""):
         now = timezone.now()
-        Event.objects.bulk_create([
-            Event(event_type=t, channel="web", visitor_key=v, user_key=user_key, item_key=key(p) if p else "",
-                  occurred_at=now - timedelta(minutes=ago), received_at=now, source="test")
-            for v, t, p, ago in rows
-        ])
+        Event.objects.bulk_create(
+            [
+                Event(
+                    event_type=t,
+                    channel="web",
+                    visitor_key=v,
+                    user_key=user_key,
+                    item_key=key(p) if p else "",
+                    occurred_at=now - timedelta(minutes=ago),
+                    received_at=now,
+                    source="test",
+                )
+                for v, t, p, ago in rows
+            ]
+        )
         popularity.clear_trending_cache()
         cooccurrence.clear_live_cache()
 

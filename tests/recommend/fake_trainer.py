@@ -1,4 +1,5 @@
 """A toy "recommender" trainer for the serving tests (the real one is the SASRec trainer)."""
+
 from ecom_ai.ml.registry import TrainResult, Trainer
 from tests.recommend.conftest import FakeRecommender
 
@@ -8,8 +9,9 @@ class FakeRecommenderTrainer(Trainer):
     primary_metric = ""
 
     def train(self, params, progress):
-        return TrainResult(payload={"item_keys": list(params["item_keys"]), "order": list(params["order"])},
-                           metrics={"ndcg@10": 0.5})
+        return TrainResult(
+            payload={"item_keys": list(params["item_keys"]), "order": list(params["order"])}, metrics={"ndcg@10": 0.5}
+        )
 
     def load(self, payload):
         if not isinstance(payload, dict) or "order" not in payload:

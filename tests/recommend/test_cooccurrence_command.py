@@ -1,4 +1,5 @@
 """The co-occurrence trainer and the placements command."""
+
 import pytest
 from django.core.management import call_command
 
@@ -17,8 +18,16 @@ def test_cooccurrence_needs_data(rec_settings):
 
 
 def test_build_model_scores_and_neighbours():
-    rows = [("p1", "a", "purchase"), ("p1", "b", "purchase"), ("p2", "a", "purchase"), ("p2", "b", "purchase"),
-            ("p3", "a", "purchase"), ("p3", "c", "purchase"), ("p4", "d", "view"), ("p4", "a", "view")]
+    rows = [
+        ("p1", "a", "purchase"),
+        ("p1", "b", "purchase"),
+        ("p2", "a", "purchase"),
+        ("p2", "b", "purchase"),
+        ("p3", "a", "purchase"),
+        ("p3", "c", "purchase"),
+        ("p4", "d", "view"),
+        ("p4", "a", "view"),
+    ]
     model = build_model(rows, top_k=10)
     bought = model.neighbors("a", "bought", 5)
     assert [k for k, _ in bought] == ["b", "c"] and bought[0][1] > bought[1][1]

@@ -1,4 +1,5 @@
 """Training in two processes (torch.distributed, gloo on the CPU) and serving through the item index."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,14 +31,27 @@ def walks(n_seqs=300, length=8, seed=0):
 
 def train(nproc):
     data = walks()
-    resolved = resolve_params(data, N, {"hidden": 32, "blocks": 1, "epochs": 30, "eval_every": 10, "patience": 10, "lr": 5e-3,
-                                        "batch_tokens": 512, "nproc": nproc, "threads": 1, "dropout": 0.1})
+    resolved = resolve_params(
+        data,
+        N,
+        {
+            "hidden": 32,
+            "blocks": 1,
+            "epochs": 30,
+            "eval_every": 10,
+            "patience": 10,
+            "lr": 5e-3,
+            "batch_tokens": 512,
+            "nproc": nproc,
+            "threads": 1,
+            "dropout": 0.1,
+        },
+    )
     holdout = leave_last_out(data, min_length=3, max_cases=100, seed=1)
     torch.manual_seed(0)
     model = build_model(N, 1, 1, ItemFeatures(), resolved.params)
     evaluate = HoldoutEvaluator(holdout.inputs, holdout.targets, N)
-    report = fit(model, holdout.train, resolved.params, evaluate=evaluate,
-                 trained_items=trained_mask(holdout.train, N))
+    report = fit(model, holdout.train, resolved.params, evaluate=evaluate, trained_items=trained_mask(holdout.train, N))
     return evaluate(model), report, model, resolved.params
 
 
@@ -49,8 +63,16 @@ def test_two_processes_learn_as_well_as_one():
     assert double_report.steps == single_report.steps  # the same global batch: as many optimizer steps
     assert single["ndcg@10"] > 0.4
     assert abs(double["ndcg@10"] - single["ndcg@10"]) < 0.1  # within noise
-    rec = SequentialRecommender(to_payload(model, item_keys=[f"sku-{i}" for i in range(1, N + 1)],
-                                           event_types=["view"], channels=["web"], categories=[], params=params))
+    rec = SequentialRecommender(
+        to_payload(
+            model,
+            item_keys=[f"sku-{i}" for i in range(1, N + 1)],
+            event_types=["view"],
+            channels=["web"],
+            categories=[],
+            params=params,
+        )
+    )
     assert rec.recommend([("sku-4", "view", "web"), ("sku-5", "view", "web")], 1)[0][0] == "sku-6"
 
 
@@ -62,8 +84,9 @@ def test_a_large_catalogue_serves_through_the_index_stored_with_the_model():
     model = build_model(n, 1, 1, ItemFeatures(), {**resolve_params(walks(20), n, params).params})
     keys = [f"sku-{i}" for i in range(1, n + 1)]
     with override_settings(ECOM_AI={"RECOMMEND_ANN_MIN_ITEMS": 1000}):
-        payload = to_payload(model, item_keys=keys, event_types=["view"], channels=["web"], categories=[],
-                             params=params)
+        payload = to_payload(
+            model, item_keys=keys, event_types=["view"], channels=["web"], categories=[], params=params
+        )
         assert isinstance(payload["extra"]["ann_index"], torch.Tensor)  # built once, at training
         indexed = SequentialRecommender(payload)
         assert indexed.ann_index is not None

@@ -1,4 +1,5 @@
 """Experiments (bucketing, variants served, report numbers) and attribution of outcomes."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -32,8 +33,9 @@ def test_bucketing_is_deterministic_and_follows_weights():
     picks = Counter(choose_variant(7, variants, f"v{i}").name for i in range(4000))
     assert set(picks) == {"a", "b"}
     assert 0.22 < picks["a"] / 4000 < 0.28
-    assert all(choose_variant(7, variants, f"v{i}").name == choose_variant(7, variants, f"v{i}").name
-               for i in range(50))
+    assert all(
+        choose_variant(7, variants, f"v{i}").name == choose_variant(7, variants, f"v{i}").name for i in range(50)
+    )
     assert choose_variant(7, variants, "") is None
     assert choose_variant(7, [V("x", 0)], "v") is None
 
@@ -73,9 +75,14 @@ def test_report_numbers_and_intervals(experiment):
     def lists(variant, n, clicked, bought, revenue):
         for i in range(n):
             RecommendationList.objects.create(
-                placement=placement, variant=variant, visitor_key=f"{variant.name}{i}", items=[{"key": "1"}],
-                clicks=1 if i < clicked else 0, purchases=1 if i < bought else 0,
-                revenue=Decimal(revenue) if i < bought else 0)
+                placement=placement,
+                variant=variant,
+                visitor_key=f"{variant.name}{i}",
+                items=[{"key": "1"}],
+                clicks=1 if i < clicked else 0,
+                purchases=1 if i < bought else 0,
+                revenue=Decimal(revenue) if i < bought else 0,
+            )
 
     lists(control, 100, 10, 2, "50.00")
     lists(treatment, 50, 20, 5, "20.00")
@@ -109,9 +116,18 @@ def test_clicks_from_the_js_collector_batch_are_attributed(shop, rf, committed):
 
     request.user = AnonymousUser()
     with committed():
-        result = record_batch([{"event_type": "click", "item_key": recs.keys[0], "client_event_id": "c1",
-                                "context": {"rec_id": str(recs.id), "placement": "home", "position": 1}}],
-                              source="browser", request=request)
+        result = record_batch(
+            [
+                {
+                    "event_type": "click",
+                    "item_key": recs.keys[0],
+                    "client_event_id": "c1",
+                    "context": {"rec_id": str(recs.id), "placement": "home", "position": 1},
+                }
+            ],
+            source="browser",
+            request=request,
+        )
     assert result.accepted == 1
     assert RecommendationList.objects.get(pk=recs.id).clicks == 1
 
@@ -170,9 +186,18 @@ def test_lift_and_p_value_against_the_control(experiment):
 
     control, treatment = experiment.variants.order_by("pk")
     for variant, n, clicked in ((control, 200, 20), (treatment, 200, 40)):
-        RecommendationList.objects.bulk_create([
-            RecommendationList(placement=experiment.placement, variant=variant, visitor_key=f"{variant.pk}-{i}",
-                               items=[{"key": "1"}], clicks=1 if i < clicked else 0) for i in range(n)])
+        RecommendationList.objects.bulk_create(
+            [
+                RecommendationList(
+                    placement=experiment.placement,
+                    variant=variant,
+                    visitor_key=f"{variant.pk}-{i}",
+                    items=[{"key": "1"}],
+                    clicks=1 if i < clicked else 0,
+                )
+                for i in range(n)
+            ]
+        )
     first, second = experiment_report(experiment)
     assert first.ctr_lift is None and first.ctr_p_value is None
     assert second.ctr_lift == pytest.approx(1.0)

@@ -13,6 +13,7 @@ Two tests were written as failing cases of problems found while porting these te
 the shared list cache (a sub-second ``RECOMMEND_LIST_CACHE_SECONDS`` storing nothing, a
 rule's time window not ending a stored list), fixed since.
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,7 +40,10 @@ from ecom_ai.events.tracking import record_batch
 from ecom_ai.models import Event, Experiment, Item, Placement, PlacementRule, RecommendationList, Variant
 from ecom_ai.recommend import facts, history_cache, list_cache, logwriter
 from ecom_ai.recommend.service import (
-    Identity, RecommendationService, clear_placement_cache, get_placement_config,
+    Identity,
+    RecommendationService,
+    clear_placement_cache,
+    get_placement_config,
 )
 from tests.recommend.conftest import key, seed_trending, update_home
 
@@ -50,9 +54,15 @@ ME = Identity(visitor_key="me")
 
 # --------------------------------------------------------------------------- fixtures / helpers
 
+
 def _redis_caches(prefix, location=None):
-    return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                        "LOCATION": location or django_settings.REDIS_TEST_URL, "KEY_PREFIX": prefix}}
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": location or django_settings.REDIS_TEST_URL,
+            "KEY_PREFIX": prefix,
+        }
+    }
 
 
 @pytest.fixture
@@ -164,8 +174,8 @@ def buffered(rec_settings, monkeypatch):
 
 # --------------------------------------------------------------------------- 1. reuse
 
-def test_a_second_list_without_a_new_event_is_reused_as_a_new_stored_list(trending_shop, redis_cache,
-                                                                           redis_client):
+
+def test_a_second_list_without_a_new_event_is_reused_as_a_new_stored_list(trending_shop, redis_cache, redis_client):
     shop = trending_shop
     first, reads, hits, misses = served(lambda: home())
     assert first.keys == keys_of(shop, 12, 11, 10, 9)
@@ -204,8 +214,7 @@ def test_another_process_gets_the_stored_list(trending_shop, redis_cache, list_k
     assert RecommendationList.objects.filter(pk__in=[first.id, again.id]).count() == 2
 
 
-def test_a_placement_created_while_serving_has_the_fingerprint_other_processes_load(shop, rec_settings,
-                                                                                  redis_cache):
+def test_a_placement_created_while_serving_has_the_fingerprint_other_processes_load(shop, rec_settings, redis_cache):
     """The process that creates a default placement on first use keys its lists like the others."""
     rec_settings()
     assert not Placement.objects.filter(slug="email").exists()
@@ -225,8 +234,11 @@ def test_a_hit_costs_one_cache_round_trip(trending_shop, redis_cache, monkeypatc
     monkeypatch.setattr(history_cache, "_get_many", lambda keys: reads.append(list(keys)) or get_many(keys))
     for name in ("get", "get_many", "set", "add", "delete", "delete_many", "incr", "set_many", "has_key"):
         method = getattr(RedisCacheClient, name)
-        monkeypatch.setattr(RedisCacheClient, name, lambda self, *a, _name=name, _method=method, **kw:
-                            calls.append(_name) or _method(self, *a, **kw))
+        monkeypatch.setattr(
+            RedisCacheClient,
+            name,
+            lambda self, *a, _name=name, _method=method, **kw: calls.append(_name) or _method(self, *a, **kw),
+        )
     _, _, hits, _ = served(lambda: home())
     assert hits == 1
     assert len(reads) == 1 and list_keys[-1] in reads[0]
@@ -237,8 +249,12 @@ def test_the_list_key_covers_limit_anchor_exclusions_and_channel(trending_shop, 
     shop = trending_shop
     home()
     hits_before = list_cache.stats()["hits"]
-    for call in (lambda: home(limit=3), lambda: home(exclude=[key(shop[12])]), lambda: home(item=shop[1]),
-                 lambda: home(channel="app")):
+    for call in (
+        lambda: home(limit=3),
+        lambda: home(exclude=[key(shop[12])]),
+        lambda: home(item=shop[1]),
+        lambda: home(channel="app"),
+    ):
         result, _, hits, misses = served(call)
         assert (hits, misses) == (0, 1)
     assert home(exclude=[key(shop[12])]).keys == keys_of(shop, 11, 10, 9, 8)  # a hit, still without 12
@@ -246,8 +262,9 @@ def test_the_list_key_covers_limit_anchor_exclusions_and_channel(trending_shop, 
     assert list_cache.stats()["hits"] - hits_before == 2
 
 
-def test_placements_limits_anchors_and_shoppers_have_keys_of_their_own(trending_shop, redis_cache, redis_client,
-                                                                       list_keys):
+def test_placements_limits_anchors_and_shoppers_have_keys_of_their_own(
+    trending_shop, redis_cache, redis_client, list_keys
+):
     shop = trending_shop
     calls = [
         lambda: home(),
@@ -271,7 +288,7 @@ def test_placements_limits_anchors_and_shoppers_have_keys_of_their_own(trending_
     assert all((hits, misses) == (1, 0) for _, _, hits, misses in again)
     assert [r.keys for r, *_ in again] == [r.keys for r, *_ in first]
     assert [r.placement.slug for r, *_ in again] == ["home"] * 7 + ["email", "cart", "product"]
-    assert list_keys[len(calls):] == list_keys[:len(calls)]
+    assert list_keys[len(calls) :] == list_keys[: len(calls)]
 
 
 def test_changing_one_served_list_does_not_change_the_next(trending_shop, redis_cache):
@@ -295,8 +312,9 @@ def test_previews_are_neither_served_from_nor_put_in_the_list_cache(trending_sho
     assert len(stored_lists(redis_client, redis_cache)) == 1  # only the logged list
 
 
-def test_a_stored_list_has_the_list_cache_seconds_as_its_ttl(trending_shop, redis_cache, redis_client,
-                                                             rec_settings, list_keys):
+def test_a_stored_list_has_the_list_cache_seconds_as_its_ttl(
+    trending_shop, redis_cache, redis_client, rec_settings, list_keys
+):
     rec_settings(RECOMMEND_LIST_CACHE_SECONDS=120)
     home()
     ttl = redis_client.ttl(full_key(redis_cache, list_keys[-1]))
@@ -323,12 +341,14 @@ def test_a_sub_second_list_cache_seconds_still_keeps_the_list(trending_shop, red
 
 # --------------------------------------------------------------------------- 2. real-time reaction
 
+
 def test_a_new_event_through_the_tracking_api_recomputes_the_next_list(trending_shop, redis_cache):
     shop = trending_shop
     assert home().keys == keys_of(shop, 12, 11, 10, 9)
     home()  # cached now
-    result = record_batch([{"event_type": "purchase", "visitor_key": "me", "item_key": key(shop[12])}],
-                          source="test-api")
+    result = record_batch(
+        [{"event_type": "purchase", "visitor_key": "me", "item_key": key(shop[12])}], source="test-api"
+    )
     assert result.accepted == 1
     after, reads, hits, misses = served(lambda: home())
     assert (hits, misses) == (0, 1) and len(reads) == 1  # the history was read again
@@ -372,10 +392,15 @@ def test_another_shoppers_event_keeps_my_list_cached(trending_shop, redis_cache)
 def test_a_model_list_reacts_to_the_latest_view_and_keeps_its_model_version(shop, rec_settings, redis_cache):
     from ecom_ai.ml.registry import train_model
 
-    rec_settings(TRAINERS={"recommender": "tests.recommend.fake_trainer.FakeRecommenderTrainer",
-                           "cooccurrence": "ecom_ai.recommend.cooccurrence.CooccurrenceTrainer"})
-    version = train_model("recommender", {"item_keys": [key(p) for p in shop.values()],
-                                          "order": keys_of(shop, 7, 6, 5, 12)})
+    rec_settings(
+        TRAINERS={
+            "recommender": "tests.recommend.fake_trainer.FakeRecommenderTrainer",
+            "cooccurrence": "ecom_ai.recommend.cooccurrence.CooccurrenceTrainer",
+        }
+    )
+    version = train_model(
+        "recommender", {"item_keys": [key(p) for p in shop.values()], "order": keys_of(shop, 7, 6, 5, 12)}
+    )
     before = home(limit=3)
     assert all(r in ("Trending now", "New arrival") for _, _, r in before.items)
     ecom_ai.track("view", visitor_key="me", item_key=key(shop[9]))
@@ -387,6 +412,7 @@ def test_a_model_list_reacts_to_the_latest_view_and_keeps_its_model_version(shop
 
 
 # --------------------------------------------------------------------------- 3. impressions
+
 
 def test_impressions_written_by_the_log_writer_do_not_invalidate(trending_shop, redis_cache, buffered):
     first = home()
@@ -403,6 +429,7 @@ def test_impressions_written_by_the_log_writer_do_not_invalidate(trending_shop, 
 
 
 # --------------------------------------------------------------------------- 4. identity and erasure
+
 
 def test_identify_invalidates_the_visitor_and_the_user(trending_shop, redis_cache):
     shop = trending_shop
@@ -464,6 +491,7 @@ def test_erasure_invalidates_a_shared_visitor_that_saw_the_erased_events(trendin
 
 
 # --------------------------------------------------------------------------- 5. catalog and rules
+
 
 def test_a_catalog_change_makes_the_next_list_a_miss(trending_shop, redis_cache):
     shop = trending_shop
@@ -560,14 +588,19 @@ def test_an_experiment_is_applied_at_once_and_its_variant_is_in_the_key(trending
 
 def test_a_rule_that_ends_is_not_applied_to_the_next_list(trending_shop, redis_cache):
     shop = trending_shop
-    PlacementRule.objects.create(placement=Placement.objects.get(slug="home"), action="exclude",
-                                 item_key=key(shop[12]), ends_at=timezone.now() + timedelta(seconds=1))
+    PlacementRule.objects.create(
+        placement=Placement.objects.get(slug="home"),
+        action="exclude",
+        item_key=key(shop[12]),
+        ends_at=timezone.now() + timedelta(seconds=1),
+    )
     assert home().keys == keys_of(shop, 11, 10, 9, 8)
     time.sleep(1.1)
     assert home().keys == keys_of(shop, 12, 11, 10, 9)  # without the list cache: the rule has ended
 
 
 # --------------------------------------------------------------------------- 6. off switches
+
 
 def test_with_the_per_process_cache_both_caches_are_off(trending_shop):
     assert django_settings.CACHES["default"]["BACKEND"].endswith("LocMemCache")
@@ -597,8 +630,7 @@ def test_the_history_cache_can_be_forced_on_or_off(trending_shop, rec_settings, 
     assert not history_cache.enabled()
 
 
-def test_list_cache_seconds_zero_turns_only_the_list_cache_off(trending_shop, redis_cache, rec_settings,
-                                                               redis_client):
+def test_list_cache_seconds_zero_turns_only_the_list_cache_off(trending_shop, redis_cache, rec_settings, redis_client):
     rec_settings(RECOMMEND_LIST_CACHE_SECONDS=0)
     assert not list_cache.enabled() and history_cache.enabled()
     first = home()
@@ -609,6 +641,7 @@ def test_list_cache_seconds_zero_turns_only_the_list_cache_off(trending_shop, re
 
 
 # --------------------------------------------------------------------------- 7. outage
+
 
 def test_a_redis_outage_serves_lists_from_the_database(trending_shop, settings, caplog, monkeypatch):
     settings.CACHES = _redis_caches("ecom_ai_test_down", location="redis://127.0.0.1:1/0")
@@ -669,24 +702,40 @@ def test_a_stored_list_of_another_layout_or_tokens_is_ignored(trending_shop, red
 
 # --------------------------------------------------------------------------- 8. settings
 
-@pytest.mark.parametrize("name, value", [
-    ("RECOMMEND_HISTORY_CACHE", "yes"), ("RECOMMEND_HISTORY_CACHE", "Auto"), ("RECOMMEND_HISTORY_CACHE", 1),
-    ("RECOMMEND_HISTORY_CACHE", None),
-    ("RECOMMEND_HISTORY_CACHE_SECONDS", -1), ("RECOMMEND_HISTORY_CACHE_SECONDS", 86401),
-    ("RECOMMEND_HISTORY_CACHE_SECONDS", "600"),
-    ("RECOMMEND_LIST_CACHE_SECONDS", -1), ("RECOMMEND_LIST_CACHE_SECONDS", 3601),
-    ("RECOMMEND_LIST_CACHE_SECONDS", "30"), ("RECOMMEND_LIST_CACHE_SECONDS", True),
-])
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("RECOMMEND_HISTORY_CACHE", "yes"),
+        ("RECOMMEND_HISTORY_CACHE", "Auto"),
+        ("RECOMMEND_HISTORY_CACHE", 1),
+        ("RECOMMEND_HISTORY_CACHE", None),
+        ("RECOMMEND_HISTORY_CACHE_SECONDS", -1),
+        ("RECOMMEND_HISTORY_CACHE_SECONDS", 86401),
+        ("RECOMMEND_HISTORY_CACHE_SECONDS", "600"),
+        ("RECOMMEND_LIST_CACHE_SECONDS", -1),
+        ("RECOMMEND_LIST_CACHE_SECONDS", 3601),
+        ("RECOMMEND_LIST_CACHE_SECONDS", "30"),
+        ("RECOMMEND_LIST_CACHE_SECONDS", True),
+    ],
+)
 def test_bad_cache_settings_are_refused(name, value):
     problems = validate({name: value})
     assert len(problems) == 1 and name in problems[0]
 
 
-@pytest.mark.parametrize("name, value", [
-    ("RECOMMEND_HISTORY_CACHE", "auto"), ("RECOMMEND_HISTORY_CACHE", True), ("RECOMMEND_HISTORY_CACHE", False),
-    ("RECOMMEND_HISTORY_CACHE_SECONDS", 0), ("RECOMMEND_HISTORY_CACHE_SECONDS", 30.5),
-    ("RECOMMEND_LIST_CACHE_SECONDS", 0), ("RECOMMEND_LIST_CACHE_SECONDS", 3600),
-])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("RECOMMEND_HISTORY_CACHE", "auto"),
+        ("RECOMMEND_HISTORY_CACHE", True),
+        ("RECOMMEND_HISTORY_CACHE", False),
+        ("RECOMMEND_HISTORY_CACHE_SECONDS", 0),
+        ("RECOMMEND_HISTORY_CACHE_SECONDS", 30.5),
+        ("RECOMMEND_LIST_CACHE_SECONDS", 0),
+        ("RECOMMEND_LIST_CACHE_SECONDS", 3600),
+    ],
+)
 def test_good_cache_settings_pass(name, value):
     assert validate({name: value}) == []
 
@@ -704,4 +753,3 @@ def test_a_bad_history_cache_setting_stops_at_first_use(settings):
     settings.ECOM_AI = {**settings.ECOM_AI, "RECOMMEND_HISTORY_CACHE": "sometimes"}
     with pytest.raises(ImproperlyConfigured, match=r"RECOMMEND_HISTORY_CACHE.*True, False or 'auto'"):
         history_cache.enabled()
-

@@ -7,6 +7,7 @@ Tests that look at commits (``events_recorded`` after the commit, foreign keys c
 commit time) or call ``run_worker`` (it closes unusable connections) use a transactional
 database.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,6 +40,7 @@ OTHER_NAME = "ecom_ai_test:other_shop:served_lists"
 
 
 # --------------------------------------------------------------------------- fixtures / helpers
+
 
 @pytest.fixture
 def redis_client():
@@ -92,11 +94,15 @@ def fail(monkeypatch, target, name, exc, times=1):
 
 def list_inserts(queries):
     # bulk_create's INSERT, or COPY on PostgreSQL (ecom_ai.events.copy_insert)
-    return [q for q in queries if q["sql"].lstrip().upper().startswith(("INSERT", "COPY"))
-            and "ecom_ai_recommendationlist" in q["sql"]]
+    return [
+        q
+        for q in queries
+        if q["sql"].lstrip().upper().startswith(("INSERT", "COPY")) and "ecom_ai_recommendationlist" in q["sql"]
+    ]
 
 
 # --------------------------------------------------------------------------- the worker stores
+
 
 @pytest.mark.django_db(transaction=True)  # "after the commit" means a real commit
 def test_a_served_list_is_one_queued_record_stored_by_drain(shop, queue, rec_settings):
@@ -139,8 +145,12 @@ def test_a_served_list_is_one_queued_record_stored_by_drain(shop, queue, rec_set
     for result in served:
         row = RecommendationList.objects.get(pk=result.id)
         assert (row.placement_id, row.variant_id, row.strategy, row.anchor_item, row.model_version_id) == (
-            result.placement.pk, getattr(result.variant, "pk", None), result.strategy, result.anchor_item,
-            result.model_version_id)
+            result.placement.pk,
+            getattr(result.variant, "pk", None),
+            result.strategy,
+            result.anchor_item,
+            result.model_version_id,
+        )
         assert row.items == [{"key": i.key, "score": i.score, "reason": i.reason} for i in result.items]
         assert before <= row.created_at < drained_at  # served, not stored, then
         event = impressions[str(result.id)]
@@ -196,11 +206,14 @@ def test_the_same_record_twice_in_one_batch_is_stored_once(shop, queue, caplog):
 def test_an_unreadable_record_is_dropped_with_an_error_naming_it(shop, queue, caplog):
     good = serve("g1")
     record = json.loads(queue.lindex(KEY, 0))
-    bad = [b"\xff\xfe not json", json.dumps({**record, "f": 99}).encode(),
-           json.dumps({k: v for k, v in record.items() if k != "items"}).encode(),
-           json.dumps({**record, "id": "not-a-uuid"}).encode(),
-           json.dumps({**record, "visitor": None}).encode(),  # not stored as the text "None"
-           json.dumps({**record, "items": [[1, 0.5, "why"]]}).encode()]
+    bad = [
+        b"\xff\xfe not json",
+        json.dumps({**record, "f": 99}).encode(),
+        json.dumps({k: v for k, v in record.items() if k != "items"}).encode(),
+        json.dumps({**record, "id": "not-a-uuid"}).encode(),
+        json.dumps({**record, "visitor": None}).encode(),  # not stored as the text "None"
+        json.dumps({**record, "items": [[1, 0.5, "why"]]}).encode(),
+    ]
     queue.rpush(KEY, *bad)
     later = serve("g2")
     with caplog.at_level(logging.ERROR, logger="ecom_ai.recommend"):
@@ -223,7 +236,9 @@ def test_a_list_the_database_refuses_is_dropped_and_the_others_stored(shop, queu
         assert log_queue.drain() == 2
     assert stored_ids() == {before.id, after.id} and queue.llen(KEY) == 0
     assert {e.context["rec_id"] for e in Event.objects.filter(event_type="impression")} == {
-        str(before.id), str(after.id)}
+        str(before.id),
+        str(after.id),
+    }
     assert f"served list {doomed.id} dropped" in caplog.text
 
 
@@ -256,6 +271,7 @@ def test_a_second_drainer_gives_way_while_the_lock_is_held(shop, queue):
 
 
 # --------------------------------------------------------------------------- the web side falls back
+
 
 def test_unreachable_redis_keeps_lists_in_the_process_buffer_one_error(shop, queue, rec_settings, caplog):
     rec_settings(RECOMMEND_LOG_QUEUE_URL="redis://127.0.0.1:1/0")  # nothing listens there
@@ -322,6 +338,7 @@ def test_the_queue_name_setting_is_used(shop, queue, rec_settings):
 
 # --------------------------------------------------------------------------- worker entry points
 
+
 @pytest.mark.django_db(transaction=True)  # run_worker closes unusable connections
 def test_the_worker_command_once(shop, queue, rec_settings):
     served = [serve("w1"), serve("w2")]
@@ -360,6 +377,7 @@ def test_the_celery_task_drains_on_the_real_worker(shop, queue, celery_worker):
 
 # --------------------------------------------------------------------------- attribution
 
+
 def test_a_click_on_a_queued_list_is_credited_once_the_worker_stored_it(shop, queue, committed, attribution_worker):
     recs = serve("c1")
     with committed():
@@ -396,31 +414,50 @@ def test_a_click_whose_list_never_comes_is_given_up_after_four_tries(shop, queue
 
 # --------------------------------------------------------------------------- settings
 
-@pytest.mark.parametrize("name, value", [
-    ("RECOMMEND_LOG_QUEUE_URL", "http://x"), ("RECOMMEND_LOG_QUEUE_URL", "redis:/x"),
-    ("RECOMMEND_LOG_QUEUE_URL", "127.0.0.1:6379"), ("RECOMMEND_LOG_QUEUE_URL", 5),
-    ("RECOMMEND_LOG_QUEUE_URL", None), ("RECOMMEND_LOG_QUEUE_MAX", 0), ("RECOMMEND_LOG_QUEUE_MAX", 100_000_001),
-    ("RECOMMEND_LOG_QUEUE_MAX", 2.5), ("RECOMMEND_LOG_QUEUE_MAX", True), ("RECOMMEND_LOG_MODE", "Queue"),
-    ("RECOMMEND_LOG_QUEUE_NAME", ""), ("RECOMMEND_LOG_QUEUE_NAME", "x" * 201),
-])
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("RECOMMEND_LOG_QUEUE_URL", "http://x"),
+        ("RECOMMEND_LOG_QUEUE_URL", "redis:/x"),
+        ("RECOMMEND_LOG_QUEUE_URL", "127.0.0.1:6379"),
+        ("RECOMMEND_LOG_QUEUE_URL", 5),
+        ("RECOMMEND_LOG_QUEUE_URL", None),
+        ("RECOMMEND_LOG_QUEUE_MAX", 0),
+        ("RECOMMEND_LOG_QUEUE_MAX", 100_000_001),
+        ("RECOMMEND_LOG_QUEUE_MAX", 2.5),
+        ("RECOMMEND_LOG_QUEUE_MAX", True),
+        ("RECOMMEND_LOG_MODE", "Queue"),
+        ("RECOMMEND_LOG_QUEUE_NAME", ""),
+        ("RECOMMEND_LOG_QUEUE_NAME", "x" * 201),
+    ],
+)
 def test_bad_queue_settings_are_refused(name, value):
     problems = validate({name: value})
     assert len(problems) == 1 and name in problems[0]
 
 
-@pytest.mark.parametrize("values", [
-    {"RECOMMEND_LOG_QUEUE_URL": ""}, {"RECOMMEND_LOG_QUEUE_URL": "rediss://cache.example:6380/1"},
-    {"RECOMMEND_LOG_QUEUE_URL": "unix:///run/redis.sock"}, {"RECOMMEND_LOG_QUEUE_MAX": 1},
-    {"RECOMMEND_LOG_QUEUE_MAX": 100_000_000},
-    {"RECOMMEND_LOG_MODE": "queue", "RECOMMEND_LOG_QUEUE_URL": "redis://127.0.0.1:6379/0"},
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"RECOMMEND_LOG_QUEUE_URL": ""},
+        {"RECOMMEND_LOG_QUEUE_URL": "rediss://cache.example:6380/1"},
+        {"RECOMMEND_LOG_QUEUE_URL": "unix:///run/redis.sock"},
+        {"RECOMMEND_LOG_QUEUE_MAX": 1},
+        {"RECOMMEND_LOG_QUEUE_MAX": 100_000_000},
+        {"RECOMMEND_LOG_MODE": "queue", "RECOMMEND_LOG_QUEUE_URL": "redis://127.0.0.1:6379/0"},
+    ],
+)
 def test_good_queue_settings_pass(values):
     assert validate(values) == []
 
 
 @pytest.mark.parametrize("url", [None, ""])
 def test_queue_mode_without_a_url_is_refused(url):
-    values = {"RECOMMEND_LOG_MODE": "queue"} if url is None else {"RECOMMEND_LOG_MODE": "queue",
-                                                                  "RECOMMEND_LOG_QUEUE_URL": url}
+    values = (
+        {"RECOMMEND_LOG_MODE": "queue"}
+        if url is None
+        else {"RECOMMEND_LOG_MODE": "queue", "RECOMMEND_LOG_QUEUE_URL": url}
+    )
     problems = validate(values)
     assert len(problems) == 1 and "RECOMMEND_LOG_QUEUE_URL" in problems[0] and "'queue'" in problems[0]

@@ -1,4 +1,5 @@
 """Trending: time decay, per category, inactive items, the shared cache."""
+
 import pytest
 from django.core.cache import cache
 
@@ -12,9 +13,11 @@ DAY = 24 * 60
 
 def test_recent_events_outweigh_more_but_older_ones(shop, add_events):
     # item 1: 6 views three weeks ago; item 2: 2 views today; item 3: 1 purchase (weight 5) today
-    add_events([(f"a{i}", "view", shop[1], 21 * DAY) for i in range(6)]
-               + [(f"b{i}", "view", shop[2], 60) for i in range(2)]
-               + [("c", "purchase", shop[3], 60)])
+    add_events(
+        [(f"a{i}", "view", shop[1], 21 * DAY) for i in range(6)]
+        + [(f"b{i}", "view", shop[2], 60) for i in range(2)]
+        + [("c", "purchase", shop[3], 60)]
+    )
     table = popularity.compute_trending()
     scores = dict(table.overall)
     assert table.overall[0][0] == key(shop[3])

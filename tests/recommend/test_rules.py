@@ -1,4 +1,5 @@
 """Placement rules: exclusions, pins, boosts/buries, category caps, date ranges."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -106,6 +107,7 @@ def test_rule_validation():
 def test_apply_rules_pure():
     cands = [Candidate(str(i), 10 - i, "r") for i in range(6)]
     facts = {str(i): {"category": "odd" if i % 2 else "even", "in_stock": i != 4} for i in range(6)}
-    out = apply_rules(cands, limit=3, ruleset=RuleSet(), facts=facts, excluded={"0"}, exclude_out_of_stock=True,
-                      max_per_category=1)
+    out = apply_rules(
+        cands, limit=3, ruleset=RuleSet(), facts=facts, excluded={"0"}, exclude_out_of_stock=True, max_per_category=1
+    )
     assert [c.key for c in out] == ["1", "2"]

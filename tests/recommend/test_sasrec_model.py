@@ -1,4 +1,5 @@
 """The sequential recommender on tiny synthetic data (no database): learning, cold start, interface."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,14 +9,44 @@ import torch
 from ecom_ai.ml.text import HashingTextEncoder
 from ecom_ai.recommend.evaluation import ranking_metrics
 from ecom_ai.recommend.sasrec import (
-    ItemFeatures, SequenceData, SequentialRecommender, build_model, fit_sasrec, merged_params, score_last, to_payload,
+    ItemFeatures,
+    SequenceData,
+    SequentialRecommender,
+    build_model,
+    fit_sasrec,
+    merged_params,
+    score_last,
+    to_payload,
 )
 
 N = 12  # items 1..N follow each other in a cycle: after item i comes item i % N + 1
-WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo",
-         "lima", "mike"]
-TINY = {"hidden": 32, "blocks": 1, "maxlen": 8, "dropout": 0.0, "lr": 5e-3, "epochs": 40, "batch_tokens": 2048,
-        "eval_every": 100, "seed": 7, "anneal": False}
+WORDS = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+    "mike",
+]
+TINY = {
+    "hidden": 32,
+    "blocks": 1,
+    "maxlen": 8,
+    "dropout": 0.0,
+    "lr": 5e-3,
+    "epochs": 40,
+    "batch_tokens": 2048,
+    "eval_every": 100,
+    "seed": 7,
+    "anneal": False,
+}
 
 
 def cycle_sequences(n_seqs=120, length=7, seed=0, n=N):
@@ -44,8 +75,14 @@ def text_features(texts, categories):
 
 
 def servable(model, params, n_items=N, item_keys=None):
-    payload = to_payload(model, item_keys=item_keys or keys(n_items), event_types=["view"], channels=["web"],
-                         categories=[], params=params)
+    payload = to_payload(
+        model,
+        item_keys=item_keys or keys(n_items),
+        event_types=["view"],
+        channels=["web"],
+        categories=[],
+        params=params,
+    )
     return SequentialRecommender(payload)
 
 
@@ -74,8 +111,7 @@ def test_learns_an_obvious_sequential_pattern(trained):
 def test_ranking_metrics_on_held_out_next_items(trained):
     model, params, _ = trained
     held = cycle_sequences(n_seqs=30, length=6, seed=1)
-    inputs = SequenceData([s[:-1] for s in held.items], [e[:-1] for e in held.events],
-                          [c[:-1] for c in held.channels])
+    inputs = SequenceData([s[:-1] for s in held.items], [e[:-1] for e in held.events], [c[:-1] for c in held.channels])
     targets = np.array([s[-1] for s in held.items])
     scores = score_last(model, inputs)
     metrics = ranking_metrics(lambda idx: scores[idx], targets, inputs.items, N, k=10, negatives=5)
@@ -97,9 +133,11 @@ def test_interface_contract(trained):
     assert [s for _, s in top] == sorted((s for _, s in top), reverse=True)
     assert not {"sku-5", "sku-6"} & {key for key, _ in top}
     # unknown keys are ignored: the same list as without them
-    assert rec.recommend([("sku-3", "view", "web"), ("sku-4", "view", "web")], 5, exclude={"sku-5", "sku-6"}) == \
-        rec.recommend([("nope", "view", "web"), ("sku-3", "view", "web"), ("sku-4", "view", "web")], 5,
-                      exclude={"sku-5", "sku-6"})
+    assert rec.recommend(
+        [("sku-3", "view", "web"), ("sku-4", "view", "web")], 5, exclude={"sku-5", "sku-6"}
+    ) == rec.recommend(
+        [("nope", "view", "web"), ("sku-3", "view", "web"), ("sku-4", "view", "web")], 5, exclude={"sku-5", "sku-6"}
+    )
     assert rec.recommend([], 5) == []
     assert rec.recommend([("unknown", "view", "web")], 5) == []
     assert rec.recommend(history, 0) == []
@@ -129,8 +167,9 @@ def test_new_item_with_similar_text_is_recommended():
     fit_sasrec(model, cycle_sequences(), params, device="cpu", trained_items=trained_items)
     rec = servable(model, params, n_items=N + 1)
     new_key = f"sku-{N + 1}"
-    ranked = [key for key, _ in rec.recommend([("sku-12", "view", "web"), ("sku-1", "view", "web")], N + 1,
-                                              exclude={"sku-2"})]
+    ranked = [
+        key for key, _ in rec.recommend([("sku-12", "view", "web"), ("sku-1", "view", "web")], N + 1, exclude={"sku-2"})
+    ]
     assert ranked.index(new_key) <= 1, ranked  # the new item stands in for item 2
     assert rec.similar_items(new_key, 1)[0][0] == "sku-2"
 
@@ -187,8 +226,11 @@ def test_the_same_seed_and_epochs_give_the_same_model():
 def test_long_sequences_split_into_windows_that_cover_every_target():
     from ecom_ai.recommend.sasrec import split_long
 
-    seqs = SequenceData([np.arange(1, 12), np.arange(1, 4)], [np.arange(1, 12) % 3 + 1, np.ones(3, dtype=np.int64)],
-                        [np.ones(11, dtype=np.int64), np.ones(3, dtype=np.int64)])
+    seqs = SequenceData(
+        [np.arange(1, 12), np.arange(1, 4)],
+        [np.arange(1, 12) % 3 + 1, np.ones(3, dtype=np.int64)],
+        [np.ones(11, dtype=np.int64), np.ones(3, dtype=np.int64)],
+    )
     windows = split_long(seqs, maxlen=4)
     assert [w.tolist() for w in windows.items] == [[7, 8, 9, 10, 11], [3, 4, 5, 6, 7], [1, 2, 3], [1, 2, 3]]
     assert windows.events[0].tolist() == (np.arange(7, 12) % 3 + 1).tolist()  # events travel with their items
@@ -218,8 +260,9 @@ def test_weight_average_is_evaluated_beside_the_trained_weights_and_the_better_k
 
     def evaluate(m):
         scores = score_last(m, inputs)
-        return ranking_metrics(lambda idx: scores[idx], targets, list(inputs.items), N, k=10, exclude_seen=False,
-                               negatives=0)
+        return ranking_metrics(
+            lambda idx: scores[idx], targets, list(inputs.items), N, k=10, exclude_seen=False, negatives=0
+        )
 
     report = fit_sasrec(model, data, params, evaluate=evaluate, device="cpu")
     evaluated = [row for row in report.history if "ndcg@10" in row]

@@ -1,4 +1,5 @@
 """The recommender through the registry: event log → training → artifact → load_active; refresh; tasks."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -17,8 +18,19 @@ from ecom_ai.tasks.recommend import embed_items, refresh_recommender, request_re
 pytestmark = pytest.mark.django_db
 
 N = 10
-TINY = {"hidden": 32, "blocks": 1, "maxlen": 8, "dropout": 0.0, "id_dropout": 0.1, "lr": 5e-3, "epochs": 30,
-        "eval_every": 10, "patience": 5, "batch_tokens": 2048, "anneal": False}
+TINY = {
+    "hidden": 32,
+    "blocks": 1,
+    "maxlen": 8,
+    "dropout": 0.0,
+    "id_dropout": 0.1,
+    "lr": 5e-3,
+    "epochs": 30,
+    "eval_every": 10,
+    "patience": 5,
+    "batch_tokens": 2048,
+    "anneal": False,
+}
 
 
 def make_items(n=N, start=1):
@@ -33,9 +45,16 @@ def make_cycle_events(shoppers=40, length=6, n=N, offset=0, when=None):
     for u in range(shoppers):
         start = (u * 7 + offset) % n
         for j in range(length):
-            rows.append(Event(event_type="view", channel="web", visitor_key=f"vis-{offset}-{u}",
-                              user_key=f"user-{u}" if u % 2 else "", item_key=f"sku-{(start + j) % n + 1}",
-                              occurred_at=when + timedelta(minutes=10 * u + j)))
+            rows.append(
+                Event(
+                    event_type="view",
+                    channel="web",
+                    visitor_key=f"vis-{offset}-{u}",
+                    user_key=f"user-{u}" if u % 2 else "",
+                    item_key=f"sku-{(start + j) % n + 1}",
+                    occurred_at=when + timedelta(minutes=10 * u + j),
+                )
+            )
     Event.objects.bulk_create(rows)
 
 
@@ -44,7 +63,9 @@ def shop(rec_settings):
     # these tests are about training and serving: on a cycle of items co-occurrence is exactly
     # right, so the quality floor would (rightly) keep the model from activation; see
     # test_the_quality_floor_compares_with_popularity_and_cooccurrence
-    rec_settings(RECOMMENDER_PARAMS=TINY, RECOMMENDER_MIN_SEQUENCES=5, DEVICE="cpu", QUALITY_FLOORS={"recommender": None})
+    rec_settings(
+        RECOMMENDER_PARAMS=TINY, RECOMMENDER_MIN_SEQUENCES=5, DEVICE="cpu", QUALITY_FLOORS={"recommender": None}
+    )
     torch.manual_seed(0)
     make_items()
     make_cycle_events()
@@ -53,14 +74,31 @@ def shop(rec_settings):
 def test_event_log_to_sequences(rec_settings):
     rec_settings()
     now = timezone.now() - timedelta(hours=1)
-    for i, (etype, item) in enumerate([("view", "A"), ("add_to_cart", "A"), ("purchase", "A"), ("impression", "B"),
-                                       ("search", ""), ("view", "C"), ("view", "A")]):
-        Event.objects.create(event_type=etype, channel="web", visitor_key="v1", item_key=item,
-                             occurred_at=now + timedelta(seconds=i))
-    Event.objects.create(event_type="view", channel="app", visitor_key="v2", user_key="u2", item_key="C",
-                         occurred_at=now)
-    Event.objects.create(event_type="view", channel="store", visitor_key="v3", user_key="u2", item_key="D",
-                         occurred_at=now + timedelta(seconds=5))
+    for i, (etype, item) in enumerate(
+        [
+            ("view", "A"),
+            ("add_to_cart", "A"),
+            ("purchase", "A"),
+            ("impression", "B"),
+            ("search", ""),
+            ("view", "C"),
+            ("view", "A"),
+        ]
+    ):
+        Event.objects.create(
+            event_type=etype, channel="web", visitor_key="v1", item_key=item, occurred_at=now + timedelta(seconds=i)
+        )
+    Event.objects.create(
+        event_type="view", channel="app", visitor_key="v2", user_key="u2", item_key="C", occurred_at=now
+    )
+    Event.objects.create(
+        event_type="view",
+        channel="store",
+        visitor_key="v3",
+        user_key="u2",
+        item_key="D",
+        occurred_at=now + timedelta(seconds=5),
+    )
     Item.objects.create(key="NEW", title="Brand new")
     seqs = load_event_sequences()
     by_shopper = {s: i for i, s in enumerate(seqs.shoppers)}
@@ -130,13 +168,23 @@ def test_refresh_warm_starts_from_the_active_version(shop):
     old = load_active("recommender")
     # new product with events, then a refresh that does not train (only the warm start)
     Item.objects.create(key="sku-11", title="Product 11", text="word11", category="cat-new")
-    Event.objects.bulk_create([Event(event_type="purchase", channel="app", visitor_key=f"new-{u}", item_key=key,
-                                     occurred_at=timezone.now() - timedelta(minutes=u))
-                               for u in range(5) for key in ("sku-3", "sku-11")])
+    Event.objects.bulk_create(
+        [
+            Event(
+                event_type="purchase",
+                channel="app",
+                visitor_key=f"new-{u}",
+                item_key=key,
+                occurred_at=timezone.now() - timedelta(minutes=u),
+            )
+            for u in range(5)
+            for key in ("sku-3", "sku-11")
+        ]
+    )
     copied = train_model("recommender", {"mode": "refresh", "refresh_epochs": 0})
     assert copied.params["mode"] == "refresh" and copied.params["warm_start_from"] == first.number
     new = SequentialRecommender(load_artifact(copied.artifact))
-    assert new.item_keys[:len(old.item_keys)] == old.item_keys and "sku-11" in new.item_keys
+    assert new.item_keys[: len(old.item_keys)] == old.item_keys and "sku-11" in new.item_keys
     rows = len(old.item_keys) + 1
     assert torch.equal(new.model.item_id.weight[:rows], old.model.item_id.weight)
     assert torch.equal(new.model.blocks[0].qkv.weight, old.model.blocks[0].qkv.weight)

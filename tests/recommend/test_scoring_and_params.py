@@ -1,4 +1,5 @@
 """Memory-bounded scoring, the approximate index, derived parameters, loud parameter checks."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +9,12 @@ import torch
 from ecom_ai.recommend import ann
 from ecom_ai.recommend.evaluation import ranking_metrics
 from ecom_ai.recommend.params import (
-    DataShape, UnknownParameter, check_param_names, derive_params, exclude_seen_default, loss_choice,
+    DataShape,
+    UnknownParameter,
+    check_param_names,
+    derive_params,
+    exclude_seen_default,
+    loss_choice,
 )
 from ecom_ai.recommend.scoring import chunk_shape, target_ranks, top_k
 
@@ -44,26 +50,43 @@ def test_target_ranks_and_ranking_metrics_agree_with_a_dense_ranking():
     queries, items = torch.randn(50, 4, generator=gen), torch.randn(201, 4, generator=gen)
     targets = np.arange(50) * 3 + 1
     seen = [np.array([t + 1, t + 2]) for t in targets]
-    ranks = target_ranks(lambda idx: queries[torch.as_tensor(idx)] @ items.T, targets, 201, exclude=seen,
-                         memory_mb=0.01)
+    ranks = target_ranks(
+        lambda idx: queries[torch.as_tensor(idx)] @ items.T, targets, 201, exclude=seen, memory_mb=0.01
+    )
     dense = queries @ items.T
     dense[:, 0] = float("-inf")
     for u, t in enumerate(targets):
         row = dense[u].clone()
         row[seen[u]] = float("-inf")
         assert ranks[u] == int((row > row[t]).sum())
-    small = ranking_metrics(lambda idx: queries[torch.as_tensor(idx)] @ items.T, targets, seen, 200,
-                            exclude_seen=True, negatives=0, memory_mb=0.01)
-    large = ranking_metrics(lambda idx: queries[torch.as_tensor(idx)] @ items.T, targets, seen, 200,
-                            exclude_seen=True, negatives=0, chunk=512)
+    small = ranking_metrics(
+        lambda idx: queries[torch.as_tensor(idx)] @ items.T,
+        targets,
+        seen,
+        200,
+        exclude_seen=True,
+        negatives=0,
+        memory_mb=0.01,
+    )
+    large = ranking_metrics(
+        lambda idx: queries[torch.as_tensor(idx)] @ items.T,
+        targets,
+        seen,
+        200,
+        exclude_seen=True,
+        negatives=0,
+        chunk=512,
+    )
     assert small == large
 
 
 def test_parameters_follow_the_shape_of_the_data_not_its_name():
-    short = DataShape(users=31_000, items=24_000, events=250_000, median_length=6, p90_length=17, max_length=300,
-                      repeat_rate=0.0)
-    long = DataShape(users=6_040, items=3_416, events=999_611, median_length=96, p90_length=400, max_length=2_300,
-                     repeat_rate=0.0)
+    short = DataShape(
+        users=31_000, items=24_000, events=250_000, median_length=6, p90_length=17, max_length=300, repeat_rate=0.0
+    )
+    long = DataShape(
+        users=6_040, items=3_416, events=999_611, median_length=96, p90_length=400, max_length=2_300, repeat_rate=0.0
+    )
     s, lg = derive_params(short), derive_params(long)
     assert s["batch_tokens"] == 2048 and s["maxlen"] == 20 and s["epochs"] > 100 and s["dropout"] == 0.3
     assert lg["batch_tokens"] == 4096 and lg["maxlen"] == 200 and lg["long_windows"] and lg["hidden"] == 128
@@ -78,13 +101,18 @@ def test_seen_items_and_loss_choices_are_explained():
     assert exclude_seen_default(often)[0] is False and "kept" in exclude_seen_default(often)[1]
     assert loss_choice({"loss": "auto"}, 60_000)[0] == "sampled"
     assert "60,000 items are more than sampled_above=50,000" in loss_choice({"loss": "auto"}, 60_000)[1]
-    assert loss_choice({"loss": "auto"}, 100) == ("full", "full softmax: the catalogue's 100 items are at most "
-                                                          "sampled_above=50,000")
+    assert loss_choice({"loss": "auto"}, 100) == (
+        "full",
+        "full softmax: the catalogue's 100 items are at most sampled_above=50,000",
+    )
 
 
 def test_an_unknown_parameter_names_the_closest_ones():
-    with pytest.raises(UnknownParameter, match=r"Unknown recommender parameter 'batch_token'\. Did you mean "
-                                               r"'batch_tokens'\?"):
+    with pytest.raises(
+        UnknownParameter,
+        match=r"Unknown recommender parameter 'batch_token'\. Did you mean "
+        r"'batch_tokens'\?",
+    ):
         check_param_names({"batch_token": 1}, ["batch_tokens", "maxlen"], "recommender parameter")
     check_param_names({"maxlen": 3}, ["batch_tokens", "maxlen"])
 

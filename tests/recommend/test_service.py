@@ -1,4 +1,5 @@
 """RecommendationService: strategies, fallbacks, real-time history, models from the registry."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,7 +11,11 @@ from ecom_ai.ml.registry import activate, train_model
 from ecom_ai.models import Event, ModelVersion, Placement, RecommendationList
 from ecom_ai.recommend import cooccurrence
 from ecom_ai.recommend.service import (
-    Identity, RecommendationError, RecommendationService, UnknownPlacement, ensure_default_placements,
+    Identity,
+    RecommendationError,
+    RecommendationService,
+    UnknownPlacement,
+    ensure_default_placements,
 )
 from tests.recommend.conftest import key
 from tests.recommend.fake_trainer import PATH as FAKE_TRAINER
@@ -99,7 +104,9 @@ def test_disabled_placement_serves_nothing(shop):
 
 
 def _fake_model(rec_settings, shop, order):
-    rec_settings(TRAINERS={"recommender": FAKE_TRAINER, "cooccurrence": "ecom_ai.recommend.cooccurrence.CooccurrenceTrainer"})
+    rec_settings(
+        TRAINERS={"recommender": FAKE_TRAINER, "cooccurrence": "ecom_ai.recommend.cooccurrence.CooccurrenceTrainer"}
+    )
     keys = [key(p) for p in shop.values()]
     return train_model("recommender", {"item_keys": keys, "order": [key(shop[n]) for n in order]})
 
@@ -109,7 +116,9 @@ def test_reacts_to_the_visitors_latest_events_in_real_time(shop, rec_settings):
     assert version.status == ModelVersion.Status.ACTIVE
     visitor = Identity(visitor_key="anon-1")
     before = svc.recommend(visitor, "home", limit=3)
-    assert all(r in ("Trending now", "New arrival") for _, _, r in before.items)  # no history: the model has nothing to go on
+    assert all(
+        r in ("Trending now", "New arrival") for _, _, r in before.items
+    )  # no history: the model has nothing to go on
 
     ecom_ai.track("view", visitor_key="anon-1", item_key=key(shop[9]))
     after = svc.recommend(visitor, "home", limit=3)

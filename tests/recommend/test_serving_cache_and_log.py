@@ -1,4 +1,5 @@
 """Serving without round trips: the item facts cache and the buffered log of served lists."""
+
 from __future__ import annotations
 
 import logging
@@ -40,6 +41,7 @@ def inserts(queries, table):
 
 
 # --------------------------------------------------------------------------- item facts cache
+
 
 def test_facts_are_read_once_then_served_from_the_process_cache(shop):
     keys = [key(shop[1]), key(shop[4]), "unknown-key"]
@@ -128,6 +130,7 @@ def test_the_cache_is_bounded_lru_and_can_be_turned_off(shop, rec_settings):
 
 
 # --------------------------------------------------------------------------- buffered log
+
 
 def test_buffered_lists_are_written_in_bulk_on_flush(shop, buffered):
     identify("v-user", "u-7")  # the impression's user_key is filled from the visitor's identity
@@ -301,23 +304,40 @@ def test_the_daemon_thread_flushes_within_the_interval(shop, rec_settings):
 
 # --------------------------------------------------------------------------- settings
 
-@pytest.mark.parametrize("name, value", [
-    ("RECOMMEND_LOG_MODE", "async"), ("RECOMMEND_LOG_MODE", None),
-    ("RECOMMEND_LOG_FLUSH_SECONDS", 0), ("RECOMMEND_LOG_FLUSH_SECONDS", 61), ("RECOMMEND_LOG_FLUSH_SECONDS", "1"),
-    ("RECOMMEND_LOG_BATCH_SIZE", 0), ("RECOMMEND_LOG_BATCH_SIZE", True), ("RECOMMEND_LOG_BATCH_SIZE", 2.5),
-    ("RECOMMEND_ITEM_FACTS_CACHE_SECONDS", -1), ("RECOMMEND_ITEM_FACTS_CACHE_SECONDS", 3601),
-    ("RECOMMEND_ITEM_FACTS_CACHE_SIZE", 0), ("RECOMMEND_ITEM_FACTS_CACHE_SIZE", "100"),
-])
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("RECOMMEND_LOG_MODE", "async"),
+        ("RECOMMEND_LOG_MODE", None),
+        ("RECOMMEND_LOG_FLUSH_SECONDS", 0),
+        ("RECOMMEND_LOG_FLUSH_SECONDS", 61),
+        ("RECOMMEND_LOG_FLUSH_SECONDS", "1"),
+        ("RECOMMEND_LOG_BATCH_SIZE", 0),
+        ("RECOMMEND_LOG_BATCH_SIZE", True),
+        ("RECOMMEND_LOG_BATCH_SIZE", 2.5),
+        ("RECOMMEND_ITEM_FACTS_CACHE_SECONDS", -1),
+        ("RECOMMEND_ITEM_FACTS_CACHE_SECONDS", 3601),
+        ("RECOMMEND_ITEM_FACTS_CACHE_SIZE", 0),
+        ("RECOMMEND_ITEM_FACTS_CACHE_SIZE", "100"),
+    ],
+)
 def test_bad_serving_settings_are_refused(name, value):
     problems = validate({name: value})
     assert len(problems) == 1 and name in problems[0]
 
 
-@pytest.mark.parametrize("name, value", [
-    ("RECOMMEND_LOG_MODE", "buffered"), ("RECOMMEND_LOG_MODE", "sync"), ("RECOMMEND_LOG_FLUSH_SECONDS", 0.25),
-    ("RECOMMEND_LOG_BATCH_SIZE", 1), ("RECOMMEND_ITEM_FACTS_CACHE_SECONDS", 0),
-    ("RECOMMEND_ITEM_FACTS_CACHE_SIZE", 1_000_000),
-])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("RECOMMEND_LOG_MODE", "buffered"),
+        ("RECOMMEND_LOG_MODE", "sync"),
+        ("RECOMMEND_LOG_FLUSH_SECONDS", 0.25),
+        ("RECOMMEND_LOG_BATCH_SIZE", 1),
+        ("RECOMMEND_ITEM_FACTS_CACHE_SECONDS", 0),
+        ("RECOMMEND_ITEM_FACTS_CACHE_SIZE", 1_000_000),
+    ],
+)
 def test_good_serving_settings_pass(name, value):
     assert validate({name: value}) == []
 

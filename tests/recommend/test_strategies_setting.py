@@ -1,4 +1,5 @@
 """Strategies are pluggable by dotted path (``RECOMMEND_STRATEGIES``), like ``TRAINERS``."""
+
 from __future__ import annotations
 
 import logging
@@ -28,7 +29,9 @@ def test_a_shop_replaces_a_built_in_strategy_and_keeps_the_others(shop, rec_sett
     ensure_default_placements()
     update_home(strategy="trending", fallback_strategy="trending", max_per_category=None)
     recs = svc.recommend(Identity(visitor_key="v"), "home", limit=3)
-    assert sorted(recs.keys) == sorted([key(shop[2]), key(shop[12])]) and {i.reason for i in recs.items} == {"Staff pick"}
+    assert sorted(recs.keys) == sorted([key(shop[2]), key(shop[12])]) and {i.reason for i in recs.items} == {
+        "Staff pick"
+    }
     from ecom_ai.conf import settings as ecom_settings
 
     assert ecom_settings.RECOMMEND_STRATEGIES["for_you"].endswith("strategy_for_you")  # merged, not replaced

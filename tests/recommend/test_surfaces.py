@@ -1,4 +1,5 @@
 """Template tags, the sandbox pages, the API (with bad input) and the admin pages."""
+
 from __future__ import annotations
 
 import re
@@ -31,8 +32,8 @@ def test_recommended_products_tag_gives_host_objects_with_reason_and_rec_id(co_b
     shop = co_bought
     html = Template(
         '{% load ecom_ai %}{% recommended_products placement="product" item=product limit=3 as recs %}'
-        '{% for p in recs %}[{{ p.pk }}|{{ p.title }}|{{ p.ecom_ai_reason }}|{{ p.ecom_ai_rec_id }}|{{ p.ecom_ai_position }}]{% endfor %}'
-        '<{{ recs.rec_id }}>'
+        "{% for p in recs %}[{{ p.pk }}|{{ p.title }}|{{ p.ecom_ai_reason }}|{{ p.ecom_ai_rec_id }}|{{ p.ecom_ai_position }}]{% endfor %}"
+        "<{{ recs.rec_id }}>"
     ).render(Context({"request": _request(), "product": shop[1]}))
     rows = re.findall(r"\[(.*?)\]", html)
     assert len(rows) == 3
@@ -46,25 +47,29 @@ def test_recommended_products_tag_gives_host_objects_with_reason_and_rec_id(co_b
 def test_inclusion_tag_renders_links_the_js_collector_attributes(co_bought):
     shop = co_bought
     html = Template('{% load ecom_ai %}{% recommendations placement="product" item=product limit=2 %}').render(
-        Context({"request": _request(), "product": shop[1]}))
+        Context({"request": _request(), "product": shop[1]})
+    )
     assert "Customers also bought" in html
     assert f'data-ecom-ai-click="{key(shop[2])}"' in html
     rec_id = RecommendationList.objects.get().pk
-    assert f'&quot;rec_id&quot;: &quot;{rec_id}&quot;' in html  # data-ecom-ai-context JSON, escaped
+    assert f"&quot;rec_id&quot;: &quot;{rec_id}&quot;" in html  # data-ecom-ai-context JSON, escaped
     assert html.count('class="ecom-ai-recommendation"') == 2
 
 
 def test_inclusion_tag_template_can_be_replaced(shop, tmp_path, settings):
     (tmp_path / "mine.html").write_text("{% for p in products %}<i>{{ p.title }}</i>{% endfor %}|{{ title }}")
     settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [str(tmp_path)]}]
-    html = Template('{% load ecom_ai %}{% recommendations placement="home" limit=2 template="mine.html" title="Hi" %}'
-                    ).render(Context({"request": _request()}))
+    html = Template(
+        '{% load ecom_ai %}{% recommendations placement="home" limit=2 template="mine.html" title="Hi" %}'
+    ).render(Context({"request": _request()}))
     assert html.count("<i>") == 2 and html.endswith("|Hi")
 
 
 def test_tags_never_break_the_page(shop):
-    html = Template('{% load ecom_ai %}{% recommended_products placement="nope" as recs %}{{ recs|length }}|'
-                    '{% recommendations placement="home" limit="abc" %}|ok').render(Context({"request": _request()}))
+    html = Template(
+        '{% load ecom_ai %}{% recommended_products placement="nope" as recs %}{{ recs|length }}|'
+        '{% recommendations placement="home" limit="abc" %}|ok'
+    ).render(Context({"request": _request()}))
     assert html == "0||ok"
 
 
@@ -91,6 +96,7 @@ def test_sandbox_pages_show_the_three_widgets(co_bought, client):
 
 # --- API -------------------------------------------------------------------------------------
 
+
 def test_api_lists_for_the_browser_visitor(co_bought, client):
     shop = co_bought
     client.get("/")  # gets the visitor cookie
@@ -99,19 +105,24 @@ def test_api_lists_for_the_browser_visitor(co_bought, client):
     data = response.json()
     assert [i["key"] for i in data["items"]] == [key(shop[2]), key(shop[3])]
     assert data["items"][0]["title"] == "Item 2" and data["placement"] == "product"
-    assert RecommendationList.objects.get(pk=data["id"]).visitor_key == client.cookies["ecom_ai_vid"].value.split(":")[0]
+    assert (
+        RecommendationList.objects.get(pk=data["id"]).visitor_key == client.cookies["ecom_ai_vid"].value.split(":")[0]
+    )
 
 
-@pytest.mark.parametrize("params, field", [
-    ({}, "placement"),
-    ({"placement": "sidebar"}, "placement"),
-    ({"placement": "bad slug!"}, "placement"),
-    ({"placement": "home", "limit": "0"}, "limit"),
-    ({"placement": "home", "limit": "51"}, "limit"),
-    ({"placement": "home", "limit": "ten"}, "limit"),
-    ({"placement": "home", "item": "x" * 300}, "item"),
-    ({"placement": "home", "user_key": "42"}, "user_key"),
-])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({}, "placement"),
+        ({"placement": "sidebar"}, "placement"),
+        ({"placement": "bad slug!"}, "placement"),
+        ({"placement": "home", "limit": "0"}, "limit"),
+        ({"placement": "home", "limit": "51"}, "limit"),
+        ({"placement": "home", "limit": "ten"}, "limit"),
+        ({"placement": "home", "item": "x" * 300}, "item"),
+        ({"placement": "home", "user_key": "42"}, "user_key"),
+    ],
+)
 def test_api_bad_input_is_a_clear_400(shop, client, params, field):
     response = client.get(URL, params)
     assert response.status_code == 400
@@ -126,8 +137,9 @@ def test_api_unknown_item_gets_a_fallback_list(shop, client):
 def test_api_channel_key_names_the_shopper(shop, client):
     ecom_ai.track("purchase", channel="app", visitor_key="install-1", user_key="77", item_key=key(shop[12]))
     _, raw = ChannelKey.create_with_key(name="app backend", channel="app")
-    response = client.get(URL, {"placement": "home", "user_key": "77", "limit": 12},
-                          HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    response = client.get(
+        URL, {"placement": "home", "user_key": "77", "limit": 12}, HTTP_AUTHORIZATION=f"Api-Key {raw}"
+    )
     assert response.status_code == 200
     assert key(shop[12]) not in [i["key"] for i in response.json()["items"]]  # bought already
     assert RecommendationList.objects.get(pk=response.json()["id"]).user_key == "77"
@@ -144,6 +156,7 @@ def test_openapi_schema_documents_the_endpoint(client, django_user_model):
 
 
 # --- admin -------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def staff_client(client):
@@ -178,12 +191,20 @@ def test_admin_refuses_a_second_running_experiment_with_a_message(shop, staff_cl
     ensure_default_placements()
     home = Placement.objects.get(slug="home")
     Experiment.objects.create(placement=home, name="first", status="running")
-    response = staff_client.post(reverse("admin:ecom_ai_experiment_add"), {
-        "placement": home.pk, "name": "second", "status": "running", "created_at_0": "2026-01-01",
-        "created_at_1": "10:00:00",
-        "variants-TOTAL_FORMS": "0", "variants-INITIAL_FORMS": "0", "variants-MIN_NUM_FORMS": "0",
-        "variants-MAX_NUM_FORMS": "1000",
-    })
+    response = staff_client.post(
+        reverse("admin:ecom_ai_experiment_add"),
+        {
+            "placement": home.pk,
+            "name": "second",
+            "status": "running",
+            "created_at_0": "2026-01-01",
+            "created_at_1": "10:00:00",
+            "variants-TOTAL_FORMS": "0",
+            "variants-INITIAL_FORMS": "0",
+            "variants-MIN_NUM_FORMS": "0",
+            "variants-MAX_NUM_FORMS": "1000",
+        },
+    )
     assert response.status_code == 200
     assert "already running" in response.content.decode()
 
@@ -206,8 +227,10 @@ def test_api_throttle_when_configured(shop, client, rec_settings):
 def test_email_template_names_the_user(shop, django_user_model):
     customer = django_user_model.objects.create_user("cust", "c@example.com", "pw")
     ecom_ai.track("purchase", channel="store", visitor_key="card", user_key=str(customer.pk), item_key=key(shop[12]))
-    html = Template('{% load ecom_ai %}{% recommended_products placement="email" limit=11 user=customer as recs %}'
-                    '{% for p in recs %}{{ p.pk }},{% endfor %}').render(Context({"customer": customer}))
+    html = Template(
+        '{% load ecom_ai %}{% recommended_products placement="email" limit=11 user=customer as recs %}'
+        "{% for p in recs %}{{ p.pk }},{% endfor %}"
+    ).render(Context({"customer": customer}))
     keys = html.strip(",").split(",")
     assert len(keys) == 6 and key(shop[12]) not in keys  # at most 2 per category (3 categories), not the one bought
     assert RecommendationList.objects.get().user_key == str(customer.pk)
@@ -252,14 +275,32 @@ def test_api_for_a_logged_in_shopper_uses_their_user_history(shop, client, djang
 
 
 QUERIES = [
-    "placement=home", "placement=home&limit=5", "placement=home&limit=50", "placement=home&item=42",
-    "placement=home&item=", "placement=product&item=a%20b&limit=1", "placement=my-slot_2",
+    "placement=home",
+    "placement=home&limit=5",
+    "placement=home&limit=50",
+    "placement=home&item=42",
+    "placement=home&item=",
+    "placement=product&item=a%20b&limit=1",
+    "placement=my-slot_2",
     # each of these is left to the serializer by the fast path
-    "", "limit=3", "placement=", "placement=a%20b", "placement=" + "x" * 65, "placement=home&limit=0",
-    "placement=home&limit=51", "placement=home&limit=-1", "placement=home&limit=3.0", "placement=home&limit=%2B3",
-    "placement=home&limit=%D9%A3", "placement=home&limit=abc", "placement=home&item=" + "i" * 192,
-    "placement=home&item=a%00b", "placement=home&placement=cart", "placement=home&visitor_key=v1",
-    "placement=home&user_key=u1", "placement=home&other=1",
+    "",
+    "limit=3",
+    "placement=",
+    "placement=a%20b",
+    "placement=" + "x" * 65,
+    "placement=home&limit=0",
+    "placement=home&limit=51",
+    "placement=home&limit=-1",
+    "placement=home&limit=3.0",
+    "placement=home&limit=%2B3",
+    "placement=home&limit=%D9%A3",
+    "placement=home&limit=abc",
+    "placement=home&item=" + "i" * 192,
+    "placement=home&item=a%00b",
+    "placement=home&placement=cart",
+    "placement=home&visitor_key=v1",
+    "placement=home&user_key=u1",
+    "placement=home&other=1",
 ]
 
 

@@ -1,4 +1,5 @@
 """A toy trainer that keeps training (one epoch every 0.1 s) while ``params["block_file"]`` exists."""
+
 from __future__ import annotations
 
 import os

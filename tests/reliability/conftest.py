@@ -1,4 +1,5 @@
 """Helpers of the fault tests: a dead cache, sandbox orders, a redis-server of the test's own."""
+
 from __future__ import annotations
 
 import itertools
@@ -21,9 +22,13 @@ def free_port() -> int:
 
 
 def redis_cache_settings(port: int) -> dict:
-    return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                        "LOCATION": f"redis://127.0.0.1:{port}/0",
-                        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -56,9 +61,22 @@ class RedisServer:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [shutil.which("redis-server") or "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--daemonize", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -97,8 +115,9 @@ def product(db):
 
     n = next(_seq)
     cat = Category.objects.create(name=f"Rel cat {n}", slug=f"rel-cat-{n}")
-    return Product.objects.create(category=cat, title=f"Rel shirt {n}", slug=f"rel-shirt-{n}",
-                                  price=Decimal("20.00"), stock=100000)
+    return Product.objects.create(
+        category=cat, title=f"Rel shirt {n}", slug=f"rel-shirt-{n}", price=Decimal("20.00"), stock=100000
+    )
 
 
 @pytest.fixture
@@ -107,9 +126,17 @@ def make_order(db, product):
     from shop.models import Order, OrderLine
 
     def make(**kwargs):
-        values = dict(email="buyer@example.com", total=Decimal("40.00"), currency="USD", shipping_country="US",
-                      billing_country="US", ip_address="203.0.113.5", device_id="dev-1",
-                      payment_fingerprint="card-1", channel="web")
+        values = dict(
+            email="buyer@example.com",
+            total=Decimal("40.00"),
+            currency="USD",
+            shipping_country="US",
+            billing_country="US",
+            ip_address="203.0.113.5",
+            device_id="dev-1",
+            payment_fingerprint="card-1",
+            channel="web",
+        )
         values.update(kwargs)
         order = Order.objects.create(**values)
         OrderLine.objects.create(order=order, product=product, quantity=1, price=product.price)
@@ -124,8 +151,14 @@ def _admin_connection():
     from django.db import connection
 
     params = connection.settings_dict
-    return psycopg.connect(dbname=params["NAME"], user=params["USER"] or None, host=params["HOST"] or None,
-                           port=params["PORT"] or None, password=params["PASSWORD"] or None, autocommit=True)
+    return psycopg.connect(
+        dbname=params["NAME"],
+        user=params["USER"] or None,
+        host=params["HOST"] or None,
+        port=params["PORT"] or None,
+        password=params["PASSWORD"] or None,
+        autocommit=True,
+    )
 
 
 def terminate_backends(pids=None) -> int:
@@ -136,7 +169,8 @@ def terminate_backends(pids=None) -> int:
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             + (" AND pid = ANY(%s)" if pids is not None else ""),
-            [list(pids)] if pids is not None else []).fetchall()
+            [list(pids)] if pids is not None else [],
+        ).fetchall()
     return sum(1 for (ok,) in rows if ok)
 
 
@@ -149,4 +183,5 @@ def backend_pid() -> int:
 
 
 postgres_only = pytest.mark.skipif(
-    __import__("os").environ.get("ECOM_AI_TEST_DB") != "postgres", reason="kills PostgreSQL backends")
+    __import__("os").environ.get("ECOM_AI_TEST_DB") != "postgres", reason="kills PostgreSQL backends"
+)

@@ -1,4 +1,5 @@
 """A sandbox adapter whose order look-up fails with a database error the first ``FAILURES`` times."""
+
 from django.db import OperationalError
 from shop.ecom_ai_adapter import SandboxShopAdapter
 

@@ -1,4 +1,5 @@
 """A broker that cannot be reached never turns a committed request into an error (issue 12)."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,8 +14,12 @@ def dead_broker(settings):
     from celery import Celery, _state
 
     app = Celery("ecom_ai_dead_broker", set_as_current=False)
-    app.conf.update(broker_url=f"redis://127.0.0.1:{free_port()}/0", broker_connection_timeout=1,
-                    broker_connection_max_retries=0, task_publish_retry_policy={"max_retries": 0})
+    app.conf.update(
+        broker_url=f"redis://127.0.0.1:{free_port()}/0",
+        broker_connection_timeout=1,
+        broker_connection_max_retries=0,
+        task_publish_retry_policy={"max_retries": 0},
+    )
     previous = _state._tls.current_app
     app.set_current()
     settings.ECOM_AI = {**settings.ECOM_AI, "TASK_MODE": "celery", "TRAINERS": trainers(toy="ToyTrainer")}

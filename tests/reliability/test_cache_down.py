@@ -2,6 +2,7 @@
 
 The default cache is a Redis server that is not running (real refused connections, no mock).
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,8 +46,9 @@ def test_resilient_cache_with_a_fallback_counts_in_the_process(dead_cache):
 
 
 def test_resilient_cache_uses_the_server_when_it_is_up(settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                                   "LOCATION": "resilient-up"}}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "resilient-up"}
+    }
     cache = ResilientCache()
     assert cache.add("k", 1) is True and cache.add("k", 2) is False
     assert cache.incr("k") == 2 and cache.get("k") == 2
@@ -54,8 +56,11 @@ def test_resilient_cache_uses_the_server_when_it_is_up(settings):
 
 
 def _events(n, prefix, **fields):
-    return {"events": [{"event_type": "view", "item_key": str(i), "client_event_id": f"{prefix}-{i}", **fields}
-                       for i in range(n)]}
+    return {
+        "events": [
+            {"event_type": "view", "item_key": str(i), "client_event_id": f"{prefix}-{i}", **fields} for i in range(n)
+        ]
+    }
 
 
 def browser(visitor: str) -> Client:
@@ -74,8 +79,9 @@ def browser(visitor: str) -> Client:
 def test_events_and_throttles_keep_working_per_process(dead_cache, settings):
     settings.ECOM_AI = {**settings.ECOM_AI, "EVENTS_THROTTLE_RATE": "3/min"}
     client = browser("v-cache-down")
-    codes = [client.post(EVENTS_URL, _events(2, f"b{n}"), content_type="application/json").status_code
-             for n in range(5)]
+    codes = [
+        client.post(EVENTS_URL, _events(2, f"b{n}"), content_type="application/json").status_code for n in range(5)
+    ]
     assert codes == [201, 201, 201, 429, 429]  # the limit still holds, counted in this process
     assert Event.objects.filter(visitor_key="v-cache-down").count() == 6
 
@@ -84,8 +90,12 @@ def test_channel_key_batches_are_accepted_with_the_cache_down(dead_cache):
     from ecom_ai.models import ChannelKey
 
     _key, raw = ChannelKey.create_with_key(name="pos", channel="store")
-    response = Client().post(EVENTS_URL, _events(3, "key", visitor_key="v-pos"), content_type="application/json",
-                             HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    response = Client().post(
+        EVENTS_URL,
+        _events(3, "key", visitor_key="v-pos"),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Api-Key {raw}",
+    )
     assert response.status_code == 201, response.content
     assert response.json() == {"accepted": 3, "duplicates": 0}
 
@@ -110,8 +120,15 @@ def test_orders_are_scored_normally_with_the_cache_down(dead_cache, make_order):
     from ecom_ai.models.fraud import FraudAssessment
 
     for i in range(6):
-        FraudAssessment.objects.create(order_key=f"old-{i}", currency="USD", amount=Decimal("30.00"),
-                                       score=5, level="low", recommended_action="accept", scorer="heuristic")
+        FraudAssessment.objects.create(
+            order_key=f"old-{i}",
+            currency="USD",
+            amount=Decimal("30.00"),
+            score=5,
+            level="low",
+            recommended_action="accept",
+            scorer="heuristic",
+        )
     assert shop_median_amount("USD") == 30.0  # from the database: the cache cannot be reached
     order = make_order()
     assessment = assess_order_by_key(str(order.pk))

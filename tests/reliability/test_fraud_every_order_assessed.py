@@ -1,5 +1,6 @@
 """Every placed order ends with an assessment (issue 12, item 2): a database error while
 loading the order is retried, then stored as an ``error`` assessment; the sweep finds the rest."""
+
 from __future__ import annotations
 
 from datetime import timedelta

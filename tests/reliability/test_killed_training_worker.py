@@ -7,6 +7,7 @@ The run must be marked failed within the heartbeat timeout (by the periodic watc
 and a new training of that kind must be queued without an admin — and succeed on the next
 worker.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,10 +45,29 @@ class Worker:
         }
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tests.celery_app", "worker", "--pool=solo",
-             "-Q", f"{queue},{training_queue}", "-n", f"kill_{uuid.uuid4().hex[:6]}@%h", "-l", "WARNING",
-             "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "tests.celery_app",
+                "worker",
+                "--pool=solo",
+                "-Q",
+                f"{queue},{training_queue}",
+                "-n",
+                f"kill_{uuid.uuid4().hex[:6]}@%h",
+                "-l",
+                "WARNING",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -79,10 +99,17 @@ def queues(django_db_setup, transactional_db, settings):
 
     suffix = uuid.uuid4().hex[:8]
     names = (f"ecom_ai_kill_{suffix}", f"ecom_ai_kill_training_{suffix}")
-    settings.ECOM_AI = {**settings.ECOM_AI, "TASK_MODE": "celery", "TASK_QUEUE": names[0],
-                        "TRAINING_QUEUE": names[1], "TRAINING_HEARTBEAT_TIMEOUT": HEARTBEAT_TIMEOUT,
-                        "TRAINERS": {**settings.ECOM_AI.get("TRAINERS", {}),
-                                     KIND: "tests.reliability.blocking_trainer.BlockingTrainer"}}
+    settings.ECOM_AI = {
+        **settings.ECOM_AI,
+        "TASK_MODE": "celery",
+        "TASK_QUEUE": names[0],
+        "TRAINING_QUEUE": names[1],
+        "TRAINING_HEARTBEAT_TIMEOUT": HEARTBEAT_TIMEOUT,
+        "TRAINERS": {
+            **settings.ECOM_AI.get("TRAINERS", {}),
+            KIND: "tests.reliability.blocking_trainer.BlockingTrainer",
+        },
+    }
     from tests import celery_app
 
     app = celery_app.app  # the suite's broker (ECOM_AI_TEST_REDIS); this test's own queues and worker
@@ -109,8 +136,7 @@ def test_a_killed_training_is_failed_by_heartbeat_and_restarted(queues, tmp_path
     second = None
     try:
         run = request_training(KIND, {"block_file": str(block_file)})
-        wait_for(lambda: (TrainingRun.objects.get(pk=run.pk).epoch or 0) >= 3, 90, "the training did not start",
-                 first)
+        wait_for(lambda: (TrainingRun.objects.get(pk=run.pk).epoch or 0) >= 3, 90, "the training did not start", first)
         run.refresh_from_db()
         assert run.status == "running" and run.version_id
 
@@ -136,14 +162,17 @@ def test_a_killed_training_is_failed_by_heartbeat_and_restarted(queues, tmp_path
         assert new_run.kind == KIND and new_run.status == "queued" and new_run.requested_by is None
         block_file.unlink()  # the next attempt may finish
         second = Worker(db_name, *queues)
-        wait_for(lambda: TrainingRun.objects.get(pk=new_run.pk).is_finished, 120, "the restarted run did not finish",
-                 second)
+        wait_for(
+            lambda: TrainingRun.objects.get(pk=new_run.pk).is_finished, 120, "the restarted run did not finish", second
+        )
         new_run.refresh_from_db()
         assert new_run.status == "succeeded", new_run.message
         assert ModelVersion.objects.get(pk=new_run.version_id).status == "active"
         assert watch_trainings.apply().get() == []  # nothing else to restart
-        print(f"\nkilled training detected after {detected_after:.2f} s (TRAINING_HEARTBEAT_TIMEOUT "
-              f"{HEARTBEAT_TIMEOUT} s); restarted as run #{new_run.pk}, which succeeded")
+        print(
+            f"\nkilled training detected after {detected_after:.2f} s (TRAINING_HEARTBEAT_TIMEOUT "
+            f"{HEARTBEAT_TIMEOUT} s); restarted as run #{new_run.pk}, which succeeded"
+        )
     finally:
         first.stop()
         if second is not None:

@@ -1,5 +1,6 @@
 """Unusable active models are shown, checked and reported (issue 12, item 9): corrupt,
 truncated and missing artifacts of a real (toy) trained version."""
+
 from __future__ import annotations
 
 from pathlib import Path

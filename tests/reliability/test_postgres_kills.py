@@ -9,6 +9,7 @@ assessment (after the sweep, which assesses the ones whose scoring died with the
 
 Figures are printed (``-s``) and written to ``ECOM_AI_FAULT_REPORT_PG`` (JSON) when set.
 """
+
 from __future__ import annotations
 
 import json
@@ -79,14 +80,24 @@ def test_connections_killed_during_event_batches_and_orders(transactional_db, ma
     killer.start()
     try:
         for n in range(BATCHES):
-            batch = {"events": [{"event_type": "view", "item_key": str(i), "visitor_key": f"v-pg-{n % 7}",
-                                 "client_event_id": f"pg-{n}-{i}"} for i in range(BATCH_SIZE)]}
+            batch = {
+                "events": [
+                    {
+                        "event_type": "view",
+                        "item_key": str(i),
+                        "visitor_key": f"v-pg-{n % 7}",
+                        "client_event_id": f"pg-{n}-{i}",
+                    }
+                    for i in range(BATCH_SIZE)
+                ]
+            }
             for _attempt in range(30):
                 # what Django's handler does at every request start and end (the test client
                 # leaves it out, to keep a test's transaction): drop a connection that failed
                 close_old_connections()
-                response = client.post(EVENTS_URL, batch, content_type="application/json",
-                                       HTTP_AUTHORIZATION=f"Api-Key {raw}")
+                response = client.post(
+                    EVENTS_URL, batch, content_type="application/json", HTTP_AUTHORIZATION=f"Api-Key {raw}"
+                )
                 answers[response.status_code] += 1
                 if response.status_code in (200, 201):
                     acknowledged += BATCH_SIZE  # accepted now, or stored by an earlier try (duplicates)
@@ -98,6 +109,7 @@ def test_connections_killed_during_event_batches_and_orders(transactional_db, ma
             else:
                 raise AssertionError(f"batch {n} was never accepted")
             if n % 2 == 0 and len(order_keys) < ORDERS:
+
                 def place(n=n):
                     with transaction.atomic():
                         order = make_order(ip_address="203.0.113.9", email=f"pg{n}@example.com")
@@ -121,11 +133,19 @@ def test_connections_killed_during_event_batches_and_orders(transactional_db, ma
     swept = assess_missing_orders(grace_seconds=0)
     scorers = Counter(FraudAssessment.objects.filter(order_key__in=order_keys).values_list("scorer", flat=True))
     figures = {
-        "kill_every_s": KILL_EVERY, "backends_killed": killer.kills, "events_acknowledged": acknowledged,
-        "events_stored": stored, "events_lost": acknowledged - stored, "events_doubled": stored - distinct,
-        "answers": dict(answers), "batch_retries_after_503": retries,
-        "order_placements_retried": placement_retries, "orders_committed": len(committed), "orders_assessed_by_their_task": assessed_before_sweep,
-        "orders_assessed_by_the_sweep": swept.assessed + swept.errors, "scorers": dict(scorers),
+        "kill_every_s": KILL_EVERY,
+        "backends_killed": killer.kills,
+        "events_acknowledged": acknowledged,
+        "events_stored": stored,
+        "events_lost": acknowledged - stored,
+        "events_doubled": stored - distinct,
+        "answers": dict(answers),
+        "batch_retries_after_503": retries,
+        "order_placements_retried": placement_retries,
+        "orders_committed": len(committed),
+        "orders_assessed_by_their_task": assessed_before_sweep,
+        "orders_assessed_by_the_sweep": swept.assessed + swept.errors,
+        "scorers": dict(scorers),
     }
     print("\nPostgreSQL kill figures:", json.dumps(figures, indent=1))
     if os.environ.get("ECOM_AI_FAULT_REPORT_PG"):

@@ -11,6 +11,7 @@ scored normally (not ``error``).
 Figures (events sent/stored/lost per phase, orders scored where) are printed (``-s``) and,
 with ``ECOM_AI_FAULT_REPORT=path``, written there as JSON (docs/reliability.md).
 """
+
 from __future__ import annotations
 
 import json
@@ -59,21 +60,53 @@ def outage_setup(redis_server, transactional_db, settings, django_db_setup):
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"ecom_ai_fault_worker_{suffix}.log"
     log = open(log_path, "w")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "tests.celery_app", "worker", "--pool=solo", "-Q", queue,
-         "-n", f"fault_{suffix}@%h", "-l", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tests.celery_app",
+            "worker",
+            "--pool=solo",
+            "-Q",
+            queue,
+            "-n",
+            f"fault_{suffix}@%h",
+            "-l",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     app = Celery(f"ecom_ai_fault_{suffix}", set_as_current=False)
-    app.conf.update(broker_url=redis_server.url, result_backend=redis_server.url, task_default_queue=queue,
-                    broker_connection_retry_on_startup=True, result_expires=600,
-                    broker_transport_options={"socket_connect_timeout": 1, "socket_timeout": 2})
+    app.conf.update(
+        broker_url=redis_server.url,
+        result_backend=redis_server.url,
+        task_default_queue=queue,
+        broker_connection_retry_on_startup=True,
+        result_expires=600,
+        broker_transport_options={"socket_connect_timeout": 1, "socket_timeout": 2},
+    )
     previous = _state._tls.current_app
     app.set_current()
     settings.CACHES = redis_cache_settings(redis_server.port)
-    settings.ECOM_AI = {**settings.ECOM_AI, "TASK_MODE": "celery", "TASK_QUEUE": queue,
-                        "TRAINING_QUEUE": training_queue, "CACHE_RETRY_SECONDS": 1,
-                        "EVENTS_THROTTLE_RATE": "100000/min", "API_KEY_THROTTLE_RATE": "100000/min",
-                        "CHAT_THROTTLE_RATE": "100000/min", "RECOMMEND_THROTTLE_RATE": "100000/min",
-                        "FRAUD_SWEEP_GRACE_SECONDS": 0}
+    settings.ECOM_AI = {
+        **settings.ECOM_AI,
+        "TASK_MODE": "celery",
+        "TASK_QUEUE": queue,
+        "TRAINING_QUEUE": training_queue,
+        "CACHE_RETRY_SECONDS": 1,
+        "EVENTS_THROTTLE_RATE": "100000/min",
+        "API_KEY_THROTTLE_RATE": "100000/min",
+        "CHAT_THROTTLE_RATE": "100000/min",
+        "RECOMMEND_THROTTLE_RATE": "100000/min",
+        "FRAUD_SWEEP_GRACE_SECONDS": 0,
+    }
     try:
         ping = app.send_task("tests.celery_app.ping", queue=queue)
         try:
@@ -128,30 +161,54 @@ class Traffic:
         events = []
         for _ in range(n):
             self.seq += 1
-            events.append({"event_type": "view", "item_key": str(self.product.pk), "client_event_id": f"f-{self.seq}",
-                           **fields})
+            events.append(
+                {"event_type": "view", "item_key": str(self.product.pk), "client_event_id": f"f-{self.seq}", **fields}
+            )
         return {"events": events}
 
     def round(self, phase: str) -> None:
         batch = self._batch(5)
-        response = self._code(phase, "events(browser)", lambda: self.browser.post(
-            EVENTS_URL, batch, content_type="application/json"))
+        response = self._code(
+            phase, "events(browser)", lambda: self.browser.post(EVENTS_URL, batch, content_type="application/json")
+        )
         self.sent[phase] += response.json()["accepted"] + response.json()["duplicates"]  # acknowledged
         batch = self._batch(5, visitor_key="v-fault-pos")
-        response = self._code(phase, "events(api key)", lambda: Client().post(
-            EVENTS_URL, batch, content_type="application/json", HTTP_AUTHORIZATION=f"Api-Key {self.raw_key}"))
+        response = self._code(
+            phase,
+            "events(api key)",
+            lambda: Client().post(
+                EVENTS_URL, batch, content_type="application/json", HTTP_AUTHORIZATION=f"Api-Key {self.raw_key}"
+            ),
+        )
         self.sent[phase] += response.json()["accepted"] + response.json()["duplicates"]
-        self._code(phase, "chat", lambda: self.browser.post(CHAT_URL, {"text": "what is your return policy?"},
-                                                            content_type="application/json"))
+        self._code(
+            phase,
+            "chat",
+            lambda: self.browser.post(
+                CHAT_URL, {"text": "what is your return policy?"}, content_type="application/json"
+            ),
+        )
         self._code(phase, "recommendations", lambda: self.browser.get(RECS_URL, {"placement": "home"}))
         self._code(phase, "page /", lambda: self.browser.get("/"))
         self._code(phase, "page product", lambda: self.browser.get(f"/p/{self.product.slug}/"))
-        self._code(phase, "cart add", lambda: self.browser.post(f"/cart/add/{self.product.pk}/", {"quantity": 1}),
-                   ok=(200, 302))
-        form = {"name": "Ann Buyer", "email": "ann@example.com", "address": "1 Main St", "country": "US",
-                "billing_country": "US", "card_number": "4242 4242 4242 4242", "token": uuid.uuid4().hex}
-        response = self._code(phase, "checkout", lambda: self.browser.post("/checkout/", form,
-                                                                           REMOTE_ADDR="198.51.100.77"), ok=(302,))
+        self._code(
+            phase,
+            "cart add",
+            lambda: self.browser.post(f"/cart/add/{self.product.pk}/", {"quantity": 1}),
+            ok=(200, 302),
+        )
+        form = {
+            "name": "Ann Buyer",
+            "email": "ann@example.com",
+            "address": "1 Main St",
+            "country": "US",
+            "billing_country": "US",
+            "card_number": "4242 4242 4242 4242",
+            "token": uuid.uuid4().hex,
+        }
+        response = self._code(
+            phase, "checkout", lambda: self.browser.post("/checkout/", form, REMOTE_ADDR="198.51.100.77"), ok=(302,)
+        )
         assert "/orders/" in response["Location"], response["Location"]
 
 
@@ -191,8 +248,9 @@ def test_redis_killed_under_traffic_and_restarted(outage_setup, capsys):
     # the worker scores the orders queued while Redis was up or back; those placed during the
     # outage were scored in-process; orders queued just before the kill are lost with Redis'
     # memory (no persistence): the sweep finds them
-    scored = _wait_for(lambda: FraudAssessment.objects.filter(order_key__in=[str(k) for k in orders]).count()
-                       == len(orders), 60)
+    scored = _wait_for(
+        lambda: FraudAssessment.objects.filter(order_key__in=[str(k) for k in orders]).count() == len(orders), 60
+    )
     swept = 0
     if not scored:
         from ecom_ai.fraud.sweep import assess_missing_orders
@@ -202,10 +260,15 @@ def test_redis_killed_under_traffic_and_restarted(outage_setup, capsys):
     scorers = Counter(assessments.values_list("scorer", flat=True))
     stored = Event.objects.filter(visitor_key__in=["v-fault", "v-fault-pos"], event_type="view").count()
     figures = {
-        "events_acknowledged": dict(traffic.sent), "events_acknowledged_total": sum(traffic.sent.values()),
-        "events_stored": stored, "events_lost": sum(traffic.sent.values()) - stored,
-        "orders": len(orders), "orders_assessed": assessments.count(), "scorers": dict(scorers),
-        "orders_found_by_sweep": swept, "answers": {k: dict(v) for k, v in traffic.codes.items()},
+        "events_acknowledged": dict(traffic.sent),
+        "events_acknowledged_total": sum(traffic.sent.values()),
+        "events_stored": stored,
+        "events_lost": sum(traffic.sent.values()) - stored,
+        "orders": len(orders),
+        "orders_assessed": assessments.count(),
+        "scorers": dict(scorers),
+        "orders_found_by_sweep": swept,
+        "answers": {k: dict(v) for k, v in traffic.codes.items()},
         "seconds_per_round": {k: round(v, 2) for k, v in timings.items()},
     }
     with capsys.disabled():

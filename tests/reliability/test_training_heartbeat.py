@@ -1,4 +1,5 @@
 """A training's heartbeat is written by its process even when the trainer reports no progress."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -12,8 +13,11 @@ from ecom_ai.models import ModelVersion, TrainingRun
 @pytest.fixture
 def silent(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path)
-    settings.ECOM_AI = {**settings.ECOM_AI, "TRAINING_HEARTBEAT_TIMEOUT": 0.8,
-                        "TRAINERS": {"silent": "tests.reliability.blocking_trainer.SilentTrainer"}}
+    settings.ECOM_AI = {
+        **settings.ECOM_AI,
+        "TRAINING_HEARTBEAT_TIMEOUT": 0.8,
+        "TRAINERS": {"silent": "tests.reliability.blocking_trainer.SilentTrainer"},
+    }
 
 
 @pytest.mark.django_db(transaction=True)
@@ -31,8 +35,9 @@ def test_a_silent_running_run_is_released_when_a_training_is_requested(silent):
 
     old = timezone.now() - timedelta(seconds=5)
     version = ModelVersion.objects.create(kind="silent", number=1, status="training")
-    dead = TrainingRun.objects.create(kind="silent", status="running", version=version, started_at=old,
-                                      heartbeat_at=old, created_at=old)
+    dead = TrainingRun.objects.create(
+        kind="silent", status="running", version=version, started_at=old, heartbeat_at=old, created_at=old
+    )
     run = request_training("silent", {"sleep": 0})  # queued (sent after commit: never, in this test)
     dead.refresh_from_db()
     assert dead.status == "failed" and dead.message.startswith("Worker lost:")

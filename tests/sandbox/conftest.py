@@ -1,4 +1,5 @@
 """Fixtures of the sandbox shop tests: a tiny catalog and logged-in shoppers."""
+
 from decimal import Decimal
 
 import pytest
@@ -25,13 +26,28 @@ def catalog(db):
     audio = Category.objects.create(name="Audio", slug="audio")
     books = Category.objects.create(name="Books", slug="books")
     products = {
-        "headphones": Product.objects.create(category=audio, title="Sonora Wireless Headphones",
-                                             slug="sonora-wireless-headphones", price=Decimal("79.90"), stock=5,
-                                             description="Over-ear, 30 hours of battery."),
-        "speaker": Product.objects.create(category=audio, title="Auralis Portable Speaker",
-                                          slug="auralis-portable-speaker", price=Decimal("45.00"), stock=2),
-        "novel": Product.objects.create(category=books, title="Foxglove Thriller Novel", slug="foxglove-thriller-novel",
-                                        price=Decimal("12.50"), stock=0),
+        "headphones": Product.objects.create(
+            category=audio,
+            title="Sonora Wireless Headphones",
+            slug="sonora-wireless-headphones",
+            price=Decimal("79.90"),
+            stock=5,
+            description="Over-ear, 30 hours of battery.",
+        ),
+        "speaker": Product.objects.create(
+            category=audio,
+            title="Auralis Portable Speaker",
+            slug="auralis-portable-speaker",
+            price=Decimal("45.00"),
+            stock=2,
+        ),
+        "novel": Product.objects.create(
+            category=books,
+            title="Foxglove Thriller Novel",
+            slug="foxglove-thriller-novel",
+            price=Decimal("12.50"),
+            stock=0,
+        ),
     }
     return products
 

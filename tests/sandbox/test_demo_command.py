@@ -1,4 +1,5 @@
 """``manage.py sandbox_demo`` (``make demo``): runserver in front, the full training behind it."""
+
 import signal
 import sys
 from io import StringIO
@@ -57,8 +58,9 @@ def test_with_a_broker_it_starts_a_worker_and_queues_a_training_per_kind(fake_po
     settings.ECOM_AI = {**settings.ECOM_AI, "TRAINERS": {"toy": "tests.ml.toy.ToyTrainer"}}
     monkeypatch.setattr("ecom_ai.tasks.where_tasks_run", lambda background=False: "celery")
     queued = []
-    monkeypatch.setattr("ecom_ai.tasks.ml.request_training", lambda kind, *a, **k: queued.append(kind) or
-                        type("Run", (), {"pk": 1})())
+    monkeypatch.setattr(
+        "ecom_ai.tasks.ml.request_training", lambda kind, *a, **k: queued.append(kind) or type("Run", (), {"pk": 1})()
+    )
     out = StringIO()
     call_command("sandbox_demo", stdout=out)
     worker, server = fake_popen

@@ -1,5 +1,6 @@
 """The sandbox's personal offers: seeded randomized history, the offer on the home page and in the
 cart, and the checkout that accepts the code once."""
+
 from decimal import Decimal
 
 import pytest
@@ -29,16 +30,18 @@ def test_seed_creates_a_randomized_campaign_history():
 def offer_campaign(db):
     from ecom_ai.models.marketing import Offer
 
-    campaign = Campaign.objects.create(name="Welcome back", slug="welcome-back", control_percent=0,
-                                       exploration_rate=0, frequency_cap=None)
+    campaign = Campaign.objects.create(
+        name="Welcome back", slug="welcome-back", control_percent=0, exploration_rate=0, frequency_cap=None
+    )
     ten = Offer.objects.create(campaign=campaign, key="ten", title="10 % off your next order", value=Decimal("10"))
     campaign.fixed_offer = ten
     campaign.save()
     return campaign
 
 
-def test_home_and_cart_show_the_same_personal_offer_and_checkout_takes_the_code(client, catalog, shopper,
-                                                                                offer_campaign):
+def test_home_and_cart_show_the_same_personal_offer_and_checkout_takes_the_code(
+    client, catalog, shopper, offer_campaign
+):
     client.force_login(shopper)
     home = client.get("/").content.decode()
     assert "10 % off your next order" in home

@@ -1,5 +1,6 @@
 """The personal offer banner in a real browser: shown on the home page, offer_shown and offer_clicked
 reach the event log through the JS collector and stamp the decision."""
+
 import time
 from decimal import Decimal
 
@@ -18,10 +19,10 @@ def campaign(db):
 
     cache.clear()
     clear_campaign_cache()
-    c = Campaign.objects.create(name="Welcome back", slug="welcome-back", control_percent=0, exploration_rate=0,
-                                frequency_cap=None)
-    c.fixed_offer = Offer.objects.create(campaign=c, key="ten", title="10 % off your next order",
-                                         value=Decimal("10"))
+    c = Campaign.objects.create(
+        name="Welcome back", slug="welcome-back", control_percent=0, exploration_rate=0, frequency_cap=None
+    )
+    c.fixed_offer = Offer.objects.create(campaign=c, key="ten", title="10 % off your next order", value=Decimal("10"))
     c.save()
     return c
 

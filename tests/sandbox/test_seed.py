@@ -1,4 +1,5 @@
 """``manage.py sandbox_seed`` on a tiny size: valid, deterministic, idempotent."""
+
 from io import StringIO
 
 import pytest
@@ -24,23 +25,46 @@ def snapshot():
     User = get_user_model()
     slug_of = {str(pk): slug for pk, slug in Product.objects.values_list("pk", "slug")}
     name_of = {str(pk): name for pk, name in User.objects.values_list("pk", "username")}
-    products = sorted(Product.objects.values_list("slug", "title", "description", "price", "stock",
-                                                  "category__name", "created_at"))
-    users = sorted(User.objects.values_list("username", "email", "first_name", "last_name", "date_joined",
-                                            "password"))
+    products = sorted(
+        Product.objects.values_list("slug", "title", "description", "price", "stock", "category__name", "created_at")
+    )
+    users = sorted(User.objects.values_list("username", "email", "first_name", "last_name", "date_joined", "password"))
     orders = sorted(
-        (o.number, o.user.username if o.user else "", o.email, o.total, o.status, o.shipping_country,
-         o.billing_country, o.ip_address, o.device_id, o.payment_fingerprint, o.channel, o.created_at,
-         tuple(sorted((line.product.slug, line.quantity, line.price) for line in o.lines.all())))
+        (
+            o.number,
+            o.user.username if o.user else "",
+            o.email,
+            o.total,
+            o.status,
+            o.shipping_country,
+            o.billing_country,
+            o.ip_address,
+            o.device_id,
+            o.payment_fingerprint,
+            o.channel,
+            o.created_at,
+            tuple(sorted((line.product.slug, line.quantity, line.price) for line in o.lines.all())),
+        )
         for o in Order.objects.select_related("user").prefetch_related("lines__product")
     )
     events = sorted(
-        (e.event_type, e.channel, e.visitor_key, name_of.get(e.user_key, e.user_key), slug_of.get(e.item_key, e.item_key),
-         e.quantity, e.value, repr(sorted(e.context.items())), e.occurred_at)
+        (
+            e.event_type,
+            e.channel,
+            e.visitor_key,
+            name_of.get(e.user_key, e.user_key),
+            slug_of.get(e.item_key, e.item_key),
+            e.quantity,
+            e.value,
+            repr(sorted(e.context.items())),
+            e.occurred_at,
+        )
         for e in Event.objects.all()
     )
-    identities = sorted((i.visitor_key, name_of[i.user_key], i.channel, i.first_seen, i.last_seen)
-                        for i in VisitorIdentity.objects.all())
+    identities = sorted(
+        (i.visitor_key, name_of[i.user_key], i.channel, i.first_seen, i.last_seen)
+        for i in VisitorIdentity.objects.all()
+    )
     return {"products": products, "users": users, "orders": orders, "events": events, "identities": identities}
 
 
@@ -61,7 +85,8 @@ def test_tiny_seed_is_valid_and_complete():
     assert events.count() > 300
     assert set(events.values_list("event_type", flat=True)) <= set(ecom_settings.all_event_types)
     assert {"view", "click", "search", "add_to_cart", "purchase", "page_view"} <= set(
-        events.values_list("event_type", flat=True))
+        events.values_list("event_type", flat=True)
+    )
     assert set(events.values_list("channel", flat=True)) <= set(ecom_settings.all_channels)
     assert len(set(events.values_list("channel", flat=True))) >= 3
     product_keys = {str(pk) for pk in Product.objects.values_list("pk", flat=True)}

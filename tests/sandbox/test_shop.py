@@ -1,4 +1,5 @@
 """The sandbox shop's flows with the Django test client: catalog, cart, checkout, accounts."""
+
 import re
 from decimal import Decimal
 
@@ -9,8 +10,14 @@ from ecom_ai.models import Event
 from ecom_ai.signals import order_placed
 from shop.models import Order, OrderLine, Product
 
-ADDRESS = {"name": "Alice Example", "email": "alice@example.com", "address": "1 High Street\nBristol",
-           "country": "GB", "billing_country": "GB", "card_number": "4242 4242 4242 4242"}
+ADDRESS = {
+    "name": "Alice Example",
+    "email": "alice@example.com",
+    "address": "1 High Street\nBristol",
+    "country": "GB",
+    "billing_country": "GB",
+    "card_number": "4242 4242 4242 4242",
+}
 
 
 def visitor_key(client):
@@ -36,6 +43,7 @@ def place(client, **overrides):
 
 
 # --- catalog -------------------------------------------------------------------------------------
+
 
 def test_catalog_pages_render_with_tracker_and_blocks(client, catalog):
     home = client.get("/")
@@ -73,6 +81,7 @@ def test_search_finds_products_and_records_a_search_event(client, catalog):
 
 
 # --- cart ------------------------------------------------------------------------------------------
+
 
 def test_cart_add_update_remove_and_events(client, catalog):
     headphones = catalog["headphones"]
@@ -128,8 +137,10 @@ def test_a_tampered_session_cart_is_ignored(client, catalog):
 
 # --- checkout --------------------------------------------------------------------------------------
 
-def test_checkout_places_order_with_lines_stock_signal_and_purchase_events(client, catalog,
-                                                                          django_capture_on_commit_callbacks):
+
+def test_checkout_places_order_with_lines_stock_signal_and_purchase_events(
+    client, catalog, django_capture_on_commit_callbacks
+):
     headphones, speaker = catalog["headphones"], catalog["speaker"]
     received = []
 
@@ -154,7 +165,11 @@ def test_checkout_places_order_with_lines_stock_signal_and_purchase_events(clien
     assert received == [(Order, order.number, 2, True)]
     assert order.total == Decimal("204.80")
     assert (order.email, order.shipping_name, order.shipping_country, order.billing_country) == (
-        "alice@example.com", "Alice Example", "GB", "GB")
+        "alice@example.com",
+        "Alice Example",
+        "GB",
+        "GB",
+    )
     assert order.ip_address == "127.0.0.1"
     assert order.device_id == visitor_key(client)
     assert len(order.payment_fingerprint) == 32 and "4242" not in order.payment_fingerprint
@@ -180,8 +195,7 @@ def test_checkout_places_order_with_lines_stock_signal_and_purchase_events(clien
     assert "Thank you" in confirmation.content.decode() and "$204.80" in confirmation.content.decode()
 
 
-def test_double_submit_places_one_order_and_counts_purchases_once(client, catalog,
-                                                                  django_capture_on_commit_callbacks):
+def test_double_submit_places_one_order_and_counts_purchases_once(client, catalog, django_capture_on_commit_callbacks):
     client.get("/")
     add(client, catalog["headphones"], 1)
     with django_capture_on_commit_callbacks(execute=True):
@@ -235,6 +249,7 @@ def test_checkout_with_an_empty_cart_goes_back_to_the_cart(client, catalog):
 
 # --- accounts and privacy ---------------------------------------------------------------------------
 
+
 def test_my_orders_lists_only_my_orders_and_orders_are_private(client, catalog, shopper, other_shopper):
     client.force_login(other_shopper)
     add(client, catalog["speaker"], 1)
@@ -286,8 +301,10 @@ def test_staff_order_list_needs_staff(client, catalog, shopper, staff):
 
 
 def test_signup_login_logout(client, db, django_user_model):
-    response = client.post(reverse("shop:signup"), {
-        "username": "carol", "email": "carol@example.com", "password1": "s3cret-pass!", "password2": "s3cret-pass!"})
+    response = client.post(
+        reverse("shop:signup"),
+        {"username": "carol", "email": "carol@example.com", "password1": "s3cret-pass!", "password2": "s3cret-pass!"},
+    )
     assert response.status_code == 302
     user = django_user_model.objects.get(username="carol")
     assert user.email == "carol@example.com"

@@ -1,4 +1,5 @@
 """A host shop with UUID keys and its own field names, to test the adapter against."""
+
 import uuid
 
 from django.conf import settings

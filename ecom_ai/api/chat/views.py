@@ -3,6 +3,7 @@
 Anonymous and logged-in shoppers; the Django session (CSRF enforced on POST, logged in or
 not) says which conversation is theirs — a shopper only ever sees their own conversation.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -78,7 +79,11 @@ def current_conversation(request, *, include_closed: bool = False) -> Conversati
     """This shopper's conversation: the one in the session if it is still theirs, else the
     latest open one of the logged-in user (or of the visitor cookie)."""
     user_key = _user_key(request)
-    qs = Conversation.objects.all() if include_closed else Conversation.objects.exclude(status=Conversation.STATUS_CLOSED)
+    qs = (
+        Conversation.objects.all()
+        if include_closed
+        else Conversation.objects.exclude(status=Conversation.STATUS_CLOSED)
+    )
     conversation_id = request.session.get(SESSION_KEY)
     if isinstance(conversation_id, int):
         conversation = qs.filter(pk=conversation_id).first()
@@ -101,8 +106,13 @@ def current_conversation(request, *, include_closed: bool = False) -> Conversati
 
 
 class ChatHistoryQuerySerializer(StrictQueryMixin, serializers.Serializer):
-    after = serializers.IntegerField(required=False, default=0, min_value=0, max_value=2**63 - 1,
-                                     help_text="Only messages with a larger id (the last id the client has).")
+    after = serializers.IntegerField(
+        required=False,
+        default=0,
+        min_value=0,
+        max_value=2**63 - 1,
+        help_text="Only messages with a larger id (the last id the client has).",
+    )
 
 
 class ChatMessagesView(DatabaseUnavailableMixin, EcomAIAPIView):
@@ -126,8 +136,13 @@ class ChatMessagesView(DatabaseUnavailableMixin, EcomAIAPIView):
     def get(self, request):
         query = ChatHistoryQuerySerializer(data=request.query_params)
         if not query.is_valid():
-            return Response({"detail": "'after' must be a message id (a non-negative integer).",
-                             "after": query.errors.get("after", [])}, status=status.HTTP_400_BAD_REQUEST)
+            return Response(
+                {
+                    "detail": "'after' must be a message id (a non-negative integer).",
+                    "after": query.errors.get("after", []),
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         conversation = current_conversation(request, include_closed=True)
         return Response(self._payload(conversation, after=query.validated_data["after"]))
 
@@ -140,12 +155,15 @@ class ChatMessagesView(DatabaseUnavailableMixin, EcomAIAPIView):
     def post(self, request):
         data = request.data
         if not isinstance(data, dict) or "text" not in data:
-            return Response({"detail": _("Send a JSON object with a 'text' field."), "code": "missing_text"},
-                            status=status.HTTP_400_BAD_REQUEST)
+            return Response(
+                {"detail": _("Send a JSON object with a 'text' field."), "code": "missing_text"},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         text = data.get("text")
         if not isinstance(text, str):
-            return Response({"detail": "'text' must be a string.", "code": "invalid_text"},
-                            status=status.HTTP_400_BAD_REQUEST)
+            return Response(
+                {"detail": "'text' must be a string.", "code": "invalid_text"}, status=status.HTTP_400_BAD_REQUEST
+            )
         service = ChatService()
         try:
             clean_text(text)  # validate before anything is written
@@ -158,10 +176,15 @@ class ChatMessagesView(DatabaseUnavailableMixin, EcomAIAPIView):
         # a staff message posted between two polls is never skipped; without it, the new messages
         after = data.get("after")
         if after is not None and (isinstance(after, bool) or not isinstance(after, int) or not 0 <= after < 10**18):
-            return Response({"detail": "'after' must be a message id (a non-negative integer).",
-                             "code": "invalid_after"}, status=status.HTTP_400_BAD_REQUEST)
-        last_id = after if after is not None else (
-            conversation.messages.order_by("-id").values_list("id", flat=True).first() or 0)
+            return Response(
+                {"detail": "'after' must be a message id (a non-negative integer).", "code": "invalid_after"},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        last_id = (
+            after
+            if after is not None
+            else (conversation.messages.order_by("-id").values_list("id", flat=True).first() or 0)
+        )
         service.reply(conversation, text, user=request.user, client_ip=ChatThrottle().get_ident(request) or "")
         request.session[SESSION_KEY] = conversation.pk
         conversation.refresh_from_db()
@@ -178,8 +201,11 @@ class ChatMessagesView(DatabaseUnavailableMixin, EcomAIAPIView):
         else:  # a fresh widget: the latest page of the conversation
             messages = list(reversed(conversation.messages.order_by("-id")[:limit]))
         return {
-            "conversation": {"id": conversation.pk, "status": conversation.status,
-                             "waiting_for_staff": conversation.status == Conversation.STATUS_HANDED_OFF},
+            "conversation": {
+                "id": conversation.pk,
+                "status": conversation.status,
+                "waiting_for_staff": conversation.status == Conversation.STATUS_HANDED_OFF,
+            },
             "messages": [serialize_message(m) for m in messages],
             "poll_seconds": poll,
         }

@@ -4,6 +4,7 @@
 - ``BrowserSessionAuthentication``: browsers, the Django session (anonymous shoppers too),
   with CSRF enforced on every request, logged in or not.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -80,7 +81,9 @@ class ChannelKeyScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {
-            "type": "apiKey", "in": "header", "name": "Authorization",
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
             "description": "Server-to-server senders: `Authorization: Api-Key <key>` (a ChannelKey).",
         }
 
@@ -91,7 +94,9 @@ class BrowserSessionScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {
-            "type": "apiKey", "in": "cookie", "name": "sessionid",
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "sessionid",
             "description": "Browsers: Django session cookie (optional; anonymous shoppers too) "
-                           "plus the X-CSRFToken header.",
+            "plus the X-CSRFToken header.",
         }

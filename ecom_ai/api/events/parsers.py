@@ -1,5 +1,6 @@
 """The events endpoint's parser: the shared safe parser (``ecom_ai.api.parsers``), except that
 lone surrogates are left to ``ecom_ai.events.validation``, which names the event and field."""
+
 from ecom_ai.api.parsers import SafeJSONParser
 
 

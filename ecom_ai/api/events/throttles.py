@@ -1,6 +1,7 @@
 """Throttles of the events endpoint; rates come from ECOM_AI settings (read per request).
 
 They keep working when the cache is down (per-process counters: ``ecom_ai.api.throttling``)."""
+
 from __future__ import annotations
 
 from ecom_ai.api.throttling import ResilientRateThrottle

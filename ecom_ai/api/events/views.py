@@ -1,4 +1,5 @@
 """The batch events endpoint: ``POST /ecom-ai/api/v1/events/``."""
+
 from __future__ import annotations
 
 import logging
@@ -72,26 +73,42 @@ class EventBatchView(DatabaseUnavailableMixin, EcomAIAPIView):
             429: OpenApiResponse(BatchErrorSerializer, description="Throttled."),
         },
         examples=[
-            OpenApiExample("Browser batch", request_only=True, value={"events": [
-                {"event_type": "view", "item_key": "42", "client_event_id": "6f1c0c2e-1",
-                 "client_time": "2026-01-31T12:00:00Z"},
-                {"event_type": "add_to_cart", "item_key": "42", "quantity": 1, "value": "19.90"},
-            ]}),
-            OpenApiExample("Accepted", response_only=True, status_codes=["201"],
-                           value={"accepted": 2, "duplicates": 0}),
-            OpenApiExample("Invalid event", response_only=True, status_codes=["400"],
-                           value={"errors": {"1": {"event_type": "unknown event type 'viewed'; known: ..."}}}),
+            OpenApiExample(
+                "Browser batch",
+                request_only=True,
+                value={
+                    "events": [
+                        {
+                            "event_type": "view",
+                            "item_key": "42",
+                            "client_event_id": "6f1c0c2e-1",
+                            "client_time": "2026-01-31T12:00:00Z",
+                        },
+                        {"event_type": "add_to_cart", "item_key": "42", "quantity": 1, "value": "19.90"},
+                    ]
+                },
+            ),
+            OpenApiExample(
+                "Accepted", response_only=True, status_codes=["201"], value={"accepted": 2, "duplicates": 0}
+            ),
+            OpenApiExample(
+                "Invalid event",
+                response_only=True,
+                status_codes=["400"],
+                value={"errors": {"1": {"event_type": "unknown event type 'viewed'; known: ..."}}},
+            ),
         ],
         tags=["events"],
     )
     def post(self, request):
         body = request.data
         if not isinstance(body, dict):
-            return Response({"detail": _("The body must be a JSON object: {\"events\": [...]}.")}, status=400)
+            return Response({"detail": _('The body must be a JSON object: {"events": [...]}.')}, status=400)
         unknown = sorted(str(k) for k in body if k != "events")
         if unknown:
-            return Response({"detail": _("Unknown top-level field(s): %(fields)s.") % {"fields": ", ".join(unknown)}},
-                            status=400)
+            return Response(
+                {"detail": _("Unknown top-level field(s): %(fields)s.") % {"fields": ", ".join(unknown)}}, status=400
+            )
         if "events" not in body:
             return Response({"detail": _("Missing 'events': the body must be {\"events\": [...]}.")}, status=400)
 

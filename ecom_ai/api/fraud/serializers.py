@@ -1,4 +1,5 @@
 """Fraud API serializers: strict types and sizes; odd-but-typed values are scored and listed as gaps."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -32,7 +33,8 @@ def check_time_window(value):
     if not sane:
         raise serializers.ValidationError(
             _("Must be between %(earliest)s and one day from now (%(latest)s).")
-            % {"earliest": EARLIEST_ORDER_TIME.date().isoformat(), "latest": latest.strftime("%Y-%m-%dT%H:%M:%SZ")})
+            % {"earliest": EARLIEST_ORDER_TIME.date().isoformat(), "latest": latest.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        )
     return value
 
 
@@ -66,15 +68,23 @@ class OrderPayloadSerializer(serializers.Serializer):
     number = StrictCharField(max_length=191, required=False, allow_blank=True, default="")
     user_key = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
     email = StrictCharField(max_length=254, required=False, allow_blank=True, default="")
-    total = serializers.DecimalField(max_digits=18, decimal_places=4, required=False, allow_null=True, default=None,
-                                     source="amount")
+    total = serializers.DecimalField(
+        max_digits=18, decimal_places=4, required=False, allow_null=True, default=None, source="amount"
+    )
     currency = StrictCharField(max_length=8, required=False, allow_blank=True, default="")
-    created_at = serializers.DateTimeField(required=False, allow_null=True, default=None, source="placed_at",
-                                           help_text="When the order was placed: between 2000-01-01 and one day "
-                                                     "from now.")
-    signed_up_at = serializers.DateTimeField(required=False, allow_null=True, default=None,
-                                             help_text="When the customer signed up: between 2000-01-01 and one "
-                                                       "day from now.")
+    created_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        source="placed_at",
+        help_text="When the order was placed: between 2000-01-01 and one day from now.",
+    )
+    signed_up_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="When the customer signed up: between 2000-01-01 and one day from now.",
+    )
     ip = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
     device_id = StrictCharField(max_length=128, required=False, allow_blank=True, default="", source="device")
     payment_fingerprint = StrictCharField(max_length=128, required=False, allow_blank=True, default="")
@@ -85,9 +95,11 @@ class OrderPayloadSerializer(serializers.Serializer):
     visitor_key = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
     lines = OrderLineSerializer(many=True, required=False, default=list, max_length=500)
     extra = serializers.DictField(
-        required=False, default=dict,
+        required=False,
+        default=dict,
         help_text="The shop's own attributes declared in ECOM_AI['FRAUD_EXTRA_FEATURES'] with source 'api' or "
-                  "'any' (by their key): numbers for numeric ones, text for categorical ones.")
+        "'any' (by their key): numbers for numeric ones, text for categorical ones.",
+    )
 
     def validate_extra(self, value):
         from ecom_ai.fraud.extras import declared, parse_value
@@ -97,9 +109,11 @@ class OrderPayloadSerializer(serializers.Serializer):
         for key, raw in value.items():
             attribute = accepted.get(key)
             if attribute is None:
-                errors[key] = ("Unknown extra field: declare it in ECOM_AI['FRAUD_EXTRA_FEATURES'] (source 'api' "
-                               "or 'any')." if not accepted else
-                               f"Unknown extra field (declared: {', '.join(sorted(accepted))}).")
+                errors[key] = (
+                    "Unknown extra field: declare it in ECOM_AI['FRAUD_EXTRA_FEATURES'] (source 'api' or 'any')."
+                    if not accepted
+                    else f"Unknown extra field (declared: {', '.join(sorted(accepted))})."
+                )
                 continue
             _, problem = parse_value(attribute, raw)
             if problem or isinstance(raw, (dict, list)):
@@ -127,9 +141,11 @@ class OrderPayloadSerializer(serializers.Serializer):
         data = dict(self.validated_data)
         order_key, number, lines = data.pop("order_key"), data.pop("number"), data.pop("lines")
         return OrderFacts(
-            order_key=(order_key or number).strip(), number=number or order_key,
+            order_key=(order_key or number).strip(),
+            number=number or order_key,
             lines=[(line.get("item_key", ""), line.get("quantity", 1), line.get("price")) for line in lines],
-            extra_source="api", **data,
+            extra_source="api",
+            **data,
         )
 
 
@@ -153,9 +169,31 @@ class OrderPayloadSchema(OpenApiSerializerExtension):
 class AssessmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = FraudAssessment
-        fields = ("id", "order_key", "order_number", "user_key", "email", "amount", "currency", "placed_at", "score",
-                  "probability", "level", "recommended_action", "status", "scorer", "reasons", "rules_fired",
-                  "label", "decided_by", "decided_at", "note", "chargeback_at", "created_at", "updated_at")
+        fields = (
+            "id",
+            "order_key",
+            "order_number",
+            "user_key",
+            "email",
+            "amount",
+            "currency",
+            "placed_at",
+            "score",
+            "probability",
+            "level",
+            "recommended_action",
+            "status",
+            "scorer",
+            "reasons",
+            "rules_fired",
+            "label",
+            "decided_by",
+            "decided_at",
+            "note",
+            "chargeback_at",
+            "created_at",
+            "updated_at",
+        )
         read_only_fields = fields
 
 

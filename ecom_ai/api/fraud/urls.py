@@ -1,4 +1,5 @@
 """Fraud API routes (under ``/ecom-ai/api/v1/``), staff only."""
+
 from django.urls import path
 
 from ecom_ai.api.fraud.views import AssessmentListView, AssessOrderView, DecisionView

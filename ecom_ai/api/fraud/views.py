@@ -1,4 +1,5 @@
 """Staff-only fraud endpoints: assess an order payload, list assessments, record a decision."""
+
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
@@ -48,17 +49,22 @@ class AssessmentPagination(LimitOffsetPagination):
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
-        bounds = {self.limit_query_param: {"minimum": 1, "maximum": self.max_limit},
-                  self.offset_query_param: {"minimum": 0}}
+        bounds = {
+            self.limit_query_param: {"minimum": 1, "maximum": self.max_limit},
+            self.offset_query_param: {"minimum": 0},
+        }
         for parameter in parameters:
             parameter["schema"].update(bounds.get(parameter["name"], {}))
         return parameters
 
 
 class AssessOrderView(DatabaseUnavailableMixin, StaffOnlyMixin, EcomAIAPIView):
-
-    @extend_schema(operation_id="ecom_ai_fraud_assess", request=OrderPayloadSerializer,
-                   responses={200: AssessmentDetailSerializer}, summary="Assess an order payload (staff only)")
+    @extend_schema(
+        operation_id="ecom_ai_fraud_assess",
+        request=OrderPayloadSerializer,
+        responses={200: AssessmentDetailSerializer},
+        summary="Assess an order payload (staff only)",
+    )
     def post(self, request):
         if not isinstance(request.data, dict):
             raise ValidationError({"detail": _("Send one order as a JSON object.")})
@@ -70,8 +76,13 @@ class AssessOrderView(DatabaseUnavailableMixin, StaffOnlyMixin, EcomAIAPIView):
         return Response(AssessmentDetailSerializer(assessment).data)
 
 
-@extend_schema_view(get=extend_schema(operation_id="ecom_ai_fraud_assessments", parameters=[AssessmentFilterSerializer],
-                                     summary="List fraud assessments (staff only)"))
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="ecom_ai_fraud_assessments",
+        parameters=[AssessmentFilterSerializer],
+        summary="List fraud assessments (staff only)",
+    )
+)
 class AssessmentListView(DatabaseUnavailableMixin, StaffOnlyMixin, ApiDefaultsMixin, ListAPIView):
     serializer_class = AssessmentSerializer
     pagination_class = AssessmentPagination
@@ -101,15 +112,19 @@ class AssessmentListView(DatabaseUnavailableMixin, StaffOnlyMixin, ApiDefaultsMi
 
 
 class DecisionView(DatabaseUnavailableMixin, StaffOnlyMixin, EcomAIAPIView):
-
-    @extend_schema(operation_id="ecom_ai_fraud_decision", request=DecisionSerializer,
-                   responses={200: AssessmentSerializer}, summary="Approve an order or mark it as fraud (staff only)")
+    @extend_schema(
+        operation_id="ecom_ai_fraud_decision",
+        request=DecisionSerializer,
+        responses={200: AssessmentSerializer},
+        summary="Approve an order or mark it as fraud (staff only)",
+    )
     def post(self, request, pk: int):
         body = DecisionSerializer(data=request.data if isinstance(request.data, dict) else {})
         body.is_valid(raise_exception=True)
         try:
-            assessment = decide(pk, body.validated_data["decision"], user=request.user,
-                                note=body.validated_data["note"])
+            assessment = decide(
+                pk, body.validated_data["decision"], user=request.user, note=body.validated_data["note"]
+            )
         except FraudAssessment.DoesNotExist:
             raise NotFound() from None
         return Response(AssessmentSerializer(assessment).data)

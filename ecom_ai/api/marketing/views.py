@@ -6,6 +6,7 @@ shopper. Server-to-server channels (``Authorization: Api-Key <key>``) give ``use
 campaign window) with its decision id, to send back in ``offer_shown`` / ``offer_clicked``
 events (``context.decision``). Unknown campaign: 404; bad input: 400; never a 500.
 """
+
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
@@ -29,10 +30,12 @@ from ecom_ai.models import ChannelKey
 
 class OfferQuerySerializer(serializers.Serializer):
     campaign = serializers.SlugField(max_length=64, help_text="The campaign's slug.")
-    visitor_key = serializers.CharField(max_length=64, required=False, allow_blank=True,
-                                        help_text="Channel API keys only: the shopper's visitor key.")
-    user_key = serializers.CharField(max_length=64, required=False, allow_blank=True,
-                                     help_text="Channel API keys only: the shopper's user key.")
+    visitor_key = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, help_text="Channel API keys only: the shopper's visitor key."
+    )
+    user_key = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, help_text="Channel API keys only: the shopper's user key."
+    )
     country = serializers.CharField(max_length=8, required=False, allow_blank=True)
 
 
@@ -49,7 +52,9 @@ class OfferBodySerializer(serializers.Serializer):
 
 class OfferAnswerSerializer(serializers.Serializer):
     campaign = serializers.CharField()
-    decision = serializers.IntegerField(allow_null=True, help_text="Send it back as context.decision in offer_* events.")
+    decision = serializers.IntegerField(
+        allow_null=True, help_text="Send it back as context.decision in offer_* events."
+    )
     offer = OfferBodySerializer(allow_null=True)
 
 
@@ -58,10 +63,16 @@ def offer_answer(result) -> dict:
     offer = result.offer
     body = None
     if offer is not None:
-        body = {"key": offer.key, "title": offer.title, "message": offer.message, "kind": offer.kind,
-                "value": str(offer.value), "min_order_value": str(offer.min_order_value),
-                "coupon_code": result.coupon_code,
-                "expires_at": result.expires_at.isoformat() if result.expires_at else None}
+        body = {
+            "key": offer.key,
+            "title": offer.title,
+            "message": offer.message,
+            "kind": offer.kind,
+            "value": str(offer.value),
+            "min_order_value": str(offer.min_order_value),
+            "coupon_code": result.coupon_code,
+            "expires_at": result.expires_at.isoformat() if result.expires_at else None,
+        }
     return {"campaign": result.campaign.slug, "decision": result.decision_id, "offer": body}
 
 
@@ -80,16 +91,33 @@ class OffersView(DatabaseUnavailableMixin, EcomAIAPIView):
     throttle_classes = [OffersThrottle]
 
     @extend_schema(
-        operation_id="ecom_ai_offers", parameters=[OfferQuerySerializer],
+        operation_id="ecom_ai_offers",
+        parameters=[OfferQuerySerializer],
         responses={200: OfferAnswerSerializer, 404: OpenApiResponse(ErrorSerializer, description="Unknown campaign.")},
         summary="The current shopper's personal offer in a campaign",
-        examples=[OpenApiExample("an offer", value={
-            "campaign": "welcome-back", "decision": 812,
-            "offer": {"key": "ten", "title": "10 % off your next order", "message": "", "kind": "percent_off",
-                      "value": "10.00", "min_order_value": "0.00", "coupon_code": "K7Q2-XM4P-9RTA",
-                      "expires_at": "2026-12-21T10:00:00+00:00"}}, response_only=True),
-            OpenApiExample("no offer", value={"campaign": "welcome-back", "decision": 813, "offer": None},
-                           response_only=True)],
+        examples=[
+            OpenApiExample(
+                "an offer",
+                value={
+                    "campaign": "welcome-back",
+                    "decision": 812,
+                    "offer": {
+                        "key": "ten",
+                        "title": "10 % off your next order",
+                        "message": "",
+                        "kind": "percent_off",
+                        "value": "10.00",
+                        "min_order_value": "0.00",
+                        "coupon_code": "K7Q2-XM4P-9RTA",
+                        "expires_at": "2026-12-21T10:00:00+00:00",
+                    },
+                },
+                response_only=True,
+            ),
+            OpenApiExample(
+                "no offer", value={"campaign": "welcome-back", "decision": 813, "offer": None}, response_only=True
+            ),
+        ],
     )
     def get(self, request):
         query = OfferQuerySerializer(data=request.query_params)
@@ -97,23 +125,38 @@ class OffersView(DatabaseUnavailableMixin, EcomAIAPIView):
         data = query.validated_data
         channel_key = request.auth if isinstance(request.auth, ChannelKey) else None
         if channel_key is not None:
-            who = Identity(user_key=data.get("user_key", ""), visitor_key=data.get("visitor_key", ""),
-                           channel=channel_key.channel, country=data.get("country", ""))
+            who = Identity(
+                user_key=data.get("user_key", ""),
+                visitor_key=data.get("visitor_key", ""),
+                channel=channel_key.channel,
+                country=data.get("country", ""),
+            )
             if not who:
-                return Response({"user_key": ["Name the shopper: user_key and/or visitor_key."]},
-                                status=status.HTTP_400_BAD_REQUEST)
+                return Response(
+                    {"user_key": ["Name the shopper: user_key and/or visitor_key."]}, status=status.HTTP_400_BAD_REQUEST
+                )
         else:
             named = [name for name in ("visitor_key", "user_key") if data.get(name)]
             if named:
-                return Response({name: ["Only server-to-server channels (Api-Key) may name a shopper; browsers "
-                                        "get their own offer."] for name in named},
-                                status=status.HTTP_400_BAD_REQUEST)
-            who = Identity(user_key=get_adapter().user_key(request.user) if request.user.is_authenticated else "",
-                           visitor_key=get_visitor_key(request) or "", channel="web",
-                           country=data.get("country", ""))
+                return Response(
+                    {
+                        name: [
+                            "Only server-to-server channels (Api-Key) may name a shopper; browsers get their own offer."
+                        ]
+                        for name in named
+                    },
+                    status=status.HTTP_400_BAD_REQUEST,
+                )
+            who = Identity(
+                user_key=get_adapter().user_key(request.user) if request.user.is_authenticated else "",
+                visitor_key=get_visitor_key(request) or "",
+                channel="web",
+                country=data.get("country", ""),
+            )
             if not who:
-                return Response({"detail": "No visitor cookie yet: load a page first."},
-                                status=status.HTTP_400_BAD_REQUEST)
+                return Response(
+                    {"detail": "No visitor cookie yet: load a page first."}, status=status.HTTP_400_BAD_REQUEST
+                )
         try:
             result = OfferService().decide(who, data["campaign"], {"channel": who.channel, "country": who.country})
         except UnknownCampaign as exc:

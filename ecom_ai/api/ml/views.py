@@ -2,6 +2,7 @@
 
 The admin's training-run pages poll it to refresh the progress bar and curves live.
 """
+
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -24,9 +25,26 @@ class TrainingRunSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TrainingRun
-        fields = ("id", "kind", "status", "finished", "percent", "epoch", "total_epochs", "loss", "message",
-                  "history", "created_at", "started_at", "heartbeat_at", "finished_at", "elapsed_seconds",
-                  "version", "version_status", "charts")
+        fields = (
+            "id",
+            "kind",
+            "status",
+            "finished",
+            "percent",
+            "epoch",
+            "total_epochs",
+            "loss",
+            "message",
+            "history",
+            "created_at",
+            "started_at",
+            "heartbeat_at",
+            "finished_at",
+            "elapsed_seconds",
+            "version",
+            "version_status",
+            "charts",
+        )
         read_only_fields = fields
 
     def get_version(self, run) -> int | None:
@@ -43,8 +61,9 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         return {name: str(svg) for name, svg in history_charts(run.history).items()}
 
 
-@extend_schema_view(get=extend_schema(operation_id="ecom_ai_training_run_retrieve",
-                                     summary="Progress of a training run (staff only)"))
+@extend_schema_view(
+    get=extend_schema(operation_id="ecom_ai_training_run_retrieve", summary="Progress of a training run (staff only)")
+)
 class TrainingRunView(DatabaseUnavailableMixin, StaffOnlyMixin, ApiDefaultsMixin, RetrieveAPIView):
     serializer_class = TrainingRunSerializer
     queryset = TrainingRun.objects.select_related("version")

@@ -6,6 +6,7 @@ too); they may not name another visitor or user. Server-to-server channels
 for that shopper on their own channel. Bad input is a 400 with a message per field; an
 unknown item key or a missing/corrupt model gives a fallback list, never a 500.
 """
+
 from __future__ import annotations
 
 import re
@@ -58,22 +59,38 @@ class PlacementSlugFieldSchema(OpenApiSerializerFieldExtension):
 class RecommendationQuerySerializer(StrictQueryMixin, serializers.Serializer):
     strict_fields = ("limit",)  # ?limit= (empty) is a 400; an empty item or key means "none"
 
-    placement = PlacementSlugField(max_length=64, help_text="A placement's slug (home, product, cart, email and "
-                                                            "those the shop added in the admin).")
-    item = serializers.CharField(max_length=191, required=False, allow_blank=True, trim_whitespace=False,
-                                 help_text="The page's item key (anchor of 'also bought' lists).")
+    placement = PlacementSlugField(
+        max_length=64,
+        help_text="A placement's slug (home, product, cart, email and those the shop added in the admin).",
+    )
+    item = serializers.CharField(
+        max_length=191,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="The page's item key (anchor of 'also bought' lists).",
+    )
     limit = serializers.IntegerField(required=False, min_value=1, help_text="List length (default: the placement's).")
-    visitor_key = serializers.CharField(max_length=64, required=False, allow_blank=True,
-                                        help_text="Channel API keys only: the shopper's visitor key. Browsers "
-                                                  "must leave it out (400): they get their own shopper's lists.")
-    user_key = serializers.CharField(max_length=64, required=False, allow_blank=True,
-                                     help_text="Channel API keys only: the shopper's user key (browsers: 400).")
+    visitor_key = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="Channel API keys only: the shopper's visitor key. Browsers "
+        "must leave it out (400): they get their own shopper's lists.",
+    )
+    user_key = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="Channel API keys only: the shopper's user key (browsers: 400).",
+    )
 
     def validate_limit(self, value):
         maximum = ecom_settings.RECOMMEND_MAX_LIMIT
         if value > maximum:
-            raise serializers.ValidationError(_("Ensure this value is less than or equal to %(limit_value)s.")
-                                              % {"limit_value": maximum})
+            raise serializers.ValidationError(
+                _("Ensure this value is less than or equal to %(limit_value)s.") % {"limit_value": maximum}
+            )
         return value
 
     def validate_item(self, value):
@@ -145,11 +162,28 @@ class RecommendationsView(DatabaseUnavailableMixin, EcomAIAPIView):
         parameters=[RecommendationQuerySerializer],
         responses={200: RecommendationSerializer},
         summary="A recommendation list for the current shopper",
-        examples=[OpenApiExample("home", value={
-            "id": "7d0c5a1e-3c1b-4c57-9d39-2f1f7d1b9a10", "placement": "home", "title": "Recommended for you",
-            "strategy": "for_you+trending", "variant": None,
-            "items": [{"key": "42", "score": 3.7, "reason": "Picked for you from your recent activity",
-                       "title": "Trail running shoe", "position": 1}]}, response_only=True)],
+        examples=[
+            OpenApiExample(
+                "home",
+                value={
+                    "id": "7d0c5a1e-3c1b-4c57-9d39-2f1f7d1b9a10",
+                    "placement": "home",
+                    "title": "Recommended for you",
+                    "strategy": "for_you+trending",
+                    "variant": None,
+                    "items": [
+                        {
+                            "key": "42",
+                            "score": 3.7,
+                            "reason": "Picked for you from your recent activity",
+                            "title": "Trail running shoe",
+                            "position": 1,
+                        }
+                    ],
+                },
+                response_only=True,
+            )
+        ],
     )
     def get(self, request):
         data = plain_query(request.query_params)
@@ -159,19 +193,28 @@ class RecommendationsView(DatabaseUnavailableMixin, EcomAIAPIView):
             data = query.validated_data
         channel_key = request.auth if isinstance(request.auth, ChannelKey) else None
         if channel_key is not None:
-            who = Identity(visitor_key=data.get("visitor_key", ""), user_key=data.get("user_key", ""),
-                           channel=channel_key.channel)
+            who = Identity(
+                visitor_key=data.get("visitor_key", ""), user_key=data.get("user_key", ""), channel=channel_key.channel
+            )
         else:
             named = [name for name in ("visitor_key", "user_key") if data.get(name)]
             if named:
-                return Response({name: ["Only server-to-server channels (Api-Key) may name a shopper; browsers "
-                                        "get their own recommendations."] for name in named},
-                                status=status.HTTP_400_BAD_REQUEST)
+                return Response(
+                    {
+                        name: [
+                            "Only server-to-server channels (Api-Key) may name a shopper; browsers "
+                            "get their own recommendations."
+                        ]
+                        for name in named
+                    },
+                    status=status.HTTP_400_BAD_REQUEST,
+                )
             # the browser's own shopper: DRF's authenticated user and the visitor cookie
             who = Identity(visitor_key=get_visitor_key(request), user_key=get_adapter().user_key(request.user))
         try:
-            result = RecommendationService().recommend(who, data["placement"], item=data.get("item") or None,
-                                                       limit=data.get("limit"))
+            result = RecommendationService().recommend(
+                who, data["placement"], item=data.get("item") or None, limit=data.get("limit")
+            )
         except UnknownPlacement as exc:
             return Response({"placement": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         except RecommendationError as exc:

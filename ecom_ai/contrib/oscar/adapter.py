@@ -17,6 +17,7 @@ Price, stock and categories live on ``StockRecord`` / ``ProductCategory``, saved
 product: ``related_models`` makes ecom_ai re-sync the owning items when those change (stock
 allocated at checkout included), once per transaction, on commit.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -119,13 +120,16 @@ class OscarShopAdapter(DefaultShopAdapter):
         from oscar.core.loading import get_model
 
         product_model = get_model("catalogue", "Product")
-        children = product_model._default_manager.public().select_related("product_class").prefetch_related(
-            "stockrecords")
-        return (product_model._default_manager.filter(parent=None)
-                .select_related("product_class")
-                .prefetch_related("stockrecords")
-                .prefetch_public_children(queryset=children)
-                .prefetch_browsable_categories())
+        children = (
+            product_model._default_manager.public().select_related("product_class").prefetch_related("stockrecords")
+        )
+        return (
+            product_model._default_manager.filter(parent=None)
+            .select_related("product_class")
+            .prefetch_related("stockrecords")
+            .prefetch_public_children(queryset=children)
+            .prefetch_browsable_categories()
+        )
 
     # --- orders ------------------------------------------------------------------------------
     def order_extra(self, order) -> dict:

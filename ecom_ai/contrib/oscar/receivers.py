@@ -10,6 +10,7 @@
 Stock record and category changes are the adapter's ``related_models`` (see
 ``ecom_ai.catalog.receivers``). Analytics never break a shop page: errors are logged.
 """
+
 from __future__ import annotations
 
 import logging
@@ -53,8 +54,13 @@ def track_basket_addition(sender, product=None, user=None, request=None, **kwarg
         quantity = int(request.POST.get("quantity", 1))
     except (TypeError, ValueError, AttributeError):
         quantity = 1
-    _track("add_to_cart", request, item_key=_item_key(product), quantity=max(quantity, 1),
-           context={"variant": str(product.pk)} if getattr(product, "parent_id", None) else None)
+    _track(
+        "add_to_cart",
+        request,
+        item_key=_item_key(product),
+        quantity=max(quantity, 1),
+        context={"variant": str(product.pk)} if getattr(product, "parent_id", None) else None,
+    )
 
 
 def track_product_view(sender, product=None, user=None, request=None, response=None, **kwargs):

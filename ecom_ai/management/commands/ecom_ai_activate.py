@@ -1,4 +1,5 @@
 """``manage.py ecom_ai_activate <kind> <number>``: make a model version the active one."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from ecom_ai.ml.registry import activate

@@ -8,6 +8,7 @@ training rows once labelled. Orders already assessed are skipped unless ``--resc
 ``FRAUD_SWEEP_HOURS`` (``--hours``) that have no assessment (``ecom_ai.fraud.sweep``; the
 beat task ``ecom_ai.tasks.fraud.assess_missing_orders`` does the same).
 """
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
@@ -19,10 +20,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--limit", type=int, default=None, help="at most this many orders")
         parser.add_argument("--rescore", action="store_true", help="also re-score orders already assessed")
-        parser.add_argument("--missing", action="store_true",
-                            help="the sweep: assess recent orders (FRAUD_SWEEP_HOURS) that have no assessment")
-        parser.add_argument("--hours", type=float, default=None,
-                            help="with --missing: look back this many hours (default FRAUD_SWEEP_HOURS)")
+        parser.add_argument(
+            "--missing",
+            action="store_true",
+            help="the sweep: assess recent orders (FRAUD_SWEEP_HOURS) that have no assessment",
+        )
+        parser.add_argument(
+            "--hours",
+            type=float,
+            default=None,
+            help="with --missing: look back this many hours (default FRAUD_SWEEP_HOURS)",
+        )
 
     def handle(self, *args, limit=None, rescore=False, missing=False, hours=None, **options):
         if missing:
@@ -60,8 +68,9 @@ class Command(BaseCommand):
                 assessed += 1
             if limit and assessed >= limit:
                 break
-        self.stdout.write(self.style.SUCCESS(
-            f"Assessed {assessed} order(s); skipped {skipped} already assessed; {failed} failed."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Assessed {assessed} order(s); skipped {skipped} already assessed; {failed} failed.")
+        )
 
     def _sweep(self, hours, *, rescore: bool, limit) -> None:
         from ecom_ai.adapters import get_adapter
@@ -74,6 +83,8 @@ class Command(BaseCommand):
         if get_adapter().order_model is None:
             raise CommandError("ECOM_AI['ORDER_MODEL'] is not set: there are no host orders to assess.")
         result = assess_missing_orders(hours=hours)
-        message = (f"Checked {result.checked} recent order(s): {result.missing} had no assessment; "
-                   f"{result.assessed} scored, {result.errors} stored as errors (review).")
+        message = (
+            f"Checked {result.checked} recent order(s): {result.missing} had no assessment; "
+            f"{result.assessed} scored, {result.errors} stored as errors (review)."
+        )
         self.stdout.write(self.style.SUCCESS(message) if not result.errors else self.style.WARNING(message))

@@ -1,4 +1,5 @@
 """``manage.py ecom_ai_decide_campaign <campaign> [--csv out.csv] [--limit N]``."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from ecom_ai.marketing.campaigns import decide_campaign
@@ -6,8 +7,10 @@ from ecom_ai.marketing.service import UnknownCampaign
 
 
 class Command(BaseCommand):
-    help = ("Decide a campaign's offers for every known customer now (e-mail / SMS batches), under its budget; "
-            "optionally write the decisions with their coupon codes as CSV.")
+    help = (
+        "Decide a campaign's offers for every known customer now (e-mail / SMS batches), under its budget; "
+        "optionally write the decisions with their coupon codes as CSV."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("campaign", help="The campaign's slug.")
@@ -26,7 +29,10 @@ class Command(BaseCommand):
         if not result.batch:
             self.stdout.write(self.style.WARNING(f"Campaign {campaign!r} is not running: nobody decided."))
             return
-        self.stdout.write(self.style.SUCCESS(
-            f"Batch {result.batch}: {result.decided} decisions, {result.offers} offers, {result.control} in the "
-            f"control group, {result.sticky} already decided, {result.ineligible} not eligible, "
-            f"{result.over_budget} left without offer by the budget; spent {result.spent}."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Batch {result.batch}: {result.decided} decisions, {result.offers} offers, {result.control} in the "
+                f"control group, {result.sticky} already decided, {result.ineligible} not eligible, "
+                f"{result.over_budget} left without offer by the budget; spent {result.spent}."
+            )
+        )

@@ -1,4 +1,5 @@
 """Erase everything ecom_ai stores about one user."""
+
 import sys
 
 from django.core.management.base import BaseCommand, CommandError

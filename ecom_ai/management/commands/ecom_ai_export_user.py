@@ -1,4 +1,5 @@
 """Export everything ecom_ai stores about one user as JSON."""
+
 import json
 
 from django.core.management.base import BaseCommand, CommandError

@@ -6,6 +6,7 @@ and ``order_key`` are accepted too), ``date`` (ISO date or date-time) and ``reas
 their line numbers and nothing is written (all or nothing). ``--skip-unknown`` skips orders
 that have no fraud assessment instead of failing.
 """
+
 from __future__ import annotations
 
 import csv
@@ -47,8 +48,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("csv_path")
-        parser.add_argument("--skip-unknown", action="store_true",
-                            help="skip orders without a fraud assessment instead of failing")
+        parser.add_argument(
+            "--skip-unknown", action="store_true", help="skip orders without a fraud assessment instead of failing"
+        )
         parser.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
 
     def handle(self, *args, csv_path, skip_unknown=False, dry_run=False, **options):
@@ -61,9 +63,12 @@ class Command(BaseCommand):
             self.stdout.write(f"{len(parsed)} chargeback(s) would be imported, {skipped} skipped (dry run).")
             return
         import_chargebacks(parsed)
-        self.stdout.write(self.style.SUCCESS(
-            f"Imported {len(parsed)} chargeback(s) as fraud labels" + (f"; skipped {skipped} unknown order(s)."
-                                                                         if skipped else ".")))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Imported {len(parsed)} chargeback(s) as fraud labels"
+                + (f"; skipped {skipped} unknown order(s)." if skipped else ".")
+            )
+        )
 
 
 def read_chargeback_csv(csv_path) -> tuple[list[dict], list[str]]:
@@ -87,8 +92,10 @@ def order_column(csv_path, header) -> str:
     must also have ``date``."""
     order_col = next((c for c in ORDER_COLUMNS if c in header), None)
     if order_col is None or "date" not in header:
-        raise CommandError(f"{csv_path}: the header must have an 'order' (or order_number / order_key) and a "
-                           f"'date' column; found {', '.join(header) or 'nothing'}.")
+        raise CommandError(
+            f"{csv_path}: the header must have an 'order' (or order_number / order_key) and a "
+            f"'date' column; found {', '.join(header) or 'nothing'}."
+        )
     return order_col
 
 
@@ -139,8 +146,9 @@ def find_assessment(line: int, order: str):
     """The pk of the assessment of ``order`` (number or key), ``None`` when there is none."""
     from ecom_ai.models.fraud import FraudAssessment
 
-    matches = list(FraudAssessment.objects.filter(Q(order_number=order) | Q(order_key=order))
-                   .values_list("pk", flat=True)[:2])
+    matches = list(
+        FraudAssessment.objects.filter(Q(order_number=order) | Q(order_key=order)).values_list("pk", flat=True)[:2]
+    )
     if len(matches) > 1:
         raise RowError(f"line {line}: {order} matches more than one order; use the order key.")
     return matches[0] if matches else None
@@ -159,6 +167,11 @@ def import_chargebacks(parsed) -> None:
     with transaction.atomic():
         for pk, when, reason in parsed:
             FraudAssessment.objects.filter(pk=pk).update(
-                label=True, status=FraudAssessment.STATUS_FRAUD, chargeback_at=when, chargeback_reason=reason,
-                decided_by="chargeback", decided_at=timezone.now(), updated_at=timezone.now(),
+                label=True,
+                status=FraudAssessment.STATUS_FRAUD,
+                chargeback_at=when,
+                chargeback_reason=reason,
+                decided_by="chargeback",
+                decided_at=timezone.now(),
+                updated_at=timezone.now(),
             )

@@ -1,4 +1,5 @@
 """Delete events older than the retention period (RETENTION_DAYS, or --days)."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from ecom_ai.conf import settings as ecom_settings
@@ -9,8 +10,9 @@ class Command(BaseCommand):
     help = "Delete ecom_ai events older than RETENTION_DAYS (or --days N)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--days", type=int, default=None,
-                            help="Delete events older than this many days (default: RETENTION_DAYS).")
+        parser.add_argument(
+            "--days", type=int, default=None, help="Delete events older than this many days (default: RETENTION_DAYS)."
+        )
         parser.add_argument("--dry-run", action="store_true", help="Only count what would be deleted.")
 
     def handle(self, *args, days=None, dry_run=False, **options):

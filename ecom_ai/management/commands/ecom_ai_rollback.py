@@ -1,4 +1,5 @@
 """``manage.py ecom_ai_rollback <kind>``: re-activate the previously active version."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from ecom_ai.ml.registry import rollback

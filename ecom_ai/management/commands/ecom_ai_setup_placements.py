@@ -5,6 +5,7 @@ order") and email ("Picked for you"). Existing placements are left as they are, 
 safe to run on every deploy. (They are also created on first use by a template tag or
 the API.)
 """
+
 from django.core.management.base import BaseCommand
 
 from ecom_ai.models import Placement
@@ -21,5 +22,7 @@ class Command(BaseCommand):
         else:
             self.stdout.write("All default placements exist already.")
         for placement in Placement.objects.order_by("slug"):
-            self.stdout.write(f"  {placement.slug:<10} {placement.strategy:<18} fallback {placement.fallback_strategy:<18} "
-                              f"limit {placement.default_limit}{'' if placement.enabled else '  (disabled)'}")
+            self.stdout.write(
+                f"  {placement.slug:<10} {placement.strategy:<18} fallback {placement.fallback_strategy:<18} "
+                f"limit {placement.default_limit}{'' if placement.enabled else '  (disabled)'}"
+            )

@@ -1,15 +1,19 @@
 """``manage.py ecom_ai_sync_catalog [--batch-size N]``: mirror the host catalog into ecom_ai."""
+
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
-    help = ("Create/update ecom_ai's Item mirror from the host's PRODUCT_MODEL (through the adapter) and "
-            "deactivate items whose product was deleted. Safe to run any time; prints the counts.")
+    help = (
+        "Create/update ecom_ai's Item mirror from the host's PRODUCT_MODEL (through the adapter) and "
+        "deactivate items whose product was deleted. Safe to run any time; prints the counts."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--batch-size", type=int, default=500,
-                            help="products read and written per batch (default 500)")
+        parser.add_argument(
+            "--batch-size", type=int, default=500, help="products read and written per batch (default 500)"
+        )
 
     def handle(self, *args, batch_size, **options):
         from ecom_ai.adapters import get_adapter
@@ -26,7 +30,9 @@ class Command(BaseCommand):
         result = sync_catalog(batch_size=batch_size)
         counts = result.as_dict()
         self.stdout.write(" ".join(f"{name}={value}" for name, value in counts.items()))
-        self.stdout.write(self.style.SUCCESS(
-            f"Catalog synced: {counts['created']} created, {counts['updated']} updated, "
-            f"{counts['unchanged']} unchanged, {counts['deactivated']} deactivated, {counts['skipped']} skipped."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Catalog synced: {counts['created']} created, {counts['updated']} updated, "
+                f"{counts['unchanged']} unchanged, {counts['deactivated']} deactivated, {counts['skipped']} skipped."
+            )
+        )

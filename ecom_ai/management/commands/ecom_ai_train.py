@@ -4,6 +4,7 @@
 on GPUs; ``params["nproc"]``). Under ``torchrun`` every process runs this command: rank 0
 trains and registers the version, the others only train with it (docs/ml.md).
 """
+
 import json
 import os
 
@@ -26,7 +27,9 @@ def parse_params(raw):
 
 
 def describe(version) -> str:
-    metrics = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(version.metrics.items()))
+    metrics = ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(version.metrics.items())
+    )
     return f"{version.kind} v{version.number}: {version.status}" + (f" ({metrics})" if metrics else "")
 
 
@@ -36,10 +39,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("kind", help="model kind, a key of ECOM_AI['TRAINERS']")
         parser.add_argument("--params", default="", help="training parameters as a JSON object")
-        parser.add_argument("--nproc", type=int, default=None,
-                            help="training processes on this machine (torch.distributed; kinds that support it)")
-        parser.add_argument("--async", dest="run_async", action="store_true",
-                            help="queue the training task (ECOM_AI['TRAINING_QUEUE']) instead of training here")
+        parser.add_argument(
+            "--nproc",
+            type=int,
+            default=None,
+            help="training processes on this machine (torch.distributed; kinds that support it)",
+        )
+        parser.add_argument(
+            "--async",
+            dest="run_async",
+            action="store_true",
+            help="queue the training task (ECOM_AI['TRAINING_QUEUE']) instead of training here",
+        )
 
     def handle(self, kind, params, run_async, nproc=None, **options):
         params = parse_params(params)
@@ -75,6 +86,7 @@ class Command(BaseCommand):
         try:
             get_trainer(kind).train(params, ProgressReporter(None))
         except Exception as exc:
-            raise CommandError(f"Training {kind} (worker rank {os.environ.get('RANK')}) failed: "
-                               f"{type(exc).__name__}: {exc}") from None
+            raise CommandError(
+                f"Training {kind} (worker rank {os.environ.get('RANK')}) failed: {type(exc).__name__}: {exc}"
+            ) from None
         self.stdout.write(f"Worker rank {os.environ.get('RANK')} done.")

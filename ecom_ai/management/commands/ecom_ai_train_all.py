@@ -7,6 +7,7 @@ what a new shop serves while the full training runs); those versions carry ``"pr
 in their parameters. ``--skip-trained`` leaves out kinds that need nothing: with ``--quick``
 kinds that have an active version, without it kinds that already have a full (not quick) version.
 """
+
 import logging
 
 from django.core.management.base import BaseCommand, CommandError
@@ -27,22 +28,31 @@ def needs_training(kind: str, quick: bool) -> bool:
     versions = ModelVersion.objects.filter(kind=kind)
     if quick:
         return not versions.filter(status=ModelVersion.Status.ACTIVE).exists()
-    trained = versions.filter(status__in=(ModelVersion.Status.ACTIVE, ModelVersion.Status.READY,
-                                          ModelVersion.Status.RETIRED))
+    trained = versions.filter(
+        status__in=(ModelVersion.Status.ACTIVE, ModelVersion.Status.READY, ModelVersion.Status.RETIRED)
+    )
     return not any(not is_quick(version) for version in trained.only("params"))
 
 
 class Command(BaseCommand):
-    help = ("Train a new version of every model kind in ECOM_AI['TRAINERS'], printing one line per epoch. Kinds "
-            "without enough data or already training are reported and skipped; the exit status is non-zero only "
-            "when a training failed.")
+    help = (
+        "Train a new version of every model kind in ECOM_AI['TRAINERS'], printing one line per epoch. Kinds "
+        "without enough data or already training are reported and skipped; the exit status is non-zero only "
+        "when a training failed."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--quick", action="store_true",
-                            help="small, fast models (each trainer's quick_params): something to serve at once")
-        parser.add_argument("--skip-trained", action="store_true",
-                            help="skip kinds that need nothing: with --quick, kinds with an active version; "
-                                 "without, kinds that already have a full (not quick) version")
+        parser.add_argument(
+            "--quick",
+            action="store_true",
+            help="small, fast models (each trainer's quick_params): something to serve at once",
+        )
+        parser.add_argument(
+            "--skip-trained",
+            action="store_true",
+            help="skip kinds that need nothing: with --quick, kinds with an active version; "
+            "without, kinds that already have a full (not quick) version",
+        )
 
     def handle(self, quick=False, skip_trained=False, **options):
         kinds = list(ecom_settings.TRAINERS)
@@ -75,8 +85,9 @@ class Command(BaseCommand):
         failed = []
         for kind in kinds:
             if skip_trained and not needs_training(kind, quick):
-                self.stdout.write(f"{kind}: skipped, already trained"
-                                  + (" (an active version)." if quick else " (a full version)."))
+                self.stdout.write(
+                    f"{kind}: skipped, already trained" + (" (an active version)." if quick else " (a full version).")
+                )
                 continue
             params = {}
             if quick:

@@ -11,6 +11,7 @@ It starts two processes and stops both on Ctrl-C:
 Web processes notice each version the training activates within
 ``ECOM_AI["ACTIVE_MODEL_CHECK_SECONDS"]`` (``ecom_ai.ml.registry.load_active``): no restart.
 """
+
 import os
 import signal
 import subprocess
@@ -23,8 +24,10 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = ("Serve the sandbox shop (runserver) while the full model training runs in the background: a Celery "
-            "worker when a broker is configured, else a second process; Ctrl-C stops both.")
+    help = (
+        "Serve the sandbox shop (runserver) while the full model training runs in the background: a Celery "
+        "worker when a broker is configured, else a second process; Ctrl-C stops both."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
@@ -55,13 +58,30 @@ class Command(BaseCommand):
             self.stdout.write(f"Full training: a Celery worker on {queues}, one training task per model kind.")
             # --pool solo: one task at a time in the worker process itself; a forked pool child of a process
             # that imported torch can hang in its first parallel op (seen here: intent training stuck at start)
-            worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "sandbox", "worker", "-Q", queues,
-                                       "--pool", "solo", "-l", "INFO"], cwd=settings.BASE_DIR,
-                                      preexec_fn=lower_priority)
+            worker = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "sandbox",
+                    "worker",
+                    "-Q",
+                    queues,
+                    "--pool",
+                    "solo",
+                    "-l",
+                    "INFO",
+                ],
+                cwd=settings.BASE_DIR,
+                preexec_fn=lower_priority,
+            )
             self.queue_full_training()
             return worker
-        self.stdout.write("Full training: in a background process (no Celery broker configured), one line per "
-                          "epoch below; the shop serves the quick models meanwhile and picks up each new version.")
+        self.stdout.write(
+            "Full training: in a background process (no Celery broker configured), one line per "
+            "epoch below; the shop serves the quick models meanwhile and picks up each new version."
+        )
         return subprocess.Popen([*manage, "ecom_ai_train_all", "--skip-trained"], preexec_fn=lower_priority)
 
     def queue_full_training(self):

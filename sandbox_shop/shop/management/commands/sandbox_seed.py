@@ -7,6 +7,7 @@ superuser, and syncs ecom_ai's catalog mirror. The same ``--seed`` and ``--until
 same data. On a database that already has products it says so and does nothing, unless
 ``--reset``.
 """
+
 from __future__ import annotations
 
 import csv
@@ -82,8 +83,7 @@ class Seeder:
         """A moment in the window: busier recently, in the evening and at weekends."""
         day = self.days * (1 - math.sqrt(self.rng.random()) * 0.999)  # denser near `until`
         base = self.until - timedelta(days=day)
-        hour = self.weighted([(h, 1 + 3 * (18 <= h <= 22) + 2 * (11 <= h <= 14) - 0.7 * (h < 7))
-                              for h in range(24)])
+        hour = self.weighted([(h, 1 + 3 * (18 <= h <= 22) + 2 * (11 <= h <= 14) - 0.7 * (h < 7)) for h in range(24)])
         moment = base.replace(hour=hour, minute=self.rng.randrange(60), second=self.rng.randrange(60))
         if moment.weekday() < 5 and self.rng.random() < 0.15:
             weekend = moment + timedelta(days=5 - moment.weekday())  # nudge some sessions to the weekend
@@ -98,9 +98,7 @@ class Seeder:
     # --- catalog -----------------------------------------------------------------------------
     def make_catalog(self):
         names = list(words.CATEGORIES)
-        categories = Category.objects.bulk_create(
-            [Category(name=name, slug=slugify(name)) for name in names]
-        )
+        categories = Category.objects.bulk_create([Category(name=name, slug=slugify(name)) for name in names])
         self.categories = {c.name: c for c in categories}
         per_cat = [self.n_products // len(names)] * len(names)
         for i in range(self.n_products - sum(per_cat)):
@@ -131,10 +129,16 @@ class Seeder:
                 )
                 stock = 0 if self.rng.random() < 0.05 else int(self.rng.triangular(3, 250, 25))
                 created = oldest + timedelta(seconds=self.rng.randrange(int((self.until - oldest).total_seconds())))
-                products.append(Product(
-                    category=self.categories[cat_name], title=title[:200], description=description,
-                    price=price, stock=stock, created_at=created,
-                ))
+                products.append(
+                    Product(
+                        category=self.categories[cat_name],
+                        title=title[:200],
+                        description=description,
+                        price=price,
+                        stock=stock,
+                        created_at=created,
+                    )
+                )
         self.rng.shuffle(products)  # ids don't follow categories
         for i, product in enumerate(products, start=1):
             product.slug = f"{slugify(product.title)[:180]}-{i}"
@@ -172,10 +176,16 @@ class Seeder:
         for n in range(1, self.n_customers + 1):
             first, last = self.rng.choice(words.FIRST_NAMES), self.rng.choice(words.LAST_NAMES)
             joined = self.until - timedelta(days=self.rng.uniform(self.days * 0.2, 400))
-            users.append(User(
-                username=f"customer{n}", first_name=first, last_name=last,
-                email=f"customer{n}@{SEED_EMAIL_DOMAIN}", password=password, date_joined=joined,
-            ))
+            users.append(
+                User(
+                    username=f"customer{n}",
+                    first_name=first,
+                    last_name=last,
+                    email=f"customer{n}@{SEED_EMAIL_DOMAIN}",
+                    password=password,
+                    date_joined=joined,
+                )
+            )
             favourite = self.rng.sample(cat_names, self.rng.choice([1, 2, 2, 3]))
             # some taste spills over to complementary categories
             extra = [c for f in favourite for c in self.partners.get(f, [])]
@@ -187,66 +197,135 @@ class Seeder:
                 channels.append("mini_program")
             if self.rng.random() < 0.3:
                 channels.append("store")
-            self.profiles.append({
-                "favourite": favourite, "extra": extra, "country": country,
-                "activity": self.rng.lognormvariate(0, 0.7),
-                "visitors": {ch: [self.key() for _ in range(1 + (ch == "web" and self.rng.random() < 0.3))]
-                             for ch in channels},
-                "ips": [self.ip_for(country) for _ in range(self.rng.choice([1, 1, 2]))],
-                "cards": [self.key()[:32] for _ in range(self.rng.choice([1, 1, 2]))],
-                "address": f"{self.rng.randrange(1, 200)} {self.rng.choice(words.STREETS)}\n"
-                           f"{words.CITIES.get(country, 'Capital City')}",
-            })
+            self.profiles.append(
+                {
+                    "favourite": favourite,
+                    "extra": extra,
+                    "country": country,
+                    "activity": self.rng.lognormvariate(0, 0.7),
+                    "visitors": {
+                        ch: [self.key() for _ in range(1 + (ch == "web" and self.rng.random() < 0.3))]
+                        for ch in channels
+                    },
+                    "ips": [self.ip_for(country) for _ in range(self.rng.choice([1, 1, 2]))],
+                    "cards": [self.key()[:32] for _ in range(self.rng.choice([1, 1, 2]))],
+                    "address": f"{self.rng.randrange(1, 200)} {self.rng.choice(words.STREETS)}\n"
+                    f"{words.CITIES.get(country, 'Capital City')}",
+                }
+            )
         User.objects.bulk_create(users, batch_size=500)
-        self.users = list(User.objects.filter(email__endswith=f"@{SEED_EMAIL_DOMAIN}",
-                                              username__startswith="customer").order_by("pk"))
+        self.users = list(
+            User.objects.filter(email__endswith=f"@{SEED_EMAIL_DOMAIN}", username__startswith="customer").order_by("pk")
+        )
         assert len(self.users) == len(self.profiles)
 
     # --- events and orders -----------------------------------------------------------------
     def event(self, event_type, channel, visitor, user, when, **fields):
-        self.events.append(Event(
-            event_type=event_type, channel=channel, visitor_key=visitor,
-            user_key=str(user.pk) if user is not None else "", occurred_at=when, received_at=when,
-            client_time=when if channel != "store" else None, source="seed", **fields,
-        ))
+        self.events.append(
+            Event(
+                event_type=event_type,
+                channel=channel,
+                visitor_key=visitor,
+                user_key=str(user.pk) if user is not None else "",
+                occurred_at=when,
+                received_at=when,
+                client_time=when if channel != "store" else None,
+                source="seed",
+                **fields,
+            )
+        )
 
     def identify(self, visitor, user, channel, when):
         key = (visitor, str(user.pk))
         known = self.identities.get(key)
         if known is None:
-            self.identities[key] = VisitorIdentity(visitor_key=visitor, user_key=str(user.pk), channel=channel,
-                                                   first_seen=when, last_seen=when)
+            self.identities[key] = VisitorIdentity(
+                visitor_key=visitor, user_key=str(user.pk), channel=channel, first_seen=when, last_seen=when
+            )
         else:
             known.first_seen = min(known.first_seen, when)
             known.last_seen = max(known.last_seen, when)
 
-    def place(self, *, user, profile, channel, visitor, when, cart, ip=None, device=None, card=None,
-              ship=None, bill=None, email=None, status=None):
+    def place(
+        self,
+        *,
+        user,
+        profile,
+        channel,
+        visitor,
+        when,
+        cart,
+        ip=None,
+        device=None,
+        card=None,
+        ship=None,
+        bill=None,
+        email=None,
+        status=None,
+    ):
         """An order for ``cart`` ({product: qty}) and its purchase events."""
         number = f"{self.rng.getrandbits(40):010X}"
         total = sum((p.price * q for p, q in cart.items()), Decimal("0"))
         age = (self.until - when).days
         if status is None:
             roll = self.rng.random()
-            status = ("refunded" if roll < 0.02 else "cancelled" if roll < 0.04
-                      else "delivered" if age > 10 else "shipped" if age > 3 else "paid" if age > 1 else "placed")
+            status = (
+                "refunded"
+                if roll < 0.02
+                else "cancelled"
+                if roll < 0.04
+                else "delivered"
+                if age > 10
+                else "shipped"
+                if age > 3
+                else "paid"
+                if age > 1
+                else "placed"
+            )
         country = ship or profile["country"]
         order = Order(
-            number=number, user=user, email=email or (user.email if user else ""), total=total,
-            status=status, shipping_name=(user.get_full_name() if user else "Guest"),
-            shipping_address=profile["address"], shipping_country=country, billing_country=bill or country,
-            ip_address=ip or self.rng.choice(profile["ips"]), device_id=device or visitor,
-            payment_fingerprint=card or self.rng.choice(profile["cards"]), channel=channel, created_at=when,
+            number=number,
+            user=user,
+            email=email or (user.email if user else ""),
+            total=total,
+            status=status,
+            shipping_name=(user.get_full_name() if user else "Guest"),
+            shipping_address=profile["address"],
+            shipping_country=country,
+            billing_country=bill or country,
+            ip_address=ip or self.rng.choice(profile["ips"]),
+            device_id=device or visitor,
+            payment_fingerprint=card or self.rng.choice(profile["cards"]),
+            channel=channel,
+            created_at=when,
             tracking_number=f"1Z{self.rng.getrandbits(48):012X}" if status in ("shipped", "delivered") else "",
         )
         lines = [OrderLine(product=p, quantity=q, price=p.price) for p, q in cart.items()]
         self.orders.append((order, lines))
         for p, q in cart.items():
-            self.event("purchase", channel, visitor, user, when, item_key=str(p.pk), quantity=q,
-                       value=p.price * q, context={"order": number})
+            self.event(
+                "purchase",
+                channel,
+                visitor,
+                user,
+                when,
+                item_key=str(p.pk),
+                quantity=q,
+                value=p.price * q,
+                context={"order": number},
+            )
             if status == "refunded":
-                self.event("refund", channel, visitor, user, when + timedelta(days=self.rng.randint(3, 20)),
-                           item_key=str(p.pk), quantity=q, value=p.price * q, context={"order": number})
+                self.event(
+                    "refund",
+                    channel,
+                    visitor,
+                    user,
+                    when + timedelta(days=self.rng.randint(3, 20)),
+                    item_key=str(p.pk),
+                    quantity=q,
+                    value=p.price * q,
+                    context={"order": number},
+                )
         return order
 
     def browse_session(self, user, profile, channel, visitor, when, logged_in):
@@ -267,26 +346,47 @@ class Seeder:
         cart: dict[Product, int] = {}
         if self.rng.random() < 0.3:
             noun = self.rng.choice(words.CATEGORIES[cat]["nouns"])
-            query = noun.lower() if self.rng.random() < 0.7 else f"{self.rng.choice(words.CATEGORIES[cat]['mods']).lower()} {noun.lower()}"
+            query = (
+                noun.lower()
+                if self.rng.random() < 0.7
+                else f"{self.rng.choice(words.CATEGORIES[cat]['mods']).lower()} {noun.lower()}"
+            )
             t += step()
-            self.event("search", channel, visitor, who, t,
-                       context={"query": query, "results": self.rng.randint(3, 60)})
+            self.event("search", channel, visitor, who, t, context={"query": query, "results": self.rng.randint(3, 60)})
         viewed = []
         for _ in range(self.rng.randint(1, 8)):
-            product = self.pick_product(cat) if self.rng.random() < 0.85 or not viewed else self.rng.choice(
-                self.companions[viewed[-1].pk] or [viewed[-1]])
+            product = (
+                self.pick_product(cat)
+                if self.rng.random() < 0.85 or not viewed
+                else self.rng.choice(self.companions[viewed[-1].pk] or [viewed[-1]])
+            )
             t += step()
             if channel in ("web", "app", "mini_program") and self.rng.random() < 0.6:
-                self.event("click", channel, visitor, who, t, item_key=str(product.pk),
-                           context={"list": self.rng.choice(["home", "category", "search", "same_category"])})
+                self.event(
+                    "click",
+                    channel,
+                    visitor,
+                    who,
+                    t,
+                    item_key=str(product.pk),
+                    context={"list": self.rng.choice(["home", "category", "search", "same_category"])},
+                )
                 t += timedelta(seconds=1)
             self.event("view", channel, visitor, who, t, item_key=str(product.pk))
             viewed.append(product)
             if product.stock and self.rng.random() < 0.16:
                 qty = 1 if self.rng.random() < 0.85 else self.rng.randint(2, 3)
                 t += step()
-                self.event("add_to_cart", channel, visitor, who, t, item_key=str(product.pk), quantity=qty,
-                           value=product.price * qty)
+                self.event(
+                    "add_to_cart",
+                    channel,
+                    visitor,
+                    who,
+                    t,
+                    item_key=str(product.pk),
+                    quantity=qty,
+                    value=product.price * qty,
+                )
                 cart[product] = cart.get(product, 0) + qty
                 # the companion effect: what "also bought" should find
                 companion = self.companions[product.pk]
@@ -296,14 +396,30 @@ class Seeder:
                         t += step()
                         self.event("view", channel, visitor, who, t, item_key=str(extra.pk))
                         t += step()
-                        self.event("add_to_cart", channel, visitor, who, t, item_key=str(extra.pk), quantity=1,
-                                   value=extra.price)
+                        self.event(
+                            "add_to_cart",
+                            channel,
+                            visitor,
+                            who,
+                            t,
+                            item_key=str(extra.pk),
+                            quantity=1,
+                            value=extra.price,
+                        )
                         cart[extra] = cart.get(extra, 0) + 1
         if cart and self.rng.random() < 0.25:
             dropped = self.rng.choice(list(cart))
             t += step()
-            self.event("remove_from_cart", channel, visitor, who, t, item_key=str(dropped.pk),
-                       quantity=cart[dropped], value=dropped.price * cart[dropped])
+            self.event(
+                "remove_from_cart",
+                channel,
+                visitor,
+                who,
+                t,
+                item_key=str(dropped.pk),
+                quantity=cart[dropped],
+                value=dropped.price * cart[dropped],
+            )
             del cart[dropped]
         if cart and self.rng.random() < 0.55:
             t += step()
@@ -324,8 +440,16 @@ class Seeder:
                 cart[product] = cart.get(product, 0) + 1
         if cart:
             self.identify(visitor, user, "store", when)
-            self.place(user=user, profile=profile, channel="store", visitor=visitor, when=when, cart=cart,
-                       ip="", status="delivered" if (self.until - when).days > 0 else "paid")
+            self.place(
+                user=user,
+                profile=profile,
+                channel="store",
+                visitor=visitor,
+                when=when,
+                cart=cart,
+                ip="",
+                status="delivered" if (self.until - when).days > 0 else "paid",
+            )
 
     def make_sessions(self):
         total_weight = sum(p["activity"] for p in self.profiles)
@@ -360,8 +484,9 @@ class Seeder:
             self.event("view", "web", visitor, None, t, item_key=str(product.pk))
             if product.stock and self.rng.random() < 0.05:
                 t += timedelta(seconds=self.rng.randint(5, 60))
-                self.event("add_to_cart", "web", visitor, None, t, item_key=str(product.pk), quantity=1,
-                           value=product.price)
+                self.event(
+                    "add_to_cart", "web", visitor, None, t, item_key=str(product.pk), quantity=1, value=product.price
+                )
 
     # --- fraud-like orders ---------------------------------------------------------------------
     def make_fraud(self):
@@ -408,28 +533,40 @@ class Seeder:
 
 
 class Command(BaseCommand):
-    help = ("Fill the sandbox shop with deterministic demo data: products, customers, three months of "
-            "omnichannel events and orders, a few fraud-like orders, and an admin/admin superuser.")
+    help = (
+        "Fill the sandbox shop with deterministic demo data: products, customers, three months of "
+        "omnichannel events and orders, a few fraud-like orders, and an admin/admin superuser."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--products", type=int, default=2000, help="number of products (default 2000)")
         parser.add_argument("--customers", type=int, default=1000, help="number of customers (default 1000)")
         parser.add_argument("--days", type=int, default=90, help="days of history (default 90)")
         parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-        parser.add_argument("--until", default=None,
-                            help="end of the history, YYYY-MM-DD (default: today, UTC); fix it for identical data")
-        parser.add_argument("--reset", action="store_true",
-                            help="delete the shop's products, orders, seeded customers and all ecom_ai data first")
+        parser.add_argument(
+            "--until",
+            default=None,
+            help="end of the history, YYYY-MM-DD (default: today, UTC); fix it for identical data",
+        )
+        parser.add_argument(
+            "--reset",
+            action="store_true",
+            help="delete the shop's products, orders, seeded customers and all ecom_ai data first",
+        )
         parser.add_argument("--no-sync", action="store_true", help="don't sync ecom_ai's catalog mirror")
-        parser.add_argument("--no-fraud", action="store_true",
-                            help="don't assess the seeded orders for fraud nor import their chargebacks")
+        parser.add_argument(
+            "--no-fraud",
+            action="store_true",
+            help="don't assess the seeded orders for fraud nor import their chargebacks",
+        )
 
     def handle(self, *args, products, customers, days, seed, until, reset, no_sync, no_fraud=False, **options):
         if products < 1 or customers < 1 or days < 1:
             raise CommandError("--products, --customers and --days must be at least 1.")
         if products > 200_000 or customers > 100_000 or days > 3650:
-            raise CommandError("That is more than the sandbox is meant for (max 200000 products, "
-                               "100000 customers, 3650 days).")
+            raise CommandError(
+                "That is more than the sandbox is meant for (max 200000 products, 100000 customers, 3650 days)."
+            )
         if until:
             try:
                 end = datetime.strptime(until, "%Y-%m-%d").replace(tzinfo=dt_timezone.utc)
@@ -440,26 +577,31 @@ class Command(BaseCommand):
             end = now.replace(hour=0, minute=0, second=0, microsecond=0)
         if Product.objects.exists() or Category.objects.exists():
             if not reset:
-                self.stdout.write(self.style.WARNING(
-                    f"The shop is already seeded ({Product.objects.count()} products, {Order.objects.count()} "
-                    "orders): nothing done. Use --reset to wipe it and seed again."))
+                self.stdout.write(
+                    self.style.WARNING(
+                        f"The shop is already seeded ({Product.objects.count()} products, {Order.objects.count()} "
+                        "orders): nothing done. Use --reset to wipe it and seed again."
+                    )
+                )
                 self.ensure_admin()
                 return
             self.reset()
 
         started = time.monotonic()
-        seeder = Seeder(seed=seed, products=products, customers=customers, days=days, until=end,
-                        stdout=self.stdout)
+        seeder = Seeder(seed=seed, products=products, customers=customers, days=days, until=end, stdout=self.stdout)
         with transaction.atomic():
             n_orders, n_lines = seeder.run()
             n_offers = self.seed_offers(seeder)
             self.ensure_admin()
-        self.stdout.write(self.style.SUCCESS(
-            f"Seeded {len(seeder.products)} products in {len(seeder.categories)} categories, "
-            f"{len(seeder.users)} customers, {len(seeder.events)} events "
-            f"({len(seeder.identities)} visitor identities), {n_orders} orders with {n_lines} lines "
-            f"({seeder.fraud_orders} fraud-like), {n_offers} past offer decisions in "
-            f"{time.monotonic() - started:.1f} s."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Seeded {len(seeder.products)} products in {len(seeder.categories)} categories, "
+                f"{len(seeder.users)} customers, {len(seeder.events)} events "
+                f"({len(seeder.identities)} visitor identities), {n_orders} orders with {n_lines} lines "
+                f"({seeder.fraud_orders} fraud-like), {n_offers} past offer decisions in "
+                f"{time.monotonic() - started:.1f} s."
+            )
+        )
         if not no_sync:
             if "ecom_ai_sync_catalog" in get_commands():
                 call_command("ecom_ai_sync_catalog", stdout=self.stdout, stderr=self.stderr)
@@ -488,8 +630,9 @@ class Command(BaseCommand):
 
         with transaction.atomic():
             review_queue(seeder.fraud.fraud_numbers, self.stdout)
-        chargebacks = list(Order.objects.filter(status="refunded", number__in=seeder.fraud.fraud_numbers)
-                           .order_by("created_at", "pk"))
+        chargebacks = list(
+            Order.objects.filter(status="refunded", number__in=seeder.fraud.fraud_numbers).order_by("created_at", "pk")
+        )
         if not chargebacks or "ecom_ai_import_chargebacks" not in commands:
             return
         with tempfile.NamedTemporaryFile("w", suffix=".csv", newline="", delete=False) as handle:
@@ -499,8 +642,9 @@ class Command(BaseCommand):
                 when = min(order.created_at + timedelta(days=seeder.rng.randint(5, 25)), seeder.until)
                 writer.writerow([order.number, when.isoformat(), "fraudulent transaction (seeded)"])
         try:
-            call_command("ecom_ai_import_chargebacks", handle.name, "--skip-unknown",
-                         stdout=self.stdout, stderr=self.stderr)
+            call_command(
+                "ecom_ai_import_chargebacks", handle.name, "--skip-unknown", stdout=self.stdout, stderr=self.stderr
+            )
         finally:
             os.unlink(handle.name)
 
