@@ -108,6 +108,27 @@ class FraudPatterns:
         self.new_users.extend(users.values())
         return users
 
+    def checkout_fraud(
+        self, user, device, when, cart, *, ip, card, ship, bill=None, address="Parcel locker", profile=None
+    ):
+        """A fraudulent order straight to checkout on the web (labelled later by ``fraud_status``)."""
+        self.straight_to_checkout(user, device, when, cart)
+        order = self.s.place(
+            user=user,
+            profile=profile or self.profile(ship, ip, card, address),
+            channel="web",
+            visitor=device,
+            when=when,
+            cart=cart,
+            ip=ip,
+            device=device,
+            card=card,
+            ship=ship,
+            bill=bill or ship,
+            status=self.fraud_status(),
+        )
+        self.fraud_numbers.append(order.number)
+
     def straight_to_checkout(self, user, visitor, when, cart):
         """No browsing: a product view and an add to cart a minute before the order."""
         for product, qty in cart.items():
@@ -170,22 +191,7 @@ class FraudPatterns:
                 }
                 ship = self.rng.choice(["US", "GB", "DE"])
                 bill = self.rng.choice([c for c in ("FR", "CA", "NL", "ES") if c != ship])
-                self.straight_to_checkout(user, device, when, cart)
-                order = self.s.place(
-                    user=user,
-                    profile=self.profile(ship, ring_ip, card),
-                    channel="web",
-                    visitor=device,
-                    when=when,
-                    cart=cart,
-                    ip=ring_ip,
-                    device=device,
-                    card=card,
-                    ship=ship,
-                    bill=bill,
-                    status=self.fraud_status(),
-                )
-                self.fraud_numbers.append(order.number)
+                self.checkout_fraud(user, device, when, cart, ip=ring_ip, card=card, ship=ship, bill=bill)
 
         return place
 
@@ -206,22 +212,7 @@ class FraudPatterns:
                 product = pool[min(len(pool) - 1, int(len(pool) * min(0.98, 0.3 + 0.2 * i)))]
                 cart = {product: 1 + (i >= 2)}
                 country = self.rng.choice(["US", "GB"])
-                self.straight_to_checkout(user, device, when, cart)
-                order = self.s.place(
-                    user=user,
-                    profile=self.profile(country, ip, card),
-                    channel="web",
-                    visitor=device,
-                    when=when,
-                    cart=cart,
-                    ip=ip,
-                    device=device,
-                    card=card,
-                    ship=country,
-                    bill=country,
-                    status=self.fraud_status(),
-                )
-                self.fraud_numbers.append(order.number)
+                self.checkout_fraud(user, device, when, cart, ip=ip, card=card, ship=country)
 
         return place
 
@@ -239,22 +230,7 @@ class FraudPatterns:
             ship = self.rng.choice(["US", "GB", "DE", "FR"])
             bill = self.rng.choice([ship, ship, "CA", "NL"])
             ip = self.s.ip_for(ip_country)
-            self.straight_to_checkout(user, device, when, cart)
-            order = self.s.place(
-                user=user,
-                profile=self.profile(ship, ip, card),
-                channel="web",
-                visitor=device,
-                when=when,
-                cart=cart,
-                ip=ip,
-                device=device,
-                card=card,
-                ship=ship,
-                bill=bill,
-                status=self.fraud_status(),
-            )
-            self.fraud_numbers.append(order.number)
+            self.checkout_fraud(user, device, when, cart, ip=ip, card=card, ship=ship, bill=bill)
 
         return place
 
@@ -271,22 +247,7 @@ class FraudPatterns:
             user = users[username]
             device, card, ip = self.s.key(), self.s.key()[:32], self.s.ip_for(country)
             cart = self.cart_over(self.rng.uniform(250, 900), pool)
-            self.straight_to_checkout(user, device, when, cart)
-            order = self.s.place(
-                user=user,
-                profile=self.profile(country, ip, card, "Home"),
-                channel="web",
-                visitor=device,
-                when=when,
-                cart=cart,
-                ip=ip,
-                device=device,
-                card=card,
-                ship=country,
-                bill=country,
-                status=self.fraud_status(),
-            )
-            self.fraud_numbers.append(order.number)
+            self.checkout_fraud(user, device, when, cart, ip=ip, card=card, ship=country, address="Home")
 
         return place
 
@@ -297,22 +258,17 @@ class FraudPatterns:
         ip = self.s.ip_for(self.rng.choice(FOREIGN))
         ship = self.rng.choice([c for c in ("US", "GB", "DE", "FR", "ES") if c != profile["country"]])
         cart = self.cart_over(self.rng.uniform(900, 4000), self.expensive(0.1))
-        self.straight_to_checkout(user, device, when, cart)
-        order = self.s.place(
-            user=user,
-            profile={**profile, "address": "12 Forwarding Lane\nFreight hub"},
-            channel="web",
-            visitor=device,
-            when=when,
-            cart=cart,
+        self.checkout_fraud(
+            user,
+            device,
+            when,
+            cart,
             ip=ip,
-            device=device,
             card=card,
             ship=ship,
             bill=profile["country"],
-            status=self.fraud_status(),
+            profile={**profile, "address": "12 Forwarding Lane\nFreight hub"},
         )
-        self.fraud_numbers.append(order.number)
 
     # --- legitimate look-alikes ---------------------------------------------------------
     def regular(self):
