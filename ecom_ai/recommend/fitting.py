@@ -171,21 +171,29 @@ def fit(
     """Train ``model`` in place: here, in ``params["nproc"]`` processes, or as a torchrun worker."""
     nproc = int(params.get("nproc") or 1)
     if distributed.launched_by_torchrun():
+        joined = not torch.distributed.is_initialized()
         device = distributed.init_from_env()
-        shared = [train, trained_items, event_weights]
-        torch.distributed.broadcast_object_list(shared, src=0)  # every worker trains on rank 0's data
-        train, trained_items, event_weights = shared
-        rank, _ = distributed.world()
-        return fit_sasrec(
-            model,
-            train,
-            params,
-            evaluate=evaluate if rank == 0 else None,
-            progress=progress if rank == 0 else None,
-            device=device,
-            trained_items=trained_items,
-            event_weights=event_weights,
-        )
+        clean = False
+        try:
+            shared = [train, trained_items, event_weights]
+            torch.distributed.broadcast_object_list(shared, src=0)  # every worker trains on rank 0's data
+            train, trained_items, event_weights = shared
+            rank, _ = distributed.world()
+            report = fit_sasrec(
+                model,
+                train,
+                params,
+                evaluate=evaluate if rank == 0 else None,
+                progress=progress if rank == 0 else None,
+                device=device,
+                trained_items=trained_items,
+                event_weights=event_weights,
+            )
+            clean = True
+        finally:
+            if joined:  # the group this call joined is left here, all ranks together (distributed.leave)
+                distributed.leave(clean=clean)
+        return report
     if nproc > 1:
         threads = params.get("threads")
         state, report = distributed.run_distributed(
