@@ -301,8 +301,9 @@ def suite_kb(args, encoders):
         # counts[split][language][what]
         counts: dict = {}
         for n, (text, article_id, language, split) in enumerate(questions):
-            tally = counts.setdefault(split, {}).setdefault(language, dict.fromkeys(
-                ("n", "retrieval", "chat", "asked", "asked_right", "miss", "other"), 0))
+            tally = counts.setdefault(split, {}).setdefault(
+                language, dict.fromkeys(("n", "retrieval", "chat", "asked", "asked_right", "miss", "other"), 0)
+            )
             tally["n"] += 1
             vector = classifier.encode([text])[0]
             top = retrieval.knowledge_matches(vector, classifier.encoder, limit=1)
@@ -341,7 +342,11 @@ def suite_kb(args, encoders):
                 }
             )
         for split in [*splits, "all"]:
-            parts = [counts[split]] if split in counts else ([counts[s] for s in splits if s in counts] if split == "all" else [])
+            parts = (
+                [counts[split]]
+                if split in counts
+                else ([counts[s] for s in splits if s in counts] if split == "all" else [])
+            )
             if not parts:
                 continue
             per_lang: dict = {}

@@ -53,7 +53,9 @@ class Ranking:
         return self.best is not None and bool(self.alternatives)
 
 
-def intent_score(probability: float, *, threshold: float, floor: float | None = None, top: float | None = None) -> float:
+def intent_score(
+    probability: float, *, threshold: float, floor: float | None = None, top: float | None = None
+) -> float:
     """A classifier probability on the ranker's scale: ``threshold`` → ``floor``, 1 → ``top``
     (``INTENT_TOP`` by default); below the threshold always under the floor."""
     floor = FLOOR if floor is None else floor

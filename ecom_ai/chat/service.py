@@ -483,8 +483,10 @@ class ChatService:
         if ranking.ask:
             return self.clarify_answer(turn, [ranking.best, *ranking.alternatives])
         answer = self._candidate_answer(turn, ranking.best)
-        if ranking.best.kind == "intent" and ranking.best.payload.handler == Intent.HANDLER_PRODUCT and not any(
-            s.get("type") == "product" for s in answer.sources
+        if (
+            ranking.best.kind == "intent"
+            and ranking.best.payload.handler == Intent.HANDLER_PRODUCT
+            and not any(s.get("type") == "product" for s in answer.sources)
         ):
             # the catalog has nothing for it: an article above the floor answers instead ("these trousers
             # are too tight, can I swap them" is an exchange question, not a product search)
