@@ -24,11 +24,14 @@ from dataclasses import dataclass, field
 # articles for the encoder in use — 0 is where off-topic talk stops (FLOOR), 1 is what an article's
 # own question variants score. Every constant below is on that scale, so one value fits any encoder.
 FLOOR = 0.0
-# where a certain intent (probability 1) lands: above a clear article match, so a sure handler is not
-# beaten by an article that merely shares words with the message
+# where a certain handler intent (probability 1) lands: above a clear article match, so a sure
+# handler (order status, catalog, hand-off) is not beaten by an article that merely shares words
 INTENT_TOP = 1.5
+# where a certain *knowledge* intent's own article lands: on a clear article match (it competes
+# with the articles retrieval found, on their terms)
+KNOWLEDGE_INTENT_TOP = 1.0
 # how much the classifier's probability for an intent adds to the article(s) answering that intent
-INTENT_BONUS = 1.0
+INTENT_BONUS = 0.5
 
 
 @dataclass

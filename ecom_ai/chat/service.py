@@ -522,8 +522,10 @@ class ChatService:
                 )
             )
         if guess is not None:
-            score = ranker.intent_score(turn.confidence, threshold=float(ecom_settings.CHAT_INTENT_THRESHOLD))
+            threshold = float(ecom_settings.CHAT_INTENT_THRESHOLD)
             if guess.handler == Intent.HANDLER_KNOWLEDGE:  # the intent's own article, at the intent's score
+                # (an article among articles: certainty lands on a clear article match, not above it)
+                score = ranker.intent_score(turn.confidence, threshold=threshold, top=ranker.KNOWLEDGE_INTENT_TOP)
                 own = [m for m in matches if answers.get(m.root_id) == guess.name]
                 if not own:
                     roots = [root for root, name in answers.items() if name == guess.name]
@@ -539,6 +541,7 @@ class ChatService:
                         )
                     )
             else:
+                score = ranker.intent_score(turn.confidence, threshold=threshold)
                 confident = turn.confidence >= float(ecom_settings.CHAT_HANDLER_MIN_CONFIDENCE)
                 candidates.append(
                     ranker.Candidate(
