@@ -590,7 +590,8 @@ class ChatService:
                 language=language,
             )
         if intent.handler == Intent.HANDLER_HANDOFF and intent.name in phrases.APOLOGY_INTENTS and not explicit:
-            return self.apology_answer(turn, intent)
+            if confident:  # a sure complaint: apology and options; an unsure one gets the offer below (a miss)
+                return self.apology_answer(turn, intent)
         if intent.handler == Intent.HANDLER_HANDOFF:
             if turn.waiting:
                 return Answer(
