@@ -292,7 +292,7 @@ def main(argv=None):
     parser.add_argument(
         "--encoders",
         default="builtin,minilm,use,hybrid-minilm,hybrid-use",
-        help="encoders of the cross/banking77/kb suites (builtin, minilm, use, hybrid-minilm, hybrid-use)",
+        help="encoders of the cross/banking77/kb suites (builtin, minilm, use, hybrid-minilm, hybrid-use, use+minilm)",
     )
     parser.add_argument(
         "--cache",
