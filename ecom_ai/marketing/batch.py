@@ -29,6 +29,7 @@ from decimal import Decimal
 
 import numpy as np
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from ecom_ai.marketing.conditions import is_eligible
@@ -97,9 +98,17 @@ def decide_batch(campaign, customers, *, rng: random.Random | None = None, now=N
     arms = campaign_arms(campaign)
     keys = [arm_key(a) for a in arms]
     customers = [(who, state) for who, state in customers if who]
-    existing = set(
-        OfferDecision.objects.filter(campaign=campaign, expires_at__gt=now).values_list("subject_key", flat=True)
-    )
+    # per customer: the last decision number and whether a decision is still live (sticky)
+    numbers, existing = {}, set()
+    for subject, number, until in (
+        OfferDecision.objects.filter(campaign=campaign)
+        .values("subject_key")
+        .annotate(number=Max("sequence"), until=Max("expires_at"))
+        .values_list("subject_key", "number", "until")
+    ):
+        numbers[subject] = number or 0
+        if until > now:
+            existing.add(subject)
     todo, control = [], []
     for who, state in customers:
         if who.subject_key in existing:
@@ -196,6 +205,7 @@ def decide_batch(campaign, customers, *, rng: random.Random | None = None, now=N
                     cost=Decimal(str(costs[arm])) if offer is not None else Decimal("0"),
                     coupon_code=code,
                     batch=result.batch,
+                    sequence=numbers.get(who.subject_key, 0) + 1,
                     created_at=now,
                     expires_at=now + timedelta(days=days),
                 )
@@ -218,6 +228,7 @@ def decide_batch(campaign, customers, *, rng: random.Random | None = None, now=N
                     reasons=[f"batch {result.batch}: control group"],
                     state=state,
                     batch=result.batch,
+                    sequence=numbers.get(who.subject_key, 0) + 1,
                     created_at=now,
                     expires_at=now + timedelta(days=campaign.decision_days),
                 )
