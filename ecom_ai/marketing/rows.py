@@ -133,3 +133,68 @@ class Prepared:
     def update(self, model, **values) -> int:
         """Run the prepared UPDATE with ``values``; the number of rows changed."""
         return self._execute(model, values, False)
+
+
+def bulk_insert(model, rows: list[dict], *, chunk: int = 5000) -> int:
+    """Insert many rows (dicts of field attnames → values; missing fields take their default)
+    in as few round trips as the database allows: ``COPY … FROM STDIN`` on PostgreSQL, one
+    ``executemany`` per ``chunk`` elsewhere. No model instances, no per-value ORM preparation:
+    what ``bulk_create`` spends most of a 100,000-row batch on. Returns the number of rows;
+    assigns no primary keys. Run it inside the caller's transaction."""
+    import json
+
+    from django.db import models
+
+    if not rows:
+        return 0
+    connection = connections[router.db_for_write(model)]
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    adapters = []
+    for f in fields:
+        memo: dict = {}
+        if isinstance(f, models.DateTimeField):
+
+            def adapt(value, memo=memo, ops=connection.ops):
+                if value not in memo:
+                    memo[value] = ops.adapt_datetimefield_value(value)
+                return memo[value]
+
+        elif isinstance(f, models.DateField):
+
+            def adapt(value, ops=connection.ops):
+                return ops.adapt_datefield_value(value)
+
+        elif isinstance(f, models.JSONField):
+
+            def adapt(value, memo=memo):  # the same object (shared reasons, probabilities) is encoded once
+                key = id(value)
+                hit = memo.get(key)
+                if hit is None or hit[0] is not value:
+                    hit = memo[key] = (value, json.dumps(value))
+                return hit[1]
+
+        else:
+            adapt = None
+        default = f.get_default() if f.has_default() or f.null else None
+        adapters.append((f.attname, adapt, default))
+    table = connection.ops.quote_name(meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+
+    def values(row):
+        out = []
+        for name, adapt, default in adapters:
+            value = row.get(name, default)
+            out.append(adapt(value) if adapt is not None and value is not None else value)
+        return out
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(values(row))
+        else:
+            sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
+            for start in range(0, len(rows), chunk):
+                cursor.executemany(sql, [values(row) for row in rows[start : start + chunk]])
+    return len(rows)
