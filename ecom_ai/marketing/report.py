@@ -221,6 +221,7 @@ def _pacing(campaign, now) -> dict:
         span = (campaign.ends_at - campaign.starts_at).total_seconds()
         done = (min(now, campaign.ends_at) - campaign.starts_at).total_seconds()
         elapsed = max(0.0, min(1.0, done / span)) if span > 0 else 1.0
+    spent_curve, pacing_line = pacing_series(campaign, now)
     return {
         "spent": spent,
         "total": total,
@@ -228,7 +229,48 @@ def _pacing(campaign, now) -> dict:
         "share_elapsed": elapsed,
         "daily": float(campaign.daily_budget) if campaign.daily_budget is not None else None,
         "spent_today": float(campaign.spent_today or 0),
+        "curve": spent_curve,
+        "pacing_line": pacing_line,
     }
+
+
+def pacing_series(campaign, now) -> tuple[list, list]:
+    """``(spent, pacing line)`` as ``(day, amount)`` points, day 0 = the campaign's start.
+
+    Spent: the budget reserved by the campaign's decisions, cumulated by day (one grouped query).
+    Pacing line: the even spend of the total budget from start to end; without an end date, the
+    daily budget every day; neither: no line."""
+    from django.db.models import Sum
+    from django.db.models.functions import TruncDate
+
+    from ecom_ai.models.marketing import OfferDecision
+
+    start = campaign.starts_at
+    by_day = (
+        OfferDecision.objects.filter(campaign=campaign, cost__gt=0)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(amount=Sum("cost"))
+        .order_by("day")
+    )
+    spent, total = [(0.0, 0.0)], 0.0
+    for row in by_day:
+        day = max(0.0, float((row["day"] - start.date()).days + 1))
+        total += float(row["amount"] or 0)
+        spent.append((day, round(total, 2)))
+    until = max(0.0, (min(now, campaign.ends_at or now) - start).total_seconds() / 86400.0)
+    if spent[-1][0] < until:
+        spent.append((round(until, 2), round(total, 2)))
+    line: list = []
+    if campaign.total_budget is not None and campaign.ends_at:
+        days = max((campaign.ends_at - start).total_seconds() / 86400.0, 1e-9)
+        line = [(0.0, 0.0), (round(days, 2), float(campaign.total_budget))]
+    elif campaign.daily_budget is not None:
+        days = max(until, 1.0)
+        cap = float(campaign.total_budget) if campaign.total_budget is not None else None
+        amount = float(campaign.daily_budget) * days
+        line = [(0.0, 0.0), (round(days, 2), min(amount, cap) if cap is not None else amount)]
+    return spent, line
 
 
 def policy_estimates(campaign) -> list[dict]:
