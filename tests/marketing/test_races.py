@@ -45,7 +45,7 @@ def test_simultaneous_first_requests_of_one_customer_store_one_decision(campaign
     campaign.save()
     for round_ in range(3):
         customer = who(f"racer-{round_}")
-        results = _race(6, lambda i: OfferService(rng=random.Random(i)).decide(customer, campaign.slug))
+        results = _race(6, lambda i, c=customer: OfferService(rng=random.Random(i)).decide(c, campaign.slug))
         decisions = OfferDecision.objects.filter(campaign=campaign, subject_key=customer.subject_key)
         assert decisions.count() == 1
         winner = decisions.get()
