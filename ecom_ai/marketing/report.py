@@ -81,6 +81,7 @@ def campaign_report(campaign, *, now=None) -> dict:
             "redeemed_at",
             "converted_at",
             "order_value",
+            "order_margin",
             "discount",
             "state",
             "channel",
@@ -88,6 +89,7 @@ def campaign_report(campaign, *, now=None) -> dict:
     )
     arms: dict[str, ArmRow] = {}
     segments: dict[tuple, list] = {}
+    by_margin = campaign.objective == "margin"
     for r in rows:
         key = "control" if r["is_control"] else (r["offer__key"] or "none")
         title = "control group" if r["is_control"] else (r["offer__title"] or "no offer")
@@ -99,6 +101,8 @@ def campaign_report(campaign, *, now=None) -> dict:
         converted = r["converted_at"] is not None
         row.converted += converted
         value = float(r["order_value"] or 0) if converted else 0.0
+        if by_margin and converted and r["order_margin"] is not None:
+            value = float(r["order_margin"])  # the margin objective: the adapter's margin when known
         discount = float(r["discount"] or 0)
         send = float(r["offer__send_cost"] or 0)
         row.revenue += value
@@ -139,6 +143,7 @@ def campaign_report(campaign, *, now=None) -> dict:
         "overall_incremental": overall,
         "overall_incremental_total": overall[0] * len(treated_values) if overall else None,
         "budget": _pacing(campaign, now),
+        "by_margin": by_margin,
         "segments": by_segment,
         "policies": policy_estimates(campaign),
         "qini": policy_qini(campaign),

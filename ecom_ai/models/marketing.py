@@ -345,6 +345,14 @@ class OfferDecision(models.Model):
     converted_at = models.DateTimeField(_("converted"), null=True, blank=True)
     order_key = models.CharField(_("order"), max_length=191, blank=True, default="")
     order_value = models.DecimalField(_("order value"), max_digits=14, decimal_places=2, null=True, blank=True)
+    order_margin = models.DecimalField(
+        _("order margin"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("The order's gross margin from the shop adapter (order_margin); empty: unknown."),
+    )
     discount = models.DecimalField(_("discount given"), max_digits=14, decimal_places=2, default=Decimal("0"))
 
     class Meta:
