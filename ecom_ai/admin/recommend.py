@@ -7,6 +7,8 @@ normal-approximation interval, and an inline SVG chart with the intervals as err
 
 from __future__ import annotations
 
+from functools import partial
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -21,10 +23,29 @@ from django.utils.translation import gettext_lazy as _
 
 from ecom_ai.admin.layout import EcomAiModelAdmin, short_datetime, truncated
 from ecom_ai.models import Experiment, Item, Placement, PlacementRule, RecommendationList, Variant
+from ecom_ai.models.recommend import strategy_choices
 from ecom_ai.recommend.experiments import experiment_report
 from ecom_ai.recommend.service import Identity, RecommendationError, RecommendationService, ensure_default_placements
 
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
+
+
+class StrategyChoicesMixin:
+    """Strategy fields offer the strategies of ``ECOM_AI["RECOMMEND_STRATEGIES"]``: the built-in
+    ones and any the shop added, read each time a form is built (the model field has no fixed
+    choices, so a new strategy needs no migration)."""
+
+    strategy_fields = ("strategy", "fallback_strategy")
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name in self.strategy_fields:
+            return forms.ChoiceField(
+                choices=partial(strategy_choices, blank=db_field.blank),
+                required=not db_field.blank,
+                label=db_field.verbose_name.capitalize(),
+                help_text=db_field.help_text,
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[misc]
 
 
 class PreviewForm(forms.Form):
@@ -107,7 +128,7 @@ class PlacementRuleInline(admin.StackedInline):
 
 
 @admin.register(Placement)
-class PlacementAdmin(EcomAiModelAdmin):
+class PlacementAdmin(StrategyChoicesMixin, EcomAiModelAdmin):
     list_display = (
         "slug",
         "name",
@@ -226,7 +247,7 @@ class PlacementAdmin(EcomAiModelAdmin):
         messages.info(request, _("Created: %s") % (", ".join(p.slug for p in created) or "none"))
 
 
-class VariantInline(admin.TabularInline):
+class VariantInline(StrategyChoicesMixin, admin.TabularInline):
     model = Variant
     extra = 2
     fields = ("name", "weight", "strategy", "model_version")

@@ -743,6 +743,12 @@ def _shared_cache() -> bool:
 
 
 def _bump_active_token(kind) -> None:
+    """Tell readers that ``kind``'s active version changed.
+
+    This process forgets its loaded servable at once (its next call reloads), and the
+    shared cache key is cleared so other processes re-check within their interval.
+    """
+    _loaded.pop(kind, None)
     try:
         cache.delete(_token_key(kind))
     except Exception:  # a cache outage must not break activation; readers fall back to the DB

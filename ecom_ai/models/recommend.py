@@ -28,6 +28,28 @@ class Strategy(models.TextChoices):
     TRENDING_CATEGORY = "trending_category", _("trending in the item's / visitor's categories")
 
 
+def strategy_choices(*, blank: bool = False) -> list[tuple[str, str]]:
+    """The strategies a placement or variant can name: the built-in ones with their labels, then
+    any a shop added in ``ECOM_AI["RECOMMEND_STRATEGIES"]`` (read when the form is built)."""
+    from ecom_ai.conf import settings as ecom_settings
+
+    labels = dict(Strategy.choices)
+    choices = [(name, str(labels.get(name, name))) for name in ecom_settings.RECOMMEND_STRATEGIES]
+    return [("", _("(the placement's strategy)"))] + choices if blank else choices
+
+
+def validate_strategy(value: str) -> None:
+    """A strategy name must be one of ``ECOM_AI["RECOMMEND_STRATEGIES"]`` (built-in or the shop's own)."""
+    from ecom_ai.conf import settings as ecom_settings
+
+    if value and value not in ecom_settings.RECOMMEND_STRATEGIES:
+        raise ValidationError(
+            _("“%(value)s” is not a recommendation strategy; known: %(known)s (ECOM_AI['RECOMMEND_STRATEGIES'])."),
+            code="unknown_strategy",
+            params={"value": value, "known": ", ".join(sorted(ecom_settings.RECOMMEND_STRATEGIES))},
+        )
+
+
 class Placement(models.Model):
     """A place where a list is shown: home page, product page, cart, email…"""
 
@@ -48,12 +70,13 @@ class Placement(models.Model):
     default_limit = models.PositiveSmallIntegerField(
         _("default length"), default=8, validators=[MinValueValidator(1), MaxValueValidator(MAX_LIMIT)]
     )
-    strategy = models.CharField(_("strategy"), max_length=32, choices=Strategy.choices, default=Strategy.FOR_YOU)
+    # no fixed choices: a shop adds strategies in settings (the admin offers them, see strategy_choices)
+    strategy = models.CharField(_("strategy"), max_length=32, default=Strategy.FOR_YOU, validators=[validate_strategy])
     fallback_strategy = models.CharField(
         _("fallback strategy"),
         max_length=32,
-        choices=Strategy.choices,
         default=Strategy.TRENDING,
+        validators=[validate_strategy],
         help_text=_("Fills the list when the strategy has too few items (trending always comes last)."),
     )
     exclude_purchased = models.BooleanField(_("exclude purchased items"), default=True)
@@ -211,9 +234,9 @@ class Variant(models.Model):
     strategy = models.CharField(
         _("strategy"),
         max_length=32,
-        choices=Strategy.choices,
         blank=True,
         default="",
+        validators=[validate_strategy],
         help_text=_("Empty: the placement's strategy."),
     )
     model_version = models.ForeignKey(

@@ -28,12 +28,14 @@ database a moment after it was served. An event whose ``rec_id`` names a list th
 stored yet is tried again by the task (:func:`retry_delays`: after two flush intervals;
 with the queue, whose worker may run on a schedule or lag behind, up to four times over
 about 100 s). Those events were credited to nobody, so a retry can never credit twice.
-Inline tasks are not retried (there is no broker to hold a delayed task).
+Without a broker the same retries run in this process on a timer thread (best effort: lost
+if the process exits first).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -186,12 +188,58 @@ def retry_delays() -> tuple[float, ...]:
 
 
 def attribute_now(events) -> None:
-    """Attribute stored events in this process (no retries): the dispatcher when none is set,
-    and the task layer's without a broker. Never raises."""
+    """Attribute stored events in this process: the dispatcher when none is set, and the task
+    layer's without a broker. Events whose list is not stored yet (buffered log, queue) are
+    tried again in this process on a timer thread (:func:`retry_delays`), best effort: a
+    process that exits first loses them. Never raises."""
+    unmatched: list = []
     try:
-        attribute_events(events)
+        attribute_events(events, unmatched=unmatched)
     except Exception:  # noqa: BLE001 - attribution must never break event recording
         logger.exception("ecom_ai: recommendation attribution failed")
+        return
+    recent = timezone.now() - timedelta(minutes=5)
+    _retry_in_process([e.pk for e in unmatched if e.pk is not None and e.occurred_at >= recent], attempt=0)
+
+
+#: at most this many in-process retries wait at once (a burst of clicks on lists nobody stored)
+MAX_PENDING_RETRIES = 64
+_retries_lock = threading.Lock()
+_retries_pending = [0]
+
+
+def _retry_in_process(event_ids: list[int], attempt: int) -> None:
+    delays = retry_delays()
+    if not event_ids or attempt >= len(delays):
+        return
+    with _retries_lock:
+        if _retries_pending[0] >= MAX_PENDING_RETRIES:
+            logger.warning(
+                "ecom_ai: %d attribution retries already wait in this process; %d event(s) not retried",
+                _retries_pending[0],
+                len(event_ids),
+            )
+            return
+        _retries_pending[0] += 1
+    timer = threading.Timer(delays[attempt], _run_retry, args=(event_ids, attempt))
+    timer.daemon = True
+    timer.name = "ecom_ai-attribution-retry"
+    timer.start()
+
+
+def _run_retry(event_ids: list[int], attempt: int) -> None:
+    from django.db import connection
+
+    waiting: list[int] = []
+    try:
+        waiting = attribute_event_ids(event_ids)
+    except Exception:  # noqa: BLE001 - a background retry must never take the process down
+        logger.exception("ecom_ai: retrying recommendation attribution failed")
+    finally:
+        with _retries_lock:
+            _retries_pending[0] -= 1
+        connection.close()  # this thread's own connection
+    _retry_in_process(waiting, attempt + 1)
 
 
 _dispatcher: list = [attribute_now]

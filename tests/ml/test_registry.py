@@ -219,17 +219,33 @@ def test_load_active_notices_a_new_activation(toy_settings, ecom_ai_settings):
     ecom_ai_settings(ACTIVE_MODEL_CHECK_SECONDS=3600)
     assert load_active("toy") is None
     v1 = train_model("toy", {"score": 0.8})
-    assert load_active("toy") is None  # cached "nothing active" within the check interval
-    ecom_ai_settings(ACTIVE_MODEL_CHECK_SECONDS=0)  # (a settings change also clears the cache)
+    # the activating process forgets its cached "nothing active" at once
     first = load_active("toy")
     assert isinstance(first, ToyModel)
     assert load_active("toy") is first  # same object: loaded once
+    ecom_ai_settings(ACTIVE_MODEL_CHECK_SECONDS=0)  # (a settings change also clears the cache)
+    first = load_active("toy")
     v2 = train_model("toy", {"score": 0.9})
     second = load_active("toy")
     assert second is not first
     rollback("toy")
     assert load_active("toy") is not second
     assert v1 and v2
+
+
+def test_another_process_activation_is_seen_after_the_interval(toy_settings, ecom_ai_settings):
+    """An activation elsewhere (a worker) is noticed only after ACTIVE_MODEL_CHECK_SECONDS."""
+    ecom_ai_settings(ACTIVE_MODEL_CHECK_SECONDS=3600)
+    v1 = train_model("toy", {"score": 0.8})
+    first = load_active("toy")
+    assert isinstance(first, ToyModel)
+    # what a worker process does, without touching this process's memory: v2 becomes active
+    v2 = ModelVersion.objects.create(kind="toy", number=v1.number + 1, status="ready", artifact=v1.artifact)
+    ModelVersion.objects.filter(pk=v1.pk).update(status="retired")
+    ModelVersion.objects.filter(pk=v2.pk).update(status="active")
+    assert load_active("toy") is first  # within the check interval: the loaded one still serves
+    ecom_ai_settings(ACTIVE_MODEL_CHECK_SECONDS=0)
+    assert load_active("toy") is not first
 
 
 def test_load_active_checks_at_most_every_interval(toy_settings, ecom_ai_settings, django_assert_num_queries):

@@ -346,3 +346,22 @@ def test_the_default_log_mode_is_buffered():
     from ecom_ai.conf import DEFAULTS
 
     assert DEFAULTS["RECOMMEND_LOG_MODE"] == "buffered"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_a_click_on_a_list_still_buffered_is_retried_in_process(shop, rec_settings, monkeypatch):
+    """No broker (eager tasks): the click's list reaches the database a moment later; a timer
+    thread in this process tries again after two flush intervals and credits it."""
+    rec_settings(RECOMMEND_LOG_MODE="buffered", RECOMMEND_LOG_FLUSH_SECONDS=0.2)
+    mine = logwriter.LogWriter(autostart=False)  # flushed by the test, not by a daemon thread
+    monkeypatch.setattr(logwriter, "writer", mine)
+    recs = svc.recommend(Identity(visitor_key="c4"), "home", limit=3)
+    ecom_ai.track("click", visitor_key="c4", item_key=recs.keys[0], context={"rec_id": str(recs.id)})
+    assert not RecommendationList.objects.filter(pk=recs.id).exists()  # tried at once: nothing to credit
+    mine.flush()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not RecommendationList.objects.filter(pk=recs.id, clicks=1).exists():
+        time.sleep(0.1)
+    assert RecommendationList.objects.get(pk=recs.id).clicks == 1
+    time.sleep(1.0)  # no second credit from a later try
+    assert RecommendationList.objects.get(pk=recs.id).clicks == 1

@@ -318,3 +318,36 @@ def test_the_fast_query_parse_agrees_with_the_serializer(query):
         assert valid and fast == dict(serializer.validated_data)
     # the usual requests take the fast path; the rest is left to the serializer, which words any error
     assert (fast is not None) == (QUERIES.index(query) < 7)
+
+
+def test_admin_offers_and_validates_a_strategy_the_shop_added(shop, staff_client, rec_settings, rf):
+    """A strategy added in settings can be chosen in the admin without a migration; an unknown
+    name is refused with the list of known ones."""
+    from django.contrib.admin.sites import site
+    from django.core.exceptions import ValidationError
+    from django.forms.models import model_to_dict
+
+    rec_settings(RECOMMEND_STRATEGIES={"staff_picks": "ecom_ai.recommend.strategies.strategy_trending"})
+    ensure_default_placements()
+    home = Placement.objects.get(slug="home")
+    page = staff_client.get(reverse("admin:ecom_ai_placement_change", args=[home.pk])).content.decode()
+    assert '<option value="staff_picks"' in page and '<option value="for_you" selected' in page
+
+    request = rf.get("/")
+    request.user = get_user_model().objects.get(username="boss")
+    form_class = site._registry[Placement].get_form(request, home)
+    data = {k: v for k, v in model_to_dict(home).items() if v is not None and v is not False}
+    form = form_class(data={**data, "strategy": "staff_picks"}, instance=home)
+    assert form.is_valid(), form.errors
+    form.save()
+    assert Placement.objects.get(pk=home.pk).strategy == "staff_picks"
+    refused = form_class(data={**data, "strategy": "nope"}, instance=home)
+    assert not refused.is_valid() and "strategy" in refused.errors
+
+    home.fallback_strategy = "nope"
+    with pytest.raises(ValidationError, match="not a recommendation strategy"):
+        home.full_clean()
+    exp = Experiment.objects.create(placement=home, name="AB", status="draft")
+    variant = Variant(experiment=exp, name="A", strategy="staff_picks")
+    variant.full_clean()
+    assert staff_client.get(reverse("admin:ecom_ai_experiment_change", args=[exp.pk])).status_code == 200
