@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from ecom_ai.marketing.conditions import is_eligible
 from ecom_ai.marketing.exploration import epsilon_greedy, with_floor
-from ecom_ai.marketing.rows import bulk_insert
+from ecom_ai.models.rows import bulk_insert
 from ecom_ai.marketing.service import arm_key, campaign_arms, floor_share, in_control_group
 from ecom_ai.marketing.state import state_matrix
 

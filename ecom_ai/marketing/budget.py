@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
-from ecom_ai.marketing.rows import Prepared
+from ecom_ai.models.rows import Prepared
 
 
 def _today() -> date:

@@ -33,7 +33,7 @@ from django.utils import timezone
 from ecom_ai.marketing import budget
 from ecom_ai.marketing.conditions import is_eligible
 from ecom_ai.marketing.exploration import epsilon_greedy, sample, with_floor
-from ecom_ai.marketing.rows import Prepared
+from ecom_ai.models.rows import Prepared
 from ecom_ai.marketing.state import Identity, load_customer_state, resolve_identity
 
 logger = logging.getLogger("ecom_ai.marketing")
@@ -387,7 +387,7 @@ class OfferService:
         batch="",
     ) -> OfferResult:
         from ecom_ai.adapters import get_adapter
-        from ecom_ai.marketing.rows import insert_or_skip
+        from ecom_ai.models.rows import insert_or_skip
         from ecom_ai.models.marketing import OfferDecision, normalize_code
 
         reasons = list(reasons)

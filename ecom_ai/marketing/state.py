@@ -163,7 +163,7 @@ def _events_query(field):
             .values_list("event_type", "channel", "occurred_at", "value", "context")[:MAX_EVENTS]
         )
 
-    from ecom_ai.marketing.rows import Prepared
+    from ecom_ai.models.rows import Prepared
 
     return Prepared(
         build,

@@ -419,7 +419,7 @@ class CouponManager(models.Manager):
 
         One ``INSERT … ON CONFLICT DO NOTHING`` per code (no savepoint): it runs inside the
         caller's decision transaction."""
-        from ecom_ai.marketing.rows import insert_or_skip
+        from ecom_ai.models.rows import insert_or_skip
 
         now = now or timezone.now()
         for _attempt in range(5):
