@@ -42,6 +42,14 @@ ENCODERS = {
     "use": {"kind": "sentence_transformer", "model": "use-multilingual-v3"},
     "hybrid-minilm": {"kind": "hybrid", "model": "all-MiniLM-L6-v2", "dim": 4096},
     "hybrid-use": {"kind": "hybrid", "model": "use-multilingual-v3", "dim": 4096},
+    # CHAT_ENCODER = "use-multilingual-v3+all-MiniLM-L6-v2": both embeddings concatenated
+    "use+minilm": {
+        "kind": "concat",
+        "parts": [
+            {"kind": "sentence_transformer", "model": "use-multilingual-v3"},
+            {"kind": "sentence_transformer", "model": "all-MiniLM-L6-v2"},
+        ],
+    },
 }
 LABELS = {
     "builtin": "built-in n-grams (fallback)",
@@ -49,6 +57,7 @@ LABELS = {
     "use": "multilingual USE v3 (default)",
     "hybrid-minilm": "hybrid MiniLM + n-grams",
     "hybrid-use": "hybrid USE + n-grams",
+    "use+minilm": "multilingual USE v3 + all-MiniLM-L6-v2, concatenated",
 }
 
 
@@ -103,6 +112,10 @@ class EmbeddingCache:
             return np.hstack(
                 [self.get(name, texts, encoder[len("hybrid-") :]) * half, self.get(name, texts, "builtin") * half]
             )
+        if "+" in encoder:  # a concatenation: its parts' cached embeddings, as ConcatChatEncoder joins them
+            parts = encoder.split("+")
+            scale = np.float32(1.0 / np.sqrt(len(parts)))
+            return np.hstack([self.get(name, texts, part) * scale for part in parts])
         import hashlib
 
         digest = hashlib.sha1("\x00".join(texts).encode("utf-8")).hexdigest()[:10]

