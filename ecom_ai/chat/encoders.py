@@ -14,7 +14,14 @@ no download).
 * ``"sentence_transformer"``: ``SENTENCE_TRANSFORMER_MODEL`` alone (an error if it does not load);
 * ``"hybrid"``: that model's embedding next to the built-in n-gram features (better on
   exact product words and on Chinese, which an English model embeds poorly);
-* a dotted path to a class with ``name``, ``dim`` and ``encode(texts) -> ndarray``.
+* a dotted path to a class with ``name``, ``dim`` and ``encode(texts) -> ndarray``;
+* several encoders joined with ``+`` (or a list of them), e.g.
+  ``"use-multilingual-v3+all-MiniLM-L6-v2"``: their embeddings, each L2-normalised,
+  concatenated (``"concat"`` spec). Each part is ``"builtin"``, ``"use-multilingual-v3"``, a
+  sentence-transformers model name or a dotted path to an encoder class. A part that does not
+  load is left out with a warning; with none left, the built-in encoder. The pair above
+  is the most accurate on English phrasing from another sample (docs/benchmarks.md), but
+  MiniLM is English-only and it costs a second forward pass per message.
 
 ``SENTENCE_TRANSFORMER_MODEL = "use-multilingual-v3"`` names the packaged USE model (any
 other name is a sentence-transformers model, e.g. ``"all-MiniLM-L6-v2"`` from the
@@ -27,6 +34,7 @@ starts; ``preload()`` loads it in a background thread on its own.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -88,6 +96,25 @@ class HybridChatEncoder:
         return {"kind": "hybrid", "model": self.model_name, "dim": self.builtin.dim}
 
 
+class ConcatChatEncoder:
+    """Several encoders' embeddings, each L2-normalised and scaled by ``1/sqrt(k)``,
+    concatenated: the cosine similarity of two rows is the mean of the parts' similarities."""
+
+    def __init__(self, parts: list[dict]):
+        self.part_specs = [dict(part) for part in parts]
+        self.parts = [encoder_from_spec(part) for part in self.part_specs]
+        self.name = "concat:" + "+".join(str(getattr(part, "name", "?")) for part in self.parts)
+        self.dim = int(sum(int(part.dim) for part in self.parts))
+
+    def encode(self, texts) -> np.ndarray:
+        texts = list(texts)
+        scale = np.float32(1.0 / np.sqrt(len(self.parts)))
+        return np.hstack([normalise(part.encode(texts)) * scale for part in self.parts])
+
+    def spec(self) -> dict:
+        return {"kind": "concat", "parts": [dict(part) for part in self.part_specs]}
+
+
 def _sentence_transformer(model_name: str):
     if model_name in USE_ALIASES:
         encoder = UseMultilingualEncoder()
@@ -106,6 +133,16 @@ def encoder_from_spec(spec: dict):
     if spec.get("model") in USE_ALIASES:  # one name for the packaged USE model
         spec = {**spec, "model": USE_MODEL}
     kind = spec.get("kind")
+    if kind == "concat":  # the parts are loaded (and cached) one by one, outside the lock
+        key = ("concat", json.dumps(spec, sort_keys=True))
+        with _lock:
+            if key in _cache:
+                return _cache[key]
+        encoder = ConcatChatEncoder(list(spec.get("parts") or []))
+        if not encoder.parts:
+            raise ValueError(f"chat encoder spec {spec!r} has no parts")
+        with _lock:
+            return _cache.setdefault(key, encoder)
     key = tuple(sorted(spec.items()))
     with _lock:
         if key in _cache:
@@ -125,10 +162,50 @@ def encoder_from_spec(spec: dict):
         return encoder
 
 
+def _part_spec(name: str) -> dict:
+    """The spec of one part of a ``+``-joined ``CHAT_ENCODER``."""
+    if name == "builtin":
+        return {"kind": "builtin", "dim": BUILTIN_DIM}
+    if name in USE_ALIASES:
+        return {"kind": "sentence_transformer", "model": USE_MODEL}
+    if "." in name and not name.startswith(".") and "/" not in name:
+        try:  # a dotted path to an encoder class
+            import_string(name)
+            return {"kind": "path", "path": name}
+        except ImportError:
+            pass
+    return {"kind": "sentence_transformer", "model": name}
+
+
+def _concat_spec(names: list[str]) -> dict:
+    """Each part that loads (one that does not is left out, said once); one left: that one
+    alone; none: the built-in encoder."""
+    parts = []
+    for name in names:
+        spec = _part_spec(name)
+        try:
+            encoder_from_spec(spec)
+        except Exception as exc:  # noqa: BLE001 - not installed / no offline copy: leave it out
+            if name not in _failed:
+                _failed.add(name)
+                logger.warning("Chat: encoder %r not available (%s); left out of CHAT_ENCODER.", name, exc)
+            continue
+        if spec not in parts:
+            parts.append(spec)
+    if not parts:
+        return {"kind": "builtin", "dim": BUILTIN_DIM}
+    if len(parts) == 1:
+        return parts[0]
+    return {"kind": "concat", "parts": parts}
+
+
 def configured_encoder_spec() -> dict:
     """The encoder spec the settings ask for (``auto`` resolved)."""
     choice = ecom_settings.CHAT_ENCODER
     model = ecom_settings.SENTENCE_TRANSFORMER_MODEL
+    if isinstance(choice, (list, tuple)) or "+" in choice:
+        names = list(choice) if isinstance(choice, (list, tuple)) else choice.split("+")
+        return _concat_spec([str(name).strip() for name in names if str(name).strip()])
     if choice == "builtin":
         return {"kind": "builtin", "dim": BUILTIN_DIM}
     if choice == "sentence_transformer":

@@ -55,3 +55,56 @@ def test_preload_loads_the_configured_encoder_once(settings):
     thread.join(timeout=60)
     spec = encoders.configured_encoder_spec()
     assert tuple(sorted(spec.items())) in encoders._cache
+
+
+def test_several_encoders_are_concatenated_and_a_missing_one_is_left_out(settings):
+    settings.ECOM_AI = {
+        **settings.ECOM_AI,
+        "CHAT_ENCODER": "builtin+/nonexistent/no-such-model+tests.chat.test_encoders.TinyEncoder",
+    }
+    spec = encoders.configured_encoder_spec()
+    assert spec == {
+        "kind": "concat",
+        "parts": [
+            {"kind": "builtin", "dim": encoders.BUILTIN_DIM},
+            {"kind": "path", "path": "tests.chat.test_encoders.TinyEncoder"},
+        ],
+    }
+    encoder = encoders.encoder_from_spec(spec)
+    assert encoders.encoder_from_spec(spec) is encoder  # cached per process
+    assert encoder.dim == encoders.BUILTIN_DIM + 3 and encoder.spec() == spec
+    vectors = encoder.encode(["where is my order", "我的订单在哪里"])
+    assert vectors.shape == (2, encoder.dim)
+    # each part is unit length, scaled by 1/sqrt(2): the row is unit length
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(vectors[:, -3:], np.sqrt(0.5) * np.array([1.0, 0.0, 0.0]), atol=1e-6)
+    # a list works too; nothing that loads: the built-in encoder; one part: that one alone
+    settings.ECOM_AI = {**settings.ECOM_AI, "CHAT_ENCODER": ["/nonexistent/a", "/nonexistent/b"]}
+    assert encoders.configured_encoder_spec() == {"kind": "builtin", "dim": encoders.BUILTIN_DIM}
+    settings.ECOM_AI = {**settings.ECOM_AI, "CHAT_ENCODER": ["builtin", "/nonexistent/a"]}
+    assert encoders.configured_encoder_spec() == {"kind": "builtin", "dim": encoders.BUILTIN_DIM}
+
+
+def test_a_classifier_on_concatenated_encoders_round_trips(settings):
+    from ecom_ai.chat.classifier import IntentClassifier, fit_intent_classifier
+
+    spec = {
+        "kind": "concat",
+        "parts": [{"kind": "builtin", "dim": 256}, {"kind": "path", "path": "tests.chat.test_encoders.TinyEncoder"}],
+    }
+    texts = ["where is my order", "track my parcel", "I want a refund", "give me my money back"] * 3
+    labels = ["track", "track", "refund", "refund"] * 3
+    classifier = fit_intent_classifier(texts, labels, encoder_spec=spec, off_topic=[])
+    restored = IntentClassifier.from_bytes(classifier.to_bytes())
+    assert restored.encoder_spec == spec
+    assert restored.predict("where is my parcel", threshold=0.0, min_similarity=-1.0).best_guess == "track"
+
+
+class TinyEncoder:
+    """A 3-d encoder for the tests: every text maps to the first axis."""
+
+    name = "tiny"
+    dim = 3
+
+    def encode(self, texts):
+        return np.tile(np.array([[2.0, 0.0, 0.0]], dtype=np.float32), (len(list(texts)), 1))
