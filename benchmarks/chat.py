@@ -312,6 +312,13 @@ def main(argv=None):
         default="sqlite",
         help="database of the end-to-end timing (postgres: a scratch database on PGHOST, dropped after)",
     )
+    parser.add_argument(
+        "--kb-splits",
+        type=lambda v: [p for p in v.split(",") if p],
+        default=None,
+        help="parts of the kb suite: tune, check, held-out (default: all three)",
+    )
+    parser.add_argument("--kb-dump", default=None, help="write every kb message's outcome to this JSON file")
     args = parser.parse_args(argv)
 
     import torch

@@ -248,8 +248,29 @@ def suite_banking77(args, cache):
     print_table("BANKING77 (own train/test)", rows, baselines, test_y)
 
 
+KB_SPLITS = ("tune", "check", "held-out")
+
+
+def kb_questions(faq, ids):
+    """``[(text, article id, language, split)]``: the first EN and first ZH paraphrase of each article
+    are the *tune* half (the only ones the ranker was tuned on), the second ones the *check* half, and
+    ``shop_faq_heldout.json`` (written before any tuning, never tuned on) the *held-out* set."""
+    questions = []
+    for n, article in enumerate(faq):
+        for language, texts in article["paraphrases"].items():
+            for k, text in enumerate(texts):
+                questions.append((text, ids[n], language, "tune" if k == 0 else "check"))
+    heldout = json.loads((DATA / "shop_faq_heldout.json").read_text(encoding="utf-8"))["paraphrases"]
+    by_title = {article["title"]: ids[n] for n, article in enumerate(faq)}
+    for entry in heldout:
+        for language in ("en", "zh"):
+            for text in entry.get(language, []):
+                questions.append((text, by_title[entry["title"]], language, "held-out"))
+    return questions
+
+
 def suite_kb(args, encoders):
-    """Knowledge-base routing: retrieval alone vs the chat end to end, per encoder."""
+    """Knowledge-base routing: retrieval alone vs the chat end to end, per encoder and split."""
     from ecom_ai.chat import retrieval
     from ecom_ai.chat.classifier import fit_intent_classifier
     from ecom_ai.chat.pack import read_pack
@@ -268,12 +289,10 @@ def suite_kb(args, encoders):
                 questions="\n".join(article["questions"]),
             ).pk
         )
-    questions = [
-        (text, ids[n], language)
-        for n, article in enumerate(faq)
-        for language, texts in article["paraphrases"].items()
-        for text in texts
-    ]
+    title_of = dict(zip(ids, (a["title"] for a in faq)))
+    questions = kb_questions(faq, ids)
+    splits = [s for s in KB_SPLITS if s in set(getattr(args, "kb_splits", None) or KB_SPLITS)]
+    questions = [q for q in questions if q[3] in splits]
     texts, labels = [], []
     for intent in read_pack()["intents"]:
         for examples in intent["examples"].values():
@@ -281,50 +300,113 @@ def suite_kb(args, encoders):
             labels.extend([intent["name"]] * len(examples))
     print(
         f"Knowledge-base routing: {len(faq)} articles, {len(questions)} paraphrases "
-        f"({sum(1 for q in questions if q[2] == 'en')} EN, {sum(1 for q in questions if q[2] == 'zh')} ZH); "
-        f"default pack {len(texts)} examples, {len(set(labels))} intents",
+        + ", ".join(f"{s} {sum(1 for q in questions if q[3] == s)}" for s in splits)
+        + f"; default pack {len(texts)} examples, {len(set(labels))} intents",
         flush=True,
     )
     rows = []
+    dump = []
     for encoder in encoders:
         spec = ENCODERS[encoder]
         classifier = fit_intent_classifier(texts, labels, encoder_spec=spec)
         retrieval.clear_indexes()
         service = ChatService(classifier=classifier)
-        right = {"retrieval": {"en": 0, "zh": 0}, "chat": {"en": 0, "zh": 0}}
-        total = {"en": 0, "zh": 0}
-        asked = {"en": 0, "zh": 0}
-        for n, (text, article_id, language) in enumerate(questions):
-            total[language] += 1
+        # counts[split][language][what]
+        counts: dict = {}
+        for n, (text, article_id, language, split) in enumerate(questions):
+            tally = counts.setdefault(split, {}).setdefault(
+                language, dict.fromkeys(("n", "retrieval", "chat", "asked", "asked_right", "miss", "other"), 0)
+            )
+            tally["n"] += 1
             vector = classifier.encode([text])[0]
             top = retrieval.knowledge_matches(vector, classifier.encoder, limit=1)
-            right["retrieval"][language] += int(bool(top) and top[0].article_id == article_id)
+            retrieved = bool(top) and top[0].article_id == article_id
+            tally["retrieval"] += int(retrieved)
             conversation = ChatService.start_conversation(visitor_key=f"kb{encoder}{n}")
             bot = service.reply(conversation, text)
-            cited = [s.get("id") for s in (bot.sources if bot is not None else []) if s.get("type") == "article"]
-            right["chat"][language] += int(bool(cited) and cited[0] == article_id)
-            if bot is not None and not cited and getattr(bot, "suggestions", None):
-                asked[language] += 1  # a clarifying question (buttons): not counted as right
-        n_all = sum(total.values())
-        row = (
-            LABELS[encoder],
-            sum(right["retrieval"].values()) / n_all,
-            right["retrieval"]["en"] / total["en"],
-            right["retrieval"]["zh"] / total["zh"],
-            sum(right["chat"].values()) / n_all,
-            right["chat"]["en"] / total["en"],
-            right["chat"]["zh"] / total["zh"],
-            sum(asked.values()) / n_all,
-        )
-        rows.append(row)
-        print(
-            f"  {encoder}: retrieval {row[1]:.3f} (EN {row[2]:.3f}, ZH {row[3]:.3f}); "
-            f"chat end to end {row[4]:.3f} (EN {row[5]:.3f}, ZH {row[6]:.3f}); asked back {row[7]:.3f}",
-            flush=True,
-        )
+            sources = bot.sources if bot is not None else []
+            cited = [s.get("id") for s in sources if s.get("type") == "article"]
+            right = bool(cited) and cited[0] == article_id
+            tally["chat"] += int(right)
+            outcome = "right" if right else "wrong article" if cited else "other"
+            if bot is not None and not cited and bot.suggestions and not _is_off_topic(bot):
+                tally["asked"] += 1  # a clarifying question (buttons): not counted as right
+                conversation.refresh_from_db()
+                offered = (conversation.state or {}).get("offered", {})
+                tally["asked_right"] += int(f"article:{article_id}" in offered.values())
+                outcome = "asked back"
+            elif bot is not None and not cited and bot.suggestions:
+                tally["miss"] += 1
+                outcome = "off-topic"
+            elif not cited:
+                tally["other"] += 1
+                outcome = "handler: " + (bot.intent if bot is not None else "silent")
+            dump.append(
+                {
+                    "encoder": encoder,
+                    "split": split,
+                    "language": language,
+                    "text": text,
+                    "article": title_of[article_id],
+                    "retrieved": (top[0].title if top else ""),
+                    "outcome": outcome,
+                    "answer": (bot.text[:80] if bot is not None else None),
+                    "intent": (bot.intent if bot is not None else ""),
+                }
+            )
+        for split in [*splits, "all"]:
+            parts = (
+                [counts[split]]
+                if split in counts
+                else ([counts[s] for s in splits if s in counts] if split == "all" else [])
+            )
+            if not parts:
+                continue
+            per_lang: dict = {}
+            for part in parts:
+                for language, tally in part.items():
+                    into = per_lang.setdefault(language, dict.fromkeys(tally, 0))
+                    for key, value in tally.items():
+                        into[key] += value
+            both = {key: sum(t[key] for t in per_lang.values()) for key in next(iter(per_lang.values()))}
+            en, zh = per_lang.get("en", both), per_lang.get("zh", both)
+            row = (
+                LABELS[encoder],
+                split,
+                both["n"],
+                both["retrieval"] / both["n"],
+                en["retrieval"] / max(1, en["n"]),
+                zh["retrieval"] / max(1, zh["n"]),
+                both["chat"] / both["n"],
+                en["chat"] / max(1, en["n"]),
+                zh["chat"] / max(1, zh["n"]),
+                both["asked"] / both["n"],
+                both["miss"] / both["n"],
+                both["other"] / both["n"],
+                both["asked_right"],
+            )
+            rows.append(row)
+            print(
+                f"  {encoder} {split} ({both['n']}): retrieval {row[3]:.3f} (EN {row[4]:.3f}, ZH {row[5]:.3f}); "
+                f"chat {row[6]:.3f} (EN {row[7]:.3f}, ZH {row[8]:.3f}); asked back {row[9]:.3f}, "
+                f"(right article offered {row[12]}), off-topic {row[10]:.3f}, handler {row[11]:.3f}",
+                flush=True,
+            )
+    if getattr(args, "kb_dump", None):
+        Path(args.kb_dump).write_text(json.dumps(dump, ensure_ascii=False, indent=1), encoding="utf-8")
     print()
-    print("| encoder | retrieval alone | EN | ZH | chat end to end | EN | ZH | chat asked back |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| encoder | part | messages | retrieval alone | EN | ZH | chat end to end | EN | ZH "
+        "| asked back | off-topic answer | other answer (handler) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row[0]} | " + " | ".join(f"{v:.3f}" for v in row[1:]) + " |")
+        print(f"| {row[0]} | {row[1]} | {row[2]} | " + " | ".join(f"{v:.3f}" for v in row[3:12]) + " |")
     print(flush=True)
+
+
+def _is_off_topic(bot) -> bool:
+    """The off-topic answer (suggestion buttons of the default topics), not a clarifying question."""
+    from ecom_ai.chat import phrases
+
+    return any(bot.text.startswith(phrases.phrase("off_topic", code)[:30]) for code in ("en", "zh"))

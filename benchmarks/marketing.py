@@ -1,7 +1,7 @@
 """Personal offers benchmark on the Hillstrom e-mail experiment (a real randomized trial).
 
     .venv/bin/python benchmarks/marketing.py [--data ../shared/datasets/hillstrom-email] [--splits 10]
-        [--serving] [--batch-customers 100000]
+        [--serving] [--db sqlite|postgres] [--batch-customers 100000]
 
 Data: 64,000 customers randomized (propensity 1/3 each) to men's e-mail, women's e-mail or
 none; outcomes visit, conversion, spend over two weeks. Features: recency, log history, mens,
@@ -31,7 +31,8 @@ Methods (all trained on the training half only):
   SNIPS, else the arm.
 
 Paired differences to the best baseline (by mean) with a 95 % t-interval over splits.
-``--serving``: ``OfferService.decide`` p99 in process (SQLite, a trained policy loaded) and
+``--serving``: ``OfferService.decide`` p50/p99 in process (wall and CPU, statements per decision;
+``--db`` SQLite or PostgreSQL, a trained policy loaded) and
 batch decisions for ``--batch-customers`` customers (``ecom_ai.marketing.batch``).
 """
 
@@ -365,10 +366,11 @@ def qini_table(qini) -> str:
 # --------------------------------------------------------------------------- serving
 
 
-def serving(x, arm, spend, batch_customers: int, decisions: int = 2000) -> dict:
-    """decide() p99 with a trained policy loaded (SQLite), and one batch for ``batch_customers``."""
+def serving(x, arm, spend, batch_customers: int, decisions: int = 2000, db: str = "sqlite") -> dict:
+    """decide() p50/p99 (wall and CPU, statements) with a trained policy loaded, and one batch for
+    ``batch_customers``, on a fresh test database (``db``: sqlite or postgres)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-    os.environ["ECOM_AI_TEST_DB"] = "sqlite"
+    os.environ["ECOM_AI_TEST_DB"] = db
     import random
     from decimal import Decimal
 
@@ -445,11 +447,28 @@ def serving(x, arm, spend, batch_customers: int, decisions: int = 2000) -> dict:
             service.decide(Identity(user_key=f"c-{i}"), "bench")
             times.append(time.perf_counter() - t0)
             cpu.append(time.thread_time() - c0)
-        sticky = []
-        for i in range(500):
-            t0 = time.perf_counter()
+        sticky, sticky_cpu = [], []
+        for i in range(decisions):
+            t0, c0 = time.perf_counter(), time.thread_time()
             service.decide(Identity(user_key=f"c-{i}"), "bench")
             sticky.append(time.perf_counter() - t0)
+            sticky_cpu.append(time.thread_time() - c0)
+        # statements per decision (counted apart from the timed loops): new ones, then sticky
+        from django.db import connection
+
+        statements: list = []
+
+        def count(execute, sql, params, many, context):
+            statements.append(sql.split(None, 1)[0].upper())
+            return execute(sql, params, many, context)
+
+        per_new, per_sticky = [], []
+        with connection.execute_wrapper(count):
+            for per in (per_new, per_sticky):
+                for i in range(200):
+                    statements.clear()
+                    service.decide(Identity(user_key=f"s-{i}"), "bench")
+                    per.append(sum(s not in ("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT") for s in statements))
         from ecom_ai.marketing.serving import learned_scores
 
         policy_times, policy_cpu = [], []
@@ -461,7 +480,12 @@ def serving(x, arm, spend, batch_customers: int, decisions: int = 2000) -> dict:
         out = {
             "decide p50 ms": np.percentile(times, 50) * 1e3,
             "decide p99 ms": np.percentile(times, 99) * 1e3,
+            "sticky p50 ms": np.percentile(sticky, 50) * 1e3,
             "sticky p99 ms": np.percentile(sticky, 99) * 1e3,
+            "sticky CPU time p50 ms": np.percentile(sticky_cpu, 50) * 1e3,
+            "sticky CPU time p99 ms": np.percentile(sticky_cpu, 99) * 1e3,
+            "statements per new decision (mean, max; without BEGIN/COMMIT)": f"{np.mean(per_new):.2f}, {max(per_new)}",
+            "statements per sticky decision (mean, max)": f"{np.mean(per_sticky):.2f}, {max(per_sticky)}",
             "decide CPU time p50 ms": np.percentile(cpu, 50) * 1e3,
             "decide CPU time p99 ms": np.percentile(cpu, 99) * 1e3,
             "policy only (state vector + loaded Q-network) p99 ms": np.percentile(policy_times, 99) * 1e3,
@@ -500,6 +524,12 @@ def main():
         "(the product's rule, default) or visit rate x spend per visitor - c",
     )
     parser.add_argument("--batch-customers", type=int, default=100_000)
+    parser.add_argument(
+        "--db",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="--serving on a fresh SQLite file or PostgreSQL test database (ECOM_AI_TEST_DB; server at 127.0.0.1:5432)",
+    )
     args = parser.parse_args()
     x, arm, spend, visit, conv = load(Path(args.data))
     print(
@@ -525,7 +555,9 @@ def main():
         print("\nFit seconds per split (mean): " + ", ".join(f"{k} {np.mean(v):.1f}" for k, v in timings.items()))
         print(f"total {time.perf_counter() - t0:.0f} s")
     if args.serving:
-        out = serving(x, arm, spend, args.batch_customers)
+        out = serving(x, arm, spend, args.batch_customers, db=args.db)
+        out["database"] = args.db
+        out["load average (1, 5, 15 min) at the end"] = " ".join(f"{v:.2f}" for v in os.getloadavg())
         print("\n### Serving\n")
         for key, value in out.items():
             print(f"- {key}: {value:.3f}" if isinstance(value, float) else f"- {key}: {value}")

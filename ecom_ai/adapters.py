@@ -75,6 +75,7 @@ class OrderRecord:
     lines: list[OrderLineRecord] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
     coupon_codes: list[str] = field(default_factory=list)
+    margin: Decimal | None = None  # gross margin of the order (``order_margin``), None: unknown
 
 
 #: Manager methods that ``resolve_path`` answers from prefetched rows when they are there.
@@ -399,11 +400,19 @@ class DefaultShopAdapter:
             lines=lines,
             extra=self.order_extra(order),
             coupon_codes=[str(code) for code in self.order_coupon_codes(order) if code],
+            margin=_to_decimal(self.order_margin(order)),
         )
 
     def order_extra(self, order) -> dict:
         """Extra facts about an order (IP, device, addresses...) for fraud scoring. Override."""
         return {}
+
+    def order_margin(self, order) -> Decimal | None:
+        """The order's gross margin — what it earns after the cost of the goods, on the same basis
+        as the order total — or None when the shop does not know it (the default). Campaigns with
+        the *margin* objective learn and report on it (``OfferDecision.order_margin``); without it
+        they fall back to net revenue. Override, e.g. sum of (price − cost price) × quantity."""
+        return None
 
     def order_coupon_codes(self, order) -> list[str]:
         """The coupon / voucher codes used on the order. The order bridge passes them on

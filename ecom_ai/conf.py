@@ -686,10 +686,11 @@ declare(
 declare(
     "chat",
     "CHAT_KB_MIN_SIMILARITY",
-    0.45,
-    NUM,
-    in_interval(-1, 1),
-    "how close (cosine) a knowledge-base article must be to answer an out-of-scope message",
+    None,
+    OPT_NUM,
+    in_interval(-1, 1).or_none(),
+    "how close (cosine, of the chat's encoder) a knowledge-base article must be to answer; `None` uses the floor "
+    "fitted on the articles for the encoder in use (where the packaged off-topic messages stop, docs/chat.md)",
 )
 declare(
     "chat",
@@ -778,12 +779,14 @@ declare(
 declare(
     "chat",
     "CHAT_CLARIFY_MARGIN",
-    0.01,
+    0.02,
     NUM,
     in_interval(0, 1),
     "when the two best answers score within this of each other, the bot asks which one was meant (buttons); "
-    "0 = never ask. Wider margins ask more often: on the knowledge-base routing benchmark 0.04 asked back "
-    "on 21 % of the questions, with the right article among the buttons in only 17 of 29 (docs/benchmarks.md)",
+    "0 = never ask. On the ranker's calibrated scale (0 = where off-topic talk stops, 1 = how close an "
+    "article's own questions are; docs/chat.md), so one value fits every encoder. Wider margins ask more "
+    "often: 0.05 asked back on 6 % of the knowledge-base benchmark's tuning paraphrases, 0.1 on 14 %, "
+    "each costing right answers (docs/benchmarks.md)",
 )
 declare(
     "chat",
@@ -1133,7 +1136,7 @@ declare(
     "`long_windows`: see [the recommender model](recommendations-model.md#parameters-derived-from-the-data)) "
     'and the fixed ones (`blocks` 2, `heads` 1, `id_dropout` 0.15, `patience` 3, `loss` `"auto"`: full '
     'softmax up to `sampled_above` 50,000 items, sampled with `negatives` 2048 above, `precision` `"auto"`, '
-    "`ema` 0, `anneal` `true`, `seed` 1234). Budgets: `epochs`, `cpu_budget` (seconds of process CPU time); "
+    "`ema` 0.999, `anneal` `true`, `seed` 1234). Budgets: `epochs`, `cpu_budget` (seconds of process CPU time); "
     "`threads`; `refresh_epochs` 10, `eval_users` 5000, `nproc` 1 (training processes, `torch.distributed`). "
     'An unknown name is refused with a "did you mean". Parameters given to one training '
     "(`ecom_ai_train recommender --params '{...}'`) win",

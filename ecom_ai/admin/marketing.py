@@ -122,6 +122,16 @@ class CampaignAdmin(EcomAiModelAdmin):
                 title=str(_("Qini curve: incremental net revenue per customer")),
                 x_label=str(_("% targeted (best first)")),
             )
+        budget = report["budget"]
+        series = {str(_("budget spent")): budget["curve"]}
+        if budget["pacing_line"]:
+            series[str(_("pacing line"))] = budget["pacing_line"]
+        report["pacing_chart"] = line_chart(
+            series,
+            title=str(_("Budget spent vs pacing")),
+            x_label=str(_("days since the start")),
+            empty_text=str(_("nothing spent yet")),
+        )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

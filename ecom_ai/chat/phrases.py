@@ -64,6 +64,12 @@ PHRASES: dict[str, dict[str, str]] = {
         "Meanwhile you can still ask me about orders, returns, shipping and payment.",
         "zh": "抱歉没能帮上忙。我已请人工客服加入，他们会在这里回复。在此期间，您仍可以问我订单、退货、配送和付款方面的问题。",
     },
+    "complaint": {
+        "en": "I'm sorry about this — that is not the experience we want you to have. I can help right away with a "
+        "return, a refund or where your order is; or, if you prefer, a member of our team can take over this "
+        "conversation.",
+        "zh": "非常抱歉给您带来不好的体验。我可以马上帮您办理退货、退款或查询订单；如果您愿意，也可以转接人工客服来处理。",
+    },
     "handoff_offer": {
         "en": "Would you like me to pass this conversation to a member of our team?",
         "zh": "需要我为您转接人工客服吗？",
@@ -126,6 +132,13 @@ SUGGESTIONS: list[tuple[dict[str, str], str]] = [
     ({"en": "Which payment methods do you accept?", "zh": "支持哪些付款方式？"}, "payment_methods"),
     ({"en": "Talk to a person", "zh": "转人工客服"}, "human_agent"),
 ]
+
+# hand-off intents that express dissatisfaction rather than ask for a person: even when the classifier
+# is sure, the bot apologises and offers options and a "Talk to a person" button — it hands off only on
+# that button, an explicit request or CHAT_HANDOFF_AFTER_MISSES misses (issue 14)
+APOLOGY_INTENTS = {"complaint"}
+# the options the apology offers (intents of the default pack; those a shop disabled are left out)
+APOLOGY_OPTIONS = ("return_item", "refund", "order_status", "human_agent")
 
 # how a clarifying button names an intent of the default pack (other intents: their description)
 INTENT_LABELS: dict[str, dict[str, str]] = {

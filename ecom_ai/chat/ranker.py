@@ -20,6 +20,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The scale: the knowledge base's calibration (``retrieval.KnowledgeCalibration``), fitted on the
+# articles for the encoder in use — 0 is where off-topic talk stops (FLOOR), 1 is what an article's
+# own question variants score. Every constant below is on that scale, so one value fits any encoder.
+FLOOR = 0.0
+# where a certain handler intent (probability 1) lands: above a clear article match, so a sure
+# handler (order status, catalog, hand-off) is not beaten by an article that merely shares words
+INTENT_TOP = 1.5
+# where a certain *knowledge* intent's own article lands: on a clear article match (it competes
+# with the articles retrieval found, on their terms)
+KNOWLEDGE_INTENT_TOP = 1.0
 # how much the classifier's probability for an intent adds to the article(s) answering that intent
 INTENT_BONUS = 0.5
 
@@ -46,12 +56,17 @@ class Ranking:
         return self.best is not None and bool(self.alternatives)
 
 
-def intent_score(probability: float, *, threshold: float, floor: float) -> float:
-    """A classifier probability on the article-similarity scale: ``threshold`` → ``floor``, 1 → 1."""
+def intent_score(
+    probability: float, *, threshold: float, floor: float | None = None, top: float | None = None
+) -> float:
+    """A classifier probability on the ranker's scale: ``threshold`` → ``floor``, 1 → ``top``
+    (``INTENT_TOP`` by default); below the threshold always under the floor."""
+    floor = FLOOR if floor is None else floor
+    top = INTENT_TOP if top is None else top
     if probability < threshold:
-        return floor * probability / max(threshold, 1e-9)  # below the floor: never answers on its own
+        return floor - (threshold - probability) / max(threshold, 1e-9)  # never answers on its own
     span = max(1e-9, 1.0 - threshold)
-    return floor + (probability - threshold) / span * (1.0 - floor)
+    return floor + (probability - threshold) / span * (top - floor)
 
 
 def merge(candidates: list[Candidate]) -> list[Candidate]:

@@ -7,6 +7,7 @@ once) and are cached in the process; they are rebuilt when an article or item ch
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ecom_ai.chat.encoders import normalise
+
+logger = logging.getLogger(__name__)
 
 _STOPWORDS = set(
     """
@@ -53,6 +56,52 @@ class ItemMatch:
     score: float
 
 
+@dataclass(frozen=True)
+class KnowledgeCalibration:
+    """Where this encoder's similarities to *these* articles mean something, fitted on the articles.
+
+    The packaged off-topic messages (``chat/data/off_topic.json``: weather, jokes, recipes… in
+    English and Chinese) are the null: each one's similarity to its closest article. ``floor`` is
+    their ``OFF_TOPIC_PERCENTILE``-th percentile (a message closer than that to an article is
+    unlike off-topic talk); ``high`` is ``SPREADS`` × (that percentile − their median) above it —
+    how far above off-topic talk a clear match sits, in the encoder's own units (about where an
+    article's own question variants score with a sentence encoder). ``normalise(s)`` puts a cosine
+    similarity on the scale floor → 0, high → 1, the same for every encoder: n-grams score 0.3
+    where a sentence encoder scores 0.6, and their off-topic spreads differ too.
+    """
+
+    floor: float = 0.45
+    high: float = 0.7
+    fitted: bool = False
+
+    def normalise(self, similarity: float) -> float:
+        return (similarity - self.floor) / max(MIN_CALIBRATION_SPAN, self.high - self.floor)
+
+
+OFF_TOPIC_PERCENTILE = 90
+SPREADS = 2.0
+MIN_CALIBRATION_SPAN = 0.05
+
+
+def _calibrate(vectors: np.ndarray, owners: list, encoder) -> KnowledgeCalibration:
+    """``KnowledgeCalibration`` of one knowledge-base index (see there); defaults when it cannot be fitted."""
+    if len(set(owners)) < 2:
+        return KnowledgeCalibration()
+    try:
+        from ecom_ai.chat.classifier import off_topic_messages
+
+        off = normalise(encoder.encode(off_topic_messages()))
+    except Exception:  # no packaged messages / an encoder that fails on them: the fixed defaults
+        logger.warning("Chat: could not calibrate the knowledge base; fixed defaults", exc_info=True)
+        return KnowledgeCalibration()
+    if off.ndim != 2 or off.shape[1] != vectors.shape[1] or not len(off):
+        return KnowledgeCalibration()
+    nearest = (off @ vectors.T).max(axis=1)
+    floor = float(np.percentile(nearest, OFF_TOPIC_PERCENTILE))
+    spread = max(MIN_CALIBRATION_SPAN / SPREADS, floor - float(np.median(nearest)))
+    return KnowledgeCalibration(floor=floor, high=floor + SPREADS * spread, fitted=True)
+
+
 class _Index:
     def __init__(self):
         self.signature = None
@@ -60,6 +109,7 @@ class _Index:
         self.vectors = np.zeros((0, 1), dtype=np.float32)
         self.owners: list = []
         self.meta: dict = {}
+        self.calibration = KnowledgeCalibration()
         self.lock = threading.Lock()
 
 
@@ -78,8 +128,38 @@ def _kb_documents(article) -> list[str]:
     return [article.title, *article.question_list(), f"{article.title}. {first}"]
 
 
+def knowledge_calibration(encoder) -> KnowledgeCalibration:
+    """The calibration of the knowledge-base index for ``encoder`` (as last built; built if needed)."""
+    with _kb.lock:
+        if _kb.signature is not None and _kb.encoder_name == encoder.name:
+            return _kb.calibration
+    _knowledge_index(encoder)
+    with _kb.lock:
+        return _kb.calibration
+
+
 def knowledge_matches(vector: np.ndarray, encoder, *, topic: str | None = None, limit: int = 3) -> list[ArticleMatch]:
     """Published articles by closeness to the message (best first); ``topic`` restricts them."""
+    vectors, owners, meta = _knowledge_index(encoder)
+    if not owners:
+        return []
+    sims = vectors @ vector
+    best: dict[int, float] = {}
+    for owner, sim in zip(owners, sims.tolist()):
+        if sim > best.get(owner, -2.0):
+            best[owner] = sim
+    matches = [
+        ArticleMatch(a.pk, a.title, a.body, a.topic, a.url, score, a.language, a.translation_of_id or a.pk)
+        for pk, score in best.items()
+        for a in (meta[pk],)
+        if not topic or a.topic == topic
+    ]
+    matches.sort(key=lambda m: -m.score)
+    return matches[:limit]
+
+
+def _knowledge_index(encoder):
+    """``(vectors, owners, meta)`` of the published articles, rebuilt (and recalibrated) when they change."""
     from django.db.models import Count, Max
 
     from ecom_ai.models import KnowledgeArticle
@@ -97,23 +177,9 @@ def knowledge_matches(vector: np.ndarray, encoder, *, topic: str | None = None, 
             _kb.vectors = normalise(encoder.encode(docs)) if docs else np.zeros((0, 1), dtype=np.float32)
             _kb.owners = owners
             _kb.meta = {a.pk: a for a in articles}
+            _kb.calibration = _calibrate(_kb.vectors, owners, encoder)
             _kb.signature, _kb.encoder_name = signature, encoder.name
-        vectors, owners, meta = _kb.vectors, _kb.owners, _kb.meta
-    if not owners:
-        return []
-    sims = vectors @ vector
-    best: dict[int, float] = {}
-    for owner, sim in zip(owners, sims.tolist()):
-        if sim > best.get(owner, -2.0):
-            best[owner] = sim
-    matches = [
-        ArticleMatch(a.pk, a.title, a.body, a.topic, a.url, score, a.language, a.translation_of_id or a.pk)
-        for pk, score in best.items()
-        for a in (meta[pk],)
-        if not topic or a.topic == topic
-    ]
-    matches.sort(key=lambda m: -m.score)
-    return matches[:limit]
+        return _kb.vectors, _kb.owners, _kb.meta
 
 
 def knowledge_snapshot() -> tuple[object, dict]:

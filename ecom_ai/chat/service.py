@@ -251,6 +251,18 @@ def article_intents(classifier: IntentClassifier) -> dict[int, str]:
         return mapping
 
 
+def _knowledge_scale(encoder) -> retrieval.KnowledgeCalibration:
+    """The knowledge base's calibration for ``encoder``; ``CHAT_KB_MIN_SIMILARITY``, when set,
+    replaces the fitted floor (a cosine similarity of that encoder)."""
+    scale = retrieval.knowledge_calibration(encoder)
+    fixed = ecom_settings.CHAT_KB_MIN_SIMILARITY
+    if fixed is None:
+        return scale
+    return retrieval.KnowledgeCalibration(
+        floor=float(fixed), high=max(scale.high, float(fixed) + retrieval.MIN_CALIBRATION_SPAN), fitted=scale.fitted
+    )
+
+
 class ChatService:
     """Answers shoppers. ``classifier`` defaults to the registry's active ``intent`` model."""
 
@@ -470,17 +482,30 @@ class ChatService:
             return self.miss_answer(turn)
         if ranking.ask:
             return self.clarify_answer(turn, [ranking.best, *ranking.alternatives])
-        return self._candidate_answer(turn, ranking.best)
+        answer = self._candidate_answer(turn, ranking.best)
+        if (
+            ranking.best.kind == "intent"
+            and ranking.best.payload.handler == Intent.HANDLER_PRODUCT
+            and not any(s.get("type") == "product" for s in answer.sources)
+        ):
+            # the catalog has nothing for it: an article above the floor answers instead ("these trousers
+            # are too tight, can I swap them" is an exchange question, not a product search)
+            article = next((c for c in ranking.ranked if c.kind == "article" and c.score >= ranker.FLOOR), None)
+            if article is not None:
+                return self._candidate_answer(turn, article)
+        return answer
 
     def rank(self, turn: Turn) -> ranker.Ranking:
         """Articles and intent handlers for this message, scored together (``ranker.py``)."""
         prediction, guess = turn.prediction, turn.guess
         if prediction is None or prediction.vector is None:
             return ranker.Ranking(best=None)
-        floor = float(ecom_settings.CHAT_KB_MIN_SIMILARITY)
         classifier = self.classifier
         encoder = classifier.encoder
         matches = retrieval.knowledge_matches(prediction.vector, encoder, limit=8)
+        scale = _knowledge_scale(encoder)  # cosine similarity -> the ranker's calibrated scale
+        for match in matches:
+            match.score = scale.normalise(match.score)
         answers = article_intents(classifier)  # article root id -> the intent its questions are classified as
         # the classifier's top intent lends its probability to the articles that answer it — unless the
         # message is unlike every training example (then the guess says little: "今天天气怎么样")
@@ -497,16 +522,18 @@ class ChatService:
                 )
             )
         if guess is not None:
-            score = ranker.intent_score(
-                turn.confidence, threshold=float(ecom_settings.CHAT_INTENT_THRESHOLD), floor=floor
-            )
+            threshold = float(ecom_settings.CHAT_INTENT_THRESHOLD)
             if guess.handler == Intent.HANDLER_KNOWLEDGE:  # the intent's own article, at the intent's score
+                # (an article among articles: certainty lands on a clear article match, not above it)
+                score = ranker.intent_score(turn.confidence, threshold=threshold, top=ranker.KNOWLEDGE_INTENT_TOP)
                 own = [m for m in matches if answers.get(m.root_id) == guess.name]
                 if not own:
                     roots = [root for root, name in answers.items() if name == guess.name]
                     own = [v for root in roots[:1] for v in retrieval.article_versions(root)[:1]]
                 if not own and guess.topic:
                     own = retrieval.knowledge_matches(prediction.vector, encoder, topic=guess.topic, limit=1)
+                    for match in own:
+                        match.score = scale.normalise(match.score)
                 if own:
                     candidates.append(
                         ranker.Candidate(
@@ -514,13 +541,14 @@ class ChatService:
                         )
                     )
             else:
+                score = ranker.intent_score(turn.confidence, threshold=threshold)
                 confident = turn.confidence >= float(ecom_settings.CHAT_HANDLER_MIN_CONFIDENCE)
                 candidates.append(
                     ranker.Candidate(
                         "intent", f"intent:{guess.name}", score, confident=confident, label=guess.name, payload=guess
                     )
                 )
-        return ranker.rank(candidates, floor=floor, margin=float(ecom_settings.CHAT_CLARIFY_MARGIN))
+        return ranker.rank(candidates, floor=ranker.FLOOR, margin=float(ecom_settings.CHAT_CLARIFY_MARGIN))
 
     @staticmethod
     def _intent_with_handler(turn: Turn, handler: str) -> Intent | None:
@@ -561,6 +589,9 @@ class ChatService:
                 user=turn.user,
                 language=language,
             )
+        if intent.handler == Intent.HANDLER_HANDOFF and intent.name in phrases.APOLOGY_INTENTS and not explicit:
+            if confident:  # a sure complaint: apology and options; an unsure one gets the offer below (a miss)
+                return self.apology_answer(turn, intent)
         if intent.handler == Intent.HANDLER_HANDOFF:
             if turn.waiting:
                 return Answer(
@@ -603,6 +634,25 @@ class ChatService:
             sources=[{"type": "intent", "label": intent.name}],
             intent=intent.name,
         )
+
+    def apology_answer(self, turn: Turn, intent: Intent) -> Answer:
+        """A complaint: an apology, what the bot can do at once, and a button to reach a person —
+        no automatic hand-off (a button, an explicit request or repeated misses hand off)."""
+        language = turn.language
+        labels, offered = [], {}
+        for name in phrases.APOLOGY_OPTIONS:
+            target = turn.intents.get(name)
+            if target is None:
+                continue
+            label = phrases.pick(phrases.INTENT_LABELS.get(name) or {"en": target.description or name}, language)
+            labels.append(label)
+            offered[_button_key(label)] = f"intent:{name}"
+        if "human_agent" not in turn.intents and not turn.waiting:  # no hand-off intent: this one's button
+            label = phrases.pick(phrases.INTENT_LABELS["human_agent"], language)
+            labels.append(label)
+            offered[_button_key(label)] = f"intent:{intent.name}"
+        text = phrases.phrase("complaint", language)
+        return Answer(text, intent=intent.name, suggestions=labels, offered=offered, language=language)
 
     @staticmethod
     def _template_text(intent: Intent, language: str) -> tuple[str, str]:

@@ -6,8 +6,15 @@ embedding the knowledge base and the catalog, and classifying the articles' ques
 the ranker. ``start_warm_up()`` is called from ``AppConfig.ready()`` when
 ``CHAT_WARM_UP`` is on and the process serves requests (``runserver``, gunicorn, uWSGI,
 daphne/uvicorn…, or any process with ``ECOM_AI_CHAT_WARM_UP=1``) — not in management
-commands, Celery workers, tests or scripts. ``warm_up()`` can be
+commands, Celery workers (not even with that variable), tests or scripts. ``warm_up()`` can be
 called directly (a deployment script, a health check).
+
+Forking servers: a process that forks must not have the warm-up's thread (torch, database
+connections) running in it — the child would inherit locks held mid-way. So the thread waits
+``FORK_GRACE_SECONDS`` before it starts; if the process forks in that time (gunicorn
+``--preload`` and uWSGI masters fork their workers right after loading the app) the parent's
+warm-up is cancelled and every forked child starts its own. A fork after the warm-up started
+waits (at most ``FORK_WAIT_SECONDS``) for it to finish first.
 """
 
 from __future__ import annotations
@@ -20,8 +27,13 @@ import time
 
 logger = logging.getLogger(__name__)
 
+FORK_GRACE_SECONDS = 2.0
+FORK_WAIT_SECONDS = 60.0
+
 _started = threading.Event()
 _done = threading.Event()
+_cancelled = threading.Event()  # this process forked before its warm-up began: the children warm up
+_running = threading.Event()
 _SERVERS = ("gunicorn", "uwsgi", "daphne", "uvicorn", "hypercorn", "waitress-serve", "mod_wsgi", "granian")
 
 
@@ -31,9 +43,11 @@ def serving_process(argv: list[str] | None = None, environ=None) -> bool:
     ``ECOM_AI_CHAT_WARM_UP=1`` in the environment says yes for any other server."""
     argv = list(sys.argv if argv is None else argv)
     environ = os.environ if environ is None else environ
+    program = os.path.basename(argv[0]) if argv else ""
+    if program.startswith("celery") or (len(argv) > 2 and argv[1] == "-m" and argv[2] == "celery"):
+        return False  # a worker (its prefork parent forks): it never answers the chat
     if environ.get("ECOM_AI_CHAT_WARM_UP") in ("1", "true", "yes"):
         return True
-    program = os.path.basename(argv[0]) if argv else ""
     if program.endswith("manage.py") or program in ("django-admin", "django-admin.py"):
         if len(argv) < 2 or argv[1] != "runserver":
             return False
@@ -82,7 +96,11 @@ def _run(delay: float) -> None:
     deadline = time.monotonic() + 60
     while not apps.ready and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(delay)
+    time.sleep(max(delay, FORK_GRACE_SECONDS))
+    if _cancelled.is_set():  # the process forked meanwhile: its children warm themselves up
+        _done.set()
+        return
+    _running.set()
     try:
         warm_up()
     except Exception as exc:  # no tables yet, database down...: the first message will do it
@@ -90,7 +108,32 @@ def _run(delay: float) -> None:
             "Chat warm-up failed (%s: %s); the first message will load the chat's models", type(exc).__name__, exc
         )
     finally:
+        _running.clear()
         _done.set()
+
+
+def _before_fork() -> None:
+    """In the parent, just before ``os.fork()``: no warm-up thread mid-way in a forking process."""
+    if not _started.is_set() or _done.is_set():
+        return
+    if _running.is_set():
+        _done.wait(FORK_WAIT_SECONDS)
+    else:
+        _cancelled.set()
+
+
+def _after_fork_in_child() -> None:
+    """In a forked child: fresh state; it warms itself up when its parent meant to but did not
+    (a parent that had finished passes its warm caches on to the child)."""
+    global _started, _done, _cancelled, _running
+    meant = _started.is_set() and (_cancelled.is_set() or not _done.is_set())
+    _started, _done, _cancelled, _running = (threading.Event() for _ in range(4))
+    if meant:
+        start_warm_up()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
 
 
 def start_warm_up(delay: float = 0.0) -> bool:

@@ -32,6 +32,7 @@ def credit_order(record) -> int:
 
     when = record.created_at or timezone.now()
     total = record.total
+    margin = getattr(record, "margin", None)
     updated = 0
     codes = [normalize_code(code) for code in (record.coupon_codes or []) if code]
     for code in codes:
@@ -46,6 +47,7 @@ def credit_order(record) -> int:
             converted_at=decision.converted_at or when,
             order_key=record.key,
             order_value=total,
+            order_margin=margin,
             discount=discount,
         )
         Coupon.objects.filter(code=code, redeemed_at__isnull=True).update(redeemed_at=when, order_key=record.key)
@@ -55,7 +57,9 @@ def credit_order(record) -> int:
         )
         if codes:
             open_decisions = open_decisions.exclude(coupon_code__in=codes)
-        updated += open_decisions.update(converted_at=when, order_key=record.key, order_value=total)
+        updated += open_decisions.update(
+            converted_at=when, order_key=record.key, order_value=total, order_margin=margin
+        )
     return updated
 
 

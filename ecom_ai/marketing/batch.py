@@ -29,10 +29,12 @@ from decimal import Decimal
 
 import numpy as np
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from ecom_ai.marketing.conditions import is_eligible
 from ecom_ai.marketing.exploration import epsilon_greedy, with_floor
+from ecom_ai.models.rows import bulk_insert
 from ecom_ai.marketing.service import arm_key, campaign_arms, floor_share, in_control_group
 from ecom_ai.marketing.state import state_matrix
 
@@ -89,7 +91,7 @@ def decide_batch(campaign, customers, *, rng: random.Random | None = None, now=N
     from ecom_ai import signals
     from ecom_ai.adapters import DefaultShopAdapter, get_adapter
     from ecom_ai.marketing import budget
-    from ecom_ai.models.marketing import Campaign, Coupon, OfferDecision, new_coupon_code, normalize_code
+    from ecom_ai.models.marketing import Campaign, Coupon, OfferDecision, new_coupon_codes, normalize_code
 
     rng = rng or random.SystemRandom()
     now = now or timezone.now()
@@ -97,9 +99,17 @@ def decide_batch(campaign, customers, *, rng: random.Random | None = None, now=N
     arms = campaign_arms(campaign)
     keys = [arm_key(a) for a in arms]
     customers = [(who, state) for who, state in customers if who]
-    existing = set(
-        OfferDecision.objects.filter(campaign=campaign, expires_at__gt=now).values_list("subject_key", flat=True)
-    )
+    # per customer: the last decision number and whether a decision is still live (sticky)
+    numbers, existing = {}, set()
+    for subject, number, until in (
+        OfferDecision.objects.filter(campaign=campaign)
+        .values("subject_key")
+        .annotate(number=Max("sequence"), until=Max("expires_at"))
+        .values_list("subject_key", "number", "until")
+    ):
+        numbers[subject] = number or 0
+        if until > now:
+            existing.add(subject)
     todo, control = [], []
     for who, state in customers:
         if who.subject_key in existing:
@@ -149,84 +159,108 @@ def decide_batch(campaign, customers, *, rng: random.Random | None = None, now=N
         result.spent = spend
         default_coupons = type(get_adapter()).issue_coupon is DefaultShopAdapter.issue_coupon
         rows, coupons = [], []
-        for i, (who, state) in enumerate(todo):
-            arm = int(drawn[i]) if (drawn[i] == 0 or keep[i]) else 0
-            offer = arms[arm]
-            forced = drawn[i] != 0 and not keep[i]
-            reasons = [
+        shared: dict = {}  # identical reasons / probabilities / costs / expiries: one object each
+
+        def once(key, make, *args):
+            value = shared.get(key)
+            if value is None:
+                value = shared[key] = make(*args)
+            return value
+
+        def reasons_of(chosen, forced, propensity):
+            return [
                 f"batch {result.batch}: {policy_name} policy",
-                f"chose {keys[int(drawn[i])]} with probability {probs[i, drawn[i]]:.3f}",
+                f"chose {keys[chosen]} with probability {propensity:.3f}",
+                *([f"budget exhausted: {keys[chosen]} not given"] if forced else []),
             ]
-            if forced:
-                reasons.append(f"budget exhausted: {keys[int(drawn[i])]} not given")
-                result.over_budget += 1
+
+        def expiry(offer, days=0):
+            return now + timedelta(days=max(days, offer.validity_days if offer is not None else 0))
+
+        def probabilities_of(row):
+            return {k: round(float(p), 6) for k, p in zip(keys, row)}
+
+        def cost_of(arm):
+            return Decimal(str(costs[arm])) if arm else Decimal("0")
+
+        needs_code = [a is not None and a.needs_code for a in arms]
+        final = np.where((drawn == 0) | keep, drawn, 0)
+        code_count = int(sum(needs_code[a] for a in final)) if default_coupons else 0
+        fresh_codes = iter(new_coupon_codes(code_count))
+        base = {"campaign_id": campaign.pk, "batch": result.batch, "created_at": now}
+        for i, (who, state) in enumerate(todo):
+            chosen, arm = int(drawn[i]), int(final[i])
+            offer = arms[arm]
+            forced = chosen != arm
+            propensity = float(probs[i, chosen])
+            reasons = once(("reasons", chosen, forced, round(propensity, 3)), reasons_of, chosen, forced, propensity)
+            result.over_budget += forced
+            row_probs = probs[i]
+            probabilities = once(("probs", row_probs.tobytes()), probabilities_of, row_probs)
             code = ""
             if offer is not None and offer.needs_code:
                 if default_coupons:
-                    code = normalize_code(new_coupon_code())
+                    code = next(fresh_codes)
                     coupons.append(
-                        Coupon(
-                            code=code,
-                            campaign=campaign,
-                            offer=offer,
-                            user_key=who.user_key[:64],
-                            visitor_key=who.visitor_key[:64],
-                            created_at=now,
-                            expires_at=now + timedelta(days=offer.validity_days),
-                        )
+                        {
+                            "code": code,
+                            "campaign_id": campaign.pk,
+                            "offer_id": offer.pk,
+                            "user_key": who.user_key[:64],
+                            "visitor_key": who.visitor_key[:64],
+                            "created_at": now,
+                            "expires_at": once(("valid", arm), expiry, offer),
+                        }
                     )
                 else:
                     code = normalize_code(get_adapter().issue_coupon(who, offer))
-            days = max(campaign.decision_days, offer.validity_days if offer is not None else 0)
             rows.append(
-                OfferDecision(
-                    campaign=campaign,
-                    offer=offer,
-                    subject_key=who.subject_key,
-                    user_key=who.user_key[:64],
-                    visitor_key=who.visitor_key[:64],
-                    channel=(who.channel or "email")[:32],
-                    propensity=float(probs[i, drawn[i]]),
-                    probabilities={k: round(float(p), 6) for k, p in zip(keys, probs[i])},
-                    for_learning=not forced,
-                    policy=policy_name,
-                    model_version=version,
-                    reasons=reasons,
-                    state=state,
-                    cost=Decimal(str(costs[arm])) if offer is not None else Decimal("0"),
-                    coupon_code=code,
-                    batch=result.batch,
-                    created_at=now,
-                    expires_at=now + timedelta(days=days),
-                )
+                {
+                    **base,
+                    "offer_id": offer.pk if offer is not None else None,
+                    "subject_key": who.subject_key,
+                    "user_key": who.user_key[:64],
+                    "visitor_key": who.visitor_key[:64],
+                    "channel": (who.channel or "email")[:32],
+                    "propensity": propensity,
+                    "probabilities": probabilities,
+                    "for_learning": not forced,
+                    "policy": policy_name,
+                    "model_version_id": version.pk if version is not None else None,
+                    "reasons": reasons,
+                    "state": state,
+                    "cost": once(("cost", arm), cost_of, arm),
+                    "coupon_code": code,
+                    "sequence": numbers.get(who.subject_key, 0) + 1,
+                    "expires_at": once(("expires", arm), expiry, offer, campaign.decision_days),
+                }
             )
             result.offers += offer is not None
+        control_reasons = [f"batch {result.batch}: control group"]
+        control_expires = now + timedelta(days=campaign.decision_days)
         for who, state in control:
             rows.append(
-                OfferDecision(
-                    campaign=campaign,
-                    offer=None,
-                    subject_key=who.subject_key,
-                    user_key=who.user_key[:64],
-                    visitor_key=who.visitor_key[:64],
-                    channel=(who.channel or "email")[:32],
-                    propensity=1.0,
-                    probabilities={"none": 1.0},
-                    is_control=True,
-                    for_learning=False,
-                    policy="control",
-                    reasons=[f"batch {result.batch}: control group"],
-                    state=state,
-                    batch=result.batch,
-                    created_at=now,
-                    expires_at=now + timedelta(days=campaign.decision_days),
-                )
+                {
+                    **base,
+                    "offer_id": None,
+                    "subject_key": who.subject_key,
+                    "user_key": who.user_key[:64],
+                    "visitor_key": who.visitor_key[:64],
+                    "channel": (who.channel or "email")[:32],
+                    "propensity": 1.0,
+                    "probabilities": {"none": 1.0},
+                    "is_control": True,
+                    "for_learning": False,
+                    "policy": "control",
+                    "reasons": control_reasons,
+                    "state": state,
+                    "sequence": numbers.get(who.subject_key, 0) + 1,
+                    "expires_at": control_expires,
+                }
             )
             result.control += 1
-        for start in range(0, len(coupons), CHUNK):
-            Coupon.objects.bulk_create(coupons[start : start + CHUNK])
-        for start in range(0, len(rows), CHUNK):
-            OfferDecision.objects.bulk_create(rows[start : start + CHUNK])
+        bulk_insert(Coupon, coupons, chunk=CHUNK)
+        bulk_insert(OfferDecision, rows, chunk=CHUNK)
         result.decided = len(rows)
         if send_signal:
             batch_id = result.batch

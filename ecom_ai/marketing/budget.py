@@ -14,20 +14,17 @@ from decimal import Decimal
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from ecom_ai.models.rows import Prepared
+
 
 def _today() -> date:
     return timezone.now().date()
 
 
-def reserve(campaign_id: int, cost: Decimal) -> bool:
-    """Spend ``cost`` from the campaign's budgets; False (nothing spent) when it would exceed one."""
+def _reserve_statement(campaign_id, cost, today):
     from ecom_ai.models.marketing import Campaign
 
-    cost = Decimal(cost or 0)
-    if cost <= 0:
-        return True
-    today = _today()
-    # one statement: a new day starts the day's spending at this cost; both budgets are in the WHERE
+    # a new day starts the day's spending at this cost; both budgets are in the WHERE
     same_day = Q(spent_day=today)
     within_total = Q(total_budget__isnull=True) | Q(total_budget__gte=F("spent_total") + cost)
     within_day = (
@@ -35,12 +32,32 @@ def reserve(campaign_id: int, cost: Decimal) -> bool:
         | (same_day & Q(daily_budget__gte=F("spent_today") + cost))
         | (~same_day | Q(spent_day__isnull=True)) & Q(daily_budget__gte=cost)
     )
-    updated = Campaign.objects.filter(within_total, within_day, pk=campaign_id).update(
-        spent_total=F("spent_total") + cost,
-        spent_today=Case(When(same_day, then=F("spent_today") + cost), default=Value(cost)),
-        spent_day=today,
-    )
-    return bool(updated)
+    queryset = Campaign.objects.filter(within_total, within_day, pk=campaign_id)
+    return queryset, {
+        "spent_total": F("spent_total") + cost,
+        "spent_today": Case(When(same_day, then=F("spent_today") + cost), default=Value(cost)),
+        "spent_day": today,
+    }
+
+
+# compiled once per connection (the ORM's SQL, bound per call): no query building per decision
+_RESERVE = Prepared(
+    _reserve_statement,
+    {"campaign_id": -7_340_211, "cost": Decimal("0.0173"), "today": date(1901, 2, 3)},
+    {"today": "date"},
+)
+
+
+def reserve(campaign_id: int, cost: Decimal) -> bool:
+    """Spend ``cost`` from the campaign's budgets; False (nothing spent) when it would exceed one.
+
+    One statement: the conditional ``UPDATE`` (compiled once per connection)."""
+    from ecom_ai.models.marketing import Campaign
+
+    cost = Decimal(cost or 0)
+    if cost <= 0:
+        return True
+    return bool(_RESERVE.update(Campaign, campaign_id=int(campaign_id), cost=cost, today=_today()))
 
 
 def release(campaign_id: int, cost: Decimal) -> None:

@@ -81,6 +81,7 @@ def campaign_report(campaign, *, now=None) -> dict:
             "redeemed_at",
             "converted_at",
             "order_value",
+            "order_margin",
             "discount",
             "state",
             "channel",
@@ -88,6 +89,7 @@ def campaign_report(campaign, *, now=None) -> dict:
     )
     arms: dict[str, ArmRow] = {}
     segments: dict[tuple, list] = {}
+    by_margin = campaign.objective == "margin"
     for r in rows:
         key = "control" if r["is_control"] else (r["offer__key"] or "none")
         title = "control group" if r["is_control"] else (r["offer__title"] or "no offer")
@@ -99,6 +101,8 @@ def campaign_report(campaign, *, now=None) -> dict:
         converted = r["converted_at"] is not None
         row.converted += converted
         value = float(r["order_value"] or 0) if converted else 0.0
+        if by_margin and converted and r["order_margin"] is not None:
+            value = float(r["order_margin"])  # the margin objective: the adapter's margin when known
         discount = float(r["discount"] or 0)
         send = float(r["offer__send_cost"] or 0)
         row.revenue += value
@@ -139,6 +143,7 @@ def campaign_report(campaign, *, now=None) -> dict:
         "overall_incremental": overall,
         "overall_incremental_total": overall[0] * len(treated_values) if overall else None,
         "budget": _pacing(campaign, now),
+        "by_margin": by_margin,
         "segments": by_segment,
         "policies": policy_estimates(campaign),
         "qini": policy_qini(campaign),
@@ -221,6 +226,7 @@ def _pacing(campaign, now) -> dict:
         span = (campaign.ends_at - campaign.starts_at).total_seconds()
         done = (min(now, campaign.ends_at) - campaign.starts_at).total_seconds()
         elapsed = max(0.0, min(1.0, done / span)) if span > 0 else 1.0
+    spent_curve, pacing_line = pacing_series(campaign, now)
     return {
         "spent": spent,
         "total": total,
@@ -228,7 +234,48 @@ def _pacing(campaign, now) -> dict:
         "share_elapsed": elapsed,
         "daily": float(campaign.daily_budget) if campaign.daily_budget is not None else None,
         "spent_today": float(campaign.spent_today or 0),
+        "curve": spent_curve,
+        "pacing_line": pacing_line,
     }
+
+
+def pacing_series(campaign, now) -> tuple[list, list]:
+    """``(spent, pacing line)`` as ``(day, amount)`` points, day 0 = the campaign's start.
+
+    Spent: the budget reserved by the campaign's decisions, cumulated by day (one grouped query).
+    Pacing line: the even spend of the total budget from start to end; without an end date, the
+    daily budget every day; neither: no line."""
+    from django.db.models import Sum
+    from django.db.models.functions import TruncDate
+
+    from ecom_ai.models.marketing import OfferDecision
+
+    start = campaign.starts_at
+    by_day = (
+        OfferDecision.objects.filter(campaign=campaign, cost__gt=0)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(amount=Sum("cost"))
+        .order_by("day")
+    )
+    spent, total = [(0.0, 0.0)], 0.0
+    for row in by_day:
+        day = max(0.0, float((row["day"] - start.date()).days + 1))
+        total += float(row["amount"] or 0)
+        spent.append((day, round(total, 2)))
+    until = max(0.0, (min(now, campaign.ends_at or now) - start).total_seconds() / 86400.0)
+    if spent[-1][0] < until:
+        spent.append((round(until, 2), round(total, 2)))
+    line: list = []
+    if campaign.total_budget is not None and campaign.ends_at:
+        days = max((campaign.ends_at - start).total_seconds() / 86400.0, 1e-9)
+        line = [(0.0, 0.0), (round(days, 2), float(campaign.total_budget))]
+    elif campaign.daily_budget is not None:
+        days = max(until, 1.0)
+        cap = float(campaign.total_budget) if campaign.total_budget is not None else None
+        amount = float(campaign.daily_budget) * days
+        line = [(0.0, 0.0), (round(days, 2), min(amount, cap) if cap is not None else amount)]
+    return spent, line
 
 
 def policy_estimates(campaign) -> list[dict]:

@@ -22,8 +22,10 @@ import logging
 import random
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from decimal import Decimal
 
 from django.db import transaction
@@ -32,6 +34,7 @@ from django.utils import timezone
 from ecom_ai.marketing import budget
 from ecom_ai.marketing.conditions import is_eligible
 from ecom_ai.marketing.exploration import epsilon_greedy, sample, with_floor
+from ecom_ai.models.rows import Prepared
 from ecom_ai.marketing.state import Identity, load_customer_state, resolve_identity
 
 logger = logging.getLogger("ecom_ai.marketing")
@@ -140,6 +143,74 @@ def arm_key(offer) -> str:
     return offer.key if offer is not None else NO_OFFER
 
 
+def shown_code(code: str) -> str:
+    """A stored code as shown to the shopper: ``XXXX-XXXX-XXXX`` for ecom_ai's own 12-character codes."""
+    from ecom_ai.models.marketing import normalize_code
+
+    code = code or ""
+    return f"{code[:4]}-{code[4:8]}-{code[8:]}" if len(code) == 12 and code == normalize_code(code) else code
+
+
+#: the columns the history query reads (``OfferService._history``), in this order
+_HISTORY_FIELDS = (
+    "pk",
+    "campaign_id",
+    "subject_key",
+    "offer_id",
+    "created_at",
+    "expires_at",
+    "redeemed_at",
+    "sequence",
+    "propensity",
+    "is_control",
+    "coupon_code",
+    "reasons",
+)
+
+
+def _history_query(field):
+    def build(key, since, campaign_id):
+        from django.db.models import Q
+
+        from ecom_ai.marketing.state import MAX_EVENTS
+        from ecom_ai.models.marketing import OfferDecision
+
+        who = {"user_key": key} if field == "user_key" else {"visitor_key": key, "user_key": ""}
+        return (
+            OfferDecision.objects.filter(**who)
+            .filter(Q(created_at__gte=since) | Q(campaign_id=campaign_id))
+            .order_by("-created_at", "-pk")
+            .values_list(*_HISTORY_FIELDS)[:MAX_EVENTS]
+        )
+
+    return Prepared(
+        build,
+        {
+            "key": "\x01sentinel-key",
+            "since": datetime(1901, 2, 3, 4, 5, 6, 7, tzinfo=dt_timezone.utc),
+            "campaign_id": -7_340_211,
+        },
+        {"since": "datetime"},
+    )
+
+
+#: the customer's decisions (compiled once per connection): by user key, or by anonymous visitor key
+_HISTORY_BY_USER = _history_query("user_key")
+_HISTORY_BY_VISITOR = _history_query("visitor_key")
+
+
+class _Lost(Exception):
+    """Another request stored this customer's decision number first."""
+
+
+@dataclass
+class _History:
+    decisions: list
+    given: int
+    sequence: int
+    sticky: OfferResult | None = None
+
+
 class OfferService:
     """Decides offers. ``rng`` (a ``random.Random``) makes draws reproducible in tests."""
 
@@ -158,34 +229,31 @@ class OfferService:
             raise OfferError("A user key or a visitor key is required.")
         subject = who.subject_key
 
-        previous, given = self._history(campaign, subject, now)
-        if previous is not None:
-            return previous
+        history = self._history(campaign, who, now)
+        if history.sticky is not None:
+            return history.sticky
 
         if not campaign.is_running(now):
             return OfferResult(campaign, None, None, 1.0, ["campaign not running (disabled or outside its dates)"])
         if state is None:
-            state = load_customer_state(who, now=now, context=context)
+            state = load_customer_state(who, now=now, context=context, decisions=history.decisions)
         if not is_eligible(campaign.eligibility, state):
             return OfferResult(campaign, None, None, 1.0, ["not eligible"])
         arms = campaign_arms(campaign)
+        new = {"campaign": campaign, "who": who, "state": state, "now": now, "batch": batch}
         if in_control_group(campaign, subject):
-            decision = self._store(
-                campaign,
-                who,
+            return self._commit(
+                history.sequence,
                 None,
                 1.0,
                 {NO_OFFER: 1.0},
                 ["control group"],
-                state,
-                now,
                 is_control=True,
                 for_learning=False,
                 policy="control",
-                batch=batch,
+                **new,
             )
-            return self._result(decision, campaign, None)
-        if campaign.frequency_cap is not None and given >= campaign.frequency_cap:
+        if campaign.frequency_cap is not None and history.given >= campaign.frequency_cap:
             return OfferResult(campaign, None, None, 1.0, ["frequency cap reached"])
 
         probs, policy, version, reasons = self.arm_probabilities(campaign, arms, state)
@@ -194,28 +262,9 @@ class OfferService:
         propensity = float(probs[index])
         reasons = [*reasons, f"chose {arm_key(offer)} with probability {propensity:.3f}"]
         probabilities = {arm_key(arm): round(float(p), 6) for arm, p in zip(arms, probs)}
-        with transaction.atomic():
-            for_learning = True
-            cost = offer.expected_cost if offer is not None else Decimal("0")
-            if offer is not None and not budget.reserve(campaign.pk, cost):
-                reasons.append(f"budget exhausted: {offer.key} not given")
-                offer, cost, for_learning = None, Decimal("0"), False
-            decision = self._store(
-                campaign,
-                who,
-                offer,
-                propensity,
-                probabilities,
-                reasons,
-                state,
-                now,
-                policy=policy,
-                version=version,
-                cost=cost,
-                for_learning=for_learning,
-                batch=batch,
-            )
-        return self._result(decision, campaign, offer)
+        return self._commit(
+            history.sequence, offer, propensity, probabilities, reasons, policy=policy, version=version, **new
+        )
 
     def arm_probabilities(self, campaign, arms, state) -> tuple:
         """``(probabilities, policy name, model version, reasons)`` of the campaign's policy."""
@@ -245,95 +294,151 @@ class OfferService:
         return learned, "learned", version, [reason]
 
     # --- stages --------------------------------------------------------------------------
-    def _history(self, campaign, subject, now) -> tuple[OfferResult | None, int]:
-        """One query: ``(the unexpired decision, if any, as a sticky result; offers given in the
-        frequency window)``."""
-        from django.db.models import Q
-
+    def _history(self, campaign, who: Identity, now) -> _History:
+        """One indexed query for everything before the policy: this customer's decisions of the
+        last year in every campaign (the state's offer history) and all of theirs in this campaign
+        (the sticky decision, the frequency cap, the next decision number)."""
+        from ecom_ai.marketing.state import HISTORY_DAYS
         from ecom_ai.models.marketing import OfferDecision
 
-        since = now - timedelta(days=campaign.frequency_window_days)
-        recent = list(
-            OfferDecision.objects.filter(
-                Q(expires_at__gt=now) | Q(created_at__gte=since, offer__isnull=False),
-                campaign=campaign,
-                subject_key=subject,
+        year = now - timedelta(days=HISTORY_DAYS)
+        if who.user_key:
+            rows = _HISTORY_BY_USER.rows(OfferDecision, key=who.user_key[:64], since=year, campaign_id=campaign.pk)
+        else:
+            rows = _HISTORY_BY_VISITOR.rows(
+                OfferDecision, key=who.visitor_key[:64], since=year, campaign_id=campaign.pk
             )
-            .select_related("offer")
-            .order_by("-created_at")[:200]
+        subject, since = who.subject_key, now - timedelta(days=campaign.frequency_window_days)
+        mine = [r for r in rows if r[1] == campaign.pk and r[2] == subject]
+        history = _History(
+            decisions=[(r[4], r[3] is not None, r[6]) for r in rows if r[4] >= year],
+            given=sum(1 for r in mine if r[3] is not None and r[4] >= since),
+            sequence=max((r[7] or 0 for r in mine), default=0) + 1,
         )
-        given = sum(1 for d in recent if d.offer_id is not None and d.created_at >= since)
-        decision = next((d for d in recent if d.expires_at > now), None)
-        if decision is None:
-            return None, given
-        result = self._result(decision, campaign, decision.offer)
-        result.sticky = True
-        result.reasons = [*result.reasons, "same decision as before (sticky within the campaign window)"]
-        return result, given
+        live = next((r for r in mine if r[5] > now), None)
+        if live is not None:
+            history.sticky = self._sticky(campaign, live)
+        return history
+
+    def _sticky(self, campaign, row) -> OfferResult:
+        pk, _campaign, _subject, offer_id, _created, expires, _redeemed, _seq, propensity, control, code, reasons = row
+        offer = None
+        if offer_id is not None:
+            offer = next((a for a in campaign_arms(campaign) if a is not None and a.pk == offer_id), None)
+            if offer is None:  # disabled since: still this customer's offer
+                from ecom_ai.models.marketing import Offer
+
+                offer = Offer.objects.filter(pk=offer_id).first()
+        return OfferResult(
+            campaign,
+            offer,
+            pk,
+            propensity,
+            [*(reasons or []), "same decision as before (sticky within the campaign window)"],
+            coupon_code=shown_code(code),
+            is_control=control,
+            sticky=True,
+            expires_at=expires,
+        )
+
+    def _commit(self, sequence, offer, propensity, probabilities, reasons, *, campaign, who, now, **kwargs):
+        """Store decision number ``sequence`` (budget, coupon, row: one transaction). When another
+        request stored that number first (two simultaneous first requests), this one rolls back
+        and returns the winner's decision."""
+        from ecom_ai.models.marketing import OfferDecision
+
+        for _attempt in range(3):
+            try:
+                return self._store(sequence, offer, propensity, probabilities, reasons, campaign, who, now, **kwargs)
+            except _Lost:
+                pass
+            row = (
+                OfferDecision.objects.filter(campaign_id=campaign.pk, subject_key=who.subject_key, sequence=sequence)
+                .values_list(*_HISTORY_FIELDS)
+                .first()
+            )
+            if row is not None and row[5] > now:
+                return self._sticky(campaign, row)
+            # an old decision already had that number (beyond the history read): take the next one
+            sequence = 1 + (
+                OfferDecision.objects.filter(campaign_id=campaign.pk, subject_key=who.subject_key)
+                .order_by("-sequence")
+                .values_list("sequence", flat=True)
+                .first()
+                or 0
+            )
+        raise OfferError("Could not store the decision; try again.")
 
     def _store(
         self,
-        campaign,
-        who: Identity,
+        sequence,
         offer,
         propensity,
         probabilities,
         reasons,
-        state,
+        campaign,
+        who: Identity,
         now,
         *,
+        state,
         policy,
         version=None,
-        cost=Decimal("0"),
         is_control=False,
         for_learning=True,
         batch="",
-    ):
+    ) -> OfferResult:
         from ecom_ai.adapters import get_adapter
-        from ecom_ai.models.marketing import OfferDecision
+        from ecom_ai.models.rows import insert_or_skip
+        from ecom_ai.models.marketing import OfferDecision, normalize_code
 
-        days = campaign.decision_days
-        if offer is not None:
-            days = max(days, offer.validity_days)
-        code = ""
-        if offer is not None and offer.needs_code:
-            code = str(get_adapter().issue_coupon(who, offer) or "")[:64]
-        from ecom_ai.models.marketing import normalize_code
-
-        return OfferDecision.objects.create(
-            campaign=campaign,
-            offer=offer,
-            subject_key=who.subject_key,
-            user_key=who.user_key[:64],
-            visitor_key=who.visitor_key[:64],
-            channel=who.channel[:32],
-            propensity=float(propensity),
-            probabilities=probabilities,
-            is_control=is_control,
-            for_learning=for_learning,
-            policy=policy,
-            model_version=version,
-            reasons=[str(r) for r in reasons],
-            state=state,
-            cost=cost,
-            coupon_code=normalize_code(code) if code else "",
-            batch=batch,
-            created_at=now,
-            expires_at=now + timedelta(days=days),
-        )
+        reasons = list(reasons)
+        # a decision without budget or coupon is one INSERT: no transaction round trips around it
+        writes = offer is not None and (offer.expected_cost > 0 or offer.needs_code)
+        with transaction.atomic() if writes else nullcontext():
+            cost = offer.expected_cost if offer is not None else Decimal("0")
+            if offer is not None and not budget.reserve(campaign.pk, cost):
+                reasons.append(f"budget exhausted: {offer.key} not given")
+                offer, cost, for_learning = None, Decimal("0"), False
+            days = campaign.decision_days
+            if offer is not None:
+                days = max(days, offer.validity_days)
+            code = ""
+            if offer is not None and offer.needs_code:
+                code = normalize_code(str(get_adapter().issue_coupon(who, offer) or "")[:64])
+            decision = OfferDecision(
+                campaign=campaign,
+                offer=offer,
+                subject_key=who.subject_key,
+                user_key=who.user_key[:64],
+                visitor_key=who.visitor_key[:64],
+                channel=who.channel[:32],
+                propensity=float(propensity),
+                probabilities=probabilities,
+                is_control=is_control,
+                for_learning=for_learning,
+                policy=policy,
+                model_version=version,
+                reasons=[str(r) for r in reasons],
+                state=state,
+                cost=cost,
+                coupon_code=code,
+                batch=batch,
+                sequence=sequence,
+                created_at=now,
+                expires_at=now + timedelta(days=days),
+            )
+            if insert_or_skip(decision, ("campaign", "subject_key", "sequence")) is None:
+                raise _Lost  # rolls back the budget and the coupon
+        return self._result(decision, campaign, offer)
 
     def _result(self, decision, campaign, offer) -> OfferResult:
-        from ecom_ai.models.marketing import normalize_code
-
-        code = decision.coupon_code
-        shown = f"{code[:4]}-{code[4:8]}-{code[8:]}" if len(code) == 12 and code == normalize_code(code) else code
         return OfferResult(
             campaign,
             offer,
             decision.pk,
             decision.propensity,
             list(decision.reasons or []),
-            coupon_code=shown,
+            coupon_code=shown_code(decision.coupon_code),
             is_control=decision.is_control,
             expires_at=decision.expires_at,
         )

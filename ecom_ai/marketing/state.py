@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from decimal import Decimal
 
 import numpy as np
@@ -142,9 +143,47 @@ def customer_state(
     }
 
 
-def load_customer_state(identity: Identity, *, now: datetime | None = None, context: dict | None = None) -> dict:
-    """The state of ``identity`` now, read from the event log and past offer decisions."""
+def who_filter(identity: Identity):
+    """The ``Q`` of an identity's rows (events, decisions): its user key, else its anonymous visitor key."""
     from django.db.models import Q
+
+    if identity.user_key:
+        return Q(user_key=identity.user_key[:64])
+    return Q(visitor_key=identity.visitor_key[:64], user_key="")
+
+
+def _events_query(field):
+    def build(key, since):
+        from ecom_ai.models import Event
+
+        who = {"user_key": key} if field == "user_key" else {"visitor_key": key, "user_key": ""}
+        return (
+            Event.objects.filter(occurred_at__gte=since, **who)
+            .order_by("-occurred_at")
+            .values_list("event_type", "channel", "occurred_at", "value", "context")[:MAX_EVENTS]
+        )
+
+    from ecom_ai.models.rows import Prepared
+
+    return Prepared(
+        build,
+        {"key": "\x01sentinel-key", "since": datetime(1901, 2, 3, 4, 5, 6, 7, tzinfo=dt_timezone.utc)},
+        {"since": "datetime"},
+    )
+
+
+#: a customer's recent events (compiled once per connection): by user key, or by anonymous visitor key
+_EVENTS_BY_USER = _events_query("user_key")
+_EVENTS_BY_VISITOR = _events_query("visitor_key")
+
+
+def load_customer_state(
+    identity: Identity, *, now: datetime | None = None, context: dict | None = None, decisions=None
+) -> dict:
+    """The state of ``identity`` now, read from the event log and past offer decisions.
+
+    ``decisions`` — ``(created_at, had_offer, redeemed_at)`` of the last year, when the caller has
+    read them already (``OfferService.decide`` does, in its one history query) — saves a query."""
     from django.utils import timezone
 
     from ecom_ai.models import Event
@@ -152,22 +191,21 @@ def load_customer_state(identity: Identity, *, now: datetime | None = None, cont
 
     now = now or timezone.now()
     since = now - timedelta(days=HISTORY_DAYS)
-    who = Q(user_key=identity.user_key) if identity.user_key else Q(visitor_key=identity.visitor_key, user_key="")
     events = []
     if identity:
-        events = list(
-            Event.objects.filter(who, occurred_at__gte=since)
-            .order_by("-occurred_at")
-            .values_list("event_type", "channel", "occurred_at", "value", "context")[:MAX_EVENTS]
-        )
-        decisions = list(
-            OfferDecision.objects.filter(who, created_at__gte=since).values_list(
-                "created_at", "offer_id", "redeemed_at"
-            )[:MAX_EVENTS]
-        )
+        if identity.user_key:
+            events = _EVENTS_BY_USER.rows(Event, key=identity.user_key[:64], since=since)
+        else:
+            events = _EVENTS_BY_VISITOR.rows(Event, key=identity.visitor_key[:64], since=since)
+        if decisions is None:
+            decisions = [
+                (created, offer_id is not None, redeemed)
+                for created, offer_id, redeemed in OfferDecision.objects.filter(
+                    who_filter(identity), created_at__gte=since
+                ).values_list("created_at", "offer_id", "redeemed_at")[:MAX_EVENTS]
+            ]
     else:
         decisions = []
-    decisions = [(created, offer_id is not None, redeemed) for created, offer_id, redeemed in decisions]
     context = context or {}
     return customer_state(
         events,

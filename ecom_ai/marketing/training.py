@@ -67,6 +67,8 @@ def reward_of(campaign, row) -> float:
     if campaign.objective == "conversions":
         return 1.0 if converted else 0.0
     value = Decimal(row["order_value"] or 0) if converted else Decimal("0")
+    if campaign.objective == "margin" and converted and row.get("order_margin") is not None:
+        value = Decimal(row["order_margin"])  # the adapter's margin; unknown: net revenue
     return float(value - Decimal(row["discount"] or 0) - Decimal(row["offer__send_cost"] or 0))
 
 
@@ -90,6 +92,7 @@ def campaign_rows(campaign, now=None) -> list[dict]:
             "created_at",
             "converted_at",
             "order_value",
+            "order_margin",
             "discount",
         )
     )

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import IntegrityError, models, transaction
+from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -327,6 +327,15 @@ class OfferDecision(models.Model):
     cost = models.DecimalField(_("budget reserved"), max_digits=12, decimal_places=4, default=Decimal("0"))
     coupon_code = models.CharField(_("coupon code"), max_length=64, blank=True, default="")
     batch = models.CharField(_("batch"), max_length=64, blank=True, default="")
+    sequence = models.PositiveIntegerField(
+        _("decision number"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "The n-th decision of this customer in this campaign (1, 2, ...): unique per campaign and "
+            "customer, so two simultaneous first requests cannot both decide. Empty for imported history."
+        ),
+    )
     created_at = models.DateTimeField(_("decided at"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires"))
     # outcomes (the order bridge and the offer events fill them in)
@@ -336,6 +345,14 @@ class OfferDecision(models.Model):
     converted_at = models.DateTimeField(_("converted"), null=True, blank=True)
     order_key = models.CharField(_("order"), max_length=191, blank=True, default="")
     order_value = models.DecimalField(_("order value"), max_digits=14, decimal_places=2, null=True, blank=True)
+    order_margin = models.DecimalField(
+        _("order margin"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("The order's gross margin from the shop adapter (order_margin); empty: unknown."),
+    )
     discount = models.DecimalField(_("discount given"), max_digits=14, decimal_places=2, default=Decimal("0"))
 
     class Meta:
@@ -350,6 +367,10 @@ class OfferDecision(models.Model):
             models.Index(fields=("user_key", "created_at"), name="ecom_ai_od_user_time"),
             models.Index(fields=("visitor_key", "created_at"), name="ecom_ai_od_visitor_time"),
             models.Index(fields=("coupon_code",), name="ecom_ai_od_code"),
+        ]
+        constraints = [
+            # one decision per customer and decision number: the loser of a race reads the winner's
+            models.UniqueConstraint(fields=("campaign", "subject_key", "sequence"), name="ecom_ai_od_sequence"),
         ]
 
     def __str__(self):
@@ -378,30 +399,43 @@ def normalize_code(code) -> str:
 
 def new_coupon_code() -> str:
     """12 random characters without look-alikes (~60 bits), shown as ``XXXX-XXXX-XXXX``."""
-    raw = "".join(secrets.choice(COUPON_ALPHABET) for _ in range(COUPON_CODE_LENGTH))
+    raw = new_coupon_codes(1)[0]
     return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+_CODE_TABLE = COUPON_ALPHABET.encode() * (256 // len(COUPON_ALPHABET))  # byte b -> letter b % 32
+
+
+def new_coupon_codes(n: int) -> list[str]:
+    """``n`` stored-form codes (12 characters, as ``normalize_code`` keeps them) for a batch: one
+    call to the OS random source for all of them (32 letters divide 256: each stays uniform)."""
+    raw = secrets.token_bytes(n * COUPON_CODE_LENGTH).translate(_CODE_TABLE).decode()
+    return [raw[i : i + COUPON_CODE_LENGTH] for i in range(0, len(raw), COUPON_CODE_LENGTH)]
 
 
 class CouponManager(models.Manager):
     def issue(self, offer, *, user_key: str = "", visitor_key: str = "", now=None) -> str:
-        """Create and store a unique code for ``offer`` valid ``offer.validity_days``; return it."""
+        """Create and store a unique code for ``offer`` valid ``offer.validity_days``; return it.
+
+        One ``INSERT … ON CONFLICT DO NOTHING`` per code (no savepoint): it runs inside the
+        caller's decision transaction."""
+        from ecom_ai.models.rows import insert_or_skip
+
         now = now or timezone.now()
         for _attempt in range(5):
             code = new_coupon_code()
-            try:
-                with transaction.atomic():
-                    self.create(
-                        code=normalize_code(code),
-                        campaign_id=offer.campaign_id,
-                        offer=offer,
-                        user_key=str(user_key or "")[:64],
-                        visitor_key=str(visitor_key or "")[:64],
-                        created_at=now,
-                        expires_at=now + timedelta(days=offer.validity_days),
-                    )
+            coupon = self.model(
+                code=normalize_code(code),
+                campaign_id=offer.campaign_id,
+                offer=offer,
+                user_key=str(user_key or "")[:64],
+                visitor_key=str(visitor_key or "")[:64],
+                created_at=now,
+                expires_at=now + timedelta(days=offer.validity_days),
+            )
+            if insert_or_skip(coupon, ("code",)) is not None:
                 return code
-            except IntegrityError:  # a collision: astronomically rare, draw again
-                continue
+            # a collision: astronomically rare, draw again
         raise RuntimeError("could not create a unique coupon code")
 
 

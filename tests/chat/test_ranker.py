@@ -13,7 +13,7 @@ def intent(name, score, confident=False):
 
 def test_intent_probabilities_land_on_the_article_scale():
     assert intent_score(0.4, threshold=0.4, floor=0.45) == 0.45
-    assert abs(intent_score(1.0, threshold=0.4, floor=0.45) - 1.0) < 1e-9
+    assert abs(intent_score(1.0, threshold=0.4, floor=0.45, top=1.0) - 1.0) < 1e-9
     assert intent_score(0.2, threshold=0.4, floor=0.45) < 0.45  # out of scope never answers on its own
 
 
@@ -41,3 +41,20 @@ def test_one_answer_proposed_twice_counts_once_with_its_best_score():
     merged = merge([article(1, 0.5), article(1, 0.9), article(2, 0.7)])
     assert [(c.key, c.score) for c in merged] == [("article:1", 0.9), ("article:2", 0.7)]
     assert not rank([article(1, 0.5), article(1, 0.52)], floor=0.45, margin=0.04).ask
+
+
+def test_the_calibration_puts_every_encoder_on_one_scale():
+    from ecom_ai.chat.retrieval import KnowledgeCalibration
+
+    ngrams, sentences = KnowledgeCalibration(floor=0.2, high=0.4), KnowledgeCalibration(floor=0.45, high=0.75)
+    # halfway between off-topic talk and a clear match, whatever the encoder's raw similarities
+    assert abs(ngrams.normalise(0.3) - 0.5) < 1e-9 and abs(sentences.normalise(0.6) - 0.5) < 1e-9
+    assert abs(KnowledgeCalibration(floor=0.5, high=0.5).normalise(0.55) - 1.0) < 1e-9  # a degenerate span is bounded
+
+
+def test_calibration_falls_back_to_defaults_with_one_article():
+    import numpy as np
+
+    from ecom_ai.chat.retrieval import KnowledgeCalibration, _calibrate
+
+    assert _calibrate(np.eye(2, dtype=np.float32), [1, 1], encoder=None) == KnowledgeCalibration()

@@ -249,6 +249,42 @@ def test_human_agent_request_hands_off(service, shop):
     assert conv.status == Conversation.STATUS_HANDED_OFF
 
 
+@pytest.mark.parametrize(
+    "text, language",
+    [("I want to make a complaint, this is unacceptable", "en"), ("我要投诉，太差劲了", "zh")],
+)
+def test_a_complaint_gets_an_apology_and_options_not_a_hand_off(service, shop, text, language):
+    conv = new_conversation()
+    bot = service.reply(conv, text, user=None)
+    conv.refresh_from_db()
+    assert bot.intent == "complaint" and not bot.handed_off and conv.status == Conversation.STATUS_BOT
+    assert ("sorry" in bot.text) if language == "en" else ("抱歉" in bot.text)
+    person = "Talk to a person" if language == "en" else "转人工客服"
+    assert person in bot.suggestions and len(bot.suggestions) >= 3
+    handoff = service.reply(conv, person, user=None)  # the button: an explicit request
+    conv.refresh_from_db()
+    assert handoff.handed_off and conv.status == Conversation.STATUS_HANDED_OFF
+
+
+def test_the_ranker_scale_is_fitted_on_the_articles_for_the_encoder(service, shop):
+    from ecom_ai.chat import retrieval
+
+    encoder = service.classifier.encoder
+    calibration = retrieval.knowledge_calibration(encoder)
+    assert calibration.fitted and calibration.high > calibration.floor
+    assert calibration.normalise(calibration.floor) == 0.0
+    assert abs(calibration.normalise(calibration.high) - 1.0) < 1e-9
+
+
+def test_a_fixed_kb_floor_replaces_the_fitted_one(service, shop, settings):
+    from ecom_ai.chat.service import _knowledge_scale
+
+    fitted = _knowledge_scale(service.classifier.encoder)
+    settings.ECOM_AI = {**settings.ECOM_AI, "CHAT_KB_MIN_SIMILARITY": 0.9}
+    fixed = _knowledge_scale(service.classifier.encoder)
+    assert fixed.floor == 0.9 and fixed.normalise(0.9) == 0.0 and fitted.floor != 0.9
+
+
 def test_card_numbers_are_never_stored(service, shop):
     conv = new_conversation()
     bot = service.reply(conv, "I paid with 4111 1111 1111 1111 but payment failed", user=None)

@@ -120,3 +120,31 @@ def test_racing_processes_cannot_both_spend_the_last_budget(campaign):
     assert sorted(outcomes) == [False] * 4 + [True] * 2
     campaign.refresh_from_db()
     assert campaign.spent_total == Decimal("5.00")
+
+
+def test_margin_objective_uses_the_adapters_margin_when_it_gives_one(campaign, service, settings):
+    from ecom_ai.adapters import DefaultShopAdapter
+    from ecom_ai.marketing.report import campaign_report
+    from ecom_ai.marketing.training import campaign_rows, reward_of
+
+    # the adapter method: None by default, a Decimal when the shop knows its costs
+    assert DefaultShopAdapter.order_margin(object.__new__(DefaultShopAdapter), object()) is None
+    campaign.objective = "margin"
+    campaign.save()
+    given = service.decide(who(1), campaign.slug)
+    plain = service.decide(who(2), campaign.slug)
+    credit_order(
+        OrderRecord(
+            key="M1", user_key="user-1", total=Decimal("50"), margin=Decimal("20"), coupon_codes=[given.coupon_code]
+        )
+    )
+    credit_order(OrderRecord(key="M2", user_key="user-2", total=Decimal("30")))  # margin unknown
+    first = OfferDecision.objects.get(pk=given.decision_id)
+    second = OfferDecision.objects.get(pk=plain.decision_id)
+    assert first.order_margin == Decimal("20.00") and second.order_margin is None
+    OfferDecision.objects.update(expires_at=timezone.now() - timedelta(seconds=1))  # settled
+    rewards = {r["pk"]: reward_of(campaign, r) for r in campaign_rows(campaign)}
+    assert rewards[first.pk] == pytest.approx(20 - 5 - 0.5)  # margin − discount − send cost
+    assert rewards[second.pk] == pytest.approx(30 - 0 - 0.5)  # no margin, no code used: net revenue
+    report = campaign_report(campaign)
+    assert report["by_margin"] and report["rows"][0].revenue == pytest.approx(20 + 30)

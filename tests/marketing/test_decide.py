@@ -139,3 +139,71 @@ def test_no_offer_arm_key_is_reserved(campaign):
 
     with pytest.raises(ValidationError):
         Offer(campaign=campaign, key="none", title="x").full_clean()
+
+
+def _statements(run):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        result = run()
+    sql = [q["sql"].split()[0].upper() for q in captured.captured_queries]
+    return result, [s for s in sql if s not in ("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT")]
+
+
+def test_a_new_decision_takes_two_reads_and_its_writes_a_sticky_one_a_single_query(campaign, service):
+    service.decide(who("warm"), campaign.slug)  # the campaign cache and the prepared statements
+    first, statements = _statements(lambda: service.decide(who("stmts"), campaign.slug))
+    # history (decisions), events, budget UPDATE, coupon INSERT, decision INSERT
+    assert first.offer.key == "ten" and statements == ["SELECT", "SELECT", "UPDATE", "INSERT", "INSERT"]
+    again, statements = _statements(lambda: service.decide(who("stmts"), campaign.slug))
+    assert again.sticky and again.decision_id == first.decision_id and statements == ["SELECT"]
+
+
+def test_a_taken_decision_number_is_read_not_duplicated(campaign, service):
+    """The loser of a race (here: a row with the next number already stored) returns the winner's."""
+    first = service.decide(who("seq"), campaign.slug)
+    decision = OfferDecision.objects.get(pk=first.decision_id)
+    assert decision.sequence == 1
+    later = timezone.now() + timedelta(days=30)
+    OfferDecision.objects.filter(pk=decision.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    # another request stored number 2 meanwhile (created after our history read)
+    from unittest import mock
+
+    from ecom_ai.marketing import service as service_module
+
+    real = service_module.OfferService._history
+
+    def history_then_race(self, campaign_, who_, now):
+        history = real(self, campaign_, who_, now)
+        OfferDecision.objects.create(
+            campaign=campaign_,
+            subject_key=who_.subject_key,
+            user_key=who_.user_key,
+            propensity=1.0,
+            sequence=history.sequence,
+            created_at=now,
+            expires_at=later + timedelta(days=7),
+        )
+        return history
+
+    with mock.patch.object(service_module.OfferService, "_history", history_then_race):
+        result = service.decide(who("seq"), campaign.slug, now=later)
+    assert result.sticky and result.offer is None
+    assert OfferDecision.objects.filter(subject_key="u:user-seq").count() == 2
+    campaign.refresh_from_db()
+    assert campaign.spent_total == Decimal("2.50")  # the loser's reservation was rolled back
+
+
+def test_a_no_offer_decision_is_a_single_insert_without_a_transaction(campaign, service):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    campaign.control_percent = 100.0  # everybody in the control group: "no offer", nothing to reserve
+    campaign.save()
+    service.decide(who("warm-none"), campaign.slug)
+    with CaptureQueriesContext(connection) as captured:
+        result = service.decide(who("none"), campaign.slug)
+    sql = [q["sql"].split()[0].upper() for q in captured.captured_queries]
+    assert result.is_control and result.decision_id
+    assert sql == ["SELECT", "SELECT", "INSERT"]

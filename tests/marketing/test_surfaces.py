@@ -162,3 +162,31 @@ def test_deleting_a_campaign_removes_its_decisions_and_an_offer_in_use_is_protec
     response = admin_client.post(f"/admin/ecom_ai/campaign/{campaign.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert not Campaign.objects.filter(pk=campaign.pk).exists() and not OfferDecision.objects.exists()
+
+
+def test_report_draws_budget_spent_against_the_pacing_line(campaign, service, admin_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ecom_ai.marketing.report import pacing_series
+    from tests.marketing.conftest import who
+
+    campaign.total_budget = Decimal("100.00")
+    campaign.starts_at = timezone.now() - timedelta(days=5)
+    campaign.ends_at = campaign.starts_at + timedelta(days=10)
+    campaign.save()
+    for n in range(4):
+        service.decide(who(f"pace-{n}"), campaign)  # 4 offers of 2.50 today
+    spent, line = pacing_series(campaign, timezone.now())
+    assert spent[0] == (0.0, 0.0) and spent[-1][1] == 10.0 and 5.0 <= spent[-1][0] <= 6.0
+    assert line == [(0.0, 0.0), (10.0, 100.0)]
+    page = admin_client.get(f"/admin/ecom_ai/campaign/{campaign.pk}/report/").content.decode()
+    assert "Budget spent vs pacing" in page and "<polyline" in page and "pacing line" in page
+    campaign.ends_at = None  # no end: the daily budget is the pace; neither: no line
+    campaign.daily_budget = Decimal("20.00")
+    campaign.save()
+    assert pacing_series(campaign, timezone.now())[1][-1][1] == 100.0  # 5+ days x 20, capped by the total
+    campaign.daily_budget = None
+    campaign.save()
+    assert pacing_series(campaign, timezone.now())[1] == []
