@@ -1136,7 +1136,7 @@ declare(
     "`long_windows`: see [the recommender model](recommendations-model.md#parameters-derived-from-the-data)) "
     'and the fixed ones (`blocks` 2, `heads` 1, `id_dropout` 0.15, `patience` 3, `loss` `"auto"`: full '
     'softmax up to `sampled_above` 50,000 items, sampled with `negatives` 2048 above, `precision` `"auto"`, '
-    "`ema` 0, `anneal` `true`, `seed` 1234). Budgets: `epochs`, `cpu_budget` (seconds of process CPU time); "
+    "`ema` 0.999, `anneal` `true`, `seed` 1234). Budgets: `epochs`, `cpu_budget` (seconds of process CPU time); "
     "`threads`; `refresh_epochs` 10, `eval_users` 5000, `nproc` 1 (training processes, `torch.distributed`). "
     'An unknown name is refused with a "did you mean". Parameters given to one training '
     "(`ecom_ai_train recommender --params '{...}'`) win",

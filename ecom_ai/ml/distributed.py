@@ -11,18 +11,29 @@ Two ways to get a process group, both giving the training function the same worl
   ``MASTER_PORT``): ``init_from_env()`` joins the group the launcher describes, so the same
   command runs on several nodes (docs/ml.md, "Training on several GPUs or machines").
 
+Teardown (issue 18: now and then a spawned rank aborted at the end, "terminate called without
+an active exception", SIGABRT): the rendezvous store of spawned workers is served by the
+parent, which outlives them (before, rank 0 served it and could exit while another rank was
+still leaving the group, and the port was picked free and bound later by rank 0, a window for
+another process to take it); and ``leave()`` makes every worker wait at a barrier until all
+have finished their collectives, then destroys the group while the interpreter is fully
+alive (a group still alive at exit is torn down in the interpreter's finalisation).
+
 Spawned workers get ``OMP_WAIT_POLICY=PASSIVE`` (idle OpenMP threads sleep instead of spinning
 on the cores the other workers need) and their share of the CPU threads.
 """
 
 from __future__ import annotations
 
+import datetime
+import gc
 import os
-import socket
 import tempfile
 from collections.abc import Callable
 
 import torch
+
+STORE_TIMEOUT = datetime.timedelta(minutes=30)  # torch's default for a process group
 
 
 def backend(device_type: str | None = None) -> str:
@@ -56,6 +67,27 @@ def init_from_env() -> torch.device:
     return _device(int(os.environ.get("LOCAL_RANK", dist.get_rank())))
 
 
+def leave(*, clean: bool = True) -> None:
+    """Leave the process group this process is in (nothing without one).
+
+    ``clean``: every rank got here without an error, so all wait at a barrier first (no rank
+    closes its connections while a peer still has a collective in flight), and objects that
+    may hold the group (a ``DistributedDataParallel`` wrapper in a reference cycle) are
+    collected before it is destroyed. After an error the barrier is skipped (a failed peer
+    would never reach it) and the group is just destroyed.
+    """
+    dist = torch.distributed
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    try:
+        if clean:
+            gc.collect()
+            dist.barrier()
+    finally:
+        dist.destroy_process_group()
+        gc.collect()  # the group's threads end here, not during the interpreter's shutdown
+
+
 def _device(local_rank: int, device_type: str | None = None) -> torch.device:
     cuda = torch.cuda.is_available() if device_type is None else device_type == "cuda"
     if cuda:
@@ -65,24 +97,22 @@ def _device(local_rank: int, device_type: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _worker(
     rank: int, fn: Callable, nproc: int, port: int, folder: str, threads: int, device_type: str, args: tuple
 ) -> None:
     dist = torch.distributed
     torch.set_num_threads(threads)
-    dist.init_process_group(backend(device_type), init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=nproc)
+    store = dist.TCPStore("127.0.0.1", port, is_master=False, timeout=STORE_TIMEOUT)  # served by the parent
+    dist.init_process_group(backend(device_type), store=store, rank=rank, world_size=nproc)
+    clean = False
     try:
         result = fn(*args, device=_device(rank, device_type))
         if rank == 0:
             torch.save(result, os.path.join(folder, "result.pt"))
+        del result
+        clean = True
     finally:
-        dist.destroy_process_group()
+        leave(clean=clean)
 
 
 def run_distributed(fn: Callable, nproc: int, *args, threads: int | None = None, device=None):
@@ -107,10 +137,15 @@ def run_distributed(fn: Callable, nproc: int, *args, threads: int | None = None,
     saved = {key: os.environ.get(key) for key in ("OMP_WAIT_POLICY",)}
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     try:
+        # the workers' rendezvous store lives here, in the process that outlives them all (port 0:
+        # the system picks a free port and the store holds it from then on)
+        store = torch.distributed.TCPStore(
+            "127.0.0.1", 0, is_master=True, timeout=STORE_TIMEOUT, wait_for_workers=False
+        )
         with tempfile.TemporaryDirectory(prefix="ecom_ai_ddp_") as folder:
             torch.multiprocessing.start_processes(
                 _worker,
-                args=(fn, nproc, _free_port(), folder, int(threads), device_type, args),
+                args=(fn, nproc, int(store.port), folder, int(threads), device_type, args),
                 nprocs=nproc,
                 join=True,
                 start_method="spawn",

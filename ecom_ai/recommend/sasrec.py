@@ -434,8 +434,10 @@ def fit_sasrec(
     Budgets are reproducible: ``epochs`` and ``cpu_budget`` (seconds of this process's CPU
     time, ``time.process_time``, checked before every step) rather than wall time, and the
     learning rate (``anneal``) falls linearly to 5 % over the *planned steps*: ``epochs`` ×
-    steps per epoch, or with a CPU budget the whole epochs the first epoch's CPU cost says fit
-    in it. The same seed and thread count give the same model on an idle or a busy machine
+    steps per epoch, or with a CPU budget the whole epochs that fit in it with their
+    evaluations, from the CPU cost of the first epoch and of an evaluation after it (the
+    evaluations are paid from the same budget, so a plan that left them out ran out of CPU
+    before its learning rate had come down). The same seed and thread count give the same model on an idle or a busy machine
     (with a CPU budget, up to where the budget cuts). Wall time is reported.
 
     Under ``torch.distributed`` (an initialised process group, ``ecom_ai.ml.distributed``)
@@ -537,11 +539,7 @@ def fit_sasrec(
             total += float(loss.detach()) * n_targets
             count += n_targets
         cpu = time.process_time() - cpu_started
-        if epoch == 1 and budget is not None and not out_of_budget:
-            # the schedule's length, fixed once: the whole epochs the first one's CPU cost says fit
-            planned_epochs = int(_agree(float(max(1, min(epochs, int(budget // max(cpu, 1e-6))))), world, "rank0"))
-            planned_steps = max(1, planned_epochs * len(batches))
-        report.planned_epochs = planned_epochs
+        planning = epoch == 1 and budget is not None and not out_of_budget
         elapsed = time.monotonic() - started
         row = {
             "epoch": epoch,
@@ -553,7 +551,9 @@ def fit_sasrec(
         last = epoch == epochs or epoch >= planned_epochs or out_of_budget
         metrics = {}
         stop_now = False
-        if rank == 0 and evaluate is not None and (epoch % eval_every == 0 or last):
+        eval_cpu = 0.0
+        if rank == 0 and evaluate is not None and (epoch % eval_every == 0 or last or planning):
+            eval_started = time.process_time()
             metrics = evaluate(model)
             row.update(metrics)
             score, weights_used = metrics.get("ndcg@10"), "trained"
@@ -576,6 +576,16 @@ def fit_sasrec(
             else:
                 bad_evals += 1
             stop_now = best_state is not None and bad_evals >= int(params["patience"])
+            eval_cpu = time.process_time() - eval_started
+        if planning:
+            # the schedule's length, fixed once (rank 0's plan on every process): E whole epochs of
+            # the first one's CPU cost c, with their evaluations of CPU cost v (this one's, the
+            # averaged weights' included) every eval_every epochs, after the last, and this one:
+            # c·E + v·(E / eval_every + 2) ≤ budget
+            fit_epochs = (budget - 2 * eval_cpu) / max(cpu + eval_cpu / eval_every, 1e-6)
+            planned_epochs = int(_agree(float(max(1, min(epochs, int(fit_epochs)))), world, "rank0"))
+            planned_steps = max(1, planned_epochs * len(batches))
+        report.planned_epochs = planned_epochs
         report.history.append(row)
         report.epochs = epoch
         report.steps = step

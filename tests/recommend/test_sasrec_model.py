@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -208,6 +210,26 @@ def test_cpu_budget_stops_training_within_a_step_and_plans_the_schedule():
     assert 1 <= report.planned_epochs < 100000  # the learning-rate schedule ran over what fits, not 100000 epochs
     assert report.cpu_seconds < 2.0
     assert "ndcg@10" in report.history[-1]  # evaluated when the budget ends
+    assert "ndcg@10" in report.history[0]  # and after the first epoch, whose cost plans the schedule
+
+
+def test_a_cpu_budget_plans_for_its_evaluations():
+    """Evaluations are paid from the budget: the plan leaves room for them, so the schedule ends
+    (its learning rate down to 5%) before the budget would cut it short."""
+
+    def slow_evaluate(model):
+        started = time.process_time()
+        while time.process_time() - started < 0.2:  # an evaluation far dearer than a tiny epoch
+            pass
+        return {"ndcg@10": 0.5}
+
+    torch.manual_seed(0)
+    params = merged_params({**TINY, "epochs": 100000, "eval_every": 2, "patience": 10**6, "cpu_budget": 3.0})
+    model = build_model(N, 1, 1, ItemFeatures(), params)
+    report = fit_sasrec(model, cycle_sequences(), params, evaluate=slow_evaluate, device="cpu")
+    assert "whole epochs planned" in report.stopped  # not "reached in epoch ..."
+    assert report.planned_epochs == report.epochs < 100000
+    assert report.cpu_seconds <= 3.0
 
 
 def test_the_same_seed_and_epochs_give_the_same_model():

@@ -224,11 +224,6 @@ def test_an_unknown_parameter_is_refused_with_a_suggestion(shop):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="known race, issue 18: about 1 run in 6 a spawned rank aborts at gloo teardown "
-    "('terminate called without an active exception', SIGABRT)",
-)
 def test_the_command_trains_in_two_processes(shop):
     from io import StringIO
 
