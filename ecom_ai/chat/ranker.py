@@ -30,6 +30,8 @@ INTENT_TOP = 1.5
 # where a certain *knowledge* intent's own article lands: on a clear article match (it competes
 # with the articles retrieval found, on their terms)
 KNOWLEDGE_INTENT_TOP = 1.0
+# a clear article match (what an article's own questions score)
+CLEAR_MATCH = 1.0
 # how much the classifier's probability for an intent adds to the article(s) answering that intent
 INTENT_BONUS = 0.5
 

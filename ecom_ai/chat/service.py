@@ -482,6 +482,22 @@ class ChatService:
             return self.miss_answer(turn)
         if ranking.ask:
             return self.clarify_answer(turn, [ranking.best, *ranking.alternatives])
+        best = ranking.best
+        if (
+            best.kind == "intent"
+            and best.payload.handler == Intent.HANDLER_ORDER_STATUS
+            and not turn.entities.order_numbers
+            and not get_adapter().user_key(turn.user)
+        ):
+            # an anonymous shopper without an order number whose question an article answers clearly
+            # ("is there a way to follow where my package is"): the article, and the look-up as a button
+            article = next((c for c in ranking.ranked if c.kind == "article"), None)
+            if article is not None and article.score >= ranker.CLEAR_MATCH:
+                answer = self._candidate_answer(turn, article)
+                label = phrases.pick(phrases.INTENT_LABELS["order_status"], turn.language)
+                answer.suggestions = [*answer.suggestions, label]
+                answer.offered = {**answer.offered, _button_key(label): f"intent:{best.payload.name}"}
+                return answer
         answer = self._candidate_answer(turn, ranking.best)
         if (
             ranking.best.kind == "intent"

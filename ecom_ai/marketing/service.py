@@ -22,6 +22,7 @@ import logging
 import random
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -391,7 +392,9 @@ class OfferService:
         from ecom_ai.models.marketing import OfferDecision, normalize_code
 
         reasons = list(reasons)
-        with transaction.atomic():
+        # a decision without budget or coupon is one INSERT: no transaction round trips around it
+        writes = offer is not None and (offer.expected_cost > 0 or offer.needs_code)
+        with transaction.atomic() if writes else nullcontext():
             cost = offer.expected_cost if offer is not None else Decimal("0")
             if offer is not None and not budget.reserve(campaign.pk, cost):
                 reasons.append(f"budget exhausted: {offer.key} not given")

@@ -399,7 +399,7 @@ def normalize_code(code) -> str:
 
 def new_coupon_code() -> str:
     """12 random characters without look-alikes (~60 bits), shown as ``XXXX-XXXX-XXXX``."""
-    raw = "".join(secrets.choice(COUPON_ALPHABET) for _ in range(COUPON_CODE_LENGTH))
+    raw = new_coupon_codes(1)[0]
     return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
 
 

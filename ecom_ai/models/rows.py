@@ -10,7 +10,7 @@ statement: ``Model.objects.create`` inside ``transaction.atomic`` costs three ro
 
 from __future__ import annotations
 
-from django.db import connections, router
+from django.db import connections, models, router
 
 _SQL: dict = {}
 
@@ -28,7 +28,18 @@ def _statement(model, connection, conflict: tuple[str, ...]):
             f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
             f"ON CONFLICT ({target}) DO NOTHING RETURNING {quote(meta.pk.column)}"
         )
-        cached = _SQL[key] = (sql, fields)
+        # plain text / number / boolean / foreign-key values go to the driver as they are; the rest
+        # (dates, decimals, JSON) through the field's own preparation
+        plain = (models.CharField, models.IntegerField, models.FloatField, models.BooleanField)
+        prepared = [
+            (
+                f,
+                isinstance(f, models.ForeignKey)
+                or (isinstance(f, plain) and type(f).get_db_prep_save is models.Field.get_db_prep_save),
+            )
+            for f in fields
+        ]
+        cached = _SQL[key] = (sql, prepared)
     return cached
 
 
@@ -38,7 +49,10 @@ def insert_or_skip(obj, conflict: tuple[str, ...]) -> int | None:
     alias = router.db_for_write(model, instance=obj)
     connection = connections[alias]
     sql, fields = _statement(model, connection, conflict)
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection=connection) for f in fields]
+    params = [
+        getattr(obj, f.attname) if plain else f.get_db_prep_save(f.pre_save(obj, True), connection=connection)
+        for f, plain in fields
+    ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()

@@ -206,6 +206,27 @@ def test_an_article_that_matches_better_beats_a_weak_handler(service, shop):
     assert bot.sources[0]["label"] == "Tracking your parcel"
 
 
+def test_an_anonymous_order_question_a_clear_article_answers_gets_it_and_the_look_up_button(service, shop, monkeypatch):
+    from ecom_ai.chat import ranker
+    from ecom_ai.models import KnowledgeArticle
+
+    monkeypatch.setattr(ranker, "INTENT_TOP", 10.0)  # the order-status handler ranks best whatever the article
+
+    KnowledgeArticle.objects.create(
+        title="Tracking your parcel",
+        topic="shipping",
+        body="Every shipped order has a tracking link in its shipping e-mail.",
+        questions="where is my order",
+    )
+    conv = new_conversation()
+    bot = service.reply(conv, "where is my order", user=None)
+    assert bot.sources[0]["label"] == "Tracking your parcel" and "Check my order status" in bot.suggestions
+    ask = service.reply(conv, "Check my order status", user=None)  # the button: the look-up
+    assert ask.intent == "order_status" and "order number" in ask.text
+    own = service.reply(new_conversation(shop["alice"]), "where is my order", user=shop["alice"])
+    assert shop["alice_order"].number in own.text  # logged in: the shopper's own orders, not the article
+
+
 def test_two_close_answers_make_a_clarifying_question_with_buttons(service, shop):
     from ecom_ai.models import KnowledgeArticle
 

@@ -193,3 +193,17 @@ def test_a_taken_decision_number_is_read_not_duplicated(campaign, service):
     assert OfferDecision.objects.filter(subject_key="u:user-seq").count() == 2
     campaign.refresh_from_db()
     assert campaign.spent_total == Decimal("2.50")  # the loser's reservation was rolled back
+
+
+def test_a_no_offer_decision_is_a_single_insert_without_a_transaction(campaign, service):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    campaign.control_percent = 100.0  # everybody in the control group: "no offer", nothing to reserve
+    campaign.save()
+    service.decide(who("warm-none"), campaign.slug)
+    with CaptureQueriesContext(connection) as captured:
+        result = service.decide(who("none"), campaign.slug)
+    sql = [q["sql"].split()[0].upper() for q in captured.captured_queries]
+    assert result.is_control and result.decision_id
+    assert sql == ["SELECT", "SELECT", "INSERT"]
