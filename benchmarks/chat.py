@@ -316,7 +316,7 @@ def main(argv=None):
         "--kb-splits",
         type=lambda v: [p for p in v.split(",") if p],
         default=None,
-        help="parts of the kb suite: tune, check, held-out (default: all three)",
+        help="parts of the kb suite: tune, check, held-out, probe (the off-topic probe end to end; default: all)",
     )
     parser.add_argument("--kb-dump", default=None, help="write every kb message's outcome to this JSON file")
     args = parser.parse_args(argv)

@@ -304,8 +304,13 @@ def suite_kb(args, encoders):
         + f"; default pack {len(texts)} examples, {len(set(labels))} intents",
         flush=True,
     )
+    probe = []
+    if "probe" in set(getattr(args, "kb_splits", None) or [*KB_SPLITS, "probe"]):
+        oos = json.loads((DATA / "out_of_scope.json").read_text(encoding="utf-8"))
+        probe = [(text, language) for language in ("en", "zh") for text in oos[language]]
     rows = []
     dump = []
+    probe_summary: list = []
     for encoder in encoders:
         spec = ENCODERS[encoder]
         classifier = fit_intent_classifier(texts, labels, encoder_spec=spec)
@@ -354,6 +359,21 @@ def suite_kb(args, encoders):
                     "intent": (bot.intent if bot is not None else ""),
                 }
             )
+        if probe:
+            rows_probe = probe_rows(service, classifier, encoder, probe, title_of)
+            answered = [r for r in rows_probe if r["outcome"] != "off-topic"]
+            by_outcome: dict = {}
+            for r in answered:
+                by_outcome[r["outcome"]] = by_outcome.get(r["outcome"], 0) + 1
+            print(
+                f"  {encoder} off-topic probe ({len(rows_probe)}): answered with something else "
+                f"{len(answered) / max(1, len(rows_probe)):.3f} ("
+                + ", ".join(f"{k} {v}" for k, v in sorted(by_outcome.items(), key=lambda kv: -kv[1]))
+                + ")",
+                flush=True,
+            )
+            probe_summary.append((LABELS[encoder], len(rows_probe), len(answered), by_outcome))
+            dump.extend({"encoder": encoder, "split": "probe", **r} for r in rows_probe)
         for split in [*splits, "all"]:
             parts = (
                 [counts[split]]
@@ -403,6 +423,57 @@ def suite_kb(args, encoders):
     for row in rows:
         print(f"| {row[0]} | {row[1]} | {row[2]} | " + " | ".join(f"{v:.3f}" for v in row[3:12]) + " |")
     print(flush=True)
+    if probe_summary:
+        print("| encoder | off-topic probe messages | answered with something else | by what |")
+        print("|---|---|---|---|")
+        for label, n, answered, by_outcome in probe_summary:
+            what = ", ".join(f"{k} {v}" for k, v in sorted(by_outcome.items(), key=lambda kv: -kv[1]))
+            print(f"| {label} | {n} | {answered / max(1, n):.2f} | {what} |")
+        print(flush=True)
+
+
+def probe_rows(service, classifier, encoder, probe, title_of) -> list[dict]:
+    """Each off-topic probe message through ``ChatService.reply``: what answered it, with the
+    classifier's top intent (probability, prototype similarity) and the closest article on the
+    ranker's calibrated scale — the evidence for why an off-topic message got an answer."""
+    from ecom_ai.chat import retrieval
+    from ecom_ai.chat.service import ChatService, _knowledge_scale
+
+    out = []
+    for n, (text, language) in enumerate(probe):
+        conversation = ChatService.start_conversation(visitor_key=f"probe{encoder}{n}")
+        bot = service.reply(conversation, text)
+        prediction = classifier.predict(text)
+        top = retrieval.knowledge_matches(prediction.vector, classifier.encoder, limit=1)
+        scale = _knowledge_scale(classifier.encoder)
+        sources = bot.sources if bot is not None else []
+        cited = [s for s in sources if s.get("type") == "article"]
+        if bot is None:
+            outcome = "silent"
+        elif cited:
+            outcome = "article"
+        elif bot.suggestions and _is_off_topic(bot):
+            outcome = "off-topic"
+        elif bot.suggestions and not bot.intent:
+            outcome = "asked back"
+        else:
+            outcome = "handler: " + (bot.intent or "?")
+        out.append(
+            {
+                "language": language,
+                "text": text,
+                "outcome": outcome,
+                "answer": (bot.text[:80] if bot is not None else None),
+                "intent": prediction.best_guess,
+                "in_scope": not prediction.out_of_scope,
+                "confidence": round(prediction.confidence, 3),
+                "similarity": round(prediction.similarity, 3),
+                "min_similarity": round(float(classifier.calibrated_min_similarity), 3),
+                "article": (title_of.get(top[0].root_id, top[0].title) if top else ""),
+                "article_score": (round(scale.normalise(top[0].score), 3) if top else None),
+            }
+        )
+    return out
 
 
 def _is_off_topic(bot) -> bool:
