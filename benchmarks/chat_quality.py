@@ -469,6 +469,7 @@ def probe_rows(service, classifier, encoder, probe, title_of) -> list[dict]:
                 "confidence": round(prediction.confidence, 3),
                 "similarity": round(prediction.similarity, 3),
                 "min_similarity": round(float(classifier.calibrated_min_similarity), 3),
+                "cited": (title_of.get(cited[0].get("id"), "") if cited else ""),
                 "article": (title_of.get(top[0].root_id, top[0].title) if top else ""),
                 "article_score": (round(scale.normalise(top[0].score), 3) if top else None),
             }
