@@ -12,7 +12,9 @@ Two modes (``params["mode"]``):
 The evaluation gate's metric is ``ndcg@10``: the last event of each shopper (with 3 or
 more steps) is held out, the model trained on the rest, and each held-out item ranked
 among all items (the shopper's history is *not* excluded: shoppers do come back to an
-item). ``hr@10`` and the counts are reported as well. ``NotEnoughData`` when fewer than
+item); on a log that repeats items, scores are fused with the shopper's recent items
+(``ecom_ai.recommend.repeats``, the weight chosen on the same hold-out, 0 when it does not
+help), as serving then does. ``hr@10`` and the counts are reported as well. ``NotEnoughData`` when fewer than
 ``RECOMMENDER_MIN_SEQUENCES`` shoppers have two or more steps.
 
 Parameters: derived from the shape of the data (``ecom_ai.recommend.params.derive_params``:
