@@ -40,6 +40,9 @@ from django.db import IntegrityError, connections, router, transaction
 #: the decision columns whose value depends on whether the budget gave the offer
 VARYING = ("offer", "cost", "for_learning", "reasons", "coupon_code", "expires_at")
 DECISION_CONSTRAINT = "ecom_ai_od_sequence"
+#: columns that are empty on every new decision / coupon (outcomes, filled in later): written as
+#: ``NULL`` in the SQL, which keeps the statement under psycopg's 50 parameters of a cached query
+EMPTY = frozenset(("shown_at", "clicked_at", "redeemed_at", "converted_at", "order_value", "order_margin"))
 
 _SQL: dict = {}
 
@@ -90,13 +93,16 @@ def _statement(connection, budget_sql: str | None, with_coupon: bool, asynchrono
         fields = [f for f in Coupon._meta.concrete_fields if not f.primary_key]
         ctes.append(
             f"coupon AS (INSERT INTO {quote(Coupon._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-            f"SELECT {', '.join(_cast(f, connection) for f in fields)} FROM g WHERE g.given)"
+            f"SELECT {', '.join('NULL' if f.name in EMPTY else _cast(f, connection) for f in fields)} "
+            "FROM g WHERE g.given)"
         )
     meta = OfferDecision._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     values = []
     for f in fields:
-        if budget_sql is not None and f.name in VARYING:
+        if f.name in EMPTY:
+            values.append("NULL")
+        elif budget_sql is not None and f.name in VARYING:
             values.append(f"CASE WHEN g.given THEN {_cast(f, connection)} ELSE {_cast(f, connection)} END")
         else:
             values.append(_cast(f, connection))
@@ -140,8 +146,12 @@ def write(decision, *, cost, today, refused: dict | None = None, coupon=None) ->
     for _attempt in range(5):
         params = list(budget_params)
         if coupon is not None:
-            params += [value for _f, value in insert_values(coupon, connection)]
+            params += _values(coupon, connection)
         for f, value in insert_values(decision, connection):
+            if f.name in EMPTY:
+                if value is not None:
+                    raise ValueError(f"a new decision's {f.name} must be empty")
+                continue
             params.append(value)
             if budget_sql is not None and f.name in VARYING:
                 params.append(f.get_db_prep_save(refused[f.name], connection=connection))
@@ -168,6 +178,19 @@ def write(decision, *, cost, today, refused: dict | None = None, coupon=None) ->
         for name, value in (refused or {}).items():
             setattr(decision, name, value)
     return bool(given)
+
+
+def _values(obj, connection) -> list:
+    from ecom_ai.models.rows import insert_values
+
+    out = []
+    for f, value in insert_values(obj, connection):
+        if f.name in EMPTY:
+            if value is not None:
+                raise ValueError(f"a new {type(obj).__name__}'s {f.name} must be empty")
+        else:
+            out.append(value)
+    return out
 
 
 @contextmanager
