@@ -218,7 +218,8 @@ def bulk_insert(model, rows: list[dict], *, chunk: int = 5000) -> int:
 
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            # the driver's COPY, with its errors raised as Django's (IntegrityError, ...)
+            with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(values(row))
         else:
