@@ -1185,7 +1185,7 @@ declare(
     STR,
     one_of(("durable", "async"), "must be 'durable' or 'async'"),
     'how a new offer decision commits on PostgreSQL: `"durable"` = the commit waits for the WAL flush (the '
-    'server\'s `synchronous_commit`); `"async"` = `synchronous_commit = off` for the decision\'s own write only '
+    "server's `synchronous_commit`); `\"async\"` = `synchronous_commit = off` for the decision's own write only "
     "(never the connection's other statements, never inside the caller's transaction): a few ms less per first "
     "decision, and a database crash may lose the last < 1 s of decisions — each with its budget reservation and "
     "coupon, atomically (the budget stays consistent; a shown code that vanished is refused at checkout). SQLite "
