@@ -366,9 +366,23 @@ def qini_table(qini) -> str:
 # --------------------------------------------------------------------------- serving
 
 
-def serving(x, arm, spend, batch_customers: int, decisions: int = 2000, db: str = "sqlite") -> dict:
+def serving(
+    x,
+    arm,
+    spend,
+    batch_customers: int,
+    decisions: int = 2000,
+    db: str = "sqlite",
+    commit: str = "durable",
+    path: str = "auto",
+    compare: bool = False,
+) -> dict:
     """decide() p50/p99 (wall and CPU, statements) with a trained policy loaded, and one batch for
-    ``batch_customers``, on a fresh test database (``db``: sqlite or postgres)."""
+    ``batch_customers``, on a fresh test database (``db``: sqlite or postgres). ``commit``: the
+    ``MARKETING_DECISION_COMMIT`` setting; ``path="transactional"`` forces the transactional store
+    of a new decision (what SQLite and shops with their own coupons use) on PostgreSQL too.
+    ``compare``: first, new decisions under each store path × commit mode, interleaved in blocks
+    of 50 (a changing machine load hits every mode alike)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     os.environ["ECOM_AI_TEST_DB"] = db
     import random
@@ -384,6 +398,11 @@ def serving(x, arm, spend, batch_customers: int, decisions: int = 2000, db: str 
     torch.set_num_threads(1)
     settings.MIGRATION_MODULES = {app.label: None for app in django.apps.apps.get_app_configs()}
     settings.DEBUG = False
+    settings.ECOM_AI = {**settings.ECOM_AI, "MARKETING_DECISION_COMMIT": commit}
+    if path == "transactional":
+        from ecom_ai.marketing import store
+
+        store.usable = lambda connection, offer: False  # the benchmark's switch: the pre-one-statement path
     old = setup_databases(verbosity=0, interactive=False)
     try:
         from ecom_ai.marketing import learners
@@ -441,6 +460,7 @@ def serving(x, arm, spend, batch_customers: int, decisions: int = 2000, db: str 
         service = OfferService(rng=random.Random(1))
         for i in range(50):  # warm up: the policy is loaded once per process
             service.decide(Identity(user_key=f"warm-{i}"), "bench")
+        compared = compare_modes(service, decisions, db) if compare else {}
         times, cpu = [], []
         for i in range(decisions):
             t0, c0 = time.perf_counter(), time.thread_time()
@@ -478,6 +498,7 @@ def serving(x, arm, spend, batch_customers: int, decisions: int = 2000, db: str 
             policy_times.append(time.perf_counter() - t0)
             policy_cpu.append(time.thread_time() - c0)
         out = {
+            **compared,
             "decide p50 ms": np.percentile(times, 50) * 1e3,
             "decide p99 ms": np.percentile(times, 99) * 1e3,
             "sticky p50 ms": np.percentile(sticky, 50) * 1e3,
@@ -509,6 +530,44 @@ def serving(x, arm, spend, batch_customers: int, decisions: int = 2000, db: str 
         teardown_databases(old, verbosity=0)
 
 
+def compare_modes(service, decisions: int, db: str) -> dict:
+    """New decisions p50/p99 (wall, CPU) per (store path, commit mode), interleaved in blocks of 50."""
+    from ecom_ai.marketing import store
+    from ecom_ai.marketing.state import Identity
+
+    usable, asynchronous = store.usable, store.asynchronous
+    paths = ("transactional", "one statement") if db == "postgres" else ("transactional",)
+    modes = [(p, c) for p in paths for c in (("durable", "async") if db == "postgres" else ("durable",))]
+    wall: dict = {m: [] for m in modes}
+    cpu: dict = {m: [] for m in modes}
+    n = 0
+    try:
+        for _block in range(max(1, decisions // 50)):
+            for mode in modes:
+                path, commit = mode
+                # switched in place: override_settings would clear the campaign and policy caches
+                store.usable = usable if path == "one statement" else (lambda connection, offer: False)
+                store.asynchronous = (lambda: True) if commit == "async" else (lambda: False)
+                for _i in range(50):
+                    n += 1
+                    t0, c0 = time.perf_counter(), time.thread_time()
+                    service.decide(Identity(user_key=f"m-{n}"), "bench")
+                    wall[mode].append(time.perf_counter() - t0)
+                    cpu[mode].append(time.thread_time() - c0)
+    finally:
+        store.usable, store.asynchronous = usable, asynchronous
+    out = {}
+    for mode in modes:
+        name = f"{mode[0]}, {mode[1]}"
+        out[f"new decision [{name}] wall p50 / p99 ms"] = (
+            f"{np.percentile(wall[mode], 50) * 1e3:.2f} / {np.percentile(wall[mode], 99) * 1e3:.2f}"
+        )
+        out[f"new decision [{name}] CPU p50 / p99 ms"] = (
+            f"{np.percentile(cpu[mode], 50) * 1e3:.2f} / {np.percentile(cpu[mode], 99) * 1e3:.2f}"
+        )
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "datasets" / "hillstrom-email"))
@@ -529,6 +588,24 @@ def main():
         choices=("sqlite", "postgres"),
         default="sqlite",
         help="--serving on a fresh SQLite file or PostgreSQL test database (ECOM_AI_TEST_DB; server at 127.0.0.1:5432)",
+    )
+    parser.add_argument(
+        "--decision-commit",
+        choices=("durable", "async"),
+        default="durable",
+        help="--serving: the MARKETING_DECISION_COMMIT setting (async: synchronous_commit off for the decision only)",
+    )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="--serving: new decisions under each store path x commit mode, interleaved in blocks of 50",
+    )
+    parser.add_argument(
+        "--decision-path",
+        choices=("auto", "transactional"),
+        default="auto",
+        help="--serving: 'transactional' stores new decisions as before the one-statement write "
+        "(BEGIN, budget UPDATE, coupon INSERT, decision INSERT, COMMIT) on PostgreSQL too",
     )
     args = parser.parse_args()
     x, arm, spend, visit, conv = load(Path(args.data))
@@ -555,8 +632,18 @@ def main():
         print("\nFit seconds per split (mean): " + ", ".join(f"{k} {np.mean(v):.1f}" for k, v in timings.items()))
         print(f"total {time.perf_counter() - t0:.0f} s")
     if args.serving:
-        out = serving(x, arm, spend, args.batch_customers, db=args.db)
+        out = serving(
+            x,
+            arm,
+            spend,
+            args.batch_customers,
+            db=args.db,
+            commit=args.decision_commit,
+            path=args.decision_path,
+            compare=args.compare,
+        )
         out["database"] = args.db
+        out["decision commit, path"] = f"{args.decision_commit}, {args.decision_path}"
         out["load average (1, 5, 15 min) at the end"] = " ".join(f"{v:.2f}" for v in os.getloadavg())
         print("\n### Serving\n")
         for key, value in out.items():

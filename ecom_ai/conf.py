@@ -1180,6 +1180,19 @@ declare(
 )
 declare(
     "marketing",
+    "MARKETING_DECISION_COMMIT",
+    "durable",
+    STR,
+    one_of(("durable", "async"), "must be 'durable' or 'async'"),
+    'how a new offer decision commits on PostgreSQL: `"durable"` = the commit waits for the WAL flush (the '
+    "server's `synchronous_commit`); `\"async\"` = `synchronous_commit = off` for the decision's own write only "
+    "(never the connection's other statements, never inside the caller's transaction): a few ms less per first "
+    "decision, and a database crash may lose the last < 1 s of decisions — each with its budget reservation and "
+    "coupon, atomically (the budget stays consistent; a shown code that vanished is refused at checkout). SQLite "
+    "ignores it (its durability is the connection's `PRAGMA synchronous`). See [Commit durability](marketing.md#commit-durability)",
+)
+declare(
+    "marketing",
     "MARKETING_FLOOR_SHARE",
     0.1,
     NUM,

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.workers import CeleryWorker
 
 
 @pytest.fixture(autouse=True)
@@ -45,60 +42,15 @@ def celery_worker_process(django_db_setup):
 
     suffix = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
     queue, training_queue = f"ecom_ai_test_{suffix}", f"ecom_ai_training_test_{suffix}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "sandbox_shop"), os.environ.get("PYTHONPATH", "")]),
-        "ECOM_AI_WORKER_DB_NAME": str(connection.settings_dict["NAME"]),
-        "ECOM_AI_WORKER_QUEUE": queue,
-        "ECOM_AI_WORKER_TRAINING_QUEUE": training_queue,
-    }
-    log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"ecom_ai_test_worker_{suffix}.log"
-    log = open(log_path, "w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tests.celery_app",
-            "worker",
-            "--pool=solo",
-            "-Q",
-            f"{queue},{training_queue}",
-            "-n",
-            f"test_{suffix}@%h",
-            "-l",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    worker = CeleryWorker(str(connection.settings_dict["NAME"]), queue, training_queue, stop_timeout=15)
     try:
-        result = celery_app.ping.apply_async(queue=queue)
-        try:
-            assert result.get(timeout=60) == "pong"
-        except Exception as exc:  # pragma: no cover - shows the worker's log
-            proc.terminate()
-            raise RuntimeError(f"the Celery worker did not start: {exc}\n{log_path.read_text()[-3000:]}") from exc
-        yield {"app": celery_app.app, "queue": queue, "training_queue": training_queue, "log": log_path}
+        worker.wait_ready(celery_app.ping.apply_async(queue=queue), timeout=60)
+        yield {"app": celery_app.app, "queue": queue, "training_queue": training_queue, "log": worker.log_path}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            proc.kill()
-            proc.wait()
-        log.close()
+        worker.stop()
         for name in (queue, training_queue):
             with celery_app.app.connection_for_write() as conn:
                 conn.default_channel.queue_delete(name)
-        log_path.unlink(missing_ok=True)
 
 
 @pytest.fixture

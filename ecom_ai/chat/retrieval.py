@@ -7,6 +7,8 @@ once) and are cached in the process; they are rebuilt when an article or item ch
 
 from __future__ import annotations
 
+import json
+
 import logging
 import re
 import threading
@@ -83,14 +85,33 @@ SPREADS = 2.0
 MIN_CALIBRATION_SPAN = 0.05
 
 
+_OFF_TOPIC_VECTORS: dict = {}  # encoder -> the packaged off-topic messages, encoded and normalised
+
+
+def _off_topic_vectors(encoder) -> np.ndarray:
+    """The packaged off-topic messages through ``encoder``: encoded once per encoder and process
+    (they never change), not at every knowledge-base rebuild."""
+    from ecom_ai.chat.classifier import off_topic_messages
+
+    try:
+        key = json.dumps(encoder.spec(), sort_keys=True, default=str)
+    except Exception:  # an encoder without a spec: this object only
+        key = id(encoder)
+    vectors = _OFF_TOPIC_VECTORS.get(key)
+    if vectors is None:
+        vectors = normalise(encoder.encode(off_topic_messages()))
+        if len(_OFF_TOPIC_VECTORS) >= 8:
+            _OFF_TOPIC_VECTORS.clear()
+        _OFF_TOPIC_VECTORS[key] = vectors
+    return vectors
+
+
 def _calibrate(vectors: np.ndarray, owners: list, encoder) -> KnowledgeCalibration:
     """``KnowledgeCalibration`` of one knowledge-base index (see there); defaults when it cannot be fitted."""
     if len(set(owners)) < 2:
         return KnowledgeCalibration()
     try:
-        from ecom_ai.chat.classifier import off_topic_messages
-
-        off = normalise(encoder.encode(off_topic_messages()))
+        off = _off_topic_vectors(encoder)
     except Exception:  # no packaged messages / an encoder that fails on them: the fixed defaults
         logger.warning("Chat: could not calibrate the knowledge base; fixed defaults", exc_info=True)
         return KnowledgeCalibration()

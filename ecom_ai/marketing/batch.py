@@ -28,17 +28,18 @@ from datetime import timedelta
 from decimal import Decimal
 
 import numpy as np
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from ecom_ai.marketing.conditions import is_eligible
 from ecom_ai.marketing.exploration import epsilon_greedy, with_floor
 from ecom_ai.models.rows import bulk_insert
-from ecom_ai.marketing.service import arm_key, campaign_arms, floor_share, in_control_group
+from ecom_ai.marketing.service import OfferError, arm_key, campaign_arms, floor_share, in_control_group
 from ecom_ai.marketing.state import state_matrix
 
 CHUNK = 5000
+BUDGET_ATTEMPTS = 3
 
 
 @dataclass
@@ -87,11 +88,10 @@ def _policy_matrix(campaign, keys, states, x):
     return learned, scores, "learned", version
 
 
-def decide_batch(campaign, customers, *, rng: random.Random | None = None, now=None, send_signal: bool = True):
-    from ecom_ai import signals
-    from ecom_ai.adapters import DefaultShopAdapter, get_adapter
-    from ecom_ai.marketing import budget
-    from ecom_ai.models.marketing import Campaign, Coupon, OfferDecision, new_coupon_codes, normalize_code
+def decide_batch(
+    campaign, customers, *, rng: random.Random | None = None, now=None, send_signal: bool = True, _attempt: int = 0
+):
+    from ecom_ai.models.marketing import OfferDecision
 
     rng = rng or random.SystemRandom()
     now = now or timezone.now()
@@ -137,14 +137,73 @@ def decide_batch(campaign, customers, *, rng: random.Random | None = None, now=N
         gain = np.array([-hash((campaign.slug, todo[i][0].subject_key)) % 1000 for i in given], dtype=np.float64)
     ratio = gain / np.maximum(costs[drawn[given]], 1e-9)
     ranked = given[np.argsort(-ratio, kind="stable")]
+    try:
+        _write_batch(
+            campaign,
+            result,
+            _Draws(todo, control, arms, keys, probs, drawn, costs, ranked, numbers, now, policy_name, version),
+            send_signal,
+        )
+    except _BudgetMoved:
+        if _attempt + 1 >= BUDGET_ATTEMPTS:
+            raise OfferError(
+                "The campaign's budget kept changing while the batch was written (live decisions spending it); "
+                "nothing was written. Run the batch again."
+            ) from None
+        # nothing was written: start over from fresh reads (who is decided now, what budget is left)
+        return decide_batch(campaign, customers, rng=rng, now=now, send_signal=send_signal, _attempt=_attempt + 1)
+    return result
+
+
+class _BudgetMoved(Exception):
+    """The budget read at the start of the batch's write was spent by live decisions meanwhile."""
+
+
+@dataclass
+class _Draws:
+    """What the policy drew for the batch's customers (before the budget)."""
+
+    todo: list
+    control: list
+    arms: list
+    keys: list
+    probs: np.ndarray
+    drawn: np.ndarray
+    costs: np.ndarray
+    ranked: np.ndarray
+    numbers: dict
+    now: object
+    policy_name: str
+    version: object
+
+
+def _write_batch(campaign, result: BatchResult, draws: _Draws, send_signal: bool) -> None:
+    """One transaction: allocate the budget (read without a lock), write coupons and decisions,
+    then reserve what was allocated with the conditional ``UPDATE``. The campaign row is locked
+    only from that ``UPDATE`` to the commit, so live decisions are not held up by a long write;
+    when they spent the budget meanwhile the reservation fails and everything is rolled back
+    (``_BudgetMoved``: the caller allocates again)."""
+    from ecom_ai import signals
+    from ecom_ai.adapters import DefaultShopAdapter, get_adapter
+    from ecom_ai.marketing import budget
+    from ecom_ai.models.marketing import Campaign, OfferDecision, new_coupon_codes, normalize_code
+
+    todo, control, arms, keys, probs, drawn = (
+        draws.todo,
+        draws.control,
+        draws.arms,
+        draws.keys,
+        draws.probs,
+        draws.drawn,
+    )
+    costs, ranked, numbers, now = draws.costs, draws.ranked, draws.numbers, draws.now
+    policy_name, version = draws.policy_name, draws.version
     keep = np.zeros(len(todo), dtype=bool)
     with transaction.atomic():
-        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
-        left_total = (
-            float(locked.total_budget - locked.spent_total) if locked.total_budget is not None else float("inf")
-        )
-        spent_today = float(locked.spent_today) if locked.spent_day == now.date() else 0.0
-        left_day = float(locked.daily_budget) - spent_today if locked.daily_budget is not None else float("inf")
+        fresh = Campaign.objects.get(pk=campaign.pk)
+        left_total = float(fresh.total_budget - fresh.spent_total) if fresh.total_budget is not None else float("inf")
+        spent_today = float(fresh.spent_today) if fresh.spent_day == now.date() else 0.0
+        left_day = float(fresh.daily_budget) - spent_today if fresh.daily_budget is not None else float("inf")
         room = min(left_total, left_day)
         total = 0.0
         for i in ranked:
@@ -152,11 +211,6 @@ def decide_batch(campaign, customers, *, rng: random.Random | None = None, now=N
             if total + cost <= room + 1e-9:
                 keep[i] = True
                 total += cost
-        spend = Decimal(str(round(total, 4))).quantize(Decimal("0.01"))
-        if spend > 0 and not budget.reserve(campaign.pk, spend):
-            keep[:] = False
-            spend = Decimal("0")
-        result.spent = spend
         default_coupons = type(get_adapter()).issue_coupon is DefaultShopAdapter.issue_coupon
         rows, coupons = [], []
         shared: dict = {}  # identical reasons / probabilities / costs / expiries: one object each
@@ -259,8 +313,11 @@ def decide_batch(campaign, customers, *, rng: random.Random | None = None, now=N
                 }
             )
             result.control += 1
-        bulk_insert(Coupon, coupons, chunk=CHUNK)
-        bulk_insert(OfferDecision, rows, chunk=CHUNK)
+        rows, coupons = _insert_yielding_to_live_decisions(campaign, numbers, rows, coupons, result)
+        spend = sum((row.get("cost") or Decimal("0") for row in rows), Decimal("0")).quantize(Decimal("0.01"))
+        if spend > 0 and not budget.reserve(campaign.pk, spend):
+            raise _BudgetMoved
+        result.spent = spend
         result.decided = len(rows)
         if send_signal:
             batch_id = result.batch
@@ -271,6 +328,52 @@ def decide_batch(campaign, customers, *, rng: random.Random | None = None, now=N
 
             transaction.on_commit(announce)
     return result
+
+
+def _decision_numbers(campaign) -> dict:
+    """Per customer of the campaign: the highest decision number stored."""
+    from ecom_ai.models.marketing import OfferDecision
+
+    return dict(
+        OfferDecision.objects.filter(campaign=campaign)
+        .values("subject_key")
+        .annotate(number=Max("sequence"))
+        .values_list("subject_key", "number")
+    )
+
+
+def _insert_yielding_to_live_decisions(campaign, numbers, rows, coupons, result, attempts: int = 5):
+    """Write the batch's coupons and decisions (inside the caller's transaction).
+
+    A live ``decide`` may store a customer's decision between the batch's read of the decision
+    numbers and this write: the batch's row then breaks the unique (campaign, customer, number)
+    constraint. Instead of failing the whole batch, the write is rolled back to a savepoint, the
+    customers who were decided meanwhile keep that decision (counted as sticky; their coupon is not
+    written, and the budget is reserved afterwards for the rows written) and the rest is written
+    again."""
+    from ecom_ai.models.marketing import Coupon, OfferDecision
+
+    for attempt in range(attempts):
+        try:
+            with transaction.atomic():  # a savepoint: a failed write leaves the batch's transaction usable
+                bulk_insert(Coupon, coupons, chunk=CHUNK)
+                bulk_insert(OfferDecision, rows, chunk=CHUNK)
+            return rows, coupons
+        except IntegrityError:
+            now_numbers = _decision_numbers(campaign)
+            raced = {s for s, n in now_numbers.items() if (n or 0) > (numbers.get(s) or 0)}
+            mine = {row["subject_key"] for row in rows}
+            if not raced & mine or attempt == attempts - 1:
+                raise
+            numbers.update(now_numbers)
+            gone = [row for row in rows if row["subject_key"] in raced]
+            codes = {row["coupon_code"] for row in gone if row.get("coupon_code")}
+            rows = [row for row in rows if row["subject_key"] not in raced]
+            coupons = [c for c in coupons if c["code"] not in codes]
+            result.sticky += len(gone)
+            result.offers -= sum(row["offer_id"] is not None for row in gone)
+            result.control -= sum(bool(row.get("is_control")) for row in gone)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def load_states(campaign, *, now=None, limit: int | None = None):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from django.utils import timezone
@@ -258,12 +259,16 @@ def pacing_series(campaign, now) -> tuple[list, list]:
         .annotate(amount=Sum("cost"))
         .order_by("day")
     )
+    until = max(0.0, (min(now, campaign.ends_at or now) - start).total_seconds() / 86400.0)
+    tz = timezone.get_current_timezone()  # the zone TruncDate grouped the days in
     spent, total = [(0.0, 0.0)], 0.0
     for row in by_day:
-        day = max(0.0, float((row["day"] - start.date()).days + 1))
+        # a calendar day's spending is complete at its end (the next midnight, in that zone):
+        # plotted there, as days since the start, and never after now or the campaign's end
+        end_of_day = datetime.combine(row["day"] + timedelta(days=1), time.min, tzinfo=tz)
+        day = min(until, max(0.0, (end_of_day - start).total_seconds() / 86400.0))
         total += float(row["amount"] or 0)
-        spent.append((day, round(total, 2)))
-    until = max(0.0, (min(now, campaign.ends_at or now) - start).total_seconds() / 86400.0)
+        spent.append((round(day, 2), round(total, 2)))
     if spent[-1][0] < until:
         spent.append((round(until, 2), round(total, 2)))
     line: list = []

@@ -387,46 +387,81 @@ class OfferService:
         for_learning=True,
         batch="",
     ) -> OfferResult:
-        from ecom_ai.adapters import get_adapter
-        from ecom_ai.models.rows import insert_or_skip
-        from ecom_ai.models.marketing import OfferDecision, normalize_code
+        from django.db import connections, router
 
-        reasons = list(reasons)
+        from ecom_ai.adapters import get_adapter
+        from ecom_ai.marketing import store
+        from ecom_ai.models.marketing import Coupon, OfferDecision, new_coupon_codes, normalize_code
+        from ecom_ai.models.rows import insert_or_skip
+
+        reasons = [str(r) for r in reasons]
+        cost = offer.expected_cost if offer is not None else Decimal("0")
+        days = campaign.decision_days
+        decision = OfferDecision(
+            campaign=campaign,
+            offer=offer,
+            subject_key=who.subject_key,
+            user_key=who.user_key[:64],
+            visitor_key=who.visitor_key[:64],
+            channel=who.channel[:32],
+            propensity=float(propensity),
+            probabilities=probabilities,
+            is_control=is_control,
+            for_learning=for_learning,
+            policy=policy,
+            model_version=version,
+            reasons=reasons,
+            state=state,
+            cost=cost,
+            coupon_code="",
+            batch=batch,
+            sequence=sequence,
+            created_at=now,
+            expires_at=now + timedelta(days=max(days, offer.validity_days) if offer is not None else days),
+        )
+        # what the decision is when the budget refuses the offer
+        refused = {
+            "offer": None,
+            "cost": Decimal("0"),
+            "for_learning": False,
+            "reasons": [*reasons, f"budget exhausted: {arm_key(offer)} not given"],
+            "coupon_code": "",
+            "expires_at": now + timedelta(days=days),
+        }
+        connection = connections[router.db_for_write(OfferDecision)]
+        if store.usable(connection, offer):
+            # PostgreSQL: budget, coupon and decision in one statement (ecom_ai.marketing.store)
+            coupon = None
+            if offer is not None and offer.needs_code:
+                decision.coupon_code = new_coupon_codes(1)[0]
+                coupon = Coupon(
+                    code=decision.coupon_code,
+                    campaign_id=offer.campaign_id,
+                    offer=offer,
+                    user_key=who.user_key[:64],
+                    visitor_key=who.visitor_key[:64],
+                    created_at=now,
+                    expires_at=now + timedelta(days=offer.validity_days),
+                )
+            try:
+                store.write(decision, cost=cost, today=budget._today(), refused=refused, coupon=coupon)
+            except store.Lost:
+                raise _Lost from None
+            return self._result(decision, campaign, decision.offer)
+
         # a decision without budget or coupon is one INSERT: no transaction round trips around it
         writes = offer is not None and (offer.expected_cost > 0 or offer.needs_code)
+        outermost = not connection.in_atomic_block
         with transaction.atomic() if writes else nullcontext():
-            cost = offer.expected_cost if offer is not None else Decimal("0")
+            if writes and outermost and store.asynchronous() and connection.vendor == "postgresql":
+                with connection.cursor() as cursor:  # this transaction only (MARKETING_DECISION_COMMIT)
+                    cursor.execute("SELECT set_config('synchronous_commit', 'off', true)")
             if offer is not None and not budget.reserve(campaign.pk, cost):
-                reasons.append(f"budget exhausted: {offer.key} not given")
-                offer, cost, for_learning = None, Decimal("0"), False
-            days = campaign.decision_days
-            if offer is not None:
-                days = max(days, offer.validity_days)
-            code = ""
+                for name, value in refused.items():
+                    setattr(decision, name, value)
+                offer = None
             if offer is not None and offer.needs_code:
-                code = normalize_code(str(get_adapter().issue_coupon(who, offer) or "")[:64])
-            decision = OfferDecision(
-                campaign=campaign,
-                offer=offer,
-                subject_key=who.subject_key,
-                user_key=who.user_key[:64],
-                visitor_key=who.visitor_key[:64],
-                channel=who.channel[:32],
-                propensity=float(propensity),
-                probabilities=probabilities,
-                is_control=is_control,
-                for_learning=for_learning,
-                policy=policy,
-                model_version=version,
-                reasons=[str(r) for r in reasons],
-                state=state,
-                cost=cost,
-                coupon_code=code,
-                batch=batch,
-                sequence=sequence,
-                created_at=now,
-                expires_at=now + timedelta(days=days),
-            )
+                decision.coupon_code = normalize_code(str(get_adapter().issue_coupon(who, offer) or "")[:64])
             if insert_or_skip(decision, ("campaign", "subject_key", "sequence")) is None:
                 raise _Lost  # rolls back the budget and the coupon
         return self._result(decision, campaign, offer)

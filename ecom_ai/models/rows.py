@@ -24,9 +24,10 @@ def _statement(model, connection, conflict: tuple[str, ...]):
         quote = connection.ops.quote_name
         columns = ", ".join(quote(f.column) for f in fields)
         target = ", ".join(quote(meta.get_field(name).column) for name in conflict)
+        skip = f"ON CONFLICT ({target}) DO NOTHING " if conflict else ""
         sql = (
             f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
-            f"ON CONFLICT ({target}) DO NOTHING RETURNING {quote(meta.pk.column)}"
+            f"{skip}RETURNING {quote(meta.pk.column)}"
         )
         # plain text / number / boolean / foreign-key values go to the driver as they are; the rest
         # (dates, decimals, JSON) through the field's own preparation
@@ -43,16 +44,24 @@ def _statement(model, connection, conflict: tuple[str, ...]):
     return cached
 
 
+def insert_values(obj, connection) -> list:
+    """``[(field, database value)]`` of an unsaved instance's non-pk columns, in table order, as
+    an ``INSERT`` sends them (for statements built around the row, e.g. one with CTEs)."""
+    _sql, fields = _statement(type(obj), connection, ())
+    return [(f, _value(obj, f, plain, connection)) for f, plain in fields]
+
+
+def _value(obj, f, plain: bool, connection):
+    return getattr(obj, f.attname) if plain else f.get_db_prep_save(f.pre_save(obj, True), connection=connection)
+
+
 def insert_or_skip(obj, conflict: tuple[str, ...]) -> int | None:
     """Insert ``obj`` (an unsaved model instance); its new pk, or None when ``conflict`` collides."""
     model = type(obj)
     alias = router.db_for_write(model, instance=obj)
     connection = connections[alias]
     sql, fields = _statement(model, connection, conflict)
-    params = [
-        getattr(obj, f.attname) if plain else f.get_db_prep_save(f.pre_save(obj, True), connection=connection)
-        for f, plain in fields
-    ]
+    params = [_value(obj, f, plain, connection) for f, plain in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -124,6 +133,11 @@ class Prepared:
                 self._compiled.clear()
             entry = self._compiled[key] = (connection, *self._compile(connection))
         return entry[1:]
+
+    def statement(self, connection, **values) -> tuple[str, list]:
+        """The SQL and its parameters for ``values`` (to embed the statement in a larger one)."""
+        sql, recipe, _converters = self._get(connection)
+        return sql, [self._adapt(connection, name, values[name]) if bound else name for bound, name in recipe]
 
     def _execute(self, model, values: dict, fetch: bool):
         alias = router.db_for_write(model) if not fetch else router.db_for_read(model)
@@ -204,7 +218,8 @@ def bulk_insert(model, rows: list[dict], *, chunk: int = 5000) -> int:
 
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            # the driver's COPY, with its errors raised as Django's (IntegrityError, ...)
+            with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(values(row))
         else:

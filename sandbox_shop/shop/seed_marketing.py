@@ -106,6 +106,7 @@ def seed_campaign_history(seeder) -> int:
                     state=state,
                     cost=offer.expected_cost if offer is not None else Decimal("0"),
                     batch=f"seed-{days_before}",
+                    sequence=len(history.get(key, ())) + 1,  # rounds run oldest first: this customer's n-th
                     created_at=when,
                     expires_at=when + timedelta(days=14),
                     redeemed_at=done if offer is not None else None,

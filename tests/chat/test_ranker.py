@@ -58,3 +58,29 @@ def test_calibration_falls_back_to_defaults_with_one_article():
     from ecom_ai.chat.retrieval import KnowledgeCalibration, _calibrate
 
     assert _calibrate(np.eye(2, dtype=np.float32), [1, 1], encoder=None) == KnowledgeCalibration()
+
+
+def test_the_off_topic_null_is_encoded_once_per_encoder_not_at_every_rebuild():
+    import numpy as np
+
+    from ecom_ai.chat.encoders import BuiltinChatEncoder
+    from ecom_ai.chat.retrieval import _calibrate
+
+    class Counting(BuiltinChatEncoder):
+        calls = 0
+
+        def encode(self, texts):
+            Counting.calls += 1
+            return super().encode(texts)
+
+        def spec(self):
+            return {**super().spec(), "test": "counting"}
+
+    encoder = Counting()
+    vectors = encoder.encode(["Where is my order", "How do I return an item"])
+    Counting.calls = 0
+    first = _calibrate(vectors, [1, 2], encoder)
+    again = _calibrate(vectors, [1, 2], Counting())  # a rebuild, or another process object of the same encoder
+    assert first.fitted and first == again
+    assert Counting.calls == 1
+    assert np.isfinite([first.floor, first.high]).all()

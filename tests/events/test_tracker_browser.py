@@ -7,6 +7,7 @@ import pytest
 from django.core.cache import cache
 
 from ecom_ai.models import Event
+from tests.sandbox.conftest import sandbox_catalog
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -15,29 +16,11 @@ EVENTS_PATH = "/ecom-ai/api/v1/events/"
 
 @pytest.fixture
 def shop(db):
-    from shop.models import Category, Product
-
     from ecom_ai.recommend import service
 
     cache.clear()  # throttle counters
     service.clear_placement_cache()  # placements cached by earlier tests were rolled back
-    audio = Category.objects.create(name="Audio", slug="audio")
-    return {
-        "headphones": Product.objects.create(
-            category=audio,
-            title="Sonora Wireless Headphones",
-            slug="sonora-wireless-headphones",
-            price=Decimal("79.90"),
-            stock=5,
-        ),
-        "speaker": Product.objects.create(
-            category=audio,
-            title="Auralis Portable Speaker",
-            slug="auralis-portable-speaker",
-            price=Decimal("45.00"),
-            stock=3,
-        ),
-    }
+    return sandbox_catalog()
 
 
 def wait_for_events(timeout=10, **filters):

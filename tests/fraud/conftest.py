@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import itertools
 import random
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 
-_seq = itertools.count(1)
+from tests.sandbox_orders import new_order, new_product
+from django.utils import timezone
 
 
 @pytest.fixture(autouse=True)
@@ -38,39 +37,13 @@ def _fresh_caches():
 
 @pytest.fixture
 def product(db):
-    from shop.models import Category, Product
-
-    n = next(_seq)
-    cat = Category.objects.create(name=f"Cat {n}", slug=f"cat-{n}")
-    return Product.objects.create(
-        category=cat, title=f"Shirt {n}", slug=f"shirt-{n}", price=Decimal("20.00"), stock=1000
-    )
+    return new_product(stock=1000)
 
 
 @pytest.fixture
 def make_order(db, product):
     """Create a sandbox order (with one line), without sending order_placed."""
-    from shop.models import Order, OrderLine
-
-    def make(**kwargs):
-        quantity = kwargs.pop("quantity", 1)
-        values = dict(
-            email="buyer@example.com",
-            total=Decimal("40.00"),
-            currency="USD",
-            shipping_country="US",
-            billing_country="US",
-            ip_address="203.0.113.5",
-            device_id="dev-1",
-            payment_fingerprint="card-1",
-            channel="web",
-        )
-        values.update(kwargs)
-        order = Order.objects.create(**values)
-        OrderLine.objects.create(order=order, product=product, quantity=quantity, price=product.price)
-        return order
-
-    return make
+    return lambda quantity=1, **fields: new_order(product, quantity, **fields)
 
 
 @pytest.fixture

@@ -92,3 +92,100 @@ def test_batch_rows_read_back_like_single_decisions(campaign, service):
     assert again.decided == 30 and set(
         OfferDecision.objects.filter(batch=again.batch).values_list("sequence", flat=True)
     ) == {2}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_live_decision_stored_during_the_batch_is_kept_and_the_rest_written(campaign, monkeypatch):
+    """A shopper decided on the site while the batch runs (between its read of the decision
+    numbers and its write) keeps that decision; the batch writes everyone else instead of failing
+    whole, and gives back the raced customer's budget and coupon. PostgreSQL: the live decision
+    commits on its own connection while the batch's transaction is open."""
+    import threading
+
+    from django.db import connection
+
+    from ecom_ai.marketing import batch
+    from ecom_ai.models.marketing import Campaign
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (ECOM_AI_TEST_DB=postgres)")
+    campaign.total_budget = Decimal("100.00")
+    campaign.save()
+    raced = customers(1, start=3)[0][0]
+    real_insert, live = batch.bulk_insert, {}
+
+    def live_decision_first(model, rows, **kwargs):
+        if model is OfferDecision and not live:
+            # the shopper's own request, on another connection, lands first (a control-group-like
+            # row without budget: the batch holds the campaign row's lock)
+            def store():
+                try:
+                    live["decision"] = OfferDecision.objects.create(
+                        campaign=campaign,
+                        subject_key=raced.subject_key,
+                        user_key=raced.user_key,
+                        sequence=1,
+                        expires_at=campaign.starts_at.replace(year=2100),
+                        propensity=1.0,
+                    )
+                finally:
+                    connection.close()
+
+            thread = threading.Thread(target=store)
+            thread.start()
+            thread.join(30)
+        return real_insert(model, rows, **kwargs)
+
+    monkeypatch.setattr(batch, "bulk_insert", live_decision_first)
+    result = decide_batch(campaign, customers(10), rng=random.Random(0))
+    assert live["decision"].pk
+    assert result.decided == 9 and result.sticky == 1 and result.offers == 9
+    assert OfferDecision.objects.filter(campaign=campaign).count() == 10
+    assert list(OfferDecision.objects.filter(subject_key=raced.subject_key).values_list("pk", flat=True)) == [
+        live["decision"].pk
+    ]
+    assert Coupon.objects.filter(campaign=campaign).count() == 9
+    assert not Coupon.objects.filter(user_key=raced.user_key).exists()
+    spent = Campaign.objects.get(pk=campaign.pk).spent_total
+    assert spent == result.spent == Decimal("22.50")  # nine offers of 2.50: the raced one given back
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_budget_spent_by_live_decisions_during_the_batch_is_respected(campaign, monkeypatch):
+    """Live decisions spend part of the budget while the batch writes (the batch does not hold the
+    campaign row for its whole write): its reservation fails, nothing of that attempt stays, and the
+    next attempt allocates what is left: the total is never exceeded."""
+    import threading
+
+    from django.db import connection
+
+    from ecom_ai.marketing import batch, budget
+    from ecom_ai.models.marketing import Campaign
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (ECOM_AI_TEST_DB=postgres)")
+    campaign.total_budget = Decimal("25.00")  # ten offers of 2.50
+    campaign.save()
+    real_insert, writes = batch.bulk_insert, []
+
+    def live_spending_first(model, rows, **kwargs):
+        if model is OfferDecision:
+            writes.append(len(rows))
+            if len(writes) == 1:
+                thread = threading.Thread(
+                    target=lambda: (budget.reserve(campaign.pk, Decimal("5.00")), connection.close())
+                )
+                thread.start()
+                thread.join(30)  # not blocked: the batch has not locked the campaign row yet
+        return real_insert(model, rows, **kwargs)
+
+    monkeypatch.setattr(batch, "bulk_insert", live_spending_first)
+    result = decide_batch(campaign, customers(20), rng=random.Random(0))
+    assert len(writes) == 2  # the first attempt was rolled back whole
+    assert result.decided == 20 and result.offers == 8 and result.spent == Decimal("20.00")
+    assert OfferDecision.objects.filter(campaign=campaign).count() == 20
+    assert OfferDecision.objects.filter(campaign=campaign, offer__isnull=False).count() == 8
+    assert Coupon.objects.filter(campaign=campaign).count() == 8
+    assert Campaign.objects.get(pk=campaign.pk).spent_total == Decimal("25.00")

@@ -190,3 +190,27 @@ def test_report_draws_budget_spent_against_the_pacing_line(campaign, service, ad
     campaign.daily_budget = None
     campaign.save()
     assert pacing_series(campaign, timezone.now())[1] == []
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Shanghai"])
+def test_pacing_puts_each_days_spending_at_that_days_end_never_after_now(campaign, service, settings, zone):
+    """A day's spending is plotted at its midnight (in the zone the days are grouped in), as days
+    since the campaign's start: not one day late, and never beyond now."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from ecom_ai.marketing.report import pacing_series
+    from tests.marketing.conftest import who
+
+    settings.TIME_ZONE = zone
+    tz = ZoneInfo(zone)
+    start = datetime(2026, 3, 1, 18, 0, tzinfo=tz)
+    campaign.starts_at, campaign.ends_at, campaign.total_budget = start, start + timedelta(days=10), Decimal("100")
+    campaign.save()
+    service.decide(who("early"), campaign, now=start + timedelta(hours=2))  # day 1 of the calendar: 2.50
+    service.decide(who("later"), campaign, now=start + timedelta(days=1, hours=16))  # 3 March, 10:00: 2.50
+    spent, _line = pacing_series(campaign, now=start + timedelta(days=2, hours=18))  # 4 March, 12:00
+    assert spent == [(0.0, 0.0), (0.25, 2.5), (2.25, 5.0), (2.75, 5.0)]
+    # today's spending so far is plotted at now, not at tonight's midnight
+    spent, _line = pacing_series(campaign, now=start + timedelta(days=1, hours=17))  # 3 March, 11:00
+    assert spent == [(0.0, 0.0), (0.25, 2.5), (1.71, 5.0)]

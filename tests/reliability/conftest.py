@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import itertools
 import shutil
 import socket
 import subprocess
 import time
-from decimal import Decimal
 
 import pytest
 
-_seq = itertools.count(1)
+from tests.sandbox_orders import new_order, new_product
 
 
 def free_port() -> int:
@@ -111,38 +109,13 @@ def redis_server():
 
 @pytest.fixture
 def product(db):
-    from shop.models import Category, Product
-
-    n = next(_seq)
-    cat = Category.objects.create(name=f"Rel cat {n}", slug=f"rel-cat-{n}")
-    return Product.objects.create(
-        category=cat, title=f"Rel shirt {n}", slug=f"rel-shirt-{n}", price=Decimal("20.00"), stock=100000
-    )
+    return new_product("Rel ", stock=100000)
 
 
 @pytest.fixture
 def make_order(db, product):
     """A sandbox order (one line), without sending order_placed."""
-    from shop.models import Order, OrderLine
-
-    def make(**kwargs):
-        values = dict(
-            email="buyer@example.com",
-            total=Decimal("40.00"),
-            currency="USD",
-            shipping_country="US",
-            billing_country="US",
-            ip_address="203.0.113.5",
-            device_id="dev-1",
-            payment_fingerprint="card-1",
-            channel="web",
-        )
-        values.update(kwargs)
-        order = Order.objects.create(**values)
-        OrderLine.objects.create(order=order, product=product, quantity=1, price=product.price)
-        return order
-
-    return make
+    return lambda **fields: new_order(product, **fields)
 
 
 # --- PostgreSQL connection kills ---------------------------------------------------------------

@@ -10,78 +10,31 @@ worker.
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
+
+from tests.workers import CeleryWorker
 
 from ecom_ai.models import ModelVersion, TrainingRun
 
 pytestmark = [pytest.mark.celery, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
 KIND = "ml_worker_blocking"  # known to the worker (tests/celery_app.py)
 HEARTBEAT_TIMEOUT = 2.0
 
 
-class Worker:
-    def __init__(self, db_name: str, queue: str, training_queue: str):
-        self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"ecom_ai_kill_worker_{uuid.uuid4().hex[:8]}.log"
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "sandbox_shop"), os.environ.get("PYTHONPATH", "")]),
-            "ECOM_AI_WORKER_DB_NAME": db_name,
-            "ECOM_AI_WORKER_QUEUE": queue,
-            "ECOM_AI_WORKER_TRAINING_QUEUE": training_queue,
-            "ECOM_AI_WORKER_EXTRA_SETTINGS": json.dumps({"TRAINING_HEARTBEAT_TIMEOUT": HEARTBEAT_TIMEOUT}),
-            "OMP_NUM_THREADS": "1",
-        }
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "tests.celery_app",
-                "worker",
-                "--pool=solo",
-                "-Q",
-                f"{queue},{training_queue}",
-                "-n",
-                f"kill_{uuid.uuid4().hex[:6]}@%h",
-                "-l",
-                "WARNING",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:  # pragma: no cover
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        self.log_path.unlink(missing_ok=True)
-
-    def tail(self) -> str:
-        return self.log_path.read_text()[-3000:] if self.log_path.exists() else ""
+def Worker(db_name: str, queue: str, training_queue: str) -> CeleryWorker:
+    return CeleryWorker(
+        db_name,
+        queue,
+        training_queue,
+        name="kill",
+        env={"OMP_NUM_THREADS": "1"},
+        extra_settings={"TRAINING_HEARTBEAT_TIMEOUT": HEARTBEAT_TIMEOUT},
+    )
 
 
 def wait_for(condition, timeout, what, worker=None):

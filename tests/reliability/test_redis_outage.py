@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -31,10 +29,10 @@ from ecom_ai import resilient_cache
 from ecom_ai.models import ChannelKey, Event
 from ecom_ai.models.fraud import FraudAssessment
 from tests.reliability.conftest import redis_cache_settings
+from tests.workers import CeleryWorker
 
 pytestmark = [pytest.mark.celery]
 
-ROOT = Path(__file__).resolve().parents[2]
 EVENTS_URL = "/ecom-ai/api/v1/events/"
 CHAT_URL = "/ecom-ai/api/v1/chat/messages/"
 RECS_URL = "/ecom-ai/api/v1/recommendations/"
@@ -48,40 +46,13 @@ def outage_setup(redis_server, transactional_db, settings, django_db_setup):
 
     suffix = uuid.uuid4().hex[:8]
     queue, training_queue = f"ecom_ai_fault_{suffix}", f"ecom_ai_fault_training_{suffix}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "sandbox_shop"), os.environ.get("PYTHONPATH", "")]),
-        "ECOM_AI_TEST_REDIS": redis_server.url,
-        "ECOM_AI_WORKER_DB_NAME": str(connection.settings_dict["NAME"]),
-        "ECOM_AI_WORKER_QUEUE": queue,
-        "ECOM_AI_WORKER_TRAINING_QUEUE": training_queue,
-    }
-    log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"ecom_ai_fault_worker_{suffix}.log"
-    log = open(log_path, "w")
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tests.celery_app",
-            "worker",
-            "--pool=solo",
-            "-Q",
-            queue,
-            "-n",
-            f"fault_{suffix}@%h",
-            "-l",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    worker = CeleryWorker(
+        str(connection.settings_dict["NAME"]),
+        queue,
+        training_queue,
+        consume_training=False,
+        name="fault",
+        env={"ECOM_AI_TEST_REDIS": redis_server.url},
     )
     app = Celery(f"ecom_ai_fault_{suffix}", set_as_current=False)
     app.conf.update(
@@ -108,22 +79,11 @@ def outage_setup(redis_server, transactional_db, settings, django_db_setup):
         "FRAUD_SWEEP_GRACE_SECONDS": 0,
     }
     try:
-        ping = app.send_task("tests.celery_app.ping", queue=queue)
-        try:
-            assert ping.get(timeout=90) == "pong"
-        except Exception as exc:  # pragma: no cover - shows the worker's log
-            raise RuntimeError(f"the worker did not start: {exc}\n{log_path.read_text()[-3000:]}") from exc
-        yield {"redis": redis_server, "app": app, "worker": worker, "log": log_path}
+        worker.wait_ready(app.send_task("tests.celery_app.ping", queue=queue), timeout=90)
+        yield {"redis": redis_server, "app": app, "worker": worker.proc, "log": worker.log_path}
     finally:
         _state._tls.current_app = previous
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            worker.kill()
-            worker.wait()
-        log.close()
-        log_path.unlink(missing_ok=True)
+        worker.stop()
 
 
 class Traffic:

@@ -21,11 +21,17 @@ def fresh_process_caches():
 
 @pytest.fixture
 def catalog(db):
+    return sandbox_catalog()
+
+
+def sandbox_catalog() -> dict:
+    """Three products of the sandbox shop in two categories (the speaker nearly sold out, the
+    novel out of stock); also used by the tracker's browser tests."""
     from shop.models import Category, Product
 
     audio = Category.objects.create(name="Audio", slug="audio")
     books = Category.objects.create(name="Books", slug="books")
-    products = {
+    return {
         "headphones": Product.objects.create(
             category=audio,
             title="Sonora Wireless Headphones",
@@ -49,7 +55,6 @@ def catalog(db):
             stock=0,
         ),
     }
-    return products
 
 
 @pytest.fixture

@@ -24,6 +24,11 @@ def test_seed_creates_a_randomized_campaign_history():
     assert learnable.count() > 24
     assert not decisions.filter(is_control=True, offer__isnull=False).exists()
     assert {d.state.get("logged_in") for d in decisions} == {True}
+    # numbered per customer, oldest first (the uniqueness that stops double decisions covers them)
+    by_customer: dict = {}
+    for subject, number in decisions.order_by("created_at").values_list("subject_key", "sequence"):
+        by_customer.setdefault(subject, []).append(number)
+    assert set(map(tuple, by_customer.values())) == {(1, 2, 3)}
 
 
 @pytest.fixture
