@@ -10,6 +10,7 @@ from django.test import override_settings
 from ecom_ai.recommend import ann
 from ecom_ai.recommend.repeats import (
     RepeatPrior,
+    _label,
     choose_weight,
     fuse,
     fused_scorer,
@@ -53,6 +54,17 @@ def test_fusion_only_moves_the_shoppers_recent_items_up():
     assert float(probabilities.sum()) == pytest.approx(1.0, abs=1e-5)  # a mixture of two distributions
 
 
+def test_a_temperature_softens_the_models_part_before_mixing():
+    scores = torch.tensor([[0.0, 9.0, 3.0, 1.0, 0.5]])
+    prior = RepeatPrior(probs=np.array([0.0, 0.4]), weight=0.2, temperature=3.0)
+    fused = fuse(scores.clone(), [[2, 4]], prior)
+    soft = torch.softmax(scores[0, 1:] / 3.0, 0)
+    expected = 0.8 * soft
+    expected[1] += 0.2  # item 2 is the second most recent: all of q
+    assert torch.allclose(fused[0, 1:].exp(), expected, atol=1e-6)
+    assert RepeatPrior.from_dict(prior.as_dict()).temperature == 3.0
+
+
 def make_histories(n_users=200, n_items=50, seed=0):
     """Shoppers who come back to their second most recent item half the time."""
     rng = np.random.default_rng(seed)
@@ -87,7 +99,7 @@ def test_the_weight_is_chosen_on_validation_and_is_zero_when_mixing_does_not_hel
     from ecom_ai.recommend.evaluation import ranking_metrics
 
     metrics = ranking_metrics(fused_scorer(score, histories, chosen), targets, histories, n_items, negatives=0)
-    key = f"{chosen.weight:g}{' per shopper' if chosen.per_shopper else ''}"
+    key = _label(chosen.weight, chosen.per_shopper, chosen.temperature)
     assert metrics["ndcg@10"] == pytest.approx(chosen.validation[key], abs=1e-4)
 
     # targets never in the history, and a model that knows them: the prior only hurts, weight 0
