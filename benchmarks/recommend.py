@@ -11,6 +11,8 @@ never repeats an item of a user gets it left out) and printed; ``--exclude-seen`
 Models, in one run, each in its own subprocess (so peak memory is per model):
 
 * ``popularity``: interaction counts;
+* ``recent``: popularity mixed with the user's recent items, the repeat prior of our scoring
+  (``ecom_ai.recommend.repeats``) without our model: what the history alone is worth;
 * ``itemknn``: item-item cosine co-occurrence, summed over the user's history;
 * ``als``: implicit ALS (the ``implicit`` library), a small grid chosen on the
   validation targets (each user's second-to-last item), then refit on everything;
@@ -55,7 +57,7 @@ import torch  # noqa: E402
 import datasets  # noqa: E402
 from ecom_ai.recommend.evaluation import ranking_metrics  # noqa: E402
 
-MODELS = ("popularity", "itemknn", "als", "sasrec")
+MODELS = ("popularity", "recent", "itemknn", "als", "sasrec")
 
 
 def peak_rss_mb() -> float:
@@ -113,6 +115,37 @@ def run_popularity(ds, args):
         lambda idx: scores.expand(len(idx), -1), test_t, seen, ds.n_items, args.exclude_seen, args.scoring_memory_mb
     )
     return {"train_s": fit, **metrics}
+
+
+def run_recent(ds, args):
+    """Popularity mixed with the user's recent items: the repeat prior of our scoring without our model.
+
+    ``ecom_ai.recommend.repeats`` on popularity instead of the network: the share of next items
+    by recency rank measured on the training sequences, the weight chosen on the validation
+    targets. On data whose history is left out of the ranking it is popularity.
+    """
+    from ecom_ai.recommend.repeats import RepeatPrior, choose_weight, fused_scorer
+
+    train, _, val_t, test_t = split(ds)
+    started = time.monotonic()
+    seen = [np.append(s, v) for s, v in zip(train, val_t)]
+
+    def popularity(seqs):
+        counts = np.bincount(np.concatenate(seqs), minlength=ds.n_items + 1).astype(np.float32)
+        logits = torch.from_numpy(np.log(counts + 0.5))
+        return lambda idx: logits.expand(len(idx), -1).clone()
+
+    prior = None
+    if not args.exclude_seen:
+        prior = choose_weight(
+            RepeatPrior.estimate(train), popularity(train), val_t, train, ds.n_items, memory_mb=args.scoring_memory_mb
+        )
+    fit = time.monotonic() - started
+    score = popularity(seen)
+    if prior is not None and prior.active:
+        score = fused_scorer(score, seen, prior)
+    metrics = evaluate(score, test_t, seen, ds.n_items, args.exclude_seen, args.scoring_memory_mb)
+    return {"train_s": fit, "repeat": prior.as_dict() if prior is not None else None, **metrics}
 
 
 def run_itemknn(ds, args):
@@ -198,6 +231,7 @@ def run_sasrec(ds, args):
     from ecom_ai.recommend.fitting import (
         HoldoutEvaluator,
         fit,
+        fit_repeat_prior,
         fit_summary,
         holdout_metrics,
         resolve_params,
@@ -256,6 +290,18 @@ def run_sasrec(ds, args):
         file=sys.stderr,
         flush=True,
     )
+    # repeat-aware scoring (ecom_ai.recommend.repeats), as the product's trainer and serving do
+    repeat = fit_repeat_prior(
+        model,
+        holdout.train,
+        holdout.inputs,
+        holdout.targets,
+        ds.n_items,
+        exclude_seen=args.exclude_seen,
+        memory_mb=args.scoring_memory_mb,
+    )
+    if repeat is not None:
+        print(f"  sasrec: {repeat.describe()}; validation ndcg@10 by weight {repeat.validation}", file=sys.stderr)
     test_in = SequenceData(data.items, data.events, data.channels)
     test_t = np.array([s[-1] for s in known])
     metrics = holdout_metrics(
@@ -267,7 +313,13 @@ def run_sasrec(ds, args):
         memory_mb=args.scoring_memory_mb,
         negatives=100,
         seed=7,
+        repeat=repeat,
     )
+    if repeat is not None and repeat.active:  # the model's own scores, for the record
+        unfused = holdout_metrics(
+            model, test_in, test_t, ds.n_items, exclude_seen=False, memory_mb=args.scoring_memory_mb
+        )
+        metrics["unfused_ndcg@10"], metrics["unfused_hr@10"] = unfused["ndcg@10"], unfused["hr@10"]
     shown = {
         k: params[k]
         for k in (
@@ -299,13 +351,20 @@ def run_sasrec(ds, args):
         "derived": resolved.derived,
         "shape": resolved.shape.as_dict(),
         "curve": curve,
+        "repeat": repeat.as_dict() if repeat is not None else None,
         "params": " ".join(f"{k}={v}" for k, v in shown.items())
         + f" text={features.text is not None} category={features.category is not None}",
         **metrics,
     }
 
 
-RUNNERS = {"popularity": run_popularity, "itemknn": run_itemknn, "als": run_als, "sasrec": run_sasrec}
+RUNNERS = {
+    "popularity": run_popularity,
+    "recent": run_recent,
+    "itemknn": run_itemknn,
+    "als": run_als,
+    "sasrec": run_sasrec,
+}
 
 
 # --------------------------------------------------------------------------- driver
@@ -485,6 +544,17 @@ def print_table(rows):
             print(f"  {row['model']}: {row['params']}{extra}")
         if row.get("loss_reason"):
             print(f"  {row['model']}: loss {row['loss']}: {row['loss_reason']}")
+        if row.get("repeat"):
+            rep = row["repeat"]
+            unfused = (
+                f"; the model alone: NDCG@10 {row['unfused_ndcg@10']:.4f}, HR@10 {row['unfused_hr@10']:.4f}"
+                if "unfused_ndcg@10" in row
+                else ""
+            )
+            print(
+                f"  {row['model']}: repeat-aware scoring: weight {rep['weight']:g} (validation ndcg@10 by weight "
+                f"{rep['validation']}), {100 * rep['repeat_share']:.1f}% of next events repeat a recent item{unfused}"
+            )
         if row.get("tuned"):
             print(f"  {row['model']}: tuned by hand: {', '.join(row['tuned'])}; derived: {row['derived']}")
         if row.get("curve"):

@@ -23,6 +23,7 @@ import torch
 from ecom_ai.ml import distributed
 from ecom_ai.recommend.evaluation import ranking_metrics
 from ecom_ai.recommend.params import DataShape, check_param_names, derive_params, exclude_seen_default, loss_choice
+from ecom_ai.recommend.repeats import RepeatPrior, choose_weight, fused_scorer
 from ecom_ai.recommend.sasrec import DEFAULT_PARAMS, FitReport, SequenceData, fit_sasrec, merged_params, user_states
 from ecom_ai.recommend.scoring import matrix_scorer, memory_budget_mb
 
@@ -105,16 +106,24 @@ def holdout_metrics(
     memory_mb: float | None = None,
     negatives: int = 0,
     seed: int = 0,
+    repeat: RepeatPrior | None = None,
 ) -> dict:
-    """NDCG@10/HR@10 of ``targets`` after ``inputs``, full ranking, scored chunk by chunk."""
+    """NDCG@10/HR@10 of ``targets`` after ``inputs``, full ranking, scored chunk by chunk.
+
+    ``repeat``: scores fused with the shopper's recent items (``ecom_ai.recommend.repeats``),
+    as serving does, when its weight is above 0.
+    """
     if not len(targets):
         return {}
     with torch.no_grad():
         vectors = model.item_vectors().detach().cpu()
     model.cpu()
     states = user_states(model, inputs, vectors=vectors)
+    scorer = matrix_scorer(states, vectors)
+    if repeat is not None and repeat.active:
+        scorer = fused_scorer(scorer, inputs.items, repeat)
     return ranking_metrics(
-        matrix_scorer(states, vectors),
+        scorer,
         targets,
         inputs.items,
         n_items,
@@ -123,6 +132,41 @@ def holdout_metrics(
         negatives=negatives,
         seed=seed,
         memory_mb=memory_mb,
+    )
+
+
+def fit_repeat_prior(
+    model,
+    train: SequenceData,
+    inputs: SequenceData,
+    targets: np.ndarray,
+    n_items: int,
+    *,
+    exclude_seen: bool,
+    memory_mb: float | None = None,
+) -> RepeatPrior | None:
+    """The repeat prior of ``train`` with its weight chosen on the hold-out (``None`` when seen items are excluded).
+
+    Data that does not repeat items (``exclude_seen``) gets none; otherwise the share of next
+    events on each recency rank is measured on the training sequences and the mixture weight
+    picked by validation NDCG@10 of ``targets`` after ``inputs`` (0 when mixing does not help).
+    """
+    if exclude_seen or not len(targets):
+        return None
+    prior = RepeatPrior.estimate(train.items)
+    if prior.repeat_share <= 0:
+        return prior
+    with torch.no_grad():
+        vectors = model.item_vectors().detach().cpu()
+    model.cpu()
+    states = user_states(model, inputs, vectors=vectors)
+    return choose_weight(
+        prior,
+        matrix_scorer(states, vectors),
+        np.asarray(targets),
+        inputs.items,
+        n_items,
+        memory_mb=memory_mb if memory_mb is not None else memory_budget_mb(),
     )
 
 

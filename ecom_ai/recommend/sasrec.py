@@ -37,9 +37,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ecom_ai.ml.losses import bf16_is_faster, softmax_cross_entropy
+from ecom_ai.recommend.repeats import RepeatPrior, fuse
 from ecom_ai.recommend.scoring import top_k
 
 FORMAT = "ecom_ai.sasrec/1"
+MAX_FUSED_EXTRA = 100  # repeat-aware serving through an index: candidates beyond k and the exclusions
 
 DEFAULT_PARAMS = {
     "hidden": 64,
@@ -749,6 +751,8 @@ class SequentialRecommender:
             norms = self.vectors.norm(dim=1, keepdim=True).clamp_min(1e-9)
             self.unit_vectors = (self.vectors / norms).contiguous()
         self.ann_index = self._load_index(payload)
+        # repeat-aware scoring (ecom_ai.recommend.repeats): chosen at training, None or weight 0 when off
+        self.repeat = RepeatPrior.from_dict((payload.get("extra") or {}).get("repeat"))
 
     def _load_index(self, payload: dict):
         """The stored item index (a large catalogue with faiss installed), built here when missing; else None."""
@@ -792,6 +796,49 @@ class SequentialRecommender:
         pairs = sorted(zip(scores, codes), key=lambda p: -p[0])
         return [(self.item_keys[c - 1], float(v)) for v, c in pairs]
 
+    def _fused_top(self, query: torch.Tensor, codes: list[int], k: int, exclude) -> list[tuple[str, float]]:
+        """Top-k of the model's scores fused with the shopper's recent items (``repeats.fuse``).
+
+        Exact below the index's catalogue size: the whole row is scored (one shopper). With an
+        index, the softmax is normalised over the index's candidates and the shopper's recent
+        items only (an approximation: it gives the model's part somewhat more weight).
+        """
+        k = max(0, min(int(k), len(self.item_keys)))
+        if k == 0:
+            return []
+        excluded = self._exclusions(exclude)
+        if self.ann_index is not None:
+            ids, _ = self.ann_index.search(query.numpy()[None, :], k + len(excluded) + MAX_FUSED_EXTRA)
+            recent, _ = self.repeat.recent(codes)
+            candidates = sorted({int(i) for i in ids[0] if i > 0} | set(recent))
+            cols = torch.as_tensor([0] + candidates, dtype=torch.long)
+            local = {c: j + 1 for j, c in enumerate(candidates)}
+            row = (self.vectors[cols] @ query).unsqueeze(0)
+            history = [local[c] for c in codes if c in local]
+            # items outside `local` are older than every recent one: leaving them out keeps the recency ranks
+            fused = fuse(row, [history], self.repeat)[0]
+            order = torch.argsort(fused, descending=True).tolist()
+            out = []
+            skip = set(excluded)
+            for j in order:
+                code = int(cols[j])
+                if code == 0 or code in skip or fused[j] == float("-inf"):
+                    continue
+                out.append((self.item_keys[code - 1], float(fused[j])))
+                if len(out) >= k:
+                    break
+            return out
+        row = (self.vectors @ query).unsqueeze(0)
+        fused = fuse(row, [codes], self.repeat)
+        if excluded:
+            fused[0, torch.as_tensor(excluded, dtype=torch.long)] = float("-inf")
+        values, indices = torch.topk(fused[0], k)
+        return [
+            (self.item_keys[int(i) - 1], float(v))
+            for v, i in zip(values.tolist(), indices.tolist())
+            if v != float("-inf") and int(i) > 0
+        ]
+
     @torch.inference_mode()
     def recommend(self, history, k: int, exclude=()) -> list[tuple[str, float]]:
         maxlen = self.model.maxlen
@@ -816,6 +863,8 @@ class SequentialRecommender:
         positions = torch.arange(maxlen - n + 1, maxlen + 1).unsqueeze(0)
         hidden = self.model.encode(data[0], data[1], data[2], positions, self.vectors)
         query = hidden[0, -1]
+        if self.repeat is not None and self.repeat.active:
+            return self._fused_top(query, [t[0] for t in tokens], k, exclude)
         if self.ann_index is not None:
             pairs = self._ann_top(query, k, exclude)
             if pairs is not None:

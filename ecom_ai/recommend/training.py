@@ -12,7 +12,9 @@ Two modes (``params["mode"]``):
 The evaluation gate's metric is ``ndcg@10``: the last event of each shopper (with 3 or
 more steps) is held out, the model trained on the rest, and each held-out item ranked
 among all items (the shopper's history is *not* excluded: shoppers do come back to an
-item). ``hr@10`` and the counts are reported as well. ``NotEnoughData`` when fewer than
+item); on a log that repeats items, scores are fused with the shopper's recent items
+(``ecom_ai.recommend.repeats``, the weight chosen on the same hold-out, 0 when it does not
+help), as serving then does. ``hr@10`` and the counts are reported as well. ``NotEnoughData`` when fewer than
 ``RECOMMENDER_MIN_SEQUENCES`` shoppers have two or more steps.
 
 Parameters: derived from the shape of the data (``ecom_ai.recommend.params.derive_params``:
@@ -43,7 +45,15 @@ from ecom_ai.recommend.data import (
     load_event_sequences,
     training_window_start,
 )
-from ecom_ai.recommend.fitting import HoldoutEvaluator, fit, fit_summary, resolve_params, trained_mask
+from ecom_ai.recommend.fitting import (
+    HoldoutEvaluator,
+    fit,
+    fit_repeat_prior,
+    fit_summary,
+    holdout_metrics,
+    resolve_params,
+    trained_mask,
+)
 from ecom_ai.recommend.params import UnknownParameter
 from ecom_ai.recommend.sasrec import SequentialRecommender, build_model, from_payload, to_payload
 
@@ -192,7 +202,17 @@ class RecommenderTrainer(Trainer):
             event_weights=code_weights,
         )
         model.to("cpu")
-        metrics = evaluate(model) if len(holdout.targets) else {}
+        # repeat-aware scoring (ecom_ai.recommend.repeats): the weight chosen on the same hold-out, served as gated
+        repeat = fit_repeat_prior(
+            model, holdout.train, holdout.inputs, holdout.targets, seqs.n_items, exclude_seen=resolved.exclude_seen
+        )
+        metrics = (
+            holdout_metrics(model, holdout.inputs, holdout.targets, seqs.n_items, repeat=repeat)
+            if len(holdout.targets)
+            else {}
+        )
+        if repeat is not None:
+            logger.info("ecom_ai: recommender: %s", repeat.describe())
         summary = fit_summary(resolved, fitted)
         metrics = {
             "ndcg@10": metrics.get("ndcg@10", 0.0),
@@ -222,6 +242,7 @@ class RecommenderTrainer(Trainer):
                 "warm_start_from": base[1] if base else None,
                 "loss": summary["loss"],
                 "loss_reason": summary["loss_reason"],
+                "repeat": repeat.as_dict() if repeat is not None else None,
             },
         )
         used = {k: fit_params[k] for k in ("hidden", "blocks", "maxlen", "dropout", "lr", "batch_tokens", "epochs")}
@@ -241,6 +262,8 @@ class RecommenderTrainer(Trainer):
                 "warm_start_from": base[1] if base else None,
                 "note": note,
                 "best_epoch": fitted.best_epoch,
+                "repeat_weight": repeat.weight if repeat is not None else None,
+                "repeat_share": round(repeat.repeat_share, 4) if repeat is not None else None,
             },
             data_start=seqs.data_start,
             data_end=seqs.data_end,

@@ -86,7 +86,7 @@ def test_benchmark_runs_all_models_on_a_tiny_dataset(tmp_path):
     assert "without the user's history" in done.stdout and "seen items excluded" in done.stdout
     assert "loss full: full softmax" in done.stdout
     rows = {row["model"]: row for row in rows}
-    assert set(rows) == {"popularity", "itemknn", "als", "sasrec (tuned)"}  # --param: labelled tuned
+    assert set(rows) == {"popularity", "recent", "itemknn", "als", "sasrec (tuned)"}  # --param: labelled tuned
     assert all(0 <= row["ndcg@10"] <= 1 and row["users"] == 60 and row["peak_rss_mb"] > 0 for row in rows.values())
     # the next item is fully determined by the last one: the sequential model gets it
     ours = rows["sasrec (tuned)"]

@@ -151,6 +151,48 @@ def test_the_quality_floor_compares_with_popularity_and_cooccurrence(shop, rec_s
     assert "does not beat the co-occurrence's" in version.notes
 
 
+def make_hub_events(shoppers=40, n=N, when=None):
+    """Each shopper keeps coming back to one hub item between others: hub, x, hub, y, hub, z, hub."""
+    when = when or timezone.now() - timedelta(days=3)
+    rows = []
+    for u in range(shoppers):
+        hub = u % n + 1
+        others = [(hub + j) % n + 1 for j in (1, 3, 5)]
+        walk = [hub, others[0], hub, others[1], hub, others[2], hub]
+        for j, item in enumerate(walk):
+            rows.append(
+                Event(
+                    event_type="view",
+                    channel="web",
+                    visitor_key=f"hub-{u}",
+                    item_key=f"sku-{item}",
+                    occurred_at=when + timedelta(minutes=10 * u + j),
+                )
+            )
+    Event.objects.bulk_create(rows)
+
+
+def test_a_log_that_repeats_items_gets_repeat_aware_scoring(rec_settings):
+    rec_settings(
+        RECOMMENDER_PARAMS={**TINY, "epochs": 5},
+        RECOMMENDER_MIN_SEQUENCES=5,
+        DEVICE="cpu",
+        QUALITY_FLOORS={"recommender": None},
+    )
+    make_items()
+    make_hub_events()
+    version = train_model("recommender")
+    # every other next event is the hub, the second most recent item: measured and recorded
+    assert version.params["repeat_share"] >= 0.4 and version.params["repeat_weight"] > 0
+    payload = load_artifact(version.artifact)
+    assert payload["extra"]["repeat"]["weight"] == version.params["repeat_weight"]
+    served = load_active("recommender")
+    assert served.repeat is not None and served.repeat.active
+    top = served.recommend([("sku-3", "view", "web"), ("sku-4", "view", "web")], 3)
+    assert top[0][0] == "sku-3"  # back to the hub, as the gate's evaluation scored it
+    assert version.metrics["ndcg@10"] > 0.5
+
+
 @pytest.mark.slow
 def test_artifact_round_trip(shop):
     version = train_model("recommender")
