@@ -55,9 +55,11 @@ class Lost(Exception):
 
 def usable(connection, offer) -> bool:
     """True when a new decision of ``offer`` (None: no offer) can be written by ``write``:
-    PostgreSQL in autocommit, and the offer's coupon (if it needs one) from ecom_ai's own store."""
-    if connection.vendor != "postgresql" or not connection.get_autocommit():
-        return False
+    PostgreSQL (with Django's default ``AUTOCOMMIT``), and the offer's coupon (if it needs one)
+    from ecom_ai's own store."""
+    if connection.vendor != "postgresql" or not connection.settings_dict.get("AUTOCOMMIT", True):
+        return False  # (inside the caller's transaction it runs in a savepoint; not on a connection
+        # configured without autocommit, where a failed statement would abort the caller's work)
     if offer is None or not offer.needs_code:
         return True
     from ecom_ai.adapters import DefaultShopAdapter, get_adapter

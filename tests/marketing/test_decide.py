@@ -152,12 +152,19 @@ def _statements(run):
 
 
 def test_a_new_decision_takes_two_reads_and_its_writes_a_sticky_one_a_single_query(campaign, service):
+    from django.db import connection
+
     service.decide(who("warm"), campaign.slug)  # the campaign cache and the prepared statements
     first, statements = _statements(lambda: service.decide(who("stmts"), campaign.slug))
-    # history (decisions), events, budget UPDATE, coupon INSERT, decision INSERT
-    assert first.offer.key == "ten" and statements == ["SELECT", "SELECT", "UPDATE", "INSERT", "INSERT"]
+    assert first.offer.key == "ten"
+    if connection.vendor == "postgresql":
+        # history + events in one round trip; budget UPDATE + coupon INSERT + decision INSERT in one
+        # statement (in a savepoint here: the test runs inside a transaction)
+        assert statements == ["WITH", "WITH"]
+    else:  # history (decisions), events, budget UPDATE, coupon INSERT, decision INSERT
+        assert statements == ["SELECT", "SELECT", "UPDATE", "INSERT", "INSERT"]
     again, statements = _statements(lambda: service.decide(who("stmts"), campaign.slug))
-    assert again.sticky and again.decision_id == first.decision_id and statements == ["SELECT"]
+    assert again.sticky and again.decision_id == first.decision_id and len(statements) == 1
 
 
 def test_a_taken_decision_number_is_read_not_duplicated(campaign, service):
@@ -206,4 +213,5 @@ def test_a_no_offer_decision_is_a_single_insert_without_a_transaction(campaign, 
         result = service.decide(who("none"), campaign.slug)
     sql = [q["sql"].split()[0].upper() for q in captured.captured_queries]
     assert result.is_control and result.decision_id
-    assert sql == ["SELECT", "SELECT", "INSERT"]
+    # PostgreSQL: history and events in one round trip
+    assert sql == (["WITH", "INSERT"] if connection.vendor == "postgresql" else ["SELECT", "SELECT", "INSERT"])
