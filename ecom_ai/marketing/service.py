@@ -208,57 +208,7 @@ class _History:
     decisions: list
     given: int
     sequence: int
-    events: list | None = None  # the state's events, when read with the history (else None)
     sticky: OfferResult | None = None
-
-
-_COMBINED: dict = {}
-
-
-def _history_and_events(connection, history, values: dict, campaign, who: Identity, now) -> tuple:
-    """``(history rows, event rows or None)`` in one round trip (PostgreSQL): the history query and
-    the events query as branches of one ``UNION ALL``; the events branch only when the customer has
-    no live decision in the campaign (a one-time filter: a sticky request does not read them).
-    None for the events when a live decision exists (the caller then returns it, sticky)."""
-    from operator import itemgetter
-
-    from ecom_ai.marketing.state import HISTORY_DAYS, events_query
-    from ecom_ai.models.marketing import OfferDecision
-
-    events, event_values = events_query(who, now - timedelta(days=HISTORY_DAYS))
-    history_sql, history_params = history.statement(connection, **values)
-    events_sql, events_params = events.statement(connection, **event_values)
-    key = (connection.alias, history_sql, events_sql)
-    sql = _COMBINED.get(key)
-    if sql is None:
-        width_h = len(_HISTORY_FIELDS)
-        table = connection.ops.quote_name(OfferDecision._meta.db_table)
-        live = f"SELECT 1 FROM {table} WHERE campaign_id = %s AND subject_key = %s AND expires_at > %s"
-        sql = _COMBINED[key] = (
-            f"WITH live AS (SELECT EXISTS ({live}) AS x) "
-            f"SELECT 0, h.*, {', '.join(['NULL'] * 5)} FROM ({history_sql}) h "
-            f"UNION ALL SELECT 1, {', '.join(['NULL'] * width_h)}, e.* FROM ({events_sql}) e "
-            "WHERE NOT (SELECT x FROM live) "
-            f"UNION ALL SELECT 2, {', '.join(['NULL'] * (width_h + 5))} WHERE (SELECT x FROM live)"
-        )
-    params = [
-        campaign.pk,
-        who.subject_key,
-        connection.ops.adapt_datetimefield_value(now),
-        *history_params,
-        *events_params,
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    width = len(_HISTORY_FIELDS) + 1
-    found = history.convert(connection, [r[1:width] for r in rows if r[0] == 0])
-    found.sort(key=itemgetter(4, 0), reverse=True)  # newest first, as the history query orders them
-    if any(r[0] == 2 for r in rows):
-        return found, None
-    read = events.convert(connection, [r[width:] for r in rows if r[0] == 1])
-    read.sort(key=itemgetter(2), reverse=True)  # newest first (stable), as the events query orders them
-    return found, read
 
 
 class OfferService:
@@ -286,9 +236,7 @@ class OfferService:
         if not campaign.is_running(now):
             return OfferResult(campaign, None, None, 1.0, ["campaign not running (disabled or outside its dates)"])
         if state is None:
-            state = load_customer_state(
-                who, now=now, context=context, decisions=history.decisions, events=history.events
-            )
+            state = load_customer_state(who, now=now, context=context, decisions=history.decisions)
         if not is_eligible(campaign.eligibility, state):
             return OfferResult(campaign, None, None, 1.0, ["not eligible"])
         arms = campaign_arms(campaign)
@@ -349,30 +297,23 @@ class OfferService:
     def _history(self, campaign, who: Identity, now) -> _History:
         """One indexed query for everything before the policy: this customer's decisions of the
         last year in every campaign (the state's offer history) and all of theirs in this campaign
-        (the sticky decision, the frequency cap, the next decision number). On PostgreSQL the same
-        round trip reads the customer's events for the state, unless a decision is live (sticky)."""
-        from django.db import connections, router
-
+        (the sticky decision, the frequency cap, the next decision number)."""
         from ecom_ai.marketing.state import HISTORY_DAYS
-        from ecom_ai.models import Event
         from ecom_ai.models.marketing import OfferDecision
 
         year = now - timedelta(days=HISTORY_DAYS)
-        prepared = _HISTORY_BY_USER if who.user_key else _HISTORY_BY_VISITOR
-        values = {"key": (who.user_key or who.visitor_key)[:64], "since": year, "campaign_id": campaign.pk}
-        alias = router.db_for_read(OfferDecision)
-        events = None
-        if connections[alias].vendor == "postgresql" and router.db_for_read(Event) == alias:
-            rows, events = _history_and_events(connections[alias], prepared, values, campaign, who, now)
+        if who.user_key:
+            rows = _HISTORY_BY_USER.rows(OfferDecision, key=who.user_key[:64], since=year, campaign_id=campaign.pk)
         else:
-            rows = prepared.rows(OfferDecision, **values)
+            rows = _HISTORY_BY_VISITOR.rows(
+                OfferDecision, key=who.visitor_key[:64], since=year, campaign_id=campaign.pk
+            )
         subject, since = who.subject_key, now - timedelta(days=campaign.frequency_window_days)
         mine = [r for r in rows if r[1] == campaign.pk and r[2] == subject]
         history = _History(
             decisions=[(r[4], r[3] is not None, r[6]) for r in rows if r[4] >= year],
             given=sum(1 for r in mine if r[3] is not None and r[4] >= since),
             sequence=max((r[7] or 0 for r in mine), default=0) + 1,
-            events=events,
         )
         live = next((r for r in mine if r[5] > now), None)
         if live is not None:

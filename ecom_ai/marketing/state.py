@@ -177,22 +177,13 @@ _EVENTS_BY_USER = _events_query("user_key")
 _EVENTS_BY_VISITOR = _events_query("visitor_key")
 
 
-def events_query(identity: Identity, since: datetime):
-    """``(Prepared statement, its values)`` of the identity's events since ``since``, newest first."""
-    if identity.user_key:
-        return _EVENTS_BY_USER, {"key": identity.user_key[:64], "since": since}
-    return _EVENTS_BY_VISITOR, {"key": identity.visitor_key[:64], "since": since}
-
-
 def load_customer_state(
-    identity: Identity, *, now: datetime | None = None, context: dict | None = None, decisions=None, events=None
+    identity: Identity, *, now: datetime | None = None, context: dict | None = None, decisions=None
 ) -> dict:
     """The state of ``identity`` now, read from the event log and past offer decisions.
 
     ``decisions`` — ``(created_at, had_offer, redeemed_at)`` of the last year, when the caller has
-    read them already (``OfferService.decide`` does, in its one history query) — saves a query;
-    ``events`` — the rows of ``events_query(identity)``, when the caller has read them (on
-    PostgreSQL ``decide`` reads them in the same round trip as the history) — saves the other."""
+    read them already (``OfferService.decide`` does, in its one history query) — saves a query."""
     from django.utils import timezone
 
     from ecom_ai.models import Event
@@ -200,18 +191,21 @@ def load_customer_state(
 
     now = now or timezone.now()
     since = now - timedelta(days=HISTORY_DAYS)
-    if not identity:
-        events, decisions = [], []
-    if events is None:
-        prepared, values = events_query(identity, since)
-        events = prepared.rows(Event, **values)
-    if decisions is None:
-        decisions = [
-            (created, offer_id is not None, redeemed)
-            for created, offer_id, redeemed in OfferDecision.objects.filter(
-                who_filter(identity), created_at__gte=since
-            ).values_list("created_at", "offer_id", "redeemed_at")[:MAX_EVENTS]
-        ]
+    events = []
+    if identity:
+        if identity.user_key:
+            events = _EVENTS_BY_USER.rows(Event, key=identity.user_key[:64], since=since)
+        else:
+            events = _EVENTS_BY_VISITOR.rows(Event, key=identity.visitor_key[:64], since=since)
+        if decisions is None:
+            decisions = [
+                (created, offer_id is not None, redeemed)
+                for created, offer_id, redeemed in OfferDecision.objects.filter(
+                    who_filter(identity), created_at__gte=since
+                ).values_list("created_at", "offer_id", "redeemed_at")[:MAX_EVENTS]
+            ]
+    else:
+        decisions = []
     context = context or {}
     return customer_state(
         events,

@@ -139,15 +139,6 @@ class Prepared:
         sql, recipe, _converters = self._get(connection)
         return sql, [self._adapt(connection, name, values[name]) if bound else name for bound, name in recipe]
 
-    def convert(self, connection, rows: list) -> list:
-        """Rows of this statement's columns, fetched as part of a larger statement, converted as
-        ``rows()`` converts them (the ORM's ``from_db_value``)."""
-        _sql, _recipe, converters = self._get(connection)
-        if converters is None:
-            return rows
-        compiler, convert = converters
-        return list(compiler.apply_converters(rows, convert))
-
     def _execute(self, model, values: dict, fetch: bool):
         alias = router.db_for_write(model) if not fetch else router.db_for_read(model)
         connection = connections[alias]
