@@ -123,7 +123,9 @@ def _statement(connection, budget_sql: str | None, with_coupon: bool, asynchrono
 def deadlock(exc: Exception) -> bool:
     """True for PostgreSQL's "deadlock detected" (SQLSTATE 40P01): the server aborted this
     statement (or transaction) to break a lock cycle; nothing of it was written."""
-    return isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) == "40P01"
+    cause = exc.__cause__
+    code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)  # psycopg 3, psycopg2
+    return isinstance(exc, OperationalError) and code == "40P01"
 
 
 def _unique_violation(exc: IntegrityError) -> tuple[str, str]:
