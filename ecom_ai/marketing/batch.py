@@ -28,10 +28,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 import numpy as np
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from ecom_ai.marketing import store
 from ecom_ai.marketing.conditions import is_eligible
 from ecom_ai.marketing.exploration import epsilon_greedy, with_floor
 from ecom_ai.models.rows import bulk_insert
@@ -315,7 +316,16 @@ def _write_batch(campaign, result: BatchResult, draws: _Draws, send_signal: bool
             result.control += 1
         rows, coupons = _insert_yielding_to_live_decisions(campaign, numbers, rows, coupons, result)
         spend = sum((row.get("cost") or Decimal("0") for row in rows), Decimal("0")).quantize(Decimal("0.01"))
-        if spend > 0 and not budget.reserve(campaign.pk, spend):
+        try:
+            reserved = spend <= 0 or budget.reserve(campaign.pk, spend)
+        except OperationalError as exc:
+            # a live decide locked the campaign row for its budget and waits on one of our rows:
+            # PostgreSQL broke the deadlock by aborting us. Start over (the live decision is
+            # then sticky), as when live decisions spent the budget meanwhile
+            if not store.deadlock(exc):
+                raise
+            reserved = False
+        if not reserved:
             raise _BudgetMoved
         result.spent = spend
         result.decided = len(rows)

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from ecom_ai.marketing import budget
@@ -352,21 +352,20 @@ class OfferService:
                 return self._store(sequence, offer, propensity, probabilities, reasons, campaign, who, now, **kwargs)
             except _Lost:
                 pass
-            row = (
-                OfferDecision.objects.filter(campaign_id=campaign.pk, subject_key=who.subject_key, sequence=sequence)
-                .values_list(*_HISTORY_FIELDS)
-                .first()
-            )
-            if row is not None and row[5] > now:
-                return self._sticky(campaign, row)
-            # an old decision already had that number (beyond the history read): take the next one
-            sequence = 1 + (
+            # one read (one snapshot): the winner — committed, since a unique violation waits for
+            # it — or another live decision; else the next free number
+            mine = list(
                 OfferDecision.objects.filter(campaign_id=campaign.pk, subject_key=who.subject_key)
-                .order_by("-sequence")
-                .values_list("sequence", flat=True)
-                .first()
-                or 0
+                .order_by("-created_at", "-pk")
+                .values_list(*_HISTORY_FIELDS)
             )
+            live = next((r for r in mine if r[5] > now), None)
+            if live is not None:
+                return self._sticky(campaign, live)
+            # an old decision already had that number (beyond the history read), or the winner has
+            # not committed yet (a deadlock the server broke by aborting us): the next number, and
+            # try again — the write then waits for the winner and loses to it
+            sequence = 1 + max((r[7] or 0 for r in mine), default=0)
         raise OfferError("Could not store the decision; try again.")
 
     def _store(
@@ -389,10 +388,8 @@ class OfferService:
     ) -> OfferResult:
         from django.db import connections, router
 
-        from ecom_ai.adapters import get_adapter
         from ecom_ai.marketing import store
-        from ecom_ai.models.marketing import Coupon, OfferDecision, new_coupon_codes, normalize_code
-        from ecom_ai.models.rows import insert_or_skip
+        from ecom_ai.models.marketing import Coupon, OfferDecision, new_coupon_codes
 
         reasons = [str(r) for r in reasons]
         cost = offer.expected_cost if offer is not None else Decimal("0")
@@ -429,7 +426,10 @@ class OfferService:
             "expires_at": now + timedelta(days=days),
         }
         connection = connections[router.db_for_write(OfferDecision)]
-        if store.usable(connection, offer):
+        writes = offer is not None and (offer.expected_cost > 0 or offer.needs_code)
+        # (inside the caller's transaction a decision without budget or coupon stays one INSERT …
+        # ON CONFLICT DO NOTHING: no savepoint round trips around it)
+        if store.usable(connection, offer) and (writes or not connection.in_atomic_block):
             # PostgreSQL: budget, coupon and decision in one statement (ecom_ai.marketing.store)
             coupon = None
             if offer is not None and offer.needs_code:
@@ -449,21 +449,38 @@ class OfferService:
                 raise _Lost from None
             return self._result(decision, campaign, decision.offer)
 
+        return self._store_in_transaction(decision, offer, refused, connection, campaign, who, cost)
+
+    def _store_in_transaction(self, decision, offer, refused, connection, campaign, who, cost) -> OfferResult:
+        """The budget ``UPDATE``, the adapter's coupon and the decision ``INSERT`` in one transaction."""
+        from ecom_ai.adapters import get_adapter
+        from ecom_ai.marketing import store
+        from ecom_ai.models.marketing import normalize_code
+        from ecom_ai.models.rows import insert_or_skip
+
         # a decision without budget or coupon is one INSERT: no transaction round trips around it
         writes = offer is not None and (offer.expected_cost > 0 or offer.needs_code)
         outermost = not connection.in_atomic_block
-        with transaction.atomic() if writes else nullcontext():
-            if writes and outermost and store.asynchronous() and connection.vendor == "postgresql":
-                with connection.cursor() as cursor:  # this transaction only (MARKETING_DECISION_COMMIT)
-                    cursor.execute("SELECT set_config('synchronous_commit', 'off', true)")
-            if offer is not None and not budget.reserve(campaign.pk, cost):
-                for name, value in refused.items():
-                    setattr(decision, name, value)
-                offer = None
-            if offer is not None and offer.needs_code:
-                decision.coupon_code = normalize_code(str(get_adapter().issue_coupon(who, offer) or "")[:64])
-            if insert_or_skip(decision, ("campaign", "subject_key", "sequence")) is None:
-                raise _Lost  # rolls back the budget and the coupon
+        try:
+            with transaction.atomic() if writes else nullcontext():
+                if writes and outermost and store.asynchronous() and connection.vendor == "postgresql":
+                    with connection.cursor() as cursor:  # this transaction only (MARKETING_DECISION_COMMIT)
+                        cursor.execute("SELECT set_config('synchronous_commit', 'off', true)")
+                if offer is not None and not budget.reserve(campaign.pk, cost):
+                    for name, value in refused.items():
+                        setattr(decision, name, value)
+                    offer = None
+                if offer is not None and offer.needs_code:
+                    decision.coupon_code = normalize_code(str(get_adapter().issue_coupon(who, offer) or "")[:64])
+                if insert_or_skip(decision, ("campaign", "subject_key", "sequence")) is None:
+                    raise _Lost  # rolls back the budget and the coupon
+        except OperationalError as exc:
+            # a deadlock the server broke by aborting our own transaction (or savepoint, or the
+            # autocommit INSERT): nothing was written, read the winner. Inside the caller's
+            # transaction without a savepoint of ours, the caller's transaction is the one aborted.
+            if store.deadlock(exc) and (writes or outermost):
+                raise _Lost from exc
+            raise
         return self._result(decision, campaign, offer)
 
     def _result(self, decision, campaign, offer) -> OfferResult:

@@ -17,7 +17,9 @@ In autocommit the statement is its own transaction: one round trip instead of BE
   values) and inserts no coupon;
 * a lost race — another request stored this customer's decision number first — is a unique
   violation of the decision ``INSERT`` (a plain ``INSERT``, not ``ON CONFLICT DO NOTHING``): the
-  whole statement fails, nothing is spent, and ``Lost`` tells the caller to read the winner.
+  whole statement fails, nothing is spent, and ``Lost`` tells the caller to read the winner. So is
+  a deadlock the server broke by aborting this statement (a batch that wrote this customer's
+  decision and then waits for the campaign row this statement locked for its budget).
 
 Inside a transaction of the caller's (``ATOMIC_REQUESTS``, a host's ``atomic`` block) the statement
 runs in a savepoint, so a lost race never breaks the caller's transaction.
@@ -35,7 +37,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from django.db import IntegrityError, connections, router, transaction
+from django.db import IntegrityError, OperationalError, connections, router, transaction
 
 #: the decision columns whose value depends on whether the budget gave the offer
 VARYING = ("offer", "cost", "for_learning", "reasons", "coupon_code", "expires_at")
@@ -53,9 +55,11 @@ class Lost(Exception):
 
 def usable(connection, offer) -> bool:
     """True when a new decision of ``offer`` (None: no offer) can be written by ``write``:
-    PostgreSQL in autocommit, and the offer's coupon (if it needs one) from ecom_ai's own store."""
-    if connection.vendor != "postgresql" or not connection.get_autocommit():
-        return False
+    PostgreSQL (with Django's default ``AUTOCOMMIT``), and the offer's coupon (if it needs one)
+    from ecom_ai's own store."""
+    if connection.vendor != "postgresql" or not connection.settings_dict.get("AUTOCOMMIT", True):
+        return False  # (inside the caller's transaction it runs in a savepoint; not on a connection
+        # configured without autocommit, where a failed statement would abort the caller's work)
     if offer is None or not offer.needs_code:
         return True
     from ecom_ai.adapters import DefaultShopAdapter, get_adapter
@@ -116,6 +120,14 @@ def _statement(connection, budget_sql: str | None, with_coupon: bool, asynchrono
     return sql
 
 
+def deadlock(exc: Exception) -> bool:
+    """True for PostgreSQL's "deadlock detected" (SQLSTATE 40P01): the server aborted this
+    statement (or transaction) to break a lock cycle; nothing of it was written."""
+    cause = exc.__cause__
+    code = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)  # psycopg 3, psycopg2
+    return isinstance(exc, OperationalError) and code == "40P01"
+
+
 def _unique_violation(exc: IntegrityError) -> tuple[str, str]:
     """``(table, constraint)`` of a unique violation (empty strings when unknown)."""
     diag = getattr(exc.__cause__, "diag", None)
@@ -167,6 +179,12 @@ def write(decision, *, cost, today, refused: dict | None = None, coupon=None) ->
                 # a code that exists already: astronomically rare, draw again
                 coupon.code = decision.coupon_code = new_coupon_codes(1)[0]
                 continue
+            raise
+        except OperationalError as exc:
+            if deadlock(exc):
+                # e.g. a batch wrote this customer's decision and waits for the campaign row this
+                # statement had locked: PostgreSQL aborted this one; the caller reads the winner
+                raise Lost from exc
             raise
         break
     else:

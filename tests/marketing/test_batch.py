@@ -189,3 +189,85 @@ def test_budget_spent_by_live_decisions_during_the_batch_is_respected(campaign, 
     assert OfferDecision.objects.filter(campaign=campaign, offer__isnull=False).count() == 8
     assert Coupon.objects.filter(campaign=campaign).count() == 8
     assert Campaign.objects.get(pk=campaign.pk).spent_total == Decimal("25.00")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("victim", ["live request", "batch", "live request, shop's own coupons"])
+def test_a_live_decision_waiting_on_the_batch_neither_fails_nor_fails_the_batch(
+    campaign, monkeypatch, victim, settings
+):
+    """The other order: the batch has written a customer's decision (not committed yet) when the
+    shopper's live request for that customer reserves budget — holding the campaign row — and
+    waits on the batch's row; the batch then waits on the campaign row for its own reservation.
+    PostgreSQL breaks that deadlock by aborting the one whose wait first reaches its
+    ``deadlock_timeout`` with the cycle closed (usually the live request, which waited first; the
+    batch's timeout is set here to pick each). Either way the request answers with the batch's
+    decision, never an error, and the batch is written whole (a batch that was aborted starts over
+    and finds the customer decided: the live request stored it meanwhile)."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    from ecom_ai.marketing import batch
+    from ecom_ai.marketing.service import OfferService
+    from ecom_ai.models.marketing import Campaign
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (ECOM_AI_TEST_DB=postgres)")
+    campaign.total_budget = Decimal("100.00")
+    campaign.save()
+    if "own coupons" in victim:  # the live request's transactional path (BEGIN, UPDATE, INSERT, COMMIT)
+        settings.ECOM_AI = {**settings.ECOM_AI, "ADAPTER": "tests.marketing.test_one_statement.HostCoupons"}
+    raced = customers(1, start=3)[0][0]
+    real_insert, live, errors = batch.bulk_insert, {}, []
+
+    def blocked_backends() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # else frozen for our transaction
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            return cursor.fetchone()[0]
+
+    def live_request():
+        try:
+            live["result"] = OfferService(rng=random.Random(5)).decide(raced, campaign.slug)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def live_decision_while_the_batch_writes(model, rows, **kwargs):
+        written = real_insert(model, rows, **kwargs)
+        if model is OfferDecision and "thread" not in live:
+            live["thread"] = threading.Thread(target=live_request)
+            live["thread"].start()
+            deadline = time.monotonic() + 10
+            while not blocked_backends() and time.monotonic() < deadline:  # the request waits on our row
+                time.sleep(0.02)
+            assert blocked_backends()
+            # who is aborted: the one whose deadlock_timeout runs out first once the cycle is closed
+            # (a superuser setting: the test database's user is one)
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL deadlock_timeout = %s", ["100ms" if victim == "batch" else "10s"])
+        return written
+
+    monkeypatch.setattr(batch, "bulk_insert", live_decision_while_the_batch_writes)
+    result = decide_batch(campaign, customers(10), rng=random.Random(0))
+    live["thread"].join(30)
+    assert not errors, errors
+    mine = OfferDecision.objects.get(subject_key=raced.subject_key)
+    assert OfferDecision.objects.filter(campaign=campaign).count() == 10
+    if victim.startswith("live request"):
+        assert result.decided == 10 and result.offers == 10 and mine.batch == result.batch
+        assert live["result"].decision_id == mine.pk and live["result"].sticky
+    else:  # the batch started over: the live request's decision stands, the batch wrote the 9 others
+        assert result.decided == 9 and result.sticky == 1 and mine.batch == ""
+        assert live["result"].decision_id == mine.pk and not live["result"].sticky
+    spent = sum((d.cost for d in OfferDecision.objects.filter(campaign=campaign)), Decimal("0"))
+    assert Campaign.objects.get(pk=campaign.pk).spent_total == spent
+    coupons = OfferDecision.objects.exclude(coupon_code="").count()
+    assert Coupon.objects.filter(campaign=campaign).count() == (0 if "own coupons" in victim else coupons)
