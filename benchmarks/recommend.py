@@ -576,7 +576,9 @@ def print_table(rows):
                 else ""
             )
             print(
-                f"  {row['model']}: repeat-aware scoring: weight {rep['weight']:g} (validation ndcg@10 by weight "
+                f"  {row['model']}: repeat-aware scoring: weight {rep['weight']:g}"
+                f"{' scaled per shopper' if rep.get('per_shopper') else ''}, temperature {rep.get('temperature', 1):g}"
+                f" (validation ndcg@10 by weight "
                 f"{rep['validation']}), {100 * rep['repeat_share']:.1f}% of next events repeat a recent item{unfused}"
             )
         if row.get("tuned"):
