@@ -60,21 +60,13 @@ def reserve(campaign_id: int, cost: Decimal) -> bool:
     return bool(_RESERVE.update(Campaign, campaign_id=int(campaign_id), cost=cost, today=_today()))
 
 
-def release(campaign_id: int, cost: Decimal, *, reserved_today: bool = False) -> None:
-    """Give back a reservation (e.g. a decision erased before it was used). ``reserved_today``:
-    the reservation was made today, so today's spending is lowered too."""
+def release(campaign_id: int, cost: Decimal) -> None:
+    """Give back a reservation (e.g. a decision erased before it was used)."""
     from ecom_ai.models.marketing import Campaign
 
     cost = Decimal(cost or 0)
-    if cost <= 0:
-        return
-    changes = {"spent_total": F("spent_total") - cost}
-    if reserved_today:
-        changes["spent_today"] = Case(
-            When(Q(spent_day=_today(), spent_today__gte=cost), then=F("spent_today") - cost),
-            default=F("spent_today"),
-        )
-    Campaign.objects.filter(pk=campaign_id, spent_total__gte=cost).update(**changes)
+    if cost > 0:
+        Campaign.objects.filter(pk=campaign_id, spent_total__gte=cost).update(spent_total=F("spent_total") - cost)
 
 
 def remaining(campaign) -> Decimal | None:

@@ -449,17 +449,18 @@ class OfferService:
                 raise _Lost from None
             return self._result(decision, campaign, decision.offer)
 
-        return self._store_in_transaction(decision, offer, refused, connection, campaign, who, cost)
+        return self._store_in_transaction(decision, offer, refused, connection, campaign, who, cost, writes)
 
-    def _store_in_transaction(self, decision, offer, refused, connection, campaign, who, cost) -> OfferResult:
+    def _store_in_transaction(
+        self, decision, offer, refused, connection, campaign, who, cost, writes: bool
+    ) -> OfferResult:
         """The budget ``UPDATE``, the adapter's coupon and the decision ``INSERT`` in one transaction."""
         from ecom_ai.adapters import get_adapter
         from ecom_ai.marketing import store
         from ecom_ai.models.marketing import normalize_code
         from ecom_ai.models.rows import insert_or_skip
 
-        # a decision without budget or coupon is one INSERT: no transaction round trips around it
-        writes = offer is not None and (offer.expected_cost > 0 or offer.needs_code)
+        # a decision without budget or coupon (not ``writes``) is one INSERT: no transaction round trips around it
         outermost = not connection.in_atomic_block
         try:
             with transaction.atomic() if writes else nullcontext():
