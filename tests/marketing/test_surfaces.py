@@ -214,3 +214,22 @@ def test_pacing_puts_each_days_spending_at_that_days_end_never_after_now(campaig
     # today's spending so far is plotted at now, not at tonight's midnight
     spent, _line = pacing_series(campaign, now=start + timedelta(days=1, hours=17))  # 3 March, 11:00
     assert spent == [(0.0, 0.0), (0.25, 2.5), (1.71, 5.0)]
+
+
+def test_a_batch_whose_budget_keeps_moving_is_a_clear_error_with_nothing_written(campaign, monkeypatch):
+    """Live decisions spending the budget during every attempt (here: the reservation always
+    refused): the command fails with the reason, the task reports it, no decision is stored."""
+    from ecom_ai.marketing import budget
+    from ecom_ai.models.marketing import Coupon, OfferDecision
+    from ecom_ai.tasks.marketing import decide_campaign_task
+
+    for n in range(3):
+        ecom_ai.track("view", user_key=f"moving-{n}", item_key="i1")
+    campaign.total_budget = Decimal("5.00")
+    campaign.save()
+    monkeypatch.setattr(budget, "reserve", lambda campaign_id, cost: False)
+    with pytest.raises(CommandError, match="budget kept changing"):
+        call_command("ecom_ai_decide_campaign", campaign.slug)
+    report = decide_campaign_task.apply(args=[campaign.slug]).get()
+    assert report["status"] == "not written" and "Run the batch again" in report["reason"]
+    assert not OfferDecision.objects.filter(campaign=campaign).exists() and not Coupon.objects.exists()

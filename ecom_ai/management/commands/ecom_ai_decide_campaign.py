@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from ecom_ai.marketing.campaigns import decide_campaign
-from ecom_ai.marketing.service import UnknownCampaign
+from ecom_ai.marketing.service import OfferError
 
 
 class Command(BaseCommand):
@@ -22,7 +22,7 @@ class Command(BaseCommand):
             raise CommandError("--limit must be at least 1.")
         try:
             result = decide_campaign(campaign, limit=limit, csv_path=csv)
-        except UnknownCampaign as exc:
+        except OfferError as exc:  # an unknown campaign; a budget that kept changing (nothing written)
             raise CommandError(str(exc)) from exc
         except OSError as exc:
             raise CommandError(f"cannot write {csv}: {exc}") from exc
